@@ -1,0 +1,45 @@
+import { createRequire } from "node:module";
+
+import hardhatToolboxMochaEthersPlugin from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
+import { configVariable, defineConfig } from "hardhat/config";
+
+// No machine here reaches the compiler download site: every compiler comes from an npm package
+// pinned to exactly the version configured (package.json), and Hardhat is pointed at its soljson.
+const require = createRequire(import.meta.url);
+const solc = (pkg: string) => require.resolve(`${pkg}/soljson.js`);
+
+const optimizer = { enabled: true, runs: 1_000 };
+
+export default defineConfig({
+  plugins: [hardhatToolboxMochaEthersPlugin],
+  paths: { ignition: "deploy" },
+  solidity: {
+    profiles: {
+      default: {
+        compilers: [
+          // MedCipher's own contracts.
+          { version: "0.8.28", path: solc("solc"), settings: { optimizer, evmVersion: "cancun", viaIR: false } },
+          // Chainlink's Operator and AuthorizedForwarder pin `pragma solidity 0.8.19`.
+          { version: "0.8.19", path: solc("solc-0.8.19"), settings: { optimizer, evmVersion: "paris" } },
+        ],
+      },
+    },
+    // Artifacts for contracts we deploy but do not write: the local chain's LINK and Operator.
+    npmFilesToBuild: [
+      "@chainlink/contracts/src/v0.8/shared/token/ERC677/LinkToken.sol",
+      "@chainlink/contracts/src/v0.8/operatorforwarder/Operator.sol",
+    ],
+  },
+  networks: {
+    // The embedded chain used by `npm start` and the tests.
+    hardhat: { type: "edr-simulated", chainType: "l1" },
+    // A `hardhat node` (or anvil) process on this machine.
+    localhost: { type: "http", chainType: "l1", url: "http://127.0.0.1:8545" },
+    sepolia: {
+      type: "http",
+      chainType: "l1",
+      url: configVariable("SEPOLIA_RPC_URL"),
+      accounts: [configVariable("SEPOLIA_PRIVATE_KEY")],
+    },
+  },
+});
