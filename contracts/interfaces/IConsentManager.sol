@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IGoverned} from "./IGoverned.sol";
+
+/// @title IConsentManager
+/// @notice Purpose-bound, scoped, time-limited, revocable consent from a patient to a grantee, and
+/// time-limited, loudly logged break-glass access for providers. One view, `hasAccess`, answers
+/// "may X access Y's data of category C for purpose P now?" for every other component.
+/// @dev Purposes and categories: see `contracts/libraries/Purpose.sol` and `Category.sol` and docs/contracts.md.
+/// A grant is live while `validFrom <= block.timestamp < validUntil` and its epoch equals the
+/// patient's current epoch; `revokeAllConsents` bumps the epoch, ending every grant in O(1).
+interface IConsentManager is IGoverned {
+    /// @notice A category-scoped grant; one per (patient, grantee, purpose), a new grant replaces it.
+    /// @param categories Bitmask of covered categories (`1 << code`).
+    /// @param validFrom First second of validity.
+    /// @param validUntil End of validity (exclusive).
+    /// @param epoch The patient's epoch when granted.
+    struct Grant {
+        uint32 categories;
+        uint40 validFrom;
+        uint40 validUntil;
+        uint32 epoch;
+    }
+
+    /// @notice A record-scoped grant; one per (patient, grantee, purpose, recordId).
+    /// @param validFrom First second of validity.
+    /// @param validUntil End of validity (exclusive).
+    /// @param epoch The patient's epoch when granted.
+    struct RecordGrant {
+        uint40 validFrom;
+        uint40 validUntil;
+        uint32 epoch;
+    }
+
+    /// @notice A category-scoped grant was created or replaced.
+    /// @param patient The patient.
+    /// @param grantee Who may access.
+    /// @param purpose Purpose code.
+    /// @param categories Bitmask of covered categories.
+    /// @param validFrom First second of validity.
+    /// @param validUntil End of validity (exclusive).
+    /// @param epoch The patient's epoch the grant belongs to.
+    /// @param submitter The transaction sender (the patient, or a relayer of a signed grant).
+    event ConsentGranted(
+        address indexed patient,
+        address indexed grantee,
+        uint8 indexed purpose,
+        uint32 categories,
+        uint40 validFrom,
+        uint40 validUntil,
+        uint32 epoch,
+        address submitter
+    );
+
+    /// @notice A record-scoped grant was created or replaced.
+    /// @param patient The patient.
+    /// @param grantee Who may access.
+    /// @param purpose Purpose code.
+    /// @param recordId The record (or batch root) covered.
+    /// @param validFrom First second of validity.
+    /// @param validUntil End of validity (exclusive).
+    /// @param epoch The patient's epoch the grant belongs to.
+    event RecordConsentGranted(
+        address indexed patient,
+        address indexed grantee,
+        uint8 indexed purpose,
+        bytes32 recordId,
+        uint40 validFrom,
+        uint40 validUntil,
+        uint32 epoch
+    );
+
+    /// @notice A category-scoped grant was revoked.
+    /// @param patient The patient.
+    /// @param grantee The former grantee.
+    /// @param purpose Purpose code.
+    /// @param submitter The transaction sender (the patient, or a relayer of a signed revocation).
+    event ConsentRevoked(address indexed patient, address indexed grantee, uint8 indexed purpose, address submitter);
+
+    /// @notice A record-scoped grant was revoked.
+    /// @param patient The patient.
+    /// @param grantee The former grantee.
+    /// @param purpose Purpose code.
+    /// @param recordId The record.
+    event RecordConsentRevoked(
+        address indexed patient, address indexed grantee, uint8 indexed purpose, bytes32 recordId
+    );
+
+    /// @notice Every grant and break-glass access of the patient ended at once.
+    /// @param patient The patient.
+    /// @param newEpoch The patient's new epoch; only grants made from now on are live.
+    event AllConsentsRevoked(address indexed patient, uint32 newEpoch);
+
+    /// @notice EMERGENCY ACCESS: a provider broke the glass on a patient's records.
+    /// @param patient The patient.
+    /// @param provider The provider.
+    /// @param validUntil End of the emergency access (exclusive).
+    /// @param reasonHash Commitment to the documented justification (kept off-chain).
+    /// @param epoch The patient's epoch the access belongs to.
+    event BreakGlassAccessed(
+        address indexed patient, address indexed provider, uint40 validUntil, bytes32 reasonHash, uint32 epoch
+    );
+
+    /// @notice A break-glass access was ended early.
+    /// @param patient The patient.
+    /// @param provider The provider.
+    /// @param by Who ended it (the patient or the provider).
+    event BreakGlassEnded(address indexed patient, address indexed provider, address by);
+
+    /// @notice Grantee is zero or the patient themself.
+    /// @param grantee The grantee given.
+    error InvalidGrantee(address grantee);
+    /// @notice Purpose code 0 or unknown.
+    /// @param purpose The code given.
+    error InvalidPurpose(uint8 purpose);
+    /// @notice A category scope of 0, or an empty record list.
+    error EmptyScope();
+    /// @notice `validUntil` is not after both `validFrom` and now.
+    /// @param validFrom Requested start.
+    /// @param validUntil Requested end.
+    error InvalidPeriod(uint40 validFrom, uint40 validUntil);
+    /// @notice The signature is past its deadline.
+    /// @param deadline The deadline.
+    error SignatureExpired(uint256 deadline);
+    /// @notice The signature does not recover to the patient.
+    /// @param recovered The recovered signer.
+    /// @param patient The patient who should have signed.
+    error InvalidSigner(address recovered, address patient);
+    /// @notice No live break-glass access to end.
+    /// @param patient The patient.
+    /// @param provider The provider.
+    error NoBreakGlass(address patient, address provider);
+    /// @notice The caller may not end this break-glass access.
+    /// @param caller The caller.
+    error NotBreakGlassParty(address caller);
+
+    /// @notice Grant `grantee` access to the caller's data of `categories` for `purpose`.
+    /// Replaces any earlier category grant of the same (grantee, purpose).
+    /// @param grantee Who may access.
+    /// @param purpose Purpose code.
+    /// @param categories Bitmask of categories (non-zero).
+    /// @param validFrom First second of validity (may be in the past: valid now).
+    /// @param validUntil End of validity (exclusive, in the future).
+    function grantConsent(address grantee, uint8 purpose, uint32 categories, uint40 validFrom, uint40 validUntil)
+        external;
+
+    /// @notice Grant on the patient's behalf with their EIP-712 signature (a relayer pays the gas).
+    /// Signed type: `GrantConsent(address patient,address grantee,uint8 purpose,uint32 categories,`
+    /// `uint40 validFrom,uint40 validUntil,uint256 nonce,uint256 deadline)`, `nonce` = `nonces(patient)`.
+    /// @param patient The patient who signed.
+    /// @param grantee Who may access.
+    /// @param purpose Purpose code.
+    /// @param categories Bitmask of categories.
+    /// @param validFrom First second of validity.
+    /// @param validUntil End of validity (exclusive).
+    /// @param deadline Last second the signature is accepted.
+    /// @param signature 65-byte ECDSA signature (r, s, v), low-s.
+    function grantConsentBySig(
+        address patient,
+        address grantee,
+        uint8 purpose,
+        uint32 categories,
+        uint40 validFrom,
+        uint40 validUntil,
+        uint256 deadline,
+        bytes calldata signature
+    ) external;
+
+    /// @notice Grant access to specific records (or batch roots) of the caller.
+    /// @param grantee Who may access.
+    /// @param purpose Purpose code.
+    /// @param recordIds The records (non-empty).
+    /// @param validFrom First second of validity.
+    /// @param validUntil End of validity (exclusive).
+    function grantRecordConsent(
+        address grantee,
+        uint8 purpose,
+        bytes32[] calldata recordIds,
+        uint40 validFrom,
+        uint40 validUntil
+    ) external;
+
+    /// @notice Revoke the caller's category grant to `grantee` for `purpose` (O(1)).
+    /// @param grantee The grantee.
+    /// @param purpose Purpose code.
+    function revokeConsent(address grantee, uint8 purpose) external;
+
+    /// @notice Revoke on the patient's behalf with their EIP-712 signature.
+    /// Signed type: `RevokeConsent(address patient,address grantee,uint8 purpose,uint256 nonce,uint256 deadline)`.
+    /// @param patient The patient who signed.
+    /// @param grantee The grantee.
+    /// @param purpose Purpose code.
+    /// @param deadline Last second the signature is accepted.
+    /// @param signature 65-byte ECDSA signature.
+    function revokeConsentBySig(
+        address patient,
+        address grantee,
+        uint8 purpose,
+        uint256 deadline,
+        bytes calldata signature
+    ) external;
+
+    /// @notice Revoke record-scoped grants of the caller.
+    /// @param grantee The grantee.
+    /// @param purpose Purpose code.
+    /// @param recordIds The records.
+    function revokeRecordConsent(address grantee, uint8 purpose, bytes32[] calldata recordIds) external;
+
+    /// @notice End every grant and break-glass access of the caller, whatever their number (O(1)).
+    function revokeAllConsents() external;
+
+    /// @notice Break the glass: a PROVIDER_ROLE holder takes emergency (ETREAT) access to every
+    /// category of `patient` for `BREAK_GLASS_DURATION` seconds. Loudly logged.
+    /// @param patient The patient.
+    /// @param reasonHash Commitment to the documented justification.
+    /// @return validUntil End of the access (exclusive).
+    function breakGlass(address patient, bytes32 reasonHash) external returns (uint40 validUntil);
+
+    /// @notice End a break-glass access early; by the patient or the provider.
+    /// @param patient The patient.
+    /// @param provider The provider.
+    function endBreakGlass(address patient, address provider) external;
+
+    /// @notice May `grantee` access `patient`'s data of `category` for `purpose` right now?
+    /// True when grantee == patient (for a valid purpose), when a live category grant covers the
+    /// category, or — for ETREAT only — when the grantee holds live break-glass access.
+    /// @param grantee Who wants access.
+    /// @param patient Whose data.
+    /// @param category Category code (0-31).
+    /// @param purpose Purpose code.
+    /// @return allowed The answer.
+    function hasAccess(address grantee, address patient, uint8 category, uint8 purpose)
+        external
+        view
+        returns (bool allowed);
+
+    /// @notice Record-scoped variant: `hasAccess` for the record's category, or a live
+    /// record-scoped grant for `recordId`. RecordRegistry.canAccessRecord fills in patient and category.
+    /// @param grantee Who wants access.
+    /// @param patient The record's patient.
+    /// @param recordId The record (or batch root).
+    /// @param category The record's category code.
+    /// @param purpose Purpose code.
+    /// @return allowed The answer.
+    function hasRecordAccess(address grantee, address patient, bytes32 recordId, uint8 category, uint8 purpose)
+        external
+        view
+        returns (bool allowed);
+
+    /// @notice The stored category grant (may be stale: check epoch and period, or use hasAccess).
+    /// @param patient The patient.
+    /// @param grantee The grantee.
+    /// @param purpose Purpose code.
+    /// @return grant The grant.
+    function grantOf(address patient, address grantee, uint8 purpose) external view returns (Grant memory grant);
+
+    /// @notice The stored record-scoped grant.
+    /// @param patient The patient.
+    /// @param grantee The grantee.
+    /// @param purpose Purpose code.
+    /// @param recordId The record.
+    /// @return grant The grant.
+    function recordGrantOf(address patient, address grantee, uint8 purpose, bytes32 recordId)
+        external
+        view
+        returns (RecordGrant memory grant);
+
+    /// @notice The patient's current consent epoch (starts at 0).
+    /// @param patient The patient.
+    /// @return epoch The epoch.
+    function epochOf(address patient) external view returns (uint32 epoch);
+
+    /// @notice A provider's break-glass access to a patient.
+    /// @param patient The patient.
+    /// @param provider The provider.
+    /// @return validUntil End of access (0 if none).
+    /// @return epoch Epoch it belongs to.
+    function breakGlassOf(address patient, address provider) external view returns (uint40 validUntil, uint32 epoch);
+
+    /// @notice The next nonce of `owner` for signed grants and revocations.
+    /// @param owner The patient.
+    /// @return nonce The nonce.
+    function nonces(address owner) external view returns (uint256 nonce);
+
+    /// @notice The EIP-712 domain separator (name "MedCipher ConsentManager", version "1").
+    function DOMAIN_SEPARATOR() external view returns (bytes32);
+
+    /// @notice Duration of a break-glass access, in seconds.
+    function BREAK_GLASS_DURATION() external view returns (uint40);
+}
