@@ -1,0 +1,123 @@
+/**
+ * Every way the gateway refuses a request. Each error has a stable `code` (sent to the client in
+ * the signed JSON error body) and the HTTP status it maps to. The SDK's gateway client turns a
+ * code back into the same class, so callers on both sides tell cases apart with `instanceof`.
+ */
+import { BaseError } from "../core/errors.js";
+
+export abstract class GatewayError extends BaseError {
+  abstract readonly httpStatus: number;
+}
+
+/** Stored or uploaded bytes do not hash to their address. Nothing is stored or served. */
+export class BlobIntegrityError extends GatewayError {
+  override name = "BlobIntegrityError";
+  readonly httpStatus = 422;
+  constructor(details: { blobId: string; actual?: string; where: "upload" | "store" | "response" }) {
+    super(`Blob bytes do not match their SHA-256 address ${details.blobId}.`, { code: "GATEWAY_BLOB_INTEGRITY", details });
+  }
+}
+
+export class BlobNotFoundError extends GatewayError {
+  override name = "BlobNotFoundError";
+  readonly httpStatus = 404;
+  constructor(blobId: string) {
+    super(`No blob ${blobId}.`, { code: "GATEWAY_BLOB_NOT_FOUND", details: { blobId } });
+  }
+}
+
+export class BlobTooLargeError extends GatewayError {
+  override name = "BlobTooLargeError";
+  readonly httpStatus = 413;
+  constructor(details: { kind: string; maxBytes: number; bytes?: number }) {
+    super(`Blob of kind "${details.kind}" exceeds ${details.maxBytes} bytes.`, { code: "GATEWAY_BLOB_TOO_LARGE", details });
+  }
+}
+
+/** The blob already exists under another owner, kind or category. */
+export class BlobConflictError extends GatewayError {
+  override name = "BlobConflictError";
+  readonly httpStatus = 409;
+  constructor(blobId: string) {
+    super(`Blob ${blobId} already exists with different metadata.`, { code: "GATEWAY_BLOB_CONFLICT", details: { blobId } });
+  }
+}
+
+/** The request is malformed (bad id, bad header, unknown kind). */
+export class BadRequestError extends GatewayError {
+  override name = "BadRequestError";
+  readonly httpStatus = 400;
+  constructor(message: string, details?: Record<string, unknown>) {
+    super(message, { code: "GATEWAY_BAD_REQUEST", details });
+  }
+}
+
+/** Missing or invalid request signature. */
+export class AuthenticationError extends GatewayError {
+  override name = "AuthenticationError";
+  readonly httpStatus = 401;
+  constructor(message: string, details?: Record<string, unknown>) {
+    super(message, { code: "GATEWAY_AUTH_INVALID", details });
+  }
+}
+
+/** The request's timestamp is outside the accepted window. */
+export class ExpiredRequestError extends GatewayError {
+  override name = "ExpiredRequestError";
+  readonly httpStatus = 401;
+  constructor(details: { timestamp: number; now: number; windowSeconds: number }) {
+    super("Request timestamp is outside the accepted window.", { code: "GATEWAY_AUTH_EXPIRED", details });
+  }
+}
+
+/** The request's nonce was already used by this signer. */
+export class ReplayedRequestError extends GatewayError {
+  override name = "ReplayedRequestError";
+  readonly httpStatus = 401;
+  constructor(details: { signer: string; nonce: string }) {
+    super("Request nonce was already used (replay).", { code: "GATEWAY_AUTH_REPLAY", details });
+  }
+}
+
+/** The request was signed for another chain or another gateway. */
+export class WrongDomainError extends GatewayError {
+  override name = "WrongDomainError";
+  readonly httpStatus = 401;
+  constructor(details: { expectedChainId: number; chainId: number; expectedGateway: string; gateway: string }) {
+    super("Request was signed for another chain id or gateway.", { code: "GATEWAY_AUTH_WRONG_DOMAIN", details });
+  }
+}
+
+/** Authenticated, but the chain does not allow this signer this access. */
+export class ForbiddenError extends GatewayError {
+  override name = "ForbiddenError";
+  readonly httpStatus = 403;
+  constructor(reason: string, details?: Record<string, unknown>) {
+    super(`Access refused: ${reason}`, { code: "GATEWAY_FORBIDDEN", details: { reason, ...details } });
+  }
+}
+
+export class RateLimitedError extends GatewayError {
+  override name = "RateLimitedError";
+  readonly httpStatus = 429;
+  constructor(details: { signer: string; retryAfterMs: number }) {
+    super("Too many requests from this signer.", { code: "GATEWAY_RATE_LIMITED", details });
+  }
+}
+
+export class GatewayTimeoutError extends GatewayError {
+  override name = "GatewayTimeoutError";
+  readonly httpStatus = 503;
+  constructor(timeoutMs: number) {
+    super(`Request not served within ${timeoutMs} ms.`, { code: "GATEWAY_TIMEOUT", details: { timeoutMs } });
+  }
+}
+
+/** Anything unexpected; details stay in the gateway's log, never in the response. */
+export class GatewayInternalError extends GatewayError {
+  override name = "GatewayInternalError";
+  readonly httpStatus = 500;
+  constructor(cause?: unknown) {
+    super("Internal gateway error.", { code: "GATEWAY_INTERNAL", cause });
+  }
+}

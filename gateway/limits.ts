@@ -1,0 +1,64 @@
+import type { BlobKind } from "./protocol.js";
+
+export type GatewayLimits = {
+  /** Largest accepted upload per blob kind, in bytes. */
+  maxBytes: Record<BlobKind, number>;
+  /** Sustained requests per second per signer (token bucket refill rate). */
+  ratePerSecond: number;
+  /** Requests a signer may make at once before the rate applies (bucket size). */
+  burst: number;
+  /** A request (body upload, chain checks, response) must finish within this, or it is answered 503. */
+  requestTimeoutMs: number;
+  /** Accepted clock difference between a request's timestamp and the gateway, either way. */
+  timestampWindowSeconds: number;
+};
+
+const MiB = 1024 * 1024;
+
+/** Sizes follow the fhe/ engine's measured artefacts with headroom (TOOLCHAIN.md). */
+export const DEFAULT_LIMITS: GatewayLimits = {
+  maxBytes: {
+    record: 8 * MiB,
+    "wrapped-key": 4 * 1024,
+    "he-input": 16 * MiB,
+    "he-keys": 128 * MiB,
+    "he-result": 16 * MiB,
+    other: 1 * MiB,
+  },
+  ratePerSecond: 100,
+  burst: 200,
+  requestTimeoutMs: 30_000,
+  timestampWindowSeconds: 120,
+};
+
+export type RateLimiter = {
+  /** 0 if the request may proceed, otherwise milliseconds until it could. */
+  take(signer: string): number;
+};
+
+/** A token bucket per signer. Idle buckets are dropped once full again, so memory follows activity. */
+export function createRateLimiter(options: { ratePerSecond: number; burst: number; now?: () => number }): RateLimiter {
+  const now = options.now ?? (() => performance.now());
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  let lastPrune = now();
+  return {
+    take(signer) {
+      const t = now();
+      if (t - lastPrune > 60_000) {
+        for (const [key, bucket] of buckets) {
+          if (bucket.tokens + ((t - bucket.at) / 1000) * options.ratePerSecond >= options.burst) buckets.delete(key);
+        }
+        lastPrune = t;
+      }
+      const bucket = buckets.get(signer) ?? { tokens: options.burst, at: t };
+      bucket.tokens = Math.min(options.burst, bucket.tokens + ((t - bucket.at) / 1000) * options.ratePerSecond);
+      bucket.at = t;
+      buckets.set(signer, bucket);
+      if (bucket.tokens >= 1) {
+        bucket.tokens -= 1;
+        return 0;
+      }
+      return Math.ceil(((1 - bucket.tokens) / options.ratePerSecond) * 1000);
+    },
+  };
+}

@@ -1,0 +1,20 @@
+import type { Sha256Hex } from "../core/hash.js";
+import type { BlobKind } from "./protocol.js";
+import type { BlobMeta } from "./store/metadata.js";
+
+/** The rule that allowed an access; it is written to the audit log. */
+export type GrantReason = "owner" | "device" | "consent" | "oracle";
+
+export type ReadAccess = { signer: string; blobId: Sha256Hex; purpose: number; meta: BlobMeta };
+export type WriteAccess = { signer: string; blobId: Sha256Hex; owner: string; kind: BlobKind; category: number; purpose: number };
+
+/**
+ * Who may do what. The gateway asks on every request; implementations throw ForbiddenError with
+ * a reason a person can act on. The production policy reads the chain (gateway/chainPolicy.ts).
+ */
+export interface AccessPolicy {
+  authorizeRead(access: ReadAccess): Promise<GrantReason>;
+  authorizeWrite(access: WriteAccess): Promise<GrantReason>;
+  /** May `signer` read the audit trail of patient `owner`? */
+  authorizeAuditRead(signer: string, owner: string): Promise<void>;
+}

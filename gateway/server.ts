@@ -1,0 +1,285 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+import { getAddress, ZeroAddress, ZeroHash, type SigningKey } from "ethers";
+import { pino, type Logger } from "pino";
+
+import { isSha256Hex, sha256Hex, type Sha256Hex } from "../core/hash.js";
+import type { AuditLog } from "./audit/auditLog.js";
+import { createNonceCache } from "./auth/nonceCache.js";
+import { createRequestVerifier, type AuthenticatedRequest } from "./auth/requestAuth.js";
+import {
+  BadRequestError,
+  BlobConflictError,
+  BlobIntegrityError,
+  BlobNotFoundError,
+  BlobTooLargeError,
+  GatewayError,
+  GatewayInternalError,
+  GatewayTimeoutError,
+  RateLimitedError,
+} from "./errors.js";
+import { createRateLimiter, DEFAULT_LIMITS, type GatewayLimits } from "./limits.js";
+import type { AccessPolicy } from "./policy.js";
+import {
+  HEADER_AUTH,
+  HEADER_GATEWAY,
+  HEADER_RESPONSE_SIGNATURE,
+  HEADER_RESPONSE_TIMESTAMP,
+  isBlobKind,
+  responseDigest,
+  type ErrorBody,
+  type GatewayMethod,
+} from "./protocol.js";
+import type { BlobStore } from "./store/blobStore.js";
+import type { MetadataStore } from "./store/metadata.js";
+
+export type GatewayOptions = {
+  store: BlobStore;
+  metadata: MetadataStore;
+  audit: AuditLog;
+  policy: AccessPolicy;
+  /** The gateway's own key: it signs every response. Its address is registered on-chain. */
+  signingKey: SigningKey;
+  gatewayAddress: string;
+  chainId: number;
+  limits?: Partial<GatewayLimits>;
+  logger?: Logger;
+  /** Unix seconds; injectable for tests of the timestamp window. */
+  now?: () => number;
+};
+
+export type Gateway = {
+  server: Server;
+  /** Starts listening; resolves to the base URL (`http://host:port`). */
+  listen(port?: number, host?: string): Promise<string>;
+  close(): Promise<void>;
+  limits: GatewayLimits;
+};
+
+type Reply = { status: number; body: Uint8Array; contentType: string; requestDigest: string };
+
+/**
+ * The gateway's HTTP API (node:http, no framework):
+ *
+ * - `PUT /v1/blobs/:id` — upload (body = bytes; id = their SHA-256; owner, kind and category are
+ *   signed in the auth header);
+ * - `GET /v1/blobs/:id` — download;
+ * - `GET /v1/audit?owner=0x…` — the audit entries about a patient (signed, method "AUDIT");
+ * - `GET /v1/audit/head`, `GET /v1/info`, `GET /healthz` — public.
+ *
+ * Every response, errors included, carries the gateway's EIP-712 signature over the request's
+ * digest, the status and the SHA-256 of the body.
+ */
+export function createGateway(options: GatewayOptions): Gateway {
+  const limits: GatewayLimits = { ...DEFAULT_LIMITS, ...options.limits, maxBytes: { ...DEFAULT_LIMITS.maxBytes, ...options.limits?.maxBytes } };
+  const logger = options.logger ?? pino({ name: "gateway" });
+  const gatewayAddress = getAddress(options.gatewayAddress);
+  const now = options.now ?? (() => Math.floor(Date.now() / 1000));
+  const verifier = createRequestVerifier({
+    chainId: options.chainId,
+    gatewayAddress,
+    windowSeconds: limits.timestampWindowSeconds,
+    nonces: createNonceCache({ windowSeconds: limits.timestampWindowSeconds }),
+    now,
+  });
+  const rateLimiter = createRateLimiter({ ratePerSecond: limits.ratePerSecond, burst: limits.burst });
+
+  const json = (status: number, value: unknown, requestDigest = ZeroHash): Reply => ({
+    status,
+    body: new TextEncoder().encode(JSON.stringify(value)),
+    contentType: "application/json",
+    requestDigest,
+  });
+
+  /** Verifies the signature, records who asked (so even refusals are signed for their request), rate-limits. */
+  function authenticate(req: IncomingMessage, method: GatewayMethod, blobId: string, state: { auth?: AuthenticatedRequest }): AuthenticatedRequest {
+    const header = req.headers[HEADER_AUTH];
+    const auth = verifier.verify(Array.isArray(header) ? header[0] : header, method, blobId);
+    state.auth = auth;
+    const retryAfterMs = rateLimiter.take(auth.signer);
+    if (retryAfterMs > 0) throw new RateLimitedError({ signer: auth.signer, retryAfterMs });
+    return auth;
+  }
+
+  async function handleBlob(req: IncomingMessage, blobId: string, state: { auth?: AuthenticatedRequest }): Promise<Reply> {
+    if (!isSha256Hex(blobId)) throw new BadRequestError("Blob id must be 0x-prefixed lowercase SHA-256 hex.", { blobId });
+    const id = blobId as Sha256Hex;
+    if (req.method === "GET") {
+      const auth = authenticate(req, "GET", id, state);
+      const meta = await options.metadata.get(id);
+      if (!meta) throw new BlobNotFoundError(id);
+      const reason = await options.policy.authorizeRead({ signer: auth.signer, blobId: id, purpose: auth.fields.purpose, meta });
+      const bytes = await options.store.get(id);
+      if (!bytes) throw new BlobNotFoundError(id);
+      await options.audit.append({ actor: auth.signer, action: "read", blobId: id, owner: meta.owner, purpose: auth.fields.purpose, outcome: "granted", reason });
+      return { status: 200, body: bytes, contentType: "application/octet-stream", requestDigest: auth.digest };
+    }
+    if (req.method === "PUT") {
+      const auth = authenticate(req, "PUT", id, state);
+      const { kind, category, purpose } = auth.fields;
+      if (!isBlobKind(kind)) throw new BadRequestError(`Unknown blob kind "${kind}".`, { kind });
+      const owner = getAddress(auth.fields.owner);
+      if (owner === ZeroAddress) throw new BadRequestError("A blob must name its owner (patient).");
+      const maxBytes = limits.maxBytes[kind];
+      const declared = Number(req.headers["content-length"] ?? NaN);
+      if (Number.isFinite(declared) && declared > maxBytes) throw new BlobTooLargeError({ kind, maxBytes, bytes: declared });
+      const reason = await options.policy.authorizeWrite({ signer: auth.signer, blobId: id, owner, kind, category, purpose });
+      const existing = await options.metadata.get(id);
+      if (existing && (existing.owner !== owner || existing.kind !== kind || existing.category !== category)) throw new BlobConflictError(id);
+      const bytes = await readBody(req, maxBytes, kind);
+      const actual = sha256Hex(bytes);
+      if (actual !== id) throw new BlobIntegrityError({ blobId: id, actual, where: "upload" });
+      await options.store.put(id, bytes);
+      if (!existing) {
+        await options.metadata.put({ blobId: id, owner, kind, category, size: bytes.length, writer: auth.signer, storedAt: new Date(now() * 1000).toISOString() });
+      }
+      await options.audit.append({ actor: auth.signer, action: "write", blobId: id, owner, purpose, outcome: "granted", reason });
+      return json(existing ? 200 : 201, { blobId: id, size: bytes.length }, auth.digest);
+    }
+    throw new BadRequestError(`Method ${req.method} not allowed on blobs.`);
+  }
+
+  async function handleAudit(req: IncomingMessage, url: URL, state: { auth?: AuthenticatedRequest }): Promise<Reply> {
+    const auth = authenticate(req, "AUDIT", ZeroHash, state);
+    const ownerParam = url.searchParams.get("owner") ?? auth.fields.owner;
+    let owner: string;
+    try {
+      owner = getAddress(ownerParam);
+    } catch {
+      throw new BadRequestError("owner must be an address.");
+    }
+    if (owner !== getAddress(auth.fields.owner)) throw new BadRequestError("The owner query must match the signed owner.");
+    await options.policy.authorizeAuditRead(auth.signer, owner);
+    await options.audit.append({ actor: auth.signer, action: "audit-read", blobId: ZeroHash, owner, purpose: auth.fields.purpose, outcome: "granted", reason: "owner" });
+    const entries = (await options.audit.entries()).filter((e) => e.owner === owner || e.actor === owner);
+    return json(200, { owner, head: options.audit.head(), entries }, auth.digest);
+  }
+
+  async function route(req: IncomingMessage, state: { auth?: AuthenticatedRequest }): Promise<Reply> {
+    const url = new URL(req.url ?? "/", "http://gateway.invalid");
+    const path = url.pathname;
+    if (path.startsWith("/v1/blobs/")) return handleBlob(req, path.slice("/v1/blobs/".length), state);
+    if (req.method !== "GET") throw new BadRequestError(`Method ${req.method} not allowed on ${path}.`);
+    if (path === "/healthz") return json(200, { ok: true });
+    if (path === "/v1/info") return json(200, { gateway: gatewayAddress, chainId: options.chainId, protocol: 1, limits });
+    if (path === "/v1/audit/head") return json(200, options.audit.head());
+    if (path === "/v1/audit") return handleAudit(req, url, state);
+    return json(404, { error: { code: "GATEWAY_NOT_FOUND", message: `No route ${path}.` } });
+  }
+
+  async function recordRefusal(req: IncomingMessage, error: GatewayError, state: { auth?: AuthenticatedRequest }) {
+    // Every refused access to a blob is audited too; unauthenticated ones under the zero address.
+    const path = new URL(req.url ?? "/", "http://gateway.invalid").pathname;
+    if (!path.startsWith("/v1/blobs/") && path !== "/v1/audit") return;
+    const blobId = path.startsWith("/v1/blobs/") ? path.slice("/v1/blobs/".length) : ZeroHash;
+    if (!isSha256Hex(blobId)) return;
+    const meta = await options.metadata.get(blobId).catch(() => undefined);
+    await options.audit.append({
+      actor: state.auth?.signer ?? ZeroAddress,
+      action: req.method === "PUT" ? "write" : path === "/v1/audit" ? "audit-read" : "read",
+      blobId,
+      owner: meta?.owner ?? (state.auth && state.auth.fields.owner !== ZeroAddress ? getAddress(state.auth.fields.owner) : null),
+      purpose: state.auth?.fields.purpose ?? 0,
+      outcome: "refused",
+      reason: error.code,
+    });
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const state: { auth?: AuthenticatedRequest } = {};
+    let timer: NodeJS.Timeout | undefined;
+    let reply: Reply;
+    try {
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new GatewayTimeoutError(limits.requestTimeoutMs)), limits.requestTimeoutMs);
+      });
+      reply = await Promise.race([route(req, state), timeout]);
+    } catch (caught) {
+      const error = caught instanceof GatewayError ? caught : new GatewayInternalError(caught);
+      if (error instanceof GatewayInternalError) logger.error({ err: caught, url: req.url }, "internal error");
+      await recordRefusal(req, error, state).catch((auditError: unknown) => logger.error({ err: auditError }, "audit append failed"));
+      const body: ErrorBody = { error: { code: error.code, message: error.shortMessage, details: error instanceof GatewayInternalError ? undefined : error.details } };
+      reply = json(error.httpStatus, body, state.auth?.digest ?? ZeroHash);
+      if (error instanceof RateLimitedError) res.setHeader("retry-after", Math.ceil(error.details.retryAfterMs as number / 1000));
+    } finally {
+      clearTimeout(timer);
+    }
+    send(res, reply);
+    logger.info({
+      method: req.method,
+      path: req.url?.split("?")[0],
+      status: reply.status,
+      signer: state.auth?.signer,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+    }, "request");
+  }
+
+  function send(res: ServerResponse, reply: Reply) {
+    if (res.headersSent || res.destroyed) return;
+    const timestamp = now();
+    const signature = options.signingKey.sign(responseDigest(options.chainId, {
+      requestDigest: reply.requestDigest,
+      status: reply.status,
+      bodyHash: sha256Hex(reply.body),
+      timestamp,
+    })).serialized;
+    res.writeHead(reply.status, {
+      "content-type": reply.contentType,
+      "content-length": reply.body.length,
+      [HEADER_RESPONSE_SIGNATURE]: signature,
+      [HEADER_RESPONSE_TIMESTAMP]: String(timestamp),
+      [HEADER_GATEWAY]: gatewayAddress,
+    });
+    res.end(reply.body);
+  }
+
+  const server = createServer({ requestTimeout: limits.requestTimeoutMs, headersTimeout: Math.min(limits.requestTimeoutMs, 60_000) }, (req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      logger.error({ err: error }, "unhandled");
+      if (!res.headersSent) res.writeHead(500).end();
+    });
+  });
+  server.keepAliveTimeout = 5_000;
+
+  return {
+    server,
+    limits,
+    listen(port = 0, host = "127.0.0.1") {
+      return new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => {
+          const address = server.address() as AddressInfo;
+          resolve(`http://${address.address}:${address.port}`);
+        });
+      });
+    },
+    close() {
+      return new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+/** Reads the whole body, refusing it as soon as it exceeds `maxBytes` (whatever the header said). */
+function readBody(req: IncomingMessage, maxBytes: number, kind: string): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        req.removeAllListeners("data");
+        req.resume();
+        reject(new BlobTooLargeError({ kind, maxBytes, bytes: size }));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}

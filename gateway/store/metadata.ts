@@ -1,0 +1,49 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+
+import type { Sha256Hex } from "../../core/hash.js";
+import type { BlobKind } from "../protocol.js";
+import { writeFileAtomic } from "./atomicFile.js";
+
+/** What the gateway knows about a blob besides its bytes: who owns it and what it is. */
+export type BlobMeta = {
+  blobId: Sha256Hex;
+  /** The patient the blob belongs to (checksummed address). */
+  owner: string;
+  kind: BlobKind;
+  /** Record category code (contracts' `Category`). */
+  category: number;
+  size: number;
+  /** Who uploaded it: the patient, a bound device or an oracle. */
+  writer: string;
+  storedAt: string;
+};
+
+export interface MetadataStore {
+  get(blobId: Sha256Hex): Promise<BlobMeta | undefined>;
+  put(meta: BlobMeta): Promise<void>;
+}
+
+/** One small JSON file per blob beside the blob directory, cached in memory after first use. */
+export function createDirectoryMetadataStore(root: string): MetadataStore {
+  const cache = new Map<string, BlobMeta>();
+  const pathOf = (blobId: string) => join(root, blobId.slice(2, 4), `${blobId.slice(2)}.json`);
+  return {
+    async get(blobId) {
+      const cached = cache.get(blobId);
+      if (cached) return cached;
+      try {
+        const meta = JSON.parse(await readFile(pathOf(blobId), "utf8")) as BlobMeta;
+        cache.set(blobId, meta);
+        return meta;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+        throw error;
+      }
+    },
+    async put(meta) {
+      await writeFileAtomic(pathOf(meta.blobId), JSON.stringify(meta));
+      cache.set(meta.blobId, meta);
+    },
+  };
+}

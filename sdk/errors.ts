@@ -1,0 +1,92 @@
+/**
+ * The SDK's typed errors. Each failure kind has its own class and stable `code`, so callers
+ * (and the CLI's exit codes) can tell them apart without reading messages.
+ */
+import { BaseError } from "../core/errors.js";
+
+/** The gateway refused a request; `code` is the gateway's (e.g. GATEWAY_FORBIDDEN), `status` its HTTP status. */
+export class GatewayRequestError extends BaseError {
+  override name = "GatewayRequestError";
+  readonly status: number;
+  constructor(status: number, code: string, message: string, details?: Record<string, unknown>) {
+    super(message, { code, details: { status, ...details } });
+    this.status = status;
+  }
+}
+
+/** A response was not signed by the expected gateway key: forged, tampered or a wrong gateway. */
+export class GatewaySignatureError extends BaseError {
+  override name = "GatewaySignatureError";
+  constructor(details: { expected: string; recovered?: string; url: string }) {
+    super("Gateway response signature is missing or not from the registered gateway key.", { code: "SDK_GATEWAY_SIGNATURE", details });
+  }
+}
+
+/** The gateway could not be reached or answered something that is not the protocol. */
+export class GatewayUnavailableError extends BaseError {
+  override name = "GatewayUnavailableError";
+  constructor(url: string, cause?: unknown) {
+    super(`Gateway at ${url} is unreachable or answered outside the protocol.`, { code: "SDK_GATEWAY_UNAVAILABLE", details: { url }, cause });
+  }
+}
+
+/** Downloaded bytes do not hash to the id (or commitment) the chain names. */
+export class IntegrityError extends BaseError {
+  override name = "IntegrityError";
+  constructor(what: string, details: Record<string, unknown>) {
+    super(`${what} does not match its on-chain hash.`, { code: "SDK_INTEGRITY", details });
+  }
+}
+
+/** Decryption failed: wrong key, or ciphertext altered (AES-GCM authentication). */
+export class DecryptionError extends BaseError {
+  override name = "DecryptionError";
+  constructor(what: string, cause?: unknown) {
+    super(`Could not decrypt ${what}: wrong key or altered ciphertext.`, { code: "SDK_DECRYPTION", cause });
+  }
+}
+
+/** Keystore password wrong or keystore file damaged. */
+export class KeystoreError extends BaseError {
+  override name = "KeystoreError";
+  constructor(message: string, cause?: unknown) {
+    super(message, { code: "SDK_KEYSTORE", cause });
+  }
+}
+
+/** A readings file has rows that cannot be ingested; `rows` says which line and why. */
+export class ReadingsParseError extends BaseError {
+  override name = "ReadingsParseError";
+  readonly rows: readonly { line: number; problem: string }[];
+  constructor(rows: readonly { line: number; problem: string }[]) {
+    super(`${rows.length} malformed reading row(s): ${rows.slice(0, 5).map((r) => `line ${r.line}: ${r.problem}`).join("; ")}${rows.length > 5 ? "; …" : ""}`, {
+      code: "SDK_READINGS_MALFORMED",
+      details: { rows: rows.slice(0, 100) },
+    });
+    this.rows = rows;
+  }
+}
+
+/** The input does not meet what an action needs (unknown device, missing key …). */
+export class InvalidInputError extends BaseError {
+  override name = "InvalidInputError";
+  constructor(message: string, details?: Record<string, unknown>) {
+    super(message, { code: "SDK_INVALID_INPUT", details });
+  }
+}
+
+/** A contract call reverted; `reason` is the custom error name when the ABI knows it. */
+export class ChainError extends BaseError {
+  override name = "ChainError";
+  constructor(action: string, reason: string, cause?: unknown) {
+    super(`${action} failed on-chain: ${reason}.`, { code: "SDK_CHAIN_REVERT", details: { action, reason }, cause });
+  }
+}
+
+/** Waiting for something on-chain took longer than allowed. */
+export class TimeoutError extends BaseError {
+  override name = "TimeoutError";
+  constructor(what: string, timeoutMs: number) {
+    super(`Timed out after ${timeoutMs} ms waiting for ${what}.`, { code: "SDK_TIMEOUT", details: { what, timeoutMs } });
+  }
+}

@@ -1,0 +1,165 @@
+import { getAddress, hexlify, randomBytes, recoverAddress, ZeroAddress, ZeroHash, type Signer } from "ethers";
+
+import { sha256Hex, type Sha256Hex } from "../../core/hash.js";
+import type { AuditEntry } from "../../gateway/audit/auditLog.js";
+import {
+  encodeAuthHeader,
+  gatewayDomain,
+  HEADER_AUTH,
+  HEADER_RESPONSE_SIGNATURE,
+  HEADER_RESPONSE_TIMESTAMP,
+  REQUEST_TYPES,
+  requestDigest,
+  responseDigest,
+  type BlobKind,
+  type ErrorBody,
+  type GatewayMethod,
+  type GatewayRequestFields,
+} from "../../gateway/protocol.js";
+import { GatewayRequestError, GatewaySignatureError, GatewayUnavailableError, IntegrityError } from "../errors.js";
+
+/**
+ * Anything that can sign the gateway's EIP-712 requests: an ethers v6 `Signer` (a `Wallet`, or a
+ * `JsonRpcSigner` from `new BrowserProvider(window.ethereum)` for EIP-1193 wallets).
+ */
+export type GatewaySigner = Pick<Signer, "getAddress" | "signTypedData"> & {
+  /** Present on ethers `Wallet`: lets the client sign the digest directly (no re-encoding). */
+  signingKey?: { sign(digest: string): { serialized: string } };
+};
+
+export type GatewayClientOptions = {
+  url: string;
+  signer: GatewaySigner;
+  chainId: number;
+  /** The gateway key registered on-chain; every response must be signed by it. */
+  gatewayAddress: string;
+  fetch?: typeof fetch;
+};
+
+export type PutBlobParameters = { owner: string; kind: BlobKind; category: number; purpose?: number };
+export type GetBlobParameters = { purpose: number };
+
+export type GatewayClient = {
+  readonly url: string;
+  readonly gatewayAddress: string;
+  /** Uploads `bytes`; returns their SHA-256 id. */
+  put(bytes: Uint8Array, parameters: PutBlobParameters): Promise<Sha256Hex>;
+  /** Downloads and verifies a blob (response signature and SHA-256). */
+  get(blobId: string, parameters: GetBlobParameters): Promise<Uint8Array>;
+  /** The audit entries about `owner` (the signer must be allowed to read them). */
+  audit(owner: string): Promise<{ head: { seq: number; head: string }; entries: AuditEntry[] }>;
+  /** The public head of the gateway's hash-chained audit log. */
+  auditHead(): Promise<{ seq: number; head: string }>;
+};
+
+/**
+ * @example
+ * const gateway = createGatewayClient({ url: "http://127.0.0.1:8787", signer: wallet, chainId: 31337, gatewayAddress });
+ * const id = await gateway.put(ciphertext, { owner: patient, kind: "record", category: Category.VITAL_SIGNS });
+ * const bytes = await gateway.get(id, { purpose: Purpose.TREAT });
+ */
+export function createGatewayClient(options: GatewayClientOptions): GatewayClient {
+  const base = options.url.replace(/\/+$/, "");
+  const gatewayAddress = getAddress(options.gatewayAddress);
+  const doFetch = options.fetch ?? fetch;
+  let signerAddress: string | undefined;
+
+  async function signedRequest(method: GatewayMethod, path: string, fields: Omit<GatewayRequestFields, "timestamp" | "nonce" | "gateway" | "method">, body?: Uint8Array) {
+    signerAddress ??= getAddress(await options.signer.getAddress());
+    const full: GatewayRequestFields = {
+      ...fields,
+      method,
+      timestamp: Math.floor(Date.now() / 1000),
+      nonce: hexlify(randomBytes(32)),
+      gateway: gatewayAddress,
+    };
+    const digest = requestDigest(options.chainId, full);
+    const signature = options.signer.signingKey
+      ? options.signer.signingKey.sign(digest).serialized
+      : await options.signer.signTypedData(gatewayDomain(options.chainId), REQUEST_TYPES, full);
+    const header = encodeAuthHeader({
+      signer: signerAddress,
+      chainId: options.chainId,
+      gateway: gatewayAddress,
+      purpose: full.purpose,
+      owner: full.owner,
+      kind: full.kind,
+      category: full.category,
+      timestamp: full.timestamp,
+      nonce: full.nonce,
+      signature,
+    });
+    return exchange(path, method === "PUT" ? "PUT" : "GET", digest, { [HEADER_AUTH]: header }, body);
+  }
+
+  async function exchange(path: string, httpMethod: string, digest: string, headers: Record<string, string>, body?: Uint8Array) {
+    const url = `${base}${path}`;
+    let response: Response;
+    let bytes: Uint8Array;
+    try {
+      response = await doFetch(url, {
+        method: httpMethod,
+        headers: body ? { ...headers, "content-type": "application/octet-stream" } : headers,
+        body: body as BodyInit | undefined,
+      });
+      bytes = new Uint8Array(await response.arrayBuffer());
+    } catch (error) {
+      throw new GatewayUnavailableError(url, error);
+    }
+    const signature = response.headers.get(HEADER_RESPONSE_SIGNATURE);
+    const timestamp = Number(response.headers.get(HEADER_RESPONSE_TIMESTAMP));
+    let recovered: string | undefined;
+    if (signature && Number.isSafeInteger(timestamp)) {
+      try {
+        recovered = recoverAddress(responseDigest(options.chainId, { requestDigest: digest, status: response.status, bodyHash: sha256Hex(bytes), timestamp }), signature);
+      } catch {
+        recovered = undefined;
+      }
+    }
+    if (recovered !== gatewayAddress) throw new GatewaySignatureError({ expected: gatewayAddress, recovered, url });
+    if (response.status >= 400) {
+      let parsed: ErrorBody | undefined;
+      try {
+        parsed = JSON.parse(new TextDecoder().decode(bytes)) as ErrorBody;
+      } catch {
+        parsed = undefined;
+      }
+      const error = parsed?.error;
+      throw new GatewayRequestError(response.status, error?.code ?? "GATEWAY_HTTP_ERROR", error?.message ?? `Gateway answered ${response.status}.`, error?.details);
+    }
+    return { status: response.status, bytes };
+  }
+
+  const parseJson = <T>(bytes: Uint8Array): T => JSON.parse(new TextDecoder().decode(bytes)) as T;
+
+  return {
+    url: base,
+    gatewayAddress,
+    async put(bytes, parameters) {
+      const blobId = sha256Hex(bytes);
+      await signedRequest("PUT", `/v1/blobs/${blobId}`, {
+        blobId,
+        purpose: parameters.purpose ?? 0,
+        owner: getAddress(parameters.owner),
+        kind: parameters.kind,
+        category: parameters.category,
+      }, bytes);
+      return blobId;
+    },
+    async get(blobId, parameters) {
+      const { bytes } = await signedRequest("GET", `/v1/blobs/${blobId}`, { blobId, purpose: parameters.purpose, owner: ZeroAddress, kind: "", category: 0 });
+      const actual = sha256Hex(bytes);
+      if (actual !== blobId) throw new IntegrityError("Blob from gateway", { blobId, actual });
+      return bytes;
+    },
+    async audit(owner) {
+      const address = getAddress(owner);
+      const { bytes } = await signedRequest("AUDIT", `/v1/audit?owner=${address}`, { blobId: ZeroHash, purpose: 0, owner: address, kind: "", category: 0 });
+      return parseJson(bytes);
+    },
+    async auditHead() {
+      const { bytes } = await exchange("/v1/audit/head", "GET", ZeroHash, {});
+      return parseJson(bytes);
+    },
+  };
+}
