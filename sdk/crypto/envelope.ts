@@ -1,0 +1,107 @@
+/**
+ * Envelope encryption of records.
+ *
+ * Each record gets a fresh AES-256-GCM data key. The data key is *wrapped* for a recipient's X25519
+ * public key: an ephemeral X25519 key pair, ECDH with the recipient, HKDF-SHA256 over the shared
+ * secret (salt = ephemeral public ‖ recipient public, info "medcipher/wrap/v1") gives a key that
+ * encrypts the data key with AES-256-GCM. Sharing a record means wrapping the same data key again
+ * for a grantee; the record ciphertext never changes.
+ *
+ * Sealed record layout: "MCE1" ‖ u32 big-endian header length ‖ header JSON ‖ AES-GCM ciphertext+tag.
+ * The header (algorithm, IV, the wrap for the patient) is the GCM additional data, so it cannot be
+ * swapped without failing decryption.
+ */
+import { DecryptionError } from "../errors.js";
+import { generateEncryptionKeyPair, importPrivateKey, importPublicKey, sharedSecret, type EncryptionKeyPair } from "./x25519.js";
+
+const subtle = globalThis.crypto.subtle;
+const MAGIC = new TextEncoder().encode("MCE1");
+const WRAP_INFO = new TextEncoder().encode("medcipher/wrap/v1");
+
+/** A data key wrapped for one recipient. All fields base64url. */
+export type WrappedKey = { alg: "X25519-HKDF-SHA256-A256GCM"; recipient: string; ephemeral: string; iv: string; ciphertext: string };
+
+export type EnvelopeHeader = { v: 1; alg: "A256GCM"; iv: string; wrap: WrappedKey };
+
+const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64url");
+const unb64 = (text: string) => new Uint8Array(Buffer.from(text, "base64url"));
+const randomBytes = (n: number) => globalThis.crypto.getRandomValues(new Uint8Array(n));
+
+async function wrapKeyFor(ephemeralPub: Uint8Array, recipientPub: Uint8Array, secret: Uint8Array): Promise<CryptoKey> {
+  const ikm = await subtle.importKey("raw", secret as BufferSource, "HKDF", false, ["deriveKey"]);
+  const salt = new Uint8Array(64);
+  salt.set(ephemeralPub, 0);
+  salt.set(recipientPub, 32);
+  return subtle.deriveKey({ name: "HKDF", hash: "SHA-256", salt, info: WRAP_INFO }, ikm, { name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"]);
+}
+
+/** Wraps a raw 32-byte data key for `recipientPublicKey`. */
+export async function wrapDataKey(dataKey: Uint8Array, recipientPublicKey: Uint8Array): Promise<WrappedKey> {
+  const ephemeral = await generateEncryptionKeyPair();
+  const secret = await sharedSecret(await importPrivateKey(ephemeral), await importPublicKey(recipientPublicKey));
+  const kek = await wrapKeyFor(ephemeral.publicKey, recipientPublicKey, secret);
+  const iv = randomBytes(12);
+  const ciphertext = new Uint8Array(await subtle.encrypt({ name: "AES-GCM", iv }, kek, dataKey as BufferSource));
+  return { alg: "X25519-HKDF-SHA256-A256GCM", recipient: b64(recipientPublicKey), ephemeral: b64(ephemeral.publicKey), iv: b64(iv), ciphertext: b64(ciphertext) };
+}
+
+/** Unwraps a data key with the recipient's key pair; DecryptionError if it was not wrapped for it. */
+export async function unwrapDataKey(wrapped: WrappedKey, recipient: EncryptionKeyPair): Promise<Uint8Array> {
+  try {
+    const ephemeralPub = unb64(wrapped.ephemeral);
+    const secret = await sharedSecret(await importPrivateKey(recipient), await importPublicKey(ephemeralPub));
+    const kek = await wrapKeyFor(ephemeralPub, recipient.publicKey, secret);
+    return new Uint8Array(await subtle.decrypt({ name: "AES-GCM", iv: unb64(wrapped.iv) }, kek, unb64(wrapped.ciphertext)));
+  } catch (error) {
+    throw new DecryptionError("the wrapped data key", error);
+  }
+}
+
+export type SealedRecord = { sealed: Uint8Array; dataKey: Uint8Array };
+
+/** Encrypts `plaintext` under a fresh data key wrapped for `patientPublicKey`. */
+export async function sealRecord(plaintext: Uint8Array, patientPublicKey: Uint8Array): Promise<SealedRecord> {
+  const dataKey = randomBytes(32);
+  const iv = randomBytes(12);
+  const header: EnvelopeHeader = { v: 1, alg: "A256GCM", iv: b64(iv), wrap: await wrapDataKey(dataKey, patientPublicKey) };
+  const headerBytes = new TextEncoder().encode(JSON.stringify(header));
+  const key = await subtle.importKey("raw", dataKey, "AES-GCM", false, ["encrypt"]);
+  const ciphertext = new Uint8Array(await subtle.encrypt({ name: "AES-GCM", iv, additionalData: headerBytes }, key, plaintext as BufferSource));
+  const sealed = new Uint8Array(MAGIC.length + 4 + headerBytes.length + ciphertext.length);
+  sealed.set(MAGIC, 0);
+  new DataView(sealed.buffer).setUint32(MAGIC.length, headerBytes.length);
+  sealed.set(headerBytes, MAGIC.length + 4);
+  sealed.set(ciphertext, MAGIC.length + 4 + headerBytes.length);
+  return { sealed, dataKey };
+}
+
+export function parseSealedRecord(sealed: Uint8Array): { header: EnvelopeHeader; headerBytes: Uint8Array; ciphertext: Uint8Array } {
+  const magicOk = sealed.length > 8 && MAGIC.every((byte, i) => sealed[i] === byte);
+  if (!magicOk) throw new DecryptionError("a sealed record (bad magic)");
+  const headerLength = new DataView(sealed.buffer, sealed.byteOffset, sealed.byteLength).getUint32(MAGIC.length);
+  const headerBytes = sealed.subarray(8, 8 + headerLength);
+  let header: EnvelopeHeader;
+  try {
+    header = JSON.parse(new TextDecoder().decode(headerBytes)) as EnvelopeHeader;
+  } catch (error) {
+    throw new DecryptionError("a sealed record header", error);
+  }
+  return { header, headerBytes, ciphertext: sealed.subarray(8 + headerLength) };
+}
+
+/** Decrypts a sealed record with its data key (from `unwrapDataKey`). */
+export async function openRecord(sealed: Uint8Array, dataKey: Uint8Array): Promise<Uint8Array> {
+  const { header, headerBytes, ciphertext } = parseSealedRecord(sealed);
+  try {
+    const key = await subtle.importKey("raw", dataKey as BufferSource, "AES-GCM", false, ["decrypt"]);
+    return new Uint8Array(await subtle.decrypt({ name: "AES-GCM", iv: unb64(header.iv), additionalData: headerBytes as BufferSource }, key, ciphertext as BufferSource));
+  } catch (error) {
+    throw new DecryptionError("the record", error);
+  }
+}
+
+/** The patient's path: unwrap the data key from the record's own header, then decrypt. */
+export async function openRecordAsPatient(sealed: Uint8Array, patient: EncryptionKeyPair): Promise<Uint8Array> {
+  const { header } = parseSealedRecord(sealed);
+  return openRecord(sealed, await unwrapDataKey(header.wrap, patient));
+}
