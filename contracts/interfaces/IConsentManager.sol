@@ -131,6 +131,8 @@ interface IConsentManager is IGoverned {
     /// @param patient The patient.
     /// @param provider The provider.
     error NoBreakGlass(address patient, address provider);
+    /// @notice Break-glass access needs a non-zero justification commitment.
+    error MissingReason();
     /// @notice The caller may not end this break-glass access.
     /// @param caller The caller.
     error NotBreakGlassParty(address caller);

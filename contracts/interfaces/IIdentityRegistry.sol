@@ -30,14 +30,14 @@ interface IIdentityRegistry is IAccessControlDefaultAdminRules {
     /// @param patient The bound patient, or address(0).
     /// @param expiresAt End of the binding (unix seconds, exclusive).
     /// @param bindNonce Incremented on every bind; the device signs it so a bind cannot be replayed.
-    /// @param vendor The DEVICE_VENDOR account that registered the device.
     /// @param revoked Whether the vendor revoked the device (compromised, recalled).
+    /// @param vendor The DEVICE_VENDOR account that registered the device.
     struct Device {
         address patient;
         uint40 expiresAt;
         uint32 bindNonce;
-        address vendor;
         bool revoked;
+        address vendor;
     }
 
     /// @notice A patient registered.

@@ -25,8 +25,7 @@ interface IRecordRegistry is IGoverned {
     /// @param kind Record or Batch.
     /// @param anchoredAt Block time of anchoring.
     /// @param count Number of readings under a batch root (1 for a record).
-    // 20 + 1 + 1 + 5 + 4 = 31 bytes: one slot (the linter does not size the enum).
-    // solhint-disable-next-line gas-struct-packing
+    // 20 + 1 + 1 + 5 + 4 = 31 bytes: one slot.
     struct Entry {
         address patient;
         uint8 category;

@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
+
+import {IdentityGoverned} from "../access/IdentityGoverned.sol";
+import {IConsentManager} from "../interfaces/IConsentManager.sol";
+import {IIdentityRegistry} from "../interfaces/IIdentityRegistry.sol";
+import {Category} from "../libraries/Category.sol";
+import {Purpose} from "../libraries/Purpose.sol";
+
+/// @title ConsentManager
+/// @notice Purpose-bound, scoped, expiring, revocable consent and break-glass access.
+/// See {IConsentManager}.
+contract ConsentManager is IConsentManager, IdentityGoverned, EIP712, Nonces {
+    /// @notice EIP-712 type hash of a signed grant.
+    bytes32 public constant GRANT_TYPEHASH = keccak256(
+        "GrantConsent(address patient,address grantee,uint8 purpose,uint32 categories,"
+        "uint40 validFrom,uint40 validUntil,uint256 nonce,uint256 deadline)"
+    );
+    /// @notice EIP-712 type hash of a signed revocation.
+    bytes32 public constant REVOKE_TYPEHASH =
+        keccak256("RevokeConsent(address patient,address grantee,uint8 purpose,uint256 nonce,uint256 deadline)");
+    /// @inheritdoc IConsentManager
+    uint40 public constant BREAK_GLASS_DURATION = 4 hours;
+
+    struct BreakGlass {
+        uint40 validUntil;
+        uint32 epoch;
+    }
+
+    mapping(address patient => mapping(address grantee => mapping(uint8 purpose => Grant))) private _grants;
+    mapping(address patient => mapping(address grantee => mapping(uint8 purpose => mapping(bytes32 => RecordGrant))))
+        private _recordGrants;
+    mapping(address patient => mapping(address provider => BreakGlass)) private _breakGlass;
+    mapping(address patient => uint32) private _epochs;
+
+    /// @param identity_ The IdentityRegistry (PROVIDER_ROLE for break-glass).
+    constructor(IIdentityRegistry identity_) IdentityGoverned(identity_) EIP712("MedCipher ConsentManager", "1") {}
+
+    // ─── Grants ────────────────────────────────────────────────────────────────────────────────
+
+    /// @inheritdoc IConsentManager
+    function grantConsent(address grantee, uint8 purpose, uint32 categories, uint40 validFrom, uint40 validUntil)
+        external
+    {
+        _grant(msg.sender, grantee, purpose, categories, validFrom, validUntil);
+    }
+
+    /// @inheritdoc IConsentManager
+    function grantConsentBySig(
+        address patient,
+        address grantee,
+        uint8 purpose,
+        uint32 categories,
+        uint40 validFrom,
+        uint40 validUntil,
+        uint256 deadline,
+        bytes calldata signature
+    ) external {
+        _checkDeadline(deadline);
+        bytes32 structHash = _grantStructHash(patient, grantee, purpose, categories, validFrom, validUntil, deadline);
+        _checkSigner(structHash, signature, patient);
+        _grant(patient, grantee, purpose, categories, validFrom, validUntil);
+    }
+
+    /// @inheritdoc IConsentManager
+    function grantRecordConsent(
+        address grantee,
+        uint8 purpose,
+        bytes32[] calldata recordIds,
+        uint40 validFrom,
+        uint40 validUntil
+    ) external {
+        _checkTerms(msg.sender, grantee, purpose, validFrom, validUntil);
+        if (recordIds.length == 0) revert EmptyScope();
+        uint32 epoch = _epochs[msg.sender];
+        mapping(bytes32 => RecordGrant) storage grants = _recordGrants[msg.sender][grantee][purpose];
+        for (uint256 i = 0; i < recordIds.length; ++i) {
+            bytes32 recordId = recordIds[i];
+            if (recordId == bytes32(0)) revert EmptyScope();
+            grants[recordId] = RecordGrant(validFrom, validUntil, epoch);
+            emit RecordConsentGranted(msg.sender, grantee, purpose, recordId, validFrom, validUntil, epoch);
+        }
+    }
+
+    // ─── Revocation ────────────────────────────────────────────────────────────────────────────
+
+    /// @inheritdoc IConsentManager
+    function revokeConsent(address grantee, uint8 purpose) external {
+        _revoke(msg.sender, grantee, purpose);
+    }
+
+    /// @inheritdoc IConsentManager
+    function revokeConsentBySig(
+        address patient,
+        address grantee,
+        uint8 purpose,
+        uint256 deadline,
+        bytes calldata signature
+    ) external {
+        _checkDeadline(deadline);
+        bytes32 structHash =
+            keccak256(abi.encode(REVOKE_TYPEHASH, patient, grantee, purpose, _useNonce(patient), deadline));
+        _checkSigner(structHash, signature, patient);
+        _revoke(patient, grantee, purpose);
+    }
+
+    /// @inheritdoc IConsentManager
+    function revokeRecordConsent(address grantee, uint8 purpose, bytes32[] calldata recordIds) external {
+        mapping(bytes32 => RecordGrant) storage grants = _recordGrants[msg.sender][grantee][purpose];
+        for (uint256 i = 0; i < recordIds.length; ++i) {
+            delete grants[recordIds[i]];
+            emit RecordConsentRevoked(msg.sender, grantee, purpose, recordIds[i]);
+        }
+    }
+
+    /// @inheritdoc IConsentManager
+    function revokeAllConsents() external {
+        uint32 newEpoch = _epochs[msg.sender] + 1;
+        _epochs[msg.sender] = newEpoch;
+        emit AllConsentsRevoked(msg.sender, newEpoch);
+    }
+
+    // ─── Break-glass ───────────────────────────────────────────────────────────────────────────
+
+    /// @inheritdoc IConsentManager
+    function breakGlass(address patient, bytes32 reasonHash) external returns (uint40 validUntil) {
+        _checkRole(_identity.PROVIDER_ROLE(), msg.sender);
+        if (patient == address(0) || patient == msg.sender) revert InvalidGrantee(patient);
+        if (reasonHash == bytes32(0)) revert MissingReason();
+        validUntil = uint40(block.timestamp) + BREAK_GLASS_DURATION;
+        uint32 epoch = _epochs[patient];
+        _breakGlass[patient][msg.sender] = BreakGlass(validUntil, epoch);
+        emit BreakGlassAccessed(patient, msg.sender, validUntil, reasonHash, epoch);
+    }
+
+    /// @inheritdoc IConsentManager
+    function endBreakGlass(address patient, address provider) external {
+        if (msg.sender != patient && msg.sender != provider) revert NotBreakGlassParty(msg.sender);
+        if (!_breakGlassLive(patient, provider)) revert NoBreakGlass(patient, provider);
+        delete _breakGlass[patient][provider];
+        emit BreakGlassEnded(patient, provider, msg.sender);
+    }
+
+    // ─── Views ─────────────────────────────────────────────────────────────────────────────────
+
+    /// @inheritdoc IConsentManager
+    function hasAccess(address grantee, address patient, uint8 category, uint8 purpose) public view returns (bool) {
+        if (!Purpose.isValid(purpose) || category > Category.MAX || patient == address(0)) return false;
+        if (grantee == patient) return true;
+        if (
+            purpose == Purpose.ETREAT && _breakGlassLive(patient, grantee)
+                && _identity.hasRole(_identity.PROVIDER_ROLE(), grantee)
+        ) return true;
+        Grant memory g = _grants[patient][grantee][purpose];
+        return g.epoch == _epochs[patient] && _inPeriod(g.validFrom, g.validUntil)
+            && (g.categories & Category.bit(category)) != 0;
+    }
+
+    /// @inheritdoc IConsentManager
+    function hasRecordAccess(address grantee, address patient, bytes32 recordId, uint8 category, uint8 purpose)
+        external
+        view
+        returns (bool)
+    {
+        if (hasAccess(grantee, patient, category, purpose)) return true;
+        if (!Purpose.isValid(purpose)) return false;
+        RecordGrant memory g = _recordGrants[patient][grantee][purpose][recordId];
+        return g.epoch == _epochs[patient] && _inPeriod(g.validFrom, g.validUntil);
+    }
+
+    /// @inheritdoc IConsentManager
+    function grantOf(address patient, address grantee, uint8 purpose) external view returns (Grant memory) {
+        return _grants[patient][grantee][purpose];
+    }
+
+    /// @inheritdoc IConsentManager
+    function recordGrantOf(address patient, address grantee, uint8 purpose, bytes32 recordId)
+        external
+        view
+        returns (RecordGrant memory)
+    {
+        return _recordGrants[patient][grantee][purpose][recordId];
+    }
+
+    /// @inheritdoc IConsentManager
+    function epochOf(address patient) external view returns (uint32) {
+        return _epochs[patient];
+    }
+
+    /// @inheritdoc IConsentManager
+    function breakGlassOf(address patient, address provider) external view returns (uint40, uint32) {
+        BreakGlass memory bg = _breakGlass[patient][provider];
+        return (bg.validUntil, bg.epoch);
+    }
+
+    /// @inheritdoc IConsentManager
+    function nonces(address owner) public view override(IConsentManager, Nonces) returns (uint256) {
+        return super.nonces(owner);
+    }
+
+    /// @inheritdoc IConsentManager
+    // solhint-disable-next-line func-name-mixedcase
+    function DOMAIN_SEPARATOR() external view returns (bytes32) {
+        return _domainSeparatorV4();
+    }
+
+    // ─── Internal ──────────────────────────────────────────────────────────────────────────────
+
+    function _grant(
+        address patient,
+        address grantee,
+        uint8 purpose,
+        uint32 categories,
+        uint40 validFrom,
+        uint40 validUntil
+    ) private {
+        _checkTerms(patient, grantee, purpose, validFrom, validUntil);
+        if (categories == 0) revert EmptyScope();
+        uint32 epoch = _epochs[patient];
+        _grants[patient][grantee][purpose] = Grant(categories, validFrom, validUntil, epoch);
+        emit ConsentGranted(patient, grantee, purpose, categories, validFrom, validUntil, epoch, msg.sender);
+    }
+
+    /// @dev Split out of grantConsentBySig to keep the stack shallow; consumes the patient's nonce.
+    function _grantStructHash(
+        address patient,
+        address grantee,
+        uint8 purpose,
+        uint32 categories,
+        uint40 validFrom,
+        uint40 validUntil,
+        uint256 deadline
+    ) private returns (bytes32) {
+        return keccak256(
+            bytes.concat(
+                abi.encode(GRANT_TYPEHASH, patient, grantee, purpose, categories),
+                abi.encode(validFrom, validUntil, _useNonce(patient), deadline)
+            )
+        );
+    }
+
+    function _revoke(address patient, address grantee, uint8 purpose) private {
+        delete _grants[patient][grantee][purpose];
+        emit ConsentRevoked(patient, grantee, purpose, msg.sender);
+    }
+
+    function _checkTerms(address patient, address grantee, uint8 purpose, uint40 validFrom, uint40 validUntil)
+        private
+        view
+    {
+        if (grantee == address(0) || grantee == patient) revert InvalidGrantee(grantee);
+        if (!Purpose.isValid(purpose)) revert InvalidPurpose(purpose);
+        if (validUntil <= validFrom || validUntil <= block.timestamp) revert InvalidPeriod(validFrom, validUntil);
+    }
+
+    function _checkDeadline(uint256 deadline) private view {
+        if (block.timestamp > deadline) revert SignatureExpired(deadline);
+    }
+
+    /// @dev OpenZeppelin's ECDSA rejects malformed, high-s and non-65-byte signatures and never
+    /// returns address(0), so a bad signature can never match any patient.
+    function _checkSigner(bytes32 structHash, bytes calldata signature, address patient) private view {
+        address signer = ECDSA.recoverCalldata(_hashTypedDataV4(structHash), signature);
+        if (signer != patient) revert InvalidSigner(signer, patient);
+    }
+
+    function _breakGlassLive(address patient, address provider) private view returns (bool) {
+        BreakGlass memory bg = _breakGlass[patient][provider];
+        return bg.epoch == _epochs[patient] && block.timestamp < bg.validUntil;
+    }
+
+    function _inPeriod(uint40 validFrom, uint40 validUntil) private view returns (bool) {
+        return validFrom <= block.timestamp && block.timestamp < validUntil;
+    }
+}

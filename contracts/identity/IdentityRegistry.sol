@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {AccessControlDefaultAdminRules} from
+    "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+
+import {IIdentityRegistry} from "../interfaces/IIdentityRegistry.sol";
+
+/// @title IdentityRegistry
+/// @notice Patients, role holders and devices. See {IIdentityRegistry}.
+contract IdentityRegistry is IIdentityRegistry, AccessControlDefaultAdminRules, EIP712 {
+    /// @inheritdoc IIdentityRegistry
+    bytes32 public constant PROVIDER_ROLE = keccak256("PROVIDER_ROLE");
+    /// @inheritdoc IIdentityRegistry
+    bytes32 public constant RESEARCHER_ROLE = keccak256("RESEARCHER_ROLE");
+    /// @inheritdoc IIdentityRegistry
+    bytes32 public constant ORACLE_ROLE = keccak256("ORACLE_ROLE");
+    /// @inheritdoc IIdentityRegistry
+    bytes32 public constant DEVICE_VENDOR_ROLE = keccak256("DEVICE_VENDOR_ROLE");
+    /// @inheritdoc IIdentityRegistry
+    bytes32 public constant GATEWAY_ROLE = keccak256("GATEWAY_ROLE");
+    /// @inheritdoc IIdentityRegistry
+    bytes32 public constant BIND_DEVICE_TYPEHASH = keccak256(
+        "BindDevice(address device,address patient,uint40 expiresAt,uint32 nonce,uint256 deadline)"
+    );
+
+    mapping(address account => Patient) private _patients;
+    mapping(address device => Device) private _devices;
+
+    /// @param initialDelay Seconds a default-admin transfer must wait (AccessControlDefaultAdminRules).
+    /// @param governance The initial default admin.
+    constructor(uint48 initialDelay, address governance)
+        AccessControlDefaultAdminRules(initialDelay, governance)
+        EIP712("MedCipher IdentityRegistry", "1")
+    {}
+
+    // ─── Patients ──────────────────────────────────────────────────────────────────────────────
+
+    /// @inheritdoc IIdentityRegistry
+    function registerPatient(bytes32 keysHash, bytes32 paramSetId, string calldata keysUri, bytes32 encryptionKey)
+        external
+    {
+        Patient storage p = _patients[msg.sender];
+        if (p.registeredAt != 0) revert PatientAlreadyRegistered(msg.sender);
+        _checkKeySet(keysHash, paramSetId, keysUri);
+        if (encryptionKey == bytes32(0)) revert InvalidEncryptionKey();
+        p.keysHash = keysHash;
+        p.paramSetId = paramSetId;
+        p.encryptionKey = encryptionKey;
+        p.registeredAt = uint40(block.timestamp);
+        p.keyVersion = 1;
+        emit PatientRegistered(msg.sender, keysHash, paramSetId, keysUri, encryptionKey);
+    }
+
+    /// @inheritdoc IIdentityRegistry
+    function rotateKeySet(bytes32 keysHash, bytes32 paramSetId, string calldata keysUri) external {
+        Patient storage p = _registered(msg.sender);
+        _checkKeySet(keysHash, paramSetId, keysUri);
+        p.keysHash = keysHash;
+        p.paramSetId = paramSetId;
+        uint32 version = p.keyVersion + 1;
+        p.keyVersion = version;
+        emit KeySetRotated(msg.sender, keysHash, paramSetId, keysUri, version);
+    }
+
+    /// @inheritdoc IIdentityRegistry
+    function rotateEncryptionKey(bytes32 encryptionKey) external {
+        Patient storage p = _registered(msg.sender);
+        if (encryptionKey == bytes32(0)) revert InvalidEncryptionKey();
+        p.encryptionKey = encryptionKey;
+        emit EncryptionKeyRotated(msg.sender, encryptionKey);
+    }
+
+    // ─── Devices ───────────────────────────────────────────────────────────────────────────────
+
+    /// @inheritdoc IIdentityRegistry
+    function registerDevice(address device, bytes32 modelHash) external onlyRole(DEVICE_VENDOR_ROLE) {
+        if (device == address(0)) revert DeviceNotUsable(device);
+        Device storage d = _devices[device];
+        if (d.vendor != address(0)) revert DeviceAlreadyRegistered(device);
+        d.vendor = msg.sender;
+        emit DeviceRegistered(device, msg.sender, modelHash);
+    }
+
+    /// @inheritdoc IIdentityRegistry
+    function revokeDevice(address device) external {
+        Device storage d = _devices[device];
+        if (d.vendor != msg.sender || d.vendor == address(0)) revert NotDeviceVendor(device, msg.sender);
+        d.revoked = true;
+        emit DeviceRevoked(device, msg.sender);
+    }
+
+    /// @inheritdoc IIdentityRegistry
+    function bindDevice(address device, uint40 expiresAt, uint256 deadline, bytes calldata deviceSignature)
+        external
+    {
+        _registered(msg.sender);
+        Device storage d = _devices[device];
+        if (d.vendor == address(0) || d.revoked) revert DeviceNotUsable(device);
+        if (d.patient != address(0) && d.patient != msg.sender && block.timestamp < d.expiresAt) {
+            revert DeviceBoundToAnother(device, d.patient);
+        }
+        if (expiresAt <= block.timestamp) revert InvalidExpiry(expiresAt);
+        if (block.timestamp > deadline) revert SignatureExpired(deadline);
+
+        uint32 nonce = d.bindNonce;
+        bytes32 digest = _hashTypedDataV4(
+            keccak256(abi.encode(BIND_DEVICE_TYPEHASH, device, msg.sender, expiresAt, nonce, deadline))
+        );
+        address signer = ECDSA.recoverCalldata(digest, deviceSignature);
+        if (signer != device) revert InvalidDeviceSignature(signer, device);
+
+        d.patient = msg.sender;
+        d.expiresAt = expiresAt;
+        d.bindNonce = nonce + 1;
+        emit DeviceBound(device, msg.sender, expiresAt, nonce);
+    }
+
+    /// @inheritdoc IIdentityRegistry
+    function unbindDevice(address device) external {
+        Device storage d = _devices[device];
+        address patient = d.patient;
+        if (patient == address(0) || (msg.sender != patient && msg.sender != device)) {
+            revert DeviceNotBoundTo(device, msg.sender);
+        }
+        d.patient = address(0);
+        d.expiresAt = 0;
+        emit DeviceUnbound(device, patient, msg.sender);
+    }
+
+    // ─── Views ─────────────────────────────────────────────────────────────────────────────────
+
+    /// @inheritdoc IIdentityRegistry
+    function isPatient(address account) external view returns (bool) {
+        return _patients[account].registeredAt != 0;
+    }
+
+    /// @inheritdoc IIdentityRegistry
+    function patientOf(address account) external view returns (Patient memory) {
+        return _patients[account];
+    }
+
+    /// @inheritdoc IIdentityRegistry
+    function keySetOf(address account) external view returns (bytes32 keysHash, bytes32 paramSetId) {
+        Patient storage p = _patients[account];
+        return (p.keysHash, p.paramSetId);
+    }
+
+    /// @inheritdoc IIdentityRegistry
+    function deviceOf(address device) external view returns (Device memory) {
+        return _devices[device];
+    }
+
+    /// @inheritdoc IIdentityRegistry
+    function deviceOwner(address device) external view returns (address) {
+        Device storage d = _devices[device];
+        if (d.revoked || block.timestamp >= d.expiresAt) return address(0);
+        return d.patient;
+    }
+
+    // ─── Internal ──────────────────────────────────────────────────────────────────────────────
+
+    function _registered(address account) private view returns (Patient storage p) {
+        p = _patients[account];
+        if (p.registeredAt == 0) revert PatientNotRegistered(account);
+    }
+
+    function _checkKeySet(bytes32 keysHash, bytes32 paramSetId, string calldata keysUri) private pure {
+        if (keysHash == bytes32(0) || paramSetId == bytes32(0) || bytes(keysUri).length == 0) {
+            revert InvalidKeySet();
+        }
+    }
+}

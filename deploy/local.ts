@@ -1,0 +1,167 @@
+/**
+ * Deploys the whole MedCipher suite on a Hardhat network connection (the embedded chain, a local
+ * `hardhat node`) through the same Ignition module a real deployment uses, then applies the
+ * development conveniences: roles, oracle senders, LINK for the router and model registrations.
+ *
+ * @example
+ * const connection = await network.create();
+ * const suite = await deployMedCipher(connection, { oracleSenders: [oracle.address] });
+ * await suite.identity.connect(patient).registerPatient(keysHash, paramSetId, uri, x25519);
+ */
+import type { NetworkConnection } from "hardhat/types/network";
+import type { Signer } from "ethers";
+
+import type {
+  AuditLogAnchor,
+  ConsentManager,
+  IdentityRegistry,
+  LinkToken,
+  ModelRegistry,
+  Operator,
+  PredictionRouter,
+  RecordRegistry,
+} from "../types/ethers-contracts/index.js";
+import { MedCipherLocalModule } from "./modules/MedCipher.js";
+import { DEFAULT_FEE, DEFAULT_JOB_ID } from "./modules/PredictionRouter.js";
+
+export { DEFAULT_FEE, DEFAULT_JOB_ID };
+
+/** Output decoding of a model, as `IModelRegistry.OutputKind`. */
+export const OutputKind = { Identity: 0, Sigmoid: 1, Softmax: 2 } as const;
+
+/** One model to register right after deployment (`IModelRegistry.ModelSpec`). */
+export type ModelRegistration = {
+  name: string;
+  version: string;
+  /** 0x-prefixed SHA-256 of the weights artifact. */
+  weightsHash: string;
+  weightsUri: string;
+  /** bytes32 CKKS parameter-set id. */
+  paramSetId: string;
+  /** 0x-prefixed SHA-256 of the input-encoding spec. */
+  encodingSpecHash: string;
+  outputKind: number;
+  isPrivate: boolean;
+};
+
+/** Accounts to admit to each role (addresses). */
+export type RoleGrants = {
+  providers?: string[];
+  researchers?: string[];
+  oracles?: string[];
+  deviceVendors?: string[];
+  gateways?: string[];
+};
+
+export type DeployMedCipherOptions = {
+  /** Governance (the IdentityRegistry's default admin) and deployer; default: the first signer. */
+  governance?: Signer;
+  /** Delay of a default-admin transfer, seconds (default 0). */
+  adminDelaySeconds?: number;
+  /** Accounts authorised on the Operator to fulfil; they also get ORACLE_ROLE (default none). */
+  oracleSenders?: string[];
+  /** LINK per request in juels (default 0.1 LINK). */
+  fee?: bigint;
+  /** Chainlink job id (default keccak256("medcipher-predict-v1")). */
+  jobId?: string;
+  /** LINK moved from the deployer to the router (default 100 LINK). */
+  routerLink?: bigint;
+  /** Allow fulfilments to post the result ciphertext in calldata (default false). */
+  onChainResults?: boolean;
+  /** Role holders to admit after deployment. */
+  roles?: RoleGrants;
+  /** Models to register after deployment, in order (ids 1, 2, ...). */
+  models?: ModelRegistration[];
+};
+
+export type MedCipherAddresses = {
+  IdentityRegistry: string;
+  ConsentManager: string;
+  RecordRegistry: string;
+  ModelRegistry: string;
+  PredictionRouter: string;
+  AuditLogAnchor: string;
+  LinkToken: string;
+  Operator: string;
+};
+
+export type MedCipherDeployment = {
+  identity: IdentityRegistry;
+  consent: ConsentManager;
+  records: RecordRegistry;
+  models: ModelRegistry;
+  router: PredictionRouter;
+  audit: AuditLogAnchor;
+  link: LinkToken;
+  operator: Operator;
+  addresses: MedCipherAddresses;
+  /** Ids of `options.models`, in order. */
+  modelIds: bigint[];
+  governance: Signer;
+};
+
+/** Deploys the suite through Ignition (`MedCipherLocal`) and returns typed contracts. */
+export async function deployMedCipher(
+  connection: NetworkConnection,
+  options: DeployMedCipherOptions = {},
+): Promise<MedCipherDeployment> {
+  const { ethers, ignition } = connection;
+  const governance = options.governance ?? (await ethers.getSigners())[0]!;
+  const governanceAddress = await governance.getAddress();
+  const oracleSenders = options.oracleSenders ?? [];
+
+  const deployed = await ignition.deploy(MedCipherLocalModule, {
+    defaultSender: governanceAddress,
+    parameters: {
+      IdentityRegistry: { governance: governanceAddress, adminDelaySeconds: options.adminDelaySeconds ?? 0 },
+      LocalChainlink: { oracleSenders },
+      LocalPredictionRouter: {
+        jobId: options.jobId ?? DEFAULT_JOB_ID,
+        fee: options.fee ?? DEFAULT_FEE,
+        onChainResults: options.onChainResults ?? false,
+      },
+      MedCipherLocal: { routerLink: options.routerLink ?? 100n * 10n ** 18n },
+    },
+  });
+
+  const addresses: MedCipherAddresses = {
+    IdentityRegistry: await deployed.identity.getAddress(),
+    ConsentManager: await deployed.consent.getAddress(),
+    RecordRegistry: await deployed.records.getAddress(),
+    ModelRegistry: await deployed.models.getAddress(),
+    PredictionRouter: await deployed.router.getAddress(),
+    AuditLogAnchor: await deployed.audit.getAddress(),
+    LinkToken: await deployed.link.getAddress(),
+    Operator: await deployed.operator.getAddress(),
+  };
+  const suite = {
+    identity: await ethers.getContractAt("IdentityRegistry", addresses.IdentityRegistry, governance),
+    consent: await ethers.getContractAt("ConsentManager", addresses.ConsentManager, governance),
+    records: await ethers.getContractAt("RecordRegistry", addresses.RecordRegistry, governance),
+    models: await ethers.getContractAt("ModelRegistry", addresses.ModelRegistry, governance),
+    router: await ethers.getContractAt("PredictionRouter", addresses.PredictionRouter, governance),
+    audit: await ethers.getContractAt("AuditLogAnchor", addresses.AuditLogAnchor, governance),
+    link: await ethers.getContractAt("LinkToken", addresses.LinkToken, governance),
+    operator: await ethers.getContractAt("Operator", addresses.Operator, governance),
+  };
+
+  const roles = options.roles ?? {};
+  const grants: [string, string[] | undefined][] = [
+    [await suite.identity.PROVIDER_ROLE(), roles.providers],
+    [await suite.identity.RESEARCHER_ROLE(), roles.researchers],
+    [await suite.identity.ORACLE_ROLE(), [...oracleSenders, ...(roles.oracles ?? [])]],
+    [await suite.identity.DEVICE_VENDOR_ROLE(), roles.deviceVendors],
+    [await suite.identity.GATEWAY_ROLE(), roles.gateways],
+  ];
+  for (const [role, accounts] of grants) {
+    for (const account of accounts ?? []) await (await suite.identity.grantRole(role, account)).wait();
+  }
+
+  const modelIds: bigint[] = [];
+  for (const model of options.models ?? []) {
+    await (await suite.models.registerModel(model)).wait();
+    modelIds.push(await suite.models.modelIdOf(model.name, model.version));
+  }
+
+  return { ...suite, addresses, modelIds, governance };
+}

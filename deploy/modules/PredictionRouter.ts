@@ -1,0 +1,50 @@
+import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
+import type {
+  IgnitionModuleBuilder,
+  NamedArtifactContractAtFuture,
+  NamedArtifactContractDeploymentFuture,
+} from "@nomicfoundation/ignition-core";
+
+import ChainlinkModule from "./Chainlink.js";
+import ConsentManagerModule from "./ConsentManager.js";
+import IdentityRegistryModule from "./IdentityRegistry.js";
+import LocalChainlinkModule from "./LocalChainlink.js";
+import ModelRegistryModule from "./ModelRegistry.js";
+
+/** keccak256("medcipher-predict-v1"): the default Chainlink job id the oracle daemon serves. */
+export const DEFAULT_JOB_ID = "0xd66b076c2aef3fc316ead184a01d5883c5f7fff63bfb7020bb0ed3c04e81582b";
+/** 0.1 LINK per request. */
+export const DEFAULT_FEE = 10n ** 17n;
+
+function buildRouter(
+  m: IgnitionModuleBuilder,
+  link: NamedArtifactContractAtFuture<"LinkToken"> | NamedArtifactContractDeploymentFuture<"LinkToken">,
+  operator: NamedArtifactContractDeploymentFuture<"Operator">,
+) {
+  const { identity } = m.useModule(IdentityRegistryModule);
+  const { consent } = m.useModule(ConsentManagerModule);
+  const { models } = m.useModule(ModelRegistryModule);
+  const router = m.contract("PredictionRouter", [
+    identity,
+    consent,
+    models,
+    link,
+    operator,
+    m.getParameter("jobId", DEFAULT_JOB_ID),
+    m.getParameter("fee", DEFAULT_FEE),
+    m.getParameter("onChainResults", false),
+  ]);
+  return { router, link, operator };
+}
+
+/** The router against an existing LINK token and our Operator (public networks). */
+export default buildModule("PredictionRouter", (m) => {
+  const { link, operator } = m.useModule(ChainlinkModule);
+  return buildRouter(m, link, operator);
+});
+
+/** The router against a freshly deployed LinkToken and Operator (development chains). */
+export const LocalPredictionRouterModule = buildModule("LocalPredictionRouter", (m) => {
+  const { link, operator } = m.useModule(LocalChainlinkModule);
+  return buildRouter(m, link, operator);
+});

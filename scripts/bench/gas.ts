@@ -1,0 +1,162 @@
+/**
+ * Gas used by the MedCipher contracts' main operations, measured on the embedded EDR chain from
+ * transaction receipts (so storage refunds are included). Prints a table and writes
+ * bench/results/gas.json. Run: `npm run bench:gas`.
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+
+import { network } from "hardhat";
+import { hexlify, randomBytes, sha256, type ContractTransactionResponse } from "ethers";
+
+import { Category, Purpose, categoryBit } from "../../deploy/codes.js";
+import {
+  ANCHOR_BATCH_TYPES,
+  BIND_DEVICE_TYPES,
+  GRANT_CONSENT_TYPES,
+  medCipherDomain,
+} from "../../deploy/eip712.js";
+import { deployMedCipher, OutputKind } from "../../deploy/local.js";
+import { buildReadingTree } from "../../deploy/merkle.js";
+import { encodeFulfilment, jobsFromReceipt } from "../../deploy/prediction.js";
+
+const TARGETS: Record<string, number | undefined> = {
+  anchorRecord: 55_000,
+  anchorBatch: 60_000,
+  grantConsentBySig: 90_000,
+};
+const PREDICTION_ROUND_TRIP_TARGET = 300_000;
+
+const connection = await network.create();
+const { ethers } = connection;
+const signers = await ethers.getSigners();
+const signer = (i: number) => {
+  const s = signers[i];
+  if (!s) throw new Error("the bench needs 8 accounts");
+  return s;
+};
+const [oracle, patient, provider, vendor, device, relayer, researcher] = [1, 2, 3, 4, 5, 6, 7].map(signer) as [
+  ReturnType<typeof signer>, ReturnType<typeof signer>, ReturnType<typeof signer>, ReturnType<typeof signer>,
+  ReturnType<typeof signer>, ReturnType<typeof signer>, ReturnType<typeof signer>,
+];
+
+const paramSetId = ethers.id("ckks-n4096-demo");
+const suite = await deployMedCipher(connection, {
+  oracleSenders: [oracle.address],
+  onChainResults: true,
+  roles: { providers: [provider.address], deviceVendors: [vendor.address] },
+  models: [
+    {
+      name: "bench-logreg",
+      version: "1.0.0",
+      weightsHash: sha256(ethers.toUtf8Bytes("weights")),
+      weightsUri: "medcipher://models/bench-logreg",
+      paramSetId,
+      encodingSpecHash: sha256(ethers.toUtf8Bytes("encoding")),
+      outputKind: OutputKind.Sigmoid,
+      isPrivate: false,
+    },
+  ],
+});
+const { chainId } = await ethers.provider.getNetwork();
+const blobHash = () => hexlify(randomBytes(32));
+const blobUri = (hash: string) => `medcipher://blob/${hash}`;
+
+async function gasOf(tx: Promise<ContractTransactionResponse>): Promise<number> {
+  const receipt = await (await tx).wait();
+  if (!receipt) throw new Error("no receipt");
+  return Number(receipt.gasUsed);
+}
+
+// Set-up: a registered patient with a bound device.
+const keysHash = blobHash();
+await (await suite.identity.connect(patient).registerPatient(keysHash, paramSetId, blobUri(keysHash), blobHash())).wait();
+await (await suite.identity.connect(vendor).registerDevice(device.address, ethers.id("wearable-v1"))).wait();
+const now = BigInt((await ethers.provider.getBlock("latest"))!.timestamp);
+const bind = { device: device.address, patient: patient.address, expiresAt: now + 86_400n * 365n, nonce: 0n, deadline: now + 3600n };
+const bindSig = await device.signTypedData(medCipherDomain("IdentityRegistry", chainId, suite.addresses.IdentityRegistry), BIND_DEVICE_TYPES, bind);
+await (await suite.identity.connect(patient).bindDevice(device.address, bind.expiresAt, bind.deadline, bindSig)).wait();
+
+const results: Record<string, number> = {};
+
+// Records: one warm-up anchor so the measured one is a typical (not first-ever) anchor.
+await (await suite.records.connect(patient).anchorRecord(patient.address, blobHash(), Category.LABORATORY, blobUri(blobHash()), ethers.ZeroHash)).wait();
+const recordHash = blobHash();
+results.anchorRecord = await gasOf(
+  suite.records.connect(patient).anchorRecord(patient.address, blobHash(), Category.LABORATORY, blobUri(recordHash), ethers.ZeroHash),
+);
+
+const readings = Array.from({ length: 1_000 }, () => blobHash());
+const tree = buildReadingTree(readings);
+const batchHash = blobHash();
+results.anchorBatch = await gasOf(
+  suite.records.connect(patient).anchorBatch(patient.address, tree.root, readings.length, Category.VITAL_SIGNS, blobUri(batchHash)),
+);
+const tree2 = buildReadingTree(readings.slice(0, 10));
+const batch2 = { patient: patient.address, root: tree2.root, count: 10n, category: Category.VITAL_SIGNS, uri: blobUri(blobHash()), deadline: now + 3600n };
+const batchSig = await device.signTypedData(medCipherDomain("RecordRegistry", chainId, suite.addresses.RecordRegistry), ANCHOR_BATCH_TYPES, batch2);
+results.anchorBatchBySig = await gasOf(
+  suite.records.connect(relayer).anchorBatchBySig(batch2.patient, batch2.root, batch2.count, batch2.category, batch2.uri, batch2.deadline, batchSig),
+);
+
+// Consent.
+const later = now + 86_400n * 30n;
+results.grantConsent = await gasOf(
+  suite.consent.connect(patient).grantConsent(provider.address, Purpose.TREAT, categoryBit(Category.LABORATORY) | categoryBit(Category.VITAL_SIGNS), 0, later),
+);
+// The patient's first signed grant: the nonce slot goes from zero to one (the most expensive case).
+const grant = {
+  patient: patient.address,
+  grantee: researcher.address,
+  purpose: Purpose.HRESCH,
+  categories: categoryBit(Category.VITAL_SIGNS),
+  validFrom: 0n,
+  validUntil: later,
+  nonce: await suite.consent.nonces(patient.address),
+  deadline: now + 3600n,
+};
+const grantSig = await patient.signTypedData(medCipherDomain("ConsentManager", chainId, suite.addresses.ConsentManager), GRANT_CONSENT_TYPES, grant);
+results.grantConsentBySig = await gasOf(
+  suite.consent.connect(relayer).grantConsentBySig(grant.patient, grant.grantee, grant.purpose, grant.categories, grant.validFrom, grant.validUntil, grant.deadline, grantSig),
+);
+results.revokeConsent = await gasOf(suite.consent.connect(patient).revokeConsent(researcher.address, Purpose.HRESCH));
+
+// Predictions: a warm-up round trip, then the measured ones.
+async function request(): Promise<{ gas: number; job: ReturnType<typeof jobsFromReceipt>[number] }> {
+  const inputHash = blobHash();
+  const tx = await suite.router.connect(patient).requestPrediction(patient.address, 1, inputHash, blobUri(inputHash));
+  const receipt = (await tx.wait())!;
+  const [job] = jobsFromReceipt(receipt, suite.addresses.Operator, suite.addresses.PredictionRouter);
+  if (!job) throw new Error("no OracleRequest/PredictionRequested pair in the receipt");
+  return { gas: Number(receipt.gasUsed), job };
+}
+async function fulfil(job: Awaited<ReturnType<typeof request>>["job"], ciphertext?: Uint8Array): Promise<number> {
+  const resultHash = ciphertext ? sha256(ciphertext) : blobHash();
+  const data = encodeFulfilment({ requestId: job.requestId, resultHash, resultUri: ciphertext ? "" : blobUri(resultHash), resultCiphertext: ciphertext });
+  const tx = suite.operator.connect(oracle).fulfillOracleRequest2(job.requestId, job.payment, job.callbackAddress, job.callbackFunctionId, job.expiration, data, { gasLimit: 3_000_000 });
+  const gas = await gasOf(tx);
+  const state = await suite.router.getRequest(job.requestId);
+  if (state.status !== 2n) throw new Error(`fulfilment did not succeed (status ${state.status})`);
+  return gas;
+}
+await fulfil((await request()).job);
+const measured = await request();
+results.requestPrediction = measured.gas;
+results.fulfilPrediction = await fulfil(measured.job);
+const onChain = await request();
+results.fulfilPredictionOnChain = await fulfil(onChain.job, randomBytes(32 * 1024));
+
+// Report.
+const rows = Object.entries(results).map(([operation, gas]) => {
+  const target = TARGETS[operation];
+  return { operation, gas, target: target ?? "", ok: target === undefined ? "" : gas <= target ? "yes" : "NO" };
+});
+const roundTrip = results.requestPrediction! + results.fulfilPrediction!;
+rows.push({ operation: "requestPrediction + fulfilPrediction", gas: roundTrip, target: PREDICTION_ROUND_TRIP_TARGET, ok: roundTrip <= PREDICTION_ROUND_TRIP_TARGET ? "yes" : "NO" });
+console.log("| operation | gas used | target | within |\n|---|---:|---:|---|");
+for (const r of rows) console.log(`| ${r.operation} | ${r.gas.toLocaleString("en-US")} | ${r.target === "" ? "" : r.target.toLocaleString("en-US")} | ${r.ok} |`);
+
+const out = path.join("bench", "results", "gas.json");
+await mkdir(path.dirname(out), { recursive: true });
+await writeFile(out, `${JSON.stringify(results, null, 2)}\n`);
+console.log(`\nwrote ${out}`);
