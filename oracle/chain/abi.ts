@@ -1,0 +1,28 @@
+import { Interface } from "ethers";
+
+/** The slices of the contracts' ABIs the daemon uses (see contracts/interfaces/*.sol). */
+export const operatorInterface = new Interface([
+  "event OracleRequest(bytes32 indexed specId, address requester, bytes32 requestId, uint256 payment, address callbackAddr, bytes4 callbackFunctionId, uint256 cancelExpiration, uint256 dataVersion, bytes data)",
+  "event OracleResponse(bytes32 indexed requestId)",
+  "function fulfillOracleRequest2(bytes32 requestId, uint256 payment, address callbackAddress, bytes4 callbackFunctionId, uint256 expiration, bytes data) returns (bool)",
+  "function isAuthorizedSender(address sender) view returns (bool)",
+]);
+
+export const routerInterface = new Interface([
+  "event PredictionRequested(bytes32 indexed requestId, address indexed patient, uint32 indexed modelId, address requester, bytes32 inputHash, string inputUri, bytes32 keysHash, uint256 payment, uint40 expiresAt)",
+  "event PredictionFulfilled(bytes32 indexed requestId, address indexed patient, bytes32 resultHash, string resultUri, bool onChain)",
+  "event PredictionFailed(bytes32 indexed requestId, address indexed patient, uint16 failureCode)",
+  "event PredictionRefused(bytes32 indexed requestId, address indexed patient, address requester, uint16 reasonCode)",
+  "event PredictionCancelled(bytes32 indexed requestId, address indexed patient, address by)",
+  "function getRequest(bytes32 requestId) view returns ((address patient, uint32 modelId, uint8 status, uint40 expiresAt, uint16 failureCode, address requester, bytes32 inputHash, bytes32 resultHash))",
+  "function fulfilPrediction(bytes32 requestId, uint16 failureCode, bytes32 resultHash, string resultUri, bytes resultCiphertext)",
+  "function modelRegistry() view returns (address)",
+  "function consentManager() view returns (address)",
+  "function onChainResults() view returns (bool)",
+]);
+
+/** IPredictionRouter.RequestStatus */
+export const RequestStatus = { None: 0, Pending: 1, Fulfilled: 2, Failed: 3, Refused: 4, Cancelled: 5 } as const;
+
+export const ORACLE_REQUEST_TOPIC = operatorInterface.getEvent("OracleRequest")!.topicHash;
+export const PREDICTION_REQUESTED_TOPIC = routerInterface.getEvent("PredictionRequested")!.topicHash;

@@ -1,0 +1,89 @@
+import { readFileSync, writeFileSync } from "node:fs";
+
+import { Command } from "commander";
+import { Wallet } from "ethers";
+
+import { ENV_PREFIX, loadSettings, printableSettings, settingsMarkdownTable } from "./config/settings.js";
+import { startOracle } from "./daemon.js";
+import { ConfigError, errorMessage } from "./errors.js";
+import { onTerminationSignals } from "./shutdown.js";
+
+/** Exit codes: 0 clean stop, 1 runtime failure, 78 bad configuration (sysexits EX_CONFIG). */
+export const EXIT_CONFIG = 78;
+
+/**
+ * Adds `oracle start | settings | keystore` to a commander program (the `medcipher` CLI, or
+ * oracle/main.ts on its own).
+ */
+export function registerOracleCommands(program: Command): Command {
+  const oracle = program.command("oracle").description("The MedCipher oracle daemon: watches prediction requests, evaluates them on ciphertext, fulfils on-chain");
+
+  oracle
+    .command("start")
+    .description(`Run the daemon until SIGINT/SIGTERM. Settings come from --config (JSON) and ${ENV_PREFIX}* environment variables (see \`oracle settings\`).`)
+    .option("-c, --config <file>", "JSON settings file, keys as in `oracle settings`")
+    .action(async (options: { config?: string }) => {
+      let settings;
+      try {
+        settings = loadSettings(options.config ? { file: options.config } : {});
+      } catch (error) {
+        console.error(errorMessage(error), JSON.stringify((error as ConfigError).details ?? {}, null, 2));
+        process.exit(EXIT_CONFIG);
+      }
+      let oracleHandle: Awaited<ReturnType<typeof startOracle>>;
+      try {
+        oracleHandle = await startOracle({ settings });
+      } catch (error) {
+        console.error(`oracle failed to start: ${errorMessage(error)}`);
+        process.exit(error instanceof ConfigError ? EXIT_CONFIG : 1);
+      }
+      onTerminationSignals((signal) => {
+        oracleHandle.common.logger.info({ signal }, "signal received; finishing the steps in hand");
+        void oracleHandle.stop().then(() => process.exit(0), () => process.exit(1));
+      });
+    });
+
+  oracle
+    .command("settings")
+    .description("Print every setting: description, type, default, sensitivity (Markdown with --markdown; the resolved values with --resolved)")
+    .option("--markdown", "the settings table as Markdown")
+    .option("--resolved", "load and validate the settings (file + environment) and print them, sensitive values redacted")
+    .option("-c, --config <file>", "JSON settings file (with --resolved)")
+    .action((options: { markdown?: boolean; resolved?: boolean; config?: string }) => {
+      if (options.resolved) {
+        try {
+          console.log(JSON.stringify(printableSettings(loadSettings(options.config ? { file: options.config } : {})), null, 2));
+        } catch (error) {
+          console.error(errorMessage(error), JSON.stringify((error as ConfigError).details ?? {}, null, 2));
+          process.exit(EXIT_CONFIG);
+        }
+        return;
+      }
+      console.log(settingsMarkdownTable());
+    });
+
+  oracle
+    .command("keystore")
+    .description(`Write an encrypted JSON keystore (scrypt) for the oracle account. The key comes from --key-file or a new random key; the password from ${ENV_PREFIX}KEYSTORE_PASSWORD.`)
+    .requiredOption("-o, --out <file>", "where to write the keystore (mode 600)")
+    .option("--key-file <file>", "file holding the 0x-hex private key to import (delete it afterwards)")
+    .action(async (options: { out: string; keyFile?: string }) => {
+      const password = process.env[`${ENV_PREFIX}KEYSTORE_PASSWORD`];
+      if (!password) {
+        console.error(`${ENV_PREFIX}KEYSTORE_PASSWORD must be set`);
+        process.exit(EXIT_CONFIG);
+      }
+      const wallet = options.keyFile ? new Wallet(readFileSync(options.keyFile, "utf8").trim()) : Wallet.createRandom();
+      writeFileSync(options.out, await wallet.encrypt(password), { mode: 0o600 });
+      console.log(JSON.stringify({ address: wallet.address, keystore: options.out }));
+    });
+
+  return oracle;
+}
+
+/** Runs the oracle commands with `argv` (without node and script), e.g. ["start", "-c", "oracle.json"]. */
+export async function runOracle(argv: readonly string[]): Promise<void> {
+  const program = new Command("medcipher");
+  registerOracleCommands(program);
+  await program.parseAsync(["node", "medcipher", "oracle", ...argv]);
+}

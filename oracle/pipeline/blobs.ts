@@ -1,0 +1,121 @@
+import { randomBytes } from "node:crypto";
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { join } from "node:path";
+
+import { isSha256Hex, sha256Hex } from "../../core/hash.js";
+import { BadRequestInputError, FailureReason, NonRetryableError, RetryableError } from "../errors.js";
+
+/**
+ * Blob access for the oracle: a gateway (anything with the SDK gateway client's `get`/`put`)
+ * behind a local content-addressed cache. The cache makes each pipeline step resumable after a
+ * crash without fetching again, and evaluation keys are fetched once per key set, not per request.
+ * It holds only what the gateway serves the oracle: ciphertexts and public evaluation keys.
+ */
+export type GatewayBackend = {
+  get(blobId: string, parameters: { purpose: number }): Promise<Uint8Array>;
+  put(bytes: Uint8Array, parameters: { owner: string; kind: "he-result"; category: number; purpose?: number }): Promise<string>;
+  readonly url: string;
+};
+
+/** Purpose of use the oracle names when it reads (HL7 TREATDS, "treatment decision support"). */
+export const ORACLE_READ_PURPOSE = 4;
+/** Record category of prediction inputs and results (contracts/libraries/ConsentCodes.sol). */
+export const PREDICTION_CATEGORY = 7;
+
+export type BlobRole = "input" | "keys";
+
+export type OracleBlobs = ReturnType<typeof createOracleBlobs>;
+
+export function createOracleBlobs({ gateway, cacheDir, onError }: { gateway: GatewayBackend; cacheDir: string; onError?: (error: unknown) => void }) {
+  mkdirSync(cacheDir, { recursive: true });
+  const pathOf = (blobId: string) => {
+    if (!isSha256Hex(blobId)) throw new NonRetryableError("Not a blob id", { code: "ORACLE_BAD_BLOB_ID", details: { blobId } });
+    return join(cacheDir, blobId.slice(2));
+  };
+
+  function readCached(blobId: string): Uint8Array | undefined {
+    try {
+      const bytes = new Uint8Array(readFileSync(pathOf(blobId)));
+      if (sha256Hex(bytes) === blobId) return bytes;
+      rmSync(pathOf(blobId), { force: true });
+    } catch {
+      // not cached
+    }
+    return undefined;
+  }
+
+  function writeCached(blobId: string, bytes: Uint8Array): void {
+    const target = pathOf(blobId);
+    const temp = `${target}.${randomBytes(6).toString("hex")}.tmp`;
+    const fd = openSync(temp, "w");
+    try {
+      writeSync(fd, bytes);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, target);
+  }
+
+  /** Maps a gateway failure onto the oracle's classes: outages retry, refusals are bad input. */
+  function classify(error: unknown, role: BlobRole, blobId: string): Error {
+    onError?.(error);
+    const e = error as { name?: string; status?: number; code?: string };
+    const missing = role === "input" ? FailureReason.InputUnavailable : FailureReason.KeysUnavailable;
+    const mismatch = role === "input" ? FailureReason.InputHashMismatch : FailureReason.KeysHashMismatch;
+    if (e.name === "IntegrityError") return new BadRequestInputError(mismatch, `${role} blob does not hash to its on-chain id`, { details: { blobId }, cause: error });
+    if (e.name === "GatewayRequestError" && typeof e.status === "number") {
+      if (e.status === 429 || e.status >= 500) return new RetryableError(`gateway answered ${e.status}`, { code: "ORACLE_GATEWAY_BUSY", cause: error });
+      if (e.status === 404) return new BadRequestInputError(missing, `${role} blob is not on the gateway`, { details: { blobId }, cause: error });
+      if (e.status === 403) return new BadRequestInputError(missing, `gateway refused the oracle's read of the ${role} (consent or request no longer live)`, { details: { blobId, gatewayCode: e.code }, cause: error });
+      if (e.status === 413 || e.status === 400) return new BadRequestInputError(missing, `gateway rejected the ${role} read`, { details: { blobId, gatewayCode: e.code }, cause: error });
+    }
+    // Unreachable gateway, forged or missing response signature, timeouts: try again later.
+    return new RetryableError(`gateway unavailable while reading the ${role}`, { code: "ORACLE_GATEWAY_UNAVAILABLE", cause: error, details: { blobId } });
+  }
+
+  return {
+    /** The blob from the cache, else from the gateway (verified there and again here), cached. */
+    async fetch(blobId: string, role: BlobRole): Promise<Uint8Array> {
+      if (!isSha256Hex(blobId)) {
+        throw new BadRequestInputError(role === "input" ? FailureReason.InputUnavailable : FailureReason.KeysUnavailable, `${role} hash is not a SHA-256 id`);
+      }
+      const cached = readCached(blobId);
+      if (cached) return cached;
+      let bytes: Uint8Array;
+      try {
+        bytes = await gateway.get(blobId, { purpose: ORACLE_READ_PURPOSE });
+      } catch (error) {
+        throw classify(error, role, blobId);
+      }
+      if (sha256Hex(bytes) !== blobId) {
+        throw new BadRequestInputError(role === "input" ? FailureReason.InputHashMismatch : FailureReason.KeysHashMismatch, `${role} blob does not hash to its on-chain id`);
+      }
+      writeCached(blobId, bytes);
+      return bytes;
+    },
+
+    cached: readCached,
+    keep: writeCached,
+
+    /** Stores a result ciphertext on the gateway as the patient's blob; idempotent (content-addressed). */
+    async storeResult(bytes: Uint8Array, patient: string): Promise<{ resultHash: string; resultUri: string }> {
+      let blobId: string;
+      try {
+        blobId = await gateway.put(bytes, { owner: patient, kind: "he-result", category: PREDICTION_CATEGORY, purpose: ORACLE_READ_PURPOSE });
+      } catch (error) {
+        onError?.(error);
+        const e = error as { name?: string; status?: number };
+        if (e.name === "GatewayRequestError" && e.status !== undefined && e.status >= 400 && e.status < 500 && e.status !== 429) {
+          throw new BadRequestInputError(FailureReason.StorageFailed, "gateway refused the result", { cause: error, details: { status: e.status } });
+        }
+        throw new RetryableError("gateway unavailable while storing the result", { code: "ORACLE_GATEWAY_UNAVAILABLE", cause: error });
+      }
+      return { resultHash: blobId, resultUri: `${gateway.url.replace(/\/+$/, "")}/v1/blobs/${blobId}` };
+    },
+
+    forget(blobId: string): void {
+      rmSync(pathOf(blobId), { force: true });
+    },
+  };
+}

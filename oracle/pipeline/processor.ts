@@ -1,0 +1,222 @@
+import { sha256Hex } from "../../core/hash.js";
+import { RequestStatus } from "../chain/abi.js";
+import type { ChainReader, OnChainModel } from "../chain/reader.js";
+import type { TxManager } from "../chain/txManager.js";
+import type { Common } from "../common.js";
+import type { EvalPool } from "../eval/pool.js";
+import type { EvalTask } from "../eval/types.js";
+import { BadRequestInputError, errorMessage, FailureReason, failureReasonName, isRetryable, RetryableError } from "../errors.js";
+import { backoffDelayMs, sleep } from "../retry.js";
+import type { Job, JobStore } from "../store/jobStore.js";
+import type { JobState } from "../store/states.js";
+import type { OracleBlobs } from "./blobs.js";
+
+/**
+ * Drives each confirmed job through fetch → verify → evaluate → store, one committed step at a
+ * time, and hands jobs that reached `stored` (a result, or a failure reason) to the transaction
+ * manager in batches. Bad input becomes a failure reported on-chain; outages back off and retry.
+ */
+export type Processor = ReturnType<typeof createProcessor>;
+
+export type CreateProcessorParameters = {
+  common: Common;
+  store: JobStore;
+  reader: ChainReader;
+  blobs: OracleBlobs;
+  pool: EvalPool;
+  txManager: TxManager;
+  /** Cheap checks of an input against the model's parameter set before a worker sees it (throws BadRequestInputError). */
+  validate?: (task: EvalTask) => void;
+};
+
+/** Wait between passes when nothing woke the processor. */
+const IDLE_PASS_MS = 250;
+/** Collect jobs reaching `stored` for this long so they leave in one batch. */
+const SUBMIT_BATCH_WINDOW_MS = 15;
+
+export function createProcessor({ common, store, reader, blobs, pool, txManager, validate }: CreateProcessorParameters) {
+  const { settings, logger, metrics, shutdown } = common;
+  const inFlight = new Map<string, Promise<void>>();
+  let submitting: Promise<void> | undefined;
+  let wakeUp: (() => void) | undefined;
+  let passScheduled = false;
+
+  function wake(): void {
+    wakeUp?.();
+  }
+
+  async function loadModel(job: Job): Promise<OnChainModel> {
+    const model = await reader.getModel(job.request.prediction.modelId);
+    if (!model) throw new BadRequestInputError(FailureReason.ModelUnavailable, "model unknown to the registry", { details: { modelId: job.request.prediction.modelId } });
+    return model;
+  }
+
+  function moved(job: Job, from: JobState, to: JobState, patch: Parameters<JobStore["transition"]>[3] = {}): boolean {
+    const ok = store.transition(job.requestId, from, to, { ...patch, attempts: 0, lastError: null });
+    if (ok) {
+      metrics.jobTransitions.inc({ to });
+      logger.debug({ requestId: job.requestId, from, to }, "job advanced");
+    }
+    return ok;
+  }
+
+  /** One step from the job's current state; returns false when the job left our hands. */
+  async function step(job: Job): Promise<boolean> {
+    const { prediction } = job.request;
+    switch (job.state) {
+      case "confirmed": {
+        const onChain = await reader.getRequest(job.requestId);
+        if (onChain.status === RequestStatus.None) throw new RetryableError("router does not know the request yet", { code: "ORACLE_REQUEST_NOT_VISIBLE" });
+        if (onChain.status !== RequestStatus.Pending) {
+          const ok = store.transition(job.requestId, "confirmed", "refused", { lastError: `request no longer pending (router status ${onChain.status})` });
+          if (ok) logger.warn({ requestId: job.requestId, status: onChain.status }, "request already settled or cancelled on-chain; skipping");
+          return false;
+        }
+        const model = await loadModel(job);
+        if (!(await reader.modelActive(model.modelId))) throw new BadRequestInputError(FailureReason.ModelUnavailable, "model retired");
+        if (onChain.inputHash.toLowerCase() !== prediction.inputHash.toLowerCase()) {
+          throw new BadRequestInputError(FailureReason.InputHashMismatch, "request log and router disagree on the input hash");
+        }
+        await blobs.fetch(prediction.inputHash, "input");
+        await blobs.fetch(prediction.keysHash, "keys");
+        return moved(job, "confirmed", "fetched");
+      }
+      case "fetched": {
+        const input = await blobs.fetch(prediction.inputHash, "input");
+        const keys = await blobs.fetch(prediction.keysHash, "keys");
+        if (sha256Hex(input) !== prediction.inputHash.toLowerCase()) throw new BadRequestInputError(FailureReason.InputHashMismatch, "input does not hash to the on-chain inputHash");
+        if (sha256Hex(keys) !== prediction.keysHash.toLowerCase()) throw new BadRequestInputError(FailureReason.KeysHashMismatch, "keys do not hash to the on-chain keysHash");
+        const model = await loadModel(job);
+        validate?.(taskOf(model, input, keys));
+        return moved(job, "fetched", "verified");
+      }
+      case "verified": {
+        const model = await loadModel(job);
+        const input = await blobs.fetch(prediction.inputHash, "input");
+        const keys = await blobs.fetch(prediction.keysHash, "keys");
+        const outcome = await pool.evaluate(taskOf(model, input, keys));
+        if (!outcome.ok) {
+          const reason = (outcome.reason ?? FailureReason.EvaluationFailed) as FailureReason;
+          throw new BadRequestInputError(reason, `evaluation rejected the input: ${outcome.message}`, { details: { engineCode: outcome.code } });
+        }
+        const resultHash = sha256Hex(outcome.result);
+        blobs.keep(resultHash, outcome.result);
+        return moved(job, "verified", "evaluated", { resultHash });
+      }
+      case "evaluated": {
+        const bytes = job.resultHash ? blobs.cached(job.resultHash) : undefined;
+        if (!bytes) {
+          // The cached result is gone (disk cleaned): evaluate again; it is deterministic.
+          return moved(job, "evaluated", "verified", { resultHash: null });
+        }
+        const { resultHash, resultUri } = await blobs.storeResult(bytes, prediction.patient);
+        return moved(job, "evaluated", "stored", { resultHash, resultUri });
+      }
+      default:
+        return false;
+    }
+  }
+
+  function taskOf(model: OnChainModel, input: Uint8Array, keys: Uint8Array): EvalTask {
+    return {
+      model: { name: model.name, version: model.version, weightsHash: model.weightsHash, isPrivate: model.isPrivate },
+      paramSetId: model.paramSetId,
+      input,
+      evaluationKeys: keys,
+    };
+  }
+
+  async function advance(requestId: string): Promise<void> {
+    while (!shutdown.isKilled()) {
+      const job = store.getJob(requestId);
+      if (!job || !["confirmed", "fetched", "verified", "evaluated"].includes(job.state) || job.nextAttemptAt > Date.now()) return;
+      try {
+        if (!(await step(job))) return;
+      } catch (error) {
+        handleFailure(job, error);
+        return;
+      }
+    }
+  }
+
+  function handleFailure(job: Job, error: unknown): void {
+    if (error instanceof BadRequestInputError) {
+      const ok = store.transition(job.requestId, job.state, "stored", { reasonCode: error.reason, lastError: error.shortMessage, resultHash: null, resultUri: null });
+      if (ok) {
+        metrics.jobTransitions.inc({ to: "stored" });
+        logger.warn({ requestId: job.requestId, reason: failureReasonName(error.reason), err: error.shortMessage }, "request cannot be served; reporting the failure on-chain");
+      }
+      return;
+    }
+    const attempts = job.attempts + 1;
+    const retryable = isRetryable(error) || error instanceof Error === false;
+    if (!retryable && attempts >= settings.MAX_JOB_ATTEMPTS) {
+      // An unexpected, persistent failure: end the request on-chain rather than strand it.
+      store.transition(job.requestId, job.state, "stored", { reasonCode: FailureReason.OracleInternal, lastError: errorMessage(error) });
+      logger.error({ requestId: job.requestId, err: errorMessage(error), attempts }, "job failed repeatedly; reporting ORACLE_INTERNAL on-chain");
+      return;
+    }
+    const delayMs = backoffDelayMs(attempts);
+    store.patch(job.requestId, job.state, { attempts, lastError: errorMessage(error), nextAttemptAt: Date.now() + delayMs });
+    logger[retryable ? "warn" : "error"]({ requestId: job.requestId, state: job.state, err: errorMessage(error), attempts, delayMs }, "job step failed; will retry");
+  }
+
+  async function submitReady(): Promise<void> {
+    await sleep(SUBMIT_BATCH_WINDOW_MS);
+    for (;;) {
+      const ready = store.jobsInState("stored").filter((j) => j.nextAttemptAt <= Date.now()).slice(0, settings.MAX_TX_BATCH);
+      if (ready.length === 0) return;
+      const sent = await txManager.submit(ready);
+      if (sent.length < ready.length) return;
+    }
+  }
+
+  function pass(): void {
+    const slots = settings.MAX_JOBS_IN_FLIGHT - inFlight.size;
+    if (slots > 0) {
+      for (const job of store.dueJobs(settings.MAX_JOBS_IN_FLIGHT * 2)) {
+        if (job.state === "stored" || inFlight.has(job.requestId)) continue;
+        if (inFlight.size >= settings.MAX_JOBS_IN_FLIGHT) break;
+        const work = advance(job.requestId).finally(() => {
+          inFlight.delete(job.requestId);
+          wake();
+        });
+        inFlight.set(job.requestId, work);
+      }
+    }
+    if (!submitting && !shutdown.isKilled()) {
+      submitting = submitReady()
+        .catch((error: unknown) => logger.warn({ err: errorMessage(error) }, "submitting fulfilments failed; will retry"))
+        .finally(() => {
+          submitting = undefined;
+        });
+    }
+  }
+
+  async function run(): Promise<void> {
+    while (!shutdown.isKilled()) {
+      passScheduled = false;
+      pass();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, IDLE_PASS_MS);
+        wakeUp = () => {
+          if (passScheduled) return;
+          passScheduled = true;
+          clearTimeout(timer);
+          setImmediate(resolve);
+        };
+      });
+    }
+  }
+
+  return {
+    run,
+    wake,
+    inFlight: () => inFlight.size,
+    /** Lets the steps in hand finish (each is one committed transition) within `timeoutMs`. */
+    async drain(timeoutMs: number): Promise<void> {
+      const all = Promise.allSettled([...inFlight.values(), submitting ?? Promise.resolve()]);
+      await Promise.race([all, sleep(timeoutMs)]);
+    },
+  };
+}

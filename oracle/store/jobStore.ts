@@ -1,0 +1,410 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+
+import { NonRetryableError } from "../errors.js";
+import { isTerminal, JOB_STATES, type JobState } from "./states.js";
+
+/** The router's PredictionRequested fields: what to evaluate. */
+export type PredictionDetails = {
+  patient: string;
+  modelId: number;
+  requester: string;
+  inputHash: string;
+  inputUri: string;
+  keysHash: string;
+};
+
+/**
+ * One request: the Operator's OracleRequest fields (everything `fulfillOracleRequest2` needs
+ * back) joined on requestId with the router's PredictionRequested fields.
+ */
+export type OracleRequest = {
+  requestId: string;
+  specId: string;
+  requester: string;
+  payment: string;
+  callbackAddr: string;
+  callbackFunctionId: string;
+  cancelExpiration: string;
+  dataVersion: string;
+  data: string;
+  prediction: PredictionDetails;
+};
+
+export type RequestLog = {
+  request: OracleRequest;
+  blockNumber: number;
+  blockHash: string;
+  logIndex: number;
+  transactionHash: string;
+};
+
+export type Job = {
+  requestId: string;
+  state: JobState;
+  request: OracleRequest;
+  blockNumber: number;
+  blockHash: string;
+  logIndex: number;
+  transactionHash: string;
+  seenAt: number;
+  updatedAt: number;
+  attempts: number;
+  nextAttemptAt: number;
+  lastError: string | null;
+  resultHash: string | null;
+  resultUri: string | null;
+  /** Set when the request cannot be served: the failure reported on-chain instead of a result. */
+  reasonCode: number | null;
+  nonce: number | null;
+  fulfilTxHash: string | null;
+};
+
+export type JobPatch = Partial<Pick<Job, "attempts" | "nextAttemptAt" | "lastError" | "resultHash" | "resultUri" | "reasonCode" | "nonce" | "fulfilTxHash">>;
+
+export type Cursor = { blockNumber: number; blockHash: string };
+
+export type TxRecord = {
+  hash: string;
+  nonce: number;
+  requestId: string;
+  raw: string;
+  maxFeePerGas: string;
+  maxPriorityFeePerGas: string;
+  sentAt: number;
+  status: "pending" | "mined" | "dropped";
+};
+
+export type RecordOutcome = "new" | "duplicate" | "moved";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS jobs (
+  request_id TEXT PRIMARY KEY,
+  state TEXT NOT NULL,
+  request TEXT NOT NULL,
+  block_number INTEGER NOT NULL,
+  block_hash TEXT NOT NULL,
+  log_index INTEGER NOT NULL,
+  transaction_hash TEXT NOT NULL,
+  seen_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT,
+  result_hash TEXT,
+  result_uri TEXT,
+  reason_code INTEGER,
+  nonce INTEGER,
+  fulfil_tx_hash TEXT
+) STRICT;
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, next_attempt_at);
+CREATE INDEX IF NOT EXISTS jobs_block ON jobs (block_number);
+-- A log is consumed in the same transaction that records its job: a redelivered log is a no-op.
+CREATE TABLE IF NOT EXISTS consumed_logs (
+  block_hash TEXT NOT NULL,
+  log_index INTEGER NOT NULL,
+  block_number INTEGER NOT NULL,
+  request_id TEXT NOT NULL,
+  PRIMARY KEY (block_hash, log_index)
+) STRICT;
+CREATE INDEX IF NOT EXISTS consumed_logs_block ON consumed_logs (block_number);
+CREATE TABLE IF NOT EXISTS cursor (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  block_number INTEGER NOT NULL,
+  block_hash TEXT NOT NULL
+) STRICT;
+-- Hashes of recently processed blocks: a reorg is found by comparing them with the chain.
+CREATE TABLE IF NOT EXISTS block_ring (
+  block_number INTEGER PRIMARY KEY,
+  block_hash TEXT NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS txs (
+  hash TEXT PRIMARY KEY,
+  nonce INTEGER NOT NULL,
+  request_id TEXT NOT NULL,
+  raw TEXT NOT NULL,
+  max_fee_per_gas TEXT NOT NULL,
+  max_priority_fee_per_gas TEXT NOT NULL,
+  sent_at INTEGER NOT NULL,
+  status TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS txs_status ON txs (status, nonce);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+`;
+
+export type JobStore = ReturnType<typeof createJobStore>;
+
+/**
+ * The embedded job store (node:sqlite, WAL). Every method that changes more than one row runs in
+ * one transaction, so a crash leaves either all of a step or none of it.
+ */
+export function createJobStore({ path, now = Date.now }: { path: string; now?: () => number }) {
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  const db = new DatabaseSync(path);
+  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;");
+  db.exec(SCHEMA);
+
+  const stmt = {
+    insertConsumed: db.prepare("INSERT OR IGNORE INTO consumed_logs (block_hash, log_index, block_number, request_id) VALUES (?, ?, ?, ?)"),
+    getJob: db.prepare("SELECT * FROM jobs WHERE request_id = ?"),
+    insertJob: db.prepare(`INSERT INTO jobs (request_id, state, request, block_number, block_hash, log_index, transaction_hash, seen_at, updated_at)
+      VALUES (?, 'seen', ?, ?, ?, ?, ?, ?, ?)`),
+    moveJob: db.prepare("UPDATE jobs SET block_number = ?, block_hash = ?, log_index = ?, transaction_hash = ?, updated_at = ? WHERE request_id = ?"),
+    getCursor: db.prepare("SELECT block_number, block_hash FROM cursor WHERE id = 1"),
+    setCursor: db.prepare("INSERT INTO cursor (id, block_number, block_hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET block_number = excluded.block_number, block_hash = excluded.block_hash"),
+    putRing: db.prepare("INSERT INTO block_ring (block_number, block_hash) VALUES (?, ?) ON CONFLICT (block_number) DO UPDATE SET block_hash = excluded.block_hash"),
+    trimRing: db.prepare("DELETE FROM block_ring WHERE block_number < ?"),
+    ringDesc: db.prepare("SELECT block_number, block_hash FROM block_ring WHERE block_number <= ? ORDER BY block_number DESC"),
+    confirm: db.prepare("UPDATE jobs SET state = 'confirmed', updated_at = ? WHERE state = 'seen' AND block_number <= ?"),
+    counts: db.prepare("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state"),
+    due: db.prepare(`SELECT * FROM jobs WHERE state IN ('confirmed','fetched','verified','evaluated','stored')
+      AND next_attempt_at <= ? ORDER BY block_number, log_index LIMIT ?`),
+    byState: db.prepare("SELECT * FROM jobs WHERE state = ? ORDER BY block_number, log_index"),
+    insertTx: db.prepare(`INSERT INTO txs (hash, nonce, request_id, raw, max_fee_per_gas, max_priority_fee_per_gas, sent_at, status)
+      VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')`),
+    pendingTxs: db.prepare("SELECT * FROM txs WHERE status = 'pending' ORDER BY nonce, sent_at"),
+    txsOfNonce: db.prepare("SELECT * FROM txs WHERE nonce = ? ORDER BY sent_at"),
+    setTxStatus: db.prepare("UPDATE txs SET status = ? WHERE nonce = ? AND status = 'pending'"),
+    setTxMined: db.prepare("UPDATE txs SET status = 'mined' WHERE hash = ?"),
+    getMeta: db.prepare("SELECT value FROM meta WHERE key = ?"),
+    setMeta: db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
+  };
+
+  function transaction<T>(fn: () => T): T {
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = fn();
+      db.exec("COMMIT");
+      return result;
+    } catch (error) {
+      db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  function rowToJob(row: Record<string, SQLInputValue>): Job {
+    return {
+      requestId: row.request_id as string,
+      state: row.state as JobState,
+      request: JSON.parse(row.request as string) as OracleRequest,
+      blockNumber: Number(row.block_number),
+      blockHash: row.block_hash as string,
+      logIndex: Number(row.log_index),
+      transactionHash: row.transaction_hash as string,
+      seenAt: Number(row.seen_at),
+      updatedAt: Number(row.updated_at),
+      attempts: Number(row.attempts),
+      nextAttemptAt: Number(row.next_attempt_at),
+      lastError: (row.last_error as string | null) ?? null,
+      resultHash: (row.result_hash as string | null) ?? null,
+      resultUri: (row.result_uri as string | null) ?? null,
+      reasonCode: row.reason_code === null || row.reason_code === undefined ? null : Number(row.reason_code),
+      nonce: row.nonce === null || row.nonce === undefined ? null : Number(row.nonce),
+      fulfilTxHash: (row.fulfil_tx_hash as string | null) ?? null,
+    };
+  }
+
+  const PATCH_COLUMNS: Record<keyof JobPatch, string> = {
+    attempts: "attempts", nextAttemptAt: "next_attempt_at", lastError: "last_error", resultHash: "result_hash",
+    resultUri: "result_uri", reasonCode: "reason_code", nonce: "nonce", fulfilTxHash: "fulfil_tx_hash",
+  };
+
+  function applyTransition(requestId: string, from: readonly JobState[], to: JobState | undefined, patch: JobPatch): boolean {
+    const sets: string[] = ["updated_at = ?"];
+    const values: SQLInputValue[] = [now()];
+    if (to !== undefined) {
+      sets.push("state = ?");
+      values.push(to);
+    }
+    for (const [key, column] of Object.entries(PATCH_COLUMNS) as [keyof JobPatch, string][]) {
+      if (key in patch) {
+        sets.push(`${column} = ?`);
+        values.push((patch[key] ?? null) as SQLInputValue);
+      }
+    }
+    const placeholders = from.map(() => "?").join(",");
+    const result = db
+      .prepare(`UPDATE jobs SET ${sets.join(", ")} WHERE request_id = ? AND state IN (${placeholders})`)
+      .run(...values, requestId, ...from);
+    return result.changes > 0;
+  }
+
+  return {
+    /**
+     * Records the request logs of one block range and moves the cursor past it, atomically.
+     * A log already consumed (same block hash and log index) is a no-op; a request already known
+     * from another block (a reorg moved it) keeps its progress and gets its new location.
+     */
+    commitRange(logs: readonly RequestLog[], cursor: Cursor, ringSize: number): RecordOutcome[] {
+      return transaction(() => {
+        const outcomes = logs.map((log): RecordOutcome => {
+          const consumed = stmt.insertConsumed.run(log.blockHash, log.logIndex, log.blockNumber, log.request.requestId);
+          if (consumed.changes === 0) return "duplicate";
+          const existing = stmt.getJob.get(log.request.requestId);
+          if (existing === undefined) {
+            stmt.insertJob.run(log.request.requestId, JSON.stringify(log.request), log.blockNumber, log.blockHash,
+              log.logIndex, log.transactionHash, now(), now());
+            stmt.putRing.run(log.blockNumber, log.blockHash);
+            return "new";
+          }
+          stmt.moveJob.run(log.blockNumber, log.blockHash, log.logIndex, log.transactionHash, now(), log.request.requestId);
+          stmt.putRing.run(log.blockNumber, log.blockHash);
+          return existing.block_hash === log.blockHash ? "duplicate" : "moved";
+        });
+        stmt.setCursor.run(cursor.blockNumber, cursor.blockHash);
+        stmt.putRing.run(cursor.blockNumber, cursor.blockHash);
+        stmt.trimRing.run(cursor.blockNumber - ringSize);
+        return outcomes;
+      });
+    },
+
+    getCursor(): Cursor | undefined {
+      const row = stmt.getCursor.get();
+      return row === undefined ? undefined : { blockNumber: Number(row.block_number), blockHash: row.block_hash as string };
+    },
+
+    /** Known block hashes at or below `blockNumber`, newest first (for finding a common ancestor). */
+    ringAtOrBelow(blockNumber: number): Cursor[] {
+      return stmt.ringDesc.all(blockNumber).map((r) => ({ blockNumber: Number(r.block_number), blockHash: r.block_hash as string }));
+    },
+
+    /**
+     * Forgets everything above `ancestor` after a reorg: consumed logs, ring entries, and jobs not
+     * yet submitted (they come back when their log reappears). Submitted jobs stay: their
+     * transaction is resolved by the transaction manager. Returns the forgotten request ids.
+     */
+    rollbackTo(ancestor: Cursor): string[] {
+      return transaction(() => {
+        const dropped = db
+          .prepare(`SELECT request_id FROM jobs WHERE block_number > ? AND state IN ('seen','confirmed','fetched','verified','evaluated','stored')`)
+          .all(ancestor.blockNumber)
+          .map((r) => r.request_id as string);
+        db.prepare(`DELETE FROM jobs WHERE block_number > ? AND state IN ('seen','confirmed','fetched','verified','evaluated','stored')`).run(ancestor.blockNumber);
+        db.prepare("DELETE FROM consumed_logs WHERE block_number > ?").run(ancestor.blockNumber);
+        db.prepare("DELETE FROM block_ring WHERE block_number > ?").run(ancestor.blockNumber);
+        stmt.setCursor.run(ancestor.blockNumber, ancestor.blockHash);
+        return dropped;
+      });
+    },
+
+    /** Moves `seen` jobs whose block has enough confirmations to `confirmed`. */
+    confirmUpTo(blockNumber: number): number {
+      return Number(stmt.confirm.run(now(), blockNumber).changes);
+    },
+
+    getJob(requestId: string): Job | undefined {
+      const row = stmt.getJob.get(requestId);
+      return row === undefined ? undefined : rowToJob(row);
+    },
+
+    /** Compare-and-set: moves the job to `to` only if it is still in one of `from`. */
+    transition(requestId: string, from: JobState | readonly JobState[], to: JobState, patch: JobPatch = {}): boolean {
+      if (!JOB_STATES.includes(to)) throw new NonRetryableError(`Unknown job state ${to}`, { code: "ORACLE_BAD_STATE" });
+      return applyTransition(requestId, typeof from === "string" ? [from] : from, to, patch);
+    },
+
+    /** Updates fields of a job that is still in one of `states`, without changing its state. */
+    patch(requestId: string, states: JobState | readonly JobState[], patch: JobPatch): boolean {
+      return applyTransition(requestId, typeof states === "string" ? [states] : states, undefined, patch);
+    },
+
+    /** Jobs the pipeline should work on now, oldest first. */
+    dueJobs(limit: number): Job[] {
+      return stmt.due.all(now(), limit).map(rowToJob);
+    },
+
+    jobsInState(state: JobState): Job[] {
+      return stmt.byState.all(state).map(rowToJob);
+    },
+
+    countsByState(): Record<JobState, number> {
+      const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
+      for (const row of stmt.counts.all()) counts[row.state as JobState] = Number(row.n);
+      return counts;
+    },
+
+    /**
+     * Records signed transactions and marks their jobs submitted, in one transaction, before they
+     * are broadcast: after a crash the transaction manager re-sends exactly these.
+     */
+    recordSubmissions(txs: readonly Omit<TxRecord, "status">[], nextNonce: number): void {
+      transaction(() => {
+        for (const tx of txs) {
+          stmt.insertTx.run(tx.hash, tx.nonce, tx.requestId, tx.raw, tx.maxFeePerGas, tx.maxPriorityFeePerGas, tx.sentAt);
+          const moved = applyTransition(tx.requestId, ["confirmed", "fetched", "verified", "evaluated", "stored"], "submitted", {
+            nonce: tx.nonce, fulfilTxHash: tx.hash,
+          });
+          if (!moved) throw new NonRetryableError("Job left the submit step concurrently", { code: "ORACLE_JOB_RACE", details: { requestId: tx.requestId } });
+        }
+        stmt.setMeta.run("next_nonce", String(nextNonce));
+      });
+    },
+
+    /** A fee-bumped replacement of a pending transaction (same nonce). */
+    recordReplacement(tx: Omit<TxRecord, "status">): void {
+      transaction(() => {
+        stmt.insertTx.run(tx.hash, tx.nonce, tx.requestId, tx.raw, tx.maxFeePerGas, tx.maxPriorityFeePerGas, tx.sentAt);
+        applyTransition(tx.requestId, ["submitted"], undefined, { fulfilTxHash: tx.hash });
+      });
+    },
+
+    pendingTxs(): TxRecord[] {
+      return stmt.pendingTxs.all().map((r) => ({
+        hash: r.hash as string, nonce: Number(r.nonce), requestId: r.request_id as string, raw: r.raw as string,
+        maxFeePerGas: r.max_fee_per_gas as string, maxPriorityFeePerGas: r.max_priority_fee_per_gas as string,
+        sentAt: Number(r.sent_at), status: r.status as TxRecord["status"],
+      }));
+    },
+
+    txsOfNonce(nonce: number): TxRecord[] {
+      return stmt.txsOfNonce.all(nonce).map((r) => ({
+        hash: r.hash as string, nonce: Number(r.nonce), requestId: r.request_id as string, raw: r.raw as string,
+        maxFeePerGas: r.max_fee_per_gas as string, maxPriorityFeePerGas: r.max_priority_fee_per_gas as string,
+        sentAt: Number(r.sent_at), status: r.status as TxRecord["status"],
+      }));
+    },
+
+    /** One of our transactions was mined: its job reaches its final state in the same transaction. */
+    resolveMined(nonce: number, minedHash: string, requestId: string, finalState: JobState): void {
+      transaction(() => {
+        stmt.setTxMined.run(minedHash);
+        stmt.setTxStatus.run("dropped", nonce);
+        if (isTerminal(finalState)) applyTransition(requestId, ["submitted"], finalState, { fulfilTxHash: minedHash });
+      });
+    },
+
+    /**
+     * The nonce was used by another transaction (the key is shared, or the request was already
+     * settled): the job goes back to the submit step or to `to` if given.
+     */
+    resolveDropped(nonce: number, requestId: string, to: JobState, patch: JobPatch = {}): void {
+      transaction(() => {
+        stmt.setTxStatus.run("dropped", nonce);
+        applyTransition(requestId, ["submitted"], to, { ...patch, nonce: null, fulfilTxHash: null });
+      });
+    },
+
+    getNextNonce(): number | undefined {
+      const row = stmt.getMeta.get("next_nonce");
+      return row === undefined ? undefined : Number(row.value);
+    },
+
+    setNextNonce(nonce: number): void {
+      stmt.setMeta.run("next_nonce", String(nonce));
+    },
+
+    getMeta(key: string): string | undefined {
+      const row = stmt.getMeta.get(key);
+      return row === undefined ? undefined : (row.value as string);
+    },
+
+    setMeta(key: string, value: string): void {
+      stmt.setMeta.run(key, value);
+    },
+
+    close(): void {
+      if (db.isOpen) db.close();
+    },
+  };
+}

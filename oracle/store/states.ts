@@ -1,0 +1,25 @@
+/**
+ * A job's life. Every request moves forward through these states, one step at a time, each step
+ * committed to the job store before the next begins, so a restart resumes where it stopped:
+ *
+ *   seen → confirmed → fetched → verified → evaluated → stored → submitted → fulfilled
+ *                                                                         ↘ failed
+ *   (any state before `submitted`) → refused
+ *
+ * `failed`: a failure reason was reported on-chain (bad input, consent revoked …).
+ * `refused`: nothing was sent because the request is no longer open on-chain (fulfilled by
+ * someone else, cancelled, expired). A job whose input turned out bad jumps straight to the
+ * submit step carrying its reason code.
+ */
+export const JOB_STATES = [
+  "seen", "confirmed", "fetched", "verified", "evaluated", "stored", "submitted", "fulfilled", "failed", "refused",
+] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
+export const TERMINAL_STATES: readonly JobState[] = ["fulfilled", "failed", "refused"];
+/** States the pipeline advances on its own (seen waits for confirmations, submitted for a receipt). */
+export const WORK_STATES: readonly JobState[] = ["confirmed", "fetched", "verified", "evaluated", "stored"];
+
+export function isTerminal(state: JobState): boolean {
+  return TERMINAL_STATES.includes(state);
+}

@@ -1,0 +1,67 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+
+import { expect } from "chai";
+
+import { loadSettings, printableSettings, REDACTED, settingsMarkdownTable, SETTINGS } from "../../oracle/config/settings.js";
+import { ConfigError } from "../../oracle/errors.js";
+import { createLogger } from "../../oracle/logger.js";
+
+const KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+const GATEWAY = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+
+describe("oracle settings", function () {
+  it("reads file and environment, the environment winning, and validates everything at once", function () {
+    const dir = mkdtempSync(join(tmpdir(), "oracle-settings-"));
+    const file = join(dir, "oracle.json");
+    writeFileSync(file, JSON.stringify({ CONFIRMATIONS: 3, GATEWAY_ADDRESS: GATEWAY, PRIVATE_KEY: KEY, HTTP_PORT: 9000 }));
+    const settings = loadSettings({ file, env: { ORACLE_CONFIRMATIONS: "5", ORACLE_ADAPTER_ENABLED: "true" } });
+    expect(settings.CONFIRMATIONS).to.equal(5);
+    expect(settings.HTTP_PORT).to.equal(9000);
+    expect(settings.ADAPTER_ENABLED).to.equal(true);
+    expect(settings.RPC_URL).to.equal("http://127.0.0.1:8545");
+  });
+
+  it("refuses bad values with one error listing every problem", function () {
+    try {
+      loadSettings({ env: { ORACLE_CONFIRMATIONS: "0", ORACLE_RPC_URL: "ftp://x", ORACLE_PRIVATE_KEY: "0x1234" } });
+      expect.fail("should have thrown");
+    } catch (error) {
+      expect(error).to.be.instanceOf(ConfigError);
+      const problems = (error as ConfigError).details.problems as string[];
+      expect(problems.join("\n")).to.match(/CONFIRMATIONS/).and.match(/RPC_URL/).and.match(/PRIVATE_KEY/).and.match(/GATEWAY_ADDRESS/);
+      // The rejected key itself is never echoed back.
+      expect(JSON.stringify((error as ConfigError).details)).not.to.include("0x1234");
+    }
+  });
+
+  it("rejects unknown keys in the file", function () {
+    const dir = mkdtempSync(join(tmpdir(), "oracle-settings-"));
+    const file = join(dir, "oracle.json");
+    writeFileSync(file, JSON.stringify({ SECRET_KEY: "x" }));
+    expect(() => loadSettings({ file, env: {} })).to.throw(ConfigError);
+  });
+
+  it("never prints or logs a sensitive value", function () {
+    const settings = loadSettings({ env: { ORACLE_PRIVATE_KEY: KEY, ORACLE_GATEWAY_ADDRESS: GATEWAY, ORACLE_ADAPTER_TOKEN: "bridge-token-123" } });
+    const printable = printableSettings(settings);
+    expect(printable.PRIVATE_KEY).to.equal(REDACTED);
+    expect(printable.ADAPTER_TOKEN).to.equal(REDACTED);
+    let logged = "";
+    const sink = new Writable({ write(chunk, _enc, cb) { logged += String(chunk); cb(); } });
+    const logger = createLogger({ level: "info", destination: sink });
+    logger.info({ settings }, "raw settings by mistake");
+    logger.info({ PRIVATE_KEY: KEY, nested: { ADAPTER_TOKEN: "bridge-token-123" } }, "and loose");
+    expect(logged).to.include("raw settings by mistake");
+    expect(logged).not.to.include(KEY.slice(2, 20));
+    expect(logged).not.to.include("bridge-token-123");
+  });
+
+  it("documents every setting in one table", function () {
+    const table = settingsMarkdownTable();
+    for (const name of Object.keys(SETTINGS)) expect(table).to.include(`\`${name}\``);
+    expect(table).to.match(/PRIVATE_KEY.*\| yes \|/);
+  });
+});
