@@ -12,8 +12,9 @@ import { BadRequestInputError, FailureReason, NonRetryableError, RetryableError 
  * It holds only what the gateway serves the oracle: ciphertexts and public evaluation keys.
  */
 export type GatewayBackend = {
-  get(blobId: string, parameters: { purpose: number }): Promise<Uint8Array>;
-  put(bytes: Uint8Array, parameters: { owner: string; kind: "he-result"; category: number; purpose?: number }): Promise<string>;
+  /** `ref`: the prediction request the oracle serves (the gateway authorises oracle access by it). */
+  get(blobId: string, parameters: { purpose: number; ref?: string }): Promise<Uint8Array>;
+  put(bytes: Uint8Array, parameters: { owner: string; kind: "he-result"; category: number; purpose?: number; ref?: string }): Promise<string>;
   readonly url: string;
 };
 
@@ -76,7 +77,7 @@ export function createOracleBlobs({ gateway, cacheDir, onError }: { gateway: Gat
 
   return {
     /** The blob from the cache, else from the gateway (verified there and again here), cached. */
-    async fetch(blobId: string, role: BlobRole): Promise<Uint8Array> {
+    async fetch(blobId: string, role: BlobRole, requestId: string): Promise<Uint8Array> {
       if (!isSha256Hex(blobId)) {
         throw new BadRequestInputError(role === "input" ? FailureReason.InputUnavailable : FailureReason.KeysUnavailable, `${role} hash is not a SHA-256 id`);
       }
@@ -84,7 +85,7 @@ export function createOracleBlobs({ gateway, cacheDir, onError }: { gateway: Gat
       if (cached) return cached;
       let bytes: Uint8Array;
       try {
-        bytes = await gateway.get(blobId, { purpose: ORACLE_READ_PURPOSE });
+        bytes = await gateway.get(blobId, { purpose: ORACLE_READ_PURPOSE, ref: requestId });
       } catch (error) {
         throw classify(error, role, blobId);
       }
@@ -99,10 +100,10 @@ export function createOracleBlobs({ gateway, cacheDir, onError }: { gateway: Gat
     keep: writeCached,
 
     /** Stores a result ciphertext on the gateway as the patient's blob; idempotent (content-addressed). */
-    async storeResult(bytes: Uint8Array, patient: string): Promise<{ resultHash: string; resultUri: string }> {
+    async storeResult(bytes: Uint8Array, patient: string, requestId: string): Promise<{ resultHash: string; resultUri: string }> {
       let blobId: string;
       try {
-        blobId = await gateway.put(bytes, { owner: patient, kind: "he-result", category: PREDICTION_CATEGORY, purpose: ORACLE_READ_PURPOSE });
+        blobId = await gateway.put(bytes, { owner: patient, kind: "he-result", category: PREDICTION_CATEGORY, purpose: ORACLE_READ_PURPOSE, ref: requestId });
       } catch (error) {
         onError?.(error);
         const e = error as { name?: string; status?: number };

@@ -77,13 +77,13 @@ export function createProcessor({ common, store, reader, blobs, pool, txManager,
         if (onChain.inputHash.toLowerCase() !== prediction.inputHash.toLowerCase()) {
           throw new BadRequestInputError(FailureReason.InputHashMismatch, "request log and router disagree on the input hash");
         }
-        await blobs.fetch(prediction.inputHash, "input");
-        await blobs.fetch(prediction.keysHash, "keys");
+        await blobs.fetch(prediction.inputHash, "input", job.requestId);
+        await blobs.fetch(prediction.keysHash, "keys", job.requestId);
         return moved(job, "confirmed", "fetched");
       }
       case "fetched": {
-        const input = await blobs.fetch(prediction.inputHash, "input");
-        const keys = await blobs.fetch(prediction.keysHash, "keys");
+        const input = await blobs.fetch(prediction.inputHash, "input", job.requestId);
+        const keys = await blobs.fetch(prediction.keysHash, "keys", job.requestId);
         if (sha256Hex(input) !== prediction.inputHash.toLowerCase()) throw new BadRequestInputError(FailureReason.InputHashMismatch, "input does not hash to the on-chain inputHash");
         if (sha256Hex(keys) !== prediction.keysHash.toLowerCase()) throw new BadRequestInputError(FailureReason.KeysHashMismatch, "keys do not hash to the on-chain keysHash");
         const model = await loadModel(job);
@@ -92,8 +92,8 @@ export function createProcessor({ common, store, reader, blobs, pool, txManager,
       }
       case "verified": {
         const model = await loadModel(job);
-        const input = await blobs.fetch(prediction.inputHash, "input");
-        const keys = await blobs.fetch(prediction.keysHash, "keys");
+        const input = await blobs.fetch(prediction.inputHash, "input", job.requestId);
+        const keys = await blobs.fetch(prediction.keysHash, "keys", job.requestId);
         const outcome = await pool.evaluate(taskOf(model, input, keys));
         if (!outcome.ok) {
           const reason = (outcome.reason ?? FailureReason.EvaluationFailed) as FailureReason;
@@ -109,7 +109,7 @@ export function createProcessor({ common, store, reader, blobs, pool, txManager,
           // The cached result is gone (disk cleaned): evaluate again; it is deterministic.
           return moved(job, "evaluated", "verified", { resultHash: null });
         }
-        const { resultHash, resultUri } = await blobs.storeResult(bytes, prediction.patient);
+        const { resultHash, resultUri } = await blobs.storeResult(bytes, prediction.patient, job.requestId);
         return moved(job, "evaluated", "stored", { resultHash, resultUri });
       }
       default:

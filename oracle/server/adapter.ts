@@ -95,8 +95,8 @@ export function createExternalAdapter({ common, rpc, reader, blobs, pool, router
       const inputHash = (log.args.inputHash as string).toLowerCase();
       const keysHash = (log.args.keysHash as string).toLowerCase();
       if (inputHash !== onChain.inputHash.toLowerCase()) throw new BadRequestInputError(FailureReason.InputHashMismatch, "log and router disagree on the input hash");
-      const input = await blobs.fetch(inputHash, "input");
-      const keys = await blobs.fetch(keysHash, "keys");
+      const input = await blobs.fetch(inputHash, "input", requestId);
+      const keys = await blobs.fetch(keysHash, "keys", requestId);
       if (sha256Hex(input) !== inputHash) throw new BadRequestInputError(FailureReason.InputHashMismatch, "input hash mismatch");
       if (sha256Hex(keys) !== keysHash) throw new BadRequestInputError(FailureReason.KeysHashMismatch, "keys hash mismatch");
       const task: EvalTask = {
@@ -106,7 +106,7 @@ export function createExternalAdapter({ common, rpc, reader, blobs, pool, router
       validate?.(task);
       const outcome = await pool.evaluate(task);
       if (!outcome.ok) throw new BadRequestInputError((outcome.reason ?? FailureReason.EvaluationFailed) as FailureReason, outcome.message);
-      const stored = await blobs.storeResult(outcome.result, log.args.patient as string);
+      const stored = await blobs.storeResult(outcome.result, log.args.patient as string, requestId);
       return { failureCode: 0, ...stored };
     } catch (error) {
       if (error instanceof BadRequestInputError) {

@@ -28,7 +28,7 @@ export async function startRpcProxy(target: Eip1193 | string): Promise<RpcProxy>
   const sockets = new Set<Socket>();
   const held: ServerResponse[] = [];
   const calls = new Map<string, number>();
-  let proxy: RpcProxy;
+  const proxyRef: { current?: RpcProxy } = {};
 
   async function forwardOne(call: { id: unknown; method: string; params?: unknown[] }) {
     calls.set(call.method, (calls.get(call.method) ?? 0) + 1);
@@ -42,7 +42,7 @@ export async function startRpcProxy(target: Eip1193 | string): Promise<RpcProxy>
       } else {
         result = await target.request({ method: call.method, params: call.params ?? [] });
       }
-      if (proxy.rewrite) result = proxy.rewrite(call.method, call.params ?? [], result);
+      if (proxyRef.current?.rewrite) result = proxyRef.current.rewrite(call.method, call.params ?? [], result);
       return { jsonrpc: "2.0", id: call.id, result: result ?? null };
     } catch (error) {
       const e = error as { code?: number; message?: string; data?: unknown };
@@ -94,7 +94,7 @@ export async function startRpcProxy(target: Eip1193 | string): Promise<RpcProxy>
     for (const socket of sockets) socket.destroy();
   });
 
-  proxy = {
+  const proxy: RpcProxy = {
     url: `http://127.0.0.1:${port}`,
     calls,
     async setMode(next) {
@@ -108,5 +108,6 @@ export async function startRpcProxy(target: Eip1193 | string): Promise<RpcProxy>
       if (mode !== "refuse") await stopListening();
     },
   };
+  proxyRef.current = proxy;
   return proxy;
 }

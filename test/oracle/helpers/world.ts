@@ -1,0 +1,177 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+
+import { encodeBytes32String, hexlify, randomBytes, Wallet, type Signer } from "ethers";
+import { network } from "hardhat";
+import { pino } from "pino";
+
+import { sha256Hex } from "../../../core/hash.js";
+import { deployMedCipher, OutputKind, type MedCipherDeployment } from "../../../deploy/local.js";
+import { FheClient } from "../../../fhe/client.js";
+import { loadModel, type ModelArtifact } from "../../../fhe/model.js";
+import { openAuditLog } from "../../../gateway/audit/auditLog.js";
+import { createChainAccessPolicy } from "../../../gateway/chainPolicy.js";
+import { createGateway } from "../../../gateway/server.js";
+import { createDirectoryBlobStore } from "../../../gateway/store/directoryStore.js";
+import { createDirectoryMetadataStore } from "../../../gateway/store/metadata.js";
+import { loadSettings, type Settings } from "../../../oracle/config/settings.js";
+import { jobsFromReceipt } from "../../../deploy/prediction.js";
+import { Category } from "../../../sdk/codes.js";
+import { connectContracts } from "../../../sdk/chain/contracts.js";
+import { createGatewayClient, type GatewayClient } from "../../../sdk/gateway/client.js";
+import { startRpcProxy, type RpcProxy } from "./rpcProxy.js";
+
+/**
+ * A whole MedCipher world for oracle tests, all real: the in-process EDR chain with the suite
+ * deployed, an HTTP JSON-RPC endpoint in front of it (that can be made to fail), the gateway on
+ * loopback with the chain access policy, and patients with CKKS key sets whose secret keys stay
+ * here, in the "client" part of the test.
+ */
+export type Patient = { signer: Signer; address: string; fhe: FheClient; keysHash: string; gateway: GatewayClient };
+
+export type World = Awaited<ReturnType<typeof createWorld>>;
+
+export const READINGS = {
+  "maternal-risk-v1": { age: 35, systolicBP: 140, diastolicBP: 90, bloodGlucose: 13, bodyTemp: 98, heartRate: 80 },
+  "heart-disease-lr-v1": { age: 63, sex: 1, cp: 1, trestbps: 145, chol: 233, fbs: 1, restecg: 2, thalach: 150, exang: 0, oldpeak: 2.3, slope: 3, ca: 0, thal: 6 },
+} as const;
+
+export async function createWorld(options: { patients?: number } = {}) {
+  const connection = await network.create();
+  const { ethers, provider, networkHelpers } = connection;
+  const signers = await ethers.getSigners();
+  const oracleKey = Wallet.createRandom();
+  const gatewayKey = Wallet.createRandom();
+  await networkHelpers.setBalance(oracleKey.address, 10n ** 20n);
+  await networkHelpers.setBalance(gatewayKey.address, 10n ** 20n);
+
+  const artifacts: ModelArtifact[] = [loadModel("maternal-risk-v1"), loadModel("heart-disease-lr-v1")];
+  const suite: MedCipherDeployment = await deployMedCipher(connection, {
+    oracleSenders: [oracleKey.address],
+    roles: { gateways: [gatewayKey.address] },
+    models: artifacts.map((m) => ({
+      name: m.id, version: m.version, weightsHash: m.weightsHash, weightsUri: `models/${m.id}.json`,
+      paramSetId: encodeBytes32String(m.paramSetId), encodingSpecHash: m.encodingSpecHash,
+      outputKind: m.output.kind === "softmax" ? OutputKind.Softmax : OutputKind.Sigmoid, isPrivate: m.isPrivate,
+    })),
+  });
+  const modelIds = Object.fromEntries(artifacts.map((m, i) => [m.id, Number(suite.modelIds[i])])) as Record<string, number>;
+
+  const rpc: RpcProxy = await startRpcProxy(provider);
+  const dir = mkdtempSync(join(tmpdir(), "oracle-world-"));
+  const audit = await openAuditLog(join(dir, "gateway", "audit.jsonl"));
+  const a = suite.addresses;
+  const contracts = connectContracts({
+    identityRegistry: a.IdentityRegistry, consentManager: a.ConsentManager, recordRegistry: a.RecordRegistry,
+    modelRegistry: a.ModelRegistry, predictionRouter: a.PredictionRouter, auditLogAnchor: a.AuditLogAnchor,
+  }, ethers.provider);
+  const chainId = Number((await ethers.provider.getNetwork()).chainId);
+  const gateway = createGateway({
+    store: createDirectoryBlobStore(join(dir, "gateway", "blobs")),
+    metadata: createDirectoryMetadataStore(join(dir, "gateway", "meta")),
+    audit,
+    policy: createChainAccessPolicy({ contracts, provider: ethers.provider }),
+    signingKey: gatewayKey.signingKey,
+    gatewayAddress: gatewayKey.address,
+    chainId,
+    logger: pino({ level: "silent" }),
+  });
+  const gatewayUrl = await gateway.listen(0, "127.0.0.1");
+
+  const patients: Patient[] = [];
+  for (let i = 0; i < (options.patients ?? 1); i++) {
+    const signer = signers[i + 2]!;
+    const address = await signer.getAddress();
+    const fhe = await FheClient.generate("ckks-2048-v1");
+    const keys = fhe.evaluationKeys();
+    const keysHash = sha256Hex(keys);
+    const client = createGatewayClient({ url: gatewayUrl, signer: signer as never, chainId, gatewayAddress: gatewayKey.address });
+    await (await suite.identity.connect(signer).registerPatient(keysHash, encodeBytes32String("ckks-2048-v1"), `${gatewayUrl}/v1/blobs/${keysHash}`, hexlify(randomBytes(32)))).wait();
+    await client.put(keys, { owner: address, kind: "he-keys", category: Category.PREDICTION });
+    patients.push({ signer, address, fhe, keysHash, gateway: client });
+  }
+
+  const maskKey = hexlify(randomBytes(32));
+  const world = {
+    connection, ethers, provider, networkHelpers, suite, rpc, gatewayUrl, gatewayKey, oracleKey, patients, artifacts, modelIds, dir, chainId, maskKey,
+
+    /** Oracle settings for this world; `overrides` win. Each call gets its own data directory. */
+    settings(overrides: Partial<Record<keyof Settings, string | number | boolean>> = {}): Settings {
+      return loadSettings({
+        env: {},
+        overrides: {
+          RPC_URL: rpc.url, OPERATOR_ADDRESS: a.Operator, ROUTER_ADDRESS: a.PredictionRouter, CHAIN_ID: chainId,
+          PRIVATE_KEY: oracleKey.privateKey, GATEWAY_URL: gatewayUrl, GATEWAY_ADDRESS: gatewayKey.address,
+          PRIVATE_MODEL_MASK_KEY: maskKey, DATA_DIR: mkdtempSync(join(dir, "oracle-")), HTTP_PORT: 0,
+          POLL_INTERVAL_MS: 50, WORKER_THREADS: 1, LOG_LEVEL: "info", RPC_TIMEOUT_MS: 2_000, GATEWAY_TIMEOUT_MS: 2_000,
+          TX_STUCK_AFTER_MS: 1_500, CONFIRMATIONS: 1,
+          ...overrides,
+        },
+      });
+    },
+
+    /** Encrypts a reading for `patient`, uploads it and requests a prediction; returns the request id. */
+    async request(patient: Patient, modelId: keyof typeof READINGS = "maternal-risk-v1", input?: Uint8Array): Promise<{ requestId: string; input: Uint8Array; blockNumber: number }> {
+      const artifact = artifacts.find((m) => m.id === modelId)!;
+      const bytes = input ?? patient.fhe.encrypt(artifact, READINGS[modelId]);
+      const inputHash = sha256Hex(bytes);
+      await patient.gateway.put(bytes, { owner: patient.address, kind: "he-input", category: Category.PREDICTION });
+      const tx = await suite.router.connect(patient.signer).requestPrediction(patient.address, modelIds[modelId]!, inputHash, `${gatewayUrl}/v1/blobs/${inputHash}`);
+      const receipt = (await tx.wait())!;
+      const [job] = jobsFromReceipt(receipt, a.Operator, a.PredictionRouter);
+      return { requestId: job!.requestId, input: bytes, blockNumber: receipt.blockNumber };
+    },
+
+    /** Requests with an input hash whose blob was never uploaded or is arbitrary bytes. */
+    async requestRaw(patient: Patient, bytes: Uint8Array, modelId: keyof typeof READINGS = "maternal-risk-v1", upload = true) {
+      const inputHash = sha256Hex(bytes);
+      if (upload) await patient.gateway.put(bytes, { owner: patient.address, kind: "he-input", category: Category.PREDICTION });
+      const tx = await suite.router.connect(patient.signer).requestPrediction(patient.address, modelIds[modelId]!, inputHash, `${gatewayUrl}/v1/blobs/${inputHash}`);
+      const receipt = (await tx.wait())!;
+      return { requestId: jobsFromReceipt(receipt, a.Operator, a.PredictionRouter)[0]!.requestId, blockNumber: receipt.blockNumber };
+    },
+
+    async status(requestId: string) {
+      return suite.router.getRequest(requestId);
+    },
+
+    /** Every OracleResponse (fulfilment) the Operator emitted for `requestId`. */
+    async fulfilmentCount(requestId: string): Promise<number> {
+      const logs = await suite.operator.queryFilter(suite.operator.filters.OracleResponse(requestId), 0, "latest");
+      return logs.length;
+    },
+
+    async close() {
+      await gateway.close();
+      await audit.close();
+      await rpc.close();
+      for (const p of patients) p.fhe.dispose();
+    },
+  };
+  return world;
+}
+
+/** A pino destination that keeps every line, to assert on logs. */
+export function logSink() {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk, _encoding, callback) {
+      lines.push(...String(chunk).split("\n").filter(Boolean));
+      callback();
+    },
+  });
+  return { stream, lines, text: () => lines.join("\n") };
+}
+
+/** Polls `check` until it returns a value (not undefined/false) or `timeoutMs` passes. */
+export async function waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value as T;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
