@@ -1,0 +1,319 @@
+/**
+ * The client side (patient device; also usable by a clinician the patient shares a key with):
+ * key generation, encrypted key export, evaluation-key blob, encoding + encryption of readings,
+ * decryption of results with rounding. The secret key never leaves this object unencrypted.
+ *
+ * @example
+ * const model = loadModel("maternal-risk-v1");
+ * const client = await FheClient.generate(model.paramSetId);
+ * const keys = client.evaluationKeys();               // publish; sha256Hex(keys) goes on-chain
+ * const input = client.encrypt(model, [reading]);     // upload; the oracle evaluates it
+ * const [prediction] = client.decrypt(model, result, { inputHash: sha256Hex(input) });
+ * const backup = await client.exportSecretKey(passphrase);
+ * client.dispose();
+ */
+import type { CKKSEncoder, ComprModeType, Decryptor, Encryptor, KeyGenerator, SecretKey, PublicKey } from "node-seal";
+
+import type { Sha256Hex } from "../core/hash.js";
+import type { CodecName } from "./blob.js";
+import { openCiphertextBlob, writeCiphertextBlob } from "./ciphertext-blob.js";
+import { encodeReading, layTuples, sumRanges, type Reading } from "./encoding.js";
+import { MalformedBlobError, MissingEvaluationKeysError, ResultBindingError, WrongParameterSetError } from "./errors.js";
+import { openSecretKey, readEvaluationKeysBlob, sealSecretKey, writeEvaluationKeysBlob } from "./keys.js";
+import type { ModelArtifact } from "./model.js";
+import { slotCount } from "./params.js";
+import { ownedBytes, parameterContext, sealCall, type ParameterContext } from "./seal.js";
+
+export type Prediction = {
+  /** Decrypted scores (logits against class 0), rounded to `output.scoreDecimals`. */
+  scores: number[];
+  /** Class probabilities (sigmoid / softmax of the rounded scores), rounded to `output.probabilityDecimals`. */
+  probabilities: number[];
+  classIndex: number;
+  label: string;
+};
+
+export type EncryptOptions = {
+  /**
+   * `seeded` (default, secret-key encryption): the second polynomial is a 64-byte seed, half the
+   * size (≈ 14 KiB at N=2048). `full`: both polynomials (≈ 27 KiB), ~4× faster for the evaluator
+   * to load — the form for batch uploads.
+   */
+  form?: "seeded" | "full";
+  /** `packed` (default) or `raw` SEAL bytes. */
+  codec?: CodecName;
+};
+
+export type GaloisRequirements = { relinKeys?: boolean; galoisSteps?: number[] };
+
+export class FheClient {
+  readonly paramSetId: string;
+  readonly #ctx: ParameterContext;
+  readonly #keygen: KeyGenerator;
+  readonly #secretKey: SecretKey;
+  readonly #encryptor: Encryptor;
+  readonly #decryptor: Decryptor;
+  #disposed = false;
+
+  private constructor(ctx: ParameterContext, keygen: KeyGenerator) {
+    this.paramSetId = ctx.set.id;
+    this.#ctx = ctx;
+    this.#keygen = keygen;
+    this.#secretKey = keygen.secretKey();
+    // SEAL's Encryptor wants a public key even for secret-key encryption; it keeps its own copy.
+    const publicKey = keygen.createPublicKey();
+    try {
+      this.#encryptor = new ctx.seal.Encryptor(ctx.context, publicKey, this.#secretKey);
+    } finally {
+      publicKey.delete();
+    }
+    this.#decryptor = new ctx.seal.Decryptor(ctx.context, this.#secretKey);
+  }
+
+  /** A fresh key set for a parameter set. */
+  static async generate(paramSetId: string): Promise<FheClient> {
+    const ctx = await parameterContext(paramSetId);
+    return new FheClient(ctx, sealCall("key generation", () => new ctx.seal.KeyGenerator(ctx.context)));
+  }
+
+  /** Restores a key set from `exportSecretKey` output. Throws `WrongPassphraseError`. */
+  static async importSecretKey(exported: Uint8Array, passphrase: string): Promise<FheClient> {
+    const { paramSetId, secretKeyBytes } = await openSecretKey(exported, passphrase);
+    const ctx = await parameterContext(paramSetId);
+    const secretKey = new ctx.seal.SecretKey();
+    try {
+      sealCall("secret key load", () => secretKey.loadFromArray(ctx.context, secretKeyBytes));
+      return new FheClient(ctx, sealCall("key generation", () => new ctx.seal.KeyGenerator(ctx.context, secretKey)));
+    } finally {
+      secretKeyBytes.fill(0);
+      secretKey.delete();
+    }
+  }
+
+  /** The secret key, encrypted under the passphrase (scrypt → AES-256-GCM). */
+  async exportSecretKey(passphrase: string): Promise<Uint8Array> {
+    this.#alive();
+    const bytes = ownedBytes(this.#secretKey.saveToArray(this.#ctx.seal.ComprModeType.none));
+    try {
+      return await sealSecretKey(this.paramSetId, bytes, passphrase);
+    } finally {
+      bytes.fill(0);
+    }
+  }
+
+  /**
+   * The evaluation-key blob to publish: the public key, plus relinearisation keys and the
+   * Galois keys of exactly the steps asked for (only on sets with key switching). Seeded; the
+   * key-switching keys zstd-compressed. Its SHA-256 is the patient's on-chain `keysHash`.
+   * The public key is freshly sampled on every call, so hash the blob you actually publish.
+   */
+  evaluationKeys(requirements: GaloisRequirements = {}): Uint8Array {
+    this.#alive();
+    const { seal } = this.#ctx;
+    const save = (serializable: { saveToArray(mode: ComprModeType): unknown; delete(): void }, mode: ComprModeType) => {
+      try {
+        return ownedBytes(serializable.saveToArray(mode));
+      } finally {
+        serializable.delete();
+      }
+    };
+    const wantsKeySwitching = requirements.relinKeys === true || (requirements.galoisSteps?.length ?? 0) > 0;
+    if (wantsKeySwitching && !this.#ctx.set.keySwitching) throw new MissingEvaluationKeysError(`${this.paramSetId} has no key switching`);
+    return writeEvaluationKeysBlob(this.paramSetId, {
+      publicKey: save(this.#keygen.createPublicKeySerializable(), seal.ComprModeType.none),
+      ...(requirements.relinKeys ? { relinKeys: save(this.#keygen.createRelinKeysSerializable(), seal.ComprModeType.zstd) } : {}),
+      ...(requirements.galoisSteps?.length
+        ? {
+            galoisKeys: {
+              steps: requirements.galoisSteps,
+              bytes: save(this.#keygen.createGaloisKeysSerializableWithSteps(Int32Array.from(requirements.galoisSteps)), seal.ComprModeType.zstd),
+            },
+          }
+        : {}),
+    });
+  }
+
+  /**
+   * Encodes the readings per the model's spec (derived features, normalisation, tiling), packs
+   * up to `layout.readingsPerCiphertext` of them into one ciphertext (batch mode) and encrypts.
+   */
+  encrypt(model: ModelArtifact, readings: Reading | readonly Reading[], options: EncryptOptions = {}): Uint8Array {
+    this.#alive();
+    return encryptReadings(this.#ctx, model, readings, options, (plaintext, seeded) => {
+      if (seeded) {
+        const serializable = this.#encryptor.encryptSymmetricSerializable(plaintext);
+        try {
+          return ownedBytes(serializable.saveToArray(this.#ctx.seal.ComprModeType.none));
+        } finally {
+          serializable.delete();
+        }
+      }
+      const ciphertext = new this.#ctx.seal.Ciphertext();
+      try {
+        this.#encryptor.encryptSymmetric(plaintext, ciphertext);
+        return ownedBytes(ciphertext.saveToArray(this.#ctx.seal.ComprModeType.none));
+      } finally {
+        ciphertext.delete();
+      }
+    });
+  }
+
+  /**
+   * Decrypts a result blob into one prediction per reading. Pass the input's hash to check the
+   * result answers it. Scores are rounded to the model's stated precision before anything is
+   * returned: raw CKKS decryptions carry noise that can leak the secret key (Li–Micciancio).
+   */
+  decrypt(model: ModelArtifact, result: Uint8Array, options: { inputHash?: Sha256Hex } = {}): Prediction[] {
+    this.#alive();
+    const ctx = this.#ctx;
+    if (model.paramSetId !== this.paramSetId) throw new WrongParameterSetError(this.paramSetId, model.paramSetId);
+    const { header, sealBytes } = openCiphertextBlob(ctx, result, {
+      kind: "result",
+      chainIndex: ctx.firstChainIndex,
+      size: 2,
+      scaleLog2: ctx.set.inputScaleLog2 + ctx.set.weightScaleLog2,
+      maxReadings: model.encodingSpec.layout.readingsPerCiphertext,
+    });
+    if (options.inputHash !== undefined && header.binding !== options.inputHash) throw new ResultBindingError(options.inputHash, header.binding);
+    const ciphertext = new ctx.seal.Ciphertext();
+    const plaintext = new ctx.seal.Plaintext();
+    try {
+      const slots = sealCall("decryption", () => {
+        ciphertext.loadFromArray(ctx.context, sealBytes);
+        this.#decryptor.decrypt(ciphertext, plaintext);
+        return ctx.encoder.decodeFloat64(plaintext) as Float64Array;
+      });
+      const layout = model.encodingSpec.layout;
+      const blockScores = header.readings === 1 ? [averageRows(sumRanges(layout, slots, layout.readingsPerCiphertext))] : sumRanges(layout, slots, header.readings);
+      const predictions = blockScores.map((scores) => toPrediction(model, scores));
+      slots.fill(0);
+      return predictions;
+    } finally {
+      ciphertext.delete();
+      plaintext.delete();
+    }
+  }
+
+  /** Frees every SEAL object of this key set. The client is unusable afterwards. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#encryptor.delete();
+    this.#decryptor.delete();
+    this.#secretKey.delete();
+    this.#keygen.delete();
+  }
+
+  #alive(): void {
+    if (this.#disposed) throw new TypeError("FheClient has been disposed");
+  }
+}
+
+/**
+ * Encryption for a device that holds only the patient's evaluation-key blob (its public key):
+ * it can encrypt readings to the patient but decrypt nothing. Produces full (unseeded) inputs.
+ */
+export class FhePublicEncryptor {
+  readonly paramSetId: string;
+  readonly #ctx: ParameterContext;
+  readonly #publicKey: PublicKey;
+  readonly #encryptor: Encryptor;
+
+  private constructor(ctx: ParameterContext, publicKey: PublicKey) {
+    this.paramSetId = ctx.set.id;
+    this.#ctx = ctx;
+    this.#publicKey = publicKey;
+    this.#encryptor = new ctx.seal.Encryptor(ctx.context, publicKey);
+  }
+
+  static async fromEvaluationKeys(evaluationKeys: Uint8Array, paramSetId: string): Promise<FhePublicEncryptor> {
+    const sections = readEvaluationKeysBlob(evaluationKeys, paramSetId);
+    if (sections.publicKey === undefined) throw new MissingEvaluationKeysError("public key");
+    const ctx = await parameterContext(paramSetId);
+    const publicKey = new ctx.seal.PublicKey();
+    try {
+      sealCall("public key load", () => publicKey.loadFromArray(ctx.context, sections.publicKey));
+    } catch (error) {
+      publicKey.delete();
+      throw error;
+    }
+    return new FhePublicEncryptor(ctx, publicKey);
+  }
+
+  encrypt(model: ModelArtifact, readings: Reading | readonly Reading[], options: Omit<EncryptOptions, "form"> = {}): Uint8Array {
+    return encryptReadings(this.#ctx, model, readings, { ...options, form: "full" }, (plaintext) => {
+      const ciphertext = new this.#ctx.seal.Ciphertext();
+      try {
+        this.#encryptor.encrypt(plaintext, ciphertext);
+        return ownedBytes(ciphertext.saveToArray(this.#ctx.seal.ComprModeType.none));
+      } finally {
+        ciphertext.delete();
+      }
+    });
+  }
+
+  dispose(): void {
+    this.#encryptor.delete();
+    this.#publicKey.delete();
+  }
+}
+
+function encryptReadings(
+  ctx: ParameterContext,
+  model: ModelArtifact,
+  readings: Reading | readonly Reading[],
+  options: EncryptOptions,
+  encrypt: (plaintext: import("node-seal").Plaintext, seeded: boolean) => Uint8Array,
+): Uint8Array {
+  if (model.paramSetId !== ctx.set.id) throw new WrongParameterSetError(ctx.set.id, model.paramSetId);
+  const list = Array.isArray(readings) ? (readings as readonly Reading[]) : [readings as Reading];
+  const spec = model.encodingSpec;
+  const tuples = list.map((reading) => encodeReading(spec, reading));
+  // A single reading is replicated into every block; the client averages the copies (noise / √copies).
+  const tiled = tuples.length === 1 ? new Array<Float64Array>(spec.layout.readingsPerCiphertext).fill(tuples[0] as Float64Array) : tuples;
+  const slots = layTuples(spec.layout, tiled, slotCount(ctx.set));
+  const plaintext = new ctx.seal.Plaintext();
+  const seeded = (options.form ?? "seeded") === "seeded";
+  try {
+    sealCall("encoding", () => (ctx.encoder as CKKSEncoder).encode(slots, 2 ** ctx.set.inputScaleLog2, plaintext));
+    slots.fill(0);
+    const sealBytes = sealCall("encryption", () => encrypt(plaintext, seeded));
+    return writeCiphertextBlob(
+      ctx,
+      "input",
+      sealBytes,
+      { chainIndex: ctx.firstChainIndex, size: 2, scaleLog2: ctx.set.inputScaleLog2, seeded },
+      { codec: options.codec ?? "packed", readings: list.length, binding: model.encodingSpecHash },
+    );
+  } finally {
+    plaintext.delete();
+  }
+}
+
+function toPrediction(model: ModelArtifact, rawScores: number[]): Prediction {
+  const { output } = model;
+  const scores = rawScores.map((s) => roundTo(s, output.scoreDecimals));
+  const all = [0, ...scores];
+  const max = Math.max(...all);
+  const exps = all.map((s) => Math.exp(s - max));
+  const total = exps.reduce((a, b) => a + b, 0);
+  const probabilities = exps.map((e) => roundTo(e / total, output.probabilityDecimals));
+  let classIndex = 0;
+  all.forEach((s, i) => {
+    if (s > (all[classIndex] as number)) classIndex = i;
+  });
+  const label = output.labels[classIndex];
+  if (label === undefined) throw new MalformedBlobError("score count does not match the model's labels");
+  return { scores, probabilities, classIndex, label };
+}
+
+function averageRows(rows: number[][]): number[] {
+  const sums = new Array<number>((rows[0] as number[]).length).fill(0);
+  for (const row of rows) row.forEach((v, k) => (sums[k]! += v));
+  return sums.map((v) => v / rows.length);
+}
+
+function roundTo(value: number, decimals: number): number {
+  const factor = 10 ** decimals;
+  return Math.round(value * factor) / factor + 0; // + 0 turns −0 into 0
+}

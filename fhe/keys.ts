@@ -1,0 +1,192 @@
+/**
+ * Key blobs.
+ *
+ * Evaluation keys (kind 3) — what the patient publishes; its SHA-256 is the `keysHash` the
+ * patient commits on-chain. Payload:
+ * ```
+ * u8 section count, then per section:
+ *   u8 type (1 public key, 2 relinearisation keys, 3 Galois keys)
+ *   u8 step count, i32 LE steps …          (Galois keys only; 0 otherwise)
+ *   u32 LE length, SEAL bytes (seeded; compression none for the public key, zstd for key-switching keys)
+ * ```
+ * A set without key switching (ckks-2048-v1) carries the public key only: devices can encrypt
+ * to the patient with it, and the blob still names the parameter set.
+ *
+ * Encrypted secret key (kind 4) — the only form in which a secret key leaves the client.
+ * Payload: `u8 log2(N_scrypt), u8 r, u8 p, 16 B salt, 12 B IV, AES-256-GCM(ciphertext ‖ 16 B tag)`,
+ * key = scrypt(passphrase, salt), the 96-byte header as additional authenticated data.
+ */
+import { createCipheriv, createDecipheriv, randomBytes, scrypt as scryptCallback, type ScryptOptions } from "node:crypto";
+
+import { payloadOf, readBlobHeader, writeBlob } from "./blob.js";
+import { MalformedBlobError, WrongParameterSetError, WrongPassphraseError } from "./errors.js";
+import { getParameterSet } from "./params.js";
+
+export const KeySection = { publicKey: 1, relinKeys: 2, galoisKeys: 3 } as const;
+export type KeySectionName = keyof typeof KeySection;
+
+export type EvaluationKeySections = {
+  publicKey?: Uint8Array;
+  relinKeys?: Uint8Array;
+  galoisKeys?: { steps: number[]; bytes: Uint8Array };
+};
+
+const SEAL_HEADER_PREFIX = [0x5e, 0xa1, 0x10, 0x04, 0x01];
+const MAX_GALOIS_STEPS = 64;
+
+/** Upper bounds on each section, from the parameter set (checked before SEAL parses a section). */
+export function keySectionLimits(paramSetId: string): { publicKey: number; relinKeys: number; galoisKeysPerStep: number; blob: number } {
+  const set = getParameterSet(paramSetId);
+  const primes = set.coeffModulusBits.length;
+  const ciphertextBytes = 2 * set.polyModulusDegree * primes * 8 + 1024;
+  const keySwitchingKey = Math.max(1, primes - 1) * ciphertextBytes + 1024;
+  const publicKey = ciphertextBytes;
+  const relinKeys = set.keySwitching ? keySwitchingKey : 0;
+  const galoisKeysPerStep = set.keySwitching ? keySwitchingKey : 0;
+  return { publicKey, relinKeys, galoisKeysPerStep, blob: 96 + 1 + publicKey + relinKeys + MAX_GALOIS_STEPS * (galoisKeysPerStep + 4) + 64 };
+}
+
+export function writeEvaluationKeysBlob(paramSetId: string, sections: EvaluationKeySections): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let count = 0;
+  const section = (type: number, steps: number[], bytes: Uint8Array) => {
+    const head = new Uint8Array(2 + steps.length * 4 + 4);
+    const view = new DataView(head.buffer);
+    head[0] = type;
+    head[1] = steps.length;
+    steps.forEach((step, i) => view.setInt32(2 + i * 4, step, true));
+    view.setUint32(2 + steps.length * 4, bytes.length, true);
+    parts.push(head, bytes);
+    count++;
+  };
+  if (sections.publicKey) section(KeySection.publicKey, [], sections.publicKey);
+  if (sections.relinKeys) section(KeySection.relinKeys, [], sections.relinKeys);
+  if (sections.galoisKeys) section(KeySection.galoisKeys, sections.galoisKeys.steps, sections.galoisKeys.bytes);
+  const payload = new Uint8Array(1 + parts.reduce((n, p) => n + p.length, 0));
+  payload[0] = count;
+  let offset = 1;
+  for (const part of parts) {
+    payload.set(part, offset);
+    offset += part.length;
+  }
+  return writeBlob(
+    { kind: "evaluationKeys", codec: "raw", seeded: true, paramSetId, chainIndex: 0, ciphertextSize: 0, scaleLog2: 0, readings: 0 },
+    payload,
+  );
+}
+
+/**
+ * Checks an evaluation-key blob without SEAL: header, parameter set, section types, counts,
+ * lengths against the set's limits, and each section's SEAL header (magic, version, size).
+ */
+export function readEvaluationKeysBlob(blob: Uint8Array, expectedParamSetId: string): EvaluationKeySections {
+  const limits = keySectionLimits(expectedParamSetId);
+  const header = readBlobHeader(blob, "evaluationKeys", limits.blob);
+  if (header.paramSetId !== expectedParamSetId) throw new WrongParameterSetError(expectedParamSetId, header.paramSetId);
+  if (header.codec !== "raw" || header.chainIndex !== 0 || header.ciphertextSize !== 0 || header.scaleLog2 !== 0 || header.readings !== 0) {
+    throw new MalformedBlobError("evaluation-key header fields must be zero");
+  }
+  const payload = payloadOf(blob);
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const need = (offset: number, bytes: number) => {
+    if (offset + bytes > payload.length) throw new MalformedBlobError("evaluation-key section truncated");
+  };
+  need(0, 1);
+  const count = payload[0] as number;
+  const sections: EvaluationKeySections = {};
+  let offset = 1;
+  for (let s = 0; s < count; s++) {
+    need(offset, 2);
+    const type = payload[offset] as number;
+    const stepCount = payload[offset + 1] as number;
+    offset += 2;
+    if (type !== KeySection.galoisKeys && stepCount !== 0) throw new MalformedBlobError("steps on a non-Galois section");
+    if (stepCount > MAX_GALOIS_STEPS) throw new MalformedBlobError("too many Galois steps", { steps: stepCount });
+    need(offset, stepCount * 4 + 4);
+    const steps = Array.from({ length: stepCount }, (_, i) => view.getInt32(offset + i * 4, true));
+    offset += stepCount * 4;
+    const length = view.getUint32(offset, true);
+    offset += 4;
+    need(offset, length);
+    const bytes = payload.subarray(offset, offset + length);
+    offset += length;
+    const limit =
+      type === KeySection.publicKey ? limits.publicKey : type === KeySection.relinKeys ? limits.relinKeys : type === KeySection.galoisKeys ? limits.galoisKeysPerStep * stepCount : -1;
+    if (limit < 0) throw new MalformedBlobError("unknown key section", { type });
+    if (length > limit) throw new MalformedBlobError("key section larger than the parameter set allows", { type, length, limit });
+    checkSealHeader(bytes);
+    const already = type === KeySection.publicKey ? sections.publicKey : type === KeySection.relinKeys ? sections.relinKeys : sections.galoisKeys;
+    if (already !== undefined) throw new MalformedBlobError("duplicate key section", { type });
+    if (type === KeySection.publicKey) sections.publicKey = bytes;
+    else if (type === KeySection.relinKeys) sections.relinKeys = bytes;
+    else {
+      if (new Set(steps).size !== steps.length || steps.length === 0) throw new MalformedBlobError("Galois steps empty or repeated");
+      sections.galoisKeys = { steps, bytes };
+    }
+  }
+  if (offset !== payload.length) throw new MalformedBlobError("trailing bytes after the key sections");
+  return sections;
+}
+
+function checkSealHeader(bytes: Uint8Array): void {
+  if (bytes.length < 16 || SEAL_HEADER_PREFIX.some((b, i) => bytes[i] !== b)) throw new MalformedBlobError("key section is not SEAL 4.1 data");
+  const compression = bytes[5] as number;
+  if (compression !== 0 && compression !== 2) throw new MalformedBlobError("key section compression must be none or zstd");
+  const declared = new DataView(bytes.buffer, bytes.byteOffset + 8, 8).getBigUint64(0, true);
+  if (declared !== BigInt(bytes.length)) throw new MalformedBlobError("key section length disagrees with its SEAL header");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Secret-key export
+
+/** scrypt cost: N = 2^15, r = 8, p = 1 (32 MiB, ~0.1 s); import accepts 2^14..2^20. */
+export type ScryptCost = { logN: number; r: number; p: number };
+export const SCRYPT_DEFAULTS: Readonly<ScryptCost> = { logN: 15, r: 8, p: 1 };
+
+function deriveKey(passphrase: string, salt: Uint8Array, logN: number, r: number, p: number): Promise<Buffer> {
+  const options: ScryptOptions = { N: 2 ** logN, r, p, maxmem: 256 * 2 ** logN * r + 1024 * 1024 };
+  return new Promise((resolve, reject) => scryptCallback(passphrase.normalize("NFC"), salt, 32, options, (error, key) => (error ? reject(error) : resolve(key))));
+}
+
+export async function sealSecretKey(paramSetId: string, secretKeyBytes: Uint8Array, passphrase: string, cost: Readonly<ScryptCost> = SCRYPT_DEFAULTS): Promise<Uint8Array> {
+  const salt = randomBytes(16);
+  const iv = randomBytes(12);
+  const key = await deriveKey(passphrase, salt, cost.logN, cost.r, cost.p);
+  const bodyLength = 3 + 16 + 12 + secretKeyBytes.length + 16;
+  // The header is authenticated: write it first with an empty body of the right length.
+  const blob = writeBlob(
+    { kind: "secretKey", codec: "raw", seeded: false, paramSetId, chainIndex: 0, ciphertextSize: 0, scaleLog2: 0, readings: 0 },
+    new Uint8Array(bodyLength),
+  );
+  const body = payloadOf(blob);
+  body.set([cost.logN, cost.r, cost.p], 0);
+  body.set(salt, 3);
+  body.set(iv, 19);
+  const cipher = createCipheriv("aes-256-gcm", key, iv);
+  cipher.setAAD(blob.subarray(0, 96));
+  body.set(Buffer.concat([cipher.update(secretKeyBytes), cipher.final(), cipher.getAuthTag()]), 31);
+  key.fill(0);
+  return blob;
+}
+
+/** Returns the SEAL secret-key bytes and parameter set; `WrongPassphraseError` if authentication fails. */
+export async function openSecretKey(blob: Uint8Array, passphrase: string): Promise<{ paramSetId: string; secretKeyBytes: Uint8Array }> {
+  const header = readBlobHeader(blob, "secretKey", 4 * 1024 * 1024);
+  getParameterSet(header.paramSetId);
+  const body = payloadOf(blob);
+  if (body.length < 3 + 16 + 12 + 16 + 16) throw new MalformedBlobError("encrypted secret key too short");
+  const [logN, r, p] = [body[0] as number, body[1] as number, body[2] as number];
+  if (logN < 14 || logN > 20 || r < 1 || r > 32 || p < 1 || p > 4) throw new MalformedBlobError("scrypt cost outside the accepted range", { logN, r, p });
+  const key = await deriveKey(passphrase, body.subarray(3, 19), logN, r, p);
+  const decipher = createDecipheriv("aes-256-gcm", key, body.subarray(19, 31));
+  decipher.setAAD(blob.subarray(0, 96));
+  decipher.setAuthTag(body.subarray(body.length - 16));
+  try {
+    const secretKeyBytes = Buffer.concat([decipher.update(body.subarray(31, body.length - 16)), decipher.final()]);
+    return { paramSetId: header.paramSetId, secretKeyBytes: new Uint8Array(secretKeyBytes) };
+  } catch {
+    throw new WrongPassphraseError();
+  } finally {
+    key.fill(0);
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * Model artifacts (models/<id>.json) and the two hashes the model registry stores on-chain.
+ *
+ * Both hashes are SHA-256 over canonical JSON (object keys sorted, no whitespace, numbers in
+ * ECMAScript's shortest round-trip form), so the training script, the deploy script, the oracle
+ * and the client compute the same bytes32 from the same artifact:
+ * - `encodingSpecHash = sha256(canonicalJson(encodingSpec))`
+ * - `weightsHash = sha256(canonicalJson({ modelId, paramSetId, weights }))` — the id and the
+ *   parameter set are bound in so the same numbers registered for another model or parameter set
+ *   hash differently.
+ */
+import { readFileSync } from "node:fs";
+
+import { BaseError } from "../core/errors.js";
+import { sha256Hex, type Sha256Hex } from "../core/hash.js";
+import type { EncodingSpec } from "./encoding.js";
+
+export type OutputSpec = {
+  /** `sigmoid` for a binary model (one score), `softmax` over `[0, ...scores]` for a multinomial one. */
+  kind: "sigmoid" | "softmax";
+  /** Class labels; index 0 is the reference class whose score is 0. */
+  labels: string[];
+  /** Decimals the client keeps of each decrypted score (see docs/fhe.md, IND-CPA-D). */
+  scoreDecimals: number;
+  /** Decimals the client keeps of each probability. */
+  probabilityDecimals: number;
+};
+
+export type ModelMetrics = {
+  heldOut: { rows: number; accuracy: number; auc?: number; macroF1: number; confusion: number[][] };
+  crossValidation: { folds: number; accuracy: number; accuracyStd: number; auc?: number; macroF1: number };
+  baseline: { description: string; crossValidationAccuracy: number };
+};
+
+export type ModelArtifact = {
+  id: string;
+  version: string;
+  description: string;
+  /** Parameter-set id (see fhe/params.ts), ≤ 32 ASCII bytes so it fits a bytes32. */
+  paramSetId: string;
+  /** Private models get a zero-sum mask on their partial products (see fhe/evaluate.ts). */
+  isPrivate: boolean;
+  output: OutputSpec;
+  encodingSpec: EncodingSpec;
+  encodingSpecHash: Sha256Hex;
+  /** One row per score, each `encodingSpec.layout.tupleLength` long (last entry: bias). */
+  weights: number[][];
+  weightsHash: Sha256Hex;
+  /** Largest |weight × feature| over every allowed reading: the slot budget the circuit must hold. */
+  slotBound: number;
+  metrics: ModelMetrics;
+  training: {
+    dataset: string;
+    datasetSha256: string;
+    citation: string;
+    rows: number;
+    split: { method: string; seed: number; testFraction: number; testRows: number[] };
+    lambda: number;
+    featureSet: string;
+    notes: string[];
+  };
+};
+
+export class ModelIntegrityError extends BaseError {
+  override name = "ModelIntegrityError";
+  constructor(reason: string, details: Record<string, unknown>) {
+    super(`Model artifact rejected: ${reason}`, { code: "FHE_MODEL_INTEGRITY", details });
+  }
+}
+
+export class UnknownModelError extends BaseError {
+  override name = "UnknownModelError";
+  constructor(modelId: string) {
+    super(`No model artifact with id "${modelId}"`, { code: "FHE_UNKNOWN_MODEL", details: { modelId } });
+  }
+}
+
+/** JSON with sorted object keys and no whitespace; rejects values JSON cannot carry exactly. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value === "boolean" || typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) throw new TypeError("canonicalJson: non-finite number");
+    return JSON.stringify(value);
+  }
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  throw new TypeError(`canonicalJson: unsupported ${typeof value}`);
+}
+
+export function encodingSpecHash(spec: EncodingSpec): Sha256Hex {
+  return sha256Hex(new TextEncoder().encode(canonicalJson(spec)));
+}
+
+export function weightsHash(model: Pick<ModelArtifact, "id" | "paramSetId" | "weights">): Sha256Hex {
+  const body = { modelId: model.id, paramSetId: model.paramSetId, weights: model.weights };
+  return sha256Hex(new TextEncoder().encode(canonicalJson(body)));
+}
+
+/** The ids of the artifacts shipped in models/. */
+export const MODEL_IDS = ["heart-disease-lr-v1", "maternal-risk-v1"] as const;
+
+/**
+ * Reads models/<id>.json and checks it: both hashes recomputed, weight rows shaped to the slot
+ * layout. Throws `UnknownModelError` or `ModelIntegrityError`.
+ */
+export function loadModel(modelId: string, directory: URL = new URL("../models/", import.meta.url)): ModelArtifact {
+  if (!/^[a-z0-9][a-z0-9.-]{0,63}$/.test(modelId)) throw new UnknownModelError(modelId);
+  let text: string;
+  try {
+    text = readFileSync(new URL(`${modelId}.json`, directory), "utf8");
+  } catch {
+    throw new UnknownModelError(modelId);
+  }
+  return verifyModel(JSON.parse(text) as ModelArtifact);
+}
+
+/** Checks an artifact obtained elsewhere (e.g. fetched, then compared with the on-chain hashes). */
+export function verifyModel(model: ModelArtifact): ModelArtifact {
+  const specHash = encodingSpecHash(model.encodingSpec);
+  if (specHash !== model.encodingSpecHash) {
+    throw new ModelIntegrityError("encodingSpecHash does not match the encoding spec", { modelId: model.id, expected: model.encodingSpecHash, actual: specHash });
+  }
+  const wHash = weightsHash(model);
+  if (wHash !== model.weightsHash) {
+    throw new ModelIntegrityError("weightsHash does not match the weights", { modelId: model.id, expected: model.weightsHash, actual: wHash });
+  }
+  const { layout } = model.encodingSpec;
+  const shaped =
+    model.weights.length === layout.scoreCount &&
+    model.weights.every((row) => row.length === layout.tupleLength && row.every(Number.isFinite)) &&
+    model.encodingSpec.features.length === layout.tupleLength &&
+    layout.blockWidth === layout.tupleLength * layout.scoreCount &&
+    model.output.labels.length === layout.scoreCount + 1;
+  if (!shaped) throw new ModelIntegrityError("weights, features and slot layout disagree", { modelId: model.id });
+  return model;
+}

@@ -1,0 +1,187 @@
+import { expect } from "chai";
+import type { MainModule } from "node-seal";
+
+import { sha256Hex } from "../../core/hash.js";
+import { readBlobHeader } from "../../fhe/blob.js";
+import { encodeReading } from "../../fhe/encoding.js";
+import { createEvaluator, FheClient, FhePublicEncryptor, loadModel, type FheEvaluator, type ModelArtifact } from "../../fhe/index.js";
+import { openSecretKey } from "../../fhe/keys.js";
+import { openCiphertextBlob } from "../../fhe/ciphertext-blob.js";
+import { parameterContext } from "../../fhe/seal.js";
+import { loadHeartDisease, loadMaternalRisk, type Dataset } from "../../models/datasets.js";
+import { predictClass, scores } from "../../models/logistic.js";
+
+const MASK_KEY = new Uint8Array(32).fill(0x5a);
+
+const cases: { model: ModelArtifact; data: Dataset }[] = [
+  { model: loadModel("heart-disease-lr-v1"), data: loadHeartDisease() },
+  { model: loadModel("maternal-risk-v1"), data: loadMaternalRisk() },
+];
+
+describe("fhe: engine (ckks-2048-v1)", function () {
+  this.timeout(60_000);
+  let evaluator: FheEvaluator;
+  const clients = new Map<string, FheClient>();
+  const client = (model: ModelArtifact) => clients.get(model.paramSetId) as FheClient;
+
+  before(async function () {
+    evaluator = await createEvaluator();
+    for (const { model } of cases) if (!clients.has(model.paramSetId)) clients.set(model.paramSetId, await FheClient.generate(model.paramSetId));
+  });
+  after(function () {
+    evaluator.dispose();
+    for (const c of clients.values()) c.dispose();
+  });
+
+  for (const { model, data } of cases) {
+    describe(model.id, function () {
+      const heldOut = () => model.training.split.testRows.map((i) => data.rows[i] as Record<string, number>);
+      const plaintextScores = (reading: Record<string, number>) => scores(model.weights, encodeReading(model.encodingSpec, reading));
+
+      it("round-trips one reading within the size targets", async function () {
+        const reading = heldOut()[0]!;
+        const input = client(model).encrypt(model, reading);
+        const result = await evaluator.evaluate(model, input, { maskKey: MASK_KEY });
+        expect(input.length).to.be.at.most(32 * 1024);
+        expect(result.length).to.be.at.most(32 * 1024);
+        const [prediction] = client(model).decrypt(model, result, { inputHash: sha256Hex(input) });
+        const plain = plaintextScores(reading);
+        expect(prediction!.scores).to.have.length(plain.length);
+        prediction!.scores.forEach((s, k) => expect(Math.abs(s - plain[k]!)).to.be.below(1e-3));
+        expect(prediction!.classIndex).to.equal(predictClass(plain));
+        expect(prediction!.label).to.equal(model.output.labels[prediction!.classIndex]);
+        expect(prediction!.probabilities.reduce((a, b) => a + b, 0)).to.be.closeTo(1, 0.01);
+      });
+
+      it("agrees with the plaintext model on every held-out row, one request each (|Δscore| ≤ 1e-3, same class)", async function () {
+        let maxDiff = 0;
+        let agree = 0;
+        for (const reading of heldOut()) {
+          const input = client(model).encrypt(model, reading);
+          const [prediction] = client(model).decrypt(model, await evaluator.evaluate(model, input, { maskKey: MASK_KEY }));
+          const plain = plaintextScores(reading);
+          plain.forEach((s, k) => (maxDiff = Math.max(maxDiff, Math.abs(s - prediction!.scores[k]!))));
+          if (prediction!.classIndex === predictClass(plain)) agree++;
+        }
+        expect(maxDiff).to.be.at.most(1e-3);
+        expect(agree).to.equal(heldOut().length);
+      });
+
+      it("scores a batch of readings packed in one ciphertext, in order, like the plaintext model", async function () {
+        const rows = heldOut();
+        const per = model.encodingSpec.layout.readingsPerCiphertext;
+        let maxDiff = 0;
+        let agree = 0;
+        for (let start = 0; start < rows.length; start += per) {
+          const batch = rows.slice(start, start + per);
+          const input = client(model).encrypt(model, batch, { form: "full" });
+          expect(readBlobHeader(input).readings).to.equal(batch.length);
+          const predictions = client(model).decrypt(model, await evaluator.evaluate(model, input, { maskKey: MASK_KEY }));
+          expect(predictions).to.have.length(batch.length);
+          predictions.forEach((prediction, i) => {
+            const plain = plaintextScores(batch[i]!);
+            plain.forEach((s, k) => (maxDiff = Math.max(maxDiff, Math.abs(s - prediction.scores[k]!))));
+            if (prediction.classIndex === predictClass(plain)) agree++;
+          });
+        }
+        expect(maxDiff).to.be.at.most(1e-3);
+        expect(agree).to.equal(rows.length);
+      });
+
+      it("evaluates deterministically: same input, byte-identical result, across evaluator instances", async function () {
+        const input = client(model).encrypt(model, heldOut().slice(0, 3));
+        const second = await createEvaluator();
+        try {
+          const a = await evaluator.evaluate(model, input, { maskKey: MASK_KEY });
+          const b = await evaluator.evaluate(model, input, { maskKey: MASK_KEY });
+          const c = await second.evaluate(model, input, { maskKey: MASK_KEY });
+          expect(sha256Hex(a)).to.equal(sha256Hex(b)).and.to.equal(sha256Hex(c));
+          // Encryption, in contrast, is randomised.
+          expect(sha256Hex(client(model).encrypt(model, heldOut().slice(0, 3)))).to.not.equal(sha256Hex(input));
+        } finally {
+          second.dispose();
+        }
+      });
+
+      it("binds the result to its input and round-trips raw and packed codecs alike", async function () {
+        const reading = heldOut()[1]!;
+        const raw = client(model).encrypt(model, reading, { codec: "raw" });
+        const packed = client(model).encrypt(model, reading, { codec: "packed", form: "full" });
+        expect(readBlobHeader(raw).codec).to.equal("raw");
+        const result = await evaluator.evaluate(model, raw, { maskKey: MASK_KEY });
+        expect(readBlobHeader(result).binding).to.equal(sha256Hex(raw));
+        const [a] = client(model).decrypt(model, result, { inputHash: sha256Hex(raw) });
+        const [b] = client(model).decrypt(model, await evaluator.evaluate(model, packed, { maskKey: MASK_KEY }));
+        expect(a!.classIndex).to.equal(b!.classIndex);
+        a!.scores.forEach((s, k) => expect(s).to.be.closeTo(b!.scores[k]!, 1e-3));
+      });
+    });
+  }
+
+  it("masks a private model's partial products: slots are not w·x, range sums are unchanged", async function () {
+    const { model, data } = cases.find((c) => c.model.isPrivate)!;
+    const reading = data.rows[model.training.split.testRows[0]!]!;
+    const input = client(model).encrypt(model, reading);
+    const masked = await evaluator.evaluate(model, input, { maskKey: MASK_KEY });
+    const otherKey = await evaluator.evaluate(model, input, { maskKey: new Uint8Array(32).fill(1) });
+    expect(sha256Hex(otherKey)).to.not.equal(sha256Hex(masked));
+    expect(client(model).decrypt(model, otherKey)[0]!.scores).to.deep.equal(client(model).decrypt(model, masked)[0]!.scores);
+
+    // Decrypt the raw slots the way an attacker-patient would, bypassing the client's summing.
+    const slots = await rawSlots(client(model), masked);
+    const tuple = encodeReading(model.encodingSpec, reading);
+    const partials = model.weights[0]!.map((w, f) => w * tuple[f]!);
+    const firstRange = Array.from(slots.subarray(0, partials.length));
+    const maxSlotGap = Math.max(...firstRange.map((v, f) => Math.abs(v - partials[f]!)));
+    expect(maxSlotGap).to.be.above(1); // partial products are ≤ slotBound ≈ 2.2; the mask is uniform in ±32
+    expect(firstRange.reduce((a, b) => a + b, 0)).to.be.closeTo(partials.reduce((a, b) => a + b, 0), 1e-3);
+  });
+
+  it("leaves a public model's slots as the partial products", async function () {
+    const { model, data } = cases.find((c) => !c.model.isPrivate)!;
+    const reading = data.rows[model.training.split.testRows[0]!]!;
+    const slots = await rawSlots(client(model), await evaluator.evaluate(model, client(model).encrypt(model, reading)));
+    const tuple = encodeReading(model.encodingSpec, reading);
+    model.weights[0]!.forEach((w, f) => expect(slots[f]).to.be.closeTo(w * tuple[f]!, 1e-3));
+  });
+
+  it("lets a device encrypt with the patient's public evaluation keys; only the patient decrypts", async function () {
+    const { model, data } = cases[1]!;
+    const keys = client(model).evaluationKeys();
+    const device = await FhePublicEncryptor.fromEvaluationKeys(keys, model.paramSetId);
+    try {
+      const readings = model.training.split.testRows.slice(0, 5).map((i) => data.rows[i]!);
+      const input = device.encrypt(model, readings);
+      expect(input.length).to.be.at.most(32 * 1024);
+      const result = await evaluator.evaluate(model, input, { evaluationKeys: keys, expectedKeysHash: sha256Hex(keys) });
+      const predictions = client(model).decrypt(model, result);
+      predictions.forEach((p, i) => expect(p.classIndex).to.equal(predictClass(scores(model.weights, encodeReading(model.encodingSpec, readings[i]!)))));
+    } finally {
+      device.dispose();
+    }
+  });
+});
+
+/** Test-only: the decoded slots of a result, unsummed and unrounded (what the client API never returns). */
+async function rawSlots(client: FheClient, result: Uint8Array): Promise<Float64Array> {
+  const { secretKeyBytes } = await openSecretKey(await client.exportSecretKey("test"), "test");
+  const ctx = await parameterContext(client.paramSetId);
+  const seal: MainModule = ctx.seal;
+  const secretKey = new seal.SecretKey();
+  const ciphertext = new seal.Ciphertext();
+  const plaintext = new seal.Plaintext();
+  secretKey.loadFromArray(ctx.context, secretKeyBytes);
+  const decryptor = new seal.Decryptor(ctx.context, secretKey);
+  try {
+    const header = readBlobHeader(result, "result");
+    const { sealBytes } = openCiphertextBlob(ctx, result, { kind: "result", chainIndex: 0, size: 2, scaleLog2: header.scaleLog2, maxReadings: 1024 });
+    ciphertext.loadFromArray(ctx.context, sealBytes);
+    decryptor.decrypt(ciphertext, plaintext);
+    return Float64Array.from(ctx.encoder.decodeFloat64(plaintext) as Float64Array);
+  } finally {
+    decryptor.delete();
+    secretKey.delete();
+    ciphertext.delete();
+    plaintext.delete();
+  }
+}
