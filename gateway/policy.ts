@@ -5,8 +5,8 @@ import type { BlobMeta } from "./store/metadata.js";
 /** The rule that allowed an access; it is written to the audit log. */
 export type GrantReason = "owner" | "device" | "consent" | "oracle";
 
-export type ReadAccess = { signer: string; blobId: Sha256Hex; purpose: number; meta: BlobMeta };
-export type WriteAccess = { signer: string; blobId: Sha256Hex; owner: string; kind: BlobKind; category: number; purpose: number };
+export type ReadAccess = { signer: string; blobId: Sha256Hex; purpose: number; ref: string; meta: BlobMeta };
+export type WriteAccess = { signer: string; blobId: Sha256Hex; owner: string; kind: BlobKind; category: number; purpose: number; ref: string };
 
 /**
  * Who may do what. The gateway asks on every request; implementations throw ForbiddenError with

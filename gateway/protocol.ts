@@ -39,6 +39,7 @@ export const REQUEST_TYPES = {
     { name: "owner", type: "address" },
     { name: "kind", type: "string" },
     { name: "category", type: "uint8" },
+    { name: "ref", type: "bytes32" },
     { name: "timestamp", type: "uint64" },
     { name: "nonce", type: "bytes32" },
     { name: "gateway", type: "address" },
@@ -67,6 +68,13 @@ export type GatewayRequestFields = {
   kind: string;
   /** Writes: the record category code. Reads: 0. */
   category: number;
+  /**
+   * What the access is about on-chain: for a record write, the record id or batch root it will be
+   * anchored under; for an oracle, the prediction request id (reads of its input and keys, the
+   * write of its result); for a grantee's read, optionally a record id covered by a record-scoped
+   * consent. Zero otherwise.
+   */
+  ref: string;
   /** Unix seconds. */
   timestamp: number;
   /** 32 random bytes, never reused by a signer. */

@@ -109,7 +109,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       const auth = authenticate(req, "GET", id, state);
       const meta = await options.metadata.get(id);
       if (!meta) throw new BlobNotFoundError(id);
-      const reason = await options.policy.authorizeRead({ signer: auth.signer, blobId: id, purpose: auth.fields.purpose, meta });
+      const reason = await options.policy.authorizeRead({ signer: auth.signer, blobId: id, purpose: auth.fields.purpose, ref: auth.fields.ref, meta });
       const bytes = await options.store.get(id);
       if (!bytes) throw new BlobNotFoundError(id);
       await options.audit.append({ actor: auth.signer, action: "read", blobId: id, owner: meta.owner, purpose: auth.fields.purpose, outcome: "granted", reason });
@@ -117,22 +117,22 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
     if (req.method === "PUT") {
       const auth = authenticate(req, "PUT", id, state);
-      const { kind, category, purpose } = auth.fields;
+      const { kind, category, purpose, ref } = auth.fields;
       if (!isBlobKind(kind)) throw new BadRequestError(`Unknown blob kind "${kind}".`, { kind });
       const owner = getAddress(auth.fields.owner);
       if (owner === ZeroAddress) throw new BadRequestError("A blob must name its owner (patient).");
       const maxBytes = limits.maxBytes[kind];
       const declared = Number(req.headers["content-length"] ?? NaN);
       if (Number.isFinite(declared) && declared > maxBytes) throw new BlobTooLargeError({ kind, maxBytes, bytes: declared });
-      const reason = await options.policy.authorizeWrite({ signer: auth.signer, blobId: id, owner, kind, category, purpose });
+      const reason = await options.policy.authorizeWrite({ signer: auth.signer, blobId: id, owner, kind, category, purpose, ref });
       const existing = await options.metadata.get(id);
-      if (existing && (existing.owner !== owner || existing.kind !== kind || existing.category !== category)) throw new BlobConflictError(id);
+      if (existing && (existing.owner !== owner || existing.kind !== kind || existing.category !== category || existing.ref !== ref)) throw new BlobConflictError(id);
       const bytes = await readBody(req, maxBytes, kind);
       const actual = sha256Hex(bytes);
       if (actual !== id) throw new BlobIntegrityError({ blobId: id, actual, where: "upload" });
       await options.store.put(id, bytes);
       if (!existing) {
-        await options.metadata.put({ blobId: id, owner, kind, category, size: bytes.length, writer: auth.signer, storedAt: new Date(now() * 1000).toISOString() });
+        await options.metadata.put({ blobId: id, owner, kind, category, ref, size: bytes.length, writer: auth.signer, storedAt: new Date(now() * 1000).toISOString() });
       }
       await options.audit.append({ actor: auth.signer, action: "write", blobId: id, owner, purpose, outcome: "granted", reason });
       return json(existing ? 200 : 201, { blobId: id, size: bytes.length }, auth.digest);
@@ -152,8 +152,11 @@ export function createGateway(options: GatewayOptions): Gateway {
     if (owner !== getAddress(auth.fields.owner)) throw new BadRequestError("The owner query must match the signed owner.");
     await options.policy.authorizeAuditRead(auth.signer, owner);
     await options.audit.append({ actor: auth.signer, action: "audit-read", blobId: ZeroHash, owner, purpose: auth.fields.purpose, outcome: "granted", reason: "owner" });
-    const entries = (await options.audit.entries()).filter((e) => e.owner === owner || e.actor === owner);
-    return json(200, { owner, head: options.audit.head(), entries }, auth.digest);
+    const all = await options.audit.entries();
+    const entries = all.filter((e) => e.owner === owner || e.actor === owner);
+    // Every entry's hash (not its content) lets the patient prove their entries are in the
+    // anchored log without seeing anyone else's (verifyAuditProof).
+    return json(200, { owner, head: { seq: all.length, head: all.at(-1)?.hash ?? ZeroHash }, entries, hashes: all.map((e) => e.hash) }, auth.digest);
   }
 
   async function route(req: IncomingMessage, state: { auth?: AuthenticatedRequest }): Promise<Reply> {

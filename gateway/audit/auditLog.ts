@@ -71,6 +71,29 @@ export function verifyAuditChain(
   return { seq: entries.length, head: prev };
 }
 
+/**
+ * What a patient can check without seeing other patients' entries: their own entries in full, and
+ * the hash of every entry of the log (`hashes[i]` = hash of entry i + 1). Each own entry must hash
+ * to its slot and link to the slot before; the slot at the anchored count must be the anchored head.
+ */
+export function verifyAuditProof(
+  entries: readonly AuditEntry[],
+  hashes: readonly string[],
+  anchored?: { seq: number; head: string },
+): void {
+  for (const entry of entries) {
+    const { hash: _hash, ...rest } = entry;
+    const expectedPrev = entry.seq === 1 ? GENESIS_HASH : hashes[entry.seq - 2];
+    if (entry.prev !== expectedPrev) throw new AuditLogCorruptError({ seq: entry.seq, problem: "does not link to the previous entry" });
+    if (hashAuditEntry(rest) !== entry.hash || hashes[entry.seq - 1] !== entry.hash) {
+      throw new AuditLogCorruptError({ seq: entry.seq, problem: "hash does not match content or its slot" });
+    }
+  }
+  if (anchored && anchored.seq > 0 && hashes[anchored.seq - 1] !== anchored.head.toLowerCase()) {
+    throw new AuditLogCorruptError({ seq: anchored.seq, problem: "differs from the anchored head" });
+  }
+}
+
 export type AuditLog = {
   append(input: AuditEntryInput): Promise<AuditEntry>;
   head(): { seq: number; head: Sha256Hex };

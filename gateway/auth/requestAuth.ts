@@ -55,6 +55,7 @@ export function createRequestVerifier(options: {
         owner: auth.owner,
         kind: auth.kind,
         category: auth.category,
+        ref: auth.ref,
         timestamp: auth.timestamp,
         nonce: auth.nonce,
         gateway,
@@ -94,6 +95,7 @@ function parseAuth(value: string): AuthHeader {
     !isUint(a.purpose, 255) || !isUint(a.category, 255) ||
     typeof a.kind !== "string" || a.kind.length > 32 ||
     typeof a.nonce !== "string" || !isHexString(a.nonce, 32) ||
+    typeof a.ref !== "string" || !isHexString(a.ref, 32) ||
     typeof a.signature !== "string" || !isHexString(a.signature, 65)
   ) {
     throw new AuthenticationError("x-medcipher-auth is missing fields or has malformed ones.");

@@ -13,6 +13,8 @@ export type BlobMeta = {
   kind: BlobKind;
   /** Record category code (contracts' `Category`). */
   category: number;
+  /** The on-chain reference given at upload (record id / batch root / prediction request id). */
+  ref: string;
   size: number;
   /** Who uploaded it: the patient, a bound device or an oracle. */
   writer: string;

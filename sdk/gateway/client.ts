@@ -36,8 +36,9 @@ export type GatewayClientOptions = {
   fetch?: typeof fetch;
 };
 
-export type PutBlobParameters = { owner: string; kind: BlobKind; category: number; purpose?: number };
-export type GetBlobParameters = { purpose: number };
+/** `ref`: see GatewayRequestFields.ref (record id / batch root, or prediction request id). */
+export type PutBlobParameters = { owner: string; kind: BlobKind; category: number; purpose?: number; ref?: string };
+export type GetBlobParameters = { purpose: number; ref?: string };
 
 export type GatewayClient = {
   readonly url: string;
@@ -47,7 +48,7 @@ export type GatewayClient = {
   /** Downloads and verifies a blob (response signature and SHA-256). */
   get(blobId: string, parameters: GetBlobParameters): Promise<Uint8Array>;
   /** The audit entries about `owner` (the signer must be allowed to read them). */
-  audit(owner: string): Promise<{ head: { seq: number; head: string }; entries: AuditEntry[] }>;
+  audit(owner: string): Promise<{ head: { seq: number; head: string }; entries: AuditEntry[]; hashes: string[] }>;
   /** The public head of the gateway's hash-chained audit log. */
   auditHead(): Promise<{ seq: number; head: string }>;
 };
@@ -85,6 +86,7 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
       owner: full.owner,
       kind: full.kind,
       category: full.category,
+      ref: full.ref,
       timestamp: full.timestamp,
       nonce: full.nonce,
       signature,
@@ -143,18 +145,19 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
         owner: getAddress(parameters.owner),
         kind: parameters.kind,
         category: parameters.category,
+        ref: parameters.ref ?? ZeroHash,
       }, bytes);
       return blobId;
     },
     async get(blobId, parameters) {
-      const { bytes } = await signedRequest("GET", `/v1/blobs/${blobId}`, { blobId, purpose: parameters.purpose, owner: ZeroAddress, kind: "", category: 0 });
+      const { bytes } = await signedRequest("GET", `/v1/blobs/${blobId}`, { blobId, purpose: parameters.purpose, owner: ZeroAddress, kind: "", category: 0, ref: parameters.ref ?? ZeroHash });
       const actual = sha256Hex(bytes);
       if (actual !== blobId) throw new IntegrityError("Blob from gateway", { blobId, actual });
       return bytes;
     },
     async audit(owner) {
       const address = getAddress(owner);
-      const { bytes } = await signedRequest("AUDIT", `/v1/audit?owner=${address}`, { blobId: ZeroHash, purpose: 0, owner: address, kind: "", category: 0 });
+      const { bytes } = await signedRequest("AUDIT", `/v1/audit?owner=${address}`, { blobId: ZeroHash, purpose: 0, owner: address, kind: "", category: 0, ref: ZeroHash });
       return parseJson(bytes);
     },
     async auditHead() {

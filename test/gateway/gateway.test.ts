@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 
 import { expect } from "chai";
-import { BaseWallet, hexlify, randomBytes, Wallet, ZeroAddress } from "ethers";
+import { BaseWallet, hexlify, randomBytes, Wallet, ZeroAddress, ZeroHash } from "ethers";
 
 import { sha256Hex } from "../../core/hash.js";
 import { readAuditLogFile, verifyAuditChain } from "../../gateway/audit/auditLog.js";
@@ -27,13 +27,13 @@ async function expectCode(promise: Promise<unknown>, code: string) {
 function signedGet(url: string, gateway: string, signer: BaseWallet, blobId: string, overrides: { timestamp?: number; chainId?: number; nonce?: string } = {}) {
   const chainId = overrides.chainId ?? 31337;
   const fields: GatewayRequestFields = {
-    method: "GET", blobId, purpose: 1, owner: ZeroAddress, kind: "", category: 0,
+    method: "GET", blobId, purpose: 1, owner: ZeroAddress, kind: "", category: 0, ref: ZeroHash,
     timestamp: overrides.timestamp ?? Math.floor(Date.now() / 1000),
     nonce: overrides.nonce ?? hexlify(randomBytes(32)),
     gateway,
   };
   const signature = signer.signingKey.sign(requestDigest(chainId, fields)).serialized;
-  const header = encodeAuthHeader({ signer: signer.address, chainId, gateway, purpose: 1, owner: ZeroAddress, kind: "", category: 0, timestamp: fields.timestamp, nonce: fields.nonce, signature });
+  const header = encodeAuthHeader({ signer: signer.address, chainId, gateway, purpose: 1, owner: ZeroAddress, kind: "", category: 0, ref: ZeroHash, timestamp: fields.timestamp, nonce: fields.nonce, signature });
   return () => fetch(`${url}/v1/blobs/${blobId}`, { headers: { [HEADER_AUTH]: header } });
 }
 
@@ -61,7 +61,7 @@ describe("gateway: storage, authentication, limits", function () {
   it("refuses an upload whose bytes do not match the id", async function () {
     const bytes = randomBytes(100);
     const wrongId = sha256Hex(randomBytes(100));
-    const fields: GatewayRequestFields = { method: "PUT", blobId: wrongId, purpose: 0, owner: patient.address, kind: "record", category: 0, timestamp: Math.floor(Date.now() / 1000), nonce: hexlify(randomBytes(32)), gateway: gw.key.address };
+    const fields: GatewayRequestFields = { method: "PUT", blobId: wrongId, purpose: 0, owner: patient.address, kind: "record", category: 0, ref: ZeroHash, timestamp: Math.floor(Date.now() / 1000), nonce: hexlify(randomBytes(32)), gateway: gw.key.address };
     const signature = patient.signingKey.sign(requestDigest(31337, fields)).serialized;
     const { method: _m, blobId: _b, ...rest } = fields;
     const response = await fetch(`${gw.url}/v1/blobs/${wrongId}`, { method: "PUT", body: Buffer.from(bytes), headers: { [HEADER_AUTH]: encodeAuthHeader({ ...rest, signer: patient.address, chainId: 31337, signature }) } });
@@ -113,7 +113,7 @@ describe("gateway: storage, authentication, limits", function () {
 
   it("refuses a signature from someone other than the claimed signer", async function () {
     const id = await client(patient).put(randomBytes(10), { owner: patient.address, kind: "record", category: 0 });
-    const fields: GatewayRequestFields = { method: "GET", blobId: id, purpose: 1, owner: ZeroAddress, kind: "", category: 0, timestamp: Math.floor(Date.now() / 1000), nonce: hexlify(randomBytes(32)), gateway: gw.key.address };
+    const fields: GatewayRequestFields = { method: "GET", blobId: id, purpose: 1, owner: ZeroAddress, kind: "", category: 0, ref: ZeroHash, timestamp: Math.floor(Date.now() / 1000), nonce: hexlify(randomBytes(32)), gateway: gw.key.address };
     const signature = stranger.signingKey.sign(requestDigest(31337, fields)).serialized;
     const { method: _m, blobId: _b, ...rest } = fields;
     const response = await fetch(`${gw.url}/v1/blobs/${id}`, { headers: { [HEADER_AUTH]: encodeAuthHeader({ ...rest, signer: patient.address, chainId: 31337, signature }) } });

@@ -1,0 +1,131 @@
+import { getAddress, id as keccakUtf8, ZeroHash, type Provider } from "ethers";
+
+import { Category, categoryName, purposeName } from "../sdk/codes.js";
+import { RequestStatus } from "../sdk/chain/abis.js";
+import type { MedCipherContracts } from "../sdk/chain/contracts.js";
+import { ForbiddenError } from "./errors.js";
+import type { AccessPolicy, GrantReason, ReadAccess, WriteAccess } from "./policy.js";
+
+export const ORACLE_ROLE = keccakUtf8("ORACLE_ROLE");
+
+export type ChainPolicyOptions = {
+  contracts: MedCipherContracts;
+  provider: Provider;
+  /**
+   * How long a fetched block number is reused. Every chain view is cached for the block it was
+   * read at, so the staleness of any decision is at most one block plus this many milliseconds.
+   * 0 asks for the block number on every request (exact, one extra RPC call per request).
+   */
+  blockNumberTtlMs?: number;
+};
+
+/**
+ * Authorisation from the chain, per request:
+ * - the owner (a registered patient) reads and writes their blobs;
+ * - a device bound to the patient now (IdentityRegistry.deviceOwner) writes the patient's records;
+ * - a grantee reads under live consent for the blob's category and the request's purpose
+ *   (ConsentManager.hasAccess), or a record-scoped consent for the record the blob was stored under;
+ * - an oracle (ORACLE_ROLE) reads only the input ciphertext and the patient's evaluation keys named
+ *   by a pending prediction request (`ref` = request id), and writes only that request's result.
+ * Everything else is refused with the reason.
+ */
+export function createChainAccessPolicy(options: ChainPolicyOptions): AccessPolicy & { viewCacheSize(): number } {
+  const { contracts, provider } = options;
+  const ttl = options.blockNumberTtlMs ?? 0;
+  let blockPromise: Promise<number> | undefined;
+  let blockFetchedAt = -Infinity;
+  let cacheBlock = -1;
+  const cache = new Map<string, Promise<unknown>>();
+
+  function currentBlock(): Promise<number> {
+    const now = performance.now();
+    if (!blockPromise || now - blockFetchedAt > ttl) {
+      blockFetchedAt = now;
+      blockPromise = provider.getBlockNumber();
+      blockPromise.catch(() => { blockPromise = undefined; });
+    }
+    return blockPromise;
+  }
+
+  /** One chain view, memoised for the current block (concurrent callers share one RPC call). */
+  async function view<T>(key: string, read: () => Promise<T>): Promise<T> {
+    const block = await currentBlock();
+    if (block !== cacheBlock) {
+      cache.clear();
+      cacheBlock = block;
+    }
+    let pending = cache.get(key) as Promise<T> | undefined;
+    if (!pending) {
+      pending = read();
+      cache.set(key, pending);
+      pending.catch(() => cache.delete(key));
+    }
+    return pending;
+  }
+
+  const isPatient = (a: string) => view(`isPatient:${a}`, () => contracts.identity.isPatient!(a) as Promise<boolean>);
+  const deviceOwner = (d: string) => view(`deviceOwner:${d}`, async () => getAddress(await contracts.identity.deviceOwner!(d) as string));
+  const isOracle = (a: string) => view(`oracle:${a}`, () => contracts.identity.hasRole!(ORACLE_ROLE, a) as Promise<boolean>);
+  const request = (r: string) => view(`request:${r}`, async () => {
+    const q = await contracts.router.getRequest!(r) as { patient: string; status: bigint; inputHash: string };
+    return { patient: getAddress(q.patient), status: Number(q.status), inputHash: q.inputHash.toLowerCase() };
+  });
+  const keysHashOf = (p: string) => view(`keys:${p}`, async () => ((await contracts.identity.keySetOf!(p)) as [string, string])[0].toLowerCase());
+  const hasAccess = (g: string, p: string, c: number, u: number) => view(`access:${g}:${p}:${c}:${u}`, () => contracts.consent.hasAccess!(g, p, c, u) as Promise<boolean>);
+  const hasRecordAccess = (g: string, p: string, r: string, c: number, u: number) =>
+    view(`raccess:${g}:${p}:${r}:${c}:${u}`, () => contracts.consent.hasRecordAccess!(g, p, r, c, u) as Promise<boolean>);
+
+  async function pendingRequestFor(ref: string, owner: string) {
+    if (ref === ZeroHash) throw new ForbiddenError("an oracle must name the prediction request it serves (ref)");
+    const r = await request(ref);
+    if (r.status !== RequestStatus.Pending) throw new ForbiddenError("the prediction request is not pending", { requestId: ref, status: r.status });
+    if (r.patient !== owner) throw new ForbiddenError("the prediction request is for another patient", { requestId: ref });
+    return r;
+  }
+
+  return {
+    viewCacheSize: () => cache.size,
+
+    async authorizeWrite(access: WriteAccess): Promise<GrantReason> {
+      const signer = getAddress(access.signer);
+      const owner = getAddress(access.owner);
+      if (access.kind === "he-result") {
+        if (!(await isOracle(signer))) throw new ForbiddenError("only an oracle writes prediction results");
+        await pendingRequestFor(access.ref, owner);
+        if (access.category !== Category.PREDICTION) throw new ForbiddenError("prediction results have category PREDICTION");
+        return "oracle";
+      }
+      if (signer === owner) {
+        if (!(await isPatient(owner))) throw new ForbiddenError("the owner is not a registered patient", { owner });
+        return "owner";
+      }
+      if ((await deviceOwner(signer)) === owner) {
+        if (access.kind !== "record") throw new ForbiddenError("a device writes records only", { kind: access.kind });
+        return "device";
+      }
+      throw new ForbiddenError("only the patient or a device bound to the patient may store the patient's blobs", { signer, owner });
+    },
+
+    async authorizeRead(access: ReadAccess): Promise<GrantReason> {
+      const signer = getAddress(access.signer);
+      const { meta } = access;
+      const owner = getAddress(meta.owner);
+      if (signer === owner) return "owner";
+      if (access.ref !== ZeroHash && (await isOracle(signer))) {
+        const r = await pendingRequestFor(access.ref, owner);
+        if (access.blobId === r.inputHash || access.blobId === (await keysHashOf(owner))) return "oracle";
+        throw new ForbiddenError("an oracle reads only the input and evaluation keys of the request it serves", { requestId: access.ref });
+      }
+      if (access.purpose < 1 || access.purpose > 5) throw new ForbiddenError("a grantee must state a valid purpose of use", { purpose: access.purpose });
+      if (await hasAccess(signer, owner, meta.category, access.purpose)) return "consent";
+      if (meta.ref !== ZeroHash && (await hasRecordAccess(signer, owner, meta.ref, meta.category, access.purpose))) return "consent";
+      throw new ForbiddenError(`no live consent for ${categoryName(meta.category)} records for purpose ${purposeName(access.purpose)}`, {
+        grantee: signer, patient: owner, category: meta.category, purpose: access.purpose,
+      });
+    },
+
+    async authorizeAuditRead(signer, owner) {
+      if (getAddress(signer) !== getAddress(owner)) throw new ForbiddenError("only the patient reads their audit trail");
+    },
+  };
+}

@@ -1,0 +1,79 @@
+import { join } from "node:path";
+
+import { computeAddress, type Provider, type Signer, type SigningKey } from "ethers";
+import { pino, type Logger } from "pino";
+
+import { connectContracts, type MedCipherAddresses } from "../sdk/chain/contracts.js";
+import { createAuditAnchorer, type AuditAnchorer } from "./audit/anchor.js";
+import { openAuditLog, type AuditLog } from "./audit/auditLog.js";
+import { createChainAccessPolicy } from "./chainPolicy.js";
+import type { GatewayLimits } from "./limits.js";
+import { createGateway, type Gateway } from "./server.js";
+import { createDirectoryBlobStore } from "./store/directoryStore.js";
+import { createDirectoryMetadataStore } from "./store/metadata.js";
+
+export type GatewayServiceOptions = {
+  /** Blobs, metadata and the audit log live under this directory. */
+  dataDir: string;
+  provider: Provider;
+  addresses: MedCipherAddresses;
+  /** The gateway's key: signs responses; as a Signer connected to `provider` it also sends audit anchors. */
+  signingKey: SigningKey;
+  /** Sends anchorHead transactions (the same key as `signingKey`, connected to the chain). */
+  anchorSigner?: Signer;
+  port?: number;
+  host?: string;
+  limits?: Partial<GatewayLimits>;
+  /** Anchor the audit head this often (ms); 0 disables the timer (anchor with `anchorer.anchorNow()`). */
+  anchorIntervalMs?: number;
+  /** See ChainPolicyOptions.blockNumberTtlMs. */
+  blockNumberTtlMs?: number;
+  logger?: Logger;
+};
+
+export type GatewayService = {
+  url: string;
+  address: string;
+  gateway: Gateway;
+  audit: AuditLog;
+  anchorer?: AuditAnchorer;
+  close(): Promise<void>;
+};
+
+/** The whole gateway wired to a chain: directory storage, chain policy, audit log and anchoring. */
+export async function startGatewayService(options: GatewayServiceOptions): Promise<GatewayService> {
+  const logger = options.logger ?? pino({ name: "gateway" });
+  const chainId = Number((await options.provider.getNetwork()).chainId);
+  const address = computeAddress(options.signingKey.publicKey);
+  const contracts = connectContracts(options.addresses, options.provider);
+  const audit = await openAuditLog(join(options.dataDir, "audit.jsonl"));
+  const gateway = createGateway({
+    store: createDirectoryBlobStore(join(options.dataDir, "blobs")),
+    metadata: createDirectoryMetadataStore(join(options.dataDir, "meta")),
+    audit,
+    policy: createChainAccessPolicy({ contracts, provider: options.provider, blockNumberTtlMs: options.blockNumberTtlMs }),
+    signingKey: options.signingKey,
+    gatewayAddress: address,
+    chainId,
+    limits: options.limits,
+    logger,
+  });
+  const url = await gateway.listen(options.port ?? 0, options.host ?? "127.0.0.1");
+  const anchorer = options.anchorSigner
+    ? createAuditAnchorer({ audit, anchorContract: connectContracts(options.addresses, options.anchorSigner).auditAnchor, intervalMs: options.anchorIntervalMs ?? 60_000, logger })
+    : undefined;
+  if (anchorer && (options.anchorIntervalMs ?? 60_000) > 0) anchorer.start();
+  logger.info({ url, gateway: address, chainId }, "gateway listening");
+  return {
+    url,
+    address,
+    gateway,
+    audit,
+    anchorer,
+    async close() {
+      await anchorer?.stop();
+      await gateway.close();
+      await audit.close();
+    },
+  };
+}

@@ -1,0 +1,45 @@
+import { getAddress, type Signer } from "ethers";
+
+import { sendTransaction } from "../chain/send.js";
+import type { MedCipherClient } from "../client.js";
+
+export type BindDeviceParameters = {
+  /** The device's own key: it signs the binding (proof of possession). */
+  device: Pick<Signer, "getAddress" | "signTypedData">;
+  /** Unix seconds after which the binding lapses. */
+  expiresAt: number;
+  /** Unix seconds after which the device's signature is void (default: 1 hour from now). */
+  deadline?: number;
+};
+
+export type BindDeviceReturnType = { device: string; transactionHash: string };
+
+export const BIND_DEVICE_TYPES = {
+  BindDevice: [
+    { name: "device", type: "address" },
+    { name: "patient", type: "address" },
+    { name: "expiresAt", type: "uint40" },
+    { name: "nonce", type: "uint32" },
+    { name: "deadline", type: "uint256" },
+  ],
+};
+
+/**
+ * Binds a registered device to the client's patient account: the device signs EIP-712
+ * `BindDevice`, the patient sends it.
+ *
+ * @example
+ * await bindDevice(patientClient, { device: deviceWallet, expiresAt: now + 365 * 86400 });
+ */
+export async function bindDevice(client: MedCipherClient, parameters: BindDeviceParameters): Promise<BindDeviceReturnType> {
+  const device = getAddress(await parameters.device.getAddress());
+  const deadline = parameters.deadline ?? Math.floor(Date.now() / 1000) + 3600;
+  const info = (await client.contracts.identity.deviceOf!(device)) as { bindNonce: bigint };
+  const signature = await parameters.device.signTypedData(
+    { name: "MedCipher IdentityRegistry", version: "1", chainId: client.chainId, verifyingContract: client.addresses.IdentityRegistry },
+    BIND_DEVICE_TYPES,
+    { device, patient: client.address, expiresAt: parameters.expiresAt, nonce: info.bindNonce, deadline },
+  );
+  const receipt = await sendTransaction("bindDevice", () => client.contracts.identity.bindDevice!(device, parameters.expiresAt, deadline, signature));
+  return { device, transactionHash: receipt.hash };
+}

@@ -1,0 +1,110 @@
+import type { AuditEvent } from "@medplum/fhirtypes";
+import { getAddress, type Contract, type EventLog } from "ethers";
+
+import { auditEntryToFhir, ETHEREUM_ADDRESS_SYSTEM } from "../../gateway/audit/fhir.js";
+import { verifyAuditProof, type AuditEntry } from "../../gateway/audit/auditLog.js";
+import { requireGateway, type MedCipherClient } from "../client.js";
+import { PURPOSE_OF_USE_SYSTEM, purposeName } from "../codes.js";
+
+export type GetAuditTrailParameters = { patient?: string; fromBlock?: number };
+
+export type ChainAuditItem = { event: string; blockNumber: number; transactionHash: string; time: string; actor: string; detail: Record<string, string> };
+
+export type GetAuditTrailReturnType = {
+  /** Chain events and gateway accesses, oldest first, as FHIR AuditEvent resources. */
+  events: AuditEvent[];
+  chain: ChainAuditItem[];
+  gateway: AuditEntry[];
+  /** The gateway log proof checked against the head the gateway anchored on-chain. */
+  anchoredHead: { seq: number; head: string; verified: boolean } | null;
+};
+
+const CHAIN_EVENTS: { contract: "identity" | "consent" | "records" | "router"; event: string; patientArg: number; actorArg?: string; action: AuditEvent["action"] }[] = [
+  { contract: "identity", event: "PatientRegistered", patientArg: 0, action: "C" },
+  { contract: "identity", event: "DeviceBound", patientArg: 1, action: "C" },
+  { contract: "identity", event: "DeviceUnbound", patientArg: 1, actorArg: "by", action: "D" },
+  { contract: "records", event: "BatchAnchored", patientArg: 1, actorArg: "submitter", action: "C" },
+  { contract: "records", event: "RecordAnchored", patientArg: 1, actorArg: "submitter", action: "C" },
+  { contract: "consent", event: "ConsentGranted", patientArg: 0, actorArg: "submitter", action: "C" },
+  { contract: "consent", event: "ConsentRevoked", patientArg: 0, actorArg: "submitter", action: "D" },
+  { contract: "consent", event: "AllConsentsRevoked", patientArg: 0, action: "D" },
+  { contract: "consent", event: "BreakGlassAccessed", patientArg: 0, actorArg: "provider", action: "E" },
+  { contract: "router", event: "PredictionRequested", patientArg: 1, actorArg: "requester", action: "E" },
+  { contract: "router", event: "PredictionFulfilled", patientArg: 1, action: "U" },
+  { contract: "router", event: "PredictionFailed", patientArg: 1, action: "U" },
+  { contract: "router", event: "PredictionRefused", patientArg: 1, action: "U" },
+];
+
+/**
+ * The audit trail of a patient: every on-chain event about them (registration, devices, anchored
+ * records, consents, predictions) and every gateway access to their blobs (granted or refused),
+ * as FHIR AuditEvent resources. The gateway part is checked against the audit head the gateway
+ * anchored on-chain. The client must be the patient (the gateway shows a trail only to its patient).
+ *
+ * @example
+ * const { events, anchoredHead } = await getAuditTrail(patientClient);
+ */
+export async function getAuditTrail(client: MedCipherClient, parameters: GetAuditTrailParameters = {}): Promise<GetAuditTrailReturnType> {
+  const patient = getAddress(parameters.patient ?? client.address);
+  const gateway = requireGateway(client);
+  const fromBlock = parameters.fromBlock ?? 0;
+  const contracts: Record<string, Contract> = { identity: client.contracts.identity, consent: client.contracts.consent, records: client.contracts.records, router: client.contracts.router };
+
+  const chain: ChainAuditItem[] = [];
+  const blockTimes = new Map<number, string>();
+  for (const spec of CHAIN_EVENTS) {
+    const contract = contracts[spec.contract]!;
+    const topics: (string | null)[] = [null, null, null];
+    topics[spec.patientArg] = patient;
+    const filter = contract.filters[spec.event]!(...topics.slice(0, spec.patientArg + 1));
+    const logs = (await contract.queryFilter(filter, fromBlock)) as EventLog[];
+    for (const log of logs) {
+      if (!blockTimes.has(log.blockNumber)) {
+        const block = await client.provider.getBlock(log.blockNumber);
+        blockTimes.set(log.blockNumber, new Date((block?.timestamp ?? 0) * 1000).toISOString());
+      }
+      const detail: Record<string, string> = {};
+      log.fragment.inputs.forEach((input, i) => { detail[input.name] = String(log.args[i]); });
+      const tx = spec.actorArg ? undefined : await log.getTransaction();
+      chain.push({
+        event: spec.event,
+        blockNumber: log.blockNumber,
+        transactionHash: log.transactionHash,
+        time: blockTimes.get(log.blockNumber)!,
+        actor: spec.actorArg ? getAddress(detail[spec.actorArg]!) : getAddress(tx!.from),
+        detail,
+      });
+    }
+  }
+  chain.sort((a, b) => a.blockNumber - b.blockNumber);
+
+  const log = await gateway.audit(patient);
+  const anchored = (await client.contracts.auditAnchor.latestHead!(gateway.gatewayAddress)) as { headHash: string; entryCount: bigint };
+  let anchoredHead: GetAuditTrailReturnType["anchoredHead"] = null;
+  const seq = Number(anchored.entryCount);
+  verifyAuditProof(log.entries, log.hashes, seq > 0 ? { seq, head: anchored.headHash } : undefined);
+  if (seq > 0) anchoredHead = { seq, head: anchored.headHash, verified: true };
+
+  const chainEvents: AuditEvent[] = chain.map((item) => {
+    const spec = CHAIN_EVENTS.find((s) => s.event === item.event)!;
+    const purpose = item.detail.purpose ? Number(item.detail.purpose) : undefined;
+    return {
+      resourceType: "AuditEvent",
+      id: `chain-${item.transactionHash.slice(2, 18)}-${item.event}`,
+      type: { system: "https://medcipher.dev/fhir/CodeSystem/chain-event", code: item.event },
+      action: spec.action,
+      recorded: item.time,
+      outcome: item.event === "PredictionFailed" || item.event === "PredictionRefused" ? "4" : "0",
+      purposeOfEvent: purpose ? [{ coding: [{ system: PURPOSE_OF_USE_SYSTEM, code: purposeName(purpose) }] }] : undefined,
+      agent: [{ who: { identifier: { system: ETHEREUM_ADDRESS_SYSTEM, value: `urn:ethereum:${item.actor}` } }, requestor: true }],
+      source: { observer: { display: `chain ${client.chainId}` } },
+      entity: [
+        { what: { identifier: { system: ETHEREUM_ADDRESS_SYSTEM, value: `urn:ethereum:${patient}` } } },
+        { what: { identifier: { value: item.transactionHash } }, detail: Object.entries(item.detail).map(([type, valueString]) => ({ type, valueString })) },
+      ],
+    };
+  });
+  const gatewayEvents = log.entries.map((entry) => auditEntryToFhir(entry, gateway.gatewayAddress));
+  const events = [...chainEvents, ...gatewayEvents].sort((a, b) => a.recorded.localeCompare(b.recorded));
+  return { events, chain, gateway: log.entries, anchoredHead };
+}

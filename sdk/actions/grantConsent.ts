@@ -1,0 +1,71 @@
+import { getAddress, type Signer } from "ethers";
+
+import { connectContracts } from "../chain/contracts.js";
+import { sendTransaction } from "../chain/send.js";
+import type { MedCipherClient } from "../client.js";
+import { scopeOf } from "../codes.js";
+import { InvalidInputError } from "../errors.js";
+
+export type GrantConsentParameters = {
+  grantee: string;
+  /** Purpose-of-use code (Purpose.TREAT …). */
+  purpose: number;
+  /** Category codes the grant covers (Category.VITAL_SIGNS …). */
+  categories: readonly number[];
+  /** Unix seconds; default now. */
+  validFrom?: number;
+  /** Unix seconds (exclusive). */
+  validUntil: number;
+  /**
+   * Gasless: the patient signs EIP-712 `GrantConsent` and this account submits it
+   * (`grantConsentBySig`). Without a relayer the patient sends `grantConsent` itself.
+   */
+  relayer?: Signer;
+};
+
+export type GrantConsentReturnType = { transactionHash: string; categories: number };
+
+export const GRANT_CONSENT_TYPES = {
+  GrantConsent: [
+    { name: "patient", type: "address" },
+    { name: "grantee", type: "address" },
+    { name: "purpose", type: "uint8" },
+    { name: "categories", type: "uint32" },
+    { name: "validFrom", type: "uint40" },
+    { name: "validUntil", type: "uint40" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+};
+
+export function consentDomain(client: Pick<MedCipherClient, "chainId" | "addresses">) {
+  return { name: "MedCipher ConsentManager", version: "1", chainId: client.chainId, verifyingContract: client.addresses.ConsentManager };
+}
+
+/**
+ * Grants `grantee` access to the client's (patient's) records of `categories` for `purpose`
+ * until `validUntil`. Replaces any earlier grant for the same grantee and purpose.
+ *
+ * @example
+ * await grantConsent(patientClient, { grantee: clinician, purpose: Purpose.TREAT, categories: [Category.VITAL_SIGNS], validUntil: now + 30 * 86400, relayer });
+ */
+export async function grantConsent(client: MedCipherClient, parameters: GrantConsentParameters): Promise<GrantConsentReturnType> {
+  const grantee = getAddress(parameters.grantee);
+  const categories = scopeOf(parameters.categories);
+  if (categories === 0) throw new InvalidInputError("A consent must cover at least one category.");
+  const validFrom = parameters.validFrom ?? Math.floor(Date.now() / 1000) - 60;
+  const { validUntil, purpose } = parameters;
+  if (!parameters.relayer) {
+    const receipt = await sendTransaction("grantConsent", () => client.contracts.consent.grantConsent!(grantee, purpose, categories, validFrom, validUntil));
+    return { transactionHash: receipt.hash, categories };
+  }
+  const nonce = (await client.contracts.consent.nonces!(client.address)) as bigint;
+  const deadline = Math.floor(Date.now() / 1000) + 3600;
+  const signature = await client.account.signTypedData(consentDomain(client), GRANT_CONSENT_TYPES, {
+    patient: client.address, grantee, purpose, categories, validFrom, validUntil, nonce, deadline,
+  });
+  const relayed = connectContracts(client.addresses, parameters.relayer).consent;
+  const receipt = await sendTransaction("grantConsentBySig", () =>
+    relayed.grantConsentBySig!(client.address, grantee, purpose, categories, validFrom, validUntil, deadline, signature));
+  return { transactionHash: receipt.hash, categories };
+}

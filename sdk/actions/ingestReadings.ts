@@ -1,0 +1,107 @@
+import { getAddress, getBytes, type Signer } from "ethers";
+
+import { sendTransaction } from "../chain/send.js";
+import { connectContracts } from "../chain/contracts.js";
+import { requireGateway, type MedCipherClient } from "../client.js";
+import { Category } from "../codes.js";
+import { buildMerkleBatch, newSalt, recordCommitment } from "../crypto/commitment.js";
+import { sealRecord } from "../crypto/envelope.js";
+import { InvalidInputError } from "../errors.js";
+import { buildObservationBundle, type Reading } from "../fhir/observations.js";
+import { signReadings } from "../readings/deviceSignature.js";
+import type { OnProgress, RecordRef } from "./types.js";
+
+export type IngestReadingsParameters = {
+  /** The patient the readings belong to (the client is the patient or a device bound to it). */
+  patient: string;
+  readings: readonly Reading[];
+  /** Record category (default VITAL_SIGNS). */
+  category?: number;
+  /** Readings per encrypted FHIR Bundle (one gateway blob and one batch leaf each). Default 50. */
+  readingsPerRecord?: number;
+  /** Sign each reading with the client's key (EIP-712 `Reading`): set when the client is the device. Default true. */
+  signAsDevice?: boolean;
+  /**
+   * Another account that sends the anchoring transaction (the device then only signs
+   * `AnchorBatch`): for devices holding no gas.
+   */
+  relayer?: Signer;
+  onProgress?: OnProgress;
+};
+
+export type IngestReadingsReturnType = { root: string; transactionHash: string; records: RecordRef[] };
+
+export const ANCHOR_BATCH_TYPES = {
+  AnchorBatch: [
+    { name: "patient", type: "address" },
+    { name: "root", type: "bytes32" },
+    { name: "count", type: "uint32" },
+    { name: "category", type: "uint8" },
+    { name: "uri", type: "string" },
+    { name: "deadline", type: "uint256" },
+  ],
+};
+
+/**
+ * Readings → FHIR Observation bundles → each sealed under a fresh data key wrapped to the
+ * patient's registered X25519 key → salted commitments → one Merkle batch → blobs uploaded to the
+ * gateway → the root anchored on-chain in one transaction. Returns what is needed to read, share
+ * and prove each record later (keep it: the patient's record index).
+ *
+ * @example
+ * const { root, records } = await ingestReadings(deviceClient, { patient, readings });
+ */
+export async function ingestReadings(client: MedCipherClient, parameters: IngestReadingsParameters): Promise<IngestReadingsReturnType> {
+  const gateway = requireGateway(client);
+  const patient = getAddress(parameters.patient);
+  const category = parameters.category ?? Category.VITAL_SIGNS;
+  const perRecord = parameters.readingsPerRecord ?? 50;
+  const progress = parameters.onProgress ?? (() => undefined);
+  if (parameters.readings.length === 0) throw new InvalidInputError("No readings to ingest.");
+  if (!(perRecord >= 1)) throw new InvalidInputError("readingsPerRecord must be at least 1.");
+
+  const info = (await client.contracts.identity.patientOf!(patient)) as { encryptionKey: string; registeredAt: bigint };
+  if (info.registeredAt === 0n) throw new InvalidInputError(`${patient} is not a registered patient.`, { patient });
+  const patientKey = getBytes(info.encryptionKey);
+
+  const signAsDevice = parameters.signAsDevice ?? true;
+  const device = client.address === patient ? undefined : client.address;
+  const readings = signAsDevice && device ? await signReadings(client.account, patient, client.chainId, parameters.readings) : [...parameters.readings];
+
+  const chunks: Reading[][] = [];
+  for (let i = 0; i < readings.length; i += perRecord) chunks.push(readings.slice(i, i + perRecord));
+  const sealedRecords: { sealed: Uint8Array; salt: string; readingId: string; count: number }[] = [];
+  for (const [index, chunk] of chunks.entries()) {
+    const bundle = buildObservationBundle(chunk, { patient, device });
+    const { sealed } = await sealRecord(new TextEncoder().encode(JSON.stringify(bundle)), patientKey);
+    const salt = newSalt();
+    sealedRecords.push({ sealed, salt, readingId: recordCommitment(salt, sealed), count: chunk.length });
+    progress("encrypt", index + 1, chunks.length);
+  }
+
+  const batch = buildMerkleBatch(sealedRecords.map((r) => r.readingId));
+  const records: RecordRef[] = [];
+  for (const [index, record] of sealedRecords.entries()) {
+    const blobId = await gateway.put(record.sealed, { owner: patient, kind: "record", category, ref: batch.root });
+    records.push({ patient, blobId, readingId: record.readingId, salt: record.salt, category, root: batch.root, proof: batch.proofs[index]!, readings: record.count });
+    progress("upload", index + 1, sealedRecords.length);
+  }
+
+  const uri = `${gateway.url}/v1/blobs`;
+  const count = sealedRecords.length;
+  let receipt;
+  if (parameters.relayer) {
+    const deadline = Math.floor(Date.now() / 1000) + 3600;
+    const signature = await client.account.signTypedData(
+      { name: "MedCipher RecordRegistry", version: "1", chainId: client.chainId, verifyingContract: client.addresses.RecordRegistry },
+      ANCHOR_BATCH_TYPES,
+      { patient, root: batch.root, count, category, uri, deadline },
+    );
+    const relayed = connectContracts(client.addresses, parameters.relayer).records;
+    receipt = await sendTransaction("anchorBatchBySig", () => relayed.anchorBatchBySig!(patient, batch.root, count, category, uri, deadline, signature));
+  } else {
+    receipt = await sendTransaction("anchorBatch", () => client.contracts.records.anchorBatch!(patient, batch.root, count, category, uri));
+  }
+  progress("anchor", 1, 1);
+  return { root: batch.root, transactionHash: receipt.hash, records };
+}

@@ -1,0 +1,26 @@
+import type { Bundle } from "@medplum/fhirtypes";
+
+import { requireEncryptionKey, requireGateway, type MedCipherClient } from "../client.js";
+import { Purpose } from "../codes.js";
+import { openRecordAsPatient } from "../crypto/envelope.js";
+import { readingsFromBundle, type Reading } from "../fhir/observations.js";
+import type { RecordRef } from "./types.js";
+import { verifyRecord } from "./verifyRecord.js";
+
+export type ReadRecordParameters = { record: RecordRef };
+export type ReadRecordReturnType = { bundle: Bundle; readings: Reading[] };
+
+/**
+ * The patient reads one of their own records: fetch, verify against the chain, unwrap the data
+ * key from the record's header with the patient's X25519 key, decrypt.
+ *
+ * @example
+ * const { readings } = await readRecord(patientClient, { record });
+ */
+export async function readRecord(client: MedCipherClient, parameters: ReadRecordParameters): Promise<ReadRecordReturnType> {
+  const sealed = await requireGateway(client).get(parameters.record.blobId, { purpose: Purpose.PATRQT });
+  await verifyRecord(client, { record: parameters.record, sealed });
+  const plaintext = await openRecordAsPatient(sealed, requireEncryptionKey(client));
+  const bundle = JSON.parse(new TextDecoder().decode(plaintext)) as Bundle;
+  return { bundle, readings: readingsFromBundle(bundle) };
+}

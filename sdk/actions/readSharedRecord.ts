@@ -1,0 +1,45 @@
+import type { Bundle } from "@medplum/fhirtypes";
+import { getAddress } from "ethers";
+
+import { requireEncryptionKey, requireGateway, type MedCipherClient } from "../client.js";
+import { openRecord, unwrapDataKey } from "../crypto/envelope.js";
+import { InvalidInputError } from "../errors.js";
+import { readingsFromBundle, type Reading } from "../fhir/observations.js";
+import type { RecordShare } from "./shareRecord.js";
+import type { RecordRef } from "./types.js";
+import { verifyRecord } from "./verifyRecord.js";
+
+export type ReadSharedRecordParameters = {
+  /** The share id the patient gave the grantee (from `shareRecord`). */
+  shareId: string;
+  /** The purpose of use the grantee reads for; the gateway checks live consent for it. */
+  purpose: number;
+};
+
+export type ReadSharedRecordReturnType = { record: RecordRef; bundle: Bundle; readings: Reading[] };
+
+/**
+ * The grantee's side of sharing: fetch the share and the record (the gateway checks consent on
+ * each), verify the record against its on-chain commitment, unwrap the data key with the
+ * grantee's X25519 key, decrypt.
+ *
+ * @example
+ * const { readings } = await readSharedRecord(clinicianClient, { shareId, purpose: Purpose.TREAT });
+ */
+export async function readSharedRecord(client: MedCipherClient, parameters: ReadSharedRecordParameters): Promise<ReadSharedRecordReturnType> {
+  const gateway = requireGateway(client);
+  const shareBytes = await gateway.get(parameters.shareId, { purpose: parameters.purpose });
+  let share: RecordShare;
+  try {
+    share = JSON.parse(new TextDecoder().decode(shareBytes)) as RecordShare;
+  } catch {
+    throw new InvalidInputError("The share is not a MedCipher record share.", { shareId: parameters.shareId });
+  }
+  if (share.v !== 1 || getAddress(share.grantee) !== client.address) throw new InvalidInputError("This share was made for another grantee.", { shareId: parameters.shareId });
+  const sealed = await gateway.get(share.record.blobId, { purpose: parameters.purpose });
+  await verifyRecord(client, { record: share.record, sealed });
+  const dataKey = await unwrapDataKey(share.wrap, requireEncryptionKey(client));
+  const bundle = JSON.parse(new TextDecoder().decode(await openRecord(sealed, dataKey))) as Bundle;
+  dataKey.fill(0);
+  return { record: share.record, bundle, readings: readingsFromBundle(bundle) };
+}

@@ -1,0 +1,53 @@
+import { getAddress, getBytes } from "ethers";
+
+import type { Sha256Hex } from "../../core/hash.js";
+import { requireEncryptionKey, requireGateway, type MedCipherClient } from "../client.js";
+import { Purpose } from "../codes.js";
+import { parseSealedRecord, unwrapDataKey, wrapDataKey, type WrappedKey } from "../crypto/envelope.js";
+import { InvalidInputError } from "../errors.js";
+import type { RecordRef } from "./types.js";
+
+export type ShareRecordParameters = {
+  record: RecordRef;
+  grantee: string;
+  /**
+   * The grantee's X25519 public key. Default: the key the grantee registered in the
+   * IdentityRegistry (grantees who are not patients pass theirs here).
+   */
+  granteeEncryptionKey?: Uint8Array;
+};
+
+export type ShareRecordReturnType = { shareId: Sha256Hex };
+
+/** The share object stored on the gateway (kind "wrapped-key"): the record's reference and its data key wrapped for the grantee. */
+export type RecordShare = { v: 1; grantee: string; record: RecordRef; wrap: WrappedKey };
+
+/**
+ * Shares a record with a grantee by wrapping its data key for the grantee's X25519 key. The
+ * record is not re-encrypted. The grantee still needs live consent for the record's category to
+ * fetch the share and the record from the gateway.
+ *
+ * @example
+ * const { shareId } = await shareRecord(patientClient, { record, grantee: clinician, granteeEncryptionKey });
+ */
+export async function shareRecord(client: MedCipherClient, parameters: ShareRecordParameters): Promise<ShareRecordReturnType> {
+  const gateway = requireGateway(client);
+  const grantee = getAddress(parameters.grantee);
+  let granteeKey = parameters.granteeEncryptionKey;
+  if (!granteeKey) {
+    const info = (await client.contracts.identity.patientOf!(grantee)) as { encryptionKey: string; registeredAt: bigint };
+    if (info.registeredAt === 0n) throw new InvalidInputError(`${grantee} has no registered encryption key: pass granteeEncryptionKey.`, { grantee });
+    granteeKey = getBytes(info.encryptionKey);
+  }
+  const sealed = await gateway.get(parameters.record.blobId, { purpose: Purpose.PATRQT });
+  const dataKey = await unwrapDataKey(parseSealedRecord(sealed).header.wrap, requireEncryptionKey(client));
+  const share: RecordShare = { v: 1, grantee, record: parameters.record, wrap: await wrapDataKey(dataKey, granteeKey) };
+  dataKey.fill(0);
+  const shareId = await gateway.put(new TextEncoder().encode(JSON.stringify(share)), {
+    owner: parameters.record.patient,
+    kind: "wrapped-key",
+    category: parameters.record.category,
+    ref: parameters.record.root ?? parameters.record.readingId,
+  });
+  return { shareId };
+}

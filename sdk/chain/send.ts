@@ -1,0 +1,25 @@
+import type { ContractTransactionResponse, TransactionReceipt } from "ethers";
+
+import { ChainError } from "../errors.js";
+
+/**
+ * Sends a contract transaction and waits for its receipt, turning a revert into a ChainError that
+ * names the contract's custom error (e.g. "NotAuthorisedToAnchor").
+ */
+export async function sendTransaction(action: string, send: () => Promise<ContractTransactionResponse>): Promise<TransactionReceipt> {
+  try {
+    const tx = await send();
+    const receipt = await tx.wait();
+    if (!receipt || receipt.status !== 1) throw new ChainError(action, "transaction reverted");
+    return receipt;
+  } catch (error) {
+    if (error instanceof ChainError) throw error;
+    throw new ChainError(action, revertReason(error), error);
+  }
+}
+
+export function revertReason(error: unknown): string {
+  const e = error as { revert?: { name?: string; args?: unknown[] }; reason?: string; shortMessage?: string; message?: string };
+  if (e.revert?.name) return e.revert.name;
+  return e.reason ?? e.shortMessage ?? e.message ?? String(error);
+}

@@ -1,0 +1,84 @@
+import { getAddress, id as keccakUtf8, type Provider, type Signer } from "ethers";
+
+import { connectContracts, type MedCipherAddresses, type MedCipherContracts } from "./chain/contracts.js";
+import type { EncryptionKeyPair } from "./crypto/x25519.js";
+import { GatewaySignatureError, GatewayUnavailableError, InvalidInputError } from "./errors.js";
+import { createGatewayClient, type GatewayClient } from "./gateway/client.js";
+
+export const GATEWAY_ROLE = keccakUtf8("GATEWAY_ROLE");
+
+/**
+ * What every action takes first: who acts (an ethers v6 Signer — a Wallet, or a JsonRpcSigner
+ * from `new BrowserProvider(window.ethereum)`), the contracts, and optionally the gateway and the
+ * actor's X25519 key pair (needed to decrypt).
+ */
+export type MedCipherClient = {
+  chainId: number;
+  account: Signer;
+  address: string;
+  provider: Provider;
+  addresses: MedCipherAddresses;
+  contracts: MedCipherContracts;
+  gateway?: GatewayClient;
+  encryptionKey?: EncryptionKeyPair;
+};
+
+export type CreateMedCipherClientParameters = {
+  account: Signer;
+  addresses: MedCipherAddresses;
+  /** Gateway base URL. Its key is checked against GATEWAY_ROLE on-chain before use. */
+  gatewayUrl?: string;
+  encryptionKey?: EncryptionKeyPair;
+};
+
+/**
+ * @example
+ * const client = await createMedCipherClient({ account: wallet.connect(provider), addresses, gatewayUrl: "http://127.0.0.1:8787" });
+ */
+export async function createMedCipherClient(parameters: CreateMedCipherClientParameters): Promise<MedCipherClient> {
+  const { account } = parameters;
+  const provider = account.provider;
+  if (!provider) throw new InvalidInputError("The account must be connected to a provider (wallet.connect(provider)).");
+  const chainId = Number((await provider.getNetwork()).chainId);
+  const contracts = connectContracts(parameters.addresses, account);
+  const client: MedCipherClient = {
+    chainId,
+    account,
+    address: getAddress(await account.getAddress()),
+    provider,
+    addresses: parameters.addresses,
+    contracts,
+    encryptionKey: parameters.encryptionKey,
+  };
+  if (parameters.gatewayUrl) client.gateway = await connectGateway(client, parameters.gatewayUrl);
+  return client;
+}
+
+/**
+ * Asks the gateway for its address, then checks on-chain that the address holds GATEWAY_ROLE:
+ * from then on every response must carry that key's signature.
+ */
+export async function connectGateway(client: Pick<MedCipherClient, "account" | "chainId" | "contracts">, url: string): Promise<GatewayClient> {
+  let info: { gateway: string; chainId: number };
+  try {
+    const response = await fetch(`${url.replace(/\/+$/, "")}/v1/info`);
+    info = (await response.json()) as typeof info;
+  } catch (error) {
+    throw new GatewayUnavailableError(url, error);
+  }
+  if (Number(info.chainId) !== client.chainId) throw new InvalidInputError(`Gateway ${url} serves chain ${info.chainId}, not ${client.chainId}.`);
+  const gatewayAddress = getAddress(info.gateway);
+  const registered = (await client.contracts.identity.hasRole!(GATEWAY_ROLE, gatewayAddress)) as boolean;
+  if (!registered) throw new GatewaySignatureError({ expected: "an address with GATEWAY_ROLE", recovered: gatewayAddress, url });
+  return createGatewayClient({ url, signer: client.account, chainId: client.chainId, gatewayAddress });
+}
+
+export function requireGateway(client: MedCipherClient): GatewayClient {
+  if (!client.gateway) throw new InvalidInputError("This action needs a gateway: pass gatewayUrl to createMedCipherClient.");
+  return client.gateway;
+}
+
+export function requireEncryptionKey(client: MedCipherClient): EncryptionKeyPair {
+  if (!client.encryptionKey) throw new InvalidInputError("This action needs the account's X25519 key pair (encryptionKey).");
+  return client.encryptionKey;
+}
