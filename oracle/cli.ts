@@ -30,17 +30,23 @@ export function registerOracleCommands(program: Command): Command {
         console.error(errorMessage(error), JSON.stringify((error as ConfigError).details ?? {}, null, 2));
         process.exit(EXIT_CONFIG);
       }
-      let oracleHandle: Awaited<ReturnType<typeof startOracle>>;
+      // Signals are handled from the first moment: one during start-up stops the daemon as soon
+      // as it is up (its start-up steps are all resumable, so nothing is lost either way).
+      let oracleHandle: Awaited<ReturnType<typeof startOracle>> | undefined;
+      let stopRequested = false;
+      const stop = (handle: NonNullable<typeof oracleHandle>) => void handle.stop().then(() => process.exit(0), () => process.exit(1));
+      onTerminationSignals((signal) => {
+        stopRequested = true;
+        oracleHandle?.common.logger.info({ signal }, "signal received; finishing the steps in hand");
+        if (oracleHandle) stop(oracleHandle);
+      });
       try {
         oracleHandle = await startOracle({ settings });
       } catch (error) {
         console.error(`oracle failed to start: ${errorMessage(error)}`);
         process.exit(error instanceof ConfigError ? EXIT_CONFIG : 1);
       }
-      onTerminationSignals((signal) => {
-        oracleHandle.common.logger.info({ signal }, "signal received; finishing the steps in hand");
-        void oracleHandle.stop().then(() => process.exit(0), () => process.exit(1));
-      });
+      if (stopRequested) stop(oracleHandle);
     });
 
   oracle

@@ -1,5 +1,6 @@
 import type { Common } from "../common.js";
 import { errorMessage, isRetryable } from "../errors.js";
+import { failpoint } from "../failpoints.js";
 import { backoffDelayMs, sleep } from "../retry.js";
 import type { Cursor, JobStore, RequestLog } from "../store/jobStore.js";
 import { toQuantity, type RpcBlock, type RpcClient, type RpcLog } from "./rpc.js";
@@ -131,12 +132,16 @@ export function createChainFollower({ common, rpc, store, addresses, topics, dec
         if (outcomes[i] !== "duplicate") logger.info({ requestId: log.request.requestId, block: log.blockNumber, outcome: outcomes[i] }, "request seen");
       }
       cursor = next;
+      if (recorded > 0) await failpoint("after:seen");
       emit({ type: "block", head, cursor: cursor.blockNumber, recorded, duplicates });
     }
 
     const safeBlock = head - settings.CONFIRMATIONS + 1;
     const confirmed = store.confirmUpTo(Math.min(safeBlock, cursor.blockNumber));
-    if (confirmed > 0) emit({ type: "confirm", safeBlock, confirmed });
+    if (confirmed > 0) {
+      await failpoint("after:confirmed");
+      emit({ type: "confirm", safeBlock, confirmed });
+    }
     metrics.chainCursor.set(cursor.blockNumber);
     metrics.chainLag.set(Math.max(0, head - cursor.blockNumber));
     lastTickAt = Date.now();

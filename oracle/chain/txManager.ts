@@ -1,6 +1,7 @@
 import { AbiCoder, Transaction, type SigningKey } from "ethers";
 
 import type { Common } from "../common.js";
+import { failpoint } from "../failpoints.js";
 import { errorMessage, isRetryable } from "../errors.js";
 import type { Job, JobStore, TxRecord } from "../store/jobStore.js";
 import type { JobState } from "../store/states.js";
@@ -204,8 +205,10 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
       });
       nextNonce += signed.length;
       store.recordSubmissions(signed, nextNonce);
+      await failpoint("after:recorded");
       for (const s of signed) logger.info({ requestId: s.requestId, nonce: s.nonce, hash: s.hash }, "fulfilment sent");
       const { nonceTooLow } = await broadcast(signed, "new");
+      await failpoint("after:submitted");
       if (nonceTooLow) await resyncNonce("broadcast said nonce too low");
       return signed.map((s) => s.requestId);
     });
@@ -263,6 +266,7 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
               if (note) store.patch(requestId, state, { lastError: note });
               metrics.requestToFulfilSeconds.observe((Date.now() - job.seenAt) / 1000);
               logger.info({ requestId, hash: mined.tx.hash, state, block: Number(receipt.blockNumber) }, "fulfilment mined");
+              await failpoint(`after:${state}`);
               onSettled?.(job, state);
             } else {
               // Reverted: most likely settled by someone else first. Go round the submit step

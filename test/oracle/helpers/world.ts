@@ -63,10 +63,7 @@ export async function createWorld(options: { patients?: number } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "oracle-world-"));
   const audit = await openAuditLog(join(dir, "gateway", "audit.jsonl"));
   const a = suite.addresses;
-  const contracts = connectContracts({
-    identityRegistry: a.IdentityRegistry, consentManager: a.ConsentManager, recordRegistry: a.RecordRegistry,
-    modelRegistry: a.ModelRegistry, predictionRouter: a.PredictionRouter, auditLogAnchor: a.AuditLogAnchor,
-  }, ethers.provider);
+  const contracts = connectContracts(a, ethers.provider);
   const chainId = Number((await ethers.provider.getNetwork()).chainId);
   const gateway = createGateway({
     store: createDirectoryBlobStore(join(dir, "gateway", "blobs")),

@@ -1,0 +1,21 @@
+/**
+ * Crash-test hooks, after the failpoints of FoundationDB and TiKV. Off unless the environment
+ * variable ORACLE_FAILPOINT names one: `<point>` or `<point>=kill` kills the process with SIGKILL
+ * the moment the point is reached (right after the step it names was committed); `<point>=pause:<ms>`
+ * holds the step in hand that long (to deliver SIGTERM mid-job). Points: after:seen,
+ * after:confirmed, after:fetched, after:verified, after:evaluated, after:stored, after:recorded
+ * (signed transactions recorded, not yet broadcast), after:submitted (broadcast), after:fulfilled.
+ * Tests use them to kill the daemon after each pipeline step; operators never set them.
+ */
+const spec = process.env.ORACLE_FAILPOINT ?? "";
+const [armedPoint = "", action = "kill"] = spec.split("=");
+
+export function failpoint(point: string): Promise<void> | void {
+  if (armedPoint === "" || point !== armedPoint) return;
+  if (action === "kill") {
+    process.kill(process.pid, "SIGKILL");
+    return new Promise(() => undefined);
+  }
+  const pause = /^pause:(\d+)$/.exec(action);
+  if (pause) return new Promise((resolve) => setTimeout(resolve, Number(pause[1])));
+}
