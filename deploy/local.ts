@@ -58,7 +58,7 @@ export type DeployMedCipherOptions = {
   governance?: Signer;
   /** Delay of a default-admin transfer, seconds (default 0). */
   adminDelaySeconds?: number;
-  /** Accounts authorised on the Operator to fulfil; they also get ORACLE_ROLE (default none). */
+  /** Accounts authorised on the Operator to fulfil; they also get ORACLE_ROLE (default: the second signer). */
   oracleSenders?: string[];
   /** LINK per request in juels (default 0.1 LINK). */
   fee?: bigint;
@@ -108,7 +108,9 @@ export async function deployMedCipher(
   const { ethers, ignition } = connection;
   const governance = options.governance ?? (await ethers.getSigners())[0]!;
   const governanceAddress = await governance.getAddress();
-  const oracleSenders = options.oracleSenders ?? [];
+  const signers = await ethers.getSigners();
+  const oracleSenders = options.oracleSenders ?? [await signers[1]!.getAddress()];
+  if (oracleSenders.length === 0) throw new RangeError("the Operator needs at least one oracle sender");
 
   const deployed = await ignition.deploy(MedCipherLocalModule, {
     defaultSender: governanceAddress,

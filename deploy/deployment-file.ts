@@ -1,0 +1,41 @@
+/**
+ * The file the SDK and the oracle read to find the contracts: `deployments/<chainId>.json`,
+ * `{ chainId, contracts: { Name: { address, abi } } }`.
+ */
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+
+import type { MedCipherAddresses } from "./local.js";
+
+export type DeploymentFile = {
+  chainId: number;
+  contracts: Record<keyof MedCipherAddresses, { address: string; abi: readonly unknown[] }>;
+};
+
+/** Reads an artifact's ABI by contract name (e.g. `hre.artifacts.readArtifact`). */
+export type AbiReader = (contractName: string) => Promise<{ abi: readonly unknown[] }>;
+
+export function deploymentPath(directory: string, chainId: number | bigint): string {
+  return path.join(directory, `${chainId}.json`);
+}
+
+export async function writeDeploymentFile(
+  directory: string,
+  chainId: number | bigint,
+  addresses: MedCipherAddresses,
+  readArtifact: AbiReader,
+): Promise<string> {
+  const contracts = {} as DeploymentFile["contracts"];
+  for (const [name, address] of Object.entries(addresses) as [keyof MedCipherAddresses, string][]) {
+    contracts[name] = { address, abi: (await readArtifact(name)).abi };
+  }
+  const file: DeploymentFile = { chainId: Number(chainId), contracts };
+  const target = deploymentPath(directory, chainId);
+  await mkdir(directory, { recursive: true });
+  await writeFile(target, `${JSON.stringify(file, null, 2)}\n`);
+  return target;
+}
+
+export async function readDeploymentFile(directory: string, chainId: number | bigint): Promise<DeploymentFile> {
+  return JSON.parse(await readFile(deploymentPath(directory, chainId), "utf8")) as DeploymentFile;
+}

@@ -1,0 +1,87 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+
+import { expect } from "chai";
+import { network } from "hardhat";
+import type { InterfaceAbi } from "ethers";
+
+import { readDeploymentFile } from "../../deploy/deployment-file.js";
+import { DEFAULT_FEE, DEFAULT_JOB_ID, deployMedCipher } from "../../deploy/local.js";
+import MedCipherModule from "../../deploy/modules/MedCipher.js";
+import { DEMO_MODEL } from "./fixtures.js";
+
+const connection = await network.create();
+const { ethers } = connection;
+
+describe("deployment", function () {
+  it("deployMedCipher wires the suite, funds the router, authorises the oracle and registers models", async function () {
+    const [governance, oracle, provider] = await ethers.getSigners();
+    const suite = await deployMedCipher(connection, {
+      governance: governance!,
+      oracleSenders: [oracle!.address],
+      roles: { providers: [provider!.address] },
+      routerLink: 5n * 10n ** 18n,
+      fee: 123n,
+      models: [DEMO_MODEL, { ...DEMO_MODEL, version: "2.0.0", isPrivate: true }],
+    });
+    expect(await suite.identity.defaultAdmin()).to.equal(governance!.address);
+    expect(await suite.consent.identityRegistry()).to.equal(suite.addresses.IdentityRegistry);
+    expect(await suite.records.identityRegistry()).to.equal(suite.addresses.IdentityRegistry);
+    expect(await suite.audit.identityRegistry()).to.equal(suite.addresses.IdentityRegistry);
+    expect(await suite.router.operator()).to.equal(suite.addresses.Operator);
+    expect(await suite.router.fee()).to.equal(123n);
+    expect(await suite.router.jobId()).to.equal(DEFAULT_JOB_ID);
+    expect(await suite.link.balanceOf(suite.addresses.PredictionRouter)).to.equal(5n * 10n ** 18n);
+    expect(await suite.operator.isAuthorizedSender(oracle!.address)).to.equal(true);
+    expect(await suite.identity.hasRole(await suite.identity.ORACLE_ROLE(), oracle!.address)).to.equal(true);
+    expect(await suite.identity.hasRole(await suite.identity.PROVIDER_ROLE(), provider!.address)).to.equal(true);
+    expect(suite.modelIds).to.deep.equal([1n, 2n]);
+    expect((await suite.models.modelOf(2)).spec.isPrivate).to.equal(true);
+    expect(DEFAULT_FEE).to.equal(10n ** 17n);
+  });
+
+  it("the public-network module deploys against an existing LINK token with our own Operator", async function () {
+    const link = await ethers.deployContract("LinkToken");
+    const deployed = await connection.ignition.deploy(MedCipherModule, {
+      parameters: {
+        Chainlink: { linkToken: await link.getAddress() },
+        IdentityRegistry: { adminDelaySeconds: 86_400 },
+        PredictionRouter: { onChainResults: true },
+      },
+    });
+    const router = await ethers.getContractAt("PredictionRouter", await deployed.router.getAddress());
+    const identity = await ethers.getContractAt("IdentityRegistry", await deployed.identity.getAddress());
+    expect(await router.linkToken()).to.equal(await link.getAddress());
+    expect(await router.onChainResults()).to.equal(true);
+    expect(await identity.defaultAdminDelay()).to.equal(86_400n);
+    const operator = await ethers.getContractAt("Operator", await deployed.operator.getAddress());
+    expect(await operator.getChainlinkToken()).to.equal(await link.getAddress());
+  });
+
+  it("scripts/deploy.ts writes deployments/<chainId>.json with addresses and ABIs", async function () {
+    this.timeout(120_000);
+    const directory = await mkdtemp(path.join(os.tmpdir(), "medcipher-deploy-"));
+    try {
+      await promisify(execFile)("npx", ["hardhat", "run", "scripts/deploy.ts"], {
+        env: { ...process.env, MEDCIPHER_DEPLOYMENTS_DIR: directory },
+      });
+      const file = await readDeploymentFile(directory, 31337);
+      expect(file.chainId).to.equal(31337);
+      expect(Object.keys(file.contracts).sort()).to.deep.equal(
+        ["AuditLogAnchor", "ConsentManager", "IdentityRegistry", "LinkToken", "ModelRegistry", "Operator", "PredictionRouter", "RecordRegistry"],
+      );
+      for (const { address, abi } of Object.values(file.contracts)) {
+        expect(ethers.isAddress(address)).to.equal(true);
+        expect(abi.length).to.be.greaterThan(0);
+      }
+      const routerAbi = new ethers.Interface(file.contracts.PredictionRouter.abi as InterfaceAbi);
+      expect(routerAbi.getEvent("PredictionRequested")).to.not.equal(null);
+      expect(routerAbi.getFunction("fulfilPrediction")).to.not.equal(null);
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+});
