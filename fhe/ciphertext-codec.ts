@@ -63,6 +63,8 @@ export function ciphertextLayout(ctx: ParameterContext, shape: CiphertextShape):
   view.setBigUint64(97, BigInt(16 + 8 + words * 8), true);
   view.setBigUint64(105, BigInt(words), true);
   const bits = ctx.maxDataPrimeBits;
+  // The packing loops keep their bit accumulator in 32-bit integers: at most 24 high bits per word.
+  if (bits <= 32 || bits > 56) throw new RangeError(`packing supports 33..56-bit primes, not ${bits}`);
   const layout: CiphertextLayout = {
     metadata,
     words,
@@ -93,29 +95,29 @@ function checkSeedRecord(record: Uint8Array): void {
 /** SEAL bytes → packed bytes (the client and the evaluator call this on SEAL's own output). */
 export function packCiphertext(bytes: Uint8Array, layout: CiphertextLayout): Uint8Array {
   checkSealCiphertext(bytes, layout);
+  const highBits = layout.bits - 32;
   const out = new Uint8Array(layout.packedBytes);
   out.set(bytes.subarray(0, METADATA_BYTES), 0);
-  const input = new DataView(bytes.buffer, bytes.byteOffset + METADATA_BYTES, layout.words * 8);
-  const output = new DataView(out.buffer, METADATA_BYTES, layout.words * 4);
-  const highBits = layout.bits - 32;
-  const highLimit = 2 ** highBits;
+  // Aligned copies: the coefficient words start at byte 113 of SEAL's output.
+  const words = new Uint32Array(bytes.slice(METADATA_BYTES, METADATA_BYTES + layout.words * 8).buffer);
+  const low = new Uint32Array(layout.words);
   let position = METADATA_BYTES + layout.words * 4;
   let accumulator = 0;
   let accumulated = 0;
   for (let i = 0; i < layout.words; i++) {
-    output.setUint32(i * 4, input.getUint32(i * 8, true), true);
-    const high = input.getUint32(i * 8 + 4, true);
-    if (high >= highLimit) throw new MalformedBlobError("coefficient wider than the modulus");
-    accumulator += high * 2 ** accumulated;
+    low[i] = words[2 * i] as number;
+    const high = words[2 * i + 1] as number;
+    if (high >>> highBits !== 0) throw new MalformedBlobError("coefficient wider than the modulus");
+    accumulator |= high << accumulated; // accumulated ≤ 7 and high < 2^24: stays below 2^31
     accumulated += highBits;
     while (accumulated >= 8) {
-      const byte = accumulator & 0xff;
-      out[position++] = byte;
-      accumulator = (accumulator - byte) / 256;
+      out[position++] = accumulator & 0xff;
+      accumulator >>>= 8;
       accumulated -= 8;
     }
   }
   if (accumulated > 0) out[position++] = accumulator;
+  out.set(new Uint8Array(low.buffer), METADATA_BYTES);
   out.set(bytes.subarray(bytes.length - layout.suffixBytes), position);
   return out;
 }
@@ -126,31 +128,30 @@ export function unpackCiphertext(packed: Uint8Array, layout: CiphertextLayout): 
   for (let i = 0; i < METADATA_BYTES; i++) {
     if (packed[i] !== layout.metadata[i]) throw new MalformedBlobError("ciphertext metadata differs from the expected", { offset: i });
   }
-  const bytes = new Uint8Array(layout.totalBytes);
-  bytes.set(layout.metadata, 0);
-  const low = new DataView(packed.buffer, packed.byteOffset + METADATA_BYTES, layout.words * 4);
-  const output = new DataView(bytes.buffer, METADATA_BYTES, layout.words * 8);
   const highBits = layout.bits - 32;
-  const highMask = 2 ** highBits - 1;
+  const highMask = (1 << highBits) - 1;
+  const low = new Uint32Array(packed.slice(METADATA_BYTES, METADATA_BYTES + layout.words * 4).buffer);
+  const words = new Uint32Array(layout.words * 2);
   let position = METADATA_BYTES + layout.words * 4;
   let accumulator = 0;
   let accumulated = 0;
   for (let i = 0; i < layout.words; i++) {
     while (accumulated < highBits) {
-      accumulator += (packed[position] as number) * 2 ** accumulated;
-      position++;
+      accumulator |= (packed[position++] as number) << accumulated; // accumulated < 24: below 2^31
       accumulated += 8;
     }
-    const high = accumulator & highMask;
-    accumulator = (accumulator - high) / 2 ** highBits;
+    words[2 * i] = low[i] as number;
+    words[2 * i + 1] = accumulator & highMask;
+    accumulator >>>= highBits;
     accumulated -= highBits;
-    output.setUint32(i * 8, low.getUint32(i * 4, true), true);
-    output.setUint32(i * 8 + 4, high, true);
   }
   if (accumulator !== 0) throw new MalformedBlobError("non-zero padding bits");
   const suffix = packed.subarray(position);
   if (suffix.length !== layout.suffixBytes) throw new MalformedBlobError("packed ciphertext length");
   if (layout.suffixBytes > 0) checkSeedRecord(suffix);
+  const bytes = new Uint8Array(layout.totalBytes);
+  bytes.set(layout.metadata, 0);
+  bytes.set(new Uint8Array(words.buffer), METADATA_BYTES);
   bytes.set(suffix, METADATA_BYTES + layout.words * 8);
   return bytes;
 }

@@ -26,7 +26,11 @@ export type EvaluateOptions = {
   expectedKeysHash?: Sha256Hex;
   /** 32-byte secret shared by the oracles serving a private model (see fhe/mask.ts). */
   maskKey?: Uint8Array;
+  /** When given, filled with the phase durations of this call in milliseconds (for metrics). */
+  timings?: EvaluateTimings;
 };
+
+export type EvaluateTimings = { checkMs: number; loadMs: number; evalMs: number; saveMs: number };
 
 export type FheEvaluator = {
   /**
@@ -62,6 +66,7 @@ export async function createEvaluator(): Promise<FheEvaluator> {
   return {
     async evaluate(model, input, options = {}) {
       const { ctx, plaintext } = await weightsPlaintext(model);
+      const started = performance.now();
       const set = ctx.set;
       const { header, sealBytes } = openCiphertextBlob(ctx, input, {
         kind: "input",
@@ -77,13 +82,14 @@ export async function createEvaluator(): Promise<FheEvaluator> {
       if (model.isPrivate && (options.maskKey === undefined || options.maskKey.length !== MASK_KEY_BYTES)) throw new MaskKeyRequiredError(model.id);
 
       const inputHash = sha256Hex(input);
+      const checked = performance.now();
       const { seal, context, encoder, evaluator } = ctx;
-      const ciphertext = new seal.Ciphertext();
       const product = new seal.Ciphertext();
       const mask = model.isPrivate ? new seal.Plaintext() : undefined;
       try {
-        sealCall("input load", () => ciphertext.loadFromArray(context, sealBytes));
-        sealCall("evaluation", () => evaluator.multiplyPlain(ciphertext, plaintext, product));
+        sealCall("input load", () => product.loadFromArray(context, sealBytes));
+        const loaded = performance.now();
+        sealCall("evaluation", () => evaluator.multiplyPlainInplace(product, plaintext));
         if (mask !== undefined) {
           const seed = maskSeed(options.maskKey as Uint8Array, model.id, model.weightsHash, inputHash);
           const slots = maskSlots(seed, model.encodingSpec.layout, slotCount(set), set.slotBudget * MASK_AMPLITUDE_OF_BUDGET);
@@ -93,16 +99,21 @@ export async function createEvaluator(): Promise<FheEvaluator> {
             evaluator.addPlainInplace(product, mask);
           });
         }
+        const evaluated = performance.now();
         const resultBytes = sealCall("result save", () => ownedBytes(product.saveToArray(seal.ComprModeType.none)));
-        return writeCiphertextBlob(
+        const result = writeCiphertextBlob(
           ctx,
           "result",
           resultBytes,
           { chainIndex: ctx.firstChainIndex, size: 2, scaleLog2: set.inputScaleLog2 + set.weightScaleLog2, seeded: false },
-          { codec: "packed", readings: header.readings, binding: inputHash },
+          // The result keeps the input's codec: packed (≤ 32 KiB) for requests, raw (faster) for batch uploads.
+          { codec: header.codec, readings: header.readings, binding: inputHash },
         );
+        if (options.timings !== undefined) {
+          Object.assign(options.timings, { checkMs: checked - started, loadMs: loaded - checked, evalMs: evaluated - loaded, saveMs: performance.now() - evaluated });
+        }
+        return result;
       } finally {
-        ciphertext.delete();
         product.delete();
         mask?.delete();
       }

@@ -3,7 +3,7 @@
  * See docs/fhe.md for parameter sets, blob formats, encoding specs and the threat model.
  */
 export { FheClient, FhePublicEncryptor, type EncryptOptions, type GaloisRequirements, type Prediction } from "./client.js";
-export { createEvaluator, type EvaluateOptions, type FheEvaluator } from "./evaluate.js";
+export { createEvaluator, type EvaluateOptions, type EvaluateTimings, type FheEvaluator } from "./evaluate.js";
 export { MASK_KEY_BYTES } from "./mask.js";
 export {
   canonicalJson,

@@ -129,7 +129,11 @@ export function sealCall<T>(operation: string, body: () => T): T {
   }
 }
 
-/** Copies bytes SEAL returned (a view on WebAssembly memory or a fresh array) into a JS-owned array. */
+/**
+ * Bytes SEAL's `saveToArray` returned. node-seal 7 hands back a fresh JS-owned array (checked in
+ * test/fhe/engine.test.ts), so no copy is made; a view on WebAssembly memory would be copied.
+ */
 export function ownedBytes(value: unknown): Uint8Array {
-  return Uint8Array.from(value as Uint8Array);
+  const bytes = value as Uint8Array;
+  return bytes.buffer === wasmMemory?.buffer ? bytes.slice() : bytes;
 }
