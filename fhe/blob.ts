@@ -13,13 +13,15 @@
  *     40    1 chain index (level) of the ciphertext; 0 for keys
  *     41    1 ciphertext size (polynomials); 0 for keys
  *     42    1 log2 of the ciphertext scale; 0 for keys
- *     43    1 reserved, 0
+ *     43    1 slot layout: 0 tiled (one ciphertext, tuples side by side), 1 columns (one ciphertext per feature / score)
  *     44    4 readings in the ciphertext (u32 LE); 0 for keys
  *     48   32 binding: input → the model's encodingSpecHash; result → SHA-256 of the input blob; else 0
  *     80    4 payload length (u32 LE)
  *     84   12 reserved, 0
  *     96    … payload
  * ```
+ * A ciphertext payload holds one ciphertext (tiled) or several of the same shape back to back
+ * (columns); their number follows from the model, so the payload length is exact.
  */
 import { MalformedBlobError, BlobTooLargeError, UnsupportedBlobVersionError, WrongBlobKindError } from "./errors.js";
 
@@ -36,8 +38,12 @@ export type BlobKindName = keyof typeof BlobKind;
 export const Codec = { raw: 0, packed: 1 } as const;
 export type CodecName = keyof typeof Codec;
 
+export const SlotLayoutKind = { tiled: 0, columns: 1 } as const;
+export type SlotLayoutName = keyof typeof SlotLayoutKind;
+
 export type BlobHeader = {
   kind: BlobKindName;
+  layout: SlotLayoutName;
   codec: CodecName;
   seeded: boolean;
   paramSetId: string;
@@ -52,7 +58,10 @@ export type BlobHeader = {
 
 const ZERO_BINDING = `0x${"00".repeat(32)}` as const;
 
-export function writeBlob(header: Omit<BlobHeader, "payloadLength" | "binding"> & { binding?: `0x${string}` }, payload: Uint8Array): Uint8Array {
+export function writeBlob(
+  header: Omit<BlobHeader, "payloadLength" | "binding" | "layout"> & { binding?: `0x${string}`; layout?: SlotLayoutName },
+  payload: Uint8Array,
+): Uint8Array {
   const blob = new Uint8Array(HEADER_BYTES + payload.length);
   const view = new DataView(blob.buffer);
   blob.set(MAGIC, 0);
@@ -66,6 +75,7 @@ export function writeBlob(header: Omit<BlobHeader, "payloadLength" | "binding"> 
   blob[40] = header.chainIndex;
   blob[41] = header.ciphertextSize;
   blob[42] = header.scaleLog2;
+  blob[43] = SlotLayoutKind[header.layout ?? "tiled"];
   view.setUint32(44, header.readings, true);
   blob.set(hexToBytes(header.binding ?? ZERO_BINDING), 48);
   view.setUint32(80, payload.length, true);
@@ -89,7 +99,9 @@ export function readBlobHeader(blob: Uint8Array, expectedKind?: BlobKindName, ma
   const codec = (Object.keys(Codec) as CodecName[]).find((name) => Codec[name] === blob[6]);
   if (codec === undefined) throw new MalformedBlobError("unknown codec", { codec: blob[6] });
   if ((blob[7] as number) > 1) throw new MalformedBlobError("unknown flags");
-  if (blob[43] !== 0 || blob.subarray(84, 96).some((b) => b !== 0)) throw new MalformedBlobError("reserved bytes set");
+  if (blob.subarray(84, 96).some((b) => b !== 0)) throw new MalformedBlobError("reserved bytes set");
+  const layout = (Object.keys(SlotLayoutKind) as SlotLayoutName[]).find((name) => SlotLayoutKind[name] === blob[43]);
+  if (layout === undefined) throw new MalformedBlobError("unknown slot layout", { layout: blob[43] });
   const idBytes = blob.subarray(8, 40);
   const idLength = idBytes.indexOf(0) === -1 ? 32 : idBytes.indexOf(0);
   if (idBytes.subarray(idLength).some((b) => b !== 0) || idBytes.subarray(0, idLength).some((b) => b < 0x21 || b > 0x7e)) {
@@ -102,6 +114,7 @@ export function readBlobHeader(blob: Uint8Array, expectedKind?: BlobKindName, ma
   }
   return {
     kind,
+    layout,
     codec,
     seeded: blob[7] === 1,
     paramSetId: new TextDecoder().decode(idBytes.subarray(0, idLength)),

@@ -1,32 +1,39 @@
 /**
- * Ciphertext blobs (input and result): the header of fhe/blob.ts around SEAL ciphertext bytes,
- * checked in a fixed order — size cap, header, parameter set, binding, shape, SEAL metadata —
- * before SEAL parses anything.
+ * Ciphertext blobs (input and result): the header of fhe/blob.ts around one or more SEAL
+ * ciphertexts of the same shape, checked in a fixed order — size cap, header, parameter set,
+ * shape, count, SEAL metadata — before SEAL parses anything.
  */
-import { HEADER_BYTES, payloadOf, readBlobHeader, writeBlob, type BlobHeader, type CodecName } from "./blob.js";
+import { HEADER_BYTES, payloadOf, readBlobHeader, writeBlob, type BlobHeader, type CodecName, type SlotLayoutName } from "./blob.js";
 import { ciphertextLayout, checkSealCiphertext, packCiphertext, unpackCiphertext, type CiphertextShape } from "./ciphertext-codec.js";
-import { WrongCiphertextShapeError, WrongParameterSetError } from "./errors.js";
+import { MalformedBlobError, WrongCiphertextShapeError, WrongParameterSetError } from "./errors.js";
 import type { ParameterContext } from "./seal.js";
 
 export type CiphertextBlobKind = "input" | "result";
 
-/** The largest ciphertext blob accepted for a parameter set: two polynomials, fresh level, raw codec. */
-export function maxCiphertextBlobBytes(ctx: ParameterContext): number {
-  return HEADER_BYTES + ciphertextLayout(ctx, { chainIndex: ctx.firstChainIndex, size: 2, scaleLog2: 0, seeded: false }).totalBytes;
+/** Largest accepted blob holding `count` ciphertexts: two polynomials each, fresh level, raw codec. */
+export function maxCiphertextBlobBytes(ctx: ParameterContext, count = 1): number {
+  return HEADER_BYTES + count * ciphertextLayout(ctx, { chainIndex: ctx.firstChainIndex, size: 2, scaleLog2: 0, seeded: false }).totalBytes;
 }
 
 export function writeCiphertextBlob(
   ctx: ParameterContext,
   kind: CiphertextBlobKind,
-  sealBytes: Uint8Array,
+  ciphertexts: readonly Uint8Array[],
   shape: CiphertextShape,
-  options: { codec: CodecName; readings: number; binding: `0x${string}` },
+  options: { codec: CodecName; readings: number; binding: `0x${string}`; layout?: SlotLayoutName },
 ): Uint8Array {
   const layout = ciphertextLayout(ctx, shape);
-  const payload = options.codec === "packed" ? packCiphertext(sealBytes, layout) : (checkSealCiphertext(sealBytes, layout), sealBytes);
+  const encoded = ciphertexts.map((bytes) => (options.codec === "packed" ? packCiphertext(bytes, layout) : (checkSealCiphertext(bytes, layout), bytes)));
+  const payload = new Uint8Array(encoded.reduce((n, e) => n + e.length, 0));
+  let offset = 0;
+  for (const part of encoded) {
+    payload.set(part, offset);
+    offset += part.length;
+  }
   return writeBlob(
     {
       kind,
+      layout: options.layout ?? "tiled",
       codec: options.codec,
       seeded: shape.seeded,
       paramSetId: ctx.set.id,
@@ -40,28 +47,44 @@ export function writeCiphertextBlob(
   );
 }
 
-export type OpenedCiphertext = { header: BlobHeader; sealBytes: Uint8Array };
+export type OpenedCiphertexts = { header: BlobHeader; ciphertexts: Uint8Array[] };
 
-/**
- * Checks a ciphertext blob against what the caller expects and returns SEAL bytes safe to load.
- * `seeded` undefined accepts both forms.
- */
-export function openCiphertextBlob(
-  ctx: ParameterContext,
-  blob: Uint8Array,
-  expected: { kind: CiphertextBlobKind; chainIndex: number; size: number; scaleLog2: number; maxReadings: number },
-): OpenedCiphertext {
-  const header = readBlobHeader(blob, expected.kind, maxCiphertextBlobBytes(ctx));
+/** What a caller accepts, per slot layout: how many ciphertexts and how many readings at most. */
+export type CiphertextExpectation = {
+  kind: CiphertextBlobKind;
+  chainIndex: number;
+  size: number;
+  scaleLog2: number;
+  layouts: Partial<Record<SlotLayoutName, { count: number; maxReadings: number }>>;
+};
+
+/** Checks a ciphertext blob against what the caller expects and returns SEAL bytes safe to load. */
+export function openCiphertextBlob(ctx: ParameterContext, blob: Uint8Array, expected: CiphertextExpectation): OpenedCiphertexts {
+  const maxCount = Math.max(...Object.values(expected.layouts).map((l) => l.count));
+  const header = readBlobHeader(blob, expected.kind, maxCiphertextBlobBytes(ctx, maxCount));
   if (header.paramSetId !== ctx.set.id) throw new WrongParameterSetError(ctx.set.id, header.paramSetId);
+  const accepted = expected.layouts[header.layout];
+  if (accepted === undefined) throw new WrongCiphertextShapeError("slot layout", Object.keys(expected.layouts).join(" or "), header.layout);
   if (header.chainIndex !== expected.chainIndex) throw new WrongCiphertextShapeError("level", expected.chainIndex, header.chainIndex);
   if (header.ciphertextSize !== expected.size) throw new WrongCiphertextShapeError("size", expected.size, header.ciphertextSize);
   if (header.scaleLog2 !== expected.scaleLog2) throw new WrongCiphertextShapeError("scale", `2^${expected.scaleLog2}`, `2^${header.scaleLog2}`);
-  if (header.readings < 1 || header.readings > expected.maxReadings) {
-    throw new WrongCiphertextShapeError("readings", `1..${expected.maxReadings}`, header.readings);
+  if (header.readings < 1 || header.readings > accepted.maxReadings) {
+    throw new WrongCiphertextShapeError("readings", `1..${accepted.maxReadings}`, header.readings);
   }
   const layout = ciphertextLayout(ctx, { chainIndex: header.chainIndex, size: header.ciphertextSize, scaleLog2: header.scaleLog2, seeded: header.seeded });
+  const each = header.codec === "packed" ? layout.packedBytes : layout.totalBytes;
   const payload = payloadOf(blob);
-  if (header.codec === "packed") return { header, sealBytes: unpackCiphertext(payload, layout) };
-  checkSealCiphertext(payload, layout);
-  return { header, sealBytes: payload };
+  if (payload.length !== each * accepted.count) {
+    throw new MalformedBlobError("payload is not the expected number of ciphertexts", { expected: each * accepted.count, actual: payload.length });
+  }
+  const ciphertexts: Uint8Array[] = [];
+  for (let i = 0; i < accepted.count; i++) {
+    const part = payload.subarray(i * each, (i + 1) * each);
+    if (header.codec === "packed") ciphertexts.push(unpackCiphertext(part, layout));
+    else {
+      checkSealCiphertext(part, layout);
+      ciphertexts.push(part);
+    }
+  }
+  return { header, ciphertexts };
 }

@@ -15,9 +15,9 @@
 import type { CKKSEncoder, ComprModeType, Decryptor, Encryptor, KeyGenerator, SecretKey, PublicKey } from "node-seal";
 
 import type { Sha256Hex } from "../core/hash.js";
-import type { CodecName } from "./blob.js";
+import type { CodecName, SlotLayoutName } from "./blob.js";
 import { openCiphertextBlob, writeCiphertextBlob } from "./ciphertext-blob.js";
-import { encodeReading, layTuples, sumRanges, type Reading } from "./encoding.js";
+import { encodeReading, layColumns, layTuples, sumRanges, type Reading } from "./encoding.js";
 import { MalformedBlobError, MissingEvaluationKeysError, ResultBindingError, WrongParameterSetError } from "./errors.js";
 import { openSecretKey, readEvaluationKeysBlob, sealSecretKey, writeEvaluationKeysBlob } from "./keys.js";
 import type { ModelArtifact } from "./model.js";
@@ -42,6 +42,13 @@ export type EncryptOptions = {
   form?: "seeded" | "full";
   /** `packed` (default) or `raw` SEAL bytes. */
   codec?: CodecName;
+  /**
+   * `tiled` (default): one ciphertext, up to `layout.readingsPerCiphertext` readings (a single
+   * reading is replicated into every block for precision). `columns` (batch mode): one
+   * ciphertext per feature, up to N/2 readings (1,024 at N=2048), fastest for the evaluator
+   * per reading; the result holds only scores.
+   */
+  layout?: SlotLayoutName;
 };
 
 export type GaloisRequirements = { relinKeys?: boolean; galoisSteps?: number[] };
@@ -167,27 +174,37 @@ export class FheClient {
     this.#alive();
     const ctx = this.#ctx;
     if (model.paramSetId !== this.paramSetId) throw new WrongParameterSetError(this.paramSetId, model.paramSetId);
-    const { header, sealBytes } = openCiphertextBlob(ctx, result, {
+    const layout = model.encodingSpec.layout;
+    const { header, ciphertexts } = openCiphertextBlob(ctx, result, {
       kind: "result",
       chainIndex: ctx.firstChainIndex,
       size: 2,
       scaleLog2: ctx.set.inputScaleLog2 + ctx.set.weightScaleLog2,
-      maxReadings: model.encodingSpec.layout.readingsPerCiphertext,
+      layouts: {
+        tiled: { count: 1, maxReadings: layout.readingsPerCiphertext },
+        columns: { count: layout.scoreCount, maxReadings: slotCount(ctx.set) },
+      },
     });
     if (options.inputHash !== undefined && header.binding !== options.inputHash) throw new ResultBindingError(options.inputHash, header.binding);
     const ciphertext = new ctx.seal.Ciphertext();
     const plaintext = new ctx.seal.Plaintext();
     try {
-      const slots = sealCall("decryption", () => {
-        ciphertext.loadFromArray(ctx.context, sealBytes);
-        this.#decryptor.decrypt(ciphertext, plaintext);
-        return ctx.encoder.decodeFloat64(plaintext) as Float64Array;
-      });
-      const layout = model.encodingSpec.layout;
-      const blockScores = header.readings === 1 ? [averageRows(sumRanges(layout, slots, layout.readingsPerCiphertext))] : sumRanges(layout, slots, header.readings);
-      const predictions = blockScores.map((scores) => toPrediction(model, scores));
-      slots.fill(0);
-      return predictions;
+      const decoded = ciphertexts.map((bytes) =>
+        sealCall("decryption", () => {
+          ciphertext.loadFromArray(ctx.context, bytes);
+          this.#decryptor.decrypt(ciphertext, plaintext);
+          return ctx.encoder.decodeFloat64(plaintext) as Float64Array;
+        }),
+      );
+      let rows: number[][];
+      if (header.layout === "columns") {
+        rows = Array.from({ length: header.readings }, (_, r) => decoded.map((slots) => slots[r] as number));
+      } else {
+        const slots = decoded[0] as Float64Array;
+        rows = header.readings === 1 ? [averageRows(sumRanges(layout, slots, layout.readingsPerCiphertext))] : sumRanges(layout, slots, header.readings);
+      }
+      for (const slots of decoded) slots.fill(0);
+      return rows.map((scores) => toPrediction(model, scores));
     } finally {
       ciphertext.delete();
       plaintext.delete();
@@ -269,21 +286,29 @@ function encryptReadings(
   const list = Array.isArray(readings) ? (readings as readonly Reading[]) : [readings as Reading];
   const spec = model.encodingSpec;
   const tuples = list.map((reading) => encodeReading(spec, reading));
-  // A single reading is replicated into every block; the client averages the copies (noise / √copies).
-  const tiled = tuples.length === 1 ? new Array<Float64Array>(spec.layout.readingsPerCiphertext).fill(tuples[0] as Float64Array) : tuples;
-  const slots = layTuples(spec.layout, tiled, slotCount(ctx.set));
+  const slotsPerCiphertext = slotCount(ctx.set);
+  const layoutName = options.layout ?? "tiled";
+  let slotVectors: Float64Array[];
+  if (layoutName === "columns") slotVectors = layColumns(spec, tuples, slotsPerCiphertext);
+  else {
+    // A single reading is replicated into every block; the client averages the copies (noise / √copies).
+    const tiled = tuples.length === 1 ? new Array<Float64Array>(spec.layout.readingsPerCiphertext).fill(tuples[0] as Float64Array) : tuples;
+    slotVectors = [layTuples(spec.layout, tiled, slotsPerCiphertext)];
+  }
   const plaintext = new ctx.seal.Plaintext();
   const seeded = (options.form ?? "seeded") === "seeded";
   try {
-    sealCall("encoding", () => (ctx.encoder as CKKSEncoder).encode(slots, 2 ** ctx.set.inputScaleLog2, plaintext));
-    slots.fill(0);
-    const sealBytes = sealCall("encryption", () => encrypt(plaintext, seeded));
+    const ciphertexts = slotVectors.map((slots) => {
+      sealCall("encoding", () => (ctx.encoder as CKKSEncoder).encode(slots, 2 ** ctx.set.inputScaleLog2, plaintext));
+      slots.fill(0);
+      return sealCall("encryption", () => encrypt(plaintext, seeded));
+    });
     return writeCiphertextBlob(
       ctx,
       "input",
-      sealBytes,
+      ciphertexts,
       { chainIndex: ctx.firstChainIndex, size: 2, scaleLog2: ctx.set.inputScaleLog2, seeded },
-      { codec: options.codec ?? "packed", readings: list.length, binding: model.encodingSpecHash },
+      { codec: options.codec ?? "packed", readings: list.length, binding: model.encodingSpecHash, layout: layoutName },
     );
   } finally {
     plaintext.delete();

@@ -164,3 +164,31 @@ export function sumRanges(layout: SlotLayout, slots: ArrayLike<number>, readings
   }
   return scores;
 }
+
+/**
+ * Column layout (batch mode): one ciphertext per non-constant feature, reading r in slot r of
+ * each; the server returns one ciphertext per score, reading r's score in slot r. Constant
+ * features (the bias) never travel: the server adds their weights as a plaintext.
+ * Returns the indices of the features that travel.
+ */
+export function columnFeatureIndices(spec: EncodingSpec): number[] {
+  return spec.features.flatMap((feature, f) => (feature.expression.op === "constant" ? [] : [f]));
+}
+
+/** Per score, the contribution of the constant features: Σ w_f · (value − mean) / std. */
+export function constantOffsets(spec: EncodingSpec, weights: readonly (readonly number[])[]): number[] {
+  return weights.map((row) =>
+    spec.features.reduce((sum, feature, f) => {
+      const e = feature.expression;
+      return e.op === "constant" ? sum + (row[f] as number) * ((e.value - feature.mean) / feature.std) : sum;
+    }, 0),
+  );
+}
+
+/** The column plaintexts of a batch: one slot vector per travelling feature. */
+export function layColumns(spec: EncodingSpec, tuples: readonly Float64Array[], slotCount: number): Float64Array[] {
+  if (tuples.length === 0 || tuples.length > slotCount) {
+    throw new InvalidReadingError("wrong number of readings for one column batch", { readings: tuples.length, max: slotCount });
+  }
+  return columnFeatureIndices(spec).map((f) => Float64Array.from({ length: slotCount }, (_, r) => (r < tuples.length ? (tuples[r]![f] as number) : 0)));
+}

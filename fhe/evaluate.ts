@@ -10,14 +10,14 @@
  */
 import { sha256Hex, type Sha256Hex } from "../core/hash.js";
 import { openCiphertextBlob, writeCiphertextBlob } from "./ciphertext-blob.js";
-import { layWeights } from "./encoding.js";
+import { columnFeatureIndices, constantOffsets, layWeights } from "./encoding.js";
 import { KeysHashMismatchError, MaskKeyRequiredError, MissingEvaluationKeysError, WrongModelError } from "./errors.js";
 import { readEvaluationKeysBlob } from "./keys.js";
 import { MASK_KEY_BYTES, maskSeed, maskSlots } from "./mask.js";
 import type { ModelArtifact } from "./model.js";
 import { slotCount } from "./params.js";
 import { ownedBytes, parameterContext, sealCall, type ParameterContext } from "./seal.js";
-import type { Plaintext } from "node-seal";
+import type { Ciphertext, Plaintext } from "node-seal";
 
 export type EvaluateOptions = {
   /** The patient's evaluation-key blob; checked against `expectedKeysHash` and the parameter set. */
@@ -34,9 +34,13 @@ export type EvaluateTimings = { checkMs: number; loadMs: number; evalMs: number;
 
 export type FheEvaluator = {
   /**
-   * Checks `input` (size, header, parameter set, model binding, level, scale, size, SEAL
-   * metadata) before SEAL parses it, multiplies it by the model's tiled weights, adds the
-   * private-model mask, and returns the result blob. Same inputs → byte-identical output.
+   * Checks `input` (size, header, parameter set, model binding, slot layout, level, scale, size,
+   * count, SEAL metadata) before SEAL parses it, evaluates the model's linear scores and returns
+   * the result blob. Same inputs → byte-identical output.
+   * - tiled input (one ciphertext): one ct × pt product with the tiled weights; a private model's
+   *   partial products get the zero-sum mask; the client sums each range.
+   * - columns input (one ciphertext per feature, batch mode): per score Σ_f w_f · ct_f + bias,
+   *   one result ciphertext per score holding scores only (no partial products, no mask needed).
    */
   evaluate(model: ModelArtifact, input: Uint8Array, options?: EvaluateOptions): Promise<Uint8Array>;
   /** Frees the cached weight plaintexts. */
@@ -46,51 +50,103 @@ export type FheEvaluator = {
 /** Fraction of the slot budget the mask may use (the model itself must stay within a quarter). */
 const MASK_AMPLITUDE_OF_BUDGET = 1 / 8;
 
-export async function createEvaluator(): Promise<FheEvaluator> {
-  const weights = new Map<string, { ctx: ParameterContext; plaintext: Plaintext }>();
+type PreparedModel = {
+  ctx: ParameterContext;
+  /** Weight rows tiled over every block, at the weight scale. */
+  tiled: Plaintext;
+  /** columns[k][j]: weight of score k for the j-th travelling feature, as a constant plaintext. */
+  columns: Plaintext[][];
+  /** Per score, the constant features' contribution, at the product scale. */
+  offsets: Plaintext[];
+  columnCount: number;
+};
 
-  const weightsPlaintext = async (model: ModelArtifact) => {
+export async function createEvaluator(): Promise<FheEvaluator> {
+  const prepared = new Map<string, PreparedModel>();
+
+  const prepare = async (model: ModelArtifact): Promise<PreparedModel> => {
     const key = `${model.id}\0${model.weightsHash}`;
-    const cached = weights.get(key);
+    const cached = prepared.get(key);
     if (cached !== undefined) return cached;
     const ctx = await parameterContext(model.paramSetId);
-    const plaintext = new ctx.seal.Plaintext();
-    sealCall("weight encoding", () =>
-      ctx.encoder.encode(layWeights(model.encodingSpec.layout, model.weights, slotCount(ctx.set)), 2 ** ctx.set.weightScaleLog2, plaintext),
-    );
-    const entry = { ctx, plaintext };
-    weights.set(key, entry);
+    const { seal, encoder, set } = ctx;
+    const slots = slotCount(set);
+    const constant = (value: number, scale: number) => {
+      const pt = new seal.Plaintext();
+      sealCall("weight encoding", () => encoder.encode(new Float64Array(slots).fill(value), scale, pt));
+      return pt;
+    };
+    const spec = model.encodingSpec;
+    const tiled = new seal.Plaintext();
+    sealCall("weight encoding", () => encoder.encode(layWeights(spec.layout, model.weights, slots), 2 ** set.weightScaleLog2, tiled));
+    const travelling = columnFeatureIndices(spec);
+    const entry: PreparedModel = {
+      ctx,
+      tiled,
+      columns: model.weights.map((row) => travelling.map((f) => constant(row[f] as number, 2 ** set.weightScaleLog2))),
+      offsets: constantOffsets(spec, model.weights).map((offset) => constant(offset, 2 ** (set.inputScaleLog2 + set.weightScaleLog2))),
+      columnCount: travelling.length,
+    };
+    prepared.set(key, entry);
     return entry;
   };
 
   return {
     async evaluate(model, input, options = {}) {
-      const { ctx, plaintext } = await weightsPlaintext(model);
+      const entry = await prepare(model);
+      const { ctx } = entry;
       const started = performance.now();
       const set = ctx.set;
-      const { header, sealBytes } = openCiphertextBlob(ctx, input, {
+      const { header, ciphertexts } = openCiphertextBlob(ctx, input, {
         kind: "input",
         chainIndex: ctx.firstChainIndex,
         size: 2,
         scaleLog2: set.inputScaleLog2,
-        maxReadings: model.encodingSpec.layout.readingsPerCiphertext,
+        layouts: {
+          tiled: { count: 1, maxReadings: model.encodingSpec.layout.readingsPerCiphertext },
+          columns: { count: entry.columnCount, maxReadings: slotCount(set) },
+        },
       });
       if (header.binding !== model.encodingSpecHash) {
         throw new WrongModelError({ modelId: model.id, expected: model.encodingSpecHash, actual: header.binding });
       }
       checkEvaluationKeys(set.id, options);
-      if (model.isPrivate && (options.maskKey === undefined || options.maskKey.length !== MASK_KEY_BYTES)) throw new MaskKeyRequiredError(model.id);
+      const masked = model.isPrivate && header.layout === "tiled";
+      if (masked && (options.maskKey === undefined || options.maskKey.length !== MASK_KEY_BYTES)) throw new MaskKeyRequiredError(model.id);
 
       const inputHash = sha256Hex(input);
       const checked = performance.now();
       const { seal, context, encoder, evaluator } = ctx;
-      const product = new seal.Ciphertext();
-      const mask = model.isPrivate ? new seal.Plaintext() : undefined;
+      const loadedCts = ciphertexts.map(() => new seal.Ciphertext());
+      const outputs: Ciphertext[] = [];
+      const scratch = new seal.Ciphertext();
+      const mask = masked ? new seal.Plaintext() : undefined;
       try {
-        sealCall("input load", () => product.loadFromArray(context, sealBytes));
+        sealCall("input load", () => loadedCts.forEach((ct, i) => ct.loadFromArray(context, ciphertexts[i] as Uint8Array)));
         const loaded = performance.now();
-        sealCall("evaluation", () => evaluator.multiplyPlainInplace(product, plaintext));
+        sealCall("evaluation", () => {
+          if (header.layout === "tiled") {
+            const product = loadedCts[0] as Ciphertext;
+            evaluator.multiplyPlainInplace(product, entry.tiled);
+            outputs.push(product);
+            loadedCts.length = 0;
+            return;
+          }
+          entry.columns.forEach((row, k) => {
+            const sum = new seal.Ciphertext();
+            outputs.push(sum);
+            row.forEach((weight, j) => {
+              if (j === 0) evaluator.multiplyPlain(loadedCts[0] as Ciphertext, weight, sum);
+              else {
+                evaluator.multiplyPlain(loadedCts[j] as Ciphertext, weight, scratch);
+                evaluator.addInplace(sum, scratch);
+              }
+            });
+            evaluator.addPlainInplace(sum, entry.offsets[k] as Plaintext);
+          });
+        });
         if (mask !== undefined) {
+          const product = outputs[0] as Ciphertext;
           const seed = maskSeed(options.maskKey as Uint8Array, model.id, model.weightsHash, inputHash);
           const slots = maskSlots(seed, model.encodingSpec.layout, slotCount(set), set.slotBudget * MASK_AMPLITUDE_OF_BUDGET);
           seed.fill(0);
@@ -100,27 +156,30 @@ export async function createEvaluator(): Promise<FheEvaluator> {
           });
         }
         const evaluated = performance.now();
-        const resultBytes = sealCall("result save", () => ownedBytes(product.saveToArray(seal.ComprModeType.none)));
+        const resultBytes = sealCall("result save", () => outputs.map((ct) => ownedBytes(ct.saveToArray(seal.ComprModeType.none))));
         const result = writeCiphertextBlob(
           ctx,
           "result",
           resultBytes,
           { chainIndex: ctx.firstChainIndex, size: 2, scaleLog2: set.inputScaleLog2 + set.weightScaleLog2, seeded: false },
           // The result keeps the input's codec: packed (≤ 32 KiB) for requests, raw (faster) for batch uploads.
-          { codec: header.codec, readings: header.readings, binding: inputHash },
+          { codec: header.codec, readings: header.readings, binding: inputHash, layout: header.layout },
         );
         if (options.timings !== undefined) {
           Object.assign(options.timings, { checkMs: checked - started, loadMs: loaded - checked, evalMs: evaluated - loaded, saveMs: performance.now() - evaluated });
         }
         return result;
       } finally {
-        product.delete();
+        for (const ct of [...loadedCts, ...outputs, scratch]) ct.delete();
         mask?.delete();
       }
     },
     dispose() {
-      for (const { plaintext } of weights.values()) plaintext.delete();
-      weights.clear();
+      for (const entry of prepared.values()) {
+        entry.tiled.delete();
+        for (const pt of [...entry.columns.flat(), ...entry.offsets]) pt.delete();
+      }
+      prepared.clear();
     },
   };
 }
@@ -131,6 +190,6 @@ function checkEvaluationKeys(paramSetId: string, options: EvaluateOptions): void
     const actual = sha256Hex(options.evaluationKeys);
     if (actual !== options.expectedKeysHash) throw new KeysHashMismatchError(options.expectedKeysHash, actual);
   }
-  // The tiled circuit needs no key: the blob is checked (it names the patient's parameter set) but not loaded.
+  // The linear circuits need no key: the blob is checked (it names the patient's parameter set) but not loaded.
   if (options.evaluationKeys !== undefined) readEvaluationKeysBlob(options.evaluationKeys, paramSetId);
 }

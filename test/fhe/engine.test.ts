@@ -88,6 +88,26 @@ describe("fhe: engine (ckks-2048-v1)", function () {
         expect(agree).to.equal(rows.length);
       });
 
+      it("scores every held-out row in one column batch (one ciphertext per feature), like the plaintext model", async function () {
+        const rows = heldOut();
+        const input = client(model).encrypt(model, rows, { layout: "columns", form: "full", codec: "raw" });
+        const header = readBlobHeader(input, "input");
+        expect([header.layout, header.readings]).to.deep.equal(["columns", rows.length]);
+        const result = await evaluator.evaluate(model, input); // no mask key: a column result holds scores only
+        expect(readBlobHeader(result).layout).to.equal("columns");
+        const predictions = client(model).decrypt(model, result, { inputHash: sha256Hex(input) });
+        expect(predictions).to.have.length(rows.length);
+        let maxDiff = 0;
+        predictions.forEach((prediction, i) => {
+          const plain = plaintextScores(rows[i]!);
+          plain.forEach((s, k) => (maxDiff = Math.max(maxDiff, Math.abs(s - prediction.scores[k]!))));
+          expect(prediction.classIndex).to.equal(predictClass(plain));
+        });
+        expect(maxDiff).to.be.at.most(1e-3);
+        const again = await evaluator.evaluate(model, input);
+        expect(sha256Hex(again)).to.equal(sha256Hex(result));
+      });
+
       it("evaluates deterministically: same input, byte-identical result, across evaluator instances", async function () {
         const input = client(model).encrypt(model, heldOut().slice(0, 3));
         const second = await createEvaluator();
@@ -137,6 +157,15 @@ describe("fhe: engine (ckks-2048-v1)", function () {
     expect(firstRange.reduce((a, b) => a + b, 0)).to.be.closeTo(partials.reduce((a, b) => a + b, 0), 1e-3);
   });
 
+  it("fills a column batch up to 1,024 readings and no further", async function () {
+    const { model, data } = cases[1]!;
+    const readings = Array.from({ length: 1024 }, (_, i) => data.rows[i % data.rows.length]!);
+    const predictions = client(model).decrypt(model, await evaluator.evaluate(model, client(model).encrypt(model, readings, { layout: "columns" })));
+    expect(predictions).to.have.length(1024);
+    expect(predictions[1023]!.classIndex).to.equal(predictClass(scores(model.weights, encodeReading(model.encodingSpec, readings[1023]!))));
+    expect(() => client(model).encrypt(model, [...readings, readings[0]!], { layout: "columns" })).to.throw(/wrong number of readings/);
+  });
+
   it("leaves a public model's slots as the partial products", async function () {
     const { model, data } = cases.find((c) => !c.model.isPrivate)!;
     const reading = data.rows[model.training.split.testRows[0]!]!;
@@ -174,8 +203,8 @@ async function rawSlots(client: FheClient, result: Uint8Array): Promise<Float64A
   const decryptor = new seal.Decryptor(ctx.context, secretKey);
   try {
     const header = readBlobHeader(result, "result");
-    const { sealBytes } = openCiphertextBlob(ctx, result, { kind: "result", chainIndex: 0, size: 2, scaleLog2: header.scaleLog2, maxReadings: 1024 });
-    ciphertext.loadFromArray(ctx.context, sealBytes);
+    const { ciphertexts } = openCiphertextBlob(ctx, result, { kind: "result", chainIndex: 0, size: 2, scaleLog2: header.scaleLog2, layouts: { tiled: { count: 1, maxReadings: 1024 } } });
+    ciphertext.loadFromArray(ctx.context, ciphertexts[0]!);
     decryptor.decrypt(ciphertext, plaintext);
     return Float64Array.from(ctx.encoder.decodeFloat64(plaintext) as Float64Array);
   } finally {

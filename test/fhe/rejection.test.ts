@@ -76,7 +76,8 @@ describe("fhe: the evaluator rejects what it does not expect, before SEAL parses
   it("huge blob → BlobTooLargeError, without touching WebAssembly memory", async function () {
     const before = sealMemoryBytes();
     await expectRejection(evaluate(new Uint8Array(16 * 1024 * 1024)), BlobTooLargeError, "FHE_BLOB_TOO_LARGE");
-    const oversized = new Uint8Array(input.length + 40_000);
+    // A valid header in front of more bytes than 12 column ciphertexts could take.
+    const oversized = new Uint8Array(1024 * 1024);
     oversized.set(input);
     await expectRejection(evaluate(oversized), BlobTooLargeError, "FHE_BLOB_TOO_LARGE");
     expect(sealMemoryBytes()).to.equal(before);
@@ -89,6 +90,9 @@ describe("fhe: the evaluator rejects what it does not expect, before SEAL parses
     await expectRejection(evaluate(patched(input, 90, [1])), MalformedBlobError, "FHE_MALFORMED_BLOB");
     await expectRejection(evaluate(patched(input, 7, [2])), MalformedBlobError, "FHE_MALFORMED_BLOB");
     await expectRejection(evaluate(patched(input, 6, [9])), MalformedBlobError, "FHE_MALFORMED_BLOB");
+    await expectRejection(evaluate(patched(input, 43, [9])), MalformedBlobError, "FHE_MALFORMED_BLOB");
+    // A tiled ciphertext declared as a column batch: the payload is not 12 ciphertexts long.
+    await expectRejection(evaluate(patched(input, 43, [1])), MalformedBlobError, "FHE_MALFORMED_BLOB");
   });
 
   it("unknown format version → UnsupportedBlobVersionError", async function () {
