@@ -90,3 +90,11 @@ export class TimeoutError extends BaseError {
     super(`Timed out after ${timeoutMs} ms waiting for ${what}.`, { code: "SDK_TIMEOUT", details: { what, timeoutMs } });
   }
 }
+
+/** A prediction request ended without a result (Failed, Refused or Cancelled), with its reason code. */
+export class PredictionNotFulfilledError extends BaseError {
+  override name = "PredictionNotFulfilledError";
+  constructor(requestId: string, status: number, reasonCode: number) {
+    super(`Prediction ${requestId} was not fulfilled (status ${status}, reason ${reasonCode}).`, { code: "SDK_PREDICTION_NOT_FULFILLED", details: { requestId, status, reasonCode } });
+  }
+}

@@ -57,7 +57,7 @@ export async function writeKeystore(path: string, address: string, secrets: Keys
   await writeFileAtomic(path, JSON.stringify(file, null, 2));
 }
 
-export async function readKeystore(path: string, password: string): Promise<{ address: string; secrets: KeystoreSecrets }> {
+export async function readKeystore(path: string, password: string): Promise<{ address: string; secrets: KeystoreSecrets; kdf: KdfCost }> {
   let file: KeystoreFile;
   try {
     file = JSON.parse(await readFile(path, "utf8")) as KeystoreFile;
@@ -71,7 +71,8 @@ export async function readKeystore(path: string, password: string): Promise<{ ad
     decipher.setAAD(Buffer.from(file.address.toLowerCase()));
     decipher.setAuthTag(Buffer.from(file.cipher.tag, "base64"));
     const plaintext = Buffer.concat([decipher.update(Buffer.from(file.ciphertext, "base64")), decipher.final()]);
-    return { address: file.address, secrets: JSON.parse(plaintext.toString("utf8")) as KeystoreSecrets };
+    const { N, r, p } = file.kdf;
+    return { address: file.address, secrets: JSON.parse(plaintext.toString("utf8")) as KeystoreSecrets, kdf: { N, r, p } };
   } catch (error) {
     throw new KeystoreError("Wrong keystore password, or the keystore file was altered.", error);
   }

@@ -16,6 +16,11 @@ export type Actor = { wallet: Wallet; encryptionKey: EncryptionKeyPair; client: 
 
 export type Fixture = {
   provider: Provider & Pick<JsonRpcApiProvider, "send">;
+  /** The chain's EIP-1193 provider (to serve it over HTTP to other processes). */
+  rpc: { request(args: { method: string; params?: unknown[] }): Promise<unknown> };
+  /** The device vendor's key (DEVICE_VENDOR_ROLE), funded. */
+  vendorKey: string;
+  fund(address: string): Promise<unknown>;
   suite: MedCipherDeployment;
   addresses: MedCipherAddresses;
   gatewayKey: Wallet;
@@ -62,6 +67,9 @@ export async function startFixture(options: { logger?: Logger; extraRoles?: { or
 
   return {
     provider: ethers.provider as unknown as Fixture["provider"],
+    rpc: connection.provider as unknown as Fixture["rpc"],
+    vendorKey: vendor.privateKey,
+    fund,
     suite,
     addresses,
     gatewayKey,

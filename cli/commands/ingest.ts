@@ -1,0 +1,44 @@
+import { readFile } from "node:fs/promises";
+
+import type { Command } from "commander";
+
+import { ingestReadings } from "../../sdk/actions/ingestReadings.js";
+import { parseCategory } from "../../sdk/codes.js";
+import { InvalidInputError } from "../../sdk/errors.js";
+import { parseReadingsCsv } from "../../sdk/readings/csv.js";
+import { appendRecordIndex, globalOptions, loadIdentity, makeClient, output } from "../context.js";
+
+export function registerIngestCommand(program: Command): void {
+  program
+    .command("ingest <readings.csv>")
+    .description("Readings → FHIR Observation bundles → encrypted to the patient → uploaded → one Merkle batch anchored on-chain. Run as the bound device (or the patient). CSV columns: time,metric,value[,unit]; a file with malformed rows is refused whole unless --skip-invalid")
+    .requiredOption("--patient <address>", "the patient the readings belong to")
+    .option("--per-record <n>", "readings per encrypted record (one gateway blob and one batch leaf each)", "50")
+    .option("--category <code>", "record category (name or code)", "VITAL_SIGNS")
+    .option("--skip-invalid", "ingest the valid rows and report the malformed ones instead of refusing the file", false)
+    .option("--relayer <identity>", "another identity that sends the anchoring transaction (the device only signs)")
+    .action(async (file: string, options: { patient: string; perRecord: string; category: string; skipInvalid: boolean; relayer?: string }, command: Command) => {
+      const global = globalOptions(command);
+      const out = output(command);
+      const category = parseCategory(options.category);
+      if (category === undefined) throw new InvalidInputError(`Unknown category ${options.category}.`);
+      const { readings, rejected } = parseReadingsCsv(await readFile(file, "utf8"), { skipInvalid: options.skipInvalid });
+      for (const row of rejected) out.info(`skipped line ${row.line}: ${row.problem}`);
+      const { client, provider } = await makeClient(global);
+      const relayer = options.relayer ? (await loadIdentity(global, options.relayer)).wallet.connect(provider) : undefined;
+      const result = await ingestReadings(client, {
+        patient: options.patient,
+        readings,
+        category,
+        readingsPerRecord: Number(options.perRecord),
+        relayer,
+        onProgress: (step, done, total) => out.progress(step, done, total),
+      });
+      const index = await appendRecordIndex(global, options.patient, result.records);
+      out.result({ ...result, readings: readings.length, rejected, index }, () =>
+        [`ingested ${readings.length} readings as ${result.records.length} encrypted records${rejected.length ? ` (${rejected.length} rows skipped)` : ""}`,
+          `batch root ${result.root} (tx ${result.transactionHash})`,
+          `record index ${index}`,
+          ...result.records.map((r) => `  ${r.blobId}  ${r.readings} readings`)].join("\n"));
+    });
+}

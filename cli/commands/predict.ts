@@ -1,0 +1,80 @@
+import { readFile } from "node:fs/promises";
+
+import type { Command } from "commander";
+
+import type { FheClient, Prediction, Reading as FeatureReading } from "../../fhe/index.js";
+import { getPredictionResult } from "../../sdk/actions/getPredictionResult.js";
+import { requestPrediction } from "../../sdk/actions/requestPrediction.js";
+import { waitForPrediction } from "../../sdk/actions/waitForPrediction.js";
+import { InvalidInputError, KeystoreError } from "../../sdk/errors.js";
+import { globalOptions, makeClient, output, password, type Identity } from "../context.js";
+
+async function heKeys(identity: Identity, pass: string): Promise<FheClient> {
+  if (!identity.secrets.heSecretKey) throw new KeystoreError("This identity has no CKKS key set: run `medcipher patient register` first.");
+  const { FheClient } = await import("../../fhe/index.js");
+  return FheClient.importSecretKey(new Uint8Array(Buffer.from(identity.secrets.heSecretKey, "base64")), pass);
+}
+
+function predictionLines(predictions: readonly Prediction[]): string {
+  return predictions.map((p, i) => `#${i + 1}  ${p.label}  probabilities ${p.probabilities.join(" / ")}`).join("\n");
+}
+
+async function waitAndDecrypt(command: Command, requestId: string, timeoutSeconds: number) {
+  const global = globalOptions(command);
+  const out = output(command);
+  const { client, identity } = await makeClient(global);
+  out.info(`waiting for the oracle to fulfil ${requestId} …`);
+  const fulfilled = await waitForPrediction(client, { requestId, timeoutMs: timeoutSeconds * 1000 });
+  const fhe = await heKeys(identity, password(global));
+  try {
+    const result = await getPredictionResult(client, { requestId, fhe });
+    out.result({ ...result, resultUri: fulfilled.resultUri }, () => `result ${result.resultHash} (verified against the chain, decrypted locally)\n${predictionLines(result.predictions)}`);
+  } finally {
+    fhe.dispose();
+  }
+}
+
+export function registerPredictCommands(program: Command): void {
+  program
+    .command("predict")
+    .description("Encrypt the model's input features under the patient's CKKS key, store them on the gateway and request an encrypted prediction on-chain")
+    .requiredOption("--model <id>", "on-chain model id (ModelRegistry)")
+    .requiredOption("--input <features.json>", "the model's input features: one JSON object (feature name → number) or an array of them")
+    .option("--wait", "wait for the fulfilment, then fetch, verify and decrypt the result", false)
+    .option("--timeout <seconds>", "how long --wait waits", "120")
+    .action(async (options: { model: string; input: string; wait: boolean; timeout: string }, command: Command) => {
+      const global = globalOptions(command);
+      const out = output(command);
+      const modelId = Number(options.model);
+      if (!Number.isInteger(modelId) || modelId < 1) throw new InvalidInputError("--model must be an on-chain model id (1, 2, …).");
+      let readings: FeatureReading | FeatureReading[];
+      try {
+        readings = JSON.parse(await readFile(options.input, "utf8")) as FeatureReading | FeatureReading[];
+      } catch (error) {
+        throw new InvalidInputError(`Cannot read features from ${options.input}.`, { cause: String(error) });
+      }
+      const { client, identity } = await makeClient(global);
+      const fhe = await heKeys(identity, password(global));
+      let requestId: string;
+      try {
+        out.info("encrypting and requesting …");
+        const request = await requestPrediction(client, { modelId, fhe, readings });
+        requestId = request.requestId;
+        if (!options.wait) {
+          out.result(request, () => `requested prediction ${request.requestId} (input ${request.inputHash})\nfetch it with: medcipher result ${request.requestId}`);
+          return;
+        }
+      } finally {
+        fhe.dispose();
+      }
+      await waitAndDecrypt(command, requestId, Number(options.timeout));
+    });
+
+  program
+    .command("result <request>")
+    .description("Wait for a prediction request's fulfilment, fetch the encrypted result, verify its hash against the chain, decrypt and apply the model's output function")
+    .option("--timeout <seconds>", "how long to wait for the fulfilment", "120")
+    .action(async (request: string, options: { timeout: string }, command: Command) => {
+      await waitAndDecrypt(command, request, Number(options.timeout));
+    });
+}

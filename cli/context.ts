@@ -1,0 +1,126 @@
+import { mkdir, readFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+
+import type { Command } from "commander";
+import { getAddress, getBytes, JsonRpcProvider, Network, Wallet } from "ethers";
+
+import { BaseError } from "../core/errors.js";
+import { writeFileAtomic } from "../gateway/store/atomicFile.js";
+import type { RecordRef } from "../sdk/actions/types.js";
+import { loadDeployment, type MedCipherAddresses } from "../sdk/chain/contracts.js";
+import { createMedCipherClient, type MedCipherClient } from "../sdk/client.js";
+import type { EncryptionKeyPair } from "../sdk/crypto/x25519.js";
+import { KeystoreError } from "../sdk/errors.js";
+import { readKeystore, type KeystoreSecrets } from "../sdk/keystore.js";
+import { createOutput, type Output } from "./output.js";
+
+export type GlobalOptions = {
+  home: string;
+  rpc: string;
+  deployment?: string;
+  gateway: string;
+  identity: string;
+  passwordEnv: string;
+  json: boolean;
+};
+
+export class RpcUnavailableError extends BaseError {
+  override name = "RpcUnavailableError";
+  constructor(rpc: string, cause: unknown) {
+    super(`No chain answers at ${rpc}. Start one (npx hardhat node) or pass --rpc.`, { code: "CLI_RPC_UNAVAILABLE", details: { rpc }, cause });
+  }
+}
+
+export function globalOptions(command: Command): GlobalOptions {
+  return command.optsWithGlobals() as GlobalOptions;
+}
+
+export function output(command: Command): Output {
+  return createOutput(globalOptions(command).json === true);
+}
+
+export function keystorePath(options: Pick<GlobalOptions, "home" | "identity">): string {
+  return join(resolve(options.home), "keys", `${options.identity}.json`);
+}
+
+export function password(options: Pick<GlobalOptions, "passwordEnv">): string {
+  const value = process.env[options.passwordEnv];
+  if (!value) throw new KeystoreError(`Set the keystore password in $${options.passwordEnv} (or choose another variable with --password-env).`);
+  return value;
+}
+
+export type Identity = { address: string; secrets: KeystoreSecrets; wallet: Wallet; encryptionKey?: EncryptionKeyPair };
+
+export async function loadIdentity(options: GlobalOptions, name = options.identity): Promise<Identity> {
+  const { address, secrets } = await readKeystore(keystorePath({ ...options, identity: name }), password(options));
+  const encryptionKey = secrets.encryption
+    ? { publicKey: getBytes(secrets.encryption.publicKey), privateKey: getBytes(secrets.encryption.privateKey) }
+    : undefined;
+  return { address, secrets, wallet: new Wallet(secrets.privateKey), encryptionKey };
+}
+
+/** Connects to the RPC without ethers' endless network detection: one eth_chainId with a timeout first. */
+export async function connectRpc(rpc: string): Promise<JsonRpcProvider> {
+  let chainId: number;
+  try {
+    const response = await fetch(rpc, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+      signal: AbortSignal.timeout(5_000),
+    });
+    chainId = Number(((await response.json()) as { result: string }).result);
+    if (!Number.isSafeInteger(chainId)) throw new Error("no chain id in the answer");
+  } catch (error) {
+    throw new RpcUnavailableError(rpc, error);
+  }
+  const network = Network.from(chainId);
+  return new JsonRpcProvider(rpc, network, { staticNetwork: network, pollingInterval: 250 });
+}
+
+export async function loadAddresses(options: GlobalOptions, chainId: number): Promise<MedCipherAddresses> {
+  const path = options.deployment ?? join(process.cwd(), "deployments", `${chainId}.json`);
+  const deployment = await loadDeployment(path);
+  return deployment.addresses;
+}
+
+/** The SDK client for the chosen identity, connected to the RPC (and the gateway unless `gateway: false`). */
+export async function makeClient(options: GlobalOptions, config: { gateway?: boolean; identity?: Identity } = {}): Promise<{ client: MedCipherClient; identity: Identity; provider: JsonRpcProvider }> {
+  const identity = config.identity ?? (await loadIdentity(options));
+  const provider = await connectRpc(options.rpc);
+  const chainId = Number((await provider.getNetwork()).chainId);
+  const addresses = await loadAddresses(options, chainId);
+  const client = await createMedCipherClient({
+    account: identity.wallet.connect(provider),
+    addresses,
+    gatewayUrl: config.gateway === false ? undefined : options.gateway,
+    encryptionKey: identity.encryptionKey,
+  });
+  return { client, identity, provider };
+}
+
+/** The record index: what ingest produced for a patient (salts, proofs, blob ids — no secrets). */
+export function recordIndexPath(options: Pick<GlobalOptions, "home">, patient: string): string {
+  return join(resolve(options.home), "records", `${getAddress(patient)}.json`);
+}
+
+export async function readRecordIndex(options: Pick<GlobalOptions, "home">, patient: string): Promise<RecordRef[]> {
+  try {
+    return JSON.parse(await readFile(recordIndexPath(options, patient), "utf8")) as RecordRef[];
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw error;
+  }
+}
+
+export async function appendRecordIndex(options: Pick<GlobalOptions, "home">, patient: string, records: readonly RecordRef[]): Promise<string> {
+  const path = recordIndexPath(options, patient);
+  await mkdir(join(resolve(options.home), "records"), { recursive: true });
+  await writeFileAtomic(path, JSON.stringify([...(await readRecordIndex(options, patient)), ...records], null, 2));
+  return path;
+}
+
+export function defaultHome(): string {
+  return process.env.MEDCIPHER_HOME ?? join(homedir(), ".medcipher");
+}

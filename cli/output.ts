@@ -1,0 +1,55 @@
+import { BaseError } from "../core/errors.js";
+import { exitCodeFor } from "./exitCodes.js";
+
+export type Output = {
+  json: boolean;
+  /** The command's result: JSON on stdout with --json, else the human lines. */
+  result(value: unknown, human: () => string): void;
+  /** Progress on stderr (a bar on a terminal, one line per step otherwise); silent with --json. */
+  progress(step: string, done: number, total: number): void;
+  info(message: string): void;
+};
+
+export function createOutput(json: boolean): Output {
+  const tty = process.stderr.isTTY === true;
+  return {
+    json,
+    result(value, human) {
+      process.stdout.write(json ? `${JSON.stringify(value, bigintSafe, 2)}\n` : `${human()}\n`);
+    },
+    progress(step, done, total) {
+      if (json) return;
+      if (tty) {
+        const width = 24;
+        const filled = Math.round((done / Math.max(total, 1)) * width);
+        process.stderr.write(`\r${step.padEnd(8)} [${"#".repeat(filled)}${" ".repeat(width - filled)}] ${done}/${total}${done === total ? "\n" : ""}`);
+      } else if (done === total || done === 1) {
+        process.stderr.write(`${step} ${done}/${total}\n`);
+      }
+    },
+    info(message) {
+      if (!json) process.stderr.write(`${message}\n`);
+    },
+  };
+}
+
+/** Prints the error (JSON on stderr with --json) and exits with its kind's code. */
+export function fail(error: unknown, json: boolean): never {
+  const exitCode = exitCodeFor(error);
+  if (json) {
+    const e = error as Partial<BaseError>;
+    process.stderr.write(`${JSON.stringify({ error: { code: e.code ?? "INTERNAL", message: e.shortMessage ?? String(e.message ?? error), details: e.details ?? {} }, exitCode }, bigintSafe)}\n`);
+  } else if (error instanceof BaseError) {
+    process.stderr.write(`error (${error.code}): ${error.shortMessage}\n`);
+    if (Object.keys(error.details).length > 0) process.stderr.write(`${JSON.stringify(error.details, bigintSafe, 2)}\n`);
+  } else {
+    process.stderr.write(`error: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  }
+  process.exit(exitCode);
+}
+
+export function bigintSafe(_key: string, value: unknown): unknown {
+  if (typeof value === "bigint") return value.toString();
+  if (value instanceof Uint8Array) return Buffer.from(value).toString("hex");
+  return value;
+}

@@ -1,0 +1,35 @@
+import type { Sha256Hex } from "../../core/hash.js";
+import type { FheClient, Prediction } from "../../fhe/index.js";
+import { RequestStatus } from "../chain/abis.js";
+import { requireGateway, type MedCipherClient } from "../client.js";
+import { Purpose } from "../codes.js";
+import { IntegrityError, PredictionNotFulfilledError } from "../errors.js";
+import { resolveRegisteredModel } from "../predictions.js";
+
+export type GetPredictionResultParameters = {
+  requestId: string;
+  /** The patient's CKKS key set: decrypts the result. */
+  fhe: Pick<FheClient, "decrypt">;
+};
+
+export type GetPredictionResultReturnType = { requestId: string; modelId: number; resultHash: string; predictions: Prediction[] };
+
+/**
+ * Fetches a fulfilled request's encrypted result from the gateway, checks its SHA-256 against
+ * the chain's `resultHash` and that it answers this request's input, decrypts it and applies the
+ * model's output function (sigmoid / softmax) — all on the client.
+ *
+ * @example
+ * const { predictions } = await getPredictionResult(patientClient, { requestId, fhe });
+ */
+export async function getPredictionResult(client: MedCipherClient, parameters: GetPredictionResultParameters): Promise<GetPredictionResultReturnType> {
+  const request = (await client.contracts.router.getRequest!(parameters.requestId)) as { modelId: bigint; status: bigint; failureCode: bigint; inputHash: string; resultHash: string };
+  if (Number(request.status) !== RequestStatus.Fulfilled) throw new PredictionNotFulfilledError(parameters.requestId, Number(request.status), Number(request.failureCode));
+  const modelId = Number(request.modelId);
+  const { artifact } = await resolveRegisteredModel(client, modelId);
+  const result = await requireGateway(client).get(request.resultHash, { purpose: Purpose.TREATDS, ref: parameters.requestId });
+  // gateway.get already checked SHA-256(result) == resultHash, the id asked for; fhe checks the binding to the input.
+  if (result.length === 0) throw new IntegrityError("Prediction result", { requestId: parameters.requestId });
+  const predictions = parameters.fhe.decrypt(artifact, result, { inputHash: request.inputHash as Sha256Hex });
+  return { requestId: parameters.requestId, modelId, resultHash: request.resultHash, predictions };
+}

@@ -1,0 +1,48 @@
+import { getAddress } from "ethers";
+
+import type { Sha256Hex } from "../../core/hash.js";
+import type { FheClient, Reading as FeatureReading } from "../../fhe/index.js";
+import { sendTransaction } from "../chain/send.js";
+import { requireGateway, type MedCipherClient } from "../client.js";
+import { Category } from "../codes.js";
+import { ChainError } from "../errors.js";
+import { resolveRegisteredModel } from "../predictions.js";
+
+export type RequestPredictionParameters = {
+  /** On-chain model id (ModelRegistry). */
+  modelId: number;
+  /** The patient's CKKS key set (fhe/ `FheClient`): only its public side is used to encrypt. */
+  fhe: Pick<FheClient, "encrypt" | "paramSetId">;
+  /** The model's input features, one object per tuple (names as in the model's encoding spec). */
+  readings: FeatureReading | readonly FeatureReading[];
+  /** The patient the prediction is for (default: the client, who must then be that patient). */
+  patient?: string;
+};
+
+export type RequestPredictionReturnType = { requestId: string; inputHash: Sha256Hex; transactionHash: string };
+
+/**
+ * Encodes the model's feature tuple, encrypts it under the patient's CKKS key, stores the
+ * ciphertext on the gateway (category PREDICTION) and calls `requestPrediction`. The oracle then
+ * evaluates it; wait with `waitForPrediction`, decrypt with `getPredictionResult`.
+ *
+ * @example
+ * const { requestId } = await requestPrediction(patientClient, { modelId: 1, fhe, readings: [{ age: 54, … }] });
+ */
+export async function requestPrediction(client: MedCipherClient, parameters: RequestPredictionParameters): Promise<RequestPredictionReturnType> {
+  const gateway = requireGateway(client);
+  const patient = getAddress(parameters.patient ?? client.address);
+  const { artifact } = await resolveRegisteredModel(client, parameters.modelId);
+  const input = parameters.fhe.encrypt(artifact, parameters.readings);
+  const inputHash = await gateway.put(input, { owner: patient, kind: "he-input", category: Category.PREDICTION });
+  const inputUri = `${gateway.url}/v1/blobs/${inputHash}`;
+  const receipt = await sendTransaction("requestPrediction", () => client.contracts.router.requestPrediction!(patient, parameters.modelId, inputHash, inputUri));
+  const router = client.contracts.router;
+  const requested = receipt.logs
+    .filter((log) => log.address.toLowerCase() === client.addresses.PredictionRouter.toLowerCase())
+    .map((log) => router.interface.parseLog(log))
+    .find((parsed) => parsed?.name === "PredictionRequested");
+  if (!requested) throw new ChainError("requestPrediction", "no PredictionRequested event in the receipt");
+  return { requestId: requested.args.getValue("requestId") as string, inputHash, transactionHash: receipt.hash };
+}
+
