@@ -110,12 +110,13 @@ export async function createWorld(options: { patients?: number } = {}) {
     },
 
     /** Encrypts a reading for `patient`, uploads it and requests a prediction; returns the request id. */
-    async request(patient: Patient, modelId: keyof typeof READINGS = "maternal-risk-v1", input?: Uint8Array): Promise<{ requestId: string; input: Uint8Array; blockNumber: number }> {
+    async request(patient: Patient, modelId: keyof typeof READINGS = "maternal-risk-v1", input?: Uint8Array, options: { manualMine?: boolean } = {}): Promise<{ requestId: string; input: Uint8Array; blockNumber: number }> {
       const artifact = artifacts.find((m) => m.id === modelId)!;
       const bytes = input ?? patient.fhe.encrypt(artifact, READINGS[modelId]);
       const inputHash = sha256Hex(bytes);
       await patient.gateway.put(bytes, { owner: patient.address, kind: "he-input", category: Category.PREDICTION });
       const tx = await suite.router.connect(patient.signer).requestPrediction(patient.address, modelIds[modelId]!, inputHash, `${gatewayUrl}/v1/blobs/${inputHash}`);
+      if (options.manualMine) await networkHelpers.mine(1);
       const receipt = (await tx.wait())!;
       const [job] = jobsFromReceipt(receipt, a.Operator, a.PredictionRouter);
       return { requestId: job!.requestId, input: bytes, blockNumber: receipt.blockNumber };

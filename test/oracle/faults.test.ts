@@ -1,0 +1,233 @@
+import { expect } from "chai";
+import { AbiCoder, encodeBytes32String, Wallet } from "ethers";
+
+import { startOracle, type OracleHandle } from "../../oracle/daemon.js";
+import { createGatewayClient } from "../../sdk/gateway/client.js";
+import { cursorOf, jobState, readJobs, rewindCursor } from "./helpers/inspect.js";
+import { createWorld, logSink, waitFor, type World } from "./helpers/world.js";
+
+const Status = { Pending: 1n, Fulfilled: 2n, Failed: 3n };
+
+describe("oracle daemon under faults (real chain, real gateway, loopback RPC proxy)", function () {
+  this.timeout(180_000);
+  let world: World;
+  let oracle: OracleHandle | undefined;
+
+  before(async function () {
+    world = await createWorld({ patients: 2 });
+  });
+  afterEach(async function () {
+    world.rpc.rewrite = undefined;
+    await world.rpc.setMode("ok");
+    await oracle?.stop();
+    oracle = undefined;
+  });
+  after(async function () {
+    await world?.close();
+  });
+
+  const head = () => world.ethers.provider.getBlockNumber();
+  const settled = (requestId: string) => waitFor(async () => {
+    const r = await world.status(requestId);
+    return r.status === Status.Pending ? undefined : r;
+  }, `request ${requestId} settled`, 60_000);
+
+  async function start(overrides: Parameters<World["settings"]>[0] = {}) {
+    const settings = world.settings({ START_BLOCK: (await head()) + 1, ...overrides });
+    const logs = logSink();
+    oracle = await startOracle({ settings, logDestination: logs.stream });
+    return { settings, logs, oracle };
+  }
+
+  it("ignores the same log delivered twice and out of order, also replayed after a restart", async function () {
+    world.rpc.rewrite = (method, _params, result) => (method === "eth_getLogs" && Array.isArray(result) ? [...result].reverse().concat(result) : result);
+    const { settings } = await start();
+    const { requestId } = await world.request(world.patients[0]!);
+    expect((await settled(requestId)).status).to.equal(Status.Fulfilled);
+    await waitFor(() => jobState(settings.DATA_DIR, requestId) === "fulfilled", "job fulfilled in the store");
+    const metrics = await (await fetch(`${oracle!.url}/metrics`)).text();
+    expect(Number(/oracle_duplicate_logs_total (\d+)/.exec(metrics)?.[1])).to.be.greaterThan(0);
+    await oracle!.stop();
+
+    // A replay: the persisted cursor is rewound, so every old log comes again.
+    rewindCursor(settings.DATA_DIR, settings.START_BLOCK - 1);
+    const target = await head();
+    oracle = await startOracle({ settings, logDestination: logSink().stream });
+    await waitFor(() => (cursorOf(settings.DATA_DIR) ?? 0) >= target, "cursor back at the head");
+    await new Promise((r) => setTimeout(r, 300));
+    expect(readJobs(settings.DATA_DIR).filter((j) => j.requestId === requestId)).to.have.length(1);
+    expect(jobState(settings.DATA_DIR, requestId)).to.equal("fulfilled");
+    expect(await world.fulfilmentCount(requestId)).to.equal(1);
+  });
+
+  it("waits for N confirmations, forgets a request whose block was dropped by a reorg, and serves it once re-included", async function () {
+    const { settings } = await start({ CONFIRMATIONS: 3 });
+    const snapshot = await world.provider.request({ method: "evm_snapshot", params: [] });
+    const { requestId, blockNumber } = await world.request(world.patients[0]!);
+    await waitFor(() => jobState(settings.DATA_DIR, requestId) === "seen", "request seen");
+    await waitFor(() => (cursorOf(settings.DATA_DIR) ?? 0) >= blockNumber, "cursor at the request block");
+    // Fewer than 3 confirmations: nothing happens.
+    expect(jobState(settings.DATA_DIR, requestId)).to.equal("seen");
+    expect((await world.status(requestId)).status).to.equal(Status.Pending);
+
+    // The request's block is dropped; the new branch is longer and does not contain it.
+    await world.provider.request({ method: "evm_revert", params: [snapshot] });
+    await world.networkHelpers.mine(3);
+    await waitFor(() => jobState(settings.DATA_DIR, requestId) === undefined, "job forgotten after the reorg");
+    expect(await world.fulfilmentCount(requestId)).to.equal(0);
+
+    // The same request is included again (same requestId: the router's nonce was reverted too).
+    const again = await world.request(world.patients[0]!);
+    expect(again.requestId).to.equal(requestId);
+    await waitFor(() => jobState(settings.DATA_DIR, requestId) === "seen", "request seen again");
+    await world.networkHelpers.mine(2);
+    expect((await settled(requestId)).status).to.equal(Status.Fulfilled);
+    expect(await world.fulfilmentCount(requestId)).to.equal(1);
+    const metrics = await (await fetch(`${oracle!.url}/metrics`)).text();
+    expect(Number(/oracle_reorgs_total (\d+)/.exec(metrics)?.[1])).to.be.greaterThan(0);
+  });
+
+  it("rides out refused connections, timeouts, resets and HTTP 500s from the RPC, still serving", async function () {
+    await start();
+    await world.rpc.setMode("refuse");
+    const { requestId } = await world.request(world.patients[0]!);
+    for (const mode of ["refuse", "timeout", "reset", "http500"] as const) {
+      await world.rpc.setMode(mode);
+      await new Promise((r) => setTimeout(r, mode === "timeout" ? 2_500 : 600));
+      expect((await fetch(`${oracle!.url}/healthz`)).status).to.equal(200);
+      expect((await world.status(requestId)).status).to.equal(Status.Pending);
+    }
+    await world.rpc.setMode("ok");
+    expect((await settled(requestId)).status).to.equal(Status.Fulfilled);
+    expect(await world.fulfilmentCount(requestId)).to.equal(1);
+  });
+
+  it("does not send for a request already fulfilled on-chain", async function () {
+    const startBlock = (await head()) + 1;
+    const { requestId } = await world.request(world.patients[0]!);
+    const [log] = await world.suite.operator.queryFilter(world.suite.operator.filters.OracleRequest(), startBlock, "latest");
+    const args = log!.args;
+    const data = AbiCoder.defaultAbiCoder().encode(["bytes32", "uint16", "bytes32", "string", "bytes"], [requestId, 999, "0x" + "00".repeat(32), "", "0x"]);
+    const sender = new Wallet(world.oracleKey.privateKey, world.ethers.provider);
+    await (await world.suite.operator.connect(sender).fulfillOracleRequest2(requestId, args.payment, args.callbackAddr, args.callbackFunctionId, args.cancelExpiration, data, { gasLimit: 700_000 })).wait();
+    expect((await world.status(requestId)).status).to.equal(Status.Failed);
+
+    const { settings } = await start({ START_BLOCK: startBlock });
+    await waitFor(() => jobState(settings.DATA_DIR, requestId) === "refused", "job refused");
+    expect(await world.fulfilmentCount(requestId)).to.equal(1);
+  });
+
+  it("reports every kind of bad input on-chain with its reason code and carries on", async function () {
+    const [alice] = world.patients as [World["patients"][0]];
+    const maternal = world.artifacts.find((m) => m.id === "maternal-risk-v1")!;
+    const heart = world.artifacts.find((m) => m.id === "heart-disease-lr-v1")!;
+    const good = alice.fhe.encrypt(maternal, { age: 30, systolicBP: 120, diastolicBP: 80, bloodGlucose: 7, bodyTemp: 98, heartRate: 70 });
+    const wrongParamSet = Uint8Array.from(good);
+    wrongParamSet.fill(0, 8, 40);
+    wrongParamSet.set(new TextEncoder().encode("ckks-8192-v1"), 8);
+    const otherModel = alice.fhe.encrypt(heart, { age: 50, sex: 0, cp: 2, trestbps: 130, chol: 250, fbs: 0, restecg: 0, thalach: 160, exang: 0, oldpeak: 1, slope: 1, ca: 0, thal: 3 });
+
+    // A patient whose evaluation keys were never uploaded.
+    const [, , , , , noKeysSigner] = await world.ethers.getSigners();
+    await (await world.suite.identity.connect(noKeysSigner!).registerPatient("0x" + "ab".repeat(32), encodeBytes32String("ckks-2048-v1"), "nowhere", "0x" + "cd".repeat(32))).wait();
+    // A model registered on-chain for which this oracle has no artifact.
+    await (await world.suite.models.registerModel({
+      name: "mystery-model", version: "1", weightsHash: "0x" + "11".repeat(32), weightsUri: "none", paramSetId: encodeBytes32String("ckks-2048-v1"),
+      encodingSpecHash: "0x" + "22".repeat(32), outputKind: 1, isPrivate: false,
+    })).wait();
+    const mysteryId = await world.suite.models.modelIdOf("mystery-model", "1");
+    // A model retired between the request and its processing.
+    await (await world.suite.models.registerModel({
+      name: maternal.id, version: "retire-me", weightsHash: maternal.weightsHash, weightsUri: "none", paramSetId: encodeBytes32String("ckks-2048-v1"),
+      encodingSpecHash: maternal.encodingSpecHash, outputKind: 2, isPrivate: false,
+    })).wait();
+    const retiredId = await world.suite.models.modelIdOf(maternal.id, "retire-me");
+
+    const router = world.suite.router;
+    const noKeysGateway = createGatewayClient({ url: world.gatewayUrl, signer: noKeysSigner as never, chainId: world.chainId, gatewayAddress: world.gatewayKey.address });
+    const noKeysInput = alice.fhe.encrypt(maternal, { age: 31, systolicBP: 120, diastolicBP: 80, bloodGlucose: 7, bodyTemp: 98, heartRate: 70 });
+    await noKeysGateway.put(noKeysInput, { owner: await noKeysSigner!.getAddress(), kind: "he-input", category: 7 });
+    const requestFor = async (signer: typeof noKeysSigner, patient: string, modelId: bigint | number, inputHash: string) => {
+      const receipt = (await (await router.connect(signer!).requestPrediction(patient, modelId, inputHash, "uri")).wait())!;
+      const parsed = receipt.logs.map((l) => { try { return router.interface.parseLog(l); } catch { return null; } }).find((p) => p?.name === "PredictionRequested");
+      return parsed!.args.requestId as string;
+    };
+    const { sha256Hex } = await import("../../core/hash.js");
+    const startBlock = (await head()) + 1;
+    const cases: [string, string, number][] = [
+      ["missing input", await requestFor(alice.signer as never, alice.address, world.modelIds["maternal-risk-v1"]!, "0x" + "ee".repeat(32)), 1],
+      ["garbage ciphertext", (await world.requestRaw(alice, new TextEncoder().encode("not a ciphertext at all, just words"))).requestId, 7],
+      ["wrong parameter set", (await world.requestRaw(alice, wrongParamSet)).requestId, 6],
+      ["input for another model", (await world.requestRaw(alice, otherModel)).requestId, 7],
+      ["missing evaluation keys", await requestFor(noKeysSigner, await noKeysSigner!.getAddress(), world.modelIds["maternal-risk-v1"]!, sha256Hex(noKeysInput)), 3],
+      ["model without artifact", await requestFor(alice.signer as never, alice.address, mysteryId, sha256Hex(good)), 5],
+      ["model retired meanwhile", await requestFor(alice.signer as never, alice.address, retiredId, sha256Hex(good)), 5],
+    ];
+    await alice.gateway.put(good, { owner: alice.address, kind: "he-input", category: 7 });
+    await (await world.suite.models.retireModel(retiredId)).wait();
+
+    await start({ START_BLOCK: startBlock });
+    for (const [what, requestId, code] of cases) {
+      const r = await settled(requestId);
+      expect(r.status, what).to.equal(Status.Failed);
+      expect(Number(r.failureCode), what).to.equal(code);
+      expect(await world.fulfilmentCount(requestId), what).to.equal(1);
+    }
+    // And the daemon carries on.
+    const { requestId } = await world.request(alice);
+    expect((await settled(requestId)).status).to.equal(Status.Fulfilled);
+  });
+
+  it("resynchronises when another sender used the oracle key, also taking the nonce of a pending fulfilment", async function () {
+    const { settings, logs } = await start();
+    const other = new Wallet(world.oracleKey.privateKey, world.ethers.provider);
+    for (let i = 0; i < 3; i++) await (await other.sendTransaction({ to: other.address, value: 0 })).wait();
+    const first = await world.request(world.patients[0]!);
+    expect((await settled(first.requestId)).status).to.equal(Status.Fulfilled);
+
+    // Now the other sender replaces our pending fulfilment at its nonce.
+    await world.provider.request({ method: "evm_setAutomine", params: [false] });
+    try {
+      const tx = await world.suite.router.connect(world.patients[1]!.signer).requestPrediction(world.patients[1]!.address, world.modelIds["maternal-risk-v1"]!, "0x" + "00".repeat(31) + "01", "u");
+      await world.networkHelpers.mine(1);
+      const receipt = (await tx.wait())!;
+      const requestId = receipt.logs.map((l) => { try { return world.suite.router.interface.parseLog(l); } catch { return null; } }).find((p) => p?.name === "PredictionRequested")!.args.requestId as string;
+      await waitFor(() => jobState(settings.DATA_DIR, requestId) === "submitted", "fulfilment pending");
+      const nonce = await world.ethers.provider.getTransactionCount(other.address, "latest");
+      await other.sendTransaction({ to: other.address, value: 0, nonce, maxFeePerGas: 10n ** 12n, maxPriorityFeePerGas: 10n ** 11n });
+      await world.networkHelpers.mine(1);
+      await world.provider.request({ method: "evm_setAutomine", params: [true] });
+      await waitFor(async () => {
+        await world.networkHelpers.mine(1);
+        return (await world.status(requestId)).status !== Status.Pending;
+      }, "settled after the resync");
+      expect((await world.status(requestId)).status).to.equal(Status.Failed); // its input was never uploaded
+      expect(await world.fulfilmentCount(requestId)).to.equal(1);
+      expect(logs.text()).to.include("nonce was used by another transaction");
+    } finally {
+      await world.provider.request({ method: "evm_setAutomine", params: [true] });
+    }
+  });
+
+  it("replaces a fulfilment stuck behind a gas-price spike at the same nonce", async function () {
+    const { settings } = await start({ MAX_FEE_PER_GAS_GWEI: 5_000, TX_STUCK_AFTER_MS: 500 });
+    await world.provider.request({ method: "evm_setAutomine", params: [false] });
+    try {
+      const { requestId } = await world.request(world.patients[0]!, "maternal-risk-v1", undefined, { manualMine: true });
+      await waitFor(() => jobState(settings.DATA_DIR, requestId) === "submitted", "fulfilment pending");
+      // The base fee jumps to 300 gwei and stays there: the pending transaction is priced out.
+      await waitFor(async () => {
+        await world.provider.request({ method: "hardhat_setNextBlockBaseFeePerGas", params: ["0x" + (300n * 10n ** 9n).toString(16)] });
+        await world.networkHelpers.mine(1);
+        await new Promise((r) => setTimeout(r, 100));
+        return (await world.status(requestId)).status !== Status.Pending;
+      }, "fulfilment mined after the bump");
+      expect((await world.status(requestId)).status).to.equal(Status.Fulfilled);
+      expect(await world.fulfilmentCount(requestId)).to.equal(1);
+      const metrics = await (await fetch(`${oracle!.url}/metrics`)).text();
+      expect(Number(/oracle_tx_sent_total\{kind="replacement"\} (\d+)/.exec(metrics)?.[1])).to.be.greaterThan(0);
+    } finally {
+      await world.provider.request({ method: "evm_setAutomine", params: [true] });
+    }
+  });
+});
