@@ -137,5 +137,7 @@ export function hexToBytes(hex: `0x${string}`): Uint8Array {
 }
 
 export function bytesToHex(bytes: Uint8Array): `0x${string}` {
-  return `0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex")}`;
+  let hex = "0x";
+  for (const byte of bytes) hex += byte.toString(16).padStart(2, "0");
+  return hex as `0x${string}`;
 }

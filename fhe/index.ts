@@ -10,6 +10,7 @@ export {
   encodingSpecHash,
   loadModel,
   MODEL_IDS,
+  scoreReading,
   verifyModel,
   weightsHash,
   type ModelArtifact,

@@ -13,7 +13,7 @@ import { readFileSync } from "node:fs";
 
 import { BaseError } from "../core/errors.js";
 import { sha256Hex, type Sha256Hex } from "../core/hash.js";
-import type { EncodingSpec } from "./encoding.js";
+import { encodeReading, type EncodingSpec, type Reading } from "./encoding.js";
 
 export type OutputSpec = {
   /** `sigmoid` for a binary model (one score), `softmax` over `[0, ...scores]` for a multinomial one. */
@@ -99,6 +99,15 @@ export function encodingSpecHash(spec: EncodingSpec): Sha256Hex {
 export function weightsHash(model: Pick<ModelArtifact, "id" | "paramSetId" | "weights">): Sha256Hex {
   const body = { modelId: model.id, paramSetId: model.paramSetId, weights: model.weights };
   return sha256Hex(new TextEncoder().encode(canonicalJson(body)));
+}
+
+/**
+ * The plaintext model: scores of one reading (logits against class 0), as the encrypted circuit
+ * computes them. For tests, demos and the client's own checks; never run on a server.
+ */
+export function scoreReading(model: Pick<ModelArtifact, "encodingSpec" | "weights">, reading: Reading): number[] {
+  const tuple = encodeReading(model.encodingSpec, reading);
+  return model.weights.map((row) => row.reduce((sum, w, f) => sum + w * (tuple[f] as number), 0));
 }
 
 /** The ids of the artifacts shipped in models/. */

@@ -1,3 +1,5 @@
+import { Worker } from "node:worker_threads";
+
 import { expect } from "chai";
 import type { MainModule } from "node-seal";
 
@@ -123,6 +125,13 @@ describe("fhe: engine (ckks-2048-v1)", function () {
         }
       });
 
+      it("gives the same result bytes in another thread's SEAL instance (independent oracles agree)", async function () {
+        const input = client(model).encrypt(model, heldOut().slice(0, 2));
+        const here = await evaluator.evaluate(model, input, { maskKey: MASK_KEY });
+        const there = await evaluateInWorker(model.id, input, MASK_KEY);
+        expect(sha256Hex(there)).to.equal(sha256Hex(here));
+      });
+
       it("binds the result to its input and round-trips raw and packed codecs alike", async function () {
         const reading = heldOut()[1]!;
         const raw = client(model).encrypt(model, reading, { codec: "raw" });
@@ -190,6 +199,22 @@ describe("fhe: engine (ckks-2048-v1)", function () {
     }
   });
 });
+
+/** Evaluates in a fresh worker thread; TypeScript there goes through tsx's loader. */
+async function evaluateInWorker(modelId: string, input: Uint8Array, maskKey: Uint8Array): Promise<Uint8Array> {
+  const api = import.meta.resolve("tsx/esm/api");
+  const entry = new URL("./evaluate-worker.ts", import.meta.url).href;
+  const bootstrap = `import(${JSON.stringify(api)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); })`;
+  const worker = new Worker(bootstrap, { eval: true, workerData: { modelId, input, maskKey } });
+  try {
+    return await new Promise<Uint8Array>((resolve, reject) => {
+      worker.once("message", resolve);
+      worker.once("error", reject);
+    });
+  } finally {
+    await worker.terminate();
+  }
+}
 
 /** Test-only: the decoded slots of a result, unsummed and unrounded (what the client API never returns). */
 async function rawSlots(client: FheClient, result: Uint8Array): Promise<Float64Array> {

@@ -15,8 +15,10 @@ describe("fhe: memory stays flat", function () {
     const maskKey = new Uint8Array(32).fill(9);
     const heartInput = client.encrypt(heart, loadHeartDisease().rows.slice(0, 40));
     const maternalInputs = loadMaternalRisk().rows.slice(0, 20).map((row) => client.encrypt(maternal, row));
+    const columnInput = client.encrypt(maternal, loadMaternalRisk().rows.slice(0, 100), { layout: "columns" });
     const cycle = async (i: number) => {
-      await evaluator.evaluate(heart, heartInput, { maskKey }); // private: mask encoded every time
+      if (i % 5 === 0) await evaluator.evaluate(maternal, columnInput); // 12 inputs, 2 outputs, scratch
+      else await evaluator.evaluate(heart, heartInput, { maskKey }); // private: mask encoded every time
       const input = maternalInputs[i % maternalInputs.length]!;
       const result = await evaluator.evaluate(maternal, input);
       if (i % 2 === 0) client.decrypt(maternal, result);
