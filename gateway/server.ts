@@ -1,11 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
-import { getAddress, ZeroAddress, ZeroHash, type SigningKey } from "ethers";
+import { getAddress, getBytes, hexlify, ZeroAddress, ZeroHash, type SigningKey } from "ethers";
 import { pino, type Logger } from "pino";
 
 import { isSha256Hex, sha256Hex, type Sha256Hex } from "../core/hash.js";
 import type { AuditLog } from "./audit/auditLog.js";
+import { ed25519Sign, generateEd25519, type Ed25519KeyPair } from "./auth/ed25519.js";
 import { createNonceCache } from "./auth/nonceCache.js";
 import { createRequestVerifier, type AuthenticatedRequest } from "./auth/requestAuth.js";
 import {
@@ -24,10 +25,15 @@ import type { AccessPolicy } from "./policy.js";
 import {
   HEADER_AUTH,
   HEADER_GATEWAY,
+  HEADER_RESPONSE_KEY,
   HEADER_RESPONSE_SIGNATURE,
   HEADER_RESPONSE_TIMESTAMP,
+  HEADER_SESSION,
+  encodeJsonHeader,
   isBlobKind,
+  MAX_SESSION_SECONDS,
   responseDigest,
+  responseKeyDigest,
   type ErrorBody,
   type GatewayMethod,
 } from "./protocol.js";
@@ -57,7 +63,8 @@ export type Gateway = {
   limits: GatewayLimits;
 };
 
-type Reply = { status: number; body: Uint8Array; contentType: string; requestDigest: string };
+/** `bodyHash`: the body's SHA-256 when already known (a blob's id, verified by the store). */
+type Reply = { status: number; body: Uint8Array; contentType: string; requestDigest: string; mode?: "direct" | "session"; bodyHash?: string };
 
 /**
  * The gateway's HTTP API (node:http, no framework):
@@ -85,6 +92,21 @@ export function createGateway(options: GatewayOptions): Gateway {
   });
   const rateLimiter = createRateLimiter({ ratePerSecond: limits.ratePerSecond, burst: limits.burst });
 
+  // Session-mode responses are signed by an Ed25519 key the gateway's Ethereum key certifies
+  // (EIP-712 GatewayResponseKey); the certificate is renewed an hour before it lapses.
+  let responseKey: { pair: Ed25519KeyPair; notAfter: number; header: string } | undefined;
+  function currentResponseKey() {
+    const t = now();
+    if (!responseKey || responseKey.notAfter - 3600 < t) {
+      const pair = generateEd25519();
+      const notAfter = t + MAX_SESSION_SECONDS;
+      const fields = { gateway: gatewayAddress, responseKey: hexlify(pair.publicKey), notAfter };
+      const signature = options.signingKey.sign(responseKeyDigest(options.chainId, fields)).serialized;
+      responseKey = { pair, notAfter, header: encodeJsonHeader({ ...fields, signature }) };
+    }
+    return responseKey;
+  }
+
   const json = (status: number, value: unknown, requestDigest = ZeroHash): Reply => ({
     status,
     body: new TextEncoder().encode(JSON.stringify(value)),
@@ -95,7 +117,8 @@ export function createGateway(options: GatewayOptions): Gateway {
   /** Verifies the signature, records who asked (so even refusals are signed for their request), rate-limits. */
   function authenticate(req: IncomingMessage, method: GatewayMethod, blobId: string, state: { auth?: AuthenticatedRequest }): AuthenticatedRequest {
     const header = req.headers[HEADER_AUTH];
-    const auth = verifier.verify(Array.isArray(header) ? header[0] : header, method, blobId);
+    const session = req.headers[HEADER_SESSION];
+    const auth = verifier.verify(Array.isArray(header) ? header[0] : header, method, blobId, Array.isArray(session) ? session[0] : session);
     state.auth = auth;
     const retryAfterMs = rateLimiter.take(auth.signer);
     if (retryAfterMs > 0) throw new RateLimitedError({ signer: auth.signer, retryAfterMs });
@@ -113,7 +136,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       const bytes = await options.store.get(id);
       if (!bytes) throw new BlobNotFoundError(id);
       await options.audit.append({ actor: auth.signer, action: "read", blobId: id, owner: meta.owner, purpose: auth.fields.purpose, outcome: "granted", reason });
-      return { status: 200, body: bytes, contentType: "application/octet-stream", requestDigest: auth.digest };
+      return { status: 200, body: bytes, contentType: "application/octet-stream", requestDigest: auth.digest, mode: auth.mode, bodyHash: id };
     }
     if (req.method === "PUT") {
       const auth = authenticate(req, "PUT", id, state);
@@ -199,12 +222,14 @@ export function createGateway(options: GatewayOptions): Gateway {
         timer = setTimeout(() => reject(new GatewayTimeoutError(limits.requestTimeoutMs)), limits.requestTimeoutMs);
       });
       reply = await Promise.race([route(req, state), timeout]);
+      reply.mode = state.auth?.mode;
     } catch (caught) {
       const error = caught instanceof GatewayError ? caught : new GatewayInternalError(caught);
       if (error instanceof GatewayInternalError) logger.error({ err: caught, url: req.url }, "internal error");
       await recordRefusal(req, error, state).catch((auditError: unknown) => logger.error({ err: auditError }, "audit append failed"));
       const body: ErrorBody = { error: { code: error.code, message: error.shortMessage, details: error instanceof GatewayInternalError ? undefined : error.details } };
       reply = json(error.httpStatus, body, state.auth?.digest ?? ZeroHash);
+      reply.mode = state.auth?.mode;
       if (error instanceof RateLimitedError) res.setHeader("retry-after", Math.ceil(error.details.retryAfterMs as number / 1000));
     } finally {
       clearTimeout(timer);
@@ -222,19 +247,26 @@ export function createGateway(options: GatewayOptions): Gateway {
   function send(res: ServerResponse, reply: Reply) {
     if (res.headersSent || res.destroyed) return;
     const timestamp = now();
-    const signature = options.signingKey.sign(responseDigest(options.chainId, {
+    const digest = responseDigest(options.chainId, {
       requestDigest: reply.requestDigest,
       status: reply.status,
-      bodyHash: sha256Hex(reply.body),
+      bodyHash: reply.bodyHash ?? sha256Hex(reply.body),
       timestamp,
-    })).serialized;
-    res.writeHead(reply.status, {
+    });
+    const headers: Record<string, string | number> = {
       "content-type": reply.contentType,
       "content-length": reply.body.length,
-      [HEADER_RESPONSE_SIGNATURE]: signature,
       [HEADER_RESPONSE_TIMESTAMP]: String(timestamp),
       [HEADER_GATEWAY]: gatewayAddress,
-    });
+    };
+    if (reply.mode === "session") {
+      const key = currentResponseKey();
+      headers[HEADER_RESPONSE_SIGNATURE] = hexlify(ed25519Sign(key.pair.privateKey, getBytes(digest)));
+      headers[HEADER_RESPONSE_KEY] = key.header;
+    } else {
+      headers[HEADER_RESPONSE_SIGNATURE] = options.signingKey.sign(digest).serialized;
+    }
+    res.writeHead(reply.status, headers);
     res.end(reply.body);
   }
 

@@ -28,6 +28,12 @@ export type CreateMedCipherClientParameters = {
   addresses: MedCipherAddresses;
   /** Gateway base URL. Its key is checked against GATEWAY_ROLE on-chain before use. */
   gatewayUrl?: string;
+  /**
+   * Gateway session mode (default true): one EIP-712 signature authorises an Ed25519 session key
+   * that signs each request (see gateway/protocol.ts). false: every request is EIP-712 signed by
+   * the account itself (a wallet prompt per request with EIP-1193 wallets).
+   */
+  gatewaySession?: boolean;
   encryptionKey?: EncryptionKeyPair;
 };
 
@@ -50,7 +56,7 @@ export async function createMedCipherClient(parameters: CreateMedCipherClientPar
     contracts,
     encryptionKey: parameters.encryptionKey,
   };
-  if (parameters.gatewayUrl) client.gateway = await connectGateway(client, parameters.gatewayUrl);
+  if (parameters.gatewayUrl) client.gateway = await connectGateway(client, parameters.gatewayUrl, { session: parameters.gatewaySession ?? true });
   return client;
 }
 
@@ -58,7 +64,7 @@ export async function createMedCipherClient(parameters: CreateMedCipherClientPar
  * Asks the gateway for its address, then checks on-chain that the address holds GATEWAY_ROLE:
  * from then on every response must carry that key's signature.
  */
-export async function connectGateway(client: Pick<MedCipherClient, "account" | "chainId" | "contracts">, url: string): Promise<GatewayClient> {
+export async function connectGateway(client: Pick<MedCipherClient, "account" | "chainId" | "contracts">, url: string, options: { session?: boolean } = {}): Promise<GatewayClient> {
   let info: { gateway: string; chainId: number };
   try {
     const response = await fetch(`${url.replace(/\/+$/, "")}/v1/info`);
@@ -70,7 +76,7 @@ export async function connectGateway(client: Pick<MedCipherClient, "account" | "
   const gatewayAddress = getAddress(info.gateway);
   const registered = (await client.contracts.identity.hasRole!(GATEWAY_ROLE, gatewayAddress)) as boolean;
   if (!registered) throw new GatewaySignatureError({ expected: "an address with GATEWAY_ROLE", recovered: gatewayAddress, url });
-  return createGatewayClient({ url, signer: client.account, chainId: client.chainId, gatewayAddress });
+  return createGatewayClient({ url, signer: client.account, chainId: client.chainId, gatewayAddress, session: options.session ?? true });
 }
 
 export function requireGateway(client: MedCipherClient): GatewayClient {

@@ -1,13 +1,19 @@
-import { getAddress, isHexString, recoverAddress } from "ethers";
+import { getAddress, getBytes, isHexString, keccak256, recoverAddress } from "ethers";
+import type { KeyObject } from "node:crypto";
 
 import {
   decodeAuthHeader,
+  decodeJsonHeader,
+  MAX_SESSION_SECONDS,
   requestDigest,
+  sessionDigest,
+  type SessionHeader,
   type AuthHeader,
   type GatewayMethod,
   type GatewayRequestFields,
 } from "../protocol.js";
 import { AuthenticationError, ExpiredRequestError, ReplayedRequestError, WrongDomainError } from "../errors.js";
+import { ed25519PublicKey, ed25519Verify } from "./ed25519.js";
 import type { NonceCache } from "./nonceCache.js";
 
 export type AuthenticatedRequest = {
@@ -16,11 +22,15 @@ export type AuthenticatedRequest = {
   fields: GatewayRequestFields;
   /** The EIP-712 digest the response signature refers to. */
   digest: string;
+  /** "direct": the request is signed by the Ethereum key; "session": by an Ed25519 key it authorised. */
+  mode: "direct" | "session";
 };
 
 export type RequestVerifier = {
-  verify(headerValue: string | undefined, method: GatewayMethod, blobId: string): AuthenticatedRequest;
+  verify(headerValue: string | undefined, method: GatewayMethod, blobId: string, sessionValue?: string): AuthenticatedRequest;
 };
+
+type VerifiedSession = { signer: string; key: KeyObject; notAfter: number };
 
 /**
  * Checks, in order (cheapest first, so junk costs little): header shape, chain id and gateway
@@ -36,9 +46,48 @@ export function createRequestVerifier(options: {
 }): RequestVerifier {
   const gateway = getAddress(options.gatewayAddress);
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
+  // Verified session authorisations, by the hash of their header: one secp256k1 recovery per session.
+  const sessions = new Map<string, VerifiedSession>();
+
+  function verifySession(value: string, current: number): VerifiedSession {
+    const cacheKey = keccak256(Buffer.from(value));
+    const cached = sessions.get(cacheKey);
+    if (cached) {
+      if (cached.notAfter < current) throw new AuthenticationError("Session expired: sign a new one.", { notAfter: cached.notAfter });
+      return cached;
+    }
+    let raw: Partial<Record<keyof SessionHeader, unknown>>;
+    try {
+      raw = decodeJsonHeader(value) as typeof raw;
+    } catch {
+      throw new AuthenticationError("x-medcipher-session is not base64url JSON.");
+    }
+    if (
+      typeof raw.signer !== "string" || !isHexString(raw.signer, 20) || typeof raw.gateway !== "string" || !isHexString(raw.gateway, 20) ||
+      typeof raw.sessionKey !== "string" || !isHexString(raw.sessionKey, 32) || typeof raw.notAfter !== "number" || !Number.isSafeInteger(raw.notAfter) ||
+      typeof raw.signature !== "string" || !isHexString(raw.signature, 65)
+    ) throw new AuthenticationError("x-medcipher-session is missing fields or has malformed ones.");
+    const session = raw as SessionHeader;
+    if (getAddress(session.gateway) !== gateway) throw new WrongDomainError({ expectedChainId: options.chainId, chainId: options.chainId, expectedGateway: gateway, gateway: session.gateway });
+    if (session.notAfter < current) throw new AuthenticationError("Session expired: sign a new one.", { notAfter: session.notAfter });
+    if (session.notAfter > current + MAX_SESSION_SECONDS + options.windowSeconds) throw new AuthenticationError(`Sessions last at most ${MAX_SESSION_SECONDS} s.`);
+    let recovered: string;
+    try {
+      recovered = recoverAddress(sessionDigest(options.chainId, { signer: session.signer, sessionKey: session.sessionKey, notAfter: session.notAfter, gateway }), session.signature);
+    } catch (error) {
+      throw new AuthenticationError("Malformed session signature.", { cause: String(error) });
+    }
+    if (recovered !== getAddress(session.signer)) throw new AuthenticationError("Session signature does not match the claimed signer (or was made for another chain).");
+    const verified = { signer: recovered, key: ed25519PublicKey(getBytes(session.sessionKey)), notAfter: session.notAfter };
+    if (sessions.size >= 100_000) {
+      for (const [key, s] of sessions) if (s.notAfter < current || sessions.size >= 100_000) sessions.delete(key);
+    }
+    sessions.set(cacheKey, verified);
+    return verified;
+  }
 
   return {
-    verify(headerValue, method, blobId) {
+    verify(headerValue, method, blobId, sessionValue) {
       if (!headerValue) throw new AuthenticationError("Missing x-medcipher-auth header: every request must be signed.");
       const auth = parseAuth(headerValue);
       if (auth.chainId !== options.chainId || auth.gateway.toLowerCase() !== gateway.toLowerCase()) {
@@ -62,18 +111,27 @@ export function createRequestVerifier(options: {
       };
       const digest = requestDigest(options.chainId, fields);
       let recovered: string;
-      try {
-        recovered = recoverAddress(digest, auth.signature);
-      } catch (error) {
-        throw new AuthenticationError("Malformed request signature.", { cause: String(error) });
-      }
-      if (recovered !== getAddress(auth.signer)) {
-        throw new AuthenticationError("Request signature does not match the claimed signer.", { signer: auth.signer });
+      if (sessionValue) {
+        const session = verifySession(sessionValue, current);
+        if (session.signer !== getAddress(auth.signer)) throw new AuthenticationError("The session belongs to another signer.", { signer: auth.signer });
+        if (!ed25519Verify(session.key, getBytes(digest), getBytes(auth.signature))) {
+          throw new AuthenticationError("Request signature does not match the session key.", { signer: auth.signer });
+        }
+        recovered = session.signer;
+      } else {
+        try {
+          recovered = recoverAddress(digest, auth.signature);
+        } catch (error) {
+          throw new AuthenticationError("Malformed request signature.", { cause: String(error) });
+        }
+        if (recovered !== getAddress(auth.signer)) {
+          throw new AuthenticationError("Request signature does not match the claimed signer.", { signer: auth.signer });
+        }
       }
       const nonceState = options.nonces.use(recovered, auth.nonce, auth.timestamp, current);
       if (nonceState === "replay") throw new ReplayedRequestError({ signer: recovered, nonce: auth.nonce });
       if (nonceState === "full") throw new AuthenticationError("Gateway nonce cache is full; retry shortly.");
-      return { signer: recovered, fields, digest };
+      return { signer: recovered, fields, digest, mode: sessionValue ? "session" : "direct" };
     },
   };
 }
@@ -96,7 +154,7 @@ function parseAuth(value: string): AuthHeader {
     typeof a.kind !== "string" || a.kind.length > 32 ||
     typeof a.nonce !== "string" || !isHexString(a.nonce, 32) ||
     typeof a.ref !== "string" || !isHexString(a.ref, 32) ||
-    typeof a.signature !== "string" || !isHexString(a.signature, 65)
+    typeof a.signature !== "string" || !(isHexString(a.signature, 65) || isHexString(a.signature, 64))
   ) {
     throw new AuthenticationError("x-medcipher-auth is missing fields or has malformed ones.");
   }

@@ -1,16 +1,27 @@
-import { getAddress, hexlify, randomBytes, recoverAddress, ZeroAddress, ZeroHash, type Signer } from "ethers";
+import type { KeyObject } from "node:crypto";
+
+import { getAddress, getBytes, hexlify, randomBytes, recoverAddress, ZeroAddress, ZeroHash, type Signer } from "ethers";
 
 import { sha256Hex, type Sha256Hex } from "../../core/hash.js";
 import type { AuditEntry } from "../../gateway/audit/auditLog.js";
+import { ed25519PublicKey, ed25519Sign, ed25519Verify, generateEd25519, type Ed25519KeyPair } from "../../gateway/auth/ed25519.js";
 import {
+  decodeJsonHeader,
   encodeAuthHeader,
+  encodeJsonHeader,
   gatewayDomain,
   HEADER_AUTH,
+  HEADER_RESPONSE_KEY,
   HEADER_RESPONSE_SIGNATURE,
   HEADER_RESPONSE_TIMESTAMP,
+  HEADER_SESSION,
+  MAX_SESSION_SECONDS,
   REQUEST_TYPES,
   requestDigest,
   responseDigest,
+  responseKeyDigest,
+  SESSION_TYPES,
+  type ResponseKeyHeader,
   type BlobKind,
   type ErrorBody,
   type GatewayMethod,
@@ -34,6 +45,13 @@ export type GatewayClientOptions = {
   /** The gateway key registered on-chain; every response must be signed by it. */
   gatewayAddress: string;
   fetch?: typeof fetch;
+  /**
+   * Session mode (default off): the signer authorises a fresh Ed25519 key once (one EIP-712
+   * signature, one wallet prompt) for `lifetimeSeconds` (≤ 24 h, default 1 h); every request is
+   * then signed by that key and every response checked against the gateway's certified Ed25519
+   * key. Same fields signed, same replay protection, ~10× less CPU per request. Node only.
+   */
+  session?: boolean | { lifetimeSeconds?: number };
 };
 
 /** `ref`: see GatewayRequestFields.ref (record id / batch root, or prediction request id). */
@@ -64,6 +82,39 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
   const gatewayAddress = getAddress(options.gatewayAddress);
   const doFetch = options.fetch ?? fetch;
   let signerAddress: string | undefined;
+  const sessionLifetime = options.session ? Math.min(MAX_SESSION_SECONDS, (typeof options.session === "object" ? options.session.lifetimeSeconds : undefined) ?? 3600) : 0;
+  let session: { pair: Ed25519KeyPair; notAfter: number; header: string } | undefined;
+  const responseKeys = new Map<string, { key: KeyObject; notAfter: number }>();
+
+  async function currentSession() {
+    const t = Math.floor(Date.now() / 1000);
+    if (!session || session.notAfter - 60 < t) {
+      const pair = generateEd25519();
+      const fields = { signer: signerAddress!, sessionKey: hexlify(pair.publicKey), notAfter: t + sessionLifetime, gateway: gatewayAddress };
+      const signature = await options.signer.signTypedData(gatewayDomain(options.chainId), SESSION_TYPES, fields);
+      session = { pair, notAfter: fields.notAfter, header: encodeJsonHeader({ ...fields, signature }) };
+    }
+    return session;
+  }
+
+  /** The gateway's Ed25519 response key, once its certificate is checked against the registered address. */
+  function certifiedResponseKey(header: string): KeyObject | undefined {
+    const cached = responseKeys.get(header);
+    const t = Math.floor(Date.now() / 1000);
+    if (cached) return cached.notAfter >= t ? cached.key : undefined;
+    try {
+      const cert = decodeJsonHeader(header) as ResponseKeyHeader;
+      if (getAddress(cert.gateway) !== gatewayAddress || cert.notAfter < t) return undefined;
+      const signer = recoverAddress(responseKeyDigest(options.chainId, { gateway: gatewayAddress, responseKey: cert.responseKey, notAfter: cert.notAfter }), cert.signature);
+      if (signer !== gatewayAddress) return undefined;
+      const key = ed25519PublicKey(getBytes(cert.responseKey));
+      if (responseKeys.size > 16) responseKeys.clear();
+      responseKeys.set(header, { key, notAfter: cert.notAfter });
+      return key;
+    } catch {
+      return undefined;
+    }
+  }
 
   async function signedRequest(method: GatewayMethod, path: string, fields: Omit<GatewayRequestFields, "timestamp" | "nonce" | "gateway" | "method">, body?: Uint8Array) {
     signerAddress ??= getAddress(await options.signer.getAddress());
@@ -75,9 +126,12 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
       gateway: gatewayAddress,
     };
     const digest = requestDigest(options.chainId, full);
-    const signature = options.signer.signingKey
-      ? options.signer.signingKey.sign(digest).serialized
-      : await options.signer.signTypedData(gatewayDomain(options.chainId), REQUEST_TYPES, full);
+    const activeSession = sessionLifetime > 0 ? await currentSession() : undefined;
+    const signature = activeSession
+      ? hexlify(ed25519Sign(activeSession.pair.privateKey, getBytes(digest)))
+      : options.signer.signingKey
+        ? options.signer.signingKey.sign(digest).serialized
+        : await options.signer.signTypedData(gatewayDomain(options.chainId), REQUEST_TYPES, full);
     const header = encodeAuthHeader({
       signer: signerAddress,
       chainId: options.chainId,
@@ -91,7 +145,9 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
       nonce: full.nonce,
       signature,
     });
-    return exchange(path, method === "PUT" ? "PUT" : "GET", digest, { [HEADER_AUTH]: header }, body);
+    const headers: Record<string, string> = { [HEADER_AUTH]: header };
+    if (activeSession) headers[HEADER_SESSION] = activeSession.header;
+    return exchange(path, method === "PUT" ? "PUT" : "GET", digest, headers, body);
   }
 
   async function exchange(path: string, httpMethod: string, digest: string, headers: Record<string, string>, body?: Uint8Array) {
@@ -111,9 +167,17 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
     const signature = response.headers.get(HEADER_RESPONSE_SIGNATURE);
     const timestamp = Number(response.headers.get(HEADER_RESPONSE_TIMESTAMP));
     let recovered: string | undefined;
+    const bodyHash = sha256Hex(bytes);
     if (signature && Number.isSafeInteger(timestamp)) {
+      const signed = responseDigest(options.chainId, { requestDigest: digest, status: response.status, bodyHash, timestamp });
+      const certificate = response.headers.get(HEADER_RESPONSE_KEY);
       try {
-        recovered = recoverAddress(responseDigest(options.chainId, { requestDigest: digest, status: response.status, bodyHash: sha256Hex(bytes), timestamp }), signature);
+        if (certificate) {
+          const key = certifiedResponseKey(certificate);
+          if (key && ed25519Verify(key, getBytes(signed), getBytes(signature))) recovered = gatewayAddress;
+        } else {
+          recovered = recoverAddress(signed, signature);
+        }
       } catch {
         recovered = undefined;
       }
@@ -129,7 +193,7 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
       const error = parsed?.error;
       throw new GatewayRequestError(response.status, error?.code ?? "GATEWAY_HTTP_ERROR", error?.message ?? `Gateway answered ${response.status}.`, error?.details);
     }
-    return { status: response.status, bytes };
+    return { status: response.status, bytes, bodyHash };
   }
 
   const parseJson = <T>(bytes: Uint8Array): T => JSON.parse(new TextDecoder().decode(bytes)) as T;
@@ -150,9 +214,8 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
       return blobId;
     },
     async get(blobId, parameters) {
-      const { bytes } = await signedRequest("GET", `/v1/blobs/${blobId}`, { blobId, purpose: parameters.purpose, owner: ZeroAddress, kind: "", category: 0, ref: parameters.ref ?? ZeroHash });
-      const actual = sha256Hex(bytes);
-      if (actual !== blobId) throw new IntegrityError("Blob from gateway", { blobId, actual });
+      const { bytes, bodyHash } = await signedRequest("GET", `/v1/blobs/${blobId}`, { blobId, purpose: parameters.purpose, owner: ZeroAddress, kind: "", category: 0, ref: parameters.ref ?? ZeroHash });
+      if (bodyHash !== blobId.toLowerCase()) throw new IntegrityError("Blob from gateway", { blobId, actual: bodyHash });
       return bytes;
     },
     async audit(owner) {
