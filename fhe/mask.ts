@@ -5,7 +5,7 @@
  * them; knowing its own `x_f`, it would read the weights off a single result. For a private
  * model the evaluator adds a plaintext mask that is uniform in [−A, A] per slot, centred so that
  * each tuple-long range sums to exactly zero: the range sums (the scores) are unchanged, each
- * slot alone is swamped (A = budget/8 = 32 against |w_f · x_f| ≤ `slotBound`).
+ * slot alone is swamped (A = budget/8 = 16 at ckks-2048-v1, against |w_f · x_f| ≤ `slotBound`).
  *
  * Determinism: the mask is a pure function of a secret mask key, the model and the input blob:
  * `seed = HMAC-SHA256(maskKey, "MedCipher/fhe/mask/v1" ‖ 0 ‖ modelId ‖ 0 ‖ weightsHash ‖ 0 ‖ inputHash)`,

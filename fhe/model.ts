@@ -46,8 +46,10 @@ export type ModelArtifact = {
   /** One row per score, each `encodingSpec.layout.tupleLength` long (last entry: bias). */
   weights: number[][];
   weightsHash: Sha256Hex;
-  /** Largest |weight × feature| over every allowed reading: the slot budget the circuit must hold. */
+  /** Largest |weight × feature| over every allowed reading (a tiled result slot; ≤ budget / 4). */
   slotBound: number;
+  /** Largest Σ_f |weight × feature| of a score over every allowed reading (a column result slot; ≤ budget). */
+  scoreBound: number;
   metrics: ModelMetrics;
   training: {
     dataset: string;

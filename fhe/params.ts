@@ -33,12 +33,14 @@ const SETS: readonly ParameterSet[] = [
     id: "ckks-2048-v1",
     polyModulusDegree: 2048,
     coeffModulusBits: [54],
-    inputScaleLog2: 25,
-    weightScaleLog2: 20,
+    // Input 2^27 × weights 2^19: the input carries the encryption noise (public-key encryption
+    // more than secret-key), so it gets the larger share of the 54-bit prime.
+    inputScaleLog2: 27,
+    weightScaleLog2: 19,
     depth: 0,
     keySwitching: false,
-    // The product lives at scale 2^45 under a 54-bit prime: |slot| < 2^(53−45) = 256.
-    slotBudget: 2 ** (53 - 45),
+    // The product lives at scale 2^46 under a 54-bit prime: |slot| < 2^(53−46) = 128.
+    slotBudget: 2 ** (53 - 46),
     securityBits: 128,
     summary:
       "One ciphertext × plaintext product, no rescale, no rotation, no evaluation keys. The client tiles its tuple, " +

@@ -145,35 +145,43 @@ function crossValidate(candidate: Candidate, data: Dataset, indices: readonly nu
   return result;
 }
 
-/** Largest |w × feature| over the allowed input box, per slot (extremes lie at the range ends). */
-function slotBound(features: readonly TupleFeature[], weights: Weights, inputs: readonly InputFeature[]): number {
+/**
+ * Bounds over the allowed input box (extremes of each expression lie at its range ends):
+ * `slot` = max |w_f · x_f| (a tiled result slot), `score` = max over scores of Σ_f max |w_f · x_f|
+ * (a column result slot).
+ */
+function bounds(features: readonly TupleFeature[], weights: Weights, inputs: readonly InputFeature[]): { slot: number; score: number } {
   const range = (name: string) => {
     const spec = inputs.find((i) => i.name === name)!;
     return [spec.min, spec.max] as const;
   };
-  let bound = 0;
-  features.forEach((feature, f) => {
+  const extremes = features.map((feature) => {
     const e = feature.expression;
-    let values: number[];
     switch (e.op) {
-      case "input": values = [...range(e.input)]; break;
+      case "input": return [...range(e.input)];
       case "square": {
         const [lo, hi] = range(e.input);
-        values = [(lo - e.center) ** 2, (hi - e.center) ** 2, lo <= e.center && e.center <= hi ? 0 : (lo - e.center) ** 2];
-        break;
+        return [(lo - e.center) ** 2, (hi - e.center) ** 2, lo <= e.center && e.center <= hi ? 0 : (lo - e.center) ** 2];
       }
-      case "log": values = range(e.input).map(Math.log); break;
-      case "product": values = range(e.inputs[0]).flatMap((a) => range(e.inputs[1]).map((b) => a * b)); break;
-      case "oneHot": case "atLeast": values = [0, 1]; break;
-      case "constant": values = [e.value]; break;
-    }
-    for (const row of weights) {
-      for (const v of values) bound = Math.max(bound, Math.abs(((row[f] as number) * (v - feature.mean)) / feature.std));
+      case "log": return range(e.input).map(Math.log);
+      case "product": return range(e.inputs[0]).flatMap((a) => range(e.inputs[1]).map((b) => a * b));
+      case "oneHot": case "atLeast": return [0, 1];
+      case "constant": return [e.value];
     }
   });
-  return bound;
+  let slot = 0;
+  let score = 0;
+  for (const row of weights) {
+    let sum = 0;
+    features.forEach((feature, f) => {
+      const largest = Math.max(...extremes[f]!.map((v) => Math.abs(((row[f] as number) * (v - feature.mean)) / feature.std)));
+      slot = Math.max(slot, largest);
+      sum += largest;
+    });
+    score = Math.max(score, sum);
+  }
+  return { slot, score };
 }
-
 
 function train(options: {
   id: string;
@@ -221,8 +229,9 @@ function train(options: {
   const layout = slotLayout(model.features.length, classes - 1, slotCount(set));
   const encodingSpec: EncodingSpec = { specVersion: 1, inputs: options.inputs, features: model.features, layout };
   const weights = model.weights.map((row) => row.map((w) => round(w, 8)));
-  const bound = slotBound(model.features, weights, options.inputs);
-  if (bound > set.slotBudget / 4) throw new Error(`${options.id}: slot bound ${bound} leaves no room for the mask`);
+  const bound = bounds(model.features, weights, options.inputs);
+  if (bound.slot > set.slotBudget / 4) throw new Error(`${options.id}: slot bound ${bound.slot} leaves no room for the mask`);
+  if (bound.score > set.slotBudget) throw new Error(`${options.id}: score bound ${bound.score} exceeds the slot budget`);
 
   const metrics: ModelMetrics = {
     heldOut: { rows: testRows.length, accuracy: round(heldOut.accuracy), macroF1: round(heldOut.macroF1), confusion: heldOut.confusion },
@@ -247,7 +256,8 @@ function train(options: {
     encodingSpecHash: encodingSpecHash(encodingSpec),
     weights,
     weightsHash: weightsHash(partial),
-    slotBound: round(bound, 6),
+    slotBound: round(bound.slot, 6),
+    scoreBound: round(bound.score, 6),
     metrics,
     training: {
       dataset: options.dataset,

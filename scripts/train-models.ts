@@ -20,6 +20,6 @@ for (const model of trainModels((line) => console.log(line))) {
   console.log(
     `${model.id}: features ${model.training.featureSet} (${model.encodingSpec.layout.tupleLength} slots), λ=${model.training.lambda}, ` +
       `held-out acc ${m.heldOut.accuracy}${m.heldOut.auc === undefined ? "" : ` AUC ${m.heldOut.auc}`} macroF1 ${m.heldOut.macroF1}; ` +
-      `10-fold CV acc ${m.crossValidation.accuracy} ± ${m.crossValidation.accuracyStd} (baseline ${m.baseline.crossValidationAccuracy}); slotBound ${model.slotBound}`,
+      `10-fold CV acc ${m.crossValidation.accuracy} ± ${m.crossValidation.accuracyStd} (baseline ${m.baseline.crossValidationAccuracy}); slotBound ${model.slotBound}, scoreBound ${model.scoreBound}`,
   );
 }

@@ -4,6 +4,7 @@ import { expect } from "chai";
 
 import { ModelIntegrityError, UnknownModelError } from "../../fhe/errors.js";
 import { encodingSpecHash, loadModel, MODEL_IDS, verifyModel, weightsHash, type ModelArtifact } from "../../fhe/model.js";
+import { getParameterSet } from "../../fhe/params.js";
 import { trainModels } from "../../models/train.js";
 
 const committed = (id: string) => JSON.parse(readFileSync(new URL(`../../models/${id}.json`, import.meta.url), "utf8")) as ModelArtifact;
@@ -38,8 +39,13 @@ describe("fhe: model artifacts", function () {
     }
   });
 
-  it("keep every slot within a quarter of the parameter set's budget (room for the mask)", function () {
-    for (const id of MODEL_IDS) expect(loadModel(id).slotBound).to.be.below(256 / 4);
+  it("keep every tiled slot within a quarter of the slot budget (room for the mask) and every score within it", function () {
+    for (const id of MODEL_IDS) {
+      const model = loadModel(id);
+      const { slotBudget } = getParameterSet(model.paramSetId);
+      expect(model.slotBound).to.be.below(slotBudget / 4);
+      expect(model.scoreBound).to.be.below(slotBudget).and.at.least(model.slotBound);
+    }
   });
 
   it("rejects an artifact whose weights or encoding spec were altered", function () {
