@@ -2,7 +2,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 
 import { expect } from "chai";
-import { hexlify, randomBytes, Wallet, ZeroAddress } from "ethers";
+import { BaseWallet, hexlify, randomBytes, Wallet, ZeroAddress } from "ethers";
 
 import { ed25519Sign, generateEd25519 } from "../../gateway/auth/ed25519.js";
 import {
@@ -71,7 +71,7 @@ describe("gateway: EIP-712 digests and session mode", function () {
     const id = await createGatewayClient({ url: gw.url, signer: patient, chainId: 31337, gatewayAddress: gw.key.address }).put(randomBytes(10), { owner: patient.address, kind: "record", category: 0 });
     const session = generateEd25519();
     const now = Math.floor(Date.now() / 1000);
-    const sessionHeader = async (signer: Wallet, chainId: number, notAfter: number, claimed = signer.address) => {
+    const sessionHeader = async (signer: BaseWallet, chainId: number, notAfter: number, claimed = signer.address) => {
       const fields = { signer: claimed, sessionKey: hexlify(session.publicKey), notAfter, gateway: gw.key.address };
       return encodeJsonHeader({ ...fields, signature: await signer.signTypedData(gatewayDomain(chainId), SESSION_TYPES, fields) });
     };
