@@ -61,13 +61,16 @@ type PreparedModel = {
   columnCount: number;
 };
 
+/**
+ * One evaluator per thread (it borrows the thread's SEAL runtime). Models must come from
+ * `loadModel` or `verifyModel`: their weights are encoded once, on first use, and cached by id
+ * and weightsHash.
+ */
 export async function createEvaluator(): Promise<FheEvaluator> {
-  const prepared = new Map<string, PreparedModel>();
+  const prepared = new Map<string, Promise<PreparedModel>>();
+  const created: PreparedModel[] = [];
 
   const prepare = async (model: ModelArtifact): Promise<PreparedModel> => {
-    const key = `${model.id}\0${model.weightsHash}`;
-    const cached = prepared.get(key);
-    if (cached !== undefined) return cached;
     const ctx = await parameterContext(model.paramSetId);
     const { seal, encoder, set } = ctx;
     const slots = slotCount(set);
@@ -87,13 +90,20 @@ export async function createEvaluator(): Promise<FheEvaluator> {
       offsets: constantOffsets(spec, model.weights).map((offset) => constant(offset, 2 ** (set.inputScaleLog2 + set.weightScaleLog2))),
       columnCount: travelling.length,
     };
-    prepared.set(key, entry);
+    created.push(entry);
+    return entry;
+  };
+  // Cache the promise, so concurrent first calls for a model encode its weights once.
+  const preparedModel = (model: ModelArtifact): Promise<PreparedModel> => {
+    const key = `${model.id}\0${model.weightsHash}`;
+    let entry = prepared.get(key);
+    if (entry === undefined) prepared.set(key, (entry = prepare(model)));
     return entry;
   };
 
   return {
     async evaluate(model, input, options = {}) {
-      const entry = await prepare(model);
+      const entry = await preparedModel(model);
       const { ctx } = entry;
       const started = performance.now();
       const set = ctx.set;
@@ -175,10 +185,11 @@ export async function createEvaluator(): Promise<FheEvaluator> {
       }
     },
     dispose() {
-      for (const entry of prepared.values()) {
+      for (const entry of created) {
         entry.tiled.delete();
         for (const pt of [...entry.columns.flat(), ...entry.offsets]) pt.delete();
       }
+      created.length = 0;
       prepared.clear();
     },
   };
