@@ -1,0 +1,37 @@
+/**
+ * The MedCipher SDK: one action per file (sdk/actions/), `action(client, parameters)`.
+ * Import from here, or from the action's own file to keep bundles small.
+ */
+export { createMedCipherClient, connectGateway, type MedCipherClient, type CreateMedCipherClientParameters } from "./client.js";
+export { createGatewayClient, type GatewayClient, type GatewayClientOptions, type GatewaySigner } from "./gateway/client.js";
+export { connectContracts, loadDeployment, type MedCipherAddresses, type MedCipherContracts } from "./chain/contracts.js";
+export { Category, Purpose, parseCategory, parsePurpose, categoryName, purposeName, scopeOf } from "./codes.js";
+export * from "./errors.js";
+
+export { createPatientIdentity, type CreatePatientIdentityReturnType } from "./actions/createPatientIdentity.js";
+export { registerPatient, type RegisterPatientParameters, type RegisterPatientReturnType } from "./actions/registerPatient.js";
+export { registerDevice, type RegisterDeviceParameters, type RegisterDeviceReturnType } from "./actions/registerDevice.js";
+export { bindDevice, type BindDeviceParameters, type BindDeviceReturnType } from "./actions/bindDevice.js";
+export { unbindDevice, type UnbindDeviceParameters, type UnbindDeviceReturnType } from "./actions/unbindDevice.js";
+export { ingestReadings, type IngestReadingsParameters, type IngestReadingsReturnType } from "./actions/ingestReadings.js";
+export { grantConsent, type GrantConsentParameters, type GrantConsentReturnType } from "./actions/grantConsent.js";
+export { revokeConsent, type RevokeConsentParameters, type RevokeConsentReturnType } from "./actions/revokeConsent.js";
+export { listConsents, type ListConsentsParameters, type ListConsentsReturnType, type ConsentGrant } from "./actions/listConsents.js";
+export { shareRecord, type ShareRecordParameters, type ShareRecordReturnType, type RecordShare } from "./actions/shareRecord.js";
+export { readRecord, type ReadRecordParameters, type ReadRecordReturnType } from "./actions/readRecord.js";
+export { readSharedRecord, type ReadSharedRecordParameters, type ReadSharedRecordReturnType } from "./actions/readSharedRecord.js";
+export { verifyRecord, type VerifyRecordParameters, type VerifyRecordReturnType } from "./actions/verifyRecord.js";
+export { requestPrediction, type RequestPredictionParameters, type RequestPredictionReturnType } from "./actions/requestPrediction.js";
+export { waitForPrediction, type WaitForPredictionParameters, type WaitForPredictionReturnType } from "./actions/waitForPrediction.js";
+export { getPredictionResult, type GetPredictionResultParameters, type GetPredictionResultReturnType } from "./actions/getPredictionResult.js";
+export { getAuditTrail, type GetAuditTrailParameters, type GetAuditTrailReturnType } from "./actions/getAuditTrail.js";
+export type { RecordRef, OnProgress } from "./actions/types.js";
+
+export { sealRecord, openRecord, openRecordAsPatient, wrapDataKey, unwrapDataKey, type WrappedKey } from "./crypto/envelope.js";
+export { generateEncryptionKeyPair, type EncryptionKeyPair } from "./crypto/x25519.js";
+export { buildMerkleBatch, verifyMerkleProof, recordCommitment, merkleLeaf, newSalt } from "./crypto/commitment.js";
+export { buildObservation, buildObservationBundle, readingsFromBundle, consentToFhir, consentFromFhir, METRICS, type Reading, type Metric } from "./fhir/observations.js";
+export { parseReadingsCsv, type ParseReadingsResult, type RejectedRow } from "./readings/csv.js";
+export { signReadings, recoverReadingSigner } from "./readings/deviceSignature.js";
+export { writeKeystore, readKeystore, keystoreAddress, type KeystoreSecrets } from "./keystore.js";
+export { paramSetIdToBytes32, paramSetIdFromBytes32, resolveRegisteredModel } from "./predictions.js";
