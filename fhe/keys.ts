@@ -115,6 +115,8 @@ export function readEvaluationKeysBlob(blob: Uint8Array, expectedParamSetId: str
     if (limit < 0) throw new MalformedBlobError("unknown key section", { type });
     if (length > limit) throw new MalformedBlobError("key section larger than the parameter set allows", { type, length, limit });
     checkSealHeader(bytes);
+    // The public key is what devices load: uncompressed only, so no decompression happens there.
+    if (type === KeySection.publicKey && bytes[5] !== 0) throw new MalformedBlobError("public key section must be uncompressed");
     const already = type === KeySection.publicKey ? sections.publicKey : type === KeySection.relinKeys ? sections.relinKeys : sections.galoisKeys;
     if (already !== undefined) throw new MalformedBlobError("duplicate key section", { type });
     if (type === KeySection.publicKey) sections.publicKey = bytes;

@@ -156,6 +156,8 @@ describe("fhe: the evaluator rejects what it does not expect, before SEAL parses
     await expectRejection(evaluate(input, maternal, { evaluationKeys: badSection }), MalformedBlobError, "FHE_MALFORMED_BLOB");
     const hugeSection = patched(keys, HEADER_BYTES + 3, [0xff, 0xff, 0xff, 0x0f]);
     await expectRejection(evaluate(input, maternal, { evaluationKeys: hugeSection }), MalformedBlobError, "FHE_MALFORMED_BLOB");
+    const compressedPublicKey = patched(keys, HEADER_BYTES + 12, [2]);
+    await expectRejection(evaluate(input, maternal, { evaluationKeys: compressedPublicKey }), MalformedBlobError, "FHE_MALFORMED_BLOB");
     const notSeal = patched(keys, HEADER_BYTES + 7, [0]);
     await expectRejection(evaluate(input, maternal, { evaluationKeys: notSeal }), MalformedBlobError, "FHE_MALFORMED_BLOB");
     expect(() => client.evaluationKeys({ relinKeys: true })).to.throw(MissingEvaluationKeysError);
