@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {Test} from "forge-std/Test.sol";
+
+import {IdentityRegistry} from "../identity/IdentityRegistry.sol";
+import {Category} from "../libraries/Category.sol";
+import {Purpose} from "../libraries/Purpose.sol";
+import {ConsentManager} from "./ConsentManager.sol";
+
+/// Drives ConsentManager with random grants, revocations, signed grants and time, and keeps an
+/// independent model: a plain table of live grants, cleared entry by entry on revoke-all.
+contract ConsentHandler is Test {
+    uint256 internal constant PATIENTS = 3;
+    uint256 internal constant GRANTEES = 4;
+
+    struct Expected {
+        uint32 categories;
+        uint40 validFrom;
+        uint40 validUntil;
+        bool live;
+    }
+
+    ConsentManager public immutable consent;
+    uint256[PATIENTS] public patientKeys = [uint256(0xA1), 0xA2, 0xA3];
+    address[GRANTEES] public grantees = [address(0xB1), address(0xB2), address(0xB3), address(0xB4)];
+    mapping(address patient => mapping(address grantee => mapping(uint8 purpose => Expected))) public expected;
+    mapping(address patient => uint256) public lastNonce;
+    uint256 public signedGrants;
+
+    constructor(ConsentManager consent_) {
+        consent = consent_;
+    }
+
+    function patient(uint256 i) public view returns (address) {
+        return vm.addr(patientKeys[i % PATIENTS]);
+    }
+
+    function grant(uint256 p, uint256 g, uint8 purpose, uint32 categories, uint40 fromOffset, uint40 duration) external {
+        address pat = patient(p);
+        address grantee = grantees[g % GRANTEES];
+        purpose = uint8(bound(purpose, 1, Purpose.MAX));
+        categories = uint32(bound(categories, 1, type(uint32).max));
+        uint40 validFrom = uint40(block.timestamp) + uint40(bound(fromOffset, 0, 3 days));
+        uint40 validUntil = validFrom + uint40(bound(duration, 1, 10 days));
+        vm.prank(pat);
+        consent.grantConsent(grantee, purpose, categories, validFrom, validUntil);
+        expected[pat][grantee][purpose] = Expected(categories, validFrom, validUntil, true);
+    }
+
+    function grantBySig(uint256 p, uint256 g, uint8 purpose, uint32 categories, uint40 duration) external {
+        uint256 key = patientKeys[p % PATIENTS];
+        address pat = vm.addr(key);
+        address grantee = grantees[g % GRANTEES];
+        purpose = uint8(bound(purpose, 1, Purpose.MAX));
+        categories = uint32(bound(categories, 1, type(uint32).max));
+        uint40 validUntil = uint40(block.timestamp) + uint40(bound(duration, 1, 10 days));
+        bytes memory signature = _sign(key, grantee, purpose, categories, validUntil);
+        consent.grantConsentBySig(pat, grantee, purpose, categories, 0, validUntil, block.timestamp, signature);
+        expected[pat][grantee][purpose] = Expected(categories, 0, validUntil, true);
+        lastNonce[pat] = consent.nonces(pat);
+        ++signedGrants;
+    }
+
+    function _sign(uint256 key, address grantee, uint8 purpose, uint32 categories, uint40 validUntil)
+        private
+        view
+        returns (bytes memory)
+    {
+        address pat = vm.addr(key);
+        bytes32 structHash = keccak256(
+            abi.encode(
+                consent.GRANT_TYPEHASH(), pat, grantee, purpose, categories, 0, validUntil, consent.nonces(pat), block.timestamp
+            )
+        );
+        bytes32 digest = keccak256(abi.encodePacked("\x19\x01", consent.DOMAIN_SEPARATOR(), structHash));
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, digest);
+        return abi.encodePacked(r, s, v);
+    }
+
+    function revoke(uint256 p, uint256 g, uint8 purpose) external {
+        address pat = patient(p);
+        address grantee = grantees[g % GRANTEES];
+        purpose = uint8(bound(purpose, 1, Purpose.MAX));
+        vm.prank(pat);
+        consent.revokeConsent(grantee, purpose);
+        delete expected[pat][grantee][purpose];
+    }
+
+    function revokeAll(uint256 p) external {
+        address pat = patient(p);
+        vm.prank(pat);
+        consent.revokeAllConsents();
+        for (uint256 g = 0; g < GRANTEES; ++g) {
+            for (uint8 purpose = 1; purpose <= Purpose.MAX; ++purpose) {
+                delete expected[pat][grantees[g]][purpose];
+            }
+        }
+    }
+
+    function warp(uint32 seconds_) external {
+        vm.warp(block.timestamp + bound(seconds_, 1, 2 days));
+    }
+
+    /// What the model says hasAccess must answer now.
+    function modelAccess(address pat, address grantee, uint8 category, uint8 purpose) external view returns (bool) {
+        Expected memory e = expected[pat][grantee][purpose];
+        return e.live && (e.categories & (uint32(1) << category)) != 0 && e.validFrom <= block.timestamp
+            && block.timestamp < e.validUntil;
+    }
+}
+
+/// Kept small so the whole suite runs in seconds on a shared 2-core machine.
+/// forge-config: default.invariant.runs = 24
+/// forge-config: default.invariant.depth = 40
+/// forge-config: default.invariant.fail-on-revert = true
+contract ConsentManagerInvariantTest is Test {
+    ConsentManager private consent;
+    ConsentHandler private handler;
+
+    function setUp() public {
+        vm.warp(1_700_000_000);
+        IdentityRegistry identity = new IdentityRegistry(0, address(this));
+        consent = new ConsentManager(identity);
+        handler = new ConsentHandler(consent);
+        targetContract(address(handler));
+    }
+
+    /// hasAccess agrees with the independent model for every patient, grantee, purpose and a spread
+    /// of categories: revoked, expired, not-yet-valid and out-of-scope grants never grant.
+    function invariant_hasAccessMatchesModel() public view {
+        for (uint256 p = 0; p < 3; ++p) {
+            address pat = handler.patient(p);
+            for (uint256 g = 0; g < 4; ++g) {
+                address grantee = handler.grantees(g);
+                for (uint8 purpose = 0; purpose <= Purpose.MAX + 1; ++purpose) {
+                    for (uint8 category = 0; category < 32; category += 13) {
+                        bool model = purpose >= 1 && purpose <= Purpose.MAX
+                            && handler.modelAccess(pat, grantee, category, purpose);
+                        assertEq(consent.hasAccess(grantee, pat, category, purpose), model);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Signed grants consume nonces one by one: a nonce is never reused.
+    function invariant_noncesAdvanceWithEverySignedGrant() public view {
+        uint256 total;
+        for (uint256 p = 0; p < 3; ++p) {
+            address pat = handler.patient(p);
+            assertEq(consent.nonces(pat), handler.lastNonce(pat));
+            total += consent.nonces(pat);
+        }
+        assertEq(total, handler.signedGrants());
+    }
+
+    /// Nobody but the patient has access to data for which no one was ever granted anything.
+    function invariant_strangersNeverHaveAccess() public view {
+        for (uint256 p = 0; p < 3; ++p) {
+            for (uint8 purpose = 0; purpose <= Purpose.MAX; ++purpose) {
+                assertFalse(consent.hasAccess(address(0xDEAD), handler.patient(p), Category.LABORATORY, purpose));
+                assertFalse(consent.hasAccess(address(0), handler.patient(p), Category.LABORATORY, purpose));
+            }
+        }
+    }
+}
