@@ -5,6 +5,7 @@
  */
 import { Command, Option } from "commander";
 
+import { registerAdminCommands } from "./commands/admin.js";
 import { registerAuditCommand } from "./commands/audit.js";
 import { registerConsentCommands } from "./commands/consent.js";
 import { registerDeviceCommands } from "./commands/device.js";
@@ -39,6 +40,7 @@ export async function buildProgram(): Promise<Command> {
   registerPredictCommands(program);
   registerAuditCommand(program);
   registerGatewayCommands(program);
+  registerAdminCommands(program);
   // The oracle daemon's commands (oracle/cli.ts) load only when asked for: they pull in the
   // daemon, its job store and worker pool.
   if (process.argv.includes("oracle")) {

@@ -18,8 +18,10 @@ export function registerAuditCommand(program: Command): void {
         ? JSON.stringify(trail.events, null, 2)
         : [
             head,
-            ...trail.chain.map((c) => `${c.time}  chain    ${c.event.padEnd(20)} by ${c.actor}  block ${c.blockNumber}`),
-            ...trail.gateway.map((e) => `${e.time}  gateway  ${`${e.action} ${e.outcome}`.padEnd(20)} by ${e.actor}  ${e.blobId.slice(0, 18)}…  ${e.reason}`),
+            ...[
+              ...trail.chain.map((c) => `${c.time}  chain    ${c.event.padEnd(20)} by ${c.actor}  block ${c.blockNumber}`),
+              ...trail.gateway.map((e) => `${e.time}  gateway  ${`${e.action} ${e.outcome}`.padEnd(20)} by ${e.actor}  ${e.blobId.slice(0, 18)}…  ${e.reason}`),
+            ].sort(),
           ].join("\n"));
     });
 }
