@@ -101,11 +101,15 @@ export const RECORD_REGISTRY_ABI = [
 
 export const MODEL_REGISTRY_ABI = [
   ...governed,
+  "function registerModel(tuple(string name, string version, bytes32 weightsHash, string weightsUri, bytes32 paramSetId, bytes32 encodingSpecHash, uint8 outputKind, bool isPrivate) spec) returns (uint32 modelId)",
   "function modelOf(uint32 modelId) view returns (tuple(tuple(string name, string version, bytes32 weightsHash, string weightsUri, bytes32 paramSetId, bytes32 encodingSpecHash, uint8 outputKind, bool isPrivate) spec, uint40 registeredAt, uint40 retiredAt))",
   "function modelStatus(uint32 modelId) view returns (bool active, bytes32 paramSetId)",
   "function modelIdOf(string name, string version) view returns (uint32)",
   "function modelCount() view returns (uint32)",
   "error UnknownModel(uint32 modelId)",
+  "error ModelAlreadyRetired(uint32 modelId)",
+  "error DuplicateModel(uint32 existing)",
+  "error InvalidModelSpec()",
 ];
 
 export const PREDICTION_ROUTER_ABI = [

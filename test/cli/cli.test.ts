@@ -9,6 +9,9 @@ import { ExitCode } from "../../cli/exitCodes.js";
 import { startFixture, type Fixture } from "../sdk/fixture.js";
 import { serveJsonRpc } from "./rpcBridge.js";
 
+/** Hardhat's first development account: the deployer, hence governance, of the fixture's suite. */
+const HARDHAT_ACCOUNT_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
 type Run = { code: number; stdout: string; stderr: string; json: <T>() => T };
 
 describe("cli: medcipher against a real chain (JSON-RPC over loopback) and gateway", function () {
@@ -98,6 +101,19 @@ describe("cli: medcipher against a real chain (JSON-RPC over loopback) and gatew
     expect(verify.stdout).to.include("verified");
 
     await fx.service.anchorer!.anchorNow();
+    // Predictions: governance registers a model, the patient requests (no oracle runs here, so
+    // waiting for the result times out with its own exit code).
+    const governance = await medcipherWithEnv({ GOV_KEY: HARDHAT_ACCOUNT_0 }, "governance", "--json", "keys", "init", "--scrypt-n", "1024", "--import-env", "GOV_KEY");
+    expect(governance.code, governance.stderr).to.equal(0);
+    const model = await medcipher("governance", "--json", "admin", "register-model", "maternal-risk-v1");
+    expect(model.code, model.stderr).to.equal(0);
+    const features = join(home, "features.json");
+    await writeFile(features, JSON.stringify({ age: 30, systolicBP: 120, diastolicBP: 80, bloodGlucose: 7, bodyTemp: 98, heartRate: 76 }));
+    const predict = await medcipher("patient", "--json", "predict", "--model", String(model.json<{ modelId: number }>().modelId), "--input", features);
+    expect(predict.code, predict.stderr).to.equal(0);
+    const { requestId } = predict.json<{ requestId: string }>();
+    expect((await medcipher("patient", "result", requestId, "--timeout", "1")).code).to.equal(ExitCode.TIMEOUT);
+
     const audit = await medcipher("patient", "--json", "audit");
     expect(audit.code, audit.stderr).to.equal(0);
     const trail = audit.json<{ anchoredHead: { verified: boolean }; gateway: { outcome: string; actor: string }[] }>();
