@@ -49,18 +49,28 @@ export function writeCiphertextBlob(
 
 export type OpenedCiphertexts = { header: BlobHeader; ciphertexts: Uint8Array[] };
 
-/** What a caller accepts, per slot layout: how many ciphertexts and how many readings at most. */
+/**
+ * What a caller accepts, per slot layout: how many readings at most, and how many ciphertexts a
+ * blob with a given number of readings holds (`maxCount` bounds the blob before its header is read).
+ */
+export type LayoutExpectation = { maxReadings: number; count: (readings: number) => number; maxCount: number };
+
 export type CiphertextExpectation = {
   kind: CiphertextBlobKind;
   chainIndex: number;
   size: number;
   scaleLog2: number;
-  layouts: Partial<Record<SlotLayoutName, { count: number; maxReadings: number }>>;
+  layouts: Partial<Record<SlotLayoutName, LayoutExpectation>>;
 };
+
+/** A layout that always holds `count` ciphertexts. */
+export function fixedCount(count: number, maxReadings: number): LayoutExpectation {
+  return { maxReadings, count: () => count, maxCount: count };
+}
 
 /** Checks a ciphertext blob against what the caller expects and returns SEAL bytes safe to load. */
 export function openCiphertextBlob(ctx: ParameterContext, blob: Uint8Array, expected: CiphertextExpectation): OpenedCiphertexts {
-  const maxCount = Math.max(...Object.values(expected.layouts).map((l) => l.count));
+  const maxCount = Math.max(...Object.values(expected.layouts).map((l) => l.maxCount));
   const header = readBlobHeader(blob, expected.kind, maxCiphertextBlobBytes(ctx, maxCount));
   if (header.paramSetId !== ctx.set.id) throw new WrongParameterSetError(ctx.set.id, header.paramSetId);
   const accepted = expected.layouts[header.layout];
@@ -74,11 +84,12 @@ export function openCiphertextBlob(ctx: ParameterContext, blob: Uint8Array, expe
   const layout = ciphertextLayout(ctx, { chainIndex: header.chainIndex, size: header.ciphertextSize, scaleLog2: header.scaleLog2, seeded: header.seeded });
   const each = header.codec === "packed" ? layout.packedBytes : layout.totalBytes;
   const payload = payloadOf(blob);
-  if (payload.length !== each * accepted.count) {
-    throw new MalformedBlobError("payload is not the expected number of ciphertexts", { expected: each * accepted.count, actual: payload.length });
+  const count = accepted.count(header.readings);
+  if (payload.length !== each * count) {
+    throw new MalformedBlobError("payload is not the expected number of ciphertexts", { expected: each * count, actual: payload.length });
   }
   const ciphertexts: Uint8Array[] = [];
-  for (let i = 0; i < accepted.count; i++) {
+  for (let i = 0; i < count; i++) {
     const part = payload.subarray(i * each, (i + 1) * each);
     if (header.codec === "packed") ciphertexts.push(unpackCiphertext(part, layout));
     else {

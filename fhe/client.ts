@@ -16,8 +16,8 @@ import type { CKKSEncoder, ComprModeType, Decryptor, Encryptor, KeyGenerator, Se
 
 import type { Sha256Hex } from "../core/hash.js";
 import type { CodecName, SlotLayoutName } from "./blob.js";
-import { openCiphertextBlob, writeCiphertextBlob } from "./ciphertext-blob.js";
-import { encodeReading, layColumns, layTuples, sumRanges, type Reading } from "./encoding.js";
+import { fixedCount, openCiphertextBlob, writeCiphertextBlob } from "./ciphertext-blob.js";
+import { columnGroups, encodeReading, layColumns, layTuples, MAX_COLUMN_GROUPS, sumRanges, type Reading } from "./encoding.js";
 import { MalformedBlobError, MissingEvaluationKeysError, ResultBindingError, WrongParameterSetError } from "./errors.js";
 import { openSecretKey, readEvaluationKeysBlob, sealSecretKey, writeEvaluationKeysBlob } from "./keys.js";
 import type { ModelArtifact } from "./model.js";
@@ -45,8 +45,8 @@ export type EncryptOptions = {
   /**
    * `tiled` (default): one ciphertext, up to `layout.readingsPerCiphertext` readings (a single
    * reading is replicated into every block for precision). `columns` (batch mode): one
-   * ciphertext per feature, up to N/2 readings (1,024 at N=2048), fastest for the evaluator
-   * per reading; the result holds only scores.
+   * ciphertext per feature for every N/2 readings (1,024 at N=2048), up to 8 such groups
+   * (8,192 readings); fastest for the evaluator per reading; the result holds only scores.
    */
   layout?: SlotLayoutName;
 };
@@ -181,8 +181,12 @@ export class FheClient {
       size: 2,
       scaleLog2: ctx.set.inputScaleLog2 + ctx.set.weightScaleLog2,
       layouts: {
-        tiled: { count: 1, maxReadings: layout.readingsPerCiphertext },
-        columns: { count: layout.scoreCount, maxReadings: slotCount(ctx.set) },
+        tiled: fixedCount(1, layout.readingsPerCiphertext),
+        columns: {
+          maxReadings: MAX_COLUMN_GROUPS * slotCount(ctx.set),
+          count: (readings) => columnGroups(readings, slotCount(ctx.set)) * layout.scoreCount,
+          maxCount: MAX_COLUMN_GROUPS * layout.scoreCount,
+        },
       },
     });
     if (options.inputHash !== undefined && header.binding !== options.inputHash) throw new ResultBindingError(options.inputHash, header.binding);
@@ -198,7 +202,13 @@ export class FheClient {
       );
       let rows: number[][];
       if (header.layout === "columns") {
-        rows = Array.from({ length: header.readings }, (_, r) => decoded.map((slots) => slots[r] as number));
+        // Reading r: group floor(r / slots), slot r mod slots, one ciphertext per score in the group.
+        const slots = slotCount(ctx.set);
+        const scores = layout.scoreCount;
+        rows = Array.from({ length: header.readings }, (_, r) => {
+          const group = Math.floor(r / slots);
+          return Array.from({ length: scores }, (_, k) => (decoded[group * scores + k] as Float64Array)[r % slots] as number);
+        });
       } else {
         const slots = decoded[0] as Float64Array;
         rows = header.readings === 1 ? [averageRows(sumRanges(layout, slots, layout.readingsPerCiphertext))] : sumRanges(layout, slots, header.readings);

@@ -166,13 +166,22 @@ export function sumRanges(layout: SlotLayout, slots: ArrayLike<number>, readings
 }
 
 /**
- * Column layout (batch mode): one ciphertext per non-constant feature, reading r in slot r of
- * each; the server returns one ciphertext per score, reading r's score in slot r. Constant
- * features (the bias) never travel: the server adds their weights as a plaintext.
- * Returns the indices of the features that travel.
+ * Column layout (batch mode): reading r sits in slot `r mod slots` of group `floor(r / slots)`;
+ * a group is one ciphertext per non-constant feature, and the server returns one ciphertext per
+ * score and group. Constant features (the bias) never travel: the server adds their weights as a
+ * plaintext. Up to `MAX_COLUMN_GROUPS` groups per request (8,192 readings at N=2048: more than
+ * five days of per-minute vitals).
  */
+export const MAX_COLUMN_GROUPS = 8;
+
+/** The indices of the features that travel in the column layout. */
 export function columnFeatureIndices(spec: EncodingSpec): number[] {
   return spec.features.flatMap((feature, f) => (feature.expression.op === "constant" ? [] : [f]));
+}
+
+/** Groups of `slotCount` readings needed for `readings` readings. */
+export function columnGroups(readings: number, slotCount: number): number {
+  return Math.ceil(readings / slotCount);
 }
 
 /** Per score, the contribution of the constant features: Σ w_f · (value − mean) / std. */
@@ -185,10 +194,16 @@ export function constantOffsets(spec: EncodingSpec, weights: readonly (readonly 
   );
 }
 
-/** The column plaintexts of a batch: one slot vector per travelling feature. */
+/** The column plaintexts of a batch, group by group: group g, feature j at index g × features + j. */
 export function layColumns(spec: EncodingSpec, tuples: readonly Float64Array[], slotCount: number): Float64Array[] {
-  if (tuples.length === 0 || tuples.length > slotCount) {
-    throw new InvalidReadingError("wrong number of readings for one column batch", { readings: tuples.length, max: slotCount });
+  if (tuples.length === 0 || tuples.length > MAX_COLUMN_GROUPS * slotCount) {
+    throw new InvalidReadingError("wrong number of readings for one column batch", { readings: tuples.length, max: MAX_COLUMN_GROUPS * slotCount });
   }
-  return columnFeatureIndices(spec).map((f) => Float64Array.from({ length: slotCount }, (_, r) => (r < tuples.length ? (tuples[r]![f] as number) : 0)));
+  const features = columnFeatureIndices(spec);
+  const vectors: Float64Array[] = [];
+  for (let g = 0; g < columnGroups(tuples.length, slotCount); g++) {
+    const group = tuples.slice(g * slotCount, (g + 1) * slotCount);
+    for (const f of features) vectors.push(Float64Array.from({ length: slotCount }, (_, r) => (r < group.length ? (group[r]![f] as number) : 0)));
+  }
+  return vectors;
 }

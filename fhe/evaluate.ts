@@ -9,8 +9,8 @@
  * evaluator.dispose();
  */
 import { sha256Hex, type Sha256Hex } from "../core/hash.js";
-import { openCiphertextBlob, writeCiphertextBlob } from "./ciphertext-blob.js";
-import { columnFeatureIndices, constantOffsets, layWeights } from "./encoding.js";
+import { fixedCount, openCiphertextBlob, writeCiphertextBlob } from "./ciphertext-blob.js";
+import { columnFeatureIndices, columnGroups, constantOffsets, layWeights, MAX_COLUMN_GROUPS } from "./encoding.js";
 import { KeysHashMismatchError, MaskKeyRequiredError, MissingEvaluationKeysError, WrongModelError } from "./errors.js";
 import { readEvaluationKeysBlob } from "./keys.js";
 import { MASK_KEY_BYTES, maskSeed, maskSlots } from "./mask.js";
@@ -39,8 +39,9 @@ export type FheEvaluator = {
    * the result blob. Same inputs → byte-identical output.
    * - tiled input (one ciphertext): one ct × pt product with the tiled weights; a private model's
    *   partial products get the zero-sum mask; the client sums each range.
-   * - columns input (one ciphertext per feature, batch mode): per score Σ_f w_f · ct_f + bias,
-   *   one result ciphertext per score holding scores only (no partial products, no mask needed).
+   * - columns input (batch mode: one ciphertext per feature and group of 1,024 readings): per
+   *   score Σ_f w_f · ct_f + bias, one result ciphertext per score and group holding scores only
+   *   (no partial products, no mask needed).
    */
   evaluate(model: ModelArtifact, input: Uint8Array, options?: EvaluateOptions): Promise<Uint8Array>;
   /** Frees the cached weight plaintexts. */
@@ -113,8 +114,12 @@ export async function createEvaluator(): Promise<FheEvaluator> {
         size: 2,
         scaleLog2: set.inputScaleLog2,
         layouts: {
-          tiled: { count: 1, maxReadings: model.encodingSpec.layout.readingsPerCiphertext },
-          columns: { count: entry.columnCount, maxReadings: slotCount(set) },
+          tiled: fixedCount(1, model.encodingSpec.layout.readingsPerCiphertext),
+          columns: {
+            maxReadings: MAX_COLUMN_GROUPS * slotCount(set),
+            count: (readings) => columnGroups(readings, slotCount(set)) * entry.columnCount,
+            maxCount: MAX_COLUMN_GROUPS * entry.columnCount,
+          },
         },
       });
       if (header.binding !== model.encodingSpecHash) {
@@ -142,18 +147,22 @@ export async function createEvaluator(): Promise<FheEvaluator> {
             loadedCts.length = 0;
             return;
           }
-          entry.columns.forEach((row, k) => {
-            const sum = new seal.Ciphertext();
-            outputs.push(sum);
-            row.forEach((weight, j) => {
-              if (j === 0) evaluator.multiplyPlain(loadedCts[0] as Ciphertext, weight, sum);
-              else {
-                evaluator.multiplyPlain(loadedCts[j] as Ciphertext, weight, scratch);
-                evaluator.addInplace(sum, scratch);
-              }
+          // Group g's feature j is input g × columnCount + j; its score k is output g × scores + k.
+          for (let g = 0; g * entry.columnCount < loadedCts.length; g++) {
+            const group = loadedCts.slice(g * entry.columnCount, (g + 1) * entry.columnCount);
+            entry.columns.forEach((row, k) => {
+              const sum = new seal.Ciphertext();
+              outputs.push(sum);
+              row.forEach((weight, j) => {
+                if (j === 0) evaluator.multiplyPlain(group[0] as Ciphertext, weight, sum);
+                else {
+                  evaluator.multiplyPlain(group[j] as Ciphertext, weight, scratch);
+                  evaluator.addInplace(sum, scratch);
+                }
+              });
+              evaluator.addPlainInplace(sum, entry.offsets[k] as Plaintext);
             });
-            evaluator.addPlainInplace(sum, entry.offsets[k] as Plaintext);
-          });
+          }
         });
         if (mask !== undefined) {
           const product = outputs[0] as Ciphertext;

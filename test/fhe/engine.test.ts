@@ -8,7 +8,7 @@ import { readBlobHeader } from "../../fhe/blob.js";
 import { encodeReading } from "../../fhe/encoding.js";
 import { createEvaluator, FheClient, FhePublicEncryptor, loadModel, type FheEvaluator, type ModelArtifact } from "../../fhe/index.js";
 import { openSecretKey } from "../../fhe/keys.js";
-import { openCiphertextBlob } from "../../fhe/ciphertext-blob.js";
+import { fixedCount, openCiphertextBlob } from "../../fhe/ciphertext-blob.js";
 import { parameterContext } from "../../fhe/seal.js";
 import { loadHeartDisease, loadMaternalRisk, type Dataset } from "../../models/datasets.js";
 import { predictClass, scores } from "../../models/logistic.js";
@@ -166,13 +166,22 @@ describe("fhe: engine (ckks-2048-v1)", function () {
     expect(firstRange.reduce((a, b) => a + b, 0)).to.be.closeTo(partials.reduce((a, b) => a + b, 0), 1e-3);
   });
 
-  it("fills a column batch up to 1,024 readings and no further", async function () {
+  it("scores a day of per-minute vitals (1,440 readings, two column groups) in one request", async function () {
     const { model, data } = cases[1]!;
-    const readings = Array.from({ length: 1024 }, (_, i) => data.rows[i % data.rows.length]!);
-    const predictions = client(model).decrypt(model, await evaluator.evaluate(model, client(model).encrypt(model, readings, { layout: "columns" })));
-    expect(predictions).to.have.length(1024);
-    expect(predictions[1023]!.classIndex).to.equal(predictClass(scores(model.weights, encodeReading(model.encodingSpec, readings[1023]!))));
-    expect(() => client(model).encrypt(model, [...readings, readings[0]!], { layout: "columns" })).to.throw(/wrong number of readings/);
+    const day = Array.from({ length: 1440 }, (_, i) => data.rows[(i * 7) % data.rows.length]!);
+    const input = client(model).encrypt(model, day, { layout: "columns" });
+    const result = await evaluator.evaluate(model, input);
+    const packedCiphertextBytes = 113 + 2048 * 2 * 4 + (2048 * 2 * 22) / 8; // metadata, low words, 22-bit high parts
+    expect(readBlobHeader(result).payloadLength).to.equal(2 * 2 * packedCiphertextBytes); // 2 groups × 2 scores
+    const predictions = client(model).decrypt(model, result, { inputHash: sha256Hex(input) });
+    expect(predictions).to.have.length(1440);
+    for (const i of [0, 1023, 1024, 1439]) {
+      const plain = scores(model.weights, encodeReading(model.encodingSpec, day[i]!));
+      expect(predictions[i]!.classIndex).to.equal(predictClass(plain));
+      plain.forEach((s, k) => expect(Math.abs(s - predictions[i]!.scores[k]!)).to.be.at.most(1e-3));
+    }
+    const tooMany = Array.from({ length: 8 * 1024 + 1 }, () => day[0]!);
+    expect(() => client(model).encrypt(model, tooMany, { layout: "columns" })).to.throw(/wrong number of readings/);
   });
 
   it("leaves a public model's slots as the partial products", async function () {
@@ -241,7 +250,7 @@ async function rawSlots(client: FheClient, result: Uint8Array): Promise<Float64A
   const decryptor = new seal.Decryptor(ctx.context, secretKey);
   try {
     const header = readBlobHeader(result, "result");
-    const { ciphertexts } = openCiphertextBlob(ctx, result, { kind: "result", chainIndex: 0, size: 2, scaleLog2: header.scaleLog2, layouts: { tiled: { count: 1, maxReadings: 1024 } } });
+    const { ciphertexts } = openCiphertextBlob(ctx, result, { kind: "result", chainIndex: 0, size: 2, scaleLog2: header.scaleLog2, layouts: { tiled: fixedCount(1, 1024) } });
     ciphertext.loadFromArray(ctx.context, ciphertexts[0]!);
     decryptor.decrypt(ciphertext, plaintext);
     return Float64Array.from(ctx.encoder.decodeFloat64(plaintext) as Float64Array);

@@ -76,8 +76,8 @@ describe("fhe: the evaluator rejects what it does not expect, before SEAL parses
   it("huge blob → BlobTooLargeError, without touching WebAssembly memory", async function () {
     const before = sealMemoryBytes();
     await expectRejection(evaluate(new Uint8Array(16 * 1024 * 1024)), BlobTooLargeError, "FHE_BLOB_TOO_LARGE");
-    // A valid header in front of more bytes than 12 column ciphertexts could take.
-    const oversized = new Uint8Array(1024 * 1024);
+    // A valid header in front of more bytes than the largest column batch (8 groups × 12 features × 32 KiB).
+    const oversized = new Uint8Array(4 * 1024 * 1024);
     oversized.set(input);
     await expectRejection(evaluate(oversized), BlobTooLargeError, "FHE_BLOB_TOO_LARGE");
     expect(sealMemoryBytes()).to.equal(before);
