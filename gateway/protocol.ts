@@ -173,14 +173,25 @@ function wordBytes(out: Uint8Array, offset: number, hex: string, length: number)
   out.set(bytes, offset + 32 - length);
 }
 
+/** keccak256 of the few short strings that recur (methods, kinds), memoised. */
+const stringHashes = new Map<string, Uint8Array>();
+function hashedString(value: string): Uint8Array {
+  let hash = stringHashes.get(value);
+  if (!hash) {
+    hash = getBytes(keccak256(toUtf8Bytes(value)));
+    if (stringHashes.size < 64) stringHashes.set(value, hash);
+  }
+  return hash;
+}
+
 function requestStructHash(f: GatewayRequestFields): string {
   const out = new Uint8Array(32 * 11);
   out.set(REQUEST_TYPEHASH, 0);
-  out.set(getBytes(keccak256(toUtf8Bytes(f.method))), 32);
+  out.set(hashedString(f.method), 32);
   wordBytes(out, 64, f.blobId, 32);
   wordUint(out, 96, f.purpose);
   wordBytes(out, 128, f.owner, 20);
-  out.set(getBytes(keccak256(toUtf8Bytes(f.kind))), 160);
+  out.set(hashedString(f.kind), 160);
   wordUint(out, 192, f.category);
   wordBytes(out, 224, f.ref, 32);
   wordUint(out, 256, f.timestamp);
