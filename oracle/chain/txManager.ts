@@ -94,7 +94,10 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
   }
 
   async function currentFees(): Promise<{ maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }> {
-    const block = await rpc.request<RpcBlock>("eth_getBlockByNumber", ["latest", false]);
+    return feesFor(await rpc.request<RpcBlock>("eth_getBlockByNumber", ["latest", false]));
+  }
+
+  function feesFor(block: RpcBlock): { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint } {
     const baseFee = BigInt(block.baseFeePerGas ?? "0x0");
     let maxFeePerGas = baseFee * BASE_FEE_MULTIPLIER + tip;
     if (maxFeePerGas > maxFeeCap) maxFeePerGas = maxFeeCap;
@@ -168,7 +171,10 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
         method: "eth_call",
         params: [{ from: account.address, to: operatorAddress, data: fulfilCalldata(job), gas: toQuantity(settings.FULFIL_GAS_LIMIT) }, "latest"],
       }));
-      const [fees, simulations] = await Promise.all([currentFees(), rpc.batch(calls)]);
+      // Fees and every simulation in one round trip.
+      const [latest, ...simulations] = await rpc.batch([{ method: "eth_getBlockByNumber", params: ["latest", false] }, ...calls]);
+      if (latest!.status === "rejected") throw latest!.reason;
+      const fees = feesFor(latest!.value as RpcBlock);
       const ready: Job[] = [];
       for (const [i, job] of jobs.entries()) {
         const simulation = simulations[i]!;
@@ -233,10 +239,14 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
   /** One round of watching our transactions: receipts, dropped nonces, stuck ones, balance. */
   function monitor(): Promise<void> {
     return exclusive(async () => {
-      const [latestHex, balanceHex] = await Promise.all([
-        rpc.request<string>("eth_getTransactionCount", [account.address, "latest"]),
-        rpc.request<string>("eth_getBalance", [account.address, "latest"]),
+      const [count, balance] = await rpc.batch([
+        { method: "eth_getTransactionCount", params: [account.address, "latest"] },
+        { method: "eth_getBalance", params: [account.address, "latest"] },
       ]);
+      if (count!.status === "rejected") throw count!.reason;
+      if (balance!.status === "rejected") throw balance!.reason;
+      const latestHex = count!.value as string;
+      const balanceHex = balance!.value as string;
       const latest = Number(latestHex);
       trackBalance(BigInt(balanceHex));
       if (latest > nextNonce) await resyncNonce("chain nonce ahead of local");

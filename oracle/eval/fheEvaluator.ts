@@ -1,7 +1,8 @@
 import { sha256Hex } from "../../core/hash.js";
 import { readBlobHeader } from "../../fhe/blob.js";
 import { createEvaluator as createFheEvaluator, type FheEvaluator } from "../../fhe/evaluate.js";
-import { loadModel, type ModelArtifact } from "../../fhe/model.js";
+import { loadModel, MODEL_IDS, type ModelArtifact } from "../../fhe/model.js";
+import { parameterContext } from "../../fhe/seal.js";
 import { BadRequestInputError, FailureReason } from "../errors.js";
 import type { EvalOutcome, EvalTask, Evaluator } from "./types.js";
 
@@ -98,6 +99,14 @@ export function validateTask(task: EvalTask): void {
 
 export async function createEvaluator(options: FheEvaluatorOptions = {}): Promise<Evaluator> {
   const engine: FheEvaluator = await createFheEvaluator();
+  // Build the SEAL contexts of the shipped models now, not on the first request.
+  for (const id of MODEL_IDS) {
+    try {
+      await parameterContext(loadModel(id).paramSetId);
+    } catch {
+      // an unusable artifact is reported when a request names it
+    }
+  }
   const maskKey = options.maskKeyHex ? Uint8Array.from(Buffer.from(options.maskKeyHex.replace(/^0x/, ""), "hex")) : undefined;
   return {
     async evaluate(task: EvalTask): Promise<EvalOutcome> {

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 
 import { isSha256Hex, sha256Hex } from "../../core/hash.js";
@@ -45,16 +46,14 @@ export function createOracleBlobs({ gateway, cacheDir, onError }: { gateway: Gat
     return undefined;
   }
 
+  /**
+   * Written by rename, so a reader never sees half a blob; not fsynced: the cache is only a
+   * cache (every read re-checks the hash, and a lost entry is fetched or computed again).
+   */
   function writeCached(blobId: string, bytes: Uint8Array): void {
     const target = pathOf(blobId);
     const temp = `${target}.${randomBytes(6).toString("hex")}.tmp`;
-    const fd = openSync(temp, "w");
-    try {
-      writeSync(fd, bytes);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    writeFileSync(temp, bytes);
     renameSync(temp, target);
   }
 
@@ -115,8 +114,9 @@ export function createOracleBlobs({ gateway, cacheDir, onError }: { gateway: Gat
       return { resultHash: blobId, resultUri: `${gateway.url.replace(/\/+$/, "")}/v1/blobs/${blobId}` };
     },
 
+    /** Drops a blob from the cache (in the background: nothing waits for it). */
     forget(blobId: string): void {
-      rmSync(pathOf(blobId), { force: true });
+      void rm(pathOf(blobId), { force: true }).catch(() => undefined);
     },
   };
 }

@@ -78,8 +78,7 @@ export function createProcessor({ common, store, reader, blobs, pool, txManager,
         if (onChain.inputHash.toLowerCase() !== prediction.inputHash.toLowerCase()) {
           throw new BadRequestInputError(FailureReason.InputHashMismatch, "request log and router disagree on the input hash");
         }
-        await blobs.fetch(prediction.inputHash, "input", job.requestId);
-        await blobs.fetch(prediction.keysHash, "keys", job.requestId);
+        await Promise.all([blobs.fetch(prediction.inputHash, "input", job.requestId), blobs.fetch(prediction.keysHash, "keys", job.requestId)]);
         return moved(job, "confirmed", "fetched");
       }
       case "fetched": {
@@ -167,7 +166,7 @@ export function createProcessor({ common, store, reader, blobs, pool, txManager,
   async function submitReady(): Promise<void> {
     await sleep(SUBMIT_BATCH_WINDOW_MS);
     for (;;) {
-      const ready = store.jobsInState("stored").filter((j) => j.nextAttemptAt <= Date.now()).slice(0, settings.MAX_TX_BATCH);
+      const ready = store.jobsInState("stored", settings.MAX_TX_BATCH);
       if (ready.length === 0) return;
       const sent = await txManager.submit(ready);
       if (sent.length < ready.length) return;
@@ -177,10 +176,20 @@ export function createProcessor({ common, store, reader, blobs, pool, txManager,
   function pass(): void {
     const slots = settings.MAX_JOBS_IN_FLIGHT - inFlight.size;
     if (slots > 0) {
-      for (const job of store.dueJobs(settings.MAX_JOBS_IN_FLIGHT * 2)) {
-        if (job.state === "stored" || inFlight.has(job.requestId)) continue;
-        if (inFlight.size >= settings.MAX_JOBS_IN_FLIGHT) break;
-        const work = advance(job.requestId).finally(() => {
+      const admitted = store.dueJobIds(settings.MAX_JOBS_IN_FLIGHT + slots)
+        .filter((id) => !inFlight.has(id))
+        .slice(0, slots)
+        .map((id) => store.getJob(id))
+        .filter((job): job is Job => job !== undefined);
+      // The on-chain checks of newly confirmed jobs, all in one round trip.
+      const fresh = admitted.filter((job) => job.state === "confirmed");
+      const prefetched = fresh.length > 1
+        ? reader.prefetch(fresh.map((j) => j.requestId), fresh.map((j) => j.request.prediction.modelId)).catch((error: unknown) => {
+          logger.debug({ err: errorMessage(error) }, "prefetch failed; jobs read one by one");
+        })
+        : Promise.resolve();
+      for (const job of admitted) {
+        const work = prefetched.then(() => advance(job.requestId)).finally(() => {
           inFlight.delete(job.requestId);
           wake();
         });

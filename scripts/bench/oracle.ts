@@ -1,0 +1,342 @@
+/**
+ * `npm run bench:oracle`: the oracle daemon against a local `hardhat node` with 1-second blocks
+ * and one confirmation, with requests from 20 patients (each with its own CKKS key set), in two
+ * phases: a burst of 200 requests (throughput), then a steady 10 requests per second for 30 s
+ * (latency, request mined → fulfilment mined). Writes bench/results/oracle.json.
+ *
+ * Everything is real and separate: the chain is a `hardhat node` process, the oracle is its own
+ * process (`node --import tsx oracle/main.ts start`, so its peak RSS is its own), the gateway
+ * runs here on loopback with the chain access policy, and so do the 20 patients' clients.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream, mkdirSync, rmdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { encodeBytes32String, hexlify, Interface, JsonRpcProvider, randomBytes, Wallet } from "ethers";
+import { network } from "hardhat";
+import { pino } from "pino";
+
+import { sha256Hex } from "../../core/hash.js";
+import { deployMedCipher, OutputKind } from "../../deploy/local.js";
+import { FheClient } from "../../fhe/client.js";
+import { loadModel } from "../../fhe/model.js";
+import { openAuditLog } from "../../gateway/audit/auditLog.js";
+import { createChainAccessPolicy } from "../../gateway/chainPolicy.js";
+import { createGateway } from "../../gateway/server.js";
+import { createDirectoryBlobStore } from "../../gateway/store/directoryStore.js";
+import { createDirectoryMetadataStore } from "../../gateway/store/metadata.js";
+import { Category } from "../../sdk/codes.js";
+import { connectContracts } from "../../sdk/chain/contracts.js";
+import { createGatewayClient } from "../../sdk/gateway/client.js";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const PATIENTS = 20;
+const BURST = 200;
+const STEADY_RATE_PER_SECOND = 10;
+const STEADY_SECONDS = 30;
+const BLOCK_MS = 1_000;
+/** A chain id of its own: Ignition journals deployments per chain id under deploy/deployments/, removed after the run. */
+const BENCH_CHAIN_ID = 31_999;
+const SETTLE_TIMEOUT_MS = 120_000;
+
+const routerInterface = new Interface([
+  "function requestPrediction(address patient, uint32 modelId, bytes32 inputHash, string inputUri) returns (bytes32)",
+  "event PredictionRequested(bytes32 indexed requestId, address indexed patient, uint32 indexed modelId, address requester, bytes32 inputHash, string inputUri, bytes32 keysHash, uint256 payment, uint40 expiresAt)",
+  "event PredictionFulfilled(bytes32 indexed requestId, address indexed patient, bytes32 resultHash, string resultUri, bool onChain)",
+  "event PredictionFailed(bytes32 indexed requestId, address indexed patient, uint16 failureCode)",
+  "event PredictionRefused(bytes32 indexed requestId, address indexed patient, address requester, uint16 reasonCode)",
+]);
+const operatorInterface = new Interface(["event OracleResponse(bytes32 indexed requestId)"]);
+
+const log = (message: string) => console.log(`[bench:oracle] ${message}`);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function rpc(url: string, method: string, params: unknown[] = []): Promise<unknown> {
+  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
+  const reply = (await response.json()) as { result?: unknown; error?: { message: string } };
+  if (reply.error) throw new Error(`${method}: ${reply.error.message}`);
+  return reply.result;
+}
+
+async function rpcBatch(url: string, calls: { method: string; params: unknown[] }[]): Promise<{ result?: unknown; error?: { message: string } }[]> {
+  const body = calls.map((c, i) => ({ jsonrpc: "2.0", id: i, ...c }));
+  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const replies = (await response.json()) as { id: number; result?: unknown; error?: { message: string } }[];
+  return replies.sort((a, b) => a.id - b.id);
+}
+
+async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+function peakRssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? "0");
+  return Math.round((kib / 1024) * 10) / 10;
+}
+
+const children: ChildProcess[] = [];
+const cleanup = () => {
+  for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+};
+process.on("exit", cleanup);
+
+async function main(): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), "bench-oracle-"));
+  const nodePort = await freePort();
+  const url = `http://127.0.0.1:${nodePort}`;
+  log(`starting hardhat node on ${url}`);
+  const journal = join(ROOT, "deploy", "deployments", `chain-${BENCH_CHAIN_ID}`);
+  const removeJournal = () => {
+    rmSync(journal, { recursive: true, force: true });
+    try {
+      rmdirSync(join(ROOT, "deploy", "deployments"));
+    } catch {
+      // not empty: other chains' journals live there
+    }
+  };
+  removeJournal();
+  process.on("exit", removeJournal);
+  const node = spawn(process.execPath, [join(ROOT, "node_modules/hardhat/dist/src/cli.js"), "node", "--port", String(nodePort), "--chain-id", String(BENCH_CHAIN_ID)], { cwd: ROOT, stdio: "ignore" });
+  children.push(node);
+  await waitUntil(async () => Boolean(await rpc(url, "eth_chainId")), "hardhat node", 60_000);
+
+  const connection = await network.connect({ network: "localhost", override: { url, chainId: BENCH_CHAIN_ID } });
+  const oracleKey = Wallet.createRandom();
+  const gatewayKey = Wallet.createRandom();
+  const funded = "0x" + (10n ** 21n).toString(16);
+  await rpc(url, "hardhat_setBalance", [oracleKey.address, funded]);
+  const artifacts = [loadModel("maternal-risk-v1"), loadModel("heart-disease-lr-v1")];
+  const suite = await deployMedCipher(connection, {
+    oracleSenders: [oracleKey.address],
+    roles: { gateways: [gatewayKey.address] },
+    routerLink: 10_000n * 10n ** 18n,
+    models: artifacts.map((m) => ({
+      name: m.id, version: m.version, weightsHash: m.weightsHash, weightsUri: `models/${m.id}.json`,
+      paramSetId: encodeBytes32String(m.paramSetId), encodingSpecHash: m.encodingSpecHash,
+      outputKind: m.output.kind === "softmax" ? OutputKind.Softmax : OutputKind.Sigmoid, isPrivate: m.isPrivate,
+    })),
+  });
+  const a = suite.addresses;
+  const chainId = Number(await rpc(url, "eth_chainId"));
+  const modelIds = artifacts.map((_, i) => Number(suite.modelIds[i]));
+  log(`deployed; router ${a.PredictionRouter}`);
+
+  // The gateway, here, with the chain access policy.
+  const provider = new JsonRpcProvider(url, chainId, { staticNetwork: true, batchMaxCount: 1 });
+  const audit = await openAuditLog(join(work, "gateway", "audit.jsonl"));
+  const gateway = createGateway({
+    store: createDirectoryBlobStore(join(work, "gateway", "blobs")),
+    metadata: createDirectoryMetadataStore(join(work, "gateway", "meta")),
+    audit,
+    policy: createChainAccessPolicy({ contracts: connectContracts(a, provider), provider, blockNumberTtlMs: 200 }),
+    signingKey: gatewayKey.signingKey, gatewayAddress: gatewayKey.address, chainId,
+    logger: pino({ level: "silent" }),
+    // The oracle is one signer reading for everyone: give it room (operators do the same).
+    limits: { ratePerSecond: 10_000, burst: 10_000 },
+  });
+  const gatewayUrl = await gateway.listen(0, "127.0.0.1");
+
+  // 20 patients, each with a key set; registered and keys uploaded.
+  const patients: { wallet: Wallet | ReturnType<typeof Wallet.createRandom>; fhe: FheClient; client: ReturnType<typeof createGatewayClient>; nonce: number }[] = [];
+  for (let i = 0; i < PATIENTS; i++) {
+    const wallet = Wallet.createRandom();
+    await rpc(url, "hardhat_setBalance", [wallet.address, funded]);
+    const fhe = await FheClient.generate("ckks-2048-v1");
+    const keys = fhe.evaluationKeys();
+    const keysHash = sha256Hex(keys);
+    const client = createGatewayClient({ url: gatewayUrl, signer: wallet, chainId, gatewayAddress: gatewayKey.address });
+    await (await suite.identity.connect(wallet.connect(connection.ethers.provider)).registerPatient(keysHash, encodeBytes32String("ckks-2048-v1"), `${gatewayUrl}/v1/blobs/${keysHash}`, hexlify(randomBytes(32)))).wait();
+    await client.put(keys, { owner: wallet.address, kind: "he-keys", category: Category.PREDICTION });
+    patients.push({ wallet, fhe, client, nonce: await connection.ethers.provider.getTransactionCount(wallet.address) });
+  }
+  log(`${PATIENTS} patients registered`);
+
+  // Every input encrypted and uploaded up front: the benchmark times the oracle, not the clients.
+  const total = BURST + STEADY_RATE_PER_SECOND * STEADY_SECONDS;
+  const inputs: { patient: number; modelId: number; inputHash: string }[] = [];
+  for (let i = 0; i < total; i++) {
+    const p = i % PATIENTS;
+    const modelIndex = i % 2;
+    const model = artifacts[modelIndex]!;
+    const reading: Record<string, number> = modelIndex === 0
+      ? { age: 20 + (i % 40), systolicBP: 100 + (i % 60), diastolicBP: 60 + (i % 30), bloodGlucose: 6 + (i % 10), bodyTemp: 98, heartRate: 60 + (i % 30) }
+      : { age: 40 + (i % 30), sex: i % 2, cp: 1 + (i % 4), trestbps: 110 + (i % 50), chol: 180 + (i % 120), fbs: i % 2, restecg: i % 3, thalach: 120 + (i % 60), exang: i % 2, oldpeak: (i % 40) / 10, slope: 1 + (i % 3), ca: i % 4, thal: [3, 6, 7][i % 3]! };
+    const bytes = patients[p]!.fhe.encrypt(model, reading);
+    await patients[p]!.client.put(bytes, { owner: patients[p]!.wallet.address, kind: "he-input", category: Category.PREDICTION });
+    inputs.push({ patient: p, modelId: modelIds[modelIndex]!, inputHash: sha256Hex(bytes) });
+  }
+  log(`${total} inputs encrypted and uploaded`);
+
+  // 1-second blocks from here on.
+  await rpc(url, "evm_setAutomine", [false]);
+  await rpc(url, "evm_setIntervalMining", [BLOCK_MS]);
+
+  // The oracle, as its own process.
+  const startBlock = Number(await rpc(url, "eth_blockNumber")) + 1;
+  const dataDir = join(work, "oracle");
+  mkdirSync(dataDir, { recursive: true });
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp",
+    ORACLE_RPC_URL: url, ORACLE_OPERATOR_ADDRESS: a.Operator, ORACLE_ROUTER_ADDRESS: a.PredictionRouter, ORACLE_CHAIN_ID: String(chainId),
+    ORACLE_PRIVATE_KEY: oracleKey.privateKey, ORACLE_GATEWAY_URL: gatewayUrl, ORACLE_GATEWAY_ADDRESS: gatewayKey.address,
+    ORACLE_PRIVATE_MODEL_MASK_KEY: hexlify(randomBytes(32)), ORACLE_DATA_DIR: dataDir, ORACLE_HTTP_PORT: "0",
+    ORACLE_START_BLOCK: String(startBlock), ORACLE_CONFIRMATIONS: "1", ORACLE_POLL_INTERVAL_MS: "100", ORACLE_LOG_LEVEL: process.env.ORACLE_LOG_LEVEL ?? "info",
+    ORACLE_WORKER_THREADS: "2",
+  };
+  // BENCH_CPU_PROFILE=1 writes a V8 CPU profile of the oracle process next to its log.
+  const profile = process.env.BENCH_CPU_PROFILE ? ["--cpu-prof", "--cpu-prof-dir", work] : [];
+  const oracle = spawn(process.execPath, [...profile, "--import", "tsx", "oracle/main.ts", "start"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "inherit"] });
+  children.push(oracle);
+  let oracleOut = "";
+  const oracleLog = createWriteStream(join(work, "oracle.log"));
+  log(`oracle log: ${join(work, "oracle.log")}`);
+  oracle.stdout!.on("data", (c: Buffer) => {
+    oracleLog.write(c);
+    oracleOut = (oracleOut + c.toString("utf8")).slice(-20_000);
+    if (/oracle started/.test(c.toString("utf8"))) started = true;
+  });
+  let started = false;
+  await waitUntil(async () => started || oracle.exitCode !== null, "oracle start", 60_000);
+  if (oracle.exitCode !== null) throw new Error(`oracle exited: ${oracleOut.slice(-2000)}`);
+  log("oracle started");
+
+  // Watch blocks: when each block was first seen, and which requests each mined or settled.
+  const blockSeenAt = new Map<number, number>();
+  const requestMinedAt = new Map<string, number>();
+  const settledAt = new Map<string, { at: number; kind: string }>();
+  const responses = new Map<string, number>();
+  let lastBlock = startBlock - 1;
+  let watching = true;
+  const watcher = (async () => {
+    while (watching) {
+      try {
+        const head = Number(await rpc(url, "eth_blockNumber"));
+        if (head > lastBlock) {
+          const now = performance.now();
+          for (let b = lastBlock + 1; b <= head; b++) blockSeenAt.set(b, now);
+          const logs = (await rpc(url, "eth_getLogs", [{ fromBlock: "0x" + (lastBlock + 1).toString(16), toBlock: "0x" + head.toString(16), address: [a.PredictionRouter, a.Operator] }])) as { topics: string[]; data: string; blockNumber: string; address: string }[];
+          for (const entry of logs) {
+            const at = blockSeenAt.get(Number(entry.blockNumber)) ?? now;
+            if (entry.address.toLowerCase() === a.Operator.toLowerCase()) {
+              const parsed = operatorInterface.parseLog(entry);
+              if (parsed?.name === "OracleResponse") responses.set(parsed.args[0] as string, (responses.get(parsed.args[0] as string) ?? 0) + 1);
+              continue;
+            }
+            const parsed = routerInterface.parseLog(entry);
+            if (!parsed) continue;
+            const requestId = parsed.args[0] as string;
+            if (parsed.name === "PredictionRequested") requestMinedAt.set(requestId, at);
+            else if (!settledAt.has(requestId)) settledAt.set(requestId, { at, kind: parsed.name });
+          }
+          lastBlock = head;
+        }
+      } catch {
+        // keep watching
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+
+  const fees = { maxFeePerGas: 50n * 10n ** 9n, maxPriorityFeePerGas: 10n ** 9n };
+  async function signRequest(i: number): Promise<string> {
+    const input = inputs[i]!;
+    const patient = patients[input.patient]!;
+    const data = routerInterface.encodeFunctionData("requestPrediction", [patient.wallet.address, input.modelId, input.inputHash, `${gatewayUrl}/v1/blobs/${input.inputHash}`]);
+    return patient.wallet.signTransaction({ to: a.PredictionRouter, data, nonce: patient.nonce++, gasLimit: 400_000n, chainId, type: 2, ...fees });
+  }
+  async function send(indices: number[]): Promise<string[]> {
+    const raws = await Promise.all(indices.map(signRequest));
+    const replies = await rpcBatch(url, raws.map((raw) => ({ method: "eth_sendRawTransaction", params: [raw] })));
+    return replies.map((r) => {
+      if (r.error) throw new Error(`request rejected: ${r.error.message}`);
+      return r.result as string;
+    });
+  }
+
+  // Phase 1: burst.
+  log(`burst: ${BURST} requests`);
+  await send([...Array(BURST).keys()]);
+  await waitUntil(async () => requestMinedAt.size >= BURST, "burst requests mined", SETTLE_TIMEOUT_MS);
+  const burstRequestIds = [...requestMinedAt.keys()].slice(0, BURST);
+  await waitUntil(async () => burstRequestIds.every((id) => settledAt.has(id)), "burst settled", SETTLE_TIMEOUT_MS).catch(() => undefined);
+  const firstMined = Math.min(...burstRequestIds.map((id) => requestMinedAt.get(id)!));
+  const lastSettled = Math.max(...burstRequestIds.filter((id) => settledAt.has(id)).map((id) => settledAt.get(id)!.at));
+  const burstSettled = burstRequestIds.filter((id) => settledAt.has(id)).length;
+  const throughputPerSecond = Math.round((burstSettled / ((lastSettled - firstMined) / 1000)) * 10) / 10;
+  log(`burst: ${burstSettled}/${BURST} settled in ${((lastSettled - firstMined) / 1000).toFixed(2)} s → ${throughputPerSecond}/s`);
+
+  // Phase 2: steady 10 requests per second.
+  log(`steady: ${STEADY_RATE_PER_SECOND} requests/s for ${STEADY_SECONDS} s`);
+  const before = new Set(requestMinedAt.keys());
+  const steadyStart = performance.now();
+  for (let k = 0; k < STEADY_RATE_PER_SECOND * STEADY_SECONDS; k++) {
+    const due = steadyStart + (k * 1000) / STEADY_RATE_PER_SECOND;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    await send([BURST + k]);
+  }
+  await waitUntil(async () => requestMinedAt.size >= total, "steady requests mined", SETTLE_TIMEOUT_MS).catch(() => undefined);
+  const steadyIds = [...requestMinedAt.keys()].filter((id) => !before.has(id));
+  await waitUntil(async () => steadyIds.every((id) => settledAt.has(id)), "steady settled", SETTLE_TIMEOUT_MS).catch(() => undefined);
+  const latencies = steadyIds.filter((id) => settledAt.has(id)).map((id) => settledAt.get(id)!.at - requestMinedAt.get(id)!);
+  await new Promise((r) => setTimeout(r, 3 * BLOCK_MS));
+  watching = false;
+  await watcher;
+
+  const peak = peakRssMiB(oracle.pid!);
+  const all = [...requestMinedAt.keys()];
+  const results = {
+    requests: total,
+    fulfilled: all.filter((id) => settledAt.get(id)?.kind === "PredictionFulfilled").length,
+    failed: all.filter((id) => settledAt.has(id) && settledAt.get(id)!.kind !== "PredictionFulfilled").length,
+    duplicates: [...responses.values()].reduce((sum, n) => sum + Math.max(0, n - 1), 0),
+    lost: total - all.filter((id) => settledAt.has(id)).length,
+    throughputPerSecond,
+    p50Ms: Math.round(percentile(latencies, 50)),
+    p95Ms: Math.round(percentile(latencies, 95)),
+    peakRssMiB: peak,
+    setup: { patients: PATIENTS, burst: BURST, steadyRatePerSecond: STEADY_RATE_PER_SECOND, steadySeconds: STEADY_SECONDS, blockMs: BLOCK_MS, confirmations: 1, workerThreads: 2, node: process.version },
+  };
+
+  oracle.kill("SIGTERM");
+  await new Promise((r) => oracle.once("exit", r));
+  await gateway.close();
+  await audit.close();
+  for (const p of patients) p.fhe.dispose();
+  node.kill("SIGTERM");
+
+  console.table(Object.fromEntries(Object.entries(results).filter(([k]) => k !== "setup")));
+  mkdirSync(join(ROOT, "bench", "results"), { recursive: true });
+  writeFileSync(join(ROOT, "bench", "results", "oracle.json"), JSON.stringify(results, null, 2) + "\n");
+  log("wrote bench/results/oracle.json");
+  process.exit(0);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  cleanup();
+  process.exit(1);
+});
