@@ -5,8 +5,13 @@ import { auditEntryToFhir, ETHEREUM_ADDRESS_SYSTEM } from "../../gateway/audit/f
 import { verifyAuditProof, type AuditEntry } from "../../gateway/audit/auditLog.js";
 import { requireGateway, type MedCipherClient } from "../client.js";
 import { PURPOSE_OF_USE_SYSTEM, purposeName } from "../codes.js";
+import type { RecordRef } from "./types.js";
 
-export type GetAuditTrailParameters = { patient?: string; fromBlock?: number };
+/**
+ * `record`: narrow the trail to one record — gateway accesses to its blob (and to `extraBlobIds`,
+ * e.g. the shares made of it), its anchoring, and the consent events that governed its category.
+ */
+export type GetAuditTrailParameters = { patient?: string; fromBlock?: number; record?: RecordRef; extraBlobIds?: readonly string[] };
 
 export type ChainAuditItem = { event: string; blockNumber: number; transactionHash: string; time: string; actor: string; detail: Record<string, string> };
 
@@ -85,6 +90,20 @@ export async function getAuditTrail(client: MedCipherClient, parameters: GetAudi
   verifyAuditProof(log.entries, log.hashes, seq > 0 ? { seq, head: anchored.headHash } : undefined);
   if (seq > 0) anchoredHead = { seq, head: anchored.headHash, verified: true };
 
+  let gatewayEntries = log.entries;
+  if (parameters.record) {
+    const record = parameters.record;
+    const blobs = new Set([record.blobId, ...(parameters.extraBlobIds ?? [])].map((b) => b.toLowerCase()));
+    const anchorId = (record.root ?? record.readingId).toLowerCase();
+    gatewayEntries = gatewayEntries.filter((e) => blobs.has(e.blobId.toLowerCase()));
+    const keep = chain.filter((c) => {
+      if (c.event === "BatchAnchored") return c.detail.root?.toLowerCase() === anchorId;
+      if (c.event === "RecordAnchored") return c.detail.recordId?.toLowerCase() === anchorId;
+      if (c.event === "ConsentGranted") return ((Number(c.detail.categories) >>> record.category) & 1) === 1;
+      return c.event.startsWith("Consent") || c.event === "AllConsentsRevoked" || c.event === "BreakGlassAccessed";
+    });
+    chain.splice(0, chain.length, ...keep);
+  }
   const chainEvents: AuditEvent[] = chain.map((item) => {
     const spec = CHAIN_EVENTS.find((s) => s.event === item.event)!;
     const purpose = item.detail.purpose ? Number(item.detail.purpose) : undefined;
@@ -104,7 +123,7 @@ export async function getAuditTrail(client: MedCipherClient, parameters: GetAudi
       ],
     };
   });
-  const gatewayEvents = log.entries.map((entry) => auditEntryToFhir(entry, gateway.gatewayAddress));
+  const gatewayEvents = gatewayEntries.map((entry) => auditEntryToFhir(entry, gateway.gatewayAddress));
   const events = [...chainEvents, ...gatewayEvents].sort((a, b) => a.recorded.localeCompare(b.recorded));
-  return { events, chain, gateway: log.entries, anchoredHead };
+  return { events, chain, gateway: gatewayEntries, anchoredHead };
 }

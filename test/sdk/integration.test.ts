@@ -116,6 +116,12 @@ describe("integration: patient → device → batch → consent → read → rev
     expect(trail.events.every((e) => e.resourceType === "AuditEvent")).to.equal(true);
     expect(trail.events.length).to.equal(trail.chain.length + trail.gateway.length);
 
+    // The trail of one record: its blob and share accesses, its batch, the consents over its category.
+    const recordTrail = await getAuditTrail(patient.client, { record, extraBlobIds: [shareId] });
+    expect(recordTrail.gateway.every((e) => e.blobId === record.blobId || e.blobId === shareId)).to.equal(true);
+    expect(recordTrail.gateway.filter((e) => e.actor === clinician.wallet.address).map((e) => e.outcome)).to.include.members(["granted", "refused"]);
+    expect(recordTrail.chain.map((c) => c.event)).to.include.members(["BatchAnchored", "ConsentGranted", "ConsentRevoked"]).and.not.include("PatientRegistered");
+
     // An auditor holding the whole log file checks it against the on-chain head too.
     const head = await fx.suite.audit.latestHead(fx.gatewayKey.address);
     const file = await readAuditLogFile(join(fx.dataDir, "gateway", "audit.jsonl"));
