@@ -4,10 +4,13 @@ import type { Command } from "commander";
 
 import type { FheClient, Prediction, Reading as FeatureReading } from "../../fhe/index.js";
 import { getPredictionResult } from "../../sdk/actions/getPredictionResult.js";
+import { readRecord } from "../../sdk/actions/readRecord.js";
 import { requestPrediction } from "../../sdk/actions/requestPrediction.js";
 import { waitForPrediction } from "../../sdk/actions/waitForPrediction.js";
 import { InvalidInputError, KeystoreError } from "../../sdk/errors.js";
-import { globalOptions, makeClient, output, password, type Identity } from "../context.js";
+import { resolveRegisteredModel } from "../../sdk/predictions.js";
+import { modelInputsFromReadings } from "../../sdk/readings/modelInputs.js";
+import { globalOptions, makeClient, output, password, readRecordIndex, type Identity } from "../context.js";
 
 async function heKeys(identity: Identity, pass: string): Promise<FheClient> {
   if (!identity.secrets.heSecretKey) throw new KeystoreError("This identity has no CKKS key set: run `medcipher patient register` first.");
@@ -39,21 +42,41 @@ export function registerPredictCommands(program: Command): void {
     .command("predict")
     .description("Encrypt the model's input features under the patient's CKKS key, store them on the gateway and request an encrypted prediction on-chain")
     .requiredOption("--model <id>", "on-chain model id (ModelRegistry)")
-    .requiredOption("--input <features.json>", "the model's input features: one JSON object (feature name → number) or an array of them")
+    .option("--input <features.json>", "the model's input features: one JSON object (feature name → number) or an array of them")
+    .option("--from-records", "take the inputs devices measure from the patient's own records (latest reading of each, decrypted locally, converted to the model's units)", false)
+    .option("--known <list>", "with --from-records: inputs no device measures, as name=value,name=value (e.g. age=29)", "")
     .option("--wait", "wait for the fulfilment, then fetch, verify and decrypt the result", false)
     .option("--timeout <seconds>", "how long --wait waits", "120")
-    .action(async (options: { model: string; input: string; wait: boolean; timeout: string }, command: Command) => {
+    .action(async (options: { model: string; input?: string; fromRecords: boolean; known: string; wait: boolean; timeout: string }, command: Command) => {
       const global = globalOptions(command);
       const out = output(command);
       const modelId = Number(options.model);
       if (!Number.isInteger(modelId) || modelId < 1) throw new InvalidInputError("--model must be an on-chain model id (1, 2, …).");
-      let readings: FeatureReading | FeatureReading[];
-      try {
-        readings = JSON.parse(await readFile(options.input, "utf8")) as FeatureReading | FeatureReading[];
-      } catch (error) {
-        throw new InvalidInputError(`Cannot read features from ${options.input}.`, { cause: String(error) });
-      }
+      if (!options.input === !options.fromRecords) throw new InvalidInputError("Give exactly one of --input <features.json> and --from-records.");
       const { client, identity } = await makeClient(global);
+      let readings: FeatureReading | FeatureReading[];
+      if (options.input) {
+        try {
+          readings = JSON.parse(await readFile(options.input, "utf8")) as FeatureReading | FeatureReading[];
+        } catch (error) {
+          throw new InvalidInputError(`Cannot read features from ${options.input}.`, { cause: String(error) });
+        }
+      } else {
+        const known: FeatureReading = {};
+        for (const pair of options.known.split(",").filter(Boolean)) {
+          const [name, value] = pair.split("=");
+          if (!name || value === undefined || !Number.isFinite(Number(value))) throw new InvalidInputError(`--known expects name=value pairs, got "${pair}".`);
+          known[name.trim()] = Number(value);
+        }
+        const records = await readRecordIndex(global, client.address);
+        const deviceReadings = [];
+        for (const [index, record] of records.entries()) {
+          deviceReadings.push(...(await readRecord(client, { record })).readings);
+          out.progress("decrypt", index + 1, records.length);
+        }
+        const { artifact } = await resolveRegisteredModel(client, modelId);
+        readings = modelInputsFromReadings({ model: artifact, readings: deviceReadings, known });
+      }
       const fhe = await heKeys(identity, password(global));
       let requestId: string;
       try {

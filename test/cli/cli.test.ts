@@ -113,6 +113,9 @@ describe("cli: medcipher against a real chain (JSON-RPC over loopback) and gatew
     expect(predict.code, predict.stderr).to.equal(0);
     const { requestId } = predict.json<{ requestId: string }>();
     expect((await medcipher("patient", "result", requestId, "--timeout", "1")).code).to.equal(ExitCode.TIMEOUT);
+    // Or from the patient's own device readings (heart rate here), the rest given.
+    const fromRecords = await medcipher("patient", "--json", "predict", "--model", String(model.json<{ modelId: number }>().modelId), "--from-records", "--known", "age=30,systolicBP=120,diastolicBP=80,bloodGlucose=7,bodyTemp=98");
+    expect(fromRecords.code, fromRecords.stderr).to.equal(0);
 
     const audit = await medcipher("patient", "--json", "audit");
     expect(audit.code, audit.stderr).to.equal(0);
