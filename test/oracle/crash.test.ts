@@ -18,7 +18,7 @@ function jobState(dataDir: string, requestId: string): string | undefined {
   }
 }
 
-describe("oracle daemon killed (SIGKILL) after each pipeline step, then restarted", function () {
+describe("oracle daemon killed (SIGKILL after each pipeline step, SIGTERM mid-job), then restarted", function () {
   this.timeout(300_000);
   let world: World;
 
@@ -55,4 +55,29 @@ describe("oracle daemon killed (SIGKILL) after each pipeline step, then restarte
       }
     });
   }
+
+  it("SIGTERM mid-job: the step in hand finishes or is parked, the process exits 0, and the restart fulfils once", async function () {
+    const settings = world.settings({ START_BLOCK: await world.ethers.provider.getBlockNumber() + 1 });
+    // The evaluation step is held for 3 s, so SIGTERM arrives with the job in hand.
+    const first = spawnOracle(settings, { ORACLE_FAILPOINT: "after:verified=pause:3000" });
+    await waitFor(() => first.output.some((l) => l.includes("oracle started")), "start");
+    const { requestId } = await world.request(world.patients[0]!);
+    await waitFor(() => jobState(settings.DATA_DIR, requestId) === "verified", "job in hand");
+    first.process.kill("SIGTERM");
+    const exit = await first.exited;
+    expect(exit.code, first.text().slice(-2000)).to.equal(0);
+    expect(first.text()).to.include("oracle stopped");
+    expect((await world.status(requestId)).status).to.equal(Status.Pending);
+
+    const second = spawnOracle(settings);
+    try {
+      await waitFor(async () => ((await world.status(requestId)).status !== Status.Pending ? true : undefined), "fulfilment after restart", 60_000);
+      expect((await world.status(requestId)).status).to.equal(Status.Fulfilled);
+      expect(await world.fulfilmentCount(requestId)).to.equal(1);
+    } finally {
+      await waitFor(() => second.output.some((l) => l.includes("oracle started")), "second start");
+      second.process.kill("SIGTERM");
+      expect((await second.exited).code).to.equal(0);
+    }
+  });
 });

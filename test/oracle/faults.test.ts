@@ -178,6 +178,30 @@ describe("oracle daemon under faults (real chain, real gateway, loopback RPC pro
     expect((await settled(requestId)).status).to.equal(Status.Fulfilled);
   });
 
+  it("respects consent revoked between the request and its fulfilment (the router refuses the result)", async function () {
+    const [alice] = world.patients as [World["patients"][0]];
+    const signers = await world.ethers.getSigners();
+    const clinician = signers[9]!;
+    await (await world.suite.identity.grantRole(await world.suite.identity.PROVIDER_ROLE(), clinician.address)).wait();
+    const now = (await world.ethers.provider.getBlock("latest"))!.timestamp;
+    await (await world.suite.consent.connect(alice.signer).grantConsent(clinician.address, 4, 1 << 7, now, now + 86_400)).wait();
+    const maternal = world.artifacts.find((m) => m.id === "maternal-risk-v1")!;
+    const input = alice.fhe.encrypt(maternal, { age: 28, systolicBP: 118, diastolicBP: 76, bloodGlucose: 6.5, bodyTemp: 98, heartRate: 72 });
+    await alice.gateway.put(input, { owner: alice.address, kind: "he-input", category: 7 });
+    const { sha256Hex } = await import("../../core/hash.js");
+    const startBlock = (await head()) + 1;
+    const receipt = (await (await world.suite.router.connect(clinician).requestPrediction(alice.address, world.modelIds["maternal-risk-v1"]!, sha256Hex(input), "uri")).wait())!;
+    const requestId = receipt.logs.map((l) => { try { return world.suite.router.interface.parseLog(l); } catch { return null; } }).find((p) => p?.name === "PredictionRequested")!.args.requestId as string;
+    await (await world.suite.consent.connect(alice.signer).revokeConsent(clinician.address, 4)).wait();
+
+    await start({ START_BLOCK: startBlock });
+    const r = await settled(requestId);
+    expect(r.status).to.equal(4n); // Refused
+    expect(Number(r.failureCode)).to.equal(1000); // CONSENT_REVOKED
+    expect(r.resultHash).to.equal("0x" + "00".repeat(32));
+    expect(await world.fulfilmentCount(requestId)).to.equal(1);
+  });
+
   it("resynchronises when another sender used the oracle key, also taking the nonce of a pending fulfilment", async function () {
     const { settings, logs } = await start();
     const other = new Wallet(world.oracleKey.privateKey, world.ethers.provider);
