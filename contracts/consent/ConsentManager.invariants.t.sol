@@ -111,8 +111,8 @@ contract ConsentHandler is Test {
 }
 
 /// Kept small so the whole suite runs in seconds on a shared 2-core machine.
-/// forge-config: default.invariant.runs = 24
-/// forge-config: default.invariant.depth = 40
+/// forge-config: default.invariant.runs = 16
+/// forge-config: default.invariant.depth = 32
 /// forge-config: default.invariant.fail-on-revert = true
 contract ConsentManagerInvariantTest is Test {
     ConsentManager private consent;
