@@ -107,8 +107,9 @@ export type AuditLog = {
 /**
  * Append-only JSONL, one entry per line, each hashing the previous. On open the whole file is
  * verified; a torn last line (crash mid-append) is cut, any other damage refuses to open.
- * Appends are serialised; entries are written at once but fsynced only by `sync()` (before each
- * anchor), trading the last unanchored entries on power loss for throughput.
+ * Entries are chained in call order and written with group commit (one write per burst); a
+ * request is answered only after its entry is written. They are fsynced only by `sync()` (before
+ * each anchor), trading the last unanchored entries on power loss for throughput.
  */
 export async function openAuditLog(path: string, options: { now?: () => Date } = {}): Promise<AuditLog> {
   const now = options.now ?? (() => new Date());
@@ -116,7 +117,29 @@ export async function openAuditLog(path: string, options: { now?: () => Date } =
   const existing = await loadEntries(path, { repairTornTail: true });
   let { seq, head } = verifyAuditChain(existing);
   const file: FileHandle = await open(path, "a", 0o600);
-  let queue: Promise<unknown> = Promise.resolve();
+  // Group commit: lines appended while a write is in flight go out together in the next write,
+  // so concurrent requests share one write call instead of queueing one each.
+  let pending: { line: string; done: () => void; failed: (error: unknown) => void }[] = [];
+  let writing: Promise<void> | undefined;
+
+  function flush(): Promise<void> {
+    if (writing) return writing;
+    if (pending.length === 0) return Promise.resolve();
+    const batch = pending;
+    pending = [];
+    writing = file.write(batch.map((p) => p.line).join("")).then(
+      () => batch.forEach((p) => p.done()),
+      (error: unknown) => batch.forEach((p) => p.failed(error)),
+    ).finally(() => {
+      writing = undefined;
+      if (pending.length > 0) void flush();
+    });
+    return writing;
+  }
+
+  async function drain(): Promise<void> {
+    while (writing || pending.length > 0) await flush();
+  }
 
   return {
     append(input) {
@@ -124,22 +147,22 @@ export async function openAuditLog(path: string, options: { now?: () => Date } =
       const body = { ...input, seq, time: now().toISOString(), prev: head };
       const entry: AuditEntry = { ...body, hash: hashAuditEntry(body) };
       head = entry.hash;
-      const line = `${JSON.stringify(entry)}\n`;
-      const written = queue.then(() => file.write(line)).then(() => entry);
-      queue = written.catch(() => undefined);
-      return written;
+      return new Promise<AuditEntry>((resolve, reject) => {
+        pending.push({ line: `${JSON.stringify(entry)}\n`, done: () => resolve(entry), failed: reject });
+        void flush();
+      });
     },
     head: () => ({ seq, head }),
     async entries() {
-      await queue;
+      await drain();
       return loadEntries(path, { repairTornTail: false });
     },
     async sync() {
-      await queue;
+      await drain();
       await file.sync();
     },
     async close() {
-      await queue;
+      await drain();
       await file.sync();
       await file.close();
     },

@@ -38,6 +38,15 @@ describe("gateway: audit log, storage edge cases, timeouts", function () {
     expect(verifyAuditChain(await readAuditLogFile(path)).seq).to.equal(4);
   });
 
+  it("keeps the chain intact under concurrent appends (group commit)", async function () {
+    const path = join(dir, "audit.jsonl");
+    const log = await openAuditLog(path);
+    const written = await Promise.all(Array.from({ length: 200 }, () => log.append(entry(Wallet.createRandom().address))));
+    expect(written.map((e) => e.seq)).to.deep.equal(Array.from({ length: 200 }, (_, i) => i + 1));
+    await log.close();
+    expect(verifyAuditChain(await readAuditLogFile(path))).to.deep.equal({ seq: 200, head: written.at(-1)!.hash });
+  });
+
   it("refuses to open or verify a log with an edited entry, and the proof catches it against the anchor", async function () {
     const path = join(dir, "audit.jsonl");
     const log = await openAuditLog(path);
