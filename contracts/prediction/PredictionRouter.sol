@@ -137,14 +137,16 @@ contract PredictionRouter is IPredictionRouter, IdentityGoverned, ChainlinkClien
 
     /// @inheritdoc IPredictionRouter
     function setFee(uint256 newFee) external onlyGovernance {
-        emit FeeChanged(_fee, newFee);
+        uint256 previousFee = _fee;
         _fee = newFee;
+        emit FeeChanged(previousFee, newFee);
     }
 
     /// @inheritdoc IPredictionRouter
     function setJobId(bytes32 newJobId) external onlyGovernance {
-        emit JobIdChanged(_jobId, newJobId);
+        bytes32 previousJobId = _jobId;
         _jobId = newJobId;
+        emit JobIdChanged(previousJobId, newJobId);
     }
 
     /// @inheritdoc IPredictionRouter
