@@ -16,6 +16,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
+import { performance } from "node:perf_hooks";
 import { isMainThread, parentPort, Worker } from "node:worker_threads";
 
 const BLOB_BYTES = 200 * 1024;
@@ -25,7 +26,7 @@ const WARMUP_SECONDS = 2;
 const MEASURE_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 
 type WorkerJob = { url: string; chainId: number; gatewayAddress: string; blobIds: string[]; clientKeys: string[]; warmupMs: number; measureMs: number; session: boolean };
-type WorkerReport = { latenciesMs: number[]; errors: Record<string, number>; measuredMs: number };
+type WorkerReport = { latenciesMs: number[]; errors: Record<string, number>; measuredMs: number; clientThreadUtilization: number; gatewayThreadUtilization?: number };
 
 async function clientWorker(): Promise<void> {
   const { Wallet } = await import("ethers");
@@ -34,6 +35,8 @@ async function clientWorker(): Promise<void> {
     const latenciesMs: number[] = [];
     const errors: Record<string, number> = {};
     const start = performance.now();
+    let elu: ReturnType<typeof performance.eventLoopUtilization> | undefined;
+    setTimeout(() => { elu = performance.eventLoopUtilization(); }, job.warmupMs);
     const measureFrom = start + job.warmupMs;
     const end = measureFrom + job.measureMs;
     await Promise.all(job.clientKeys.map(async (key, index) => {
@@ -51,7 +54,8 @@ async function clientWorker(): Promise<void> {
         }
       }
     }));
-    parentPort!.postMessage({ latenciesMs, errors, measuredMs: performance.now() - measureFrom } satisfies WorkerReport);
+    const clientThreadUtilization = performance.eventLoopUtilization(elu).utilization;
+    parentPort!.postMessage({ latenciesMs, errors, measuredMs: performance.now() - measureFrom, clientThreadUtilization } satisfies WorkerReport);
   });
   parentPort!.postMessage("ready");
 }
@@ -121,8 +125,13 @@ async function main(): Promise<void> {
   async function runPhase(session: boolean): Promise<WorkerReport> {
     const worker = new Worker(bootstrap, { eval: true });
     await new Promise<void>((resolve, reject) => { worker.once("message", () => resolve()); worker.once("error", reject); });
+    let elu: ReturnType<typeof performance.eventLoopUtilization> | undefined;
+    const eluTimer = setTimeout(() => { elu = performance.eventLoopUtilization(); }, WARMUP_SECONDS * 1000);
     const report = await new Promise<WorkerReport>((resolve, reject) => {
-      worker.once("message", resolve);
+      worker.once("message", (r: WorkerReport) => {
+        clearTimeout(eluTimer);
+        resolve({ ...r, gatewayThreadUtilization: performance.eventLoopUtilization(elu).utilization });
+      });
       worker.once("error", reject);
       worker.postMessage({
         url: service.url, chainId, gatewayAddress: gatewayKey.address, blobIds, session,
@@ -146,7 +155,12 @@ async function main(): Promise<void> {
   const summarise = (r: WorkerReport) => {
     const sorted = [...r.latenciesMs].sort((a, b) => a - b);
     const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
-    return { readsPerSecond: round(sorted.length / (r.measuredMs / 1000)), p50: round(pct(0.5)), p95: round(pct(0.95)), p99: round(pct(0.99)), reads: sorted.length, errors: r.errors, seconds: round(r.measuredMs / 1000) };
+    const share = (x: number | undefined) => Math.round((x ?? 0) * 100) / 100;
+    return {
+      readsPerSecond: round(sorted.length / (r.measuredMs / 1000)), p50: round(pct(0.5)), p95: round(pct(0.95)), p99: round(pct(0.99)),
+      reads: sorted.length, errors: r.errors, seconds: round(r.measuredMs / 1000),
+      gatewayThreadBusy: share(r.gatewayThreadUtilization), clientThreadBusy: share(r.clientThreadUtilization),
+    };
   };
   const s = summarise(report);
   const d = summarise(direct);
@@ -158,7 +172,12 @@ async function main(): Promise<void> {
     reads: s.reads,
     errors: s.errors,
     authentication: "session mode: one EIP-712 session signature per client, Ed25519 signature on every request and response",
-    direct: { authentication: "EIP-712 secp256k1 signature on every request and every response", readsPerSecond: d.readsPerSecond, p50ReadMs: d.p50, p95ReadMs: d.p95, p99ReadMs: d.p99, reads: d.reads, errors: d.errors },
+    eventLoopBusy: { gatewayThread: s.gatewayThreadBusy, clientThread: s.clientThreadBusy },
+    direct: {
+      authentication: "EIP-712 secp256k1 signature on every request and every response",
+      readsPerSecond: d.readsPerSecond, p50ReadMs: d.p50, p95ReadMs: d.p95, p99ReadMs: d.p99, reads: d.reads, errors: d.errors,
+      eventLoopBusy: { gatewayThread: d.gatewayThreadBusy, clientThread: d.clientThreadBusy },
+    },
     blobBytes: BLOB_BYTES,
     clients: CLIENTS,
     measuredSeconds: s.seconds,
@@ -180,6 +199,8 @@ async function main(): Promise<void> {
     p99ReadMs: { session: s.p99, direct: d.p99, target: "" },
     reads: { session: s.reads, direct: d.reads, target: "" },
     errors: { session: errorCount(s.errors), direct: errorCount(d.errors), target: "0" },
+    gatewayThreadBusy: { session: s.gatewayThreadBusy, direct: d.gatewayThreadBusy, target: "" },
+    clientThreadBusy: { session: s.clientThreadBusy, direct: d.clientThreadBusy, target: "" },
   });
   console.log("wrote bench/results/gateway.json");
 }
