@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -122,6 +122,27 @@ describe("cli: medcipher against a real chain (JSON-RPC over loopback) and gatew
     const trail = audit.json<{ anchoredHead: { verified: boolean }; gateway: { outcome: string; actor: string }[] }>();
     expect(trail.anchoredHead.verified).to.equal(true);
     expect(trail.gateway.some((e) => e.outcome === "refused" && e.actor === clinician!.address)).to.equal(true);
+  });
+
+  it("serves the gateway until SIGTERM", async function () {
+    expect((await medcipher("gateway-operator", "keys", "init", "--scrypt-n", "1024")).code).to.equal(0);
+    const child = spawn(process.execPath, ["--import", "tsx", "cli/medcipher.ts", "--home", home, "--rpc", rpc.url, "--deployment", deployment, "--identity", "gateway-operator",
+      "gateway", "serve", "--port", "0", "--anchor-interval", "0", "--data-dir", join(home, "gateway-data")], { env: { ...process.env, MEDCIPHER_PASSWORD: "test password" } });
+    const url = await new Promise<string>((resolve, reject) => {
+      let buffered = "";
+      child.stdout.on("data", (chunk: Buffer) => {
+        buffered += chunk.toString();
+        const match = /"url":"(http:\/\/[^"]+)"/.exec(buffered);
+        if (match) resolve(match[1]!);
+      });
+      child.once("exit", (code) => reject(new Error(`gateway exited early (${code})`)));
+    });
+    expect(await (await fetch(`${url}/healthz`)).json()).to.deep.equal({ ok: true });
+    const info = (await (await fetch(`${url}/v1/info`)).json()) as { chainId: number; gateway: string };
+    expect(info.chainId).to.equal(Number((await fx.provider.getNetwork()).chainId));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+    expect(await exited).to.equal(0);
   });
 
   it("tells failure kinds apart by exit code", async function () {
