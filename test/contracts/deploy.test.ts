@@ -1,15 +1,15 @@
-import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
 
 import { expect } from "chai";
-import { network } from "hardhat";
+import hre, { network } from "hardhat";
 import type { InterfaceAbi } from "ethers";
 
+import { deploySuiteAndWrite } from "../../deploy/deploy-suite.js";
 import { readDeploymentFile } from "../../deploy/deployment-file.js";
 import { DEFAULT_FEE, DEFAULT_JOB_ID, deployMedCipher } from "../../deploy/local.js";
+import { DEV_ORACLE_SENDER } from "../../deploy/modules/LocalChainlink.js";
 import MedCipherModule from "../../deploy/modules/MedCipher.js";
 import { DEMO_MODEL } from "./fixtures.js";
 
@@ -61,22 +61,24 @@ describe("deployment", function () {
     expect(await operator.getChainlinkToken()).to.equal(await link.getAddress());
   });
 
-  it("scripts/deploy.ts writes deployments/<chainId>.json with addresses and ABIs", async function () {
-    this.timeout(120_000);
+  it("deploys like scripts/deploy.ts and writes deployments/<chainId>.json with addresses and ABIs", async function () {
     const directory = await mkdtemp(path.join(os.tmpdir(), "medcipher-deploy-"));
     try {
-      await promisify(execFile)("npx", ["hardhat", "run", "scripts/deploy.ts"], {
-        env: { ...process.env, MEDCIPHER_DEPLOYMENTS_DIR: directory },
-      });
+      const result = await deploySuiteAndWrite(connection, { directory, readArtifact: (name) => hre.artifacts.readArtifact(name) });
+      expect(result.module).to.equal("MedCipherLocal");
+      expect(path.basename(result.parametersFile ?? "")).to.equal("hardhat.json");
       const file = await readDeploymentFile(directory, 31337);
       expect(file.chainId).to.equal(31337);
       expect(Object.keys(file.contracts).sort()).to.deep.equal(
         ["AuditLogAnchor", "ConsentManager", "IdentityRegistry", "LinkToken", "ModelRegistry", "Operator", "PredictionRouter", "RecordRegistry"],
       );
-      for (const { address, abi } of Object.values(file.contracts)) {
-        expect(ethers.isAddress(address)).to.equal(true);
+      for (const [name, { address, abi }] of Object.entries(file.contracts)) {
+        expect(address).to.equal(result.addresses[name as keyof typeof result.addresses]);
         expect(abi.length).to.be.greaterThan(0);
       }
+      // The file is enough to talk to the contracts: the parameter file's oracle is authorised.
+      const operator = new ethers.Contract(file.contracts.Operator.address, file.contracts.Operator.abi as InterfaceAbi, ethers.provider);
+      expect(await operator.getFunction("isAuthorizedSender")(DEV_ORACLE_SENDER)).to.equal(true);
       const routerAbi = new ethers.Interface(file.contracts.PredictionRouter.abi as InterfaceAbi);
       expect(routerAbi.getEvent("PredictionRequested")).to.not.equal(null);
       expect(routerAbi.getFunction("fulfilPrediction")).to.not.equal(null);

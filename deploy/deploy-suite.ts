@@ -1,0 +1,53 @@
+/**
+ * Deploys the suite through Ignition on any network connection and writes the deployment file.
+ * Development chains (chain id 31337) get their own LinkToken and Operator (MedCipherLocal);
+ * other networks use the existing LINK token and deploy our Operator (MedCipher). Used by
+ * scripts/deploy.ts.
+ */
+import { existsSync } from "node:fs";
+import path from "node:path";
+
+import type { NetworkConnection } from "hardhat/types/network";
+
+import { writeDeploymentFile, type AbiReader } from "./deployment-file.js";
+import type { MedCipherAddresses } from "./local.js";
+import MedCipherModule, { MedCipherLocalModule } from "./modules/MedCipher.js";
+
+export type DeploySuiteResult = {
+  chainId: bigint;
+  module: "MedCipher" | "MedCipherLocal";
+  parametersFile?: string;
+  addresses: MedCipherAddresses;
+  deploymentFile: string;
+};
+
+export async function deploySuiteAndWrite(
+  connection: NetworkConnection,
+  options: { directory: string; readArtifact: AbiReader; parametersDirectory?: string },
+): Promise<DeploySuiteResult> {
+  const { ethers, ignition, networkName } = connection;
+  const { chainId } = await ethers.provider.getNetwork();
+  const local = chainId === 31337n;
+  // The embedded chain's connection is named "default"; it shares the "hardhat" parameters.
+  const candidate = path.resolve(
+    options.parametersDirectory ?? path.join("deploy", "parameters"),
+    `${networkName === "default" ? "hardhat" : networkName}.json`,
+  );
+  const parameters = existsSync(candidate) ? candidate : undefined;
+
+  const deployed = local
+    ? await ignition.deploy(MedCipherLocalModule, { parameters })
+    : await ignition.deploy(MedCipherModule, { parameters });
+  const addresses: MedCipherAddresses = {
+    IdentityRegistry: await deployed.identity.getAddress(),
+    ConsentManager: await deployed.consent.getAddress(),
+    RecordRegistry: await deployed.records.getAddress(),
+    ModelRegistry: await deployed.models.getAddress(),
+    PredictionRouter: await deployed.router.getAddress(),
+    AuditLogAnchor: await deployed.audit.getAddress(),
+    LinkToken: await deployed.link.getAddress(),
+    Operator: await deployed.operator.getAddress(),
+  };
+  const deploymentFile = await writeDeploymentFile(options.directory, chainId, addresses, options.readArtifact);
+  return { chainId, module: local ? "MedCipherLocal" : "MedCipher", parametersFile: parameters, addresses, deploymentFile };
+}
