@@ -1,8 +1,9 @@
-import { getAddress, id as keccakUtf8, ZeroHash, type Provider } from "ethers";
+import { id as keccakUtf8, ZeroHash, type Provider } from "ethers";
 
 import { Category, categoryName, purposeName } from "../sdk/codes.js";
 import { RequestStatus } from "../sdk/chain/abis.js";
 import type { MedCipherContracts } from "../sdk/chain/contracts.js";
+import { checksumAddress as getAddress } from "./address.js";
 import { ForbiddenError } from "./errors.js";
 import type { AccessPolicy, GrantReason, ReadAccess, WriteAccess } from "./policy.js";
 

@@ -1,10 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
-import { getAddress, getBytes, hexlify, ZeroAddress, ZeroHash, type SigningKey } from "ethers";
+import { getBytes, hexlify, ZeroAddress, ZeroHash, type SigningKey } from "ethers";
 import { pino, type Logger } from "pino";
 
 import { isSha256Hex, sha256Hex, type Sha256Hex } from "../core/hash.js";
+import { checksumAddress as getAddress } from "./address.js";
 import type { AuditLog } from "./audit/auditLog.js";
 import { ed25519Sign, generateEd25519, type Ed25519KeyPair } from "./auth/ed25519.js";
 import { createNonceCache } from "./auth/nonceCache.js";

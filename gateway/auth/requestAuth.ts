@@ -1,4 +1,4 @@
-import { getAddress, getBytes, isHexString, keccak256, recoverAddress } from "ethers";
+import { getBytes, isHexString, recoverAddress } from "ethers";
 import type { KeyObject } from "node:crypto";
 
 import {
@@ -13,6 +13,7 @@ import {
   type GatewayRequestFields,
 } from "../protocol.js";
 import { AuthenticationError, ExpiredRequestError, ReplayedRequestError, WrongDomainError } from "../errors.js";
+import { checksumAddress as getAddress } from "../address.js";
 import { ed25519PublicKey, ed25519Verify } from "./ed25519.js";
 import type { NonceCache } from "./nonceCache.js";
 
@@ -46,11 +47,11 @@ export function createRequestVerifier(options: {
 }): RequestVerifier {
   const gateway = getAddress(options.gatewayAddress);
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
-  // Verified session authorisations, by the hash of their header: one secp256k1 recovery per session.
+  // Verified session authorisations, by their header: one secp256k1 recovery per session.
   const sessions = new Map<string, VerifiedSession>();
 
   function verifySession(value: string, current: number): VerifiedSession {
-    const cacheKey = keccak256(Buffer.from(value));
+    const cacheKey = value;
     const cached = sessions.get(cacheKey);
     if (cached) {
       if (cached.notAfter < current) throw new AuthenticationError("Session expired: sign a new one.", { notAfter: cached.notAfter });
