@@ -65,6 +65,9 @@ export type Gateway = {
 };
 
 /** `bodyHash`: the body's SHA-256 when already known (a blob's id, verified by the store). */
+/** What is known about a request as it is handled: the claimed digest first, then the verified auth. */
+type RequestState = { auth?: AuthenticatedRequest; claimed?: { digest?: string } };
+
 type Reply = { status: number; body: Uint8Array; contentType: string; requestDigest: string; mode?: "direct" | "session"; bodyHash?: string };
 
 /**
@@ -116,17 +119,18 @@ export function createGateway(options: GatewayOptions): Gateway {
   });
 
   /** Verifies the signature, records who asked (so even refusals are signed for their request), rate-limits. */
-  function authenticate(req: IncomingMessage, method: GatewayMethod, blobId: string, state: { auth?: AuthenticatedRequest }): AuthenticatedRequest {
+  function authenticate(req: IncomingMessage, method: GatewayMethod, blobId: string, state: RequestState): AuthenticatedRequest {
     const header = req.headers[HEADER_AUTH];
     const session = req.headers[HEADER_SESSION];
-    const auth = verifier.verify(Array.isArray(header) ? header[0] : header, method, blobId, Array.isArray(session) ? session[0] : session);
+    state.claimed = {};
+    const auth = verifier.verify(Array.isArray(header) ? header[0] : header, method, blobId, Array.isArray(session) ? session[0] : session, state.claimed);
     state.auth = auth;
     const retryAfterMs = rateLimiter.take(auth.signer);
     if (retryAfterMs > 0) throw new RateLimitedError({ signer: auth.signer, retryAfterMs });
     return auth;
   }
 
-  async function handleBlob(req: IncomingMessage, blobId: string, state: { auth?: AuthenticatedRequest }): Promise<Reply> {
+  async function handleBlob(req: IncomingMessage, blobId: string, state: RequestState): Promise<Reply> {
     if (!isSha256Hex(blobId)) throw new BadRequestError("Blob id must be 0x-prefixed lowercase SHA-256 hex.", { blobId });
     const id = blobId as Sha256Hex;
     if (req.method === "GET") {
@@ -164,7 +168,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     throw new BadRequestError(`Method ${req.method} not allowed on blobs.`);
   }
 
-  async function handleAudit(req: IncomingMessage, url: URL, state: { auth?: AuthenticatedRequest }): Promise<Reply> {
+  async function handleAudit(req: IncomingMessage, url: URL, state: RequestState): Promise<Reply> {
     const auth = authenticate(req, "AUDIT", ZeroHash, state);
     const ownerParam = url.searchParams.get("owner") ?? auth.fields.owner;
     let owner: string;
@@ -183,7 +187,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     return json(200, { owner, head: { seq: all.length, head: all.at(-1)?.hash ?? ZeroHash }, entries, hashes: all.map((e) => e.hash) }, auth.digest);
   }
 
-  async function route(req: IncomingMessage, state: { auth?: AuthenticatedRequest }): Promise<Reply> {
+  async function route(req: IncomingMessage, state: RequestState): Promise<Reply> {
     const url = new URL(req.url ?? "/", "http://gateway.invalid");
     const path = url.pathname;
     if (path.startsWith("/v1/blobs/")) return handleBlob(req, path.slice("/v1/blobs/".length), state);
@@ -195,7 +199,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     return json(404, { error: { code: "GATEWAY_NOT_FOUND", message: `No route ${path}.` } });
   }
 
-  async function recordRefusal(req: IncomingMessage, error: GatewayError, state: { auth?: AuthenticatedRequest }) {
+  async function recordRefusal(req: IncomingMessage, error: GatewayError, state: RequestState) {
     // Every refused access to a blob is audited too; unauthenticated ones under the zero address.
     const path = new URL(req.url ?? "/", "http://gateway.invalid").pathname;
     if (!path.startsWith("/v1/blobs/") && path !== "/v1/audit") return;
@@ -215,7 +219,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
-    const state: { auth?: AuthenticatedRequest } = {};
+    const state: RequestState = {};
     let timer: NodeJS.Timeout | undefined;
     let reply: Reply;
     try {
@@ -229,7 +233,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (error instanceof GatewayInternalError) logger.error({ err: caught, url: req.url }, "internal error");
       await recordRefusal(req, error, state).catch((auditError: unknown) => logger.error({ err: auditError }, "audit append failed"));
       const body: ErrorBody = { error: { code: error.code, message: error.shortMessage, details: error instanceof GatewayInternalError ? undefined : error.details } };
-      reply = json(error.httpStatus, body, state.auth?.digest ?? ZeroHash);
+      reply = json(error.httpStatus, body, state.auth?.digest ?? state.claimed?.digest ?? ZeroHash);
       reply.mode = state.auth?.mode;
       if (error instanceof RateLimitedError) res.setHeader("retry-after", Math.ceil(error.details.retryAfterMs as number / 1000));
     } finally {

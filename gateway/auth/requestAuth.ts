@@ -28,7 +28,12 @@ export type AuthenticatedRequest = {
 };
 
 export type RequestVerifier = {
-  verify(headerValue: string | undefined, method: GatewayMethod, blobId: string, sessionValue?: string): AuthenticatedRequest;
+  /**
+   * `claimed` receives the request's EIP-712 digest as soon as the header parses and names this
+   * chain and gateway, so a refusal (expired, replayed, bad signature) can still be signed for
+   * the exact request it answers and the client can read the reason.
+   */
+  verify(headerValue: string | undefined, method: GatewayMethod, blobId: string, sessionValue?: string, claimed?: { digest?: string }): AuthenticatedRequest;
 };
 
 type VerifiedSession = { signer: string; key: KeyObject; notAfter: number };
@@ -88,16 +93,13 @@ export function createRequestVerifier(options: {
   }
 
   return {
-    verify(headerValue, method, blobId, sessionValue) {
+    verify(headerValue, method, blobId, sessionValue, claimed) {
       if (!headerValue) throw new AuthenticationError("Missing x-medcipher-auth header: every request must be signed.");
       const auth = parseAuth(headerValue);
       if (auth.chainId !== options.chainId || auth.gateway.toLowerCase() !== gateway.toLowerCase()) {
         throw new WrongDomainError({ expectedChainId: options.chainId, chainId: auth.chainId, expectedGateway: gateway, gateway: auth.gateway });
       }
       const current = now();
-      if (Math.abs(current - auth.timestamp) > options.windowSeconds) {
-        throw new ExpiredRequestError({ timestamp: auth.timestamp, now: current, windowSeconds: options.windowSeconds });
-      }
       const fields: GatewayRequestFields = {
         method,
         blobId,
@@ -111,6 +113,10 @@ export function createRequestVerifier(options: {
         gateway,
       };
       const digest = requestDigest(options.chainId, fields);
+      if (claimed) claimed.digest = digest;
+      if (Math.abs(current - auth.timestamp) > options.windowSeconds) {
+        throw new ExpiredRequestError({ timestamp: auth.timestamp, now: current, windowSeconds: options.windowSeconds });
+      }
       let recovered: string;
       if (sessionValue) {
         const session = verifySession(sessionValue, current);

@@ -100,6 +100,19 @@ describe("gateway: storage, authentication, limits", function () {
     }
   });
 
+  it("tells an SDK client why its request was refused, in a response signed for that request", async function () {
+    // A gateway whose clock is an hour ahead finds every request expired.
+    const skewed = await startTestGateway({ now: () => Math.floor(Date.now() / 1000) + 3600 });
+    try {
+      for (const session of [false, true]) {
+        const c = createGatewayClient({ url: skewed.url, signer: patient, chainId: 31337, gatewayAddress: skewed.key.address, session });
+        await expectCode(c.put(randomBytes(10), { owner: patient.address, kind: "record", category: 0 }), "GATEWAY_AUTH_EXPIRED");
+      }
+    } finally {
+      await skewed.close();
+    }
+  });
+
   it("refuses a request signed for another chain id or another gateway", async function () {
     const id = await client(patient).put(randomBytes(10), { owner: patient.address, kind: "record", category: 0 });
     const wrongChain = await signedGet(gw.url, gw.key.address, patient, id, { chainId: 1 })();
