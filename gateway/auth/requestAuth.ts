@@ -107,7 +107,8 @@ export function createRequestVerifier(options: {
         owner: auth.owner,
         kind: auth.kind,
         category: auth.category,
-        ref: auth.ref,
+        // Case does not change the signed bytes32; lower case keeps comparisons and metadata exact.
+        ref: auth.ref.toLowerCase(),
         timestamp: auth.timestamp,
         nonce: auth.nonce,
         gateway,
