@@ -4,7 +4,6 @@ import { join } from "node:path";
 import { getAddress, Wallet } from "ethers";
 import type { DestinationStream } from "pino";
 
-import { createGatewayClient } from "../sdk/gateway/client.js";
 import { operatorInterface, ORACLE_REQUEST_TOPIC, PREDICTION_REQUESTED_TOPIC } from "./chain/abi.js";
 import { createChainFollower, type ChainUpdate } from "./chain/follower.js";
 import { createChainReader } from "./chain/reader.js";
@@ -121,6 +120,7 @@ async function assemble(common: Common, options: StartOracleOptions): Promise<Or
   const rpc = createRpcClient({
     url: settings.RPC_URL, timeoutMs: settings.RPC_TIMEOUT_MS, signal: shutdown.signal,
     onError: (method) => metrics.rpcErrors.inc({ method }),
+    onTiming: (method, seconds) => metrics.rpcSeconds.observe({ method }, seconds),
   });
 
   const chainId = await withRetry(() => rpc.request<string>("eth_chainId"), {
@@ -134,20 +134,25 @@ async function assemble(common: Common, options: StartOracleOptions): Promise<Or
     await rpc.request<string>("eth_call", [{ to: operator, data: operatorInterface.encodeFunctionData("isAuthorizedSender", [account.address]) }, "latest"]))[0] as boolean;
   if (!authorised) logger.error({ address: account.address, operator }, "the oracle account is not an authorised sender of the Operator: fulfilments will be refused");
 
-  const gateway = options.gateway ?? createGatewayClient({
-    url: settings.GATEWAY_URL, signer: wallet, chainId: Number(chainId), gatewayAddress: settings.GATEWAY_ADDRESS,
-    fetch: (input, init) => fetch(input, { ...init, signal: AbortSignal.timeout(settings.GATEWAY_TIMEOUT_MS) }),
-  });
-  const blobs = createOracleBlobs({ gateway, cacheDir: join(settings.DATA_DIR, "blobs"), onError: () => metrics.gatewayErrors.inc() });
   const reader = createChainReader({ rpc, router });
 
   const pool = createEvalPool({
     common, evaluatorModule: options.evaluatorModule ?? DEFAULT_EVALUATOR_MODULE,
     evaluatorOptions: settings.PRIVATE_MODEL_MASK_KEY === "" ? {} : { maskKeyHex: settings.PRIVATE_MODEL_MASK_KEY },
+    ...(options.gateway ? {} : {
+      gateway: { url: settings.GATEWAY_URL, chainId: Number(chainId), gatewayAddress: settings.GATEWAY_ADDRESS, privateKey: wallet.privateKey, timeoutMs: settings.GATEWAY_TIMEOUT_MS },
+    }),
     size: settings.WORKER_THREADS, queueLimit: settings.EVAL_QUEUE_LIMIT,
   });
   shutdown.add(() => pool.close());
   await pool.ready();
+  // Gateway requests go through the workers: their ECDSA work would otherwise serialise on this thread.
+  const gateway = options.gateway ?? pool.gatewayBackend();
+  const blobs = createOracleBlobs({
+    gateway, cacheDir: join(settings.DATA_DIR, "blobs"),
+    onError: () => metrics.gatewayErrors.inc(),
+    onTiming: (op, seconds) => metrics.gatewaySeconds.observe({ op }, seconds),
+  });
   const validate = options.validate ?? (await defaultValidator(options.evaluatorModule));
 
   const txManager = createTxManager({

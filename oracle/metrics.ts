@@ -24,6 +24,14 @@ export function createMetrics() {
       name: "oracle_request_to_fulfilment_seconds", help: "From request seen to fulfilment mined", registers,
       buckets: [0.5, 1, 2, 3, 5, 10, 30, 60, 300],
     }),
+    rpcSeconds: new Histogram({
+      name: "oracle_rpc_seconds", help: "JSON-RPC round trips (a batch counts once)", labelNames: ["method"] as const, registers,
+      buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    }),
+    gatewaySeconds: new Histogram({
+      name: "oracle_gateway_seconds", help: "Gateway requests", labelNames: ["op"] as const, registers,
+      buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    }),
     evalQueueDepth: new Gauge({ name: "oracle_eval_queue_depth", help: "Evaluations waiting for a worker", registers }),
     chainHead: new Gauge({ name: "oracle_chain_head_block", help: "Latest block number seen", registers }),
     chainCursor: new Gauge({ name: "oracle_chain_cursor_block", help: "Last block whose logs are recorded", registers }),

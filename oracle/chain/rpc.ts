@@ -35,14 +35,25 @@ export type CreateRpcClientOptions = {
   timeoutMs: number;
   signal?: AbortSignal;
   onError?: (method: string, error: unknown) => void;
+  /** Called with each round trip's duration (for the oracle_rpc_seconds histogram). */
+  onTiming?: (method: string, seconds: number) => void;
 };
 
 type JsonRpcResponse = { id: number; result?: unknown; error?: { code: number; message: string; data?: unknown } };
 
-export function createRpcClient({ url, timeoutMs, signal, onError }: CreateRpcClientOptions): RpcClient {
+export function createRpcClient({ url, timeoutMs, signal, onError, onTiming }: CreateRpcClientOptions): RpcClient {
   let nextId = 1;
 
   async function post(body: unknown, label: string): Promise<unknown> {
+    const started = performance.now();
+    try {
+      return await postOnce(body, label);
+    } finally {
+      onTiming?.(label.startsWith("batch") ? "batch" : label, (performance.now() - started) / 1000);
+    }
+  }
+
+  async function postOnce(body: unknown, label: string): Promise<unknown> {
     const signals = [AbortSignal.timeout(timeoutMs)];
     if (signal) signals.push(signal);
     let response: Response;

@@ -21,3 +21,22 @@ export type EvalOutcome =
 export type Evaluator = {
   evaluate(task: EvalTask): EvalOutcome | Promise<EvalOutcome>;
 };
+
+/**
+ * Gateway requests run in the workers too: each costs two ECDSA operations (signing the request,
+ * recovering the signer of the response, ~6 ms on this machine), which would otherwise serialise
+ * every job on the main thread. The worker signs with the oracle's own account key.
+ */
+export type GatewayWorkerConfig = { url: string; chainId: number; gatewayAddress: string; privateKey: string; timeoutMs: number };
+
+export type WorkerTask =
+  | { kind: "evaluate"; task: EvalTask }
+  | { kind: "gatewayGet"; blobId: string; purpose: number; ref?: string }
+  | { kind: "gatewayPut"; bytes: Uint8Array; owner: string; blobKind: "he-result"; category: number; purpose?: number; ref?: string };
+
+/** A failure carried across the thread boundary with what callers classify by. */
+export type WorkerError = { name: string; message: string; code?: string; status?: number; details?: Record<string, unknown> };
+
+export type WorkerReply =
+  | { ok: true; outcome?: EvalOutcome; bytes?: Uint8Array; blobId?: string }
+  | { ok: false; error: WorkerError };

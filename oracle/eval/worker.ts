@@ -1,23 +1,70 @@
 import { parentPort, workerData } from "node:worker_threads";
 
-import type { EvalTask, Evaluator } from "./types.js";
+import { Wallet } from "ethers";
 
-/** An evaluation worker: loads the evaluator module once, then serves tasks one at a time. */
-type Message = { id: number; task: EvalTask };
+import { createGatewayClient, type GatewayClient } from "../../sdk/gateway/client.js";
+import type { Evaluator, GatewayWorkerConfig, WorkerError, WorkerReply, WorkerTask } from "./types.js";
 
-const { evaluatorModule, evaluatorOptions } = workerData as { evaluatorModule: string; evaluatorOptions?: unknown };
+/**
+ * A pool worker: evaluates (the evaluator module is loaded once) and performs the oracle's
+ * gateway requests. Tasks are served concurrently: evaluation is synchronous CPU work between
+ * awaits, gateway requests are I/O.
+ */
+type Message = { id: number; job: WorkerTask };
+
+const { evaluatorModule, evaluatorOptions, gateway: gatewayConfig } = workerData as {
+  evaluatorModule: string;
+  evaluatorOptions?: unknown;
+  gateway?: GatewayWorkerConfig;
+};
 const port = parentPort!;
 const loaded = (await import(evaluatorModule)) as { createEvaluator: (options?: unknown) => Promise<Evaluator> };
 const evaluator = await loaded.createEvaluator(evaluatorOptions);
+let gateway: GatewayClient | undefined;
+if (gatewayConfig) {
+  const timeoutMs = gatewayConfig.timeoutMs;
+  gateway = createGatewayClient({
+    url: gatewayConfig.url, signer: new Wallet(gatewayConfig.privateKey), chainId: gatewayConfig.chainId, gatewayAddress: gatewayConfig.gatewayAddress,
+    fetch: (input, init) => fetch(input, { ...init, signal: AbortSignal.timeout(timeoutMs) }),
+  });
+}
 port.postMessage({ ready: true });
 
-port.on("message", async ({ id, task }: Message) => {
-  try {
-    const outcome = await evaluator.evaluate(task);
-    if (outcome.ok) port.postMessage({ id, outcome }, [outcome.result.buffer as ArrayBuffer]);
-    else port.postMessage({ id, outcome });
-  } catch (error) {
-    const e = error as { code?: string; message?: string };
-    port.postMessage({ id, outcome: { ok: false, code: e.code ?? "ORACLE_EVAL_CRASH", message: e.message ?? String(error), reason: null } });
+function toWorkerError(error: unknown): WorkerError {
+  const e = error as { name?: string; message?: string; shortMessage?: string; code?: string; status?: number; details?: Record<string, unknown> };
+  return {
+    name: e.name ?? "Error", message: e.shortMessage ?? e.message ?? String(error),
+    ...(typeof e.code === "string" ? { code: e.code } : {}),
+    ...(typeof e.status === "number" ? { status: e.status } : {}),
+    ...(e.details ? { details: e.details } : {}),
+  };
+}
+
+async function serve(job: WorkerTask): Promise<{ reply: WorkerReply; transfer: ArrayBuffer[] }> {
+  switch (job.kind) {
+    case "evaluate": {
+      const outcome = await evaluator.evaluate(job.task);
+      return { reply: { ok: true, outcome }, transfer: outcome.ok ? [outcome.result.buffer as ArrayBuffer] : [] };
+    }
+    case "gatewayGet": {
+      if (!gateway) throw new Error("no gateway configured in the worker");
+      const bytes = await gateway.get(job.blobId, { purpose: job.purpose, ...(job.ref ? { ref: job.ref } : {}) });
+      return { reply: { ok: true, bytes }, transfer: [bytes.buffer as ArrayBuffer] };
+    }
+    case "gatewayPut": {
+      if (!gateway) throw new Error("no gateway configured in the worker");
+      const blobId = await gateway.put(job.bytes, {
+        owner: job.owner, kind: job.blobKind, category: job.category,
+        ...(job.purpose !== undefined ? { purpose: job.purpose } : {}), ...(job.ref ? { ref: job.ref } : {}),
+      });
+      return { reply: { ok: true, blobId }, transfer: [] };
+    }
   }
+}
+
+port.on("message", ({ id, job }: Message) => {
+  serve(job).then(
+    ({ reply, transfer }) => port.postMessage({ id, reply }, transfer),
+    (error: unknown) => port.postMessage({ id, reply: { ok: false, error: toWorkerError(error) } }),
+  );
 });

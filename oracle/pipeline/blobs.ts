@@ -28,7 +28,12 @@ export type BlobRole = "input" | "keys";
 
 export type OracleBlobs = ReturnType<typeof createOracleBlobs>;
 
-export function createOracleBlobs({ gateway, cacheDir, onError }: { gateway: GatewayBackend; cacheDir: string; onError?: (error: unknown) => void }) {
+export function createOracleBlobs({ gateway, cacheDir, onError, onTiming }: {
+  gateway: GatewayBackend;
+  cacheDir: string;
+  onError?: (error: unknown) => void;
+  onTiming?: (op: "get" | "put", seconds: number) => void;
+}) {
   mkdirSync(cacheDir, { recursive: true });
   const pathOf = (blobId: string) => {
     if (!isSha256Hex(blobId)) throw new NonRetryableError("Not a blob id", { code: "ORACLE_BAD_BLOB_ID", details: { blobId } });
@@ -83,10 +88,13 @@ export function createOracleBlobs({ gateway, cacheDir, onError }: { gateway: Gat
       const cached = readCached(blobId);
       if (cached) return cached;
       let bytes: Uint8Array;
+      const started = performance.now();
       try {
         bytes = await gateway.get(blobId, { purpose: ORACLE_READ_PURPOSE, ref: requestId });
       } catch (error) {
         throw classify(error, role, blobId);
+      } finally {
+        onTiming?.("get", (performance.now() - started) / 1000);
       }
       if (sha256Hex(bytes) !== blobId) {
         throw new BadRequestInputError(role === "input" ? FailureReason.InputHashMismatch : FailureReason.KeysHashMismatch, `${role} blob does not hash to its on-chain id`);
@@ -101,6 +109,7 @@ export function createOracleBlobs({ gateway, cacheDir, onError }: { gateway: Gat
     /** Stores a result ciphertext on the gateway as the patient's blob; idempotent (content-addressed). */
     async storeResult(bytes: Uint8Array, patient: string, requestId: string): Promise<{ resultHash: string; resultUri: string }> {
       let blobId: string;
+      const started = performance.now();
       try {
         blobId = await gateway.put(bytes, { owner: patient, kind: "he-result", category: PREDICTION_CATEGORY, purpose: ORACLE_READ_PURPOSE, ref: requestId });
       } catch (error) {
@@ -110,6 +119,8 @@ export function createOracleBlobs({ gateway, cacheDir, onError }: { gateway: Gat
           throw new BadRequestInputError(FailureReason.StorageFailed, "gateway refused the result", { cause: error, details: { status: e.status } });
         }
         throw new RetryableError("gateway unavailable while storing the result", { code: "ORACLE_GATEWAY_UNAVAILABLE", cause: error });
+      } finally {
+        onTiming?.("put", (performance.now() - started) / 1000);
       }
       return { resultHash: blobId, resultUri: `${gateway.url.replace(/\/+$/, "")}/v1/blobs/${blobId}` };
     },

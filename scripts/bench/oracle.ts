@@ -197,12 +197,13 @@ async function main(): Promise<void> {
   // The oracle, as its own process.
   const startBlock = Number(await rpc(url, "eth_blockNumber")) + 1;
   const dataDir = join(work, "oracle");
+  const opsPort = await freePort();
   mkdirSync(dataDir, { recursive: true });
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp",
     ORACLE_RPC_URL: url, ORACLE_OPERATOR_ADDRESS: a.Operator, ORACLE_ROUTER_ADDRESS: a.PredictionRouter, ORACLE_CHAIN_ID: String(chainId),
     ORACLE_PRIVATE_KEY: oracleKey.privateKey, ORACLE_GATEWAY_URL: gatewayUrl, ORACLE_GATEWAY_ADDRESS: gatewayKey.address,
-    ORACLE_PRIVATE_MODEL_MASK_KEY: hexlify(randomBytes(32)), ORACLE_DATA_DIR: dataDir, ORACLE_HTTP_PORT: "0",
+    ORACLE_PRIVATE_MODEL_MASK_KEY: hexlify(randomBytes(32)), ORACLE_DATA_DIR: dataDir, ORACLE_HTTP_PORT: String(opsPort),
     ORACLE_START_BLOCK: String(startBlock), ORACLE_CONFIRMATIONS: "1", ORACLE_POLL_INTERVAL_MS: "100", ORACLE_LOG_LEVEL: process.env.ORACLE_LOG_LEVEL ?? "info",
     ORACLE_WORKER_THREADS: "2",
   };
@@ -307,6 +308,21 @@ async function main(): Promise<void> {
   await watcher;
 
   const peak = peakRssMiB(oracle.pid!);
+  // Where the oracle's time went: mean gateway and RPC round trips, from its own metrics.
+  const metricsText = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
+  const mean = (name: string, label: string) => {
+    const sum = Number(new RegExp(`${name}_sum\\{${label}\\} ([0-9.e+-]+)`).exec(metricsText)?.[1] ?? NaN);
+    const count = Number(new RegExp(`${name}_count\\{${label}\\} ([0-9.e+-]+)`).exec(metricsText)?.[1] ?? NaN);
+    return Math.round((sum / count) * 10_000) / 10;
+  };
+  const breakdown = {
+    gatewayGetMeanMs: mean("oracle_gateway_seconds", 'op="get"'),
+    gatewayPutMeanMs: mean("oracle_gateway_seconds", 'op="put"'),
+    rpcBatchMeanMs: mean("oracle_rpc_seconds", 'method="batch"'),
+    rpcCallMeanMs: mean("oracle_rpc_seconds", 'method="eth_call"'),
+    evaluationMeanMs: Math.round((Number(/oracle_evaluation_seconds_sum ([0-9.e+-]+)/.exec(metricsText)?.[1]) / Number(/oracle_evaluation_seconds_count ([0-9.e+-]+)/.exec(metricsText)?.[1])) * 10_000) / 10,
+  };
+  log(`oracle-side means: ${JSON.stringify(breakdown)}`);
   const all = [...requestMinedAt.keys()];
   const results = {
     requests: total,
@@ -318,6 +334,7 @@ async function main(): Promise<void> {
     p50Ms: Math.round(percentile(latencies, 50)),
     p95Ms: Math.round(percentile(latencies, 95)),
     peakRssMiB: peak,
+    breakdown,
     setup: { patients: PATIENTS, burst: BURST, steadyRatePerSecond: STEADY_RATE_PER_SECOND, steadySeconds: STEADY_SECONDS, blockMs: BLOCK_MS, confirmations: 1, workerThreads: 2, node: process.version },
   };
 
@@ -328,7 +345,7 @@ async function main(): Promise<void> {
   for (const p of patients) p.fhe.dispose();
   node.kill("SIGTERM");
 
-  console.table(Object.fromEntries(Object.entries(results).filter(([k]) => k !== "setup")));
+  console.table(Object.fromEntries(Object.entries(results).filter(([k]) => k !== "setup" && k !== "breakdown")));
   mkdirSync(join(ROOT, "bench", "results"), { recursive: true });
   writeFileSync(join(ROOT, "bench", "results", "oracle.json"), JSON.stringify(results, null, 2) + "\n");
   log("wrote bench/results/oracle.json");

@@ -47,8 +47,11 @@ describe("oracle pipeline, end to end on a real chain and gateway", function () 
   });
 
   it("serves /metrics, /healthz and /readyz", async function () {
-    const metrics = await (await fetch(`${oracle.url}/metrics`)).text();
-    expect(metrics).to.match(/oracle_jobs\{state="fulfilled"\} 2/);
+    // The chain says fulfilled as soon as the block is mined; the daemon records it when it sees the receipt.
+    const metrics = await waitFor(async () => {
+      const text = await (await fetch(`${oracle.url}/metrics`)).text();
+      return /oracle_jobs\{state="fulfilled"\} 2/.test(text) ? text : undefined;
+    }, "both jobs fulfilled in the store");
     expect(metrics).to.include("oracle_evaluation_seconds_bucket");
     expect(metrics).to.include("oracle_chain_lag_blocks");
     expect(metrics).to.include("oracle_balance_eth");

@@ -16,10 +16,14 @@ function scanMemory(pid: number, needles: Buffer[]): boolean[] {
   const maps = readFileSync(`/proc/${pid}/maps`, "utf8").split("\n").filter(Boolean);
   const fd = openSync(`/proc/${pid}/mem`, "r");
   const chunk = Buffer.alloc(16 * 1024 * 1024);
+  const zeros = Buffer.alloc(chunk.length);
   try {
     for (const line of maps) {
       const [range, perms, , , , path] = line.split(/\s+/);
-      if (!perms?.startsWith("r") || path === "[vvar]" || path === "[vsyscall]" || path === "[vvar_vclock]") continue;
+      // Anonymous and heap/stack mappings hold the process's data; file-backed ones hold code and
+      // constants of the binary and libraries.
+      if (!perms?.startsWith("rw") || (path !== undefined && path !== "" && !path.startsWith("["))) continue;
+      if (path === "[vvar]" || path === "[vsyscall]" || path === "[vvar_vclock]") continue;
       const [start, end] = range!.split("-").map((h) => parseInt(h, 16)) as [number, number];
       for (let at = start; at < end; at += chunk.length - longest) {
         const size = Math.min(chunk.length, end - at);
@@ -30,6 +34,11 @@ function scanMemory(pid: number, needles: Buffer[]): boolean[] {
           break;
         }
         const view = chunk.subarray(0, read);
+        // Most of a WebAssembly memory reservation is untouched zero pages: nothing to find there.
+        if (view.equals(zeros.subarray(0, read))) {
+          if (read < size) break;
+          continue;
+        }
         needles.forEach((needle, i) => {
           if (!found[i] && view.indexOf(needle) !== -1) found[i] = true;
         });
