@@ -1,5 +1,6 @@
 import { getAddress, type Signer } from "ethers";
 
+import { chainNow, SIGNATURE_LIFETIME_SECONDS } from "../chain/time.js";
 import { sendTransaction } from "../chain/send.js";
 import type { MedCipherClient } from "../client.js";
 
@@ -33,7 +34,7 @@ export const BIND_DEVICE_TYPES = {
  */
 export async function bindDevice(client: MedCipherClient, parameters: BindDeviceParameters): Promise<BindDeviceReturnType> {
   const device = getAddress(await parameters.device.getAddress());
-  const deadline = parameters.deadline ?? Math.floor(Date.now() / 1000) + 3600;
+  const deadline = parameters.deadline ?? (await chainNow(client.provider)) + SIGNATURE_LIFETIME_SECONDS;
   const info = (await client.contracts.identity.deviceOf!(device)) as { bindNonce: bigint };
   const signature = await parameters.device.signTypedData(
     { name: "MedCipher IdentityRegistry", version: "1", chainId: client.chainId, verifyingContract: client.addresses.IdentityRegistry },

@@ -1,5 +1,6 @@
 import { getAddress, type Signer } from "ethers";
 
+import { chainNow, SIGNATURE_LIFETIME_SECONDS } from "../chain/time.js";
 import { connectContracts } from "../chain/contracts.js";
 import { sendTransaction } from "../chain/send.js";
 import type { MedCipherClient } from "../client.js";
@@ -53,14 +54,15 @@ export async function grantConsent(client: MedCipherClient, parameters: GrantCon
   const grantee = getAddress(parameters.grantee);
   const categories = scopeOf(parameters.categories);
   if (categories === 0) throw new InvalidInputError("A consent must cover at least one category.");
-  const validFrom = parameters.validFrom ?? Math.floor(Date.now() / 1000) - 60;
+  const now = await chainNow(client.provider);
+  const validFrom = parameters.validFrom ?? now;
   const { validUntil, purpose } = parameters;
   if (!parameters.relayer) {
     const receipt = await sendTransaction("grantConsent", () => client.contracts.consent.grantConsent!(grantee, purpose, categories, validFrom, validUntil));
     return { transactionHash: receipt.hash, categories };
   }
   const nonce = (await client.contracts.consent.nonces!(client.address)) as bigint;
-  const deadline = Math.floor(Date.now() / 1000) + 3600;
+  const deadline = now + SIGNATURE_LIFETIME_SECONDS;
   const signature = await client.account.signTypedData(consentDomain(client), GRANT_CONSENT_TYPES, {
     patient: client.address, grantee, purpose, categories, validFrom, validUntil, nonce, deadline,
   });

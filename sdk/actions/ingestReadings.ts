@@ -1,5 +1,6 @@
 import { getAddress, getBytes, type Signer } from "ethers";
 
+import { chainNow, SIGNATURE_LIFETIME_SECONDS } from "../chain/time.js";
 import { sendTransaction } from "../chain/send.js";
 import { connectContracts } from "../chain/contracts.js";
 import { requireGateway, type MedCipherClient } from "../client.js";
@@ -91,7 +92,7 @@ export async function ingestReadings(client: MedCipherClient, parameters: Ingest
   const count = sealedRecords.length;
   let receipt;
   if (parameters.relayer) {
-    const deadline = Math.floor(Date.now() / 1000) + 3600;
+    const deadline = (await chainNow(client.provider)) + SIGNATURE_LIFETIME_SECONDS;
     const signature = await client.account.signTypedData(
       { name: "MedCipher RecordRegistry", version: "1", chainId: client.chainId, verifyingContract: client.addresses.RecordRegistry },
       ANCHOR_BATCH_TYPES,

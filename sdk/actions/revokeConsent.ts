@@ -1,5 +1,6 @@
 import { getAddress, type Signer } from "ethers";
 
+import { chainNow, SIGNATURE_LIFETIME_SECONDS } from "../chain/time.js";
 import { connectContracts } from "../chain/contracts.js";
 import { sendTransaction } from "../chain/send.js";
 import type { MedCipherClient } from "../client.js";
@@ -32,7 +33,7 @@ export async function revokeConsent(client: MedCipherClient, parameters: RevokeC
     return { transactionHash: receipt.hash };
   }
   const nonce = (await client.contracts.consent.nonces!(client.address)) as bigint;
-  const deadline = Math.floor(Date.now() / 1000) + 3600;
+  const deadline = (await chainNow(client.provider)) + SIGNATURE_LIFETIME_SECONDS;
   const signature = await client.account.signTypedData(consentDomain(client), REVOKE_CONSENT_TYPES, {
     patient: client.address, grantee, purpose: parameters.purpose, nonce, deadline,
   });
