@@ -45,6 +45,8 @@ export type GatewayClientOptions = {
   /** The gateway key registered on-chain; every response must be signed by it. */
   gatewayAddress: string;
   fetch?: typeof fetch;
+  /** Abort a request (upload, download) after this many milliseconds: GatewayUnavailableError. Default: none. */
+  timeoutMs?: number;
   /**
    * Session mode (default off): the signer authorises a fresh Ed25519 key once (one EIP-712
    * signature, one wallet prompt) for `lifetimeSeconds` (≤ 24 h, default 1 h); every request is
@@ -159,6 +161,7 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
         method: httpMethod,
         headers: body ? { ...headers, "content-type": "application/octet-stream" } : headers,
         body: body as BodyInit | undefined,
+        signal: options.timeoutMs ? AbortSignal.timeout(options.timeoutMs) : undefined,
       });
       bytes = new Uint8Array(await response.arrayBuffer());
     } catch (error) {

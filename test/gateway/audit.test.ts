@@ -94,6 +94,10 @@ describe("gateway: audit log, storage edge cases, timeouts", function () {
       const id = await client.put(randomBytes(10), { owner: patient.address, kind: "record", category: 0 });
       const error = await client.get(id, { purpose: 1 }).then(() => undefined, (e: unknown) => e as { code: string; status: number });
       expect(error).to.include({ code: "GATEWAY_TIMEOUT", status: 503 });
+      // The client's own limit, shorter than the gateway's, gives up first.
+      const impatient = createGatewayClient({ url: gw.url, signer: patient, chainId: 31337, gatewayAddress: gw.key.address, timeoutMs: 100 });
+      const early = await impatient.get(id, { purpose: 1 }).then(() => undefined, (e: unknown) => e as { code: string });
+      expect(early?.code).to.equal("SDK_GATEWAY_UNAVAILABLE");
     } finally {
       await gw.close();
     }
