@@ -13,6 +13,7 @@ export { registerPatient, type RegisterPatientParameters, type RegisterPatientRe
 export { registerDevice, type RegisterDeviceParameters, type RegisterDeviceReturnType } from "./actions/registerDevice.js";
 export { bindDevice, type BindDeviceParameters, type BindDeviceReturnType } from "./actions/bindDevice.js";
 export { unbindDevice, type UnbindDeviceParameters, type UnbindDeviceReturnType } from "./actions/unbindDevice.js";
+export { storeRecord, type StoreRecordParameters, type StoreRecordReturnType } from "./actions/storeRecord.js";
 export { ingestReadings, type IngestReadingsParameters, type IngestReadingsReturnType } from "./actions/ingestReadings.js";
 export { grantConsent, type GrantConsentParameters, type GrantConsentReturnType } from "./actions/grantConsent.js";
 export { revokeConsent, type RevokeConsentParameters, type RevokeConsentReturnType } from "./actions/revokeConsent.js";

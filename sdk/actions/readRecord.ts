@@ -8,6 +8,7 @@ import type { RecordRef } from "./types.js";
 import { verifyRecord } from "./verifyRecord.js";
 
 export type ReadRecordParameters = { record: RecordRef };
+/** `bundle`: the decrypted FHIR resource (a Bundle for ingested readings; whatever `storeRecord` stored otherwise). */
 export type ReadRecordReturnType = { bundle: Bundle; readings: Reading[] };
 
 /**

@@ -61,11 +61,12 @@ export function buildObservationBundle(readings: readonly Reading[], subject: { 
   return { resourceType: "Bundle", type: "collection", timestamp: new Date().toISOString(), entry };
 }
 
-/** Back from FHIR: the readings of a bundle built above (unknown codes are skipped). */
-export function readingsFromBundle(bundle: Bundle): Reading[] {
+/** Back from FHIR: the readings of a bundle built above, or of one Observation (unknown codes are skipped). */
+export function readingsFromBundle(bundle: Bundle | Observation): Reading[] {
   const byLoinc = new Map<string, Metric>(Object.entries(METRICS).map(([metric, m]) => [m.loinc as string, metric as Metric]));
   const readings: Reading[] = [];
-  for (const entry of bundle.entry ?? []) {
+  const entries = bundle.resourceType === "Bundle" ? (bundle.entry ?? []) : [{ resource: bundle }];
+  for (const entry of entries) {
     const resource = entry.resource as Observation | undefined;
     if (resource?.resourceType !== "Observation") continue;
     const metric = byLoinc.get(resource.code?.coding?.find((c) => c.system === LOINC)?.code ?? "");

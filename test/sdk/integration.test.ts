@@ -14,8 +14,10 @@ import { registerDevice } from "../../sdk/actions/registerDevice.js";
 import { registerPatient } from "../../sdk/actions/registerPatient.js";
 import { revokeConsent } from "../../sdk/actions/revokeConsent.js";
 import { shareRecord } from "../../sdk/actions/shareRecord.js";
+import { storeRecord } from "../../sdk/actions/storeRecord.js";
 import { unbindDevice } from "../../sdk/actions/unbindDevice.js";
 import { Category, Purpose } from "../../sdk/codes.js";
+import { buildObservation } from "../../sdk/fhir/observations.js";
 import { parseReadingsCsv } from "../../sdk/readings/csv.js";
 import { fakeEvaluationKeys, startFixture, TEST_PARAM_SET, type Fixture } from "./fixture.js";
 
@@ -94,6 +96,17 @@ describe("integration: patient → device → batch → consent → read → rev
     expect(shared.readings.map((r) => r.value)).to.deep.equal(readings.slice(0, 50).map((r) => r.value));
     // Consent is purpose-bound: research is not treatment.
     await expectCode(readSharedRecord(clinician.client, { shareId, purpose: Purpose.HRESCH }), "GATEWAY_FORBIDDEN");
+
+    // Consent is category-scoped: a laboratory record (stored on its own, then amended) stays closed.
+    const labResult = buildObservation({ time: "2026-03-02T07:00:00.000Z", metric: "glucose", value: 101 }, { patient: patient.wallet.address });
+    const lab = await storeRecord(patient.client, { patient: patient.wallet.address, resource: labResult, category: Category.LABORATORY });
+    const amended = await storeRecord(patient.client, {
+      patient: patient.wallet.address, resource: { ...labResult, valueQuantity: { ...labResult.valueQuantity, value: 99 } }, category: Category.LABORATORY, supersedes: lab.record.readingId,
+    });
+    expect(await fx.suite.records.supersededBy(lab.record.readingId)).to.equal(amended.record.readingId);
+    expect((await readRecord(patient.client, { record: amended.record })).readings.map((r) => r.value)).to.deep.equal([99]);
+    const labShare = await shareRecord(patient.client, { record: amended.record, grantee: clinician.wallet.address, granteeEncryptionKey: clinician.encryptionKey.publicKey });
+    await expectCode(readSharedRecord(clinician.client, { shareId: labShare.shareId, purpose: Purpose.TREAT }), "GATEWAY_FORBIDDEN");
 
     // Revoked: refused from the next block on.
     await revokeConsent(patient.client, { grantee: clinician.wallet.address, purpose: Purpose.TREAT });

@@ -1,0 +1,46 @@
+import type { Resource } from "@medplum/fhirtypes";
+import { getAddress, getBytes, ZeroHash } from "ethers";
+
+import { sendTransaction } from "../chain/send.js";
+import { requireGateway, type MedCipherClient } from "../client.js";
+import { newSalt, recordCommitment } from "../crypto/commitment.js";
+import { sealRecord } from "../crypto/envelope.js";
+import { InvalidInputError } from "../errors.js";
+import type { RecordRef } from "./types.js";
+
+export type StoreRecordParameters = {
+  /** The patient the record belongs to (the client is the patient, a bound device, or a provider with TREAT consent). */
+  patient: string;
+  /** Any FHIR R4 resource (an Observation, a DiagnosticReport, a Bundle …). */
+  resource: Resource;
+  /** Record category code (Category.LABORATORY …). */
+  category: number;
+  /** An earlier record of the same patient this one amends (its record id); it must not be amended yet. */
+  supersedes?: string;
+};
+
+export type StoreRecordReturnType = { record: RecordRef; transactionHash: string };
+
+/**
+ * One record on its own (not batched): sealed under a fresh data key wrapped to the patient's
+ * registered X25519 key, stored on the gateway, and anchored with `anchorRecord` under its salted
+ * commitment. Amendments link to the record they supersede; nothing is overwritten.
+ *
+ * @example
+ * const { record } = await storeRecord(patientClient, { patient, resource: labObservation, category: Category.LABORATORY });
+ */
+export async function storeRecord(client: MedCipherClient, parameters: StoreRecordParameters): Promise<StoreRecordReturnType> {
+  const gateway = requireGateway(client);
+  const patient = getAddress(parameters.patient);
+  const info = (await client.contracts.identity.patientOf!(patient)) as { encryptionKey: string; registeredAt: bigint };
+  if (info.registeredAt === 0n) throw new InvalidInputError(`${patient} is not a registered patient.`, { patient });
+  const { sealed } = await sealRecord(new TextEncoder().encode(JSON.stringify(parameters.resource)), getBytes(info.encryptionKey));
+  const salt = newSalt();
+  const readingId = recordCommitment(salt, sealed);
+  const blobId = await gateway.put(sealed, { owner: patient, kind: "record", category: parameters.category, ref: readingId });
+  const uri = `${gateway.url}/v1/blobs/${blobId}`;
+  const receipt = await sendTransaction("anchorRecord", () =>
+    client.contracts.records.anchorRecord!(patient, readingId, parameters.category, uri, parameters.supersedes ?? ZeroHash));
+  const count = parameters.resource.resourceType === "Bundle" ? ((parameters.resource as { entry?: unknown[] }).entry?.length ?? 0) : 1;
+  return { record: { patient, blobId, readingId, salt, category: parameters.category, root: null, proof: [], readings: count }, transactionHash: receipt.hash };
+}
