@@ -8,7 +8,7 @@ export { connectContracts, loadDeployment, type MedCipherAddresses, type MedCiph
 export { Category, Purpose, parseCategory, parsePurpose, categoryName, purposeName, scopeOf } from "./codes.js";
 export * from "./errors.js";
 
-export { createPatientIdentity, type CreatePatientIdentityReturnType } from "./actions/createPatientIdentity.js";
+export { createPatientIdentity, type CreatePatientIdentityParameters, type CreatePatientIdentityReturnType } from "./actions/createPatientIdentity.js";
 export { registerPatient, type RegisterPatientParameters, type RegisterPatientReturnType } from "./actions/registerPatient.js";
 export { registerDevice, type RegisterDeviceParameters, type RegisterDeviceReturnType } from "./actions/registerDevice.js";
 export { bindDevice, type BindDeviceParameters, type BindDeviceReturnType } from "./actions/bindDevice.js";

@@ -2,8 +2,9 @@ import { expect } from "chai";
 import { AbiCoder, encodeBytes32String } from "ethers";
 
 import { sha256Hex, type Sha256Hex } from "../../core/hash.js";
-import { createEvaluator, encodeReading, FheClient, loadModel, type Reading as FeatureReading } from "../../fhe/index.js";
+import { createEvaluator, encodeReading, loadModel, type Reading as FeatureReading } from "../../fhe/index.js";
 import { scores as plainScores, probabilities as plainProbabilities } from "../../models/logistic.js";
+import { createPatientIdentity } from "../../sdk/actions/createPatientIdentity.js";
 import { getPredictionResult } from "../../sdk/actions/getPredictionResult.js";
 import { ingestReadings } from "../../sdk/actions/ingestReadings.js";
 import { registerPatient } from "../../sdk/actions/registerPatient.js";
@@ -43,7 +44,8 @@ describe("predictions: the oracle's gateway rights and the patient's request →
   it("lets the oracle read only the request's input and keys, write its result, and the patient decrypt it", async function () {
     const patient = await fx.actor("patient");
     const oracle = await fx.actor("oracle");
-    const fhe = await FheClient.generate(model.paramSetId);
+    const { fhe: generated } = await createPatientIdentity({ paramSetId: model.paramSetId });
+    const fhe = generated!;
     const evaluator = await createEvaluator();
     try {
       const evaluationKeys = fhe.evaluationKeys();
