@@ -192,12 +192,15 @@ async function assemble(common: Common, options: StartOracleOptions): Promise<Or
       }
       processor.wake();
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, settings.POLL_INTERVAL_MS);
-        monitorWake = () => {
+        const done = () => {
           clearTimeout(timer);
+          shutdown.signal.removeEventListener("abort", done);
+          monitorWake = undefined;
           resolve();
         };
-        shutdown.signal.addEventListener("abort", () => resolve(), { once: true });
+        const timer = setTimeout(done, settings.POLL_INTERVAL_MS);
+        monitorWake = done;
+        shutdown.signal.addEventListener("abort", done, { once: true });
       });
     }
   }

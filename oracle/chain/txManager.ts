@@ -33,6 +33,10 @@ export type CreateTxManagerParameters = {
 const GWEI = 1_000_000_000n;
 /** Fee for a new transaction: twice the base fee (room for 6 full blocks of rises) plus the tip. */
 const BASE_FEE_MULTIPLIER = 2n;
+/** Wait before simulating again a fulfilment whose callback failed in simulation. */
+const CALLBACK_FAILURE_RETRY_MS = 30_000;
+/** Wait before simulating again after a simulation that failed for another reason. */
+const SIMULATION_RETRY_MS = 2_000;
 /** Operator revert reasons meaning the request is no longer open there (settled or cancelled). */
 const REQUEST_CLOSED_REASONS = ["Must have a valid requestId", "Params do not match request ID"];
 
@@ -180,8 +184,14 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
         const simulation = simulations[i]!;
         if (simulation.status === "fulfilled") {
           const [callbackOk] = operatorInterface.decodeFunctionResult("fulfillOracleRequest2", simulation.value as string);
-          if (callbackOk) ready.push(job);
-          else logger.error({ requestId: job.requestId }, "simulated fulfilment: the router callback failed; not sending");
+          if (callbackOk) {
+            ready.push(job);
+          } else {
+            // The Operator would take the request but the router's callback would revert: sending
+            // would strand it. Hold it and say so; an operator has to look (gas limit, router).
+            logger.error({ requestId: job.requestId }, "simulated fulfilment: the router callback failed; not sending");
+            store.patch(job.requestId, job.state, { lastError: "router callback fails in simulation", nextAttemptAt: Date.now() + CALLBACK_FAILURE_RETRY_MS });
+          }
           continue;
         }
         const reason = revertReason(simulation.reason);
@@ -197,7 +207,7 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
           continue;
         }
         if (!isRetryable(simulation.reason)) logger.error({ requestId: job.requestId, err: reason }, "fulfilment simulation reverted");
-        store.patch(job.requestId, job.state, { lastError: reason ?? errorMessage(simulation.reason), nextAttemptAt: Date.now() + 2_000 });
+        store.patch(job.requestId, job.state, { lastError: reason ?? errorMessage(simulation.reason), nextAttemptAt: Date.now() + SIMULATION_RETRY_MS });
       }
       if (ready.length === 0) return [];
 

@@ -60,7 +60,7 @@ export const SETTINGS = {
   PRIVATE_MODEL_MASK_KEY: define({ description: "32-byte hex secret shared by the oracles serving private models (masks their partial products; see docs/fhe.md); empty: private models are reported MODEL_UNAVAILABLE", type: "string", default: "", sensitive: true, validate: (v) => (v === "" ? undefined : isPrivateKey(v)) }),
   WORKER_THREADS: define({ description: "Evaluation worker threads", type: "number", default: 2, validate: atLeast(1) }),
   EVAL_QUEUE_LIMIT: define({ description: "Evaluations queued beyond the busy workers before back-pressure", type: "number", default: 256, validate: atLeast(1) }),
-  MAX_JOBS_IN_FLIGHT: define({ description: "Jobs processed concurrently (fetch, evaluate, store)", type: "number", default: 64, validate: atLeast(1) }),
+  MAX_JOBS_IN_FLIGHT: define({ description: "Jobs processed concurrently (fetch, evaluate, store)", type: "number", default: 128, validate: atLeast(1) }),
   MAX_JOB_ATTEMPTS: define({ description: "Unexpected (non-retryable, unclassified) failures of one job before ORACLE_INTERNAL is reported on-chain; outages retry without limit", type: "number", default: 5, validate: atLeast(1) }),
   FULFIL_GAS_LIMIT: define({ description: "Gas limit of a fulfilment transaction (the Operator requires ≥ 400,000 left for the callback)", type: "number", default: 700_000, validate: atLeast(450_000) }),
   MAX_FEE_PER_GAS_GWEI: define({ description: "Ceiling for maxFeePerGas, also when bumping a stuck transaction", type: "number", default: 500, validate: atLeast(1) }),

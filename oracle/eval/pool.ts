@@ -19,7 +19,7 @@ type Pending = { id: number; job: WorkerTask; resolve: (r: WorkerReply) => void;
 type Slot = { worker: Worker; ready: Promise<void>; active: Map<number, Pending> };
 
 /** Tasks handed to one worker before it has answered any: enough to overlap gateway I/O. */
-export const TASKS_PER_WORKER = 16;
+export const TASKS_PER_WORKER = 64;
 
 const WORKER_URL = new URL("./worker.ts", import.meta.url);
 

@@ -151,7 +151,7 @@ export function createProcessor({ common, store, reader, blobs, pool, txManager,
       return;
     }
     const attempts = job.attempts + 1;
-    const retryable = isRetryable(error) || error instanceof Error === false;
+    const retryable = isRetryable(error);
     if (!retryable && attempts >= settings.MAX_JOB_ATTEMPTS) {
       // An unexpected, persistent failure: end the request on-chain rather than strand it.
       store.transition(job.requestId, job.state, "stored", { reasonCode: FailureReason.OracleInternal, lastError: errorMessage(error) });
