@@ -2,7 +2,7 @@ import { getAddress, id as keccakUtf8, type Provider, type Signer } from "ethers
 
 import { connectContracts, type MedCipherAddresses, type MedCipherContracts } from "./chain/contracts.js";
 import type { EncryptionKeyPair } from "./crypto/x25519.js";
-import { GatewaySignatureError, GatewayUnavailableError, InvalidInputError } from "./errors.js";
+import { GatewayUnavailableError, InvalidInputError, UntrustedGatewayError } from "./errors.js";
 import { createGatewayClient, type GatewayClient } from "./gateway/client.js";
 
 export const GATEWAY_ROLE = keccakUtf8("GATEWAY_ROLE");
@@ -75,7 +75,7 @@ export async function connectGateway(client: Pick<MedCipherClient, "account" | "
   if (Number(info.chainId) !== client.chainId) throw new InvalidInputError(`Gateway ${url} serves chain ${info.chainId}, not ${client.chainId}.`);
   const gatewayAddress = getAddress(info.gateway);
   const registered = (await client.contracts.identity.hasRole!(GATEWAY_ROLE, gatewayAddress)) as boolean;
-  if (!registered) throw new GatewaySignatureError({ expected: "an address with GATEWAY_ROLE", recovered: gatewayAddress, url });
+  if (!registered) throw new UntrustedGatewayError({ gateway: gatewayAddress, url });
   return createGatewayClient({ url, signer: client.account, chainId: client.chainId, gatewayAddress, session: options.session ?? true });
 }
 

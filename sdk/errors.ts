@@ -22,6 +22,14 @@ export class GatewaySignatureError extends BaseError {
   }
 }
 
+/** The gateway's key is not registered on-chain (no GATEWAY_ROLE): its signatures prove nothing. */
+export class UntrustedGatewayError extends BaseError {
+  override name = "UntrustedGatewayError";
+  constructor(details: { gateway: string; url: string }) {
+    super(`Gateway ${details.gateway} at ${details.url} does not hold GATEWAY_ROLE on this chain.`, { code: "SDK_GATEWAY_UNTRUSTED", details });
+  }
+}
+
 /** The gateway could not be reached or answered something that is not the protocol. */
 export class GatewayUnavailableError extends BaseError {
   override name = "GatewayUnavailableError";

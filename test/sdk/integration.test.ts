@@ -1,6 +1,7 @@
 import { join } from "node:path";
 
 import { expect } from "chai";
+import { Wallet } from "ethers";
 
 import { readAuditLogFile, verifyAuditChain } from "../../gateway/audit/auditLog.js";
 import { bindDevice } from "../../sdk/actions/bindDevice.js";
@@ -18,7 +19,9 @@ import { storeRecord } from "../../sdk/actions/storeRecord.js";
 import { unbindDevice } from "../../sdk/actions/unbindDevice.js";
 import { Category, Purpose } from "../../sdk/codes.js";
 import { buildObservation } from "../../sdk/fhir/observations.js";
+import { createMedCipherClient } from "../../sdk/client.js";
 import { parseReadingsCsv } from "../../sdk/readings/csv.js";
+import { startTestGateway } from "../gateway/helpers.js";
 import { fakeEvaluationKeys, startFixture, TEST_PARAM_SET, type Fixture } from "./fixture.js";
 
 function readingsCsv(count: number): string {
@@ -51,6 +54,19 @@ describe("integration: patient → device → batch → consent → read → rev
   });
   after(async function () {
     await fx?.close();
+  });
+
+  it("refuses a gateway whose key is not registered on-chain", async function () {
+    const impostor = await startTestGateway();
+    try {
+      const wallet = new Wallet(Wallet.createRandom().privateKey, fx.provider);
+      await createMedCipherClient({ account: wallet, addresses: fx.addresses, gatewayUrl: impostor.url }).then(
+        () => expect.fail("connected to an unregistered gateway"),
+        (error: unknown) => expect((error as { code?: string }).code).to.equal("SDK_GATEWAY_UNTRUSTED"),
+      );
+    } finally {
+      await impostor.close();
+    }
   });
 
   it("runs the whole consent lifecycle on a real chain and gateway", async function () {
