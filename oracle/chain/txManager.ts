@@ -2,7 +2,7 @@ import { AbiCoder, Transaction, type SigningKey } from "ethers";
 
 import type { Common } from "../common.js";
 import { failpoint } from "../failpoints.js";
-import { errorMessage, isRetryable } from "../errors.js";
+import { ConfigError, errorMessage, isRetryable } from "../errors.js";
 import type { Job, JobStore, TxRecord } from "../store/jobStore.js";
 import type { JobState } from "../store/states.js";
 import { operatorInterface, RequestStatus, routerInterface } from "./abi.js";
@@ -150,6 +150,17 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
 
   async function init(): Promise<void> {
     await exclusive(async () => {
+      // The store's nonce and pending transactions belong to one account. After a key rotation
+      // they must have settled first (see docs/oracle.md, "Rotate keys").
+      const previous = store.getMeta("account");
+      if (previous !== undefined && previous.toLowerCase() !== account.address.toLowerCase()) {
+        if (store.pendingTxs().length > 0) {
+          throw new ConfigError("The job store has unsettled transactions of another oracle account; start the previous key until oracle_tx_pending is 0", { previous, current: account.address });
+        }
+        store.setNextNonce(0);
+        logger.warn({ previous, current: account.address }, "oracle account changed; nonce state reset");
+      }
+      store.setMeta("account", account.address);
       const latest = await chainNonce("latest");
       nextNonce = Math.max(store.getNextNonce() ?? 0, latest);
       const pending = store.pendingTxs().filter((t) => t.nonce >= latest);
