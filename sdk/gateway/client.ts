@@ -85,16 +85,23 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
   const doFetch = options.fetch ?? fetch;
   let signerAddress: string | undefined;
   const sessionLifetime = options.session ? Math.min(MAX_SESSION_SECONDS, (typeof options.session === "object" ? options.session.lifetimeSeconds : undefined) ?? 3600) : 0;
-  let session: { pair: Ed25519KeyPair; notAfter: number; header: string } | undefined;
+  type Session = { pair: Ed25519KeyPair; notAfter: number; header: string };
+  let session: Promise<Session> | undefined;
+  let sessionNotAfter = 0;
   const responseKeys = new Map<string, { key: KeyObject; notAfter: number }>();
 
-  async function currentSession() {
+  /** The live session, signed once (concurrent first requests share one signature / wallet prompt). */
+  function currentSession(): Promise<Session> {
     const t = Math.floor(Date.now() / 1000);
-    if (!session || session.notAfter - 60 < t) {
+    if (!session || sessionNotAfter - 60 < t) {
       const pair = generateEd25519();
       const fields = { signer: signerAddress!, sessionKey: hexlify(pair.publicKey), notAfter: t + sessionLifetime, gateway: gatewayAddress };
-      const signature = await options.signer.signTypedData(gatewayDomain(options.chainId), SESSION_TYPES, fields);
-      session = { pair, notAfter: fields.notAfter, header: encodeJsonHeader({ ...fields, signature }) };
+      sessionNotAfter = fields.notAfter;
+      const pending = options.signer.signTypedData(gatewayDomain(options.chainId), SESSION_TYPES, fields)
+        .then((signature) => ({ pair, notAfter: fields.notAfter, header: encodeJsonHeader({ ...fields, signature }) }));
+      // A refused signature (wallet prompt dismissed) is not cached: the next request asks again.
+      pending.catch(() => { if (session === pending) session = undefined; });
+      session = pending;
     }
     return session;
   }

@@ -59,7 +59,9 @@ describe("gateway: EIP-712 digests and session mode", function () {
     const countingSigner = { getAddress: () => patient.getAddress(), signTypedData: (...args: Parameters<typeof patient.signTypedData>) => { typedSignatures++; return patient.signTypedData(...args); } };
     const client = createGatewayClient({ url: gw.url, signer: countingSigner, chainId: 31337, gatewayAddress: gw.key.address, session: true });
     const bytes = randomBytes(3000);
-    const id = await client.put(bytes, { owner: patient.address, kind: "record", category: 0 });
+    // Concurrent first requests share one session signature.
+    const ids = await Promise.all([bytes, randomBytes(10), randomBytes(20)].map((b) => client.put(b, { owner: patient.address, kind: "record", category: 0 })));
+    const id = ids[0]!;
     for (let i = 0; i < 3; i++) expect(hexlify(await client.get(id, { purpose: 1 }))).to.equal(hexlify(bytes));
     expect(typedSignatures).to.equal(1);
     // Refusals are session-signed too, and audited under the Ethereum signer.
