@@ -6,8 +6,10 @@
  * Set-up (main thread): the in-process chain (EDR) with the suite deployed, the gateway service
  * (directory store, chain policy, audit log, audit anchoring every 5 s) on 127.0.0.1, one patient
  * with BLOBS records of 200 KiB, CLIENTS clinicians each holding a TREAT consent for VITAL_SIGNS.
- * A transaction is mined every second during the run, so the gateway's per-block view cache is
- * invalidated and consent is re-read from the chain each block (blockNumberTtlMs = 250).
+ * A transaction is mined every second during the run (BENCH_BLOCK_MS; 0 = none), so the gateway's
+ * per-block view cache is invalidated and consent is re-read from the chain each block
+ * (blockNumberTtlMs = 250). The audit head is anchored every 5 s (BENCH_ANCHOR_MS).
+ * BENCH_CLIENTS (default 8) and BENCH_SECONDS (default 10) shape the load.
  *
  * Load (one worker thread, the second core): CLIENTS clients, each a loop of signed GET
  * requests through the SDK gateway client, which checks the gateway's response signature and the
@@ -24,6 +26,10 @@ const BLOBS = 32;
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 8);
 const WARMUP_SECONDS = 2;
 const MEASURE_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+/** A transaction (hence a block, hence fresh consent reads) this often; 0 = no blocks during the run. */
+const BLOCK_EVERY_MS = Number(process.env.BENCH_BLOCK_MS ?? 1_000);
+/** Audit-head anchoring period during the run. */
+const ANCHOR_EVERY_MS = Number(process.env.BENCH_ANCHOR_MS ?? 5_000);
 
 type WorkerJob = { url: string; chainId: number; gatewayAddress: string; blobIds: string[]; clientKeys: string[]; warmupMs: number; measureMs: number; session: boolean };
 type WorkerReport = { latenciesMs: number[]; errors: Record<string, number>; measuredMs: number; clientThreadUtilization: number; gatewayThreadUtilization?: number };
@@ -94,7 +100,7 @@ async function main(): Promise<void> {
     addresses,
     signingKey: gatewayKey.signingKey,
     anchorSigner: gatewayKey,
-    anchorIntervalMs: 5_000,
+    anchorIntervalMs: ANCHOR_EVERY_MS,
     blockNumberTtlMs: 250,
     limits: { ratePerSecond: 10_000, burst: 10_000 },
     logger: pino({ level: "warn" }),
@@ -115,9 +121,9 @@ async function main(): Promise<void> {
 
   // A block a second: the view cache is per block, so consent is re-read from the chain each second.
   let blocks = 0;
-  const producer = setInterval(() => {
-    void funder!.sendTransaction({ to: funder!.address, value: 0 }).then(() => blocks++);
-  }, 1_000);
+  const producer = BLOCK_EVERY_MS > 0
+    ? setInterval(() => { void funder!.sendTransaction({ to: funder!.address, value: 0 }).then(() => blocks++); }, BLOCK_EVERY_MS)
+    : undefined;
 
   const api = import.meta.resolve("tsx/esm/api");
   const bootstrap = `import(${JSON.stringify(api)}).then(({ register }) => { register(); return import(${JSON.stringify(import.meta.url)}); })`;
@@ -182,6 +188,8 @@ async function main(): Promise<void> {
     clients: CLIENTS,
     measuredSeconds: s.seconds,
     blocksDuringRun: blocks,
+    blockEveryMs: BLOCK_EVERY_MS,
+    anchorEveryMs: ANCHOR_EVERY_MS,
     auditEntriesAnchored: anchored?.seq ?? null,
     consentCheck: "ConsentManager.hasAccess via eth_call, cached per block; block number reused for 250 ms",
     loadAverageAtEnd: loadavg()[0],
