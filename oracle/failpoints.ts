@@ -10,6 +10,9 @@
 const spec = process.env.ORACLE_FAILPOINT ?? "";
 const [armedPoint = "", action = "kill"] = spec.split("=");
 
+/** Whether any failpoint is armed (lets hot paths skip the work of naming their point). */
+export const failpointsArmed = armedPoint !== "";
+
 export function failpoint(point: string): Promise<void> | void {
   if (armedPoint === "" || point !== armedPoint) return;
   if (action === "kill") {

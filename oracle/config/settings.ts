@@ -62,7 +62,7 @@ export const SETTINGS = {
   EVAL_QUEUE_LIMIT: define({ description: "Evaluations queued beyond the busy workers before back-pressure", type: "number", default: 256, validate: atLeast(1) }),
   MAX_JOBS_IN_FLIGHT: define({ description: "Jobs processed concurrently (fetch, evaluate, store)", type: "number", default: 128, validate: atLeast(1) }),
   MAX_JOB_ATTEMPTS: define({ description: "Unexpected (non-retryable, unclassified) failures of one job before ORACLE_INTERNAL is reported on-chain; outages retry without limit", type: "number", default: 5, validate: atLeast(1) }),
-  FULFIL_GAS_LIMIT: define({ description: "Gas limit of a fulfilment transaction (the Operator requires ≥ 400,000 left for the callback)", type: "number", default: 700_000, validate: atLeast(450_000) }),
+  FULFIL_GAS_LIMIT: define({ description: "Gas limit of a fulfilment transaction (the Operator requires ≥ 400,000 left for the callback; about 150,000 is used)", type: "number", default: 600_000, validate: atLeast(450_000) }),
   MAX_FEE_PER_GAS_GWEI: define({ description: "Ceiling for maxFeePerGas, also when bumping a stuck transaction", type: "number", default: 500, validate: atLeast(1) }),
   PRIORITY_FEE_GWEI: define({ description: "maxPriorityFeePerGas of a new transaction", type: "number", default: 1, validate: (v) => (v >= 0 ? undefined : "must be ≥ 0") }),
   TX_STUCK_AFTER_MS: define({ description: "A transaction pending this long is re-sent with bumped fees at the same nonce", type: "number", default: 6_000, validate: atLeast(100) }),

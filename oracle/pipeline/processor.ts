@@ -6,7 +6,7 @@ import type { Common } from "../common.js";
 import type { EvalPool } from "../eval/pool.js";
 import type { EvalTask } from "../eval/types.js";
 import { BadRequestInputError, errorMessage, FailureReason, failureReasonName, isRetryable, RetryableError } from "../errors.js";
-import { failpoint } from "../failpoints.js";
+import { failpoint, failpointsArmed } from "../failpoints.js";
 import { backoffDelayMs, sleep } from "../retry.js";
 import type { Job, JobStore } from "../store/jobStore.js";
 import type { JobState } from "../store/states.js";
@@ -132,8 +132,10 @@ export function createProcessor({ common, store, reader, blobs, pool, txManager,
       if (!job || !["confirmed", "fetched", "verified", "evaluated"].includes(job.state) || job.nextAttemptAt > Date.now()) return;
       try {
         if (!(await step(job))) return;
-        const after = store.getJob(requestId)?.state;
-        if (after) await failpoint(`after:${after}`);
+        if (failpointsArmed) {
+          const after = store.getJob(requestId)?.state;
+          if (after) await failpoint(`after:${after}`);
+        }
       } catch (error) {
         handleFailure(job, error);
         return;

@@ -227,7 +227,7 @@ async function main(): Promise<void> {
   // Watch blocks: when each block was first seen, and which requests each mined or settled.
   const blockSeenAt = new Map<number, number>();
   const requestMinedAt = new Map<string, number>();
-  const settledAt = new Map<string, { at: number; kind: string }>();
+  const settledAt = new Map<string, { at: number; kind: string; block: number }>();
   const responses = new Map<string, number>();
   let lastBlock = startBlock - 1;
   let watching = true;
@@ -250,7 +250,7 @@ async function main(): Promise<void> {
             if (!parsed) continue;
             const requestId = parsed.args[0] as string;
             if (parsed.name === "PredictionRequested") requestMinedAt.set(requestId, at);
-            else if (!settledAt.has(requestId)) settledAt.set(requestId, { at, kind: parsed.name });
+            else if (!settledAt.has(requestId)) settledAt.set(requestId, { at, kind: parsed.name, block: Number(entry.blockNumber) });
           }
           lastBlock = head;
         }
@@ -286,6 +286,12 @@ async function main(): Promise<void> {
   const firstMined = Math.min(...burstRequestIds.map((id) => requestMinedAt.get(id)!));
   const lastSettled = Math.max(...burstRequestIds.filter((id) => settledAt.has(id)).map((id) => settledAt.get(id)!.at));
   const burstSettled = burstRequestIds.filter((id) => settledAt.has(id)).length;
+  const perBlock = new Map<number, number>();
+  for (const id of burstRequestIds) {
+    const block = settledAt.get(id)?.block;
+    if (block !== undefined) perBlock.set(block, (perBlock.get(block) ?? 0) + 1);
+  }
+  const burstFulfilmentBlocks = [...perBlock.entries()].sort((x, y) => x[0] - y[0]).map(([, n]) => n);
   const throughputPerSecond = Math.round((burstSettled / ((lastSettled - firstMined) / 1000)) * 10) / 10;
   log(`burst: ${burstSettled}/${BURST} settled in ${((lastSettled - firstMined) / 1000).toFixed(2)} s → ${throughputPerSecond}/s`);
 
@@ -316,6 +322,7 @@ async function main(): Promise<void> {
     return Math.round((sum / count) * 10_000) / 10;
   };
   const breakdown = {
+    burstFulfilmentsPerBlock: burstFulfilmentBlocks,
     gatewayGetMeanMs: mean("oracle_gateway_seconds", 'op="get"'),
     gatewayPutMeanMs: mean("oracle_gateway_seconds", 'op="put"'),
     rpcBatchMeanMs: mean("oracle_rpc_seconds", 'method="batch"'),

@@ -81,3 +81,36 @@ describe("oracle job store", function () {
     store.close();
   });
 });
+
+describe("oracle transaction manager start-up", function () {
+  it("refuses another account while the store holds unsettled transactions of the previous one", async function () {
+    const { Wallet } = await import("ethers");
+    const { createTxManager } = await import("../../oracle/chain/txManager.js");
+    const { createRpcClient } = await import("../../oracle/chain/rpc.js");
+    const { createLogger } = await import("../../oracle/logger.js");
+    const { createMetrics } = await import("../../oracle/metrics.js");
+    const { createShutdown } = await import("../../oracle/shutdown.js");
+    const { loadSettings } = await import("../../oracle/config/settings.js");
+    const { ConfigError } = await import("../../oracle/errors.js");
+    const previous = Wallet.createRandom();
+    const next = Wallet.createRandom();
+    const store = createJobStore({ path: join(mkdtempSync(join(tmpdir(), "oracle-store-")), "oracle.db") });
+    store.setMeta("account", previous.address);
+    store.commitRange([requestLog(1, 10)], { blockNumber: 10, blockHash: hash(1010) }, 64);
+    store.confirmUpTo(10);
+    store.recordSubmissions([{ hash: hash(9), nonce: 0, requestId: hash(1), raw: "0x", maxFeePerGas: "1", maxPriorityFeePerGas: "1", sentAt: 0 }], 1);
+    const settings = loadSettings({ env: {}, overrides: { PRIVATE_KEY: next.privateKey, GATEWAY_ADDRESS: previous.address, LOG_LEVEL: "silent" } });
+    const common = { settings, logger: createLogger({ level: "silent" }), metrics: createMetrics(), shutdown: createShutdown() };
+    // No RPC is reached: the check comes first.
+    const rpc = createRpcClient({ url: "http://127.0.0.1:9", timeoutMs: 200 });
+    const manager = createTxManager({ common, rpc, store, account: { address: next.address, signingKey: next.signingKey }, chainId: 31337n, operatorAddress: previous.address });
+    let thrown: unknown;
+    try {
+      await manager.init();
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).to.be.instanceOf(ConfigError);
+    store.close();
+  });
+});

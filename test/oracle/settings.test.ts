@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -63,5 +63,10 @@ describe("oracle settings", function () {
     const table = settingsMarkdownTable();
     for (const name of Object.keys(SETTINGS)) expect(table).to.include(`\`${name}\``);
     expect(table).to.match(/PRIVATE_KEY.*\| yes \|/);
+  });
+
+  it("is printed in docs/oracle.md exactly as the code defines it", function () {
+    const doc = readFileSync(new URL("../../docs/oracle.md", import.meta.url), "utf8");
+    expect(doc).to.include(settingsMarkdownTable());
   });
 });
