@@ -13,7 +13,7 @@
  *
  * Load (one worker thread, the second core): CLIENTS clients, each a loop of signed GET
  * requests through the SDK gateway client, which checks the gateway's response signature and the
- * blob's SHA-256. Each read = request signature + recovery + chain-policy check + disk read +
+ * blob's SHA-256. Each read = request signature + its check + chain-policy check + disk read +
  * integrity hash + audit append + response signature + client verification.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
