@@ -9,8 +9,12 @@ import path from "node:path";
 
 import type { NetworkConnection } from "hardhat/types/network";
 
+import type { ModelRegistry } from "../types/ethers-contracts/index.js";
+
+import { loadModel, MODEL_IDS } from "../fhe/model.js";
 import { writeDeploymentFile, type AbiReader } from "./deployment-file.js";
 import type { MedCipherAddresses } from "./local.js";
+import { modelRegistration } from "./models.js";
 import MedCipherModule, { MedCipherLocalModule } from "./modules/MedCipher.js";
 
 export type DeploySuiteResult = {
@@ -19,6 +23,8 @@ export type DeploySuiteResult = {
   parametersFile?: string;
   addresses: MedCipherAddresses;
   deploymentFile: string;
+  /** The repository's models by id, with their on-chain ids (registered now or earlier). */
+  models: Record<string, number>;
 };
 
 export async function deploySuiteAndWrite(
@@ -49,5 +55,24 @@ export async function deploySuiteAndWrite(
     Operator: await deployed.operator.getAddress(),
   };
   const deploymentFile = await writeDeploymentFile(options.directory, chainId, addresses, options.readArtifact);
-  return { chainId, module: local ? "MedCipherLocal" : "MedCipher", parametersFile: parameters, addresses, deploymentFile };
+  const models = await registerRepositoryModels(await ethers.getContractAt("ModelRegistry", addresses.ModelRegistry));
+  return { chainId, module: local ? "MedCipherLocal" : "MedCipher", parametersFile: parameters, addresses, deploymentFile, models };
+}
+
+/**
+ * Registers the models shipped in models/ (as governance, the deployer) unless a model of that
+ * name and version is already registered, so re-running a deployment is harmless.
+ */
+async function registerRepositoryModels(registry: ModelRegistry): Promise<Record<string, number>> {
+  const ids: Record<string, number> = {};
+  for (const id of MODEL_IDS) {
+    const registration = modelRegistration(loadModel(id));
+    let modelId = await registry.modelIdOf(registration.name, registration.version);
+    if (modelId === 0n) {
+      await (await registry.registerModel(registration)).wait();
+      modelId = await registry.modelIdOf(registration.name, registration.version);
+    }
+    ids[id] = Number(modelId);
+  }
+  return ids;
 }

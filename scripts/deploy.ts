@@ -24,6 +24,7 @@ console.log(
     (result.parametersFile ? ` with ${path.relative(process.cwd(), result.parametersFile)}` : ""),
 );
 for (const [name, address] of Object.entries(result.addresses)) console.log(`  ${name.padEnd(17)} ${address}`);
+for (const [id, modelId] of Object.entries(result.models)) console.log(`  model #${modelId} ${id}`);
 console.log(`wrote ${result.deploymentFile}`);
 if (result.module === "MedCipher") {
   console.log("Next: fund the PredictionRouter with LINK and authorise the oracle node on the Operator.");

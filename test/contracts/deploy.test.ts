@@ -7,6 +7,7 @@ import hre, { network } from "hardhat";
 import type { InterfaceAbi } from "ethers";
 
 import { deploySuiteAndWrite } from "../../deploy/deploy-suite.js";
+import { loadModel } from "../../fhe/model.js";
 import { readDeploymentFile } from "../../deploy/deployment-file.js";
 import { DEFAULT_FEE, DEFAULT_JOB_ID, deployMedCipher } from "../../deploy/local.js";
 import { DEV_ORACLE_SENDER } from "../../deploy/modules/LocalChainlink.js";
@@ -82,6 +83,15 @@ describe("deployment", function () {
       const routerAbi = new ethers.Interface(file.contracts.PredictionRouter.abi as InterfaceAbi);
       expect(routerAbi.getEvent("PredictionRequested")).to.not.equal(null);
       expect(routerAbi.getFunction("fulfilPrediction")).to.not.equal(null);
+      // The repository's models are registered, active, under the hashes their artifacts carry.
+      const registry = await ethers.getContractAt("ModelRegistry", result.addresses.ModelRegistry);
+      expect(Object.keys(result.models).sort()).to.deep.equal(["heart-disease-lr-v1", "maternal-risk-v1"]);
+      for (const [id, modelId] of Object.entries(result.models)) {
+        const model = await registry.modelOf(modelId);
+        expect(model.spec.name).to.equal(id);
+        expect(model.spec.weightsHash).to.equal(loadModel(id).weightsHash);
+        expect((await registry.modelStatus(modelId)).active).to.equal(true);
+      }
     } finally {
       await rm(directory, { recursive: true, force: true });
     }
