@@ -198,8 +198,10 @@ contract ConsentManager is IConsentManager, IdentityGoverned, EIP712, Nonces {
     }
 
     /// @inheritdoc IConsentManager
+    /// @dev The patient's epoch sits above bit 128, so `revokeAllConsents` retires every signature
+    /// made before it (whatever nonce it was made for) along with the grants.
     function nonces(address owner) public view override(IConsentManager, Nonces) returns (uint256) {
-        return super.nonces(owner);
+        return _epochNonceBase(owner) + super.nonces(owner);
     }
 
     /// @inheritdoc IConsentManager
@@ -241,6 +243,15 @@ contract ConsentManager is IConsentManager, IdentityGoverned, EIP712, Nonces {
                 abi.encode(validFrom, validUntil, _useNonce(patient), deadline)
             )
         );
+    }
+
+    /// @dev Consumes the patient's nonce as seen in the current epoch; see {nonces}.
+    function _useNonce(address owner) internal override returns (uint256) {
+        return _epochNonceBase(owner) + super._useNonce(owner);
+    }
+
+    function _epochNonceBase(address owner) private view returns (uint256) {
+        return uint256(_epochs[owner]) << 128;
     }
 
     function _revoke(address patient, address grantee, uint8 purpose) private {

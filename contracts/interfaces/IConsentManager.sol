@@ -210,6 +210,8 @@ interface IConsentManager is IGoverned {
     function revokeRecordConsent(address grantee, uint8 purpose, bytes32[] calldata recordIds) external;
 
     /// @notice End every grant and break-glass access of the caller, whatever their number (O(1)).
+    /// Also retires every signed grant or revocation not yet submitted: `nonces(caller)` jumps to
+    /// the new epoch's range (the epoch is the nonce's upper 128 bits).
     function revokeAllConsents() external;
 
     /// @notice Break the glass: a PROVIDER_ROLE holder takes emergency (ETREAT) access to every
@@ -280,7 +282,8 @@ interface IConsentManager is IGoverned {
     /// @return epoch Epoch it belongs to.
     function breakGlassOf(address patient, address provider) external view returns (uint40 validUntil, uint32 epoch);
 
-    /// @notice The next nonce of `owner` for signed grants and revocations.
+    /// @notice The next nonce of `owner` for signed grants and revocations:
+    /// `(epochOf(owner) << 128) + signatures used in that epoch`.
     /// @param owner The patient.
     /// @return nonce The nonce.
     function nonces(address owner) external view returns (uint256 nonce);

@@ -1,0 +1,104 @@
+/**
+ * Regression tests for the defects found in the second contracts review
+ * (docs/notes/contracts-review.md). Each test failed before its fix.
+ */
+import { expect } from "chai";
+import { network } from "hardhat";
+
+import {
+  Category,
+  DAY,
+  Purpose,
+  categoryBit,
+  deploySuite,
+  latest,
+  registerPatient,
+  signGrant,
+  signRevoke,
+  type GrantTerms,
+  type Suite,
+} from "./fixtures.js";
+
+const connection = await network.create();
+const { networkHelpers } = connection;
+
+describe("contracts review", function () {
+  async function suiteFixture(): Promise<Suite> {
+    const suite = await deploySuite(connection);
+    await registerPatient(suite, suite.actors.patient);
+    return suite;
+  }
+
+  describe("revokeAllConsents retires signatures not yet submitted", function () {
+    async function terms(suite: Suite): Promise<GrantTerms> {
+      const now = await latest(connection);
+      return {
+        patient: suite.actors.patient.address,
+        grantee: suite.actors.researcher.address,
+        purpose: Purpose.HRESCH,
+        categories: categoryBit(Category.GENOMICS),
+        validFrom: 0n,
+        validUntil: now + 30n * DAY,
+        deadline: now + 7n * DAY,
+      };
+    }
+
+    function submit(suite: Suite, t: GrantTerms, signature: string) {
+      return suite.consent
+        .connect(suite.actors.relayer)
+        .grantConsentBySig(t.patient, t.grantee, t.purpose, t.categories, t.validFrom, t.validUntil, t.deadline, signature);
+    }
+
+    it("test_revokeAll_invalidatesOutstandingSignedGrant", async function () {
+      const suite = await networkHelpers.loadFixture(suiteFixture);
+      const t = await terms(suite);
+      // The patient signs a grant and hands it to a relayer, who holds on to it.
+      const signature = await signGrant(suite, suite.actors.patient, t);
+      // The patient then ends everything.
+      await (await suite.consent.connect(suite.actors.patient).revokeAllConsents()).wait();
+      // The withheld signature must not bring the grant back in the new epoch.
+      await expect(submit(suite, t, signature)).to.be.revertedWithCustomError(suite.consent, "InvalidSigner");
+      expect(await suite.consent.hasAccess(t.grantee, t.patient, Category.GENOMICS, Purpose.HRESCH)).to.equal(false);
+    });
+
+    it("test_revokeAll_invalidatesEveryPreSignedNonce", async function () {
+      const suite = await networkHelpers.loadFixture(suiteFixture);
+      const t = await terms(suite);
+      const base = await suite.consent.nonces(t.patient);
+      // Signatures made ahead for the next few nonces all die with the epoch.
+      const signatures = await Promise.all(
+        [0n, 1n, 2n].map((i) => signGrant(suite, suite.actors.patient, t, { nonce: base + i })),
+      );
+      await (await suite.consent.connect(suite.actors.patient).revokeAllConsents()).wait();
+      for (const signature of signatures) {
+        await expect(submit(suite, t, signature)).to.be.revertedWithCustomError(suite.consent, "InvalidSigner");
+      }
+    });
+
+    it("test_revokeAll_invalidatesOutstandingSignedRevocation", async function () {
+      const suite = await networkHelpers.loadFixture(suiteFixture);
+      const { patient, researcher, relayer } = suite.actors;
+      const now = await latest(connection);
+      const revoke = { patient: patient.address, grantee: researcher.address, purpose: Purpose.HRESCH, deadline: now + DAY };
+      const signature = await signRevoke(suite, patient, revoke);
+      await (await suite.consent.connect(patient).revokeAllConsents()).wait();
+      // A grant made after revoke-all is not undone by a revocation signed before it.
+      await (await suite.consent.connect(patient).grantConsent(researcher.address, Purpose.HRESCH, categoryBit(Category.GENOMICS), 0, now + DAY)).wait();
+      await expect(
+        suite.consent.connect(relayer).revokeConsentBySig(revoke.patient, revoke.grantee, revoke.purpose, revoke.deadline, signature),
+      ).to.be.revertedWithCustomError(suite.consent, "InvalidSigner");
+      expect(await suite.consent.hasAccess(researcher.address, patient.address, Category.GENOMICS, Purpose.HRESCH)).to.equal(true);
+    });
+
+    it("test_revokeAll_signaturesMadeAfterwardsWork", async function () {
+      const suite = await networkHelpers.loadFixture(suiteFixture);
+      const t = await terms(suite);
+      await (await suite.consent.connect(suite.actors.patient).revokeAllConsents()).wait();
+      const before = await suite.consent.nonces(t.patient);
+      await (await submit(suite, t, await signGrant(suite, suite.actors.patient, t))).wait();
+      expect(await suite.consent.hasAccess(t.grantee, t.patient, Category.GENOMICS, Purpose.HRESCH)).to.equal(true);
+      expect(await suite.consent.nonces(t.patient)).to.equal(before + 1n);
+    });
+  });
+
+});
