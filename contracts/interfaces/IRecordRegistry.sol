@@ -89,6 +89,12 @@ interface IRecordRegistry is IGoverned {
     /// @param id The record.
     /// @param supersededBy Its amendment.
     error AlreadySuperseded(bytes32 id, bytes32 supersededBy);
+    /// @notice An amendment must keep the category of the record it supersedes (so a submitter
+    /// authorised for one category cannot retire a record of another).
+    /// @param id The record to amend.
+    /// @param expected Its category.
+    /// @param given The amendment's category.
+    error AmendmentCategoryMismatch(bytes32 id, uint8 expected, uint8 given);
     /// @notice The device signature is past its deadline.
     /// @param deadline The deadline.
     error SignatureExpired(uint256 deadline);
@@ -99,7 +105,7 @@ interface IRecordRegistry is IGoverned {
     /// @param recordId The salted commitment (non-zero, new).
     /// @param category Category code.
     /// @param uri Where the encrypted record is stored (emitted, not stored).
-    /// @param supersedes The record this one amends (same patient), or zero.
+    /// @param supersedes The record this one amends (same patient and category), or zero.
     function anchorRecord(address patient, bytes32 recordId, uint8 category, string calldata uri, bytes32 supersedes)
         external;
 

@@ -163,6 +163,7 @@ contract RecordRegistry is IRecordRegistry, IdentityGoverned, EIP712 {
         if (supersedes != bytes32(0)) {
             Entry memory old = _entries[supersedes];
             if (old.kind != EntryKind.Record || old.patient != patient) revert UnknownRecord(supersedes);
+            if (old.category != category) revert AmendmentCategoryMismatch(supersedes, old.category, category);
             bytes32 previous = _supersededBy[supersedes];
             if (previous != bytes32(0)) revert AlreadySuperseded(supersedes, previous);
             _supersededBy[supersedes] = recordId;

@@ -12,6 +12,7 @@ import {
   categoryBit,
   deploySuite,
   latest,
+  randomHash,
   registerPatient,
   signGrant,
   signRevoke,
@@ -20,7 +21,7 @@ import {
 } from "./fixtures.js";
 
 const connection = await network.create();
-const { networkHelpers } = connection;
+const { ethers, networkHelpers } = connection;
 
 describe("contracts review", function () {
   async function suiteFixture(): Promise<Suite> {
@@ -98,6 +99,39 @@ describe("contracts review", function () {
       await (await submit(suite, t, await signGrant(suite, suite.actors.patient, t))).wait();
       expect(await suite.consent.hasAccess(t.grantee, t.patient, Category.GENOMICS, Purpose.HRESCH)).to.equal(true);
       expect(await suite.consent.nonces(t.patient)).to.equal(before + 1n);
+    });
+  });
+
+  describe("amendments stay in their category", function () {
+    it("test_anchorRecord_providerCannotSupersedeARecordOutsideItsConsent", async function () {
+      const suite = await networkHelpers.loadFixture(suiteFixture);
+      const { patient, provider } = suite.actors;
+      const genomics = randomHash();
+      await (await suite.records.connect(patient).anchorRecord(patient.address, genomics, Category.GENOMICS, "u", ethers.ZeroHash)).wait();
+      // The provider may write LABORATORY records only.
+      const now = await latest(connection);
+      await (await suite.consent.connect(patient).grantConsent(provider.address, Purpose.TREAT, categoryBit(Category.LABORATORY), 0, now + DAY)).wait();
+      const lab = randomHash();
+      await expect(
+        suite.records.connect(provider).anchorRecord(patient.address, lab, Category.LABORATORY, "u", genomics),
+      )
+        .to.be.revertedWithCustomError(suite.records, "AmendmentCategoryMismatch")
+        .withArgs(genomics, Category.GENOMICS, Category.LABORATORY);
+      expect(await suite.records.supersededBy(genomics)).to.equal(ethers.ZeroHash);
+    });
+
+    it("test_anchorRecord_amendmentKeepsTheCategory", async function () {
+      const suite = await networkHelpers.loadFixture(suiteFixture);
+      const { patient } = suite.actors;
+      const v1 = randomHash();
+      const r = suite.records.connect(patient);
+      await (await r.anchorRecord(patient.address, v1, Category.CLINICAL_NOTES, "u", ethers.ZeroHash)).wait();
+      await expect(r.anchorRecord(patient.address, randomHash(), Category.CONDITIONS, "u", v1))
+        .to.be.revertedWithCustomError(suite.records, "AmendmentCategoryMismatch")
+        .withArgs(v1, Category.CLINICAL_NOTES, Category.CONDITIONS);
+      const v2 = randomHash();
+      await (await r.anchorRecord(patient.address, v2, Category.CLINICAL_NOTES, "u", v1)).wait();
+      expect(await suite.records.supersededBy(v1)).to.equal(v2);
     });
   });
 
