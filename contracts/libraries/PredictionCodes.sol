@@ -35,4 +35,6 @@ library PredictionCodes {
     uint16 internal constant ON_CHAIN_RESULTS_DISABLED = 1002;
     /// @notice Rejected: success was reported without a result hash.
     uint16 internal constant EMPTY_RESULT = 1003;
+    /// @notice Rejected: the model was retired while the request was pending.
+    uint16 internal constant MODEL_RETIRED = 1004;
 }

@@ -108,6 +108,10 @@ contract PredictionRouter is IPredictionRouter, IdentityGoverned, ChainlinkClien
             return;
         }
         if (resultHash == bytes32(0)) return _fail(r, requestId, patient, PredictionCodes.EMPTY_RESULT);
+        // Retirement stops new requests at once; a result computed with a retired model is not
+        // accepted either, even when the oracle raced the retirement.
+        (bool modelActive,) = _models.modelStatus(r.modelId);
+        if (!modelActive) return _fail(r, requestId, patient, PredictionCodes.MODEL_RETIRED);
 
         bool onChain = resultCiphertext.length != 0;
         if (onChain) {

@@ -5,10 +5,13 @@
 import { expect } from "chai";
 import { network } from "hardhat";
 
+import { RequestStatus } from "../../deploy/codes.js";
+import { encodeFulfilment, jobsFromReceipt } from "../../deploy/prediction.js";
 import {
   Category,
   DAY,
   Purpose,
+  blobUri,
   categoryBit,
   deploySuite,
   latest,
@@ -22,6 +25,9 @@ import {
 
 const connection = await network.create();
 const { ethers, networkHelpers } = connection;
+
+/** `PredictionCodes.MODEL_RETIRED` (not yet in deploy/codes.ts, which this review does not own). */
+const MODEL_RETIRED = 1004;
 
 describe("contracts review", function () {
   async function suiteFixture(): Promise<Suite> {
@@ -135,4 +141,28 @@ describe("contracts review", function () {
     });
   });
 
+  describe("a retired model yields no result", function () {
+    it("test_fulfilPrediction_failsWhenTheModelWasRetiredWhilePending", async function () {
+      const suite = await networkHelpers.loadFixture(suiteFixture);
+      const { patient, governance, oracle } = suite.actors;
+      const inputHash = randomHash();
+      const receipt = (await (await suite.router.connect(patient).requestPrediction(patient.address, 1, inputHash, blobUri(inputHash))).wait())!;
+      const [job] = jobsFromReceipt(receipt, suite.addresses.Operator, suite.addresses.PredictionRouter);
+      if (!job) throw new Error("no job");
+      await (await suite.models.connect(governance).retireModel(1)).wait();
+      const resultHash = randomHash();
+      const data = encodeFulfilment({ requestId: job.requestId, resultHash, resultUri: blobUri(resultHash) });
+      await expect(
+        suite.operator
+          .connect(oracle)
+          .fulfillOracleRequest2(job.requestId, job.payment, job.callbackAddress, job.callbackFunctionId, job.expiration, data, { gasLimit: 2_000_000 }),
+      )
+        .to.emit(suite.router, "PredictionFailed")
+        .withArgs(job.requestId, patient.address, MODEL_RETIRED);
+      const state = await suite.router.getRequest(job.requestId);
+      expect(state.status).to.equal(BigInt(RequestStatus.Failed));
+      expect(state.failureCode).to.equal(BigInt(MODEL_RETIRED));
+      expect(state.resultHash).to.equal(ethers.ZeroHash);
+    });
+  });
 });
