@@ -8,8 +8,9 @@ import {Category} from "../libraries/Category.sol";
 import {Purpose} from "../libraries/Purpose.sol";
 import {ConsentManager} from "./ConsentManager.sol";
 
-/// Drives ConsentManager with random grants, revocations, signed grants and time, and keeps an
-/// independent model: a plain table of live grants, cleared entry by entry on revoke-all.
+/// Drives ConsentManager with random grants, revocations, signed grants (submitted at once or held
+/// back by a relayer) and time, and keeps an independent model: a plain table of live grants,
+/// cleared entry by entry on revoke-all.
 contract ConsentHandler is Test {
     uint256 internal constant PATIENTS = 3;
     uint256 internal constant GRANTEES = 4;
@@ -25,8 +26,22 @@ contract ConsentHandler is Test {
     uint256[PATIENTS] public patientKeys = [uint256(0xA1), 0xA2, 0xA3];
     address[GRANTEES] public grantees = [address(0xB1), address(0xB2), address(0xB3), address(0xB4)];
     mapping(address patient => mapping(address grantee => mapping(uint8 purpose => Expected))) public expected;
+    struct Held {
+        address grantee;
+        uint8 purpose;
+        uint32 categories;
+        uint40 validUntil;
+        uint256 deadline;
+        uint32 epochAtSigning;
+        bytes signature;
+    }
+
     mapping(address patient => uint256) public signedBy;
     uint256 public signedGrants;
+    /// One signed grant per patient that a relayer holds back.
+    mapping(address patient => Held) private held;
+    /// Set if a signature made before a revoke-all ever created a grant.
+    bool public staleSignatureAccepted;
 
     constructor(ConsentManager consent_) {
         consent = consent_;
@@ -62,15 +77,53 @@ contract ConsentHandler is Test {
         ++signedGrants;
     }
 
+    /// The patient signs now; a relayer submits later (or never).
+    function holdSignedGrant(uint256 p, uint256 g, uint8 purpose, uint32 categories, uint40 duration) external {
+        uint256 key = patientKeys[p % PATIENTS];
+        address pat = vm.addr(key);
+        address grantee = grantees[g % GRANTEES];
+        purpose = uint8(bound(purpose, 1, Purpose.MAX));
+        categories = uint32(bound(categories, 1, type(uint32).max));
+        uint40 validUntil = uint40(block.timestamp) + uint40(bound(duration, 1, 10 days));
+        uint256 deadline = block.timestamp + 10 days;
+        bytes memory signature = _signUntil(key, grantee, purpose, categories, validUntil, deadline);
+        held[pat] = Held(grantee, purpose, categories, validUntil, deadline, consent.epochOf(pat), signature);
+    }
+
+    /// The relayer submits the held signature: it may fail (nonce used, period over), never revert here.
+    function submitHeld(uint256 p) external {
+        address pat = patient(p);
+        Held memory h = held[pat];
+        if (h.signature.length == 0) return;
+        delete held[pat];
+        try consent.grantConsentBySig(pat, h.grantee, h.purpose, h.categories, 0, h.validUntil, h.deadline, h.signature) {
+            if (consent.epochOf(pat) != h.epochAtSigning) staleSignatureAccepted = true;
+            expected[pat][h.grantee][h.purpose] = Expected(h.categories, 0, h.validUntil, true);
+            ++signedBy[pat];
+            ++signedGrants;
+        } catch {}
+    }
+
     function _sign(uint256 key, address grantee, uint8 purpose, uint32 categories, uint40 validUntil)
         private
         view
         returns (bytes memory)
     {
+        return _signUntil(key, grantee, purpose, categories, validUntil, block.timestamp);
+    }
+
+    function _signUntil(
+        uint256 key,
+        address grantee,
+        uint8 purpose,
+        uint32 categories,
+        uint40 validUntil,
+        uint256 deadline
+    ) private view returns (bytes memory) {
         address pat = vm.addr(key);
         bytes32 structHash = keccak256(
             abi.encode(
-                consent.GRANT_TYPEHASH(), pat, grantee, purpose, categories, 0, validUntil, consent.nonces(pat), block.timestamp
+                consent.GRANT_TYPEHASH(), pat, grantee, purpose, categories, 0, validUntil, consent.nonces(pat), deadline
             )
         );
         bytes32 digest = keccak256(abi.encodePacked("\x19\x01", consent.DOMAIN_SEPARATOR(), structHash));
@@ -155,6 +208,11 @@ contract ConsentManagerInvariantTest is Test {
             total += consent.nonces(pat) - epochBase;
         }
         assertEq(total, handler.signedGrants());
+    }
+
+    /// A signature made before a revoke-all never creates a grant afterwards.
+    function invariant_revokeAllRetiresHeldSignatures() public view {
+        assertFalse(handler.staleSignatureAccepted());
     }
 
     /// Nobody but the patient has access to data for which no one was ever granted anything.
