@@ -182,6 +182,7 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
   function submit(jobs: readonly Job[]): Promise<string[]> {
     return exclusive(async () => {
       if (jobs.length === 0) return [];
+      const started = performance.now();
       const calls = jobs.map((job) => ({
         method: "eth_call",
         params: [{ from: account.address, to: operatorAddress, data: fulfilCalldata(job), gas: toQuantity(settings.FULFIL_GAS_LIMIT) }, "latest"],
@@ -234,7 +235,9 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
       store.recordSubmissions(signed, nextNonce);
       await failpoint("after:recorded");
       for (const s of signed) logger.info({ requestId: s.requestId, nonce: s.nonce, hash: s.hash }, "fulfilment sent");
+      const signedAt = performance.now();
       const { nonceTooLow } = await broadcast(signed, "new");
+      logger.debug({ count: signed.length, simulateAndSignMs: Math.round(signedAt - started), broadcastMs: Math.round(performance.now() - signedAt) }, "fulfilment batch sent");
       await failpoint("after:submitted");
       if (nonceTooLow) await resyncNonce("broadcast said nonce too low");
       return signed.map((s) => s.requestId);

@@ -79,6 +79,25 @@ export function createOracleBlobs({ gateway, cacheDir, onError, onTiming }: {
     return new RetryableError(`gateway unavailable while reading the ${role}`, { code: "ORACLE_GATEWAY_UNAVAILABLE", cause: error, details: { blobId } });
   }
 
+  async function fetchFromGateway(blobId: string, role: BlobRole, requestId: string): Promise<Uint8Array> {
+    let bytes: Uint8Array;
+    const started = performance.now();
+    try {
+      bytes = await gateway.get(blobId, { purpose: ORACLE_READ_PURPOSE, ref: requestId });
+    } catch (error) {
+      throw classify(error, role, blobId);
+    } finally {
+      onTiming?.("get", (performance.now() - started) / 1000);
+    }
+    if (sha256Hex(bytes) !== blobId) {
+      throw new BadRequestInputError(role === "input" ? FailureReason.InputHashMismatch : FailureReason.KeysHashMismatch, `${role} blob does not hash to its on-chain id`);
+    }
+    writeCached(blobId, bytes);
+    return bytes;
+  }
+
+  const inFlight = new Map<string, Promise<Uint8Array>>();
+
   return {
     /** The blob from the cache, else from the gateway (verified there and again here), cached. */
     async fetch(blobId: string, role: BlobRole, requestId: string): Promise<Uint8Array> {
@@ -87,20 +106,20 @@ export function createOracleBlobs({ gateway, cacheDir, onError, onTiming }: {
       }
       const cached = readCached(blobId);
       if (cached) return cached;
-      let bytes: Uint8Array;
-      const started = performance.now();
-      try {
-        bytes = await gateway.get(blobId, { purpose: ORACLE_READ_PURPOSE, ref: requestId });
-      } catch (error) {
-        throw classify(error, role, blobId);
-      } finally {
-        onTiming?.("get", (performance.now() - started) / 1000);
+      // Single flight: the jobs of one patient share a key set; a burst must not fetch it once per
+      // job. A failed shared fetch is not inherited (the gateway judged another request's `ref`):
+      // the waiting job then asks for itself.
+      const pending = inFlight.get(blobId);
+      if (pending) {
+        try {
+          return await pending;
+        } catch {
+          return fetchFromGateway(blobId, role, requestId);
+        }
       }
-      if (sha256Hex(bytes) !== blobId) {
-        throw new BadRequestInputError(role === "input" ? FailureReason.InputHashMismatch : FailureReason.KeysHashMismatch, `${role} blob does not hash to its on-chain id`);
-      }
-      writeCached(blobId, bytes);
-      return bytes;
+      const fetching = fetchFromGateway(blobId, role, requestId).finally(() => inFlight.delete(blobId));
+      inFlight.set(blobId, fetching);
+      return fetching;
     },
 
     cached: readCached,
