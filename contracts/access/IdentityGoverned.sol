@@ -27,6 +27,13 @@ abstract contract IdentityGoverned is IGoverned {
         return address(_identity);
     }
 
+    /// @dev For constructors: `dependency` must answer to the same IdentityRegistry, or its
+    /// consent and role answers would come from another governance.
+    function _checkSameIdentity(IGoverned dependency) internal view {
+        address itsRegistry = dependency.identityRegistry();
+        if (itsRegistry != address(_identity)) revert IdentityRegistryMismatch(address(dependency), itsRegistry);
+    }
+
     function _checkGovernance(address account) internal view virtual {
         if (account != _identity.defaultAdmin()) revert NotGovernance(account);
     }

@@ -17,6 +17,12 @@ interface IGoverned {
     /// @notice A required address argument was zero.
     error ZeroAddress();
 
+    /// @notice A MedCipher contract passed in takes its roles and governance from another
+    /// IdentityRegistry than this one (a mixed-up deployment).
+    /// @param dependency The contract passed in.
+    /// @param itsRegistry The IdentityRegistry it answers to.
+    error IdentityRegistryMismatch(address dependency, address itsRegistry);
+
     /// @notice The IdentityRegistry this contract takes roles and governance from.
     function identityRegistry() external view returns (address);
 }

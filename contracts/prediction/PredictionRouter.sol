@@ -65,6 +65,8 @@ contract PredictionRouter is IPredictionRouter, IdentityGoverned, ChainlinkClien
             address(consent_) == address(0) || address(models_) == address(0) || link == address(0)
                 || operator_ == address(0)
         ) revert ZeroAddress();
+        _checkSameIdentity(consent_);
+        _checkSameIdentity(models_);
         _consent = consent_;
         _models = models_;
         _setChainlinkToken(link);

@@ -36,6 +36,7 @@ contract RecordRegistry is IRecordRegistry, IdentityGoverned, EIP712 {
         EIP712("MedCipher RecordRegistry", "1")
     {
         if (address(consent_) == address(0)) revert ZeroAddress();
+        _checkSameIdentity(consent_);
         _consent = consent_;
     }
 

@@ -165,4 +165,33 @@ describe("contracts review", function () {
       expect(state.resultHash).to.equal(ethers.ZeroHash);
     });
   });
+  describe("every contract answers to one IdentityRegistry", function () {
+    it("test_constructors_refuseDependenciesOfAnotherIdentityRegistry", async function () {
+      const suite = await networkHelpers.loadFixture(suiteFixture);
+      const { governance } = suite.actors;
+      // A second registry with its own governance, and a ConsentManager / ModelRegistry under it.
+      const otherIdentity = await ethers.deployContract("IdentityRegistry", [0, governance.address]);
+      const otherAddress = await otherIdentity.getAddress();
+      const otherConsent = await ethers.deployContract("ConsentManager", [otherAddress]);
+      const otherModels = await ethers.deployContract("ModelRegistry", [otherAddress]);
+      const [consentAddress, modelsAddress] = [await otherConsent.getAddress(), await otherModels.getAddress()];
+
+      const records = await ethers.getContractFactory("RecordRegistry");
+      await expect(records.deploy(suite.addresses.IdentityRegistry, consentAddress))
+        .to.be.revertedWithCustomError(records, "IdentityRegistryMismatch")
+        .withArgs(consentAddress, otherAddress);
+
+      const router = await ethers.getContractFactory("PredictionRouter");
+      const args = (consent: string, models: string) =>
+        [suite.addresses.IdentityRegistry, consent, models, suite.addresses.LinkToken, suite.addresses.Operator, ethers.ZeroHash, 0n, false] as const;
+      await expect(router.deploy(...args(consentAddress, suite.addresses.ModelRegistry)))
+        .to.be.revertedWithCustomError(router, "IdentityRegistryMismatch")
+        .withArgs(consentAddress, otherAddress);
+      await expect(router.deploy(...args(suite.addresses.ConsentManager, modelsAddress)))
+        .to.be.revertedWithCustomError(router, "IdentityRegistryMismatch")
+        .withArgs(modelsAddress, otherAddress);
+      // The suite's own dependencies still deploy.
+      await (await router.deploy(...args(suite.addresses.ConsentManager, suite.addresses.ModelRegistry))).waitForDeployment();
+    });
+  });
 });
