@@ -98,7 +98,7 @@ contract IdentityRegistry is IIdentityRegistry, AccessControlDefaultAdminRules, 
     {
         _registered(msg.sender);
         Device storage d = _devices[device];
-        if (d.vendor == address(0) || d.revoked) revert DeviceNotUsable(device);
+        if (!_usable(d)) revert DeviceNotUsable(device);
         if (d.patient != address(0) && d.patient != msg.sender && block.timestamp < d.expiresAt) {
             revert DeviceBoundToAnother(device, d.patient);
         }
@@ -156,7 +156,7 @@ contract IdentityRegistry is IIdentityRegistry, AccessControlDefaultAdminRules, 
     /// @inheritdoc IIdentityRegistry
     function deviceOwner(address device) external view returns (address) {
         Device storage d = _devices[device];
-        if (d.revoked || block.timestamp >= d.expiresAt) return address(0);
+        if (block.timestamp >= d.expiresAt || !_usable(d)) return address(0);
         return d.patient;
     }
 
@@ -165,6 +165,13 @@ contract IdentityRegistry is IIdentityRegistry, AccessControlDefaultAdminRules, 
     function _registered(address account) private view returns (Patient storage p) {
         p = _patients[account];
         if (p.registeredAt == 0) revert PatientNotRegistered(account);
+    }
+
+    /// @dev Registered, not revoked by its vendor, and its vendor still admitted: removing a
+    /// vendor's role stops every device it registered (it may hold their keys).
+    function _usable(Device storage d) private view returns (bool) {
+        address vendor = d.vendor;
+        return vendor != address(0) && !d.revoked && hasRole(DEVICE_VENDOR_ROLE, vendor);
     }
 
     function _checkKeySet(bytes32 keysHash, bytes32 paramSetId, string calldata keysUri) private pure {

@@ -106,7 +106,7 @@ interface IIdentityRegistry is IAccessControlDefaultAdminRules {
     /// @notice The device is already registered.
     /// @param device The device.
     error DeviceAlreadyRegistered(address device);
-    /// @notice The device is not registered, or has been revoked.
+    /// @notice The device is not registered, has been revoked, or its vendor lost DEVICE_VENDOR_ROLE.
     /// @param device The device.
     error DeviceNotUsable(address device);
     /// @notice The caller is not the vendor of the device.
@@ -195,7 +195,7 @@ interface IIdentityRegistry is IAccessControlDefaultAdminRules {
     function deviceOf(address device) external view returns (Device memory info);
 
     /// @notice The patient a device may act for right now: address(0) when the device is unknown,
-    /// revoked, unbound or its binding has expired.
+    /// revoked, unbound, its binding has expired, or its vendor no longer holds DEVICE_VENDOR_ROLE.
     /// @param device The device.
     /// @return patient The bound patient or address(0).
     function deviceOwner(address device) external view returns (address patient);

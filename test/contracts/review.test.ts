@@ -17,6 +17,9 @@ import {
   latest,
   randomHash,
   registerPatient,
+  bindDevice,
+  signAnchor,
+  signBind,
   signGrant,
   signRevoke,
   type GrantTerms,
@@ -192,6 +195,38 @@ describe("contracts review", function () {
         .withArgs(modelsAddress, otherAddress);
       // The suite's own dependencies still deploy.
       await (await router.deploy(...args(suite.addresses.ConsentManager, suite.addresses.ModelRegistry))).waitForDeployment();
+    });
+  });
+  describe("governance can stop the devices of a vendor it removes", function () {
+    it("test_deviceOwner_isZeroOnceTheVendorLosesItsRole", async function () {
+      const suite = await networkHelpers.loadFixture(suiteFixture);
+      const { governance, vendor, device, patient, relayer } = suite.actors;
+      await bindDevice(connection, suite, device, patient);
+      expect(await suite.identity.deviceOwner(device.address)).to.equal(patient.address);
+
+      // A vendor that provisioned its devices' keys is found to be rogue: governance removes it.
+      await (await suite.identity.connect(governance).revokeRole(await suite.identity.DEVICE_VENDOR_ROLE(), vendor.address)).wait();
+      expect(await suite.identity.deviceOwner(device.address)).to.equal(ethers.ZeroAddress);
+
+      // Its devices can no longer anchor, directly or relayed.
+      const id = randomHash();
+      await expect(suite.records.connect(device).anchorRecord(patient.address, id, Category.VITAL_SIGNS, "u", ethers.ZeroHash))
+        .to.be.revertedWithCustomError(suite.records, "NotAuthorisedToAnchor");
+      const t = { patient: patient.address, recordId: id, category: Category.VITAL_SIGNS, uri: "u", supersedes: ethers.ZeroHash, deadline: (await latest(connection)) + 600n };
+      await expect(
+        suite.records.connect(relayer).anchorRecordBySig(t.patient, t.recordId, t.category, t.uri, t.supersedes, t.deadline, await signAnchor(suite, device, t)),
+      ).to.be.revertedWithCustomError(suite.records, "NotAuthorisedToAnchor");
+
+      // Nor be bound again.
+      const now = await latest(connection);
+      const signature = await signBind(suite, device, patient.address, now + DAY, now + 600n);
+      await expect(suite.identity.connect(patient).bindDevice(device.address, now + DAY, now + 600n, signature))
+        .to.be.revertedWithCustomError(suite.identity, "DeviceNotUsable")
+        .withArgs(device.address);
+
+      // Readmitting the vendor restores them (revocation of single devices stays with the vendor).
+      await (await suite.identity.connect(governance).grantRole(await suite.identity.DEVICE_VENDOR_ROLE(), vendor.address)).wait();
+      expect(await suite.identity.deviceOwner(device.address)).to.equal(patient.address);
     });
   });
 });
