@@ -157,6 +157,7 @@ async function assemble(common: Common, options: StartOracleOptions): Promise<Or
 
   const txManager = createTxManager({
     common, rpc, store, account, chainId, operatorAddress: operator,
+    ...(options.gateway ? {} : { signBatch: (txs) => pool.signTransactions(txs) }),
     onSettled: (job) => {
       blobs.forget(job.request.prediction.inputHash);
       if (job.resultHash) blobs.forget(job.resultHash);

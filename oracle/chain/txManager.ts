@@ -3,6 +3,7 @@ import { AbiCoder, Transaction, type SigningKey } from "ethers";
 import type { Common } from "../common.js";
 import { failpoint } from "../failpoints.js";
 import { ConfigError, errorMessage, isRetryable } from "../errors.js";
+import type { SignedTx, UnsignedTx } from "../eval/types.js";
 import type { Job, JobStore, TxRecord } from "../store/jobStore.js";
 import type { JobState } from "../store/states.js";
 import { operatorInterface, RequestStatus, routerInterface } from "./abi.js";
@@ -28,6 +29,8 @@ export type CreateTxManagerParameters = {
   operatorAddress: string;
   /** Called when a job reached a final state through a mined transaction (or was refused). */
   onSettled?: (job: Job, state: JobState) => void;
+  /** Signs many transactions off the main thread (the worker pool); default: here, one by one. */
+  signBatch?: (txs: UnsignedTx[]) => Promise<SignedTx[]>;
 };
 
 const GWEI = 1_000_000_000n;
@@ -64,7 +67,7 @@ function revertReason(error: unknown): string | undefined {
   return error.shortMessage;
 }
 
-export function createTxManager({ common, rpc, store, account, chainId, operatorAddress, onSettled }: CreateTxManagerParameters) {
+export function createTxManager({ common, rpc, store, account, chainId, operatorAddress, onSettled, signBatch }: CreateTxManagerParameters) {
   const { settings, logger, metrics } = common;
   const maxFeeCap = BigInt(settings.MAX_FEE_PER_GAS_GWEI) * GWEI;
   const tip = BigInt(Math.round(settings.PRIORITY_FEE_GWEI * 1e9));
@@ -223,14 +226,17 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
       }
       if (ready.length === 0) return [];
 
-      const signed = ready.map((job, i) => {
-        const nonce = nextNonce + i;
-        const { raw, hash } = sign(nonce, fulfilCalldata(job), fees.maxFeePerGas, fees.maxPriorityFeePerGas);
-        return {
-          hash, nonce, raw, requestId: job.requestId, sentAt: Date.now(),
-          maxFeePerGas: fees.maxFeePerGas.toString(), maxPriorityFeePerGas: fees.maxPriorityFeePerGas.toString(),
-        };
-      });
+      const unsigned: UnsignedTx[] = ready.map((job, i) => ({
+        chainId: chainId.toString(), nonce: nextNonce + i, to: operatorAddress, data: fulfilCalldata(job),
+        gasLimit: String(settings.FULFIL_GAS_LIMIT), maxFeePerGas: fees.maxFeePerGas.toString(), maxPriorityFeePerGas: fees.maxPriorityFeePerGas.toString(),
+      }));
+      const signatures = signBatch && unsigned.length > 1
+        ? await signBatch(unsigned)
+        : unsigned.map((t) => sign(t.nonce, t.data, fees.maxFeePerGas, fees.maxPriorityFeePerGas));
+      const signed = ready.map((job, i) => ({
+        hash: signatures[i]!.hash, nonce: unsigned[i]!.nonce, raw: signatures[i]!.raw, requestId: job.requestId, sentAt: Date.now(),
+        maxFeePerGas: fees.maxFeePerGas.toString(), maxPriorityFeePerGas: fees.maxPriorityFeePerGas.toString(),
+      }));
       nextNonce += signed.length;
       store.recordSubmissions(signed, nextNonce);
       await failpoint("after:recorded");

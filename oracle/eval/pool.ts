@@ -5,7 +5,7 @@ import { Worker } from "node:worker_threads";
 import type { Common } from "../common.js";
 import { QueueFullError, RetryableError, ShutdownError } from "../errors.js";
 import type { GatewayBackend } from "../pipeline/blobs.js";
-import type { EvalOutcome, EvalTask, GatewayWorkerConfig, WorkerError, WorkerReply, WorkerTask } from "./types.js";
+import type { EvalOutcome, EvalTask, GatewayWorkerConfig, SignedTx, UnsignedTx, WorkerError, WorkerReply, WorkerTask } from "./types.js";
 
 /**
  * A fixed set of worker threads (one per core by default) behind a bounded queue. Workers
@@ -151,6 +151,19 @@ export function createEvalPool({ common, evaluatorModule, evaluatorOptions, gate
       const reply = await runOk({ kind: "evaluate", task });
       metrics.evaluationSeconds.observe((performance.now() - started) / 1000);
       return reply.outcome!;
+    },
+
+    /**
+     * Signs transactions with the oracle key held by the workers (needs `gateway` at creation),
+     * split across them; the order of the input is kept.
+     */
+    async signTransactions(txs: readonly UnsignedTx[]): Promise<SignedTx[]> {
+      if (!gateway) throw new Error("pool created without a signing key");
+      const parts = Math.max(1, Math.min(slots.length, Math.ceil(txs.length / 8)));
+      const size = Math.ceil(txs.length / parts);
+      const chunks = Array.from({ length: parts }, (_, i) => txs.slice(i * size, (i + 1) * size)).filter((c) => c.length > 0);
+      const replies = await Promise.all(chunks.map((chunk) => runOk({ kind: "signTransactions", txs: [...chunk] })));
+      return replies.flatMap((r) => r.signed!);
     },
 
     /** The gateway, reached from the workers (needs `gateway` at creation). */

@@ -29,8 +29,13 @@ export type Evaluator = {
  */
 export type GatewayWorkerConfig = { url: string; chainId: number; gatewayAddress: string; privateKey: string; timeoutMs: number };
 
+/** An EIP-1559 transaction to sign, numbers as decimal strings (structured-clone friendly). */
+export type UnsignedTx = { chainId: string; nonce: number; to: string; data: string; gasLimit: string; maxFeePerGas: string; maxPriorityFeePerGas: string };
+export type SignedTx = { raw: string; hash: string };
+
 export type WorkerTask =
   | { kind: "evaluate"; task: EvalTask }
+  | { kind: "signTransactions"; txs: UnsignedTx[] }
   | { kind: "gatewayGet"; blobId: string; purpose: number; ref?: string }
   | { kind: "gatewayPut"; bytes: Uint8Array; owner: string; blobKind: "he-result"; category: number; purpose?: number; ref?: string };
 
@@ -38,5 +43,5 @@ export type WorkerTask =
 export type WorkerError = { name: string; message: string; code?: string; status?: number; details?: Record<string, unknown> };
 
 export type WorkerReply =
-  | { ok: true; outcome?: EvalOutcome; bytes?: Uint8Array; blobId?: string }
+  | { ok: true; outcome?: EvalOutcome; bytes?: Uint8Array; blobId?: string; signed?: SignedTx[] }
   | { ok: false; error: WorkerError };

@@ -1,6 +1,6 @@
 import { parentPort, workerData } from "node:worker_threads";
 
-import { Wallet } from "ethers";
+import { Transaction, Wallet } from "ethers";
 
 import { createGatewayClient, type GatewayClient } from "../../sdk/gateway/client.js";
 import type { Evaluator, GatewayWorkerConfig, WorkerError, WorkerReply, WorkerTask } from "./types.js";
@@ -21,6 +21,7 @@ const port = parentPort!;
 const loaded = (await import(evaluatorModule)) as { createEvaluator: (options?: unknown) => Promise<Evaluator> };
 const evaluator = await loaded.createEvaluator(evaluatorOptions);
 let gateway: GatewayClient | undefined;
+const signer = gatewayConfig ? new Wallet(gatewayConfig.privateKey) : undefined;
 if (gatewayConfig) {
   const timeoutMs = gatewayConfig.timeoutMs;
   gateway = createGatewayClient({
@@ -48,6 +49,18 @@ async function serve(job: WorkerTask): Promise<{ reply: WorkerReply; transfer: A
     case "evaluate": {
       const outcome = await evaluator.evaluate(job.task);
       return { reply: { ok: true, outcome }, transfer: outcome.ok ? [outcome.result.buffer as ArrayBuffer] : [] };
+    }
+    case "signTransactions": {
+      if (!signer) throw new Error("no signing key in the worker");
+      const signed = job.txs.map((t) => {
+        const tx = Transaction.from({
+          type: 2, chainId: BigInt(t.chainId), nonce: t.nonce, to: t.to, data: t.data, value: 0n,
+          gasLimit: BigInt(t.gasLimit), maxFeePerGas: BigInt(t.maxFeePerGas), maxPriorityFeePerGas: BigInt(t.maxPriorityFeePerGas),
+        });
+        tx.signature = signer.signingKey.sign(tx.unsignedHash);
+        return { raw: tx.serialized, hash: tx.hash! };
+      });
+      return { reply: { ok: true, signed }, transfer: [] };
     }
     case "gatewayGet": {
       if (!gateway) throw new Error("no gateway configured in the worker");
