@@ -3,7 +3,7 @@ import { errorMessage, isRetryable } from "../errors.js";
 import { failpoint } from "../failpoints.js";
 import { backoffDelayMs, sleep } from "../retry.js";
 import type { Cursor, JobStore, RequestLog } from "../store/jobStore.js";
-import { toQuantity, type RpcBlock, type RpcClient, type RpcLog } from "./rpc.js";
+import { RpcResponseError, toQuantity, type RpcBlock, type RpcClient, type RpcLog } from "./rpc.js";
 
 /**
  * Follows the chain: a persisted cursor, bounded eth_getLogs ranges, reorg detection by block
@@ -37,6 +37,7 @@ const ANCESTOR_BATCH = 16;
 export function createChainFollower({ common, rpc, store, addresses, topics, decodeLogs, onUpdate }: CreateChainFollowerParameters) {
   const { settings, logger, metrics } = common;
   let head = -1;
+  let rangeLimit = settings.MAX_BLOCK_RANGE;
   let lastTickAt = 0;
   let lastError: string | undefined;
 
@@ -114,8 +115,20 @@ export function createChainFollower({ common, rpc, store, addresses, topics, dec
 
     for (let ranges = 0; ranges < MAX_RANGES_PER_TICK && cursor.blockNumber < head; ranges++) {
       const from = cursor.blockNumber + 1;
-      const to = Math.min(head, from + settings.MAX_BLOCK_RANGE - 1);
-      const range = await fetchRange(from, to);
+      const to = Math.min(head, from + rangeLimit - 1);
+      let range;
+      try {
+        range = await fetchRange(from, to);
+      } catch (error) {
+        // Providers refuse ranges with too many logs or blocks: halve and go on.
+        if (error instanceof RpcResponseError && !error.isRevert && to > from) {
+          rangeLimit = Math.max(1, Math.floor((to - from + 1) / 2));
+          logger.warn({ from, to, rangeLimit, err: error.shortMessage }, "eth_getLogs range refused; narrowing it");
+          continue;
+        }
+        throw error;
+      }
+      if (rangeLimit < settings.MAX_BLOCK_RANGE) rangeLimit = Math.min(settings.MAX_BLOCK_RANGE, rangeLimit * 2);
       if (range === undefined) {
         logger.debug({ from, to }, "chain changed while reading a range; retrying");
         break;

@@ -1,7 +1,7 @@
 import { decodeBytes32String, Interface } from "ethers";
 
 import { routerInterface } from "./abi.js";
-import type { RpcClient } from "./rpc.js";
+import { RpcResponseError, type RpcClient } from "./rpc.js";
 
 const registryInterface = new Interface([
   "function modelOf(uint32 modelId) view returns (((string name, string version, bytes32 weightsHash, string weightsUri, bytes32 paramSetId, bytes32 encodingSpecHash, uint8 outputKind, bool isPrivate) spec, uint40 registeredAt, uint40 retiredAt))",
@@ -136,7 +136,8 @@ export function createChainReader({ rpc, router }: { rpc: RpcClient; router: str
       try {
         result = await call(await registry(), registryInterface, "modelOf", [modelId]);
       } catch (error) {
-        if ((error as { name?: string }).name === "RpcResponseError") return undefined;
+        // modelOf reverts (UnknownModel) for an id never registered; anything else is the node's problem.
+        if (error instanceof RpcResponseError && error.isRevert) return undefined;
         throw error;
       }
       const model = decodeModel(modelId, result[0]);

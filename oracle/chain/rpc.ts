@@ -1,4 +1,4 @@
-import { NonRetryableError, RetryableError } from "../errors.js";
+import { OracleError, RetryableError } from "../errors.js";
 
 /**
  * A small JSON-RPC client over fetch. Written here rather than taken from ethers so the daemon
@@ -12,14 +12,23 @@ export class RpcTransportError extends RetryableError {
   override name = "RpcTransportError";
 }
 
-export class RpcResponseError extends NonRetryableError {
+/**
+ * The node answered with a JSON-RPC error. A revert (the call itself fails) is permanent; any
+ * other error (a lagging or overloaded node: "header not found", "busy", internal errors) is
+ * treated as transient.
+ */
+export class RpcResponseError extends OracleError {
   override name = "RpcResponseError";
   readonly rpcCode: number;
   readonly data: unknown;
+  readonly isRevert: boolean;
+  readonly retryable: boolean;
   constructor(method: string, error: { code: number; message: string; data?: unknown }) {
     super(`${method}: ${error.message}`, { code: "ORACLE_RPC_ERROR", details: { method, rpcCode: error.code } });
     this.rpcCode = error.code;
     this.data = error.data;
+    this.isRevert = error.code === 3 || /revert|invalid opcode|out of gas/i.test(error.message);
+    this.retryable = !this.isRevert && !/nonce|replacement|underpriced|already known|insufficient funds|invalid/i.test(error.message);
   }
 }
 

@@ -6,7 +6,7 @@ import { ConfigError, errorMessage, isRetryable } from "../errors.js";
 import type { SignedTx, UnsignedTx } from "../eval/types.js";
 import type { Job, JobStore, TxRecord } from "../store/jobStore.js";
 import type { JobState } from "../store/states.js";
-import { operatorInterface, RequestStatus, routerInterface } from "./abi.js";
+import { operatorInterface, routerInterface } from "./abi.js";
 import { RpcResponseError, toQuantity, type RpcBlock, type RpcClient, type RpcReceipt } from "./rpc.js";
 
 /**
@@ -378,7 +378,5 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
       return nextNonce;
     },
     status: () => ({ nextNonce, lowBalance, balanceWei: lastBalance?.toString(), pending: store.pendingTxs().length }),
-    requestStatus: (job: Job) => requestStatus(job),
-    RequestStatus,
   };
 }

@@ -18,6 +18,7 @@ describe("oracle daemon under faults (real chain, real gateway, loopback RPC pro
   });
   afterEach(async function () {
     world.rpc.rewrite = undefined;
+    world.rpc.fail = undefined;
     await world.rpc.setMode("ok");
     await oracle?.stop();
     oracle = undefined;
@@ -58,6 +59,21 @@ describe("oracle daemon under faults (real chain, real gateway, loopback RPC pro
     expect(readJobs(settings.DATA_DIR).filter((j) => j.requestId === requestId)).to.have.length(1);
     expect(jobState(settings.DATA_DIR, requestId)).to.equal("fulfilled");
     expect(await world.fulfilmentCount(requestId)).to.equal(1);
+  });
+
+  it("narrows its eth_getLogs ranges when the provider refuses wide ones", async function () {
+    // A provider that serves at most 3 blocks per eth_getLogs.
+    world.rpc.fail = (method, params) => {
+      if (method !== "eth_getLogs") return undefined;
+      const filter = params[0] as { fromBlock: string; toBlock: string };
+      return Number(filter.toBlock) - Number(filter.fromBlock) + 1 > 3 ? { code: -32005, message: "query exceeds max block range 3" } : undefined;
+    };
+    const startBlock = Math.max(0, (await head()) - 20);
+    const { requestId } = await world.request(world.patients[0]!);
+    const { logs } = await start({ START_BLOCK: startBlock, MAX_BLOCK_RANGE: 50 });
+    expect((await settled(requestId)).status).to.equal(Status.Fulfilled);
+    expect(await world.fulfilmentCount(requestId)).to.equal(1);
+    expect(logs.text()).to.include("narrowing it");
   });
 
   it("waits for N confirmations, forgets a request whose block was dropped by a reorg, and serves it once re-included", async function () {

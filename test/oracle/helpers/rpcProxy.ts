@@ -20,6 +20,8 @@ export type RpcProxy = {
   calls: Map<string, number>;
   /** Optional hook rewriting results (e.g. to duplicate logs). */
   rewrite?: (method: string, params: unknown[], result: unknown) => unknown;
+  /** Optional hook answering a call with a JSON-RPC error instead (e.g. a provider's range limit). */
+  fail?: (method: string, params: unknown[]) => { code: number; message: string } | undefined;
   close(): Promise<void>;
 };
 
@@ -32,6 +34,8 @@ export async function startRpcProxy(target: Eip1193 | string): Promise<RpcProxy>
 
   async function forwardOne(call: { id: unknown; method: string; params?: unknown[] }) {
     calls.set(call.method, (calls.get(call.method) ?? 0) + 1);
+    const refusal = proxyRef.current?.fail?.(call.method, call.params ?? []);
+    if (refusal) return { jsonrpc: "2.0", id: call.id, error: refusal };
     try {
       let result: unknown;
       if (typeof target === "string") {
