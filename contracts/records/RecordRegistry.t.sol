@@ -82,6 +82,24 @@ contract RecordRegistryFuzzTest is Test {
         records.anchorRecordBySig(patient, recordId, 0, "u", bytes32(0), block.timestamp, sig);
     }
 
+    function testFuzz_amendmentKeepsTheCategory(bytes32 v1, bytes32 v2, uint8 oldCategory, uint8 newCategory) public {
+        vm.assume(v1 != bytes32(0) && v2 != bytes32(0) && v1 != v2);
+        oldCategory = uint8(bound(oldCategory, 0, 31));
+        newCategory = uint8(bound(newCategory, 0, 31));
+        vm.startPrank(patient);
+        records.anchorRecord(patient, v1, oldCategory, "u", bytes32(0));
+        if (oldCategory != newCategory) {
+            vm.expectRevert(
+                abi.encodeWithSelector(
+                    IRecordRegistry.AmendmentCategoryMismatch.selector, v1, oldCategory, newCategory
+                )
+            );
+        }
+        records.anchorRecord(patient, v2, newCategory, "u", v1);
+        vm.stopPrank();
+        assertEq(records.supersededBy(v1), oldCategory == newCategory ? v2 : bytes32(0));
+    }
+
     function _signAnchor(uint256 key, address forPatient, bytes32 recordId, uint8 category)
         private
         view
