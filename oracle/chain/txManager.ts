@@ -6,7 +6,7 @@ import { ConfigError, errorMessage, isRetryable } from "../errors.js";
 import type { SignedTx, UnsignedTx } from "../eval/types.js";
 import type { Job, JobStore, TxRecord } from "../store/jobStore.js";
 import type { JobState } from "../store/states.js";
-import { operatorInterface, routerInterface } from "./abi.js";
+import { operatorInterface, RequestStatus, routerInterface } from "./abi.js";
 import { RpcResponseError, toQuantity, type RpcBlock, type RpcClient, type RpcReceipt } from "./rpc.js";
 
 /**
@@ -210,8 +210,8 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
           continue;
         }
         const reason = revertReason(simulation.reason);
-        if (reason !== undefined && REQUEST_CLOSED_REASONS.some((r) => reason.includes(r))) {
-          const status = await requestStatus(job);
+        const status = reason !== undefined && REQUEST_CLOSED_REASONS.some((r) => reason.includes(r)) ? await requestStatus(job) : undefined;
+        if (status !== undefined && status !== RequestStatus.Pending) {
           const refused = store.transition(job.requestId, ["confirmed", "fetched", "verified", "evaluated", "stored"], "refused", {
             lastError: `request already closed on-chain (router status ${status ?? "unknown"})`,
           });
@@ -321,7 +321,17 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
         }
       }
 
-      const stuck = store.pendingTxs().filter((t) => t.nonce >= latest);
+      const stillPending = store.pendingTxs().filter((t) => t.nonce >= latest);
+      // After a reorg the account's nonce can go back: nonces we used in dropped blocks are free
+      // again. Never leave a gap below our next nonce, or every later transaction waits forever.
+      const expected = Math.max(latest, ...stillPending.map((t) => t.nonce + 1));
+      if (nextNonce > expected) {
+        logger.warn({ local: nextNonce, chain: latest, expected }, "account nonce went back (reorg); lowering the next nonce");
+        nextNonce = expected;
+        store.setNextNonce(nextNonce);
+      }
+
+      const stuck = stillPending;
       const newest = new Map<number, TxRecord>();
       for (const tx of stuck) {
         const seen = newest.get(tx.nonce);
@@ -337,7 +347,12 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
     const replacements: (Omit<TxRecord, "status">)[] = [];
     for (const tx of txs) {
       const job = store.getJob(tx.requestId);
-      if (!job || job.state !== "submitted") continue;
+      if (!job || job.state !== "submitted") {
+        // Its job started again after a reorg, but this nonce is ours and must be used: re-send
+        // the same bytes (mined, it fulfils or reverts harmlessly; the job's new round sees that).
+        await broadcast([tx], "rebroadcast");
+        continue;
+      }
       const factor = BigInt(100 + settings.GAS_BUMP_PERCENT);
       let maxFee = (BigInt(tx.maxFeePerGas) * factor + 99n) / 100n;
       let priority = (BigInt(tx.maxPriorityFeePerGas) * factor + 99n) / 100n;

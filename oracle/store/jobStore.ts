@@ -156,6 +156,8 @@ export function createJobStore({ path, now = Date.now }: { path: string; now?: (
     insertJob: db.prepare(`INSERT INTO jobs (request_id, state, request, block_number, block_hash, log_index, transaction_hash, seen_at, updated_at)
       VALUES (?, 'seen', ?, ?, ?, ?, ?, ?, ?)`),
     moveJob: db.prepare("UPDATE jobs SET block_number = ?, block_hash = ?, log_index = ?, transaction_hash = ?, updated_at = ? WHERE request_id = ?"),
+    restartJob: db.prepare(`UPDATE jobs SET state = 'seen', request = ?, attempts = 0, next_attempt_at = 0, nonce = NULL, fulfil_tx_hash = NULL,
+      result_hash = NULL, result_uri = NULL, reason_code = NULL, last_error = 're-included after a reorg', updated_at = ? WHERE request_id = ?`),
     getCursor: db.prepare("SELECT block_number, block_hash FROM cursor WHERE id = 1"),
     setCursor: db.prepare("INSERT INTO cursor (id, block_number, block_hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET block_number = excluded.block_number, block_hash = excluded.block_hash"),
     putRing: db.prepare("INSERT INTO block_ring (block_number, block_hash) VALUES (?, ?) ON CONFLICT (block_number) DO UPDATE SET block_hash = excluded.block_hash"),
@@ -261,7 +263,13 @@ export function createJobStore({ path, now = Date.now }: { path: string; now?: (
           }
           stmt.moveJob.run(log.blockNumber, log.blockHash, log.logIndex, log.transactionHash, now(), log.request.requestId);
           stmt.putRing.run(log.blockNumber, log.blockHash);
-          return existing.block_hash === log.blockHash ? "duplicate" : "moved";
+          if (existing.block_hash === log.blockHash) return "duplicate";
+          // Re-included after a reorg, possibly by a different transaction (same requestId, other
+          // input or expiration). Whatever this job did was judged on the dropped branch (its
+          // fulfilment may have been dropped with it): start again from the new log. The chain
+          // prevents a second fulfilment — a request already settled here is refused at once.
+          stmt.restartJob.run(JSON.stringify(log.request), now(), log.request.requestId);
+          return "moved";
         });
         stmt.setCursor.run(cursor.blockNumber, cursor.blockHash);
         stmt.putRing.run(cursor.blockNumber, cursor.blockHash);

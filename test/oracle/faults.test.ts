@@ -17,6 +17,7 @@ describe("oracle daemon under faults (real chain, real gateway, loopback RPC pro
     world = await createWorld({ patients: 2 });
   });
   afterEach(async function () {
+    if (this.currentTest?.state === "failed" && process.env.DUMP_LOGS && this.currentTest.ctx?.dumpLogs) console.log((this.currentTest.ctx.dumpLogs as () => string)().split("\n").slice(-60).join("\n"));
     world.rpc.rewrite = undefined;
     world.rpc.fail = undefined;
     await world.rpc.setMode("ok");
@@ -101,6 +102,24 @@ describe("oracle daemon under faults (real chain, real gateway, loopback RPC pro
     expect(await world.fulfilmentCount(requestId)).to.equal(1);
     const metrics = await (await fetch(`${oracle!.url}/metrics`)).text();
     expect(Number(/oracle_reorgs_total (\d+)/.exec(metrics)?.[1])).to.be.greaterThan(0);
+  });
+
+  it("serves a request again when a reorg deeper than N dropped both the request and its fulfilment", async function () {
+    const { settings, logs } = await start();
+    this.test!.ctx!.dumpLogs = () => logs.text();
+    const snapshot = await world.provider.request({ method: "evm_snapshot", params: [] });
+    const { requestId } = await world.request(world.patients[0]!);
+    expect((await settled(requestId)).status).to.equal(Status.Fulfilled);
+    await waitFor(() => jobState(settings.DATA_DIR, requestId) === "fulfilled", "fulfilled in the store");
+
+    await world.provider.request({ method: "evm_revert", params: [snapshot] });
+    await world.networkHelpers.mine(3);
+    expect((await world.status(requestId)).status).to.equal(0n); // gone with the dropped branch
+    const again = await world.request(world.patients[0]!);
+    expect(again.requestId).to.equal(requestId);
+    expect((await settled(requestId)).status).to.equal(Status.Fulfilled);
+    expect(await world.fulfilmentCount(requestId)).to.equal(1);
+    await waitFor(() => jobState(settings.DATA_DIR, requestId) === "fulfilled", "fulfilled again in the store");
   });
 
   it("rides out refused connections, timeouts, resets and HTTP 500s from the RPC, still serving", async function () {

@@ -47,7 +47,7 @@ describe("oracle job store", function () {
     store.close();
   });
 
-  it("forgets unsubmitted jobs of dropped blocks on rollback, keeps submitted ones, and takes a reappearing log", function () {
+  it("forgets unsubmitted jobs of dropped blocks on rollback, keeps submitted ones, and restarts a reappearing one", function () {
     const store = createJobStore({ path: path() });
     store.commitRange([requestLog(1, 10), requestLog(2, 12), requestLog(3, 12, hash(1012), 1)], { blockNumber: 12, blockHash: hash(1012) }, 64);
     store.confirmUpTo(12);
@@ -61,7 +61,9 @@ describe("oracle job store", function () {
     const outcomes = store.commitRange([requestLog(2, 11, hash(2011)), requestLog(3, 11, hash(2011), 1)], { blockNumber: 11, blockHash: hash(2011) }, 64);
     expect(outcomes).to.deep.equal(["new", "moved"]);
     expect(store.getJob(hash(3))?.blockHash).to.equal(hash(2011));
-    expect(store.getJob(hash(3))?.state).to.equal("submitted");
+    // Judged on the dropped branch: it starts again (the chain refuses a second fulfilment).
+    expect(store.getJob(hash(3))?.state).to.equal("seen");
+    expect(store.getJob(hash(3))?.nonce).to.equal(null);
     store.close();
   });
 
