@@ -1,7 +1,6 @@
 import { id as keccakUtf8, ZeroHash, type Provider } from "ethers";
 
-import { Category, categoryName, purposeName } from "../sdk/codes.js";
-import { RequestStatus } from "../sdk/chain/abis.js";
+import { Category, categoryName, purposeName, RequestStatus } from "../sdk/codes.js";
 import type { MedCipherContracts } from "../sdk/chain/contracts.js";
 import { checksumAddress as getAddress } from "./address.js";
 import { ForbiddenError } from "./errors.js";

@@ -1,6 +1,9 @@
 /**
- * Purpose-of-use and record-category codes, mirroring contracts/libraries/ConsentCodes.sol.
- * Purposes map to HL7 v3 ActReason (FHIR PurposeOfUse).
+ * The contracts' codes for TypeScript callers: purposes of use (`libraries/Purpose.sol`, mapped to
+ * HL7 v3 ActReason / FHIR PurposeOfUse), record categories (`libraries/Category.sol`), prediction
+ * request statuses and failure codes (`IPredictionRouter.RequestStatus`,
+ * `libraries/PredictionCodes.sol`) and record entry kinds (`IRecordRegistry.EntryKind`).
+ * The single TypeScript copy: the SDK, the contract tests and the gas bench all import it.
  */
 export const Purpose = { NONE: 0, TREAT: 1, ETREAT: 2, HRESCH: 3, TREATDS: 4, PATRQT: 5 } as const;
 export type PurposeName = Exclude<keyof typeof Purpose, "NONE">;
@@ -58,7 +61,40 @@ export function parseCategory(value: string): number | undefined {
   return Number.isInteger(n) && n >= 0 && n <= 31 ? n : undefined;
 }
 
+/** The scope bit of one category code (`1 << code`, unsigned: code 31 stays positive). */
+export function categoryBit(code: number): number {
+  return (1 << code) >>> 0;
+}
+
 /** The consent scope bitmask covering `categories`. */
 export function scopeOf(categories: readonly number[]): number {
-  return categories.reduce((mask, c) => (mask | (1 << c)) >>> 0, 0);
+  return categories.reduce((mask, c) => (mask | categoryBit(c)) >>> 0, 0);
 }
+
+/** `IPredictionRouter.RequestStatus`. */
+export const RequestStatus = { None: 0, Pending: 1, Fulfilled: 2, Failed: 3, Refused: 4, Cancelled: 5 } as const;
+
+/**
+ * Why a prediction request ended without a result, `libraries/PredictionCodes.sol`:
+ * 1-999 reported by the oracle, 1000+ set by the router when it refuses or rejects a fulfilment.
+ */
+export const PredictionCodes = {
+  INPUT_UNAVAILABLE: 1,
+  INPUT_HASH_MISMATCH: 2,
+  KEYS_UNAVAILABLE: 3,
+  KEYS_HASH_MISMATCH: 4,
+  MODEL_UNAVAILABLE: 5,
+  PARAMETER_SET_MISMATCH: 6,
+  EVALUATION_FAILED: 7,
+  STORAGE_FAILED: 8,
+  EXPIRED: 9,
+  ORACLE_INTERNAL: 999,
+  CONSENT_REVOKED: 1000,
+  RESULT_HASH_MISMATCH: 1001,
+  ON_CHAIN_RESULTS_DISABLED: 1002,
+  EMPTY_RESULT: 1003,
+  MODEL_RETIRED: 1004,
+} as const;
+
+/** `IRecordRegistry.EntryKind`. */
+export const EntryKind = { None: 0, Record: 1, Batch: 2 } as const;

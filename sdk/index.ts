@@ -5,7 +5,14 @@
 export { createMedCipherClient, connectGateway, type MedCipherClient, type CreateMedCipherClientParameters } from "./client.js";
 export { createGatewayClient, type GatewayClient, type GatewayClientOptions, type GatewaySigner } from "./gateway/client.js";
 export { connectContracts, loadDeployment, type MedCipherAddresses, type MedCipherContracts } from "./chain/contracts.js";
-export { Category, Purpose, parseCategory, parsePurpose, categoryName, purposeName, scopeOf } from "./codes.js";
+export {
+  Category, Purpose, RequestStatus, PredictionCodes, EntryKind,
+  parseCategory, parsePurpose, categoryName, purposeName, categoryBit, scopeOf,
+} from "./codes.js";
+export {
+  medCipherDomain, DOMAIN_NAMES, BIND_DEVICE_TYPES, GRANT_CONSENT_TYPES, REVOKE_CONSENT_TYPES, ANCHOR_RECORD_TYPES, ANCHOR_BATCH_TYPES,
+  type SigningContract,
+} from "./chain/typedData.js";
 export * from "./errors.js";
 
 export { createPatientIdentity, type CreatePatientIdentityParameters, type CreatePatientIdentityReturnType } from "./actions/createPatientIdentity.js";

@@ -2,6 +2,7 @@ import { getAddress, type Signer } from "ethers";
 
 import { chainNow, SIGNATURE_LIFETIME_SECONDS } from "../chain/time.js";
 import { sendTransaction } from "../chain/send.js";
+import { BIND_DEVICE_TYPES, medCipherDomain } from "../chain/typedData.js";
 import type { MedCipherClient } from "../client.js";
 
 export type BindDeviceParameters = {
@@ -15,15 +16,8 @@ export type BindDeviceParameters = {
 
 export type BindDeviceReturnType = { device: string; transactionHash: string };
 
-export const BIND_DEVICE_TYPES = {
-  BindDevice: [
-    { name: "device", type: "address" },
-    { name: "patient", type: "address" },
-    { name: "expiresAt", type: "uint40" },
-    { name: "nonce", type: "uint32" },
-    { name: "deadline", type: "uint256" },
-  ],
-};
+/** Defined in chain/typedData.ts with the other contract messages; still exported here for callers of this file. */
+export { BIND_DEVICE_TYPES };
 
 /**
  * Binds a registered device to the client's patient account: the device signs EIP-712
@@ -37,7 +31,7 @@ export async function bindDevice(client: MedCipherClient, parameters: BindDevice
   const deadline = parameters.deadline ?? (await chainNow(client.provider)) + SIGNATURE_LIFETIME_SECONDS;
   const info = (await client.contracts.identity.deviceOf!(device)) as { bindNonce: bigint };
   const signature = await parameters.device.signTypedData(
-    { name: "MedCipher IdentityRegistry", version: "1", chainId: client.chainId, verifyingContract: client.addresses.IdentityRegistry },
+    medCipherDomain("IdentityRegistry", client.chainId, client.addresses.IdentityRegistry),
     BIND_DEVICE_TYPES,
     { device, patient: client.address, expiresAt: parameters.expiresAt, nonce: info.bindNonce, deadline },
   );

@@ -3,6 +3,7 @@ import { getAddress, type Signer } from "ethers";
 import { chainNow, SIGNATURE_LIFETIME_SECONDS } from "../chain/time.js";
 import { connectContracts } from "../chain/contracts.js";
 import { sendTransaction } from "../chain/send.js";
+import { GRANT_CONSENT_TYPES, medCipherDomain } from "../chain/typedData.js";
 import type { MedCipherClient } from "../client.js";
 import { scopeOf } from "../codes.js";
 import { InvalidInputError } from "../errors.js";
@@ -26,21 +27,12 @@ export type GrantConsentParameters = {
 
 export type GrantConsentReturnType = { transactionHash: string; categories: number };
 
-export const GRANT_CONSENT_TYPES = {
-  GrantConsent: [
-    { name: "patient", type: "address" },
-    { name: "grantee", type: "address" },
-    { name: "purpose", type: "uint8" },
-    { name: "categories", type: "uint32" },
-    { name: "validFrom", type: "uint40" },
-    { name: "validUntil", type: "uint40" },
-    { name: "nonce", type: "uint256" },
-    { name: "deadline", type: "uint256" },
-  ],
-};
+/** Defined in chain/typedData.ts with the other contract messages; still exported here for callers of this file. */
+export { GRANT_CONSENT_TYPES };
 
+/** The ConsentManager's EIP-712 domain on the client's chain. */
 export function consentDomain(client: Pick<MedCipherClient, "chainId" | "addresses">) {
-  return { name: "MedCipher ConsentManager", version: "1", chainId: client.chainId, verifyingContract: client.addresses.ConsentManager };
+  return medCipherDomain("ConsentManager", client.chainId, client.addresses.ConsentManager);
 }
 
 /**

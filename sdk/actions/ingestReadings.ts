@@ -3,6 +3,7 @@ import { getAddress, getBytes, type Signer } from "ethers";
 import { chainNow, SIGNATURE_LIFETIME_SECONDS } from "../chain/time.js";
 import { sendTransaction } from "../chain/send.js";
 import { connectContracts } from "../chain/contracts.js";
+import { ANCHOR_BATCH_TYPES, medCipherDomain } from "../chain/typedData.js";
 import { requireGateway, type MedCipherClient } from "../client.js";
 import { Category } from "../codes.js";
 import { buildMerkleBatch, newSalt, recordCommitment } from "../crypto/commitment.js";
@@ -32,16 +33,8 @@ export type IngestReadingsParameters = {
 
 export type IngestReadingsReturnType = { root: string; transactionHash: string; records: RecordRef[] };
 
-export const ANCHOR_BATCH_TYPES = {
-  AnchorBatch: [
-    { name: "patient", type: "address" },
-    { name: "root", type: "bytes32" },
-    { name: "count", type: "uint32" },
-    { name: "category", type: "uint8" },
-    { name: "uri", type: "string" },
-    { name: "deadline", type: "uint256" },
-  ],
-};
+/** Defined in chain/typedData.ts with the other contract messages; still exported here for callers of this file. */
+export { ANCHOR_BATCH_TYPES };
 
 /**
  * Readings → FHIR Observation bundles → each sealed under a fresh data key wrapped to the
@@ -94,7 +87,7 @@ export async function ingestReadings(client: MedCipherClient, parameters: Ingest
   if (parameters.relayer) {
     const deadline = (await chainNow(client.provider)) + SIGNATURE_LIFETIME_SECONDS;
     const signature = await client.account.signTypedData(
-      { name: "MedCipher RecordRegistry", version: "1", chainId: client.chainId, verifyingContract: client.addresses.RecordRegistry },
+      medCipherDomain("RecordRegistry", client.chainId, client.addresses.RecordRegistry),
       ANCHOR_BATCH_TYPES,
       { patient, root: batch.root, count, category, uri, deadline },
     );

@@ -3,21 +3,15 @@ import { getAddress, type Signer } from "ethers";
 import { chainNow, SIGNATURE_LIFETIME_SECONDS } from "../chain/time.js";
 import { connectContracts } from "../chain/contracts.js";
 import { sendTransaction } from "../chain/send.js";
+import { REVOKE_CONSENT_TYPES } from "../chain/typedData.js";
 import type { MedCipherClient } from "../client.js";
 import { consentDomain } from "./grantConsent.js";
 
 export type RevokeConsentParameters = { grantee: string; purpose: number; relayer?: Signer };
 export type RevokeConsentReturnType = { transactionHash: string };
 
-export const REVOKE_CONSENT_TYPES = {
-  RevokeConsent: [
-    { name: "patient", type: "address" },
-    { name: "grantee", type: "address" },
-    { name: "purpose", type: "uint8" },
-    { name: "nonce", type: "uint256" },
-    { name: "deadline", type: "uint256" },
-  ],
-};
+/** Defined in chain/typedData.ts with the other contract messages; still exported here for callers of this file. */
+export { REVOKE_CONSENT_TYPES };
 
 /**
  * Revokes the client's (patient's) grant to `grantee` for `purpose`. The gateway refuses the

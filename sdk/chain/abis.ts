@@ -141,7 +141,3 @@ export const AUDIT_LOG_ANCHOR_ABI = [
   "error EntryCountNotIncreasing(uint64 previous, uint64 given)",
 ];
 
-/** Request status codes of IPredictionRouter.RequestStatus. */
-export const RequestStatus = { None: 0, Pending: 1, Fulfilled: 2, Failed: 3, Refused: 4, Cancelled: 5 } as const;
-/** Entry kinds of IRecordRegistry.EntryKind. */
-export const EntryKind = { None: 0, Record: 1, Batch: 2 } as const;
