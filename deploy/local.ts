@@ -11,6 +11,7 @@
 import type { NetworkConnection } from "hardhat/types/network";
 import type { Signer } from "ethers";
 
+import type { MedCipherAddresses as SdkAddresses } from "../sdk/chain/contracts.js";
 import type {
   AuditLogAnchor,
   ConsentManager,
@@ -74,16 +75,8 @@ export type DeployMedCipherOptions = {
   models?: ModelRegistration[];
 };
 
-export type MedCipherAddresses = {
-  IdentityRegistry: string;
-  ConsentManager: string;
-  RecordRegistry: string;
-  ModelRegistry: string;
-  PredictionRouter: string;
-  AuditLogAnchor: string;
-  LinkToken: string;
-  Operator: string;
-};
+/** The SDK's addresses plus the Chainlink contracts the deployment brings (deployments/<chainId>.json names). */
+export type MedCipherAddresses = SdkAddresses & { LinkToken: string; Operator: string };
 
 export type MedCipherDeployment = {
   identity: IdentityRegistry;

@@ -9,17 +9,17 @@ import path from "node:path";
 import { network } from "hardhat";
 import { sha256, type ContractTransactionResponse } from "ethers";
 
-import { Category, Purpose, categoryBit } from "../../deploy/codes.js";
+import { deployMedCipher, OutputKind } from "../../deploy/local.js";
+import { encodeFulfilment, jobsFromReceipt } from "../../deploy/prediction.js";
 import {
   ANCHOR_BATCH_TYPES,
   ANCHOR_RECORD_TYPES,
   BIND_DEVICE_TYPES,
   GRANT_CONSENT_TYPES,
   medCipherDomain,
-} from "../../deploy/eip712.js";
-import { deployMedCipher, OutputKind } from "../../deploy/local.js";
-import { buildReadingTree } from "../../deploy/merkle.js";
-import { encodeFulfilment, jobsFromReceipt } from "../../deploy/prediction.js";
+} from "../../sdk/chain/typedData.js";
+import { Category, Purpose, RequestStatus, categoryBit } from "../../sdk/codes.js";
+import { buildMerkleBatch } from "../../sdk/crypto/commitment.js";
 
 const TARGETS: Record<string, number | undefined> = {
   anchorRecord: 55_000,
@@ -102,16 +102,15 @@ results.anchorRecordBySig = await gasOf(
 );
 
 const readings = Array.from({ length: 1_000 }, () => blobHash());
-const tree = buildReadingTree(readings);
+const batch = buildMerkleBatch(readings);
 const batchHash = blobHash();
 results.anchorBatch = await gasOf(
-  suite.records.connect(patient).anchorBatch(patient.address, tree.root, readings.length, Category.VITAL_SIGNS, blobUri(batchHash)),
+  suite.records.connect(patient).anchorBatch(patient.address, batch.root, readings.length, Category.VITAL_SIGNS, blobUri(batchHash)),
 );
-const tree2 = buildReadingTree(readings.slice(0, 10));
-const batch2 = { patient: patient.address, root: tree2.root, count: 10n, category: Category.VITAL_SIGNS, uri: blobUri(blobHash()), deadline: now + 3600n };
-const batchSig = await device.signTypedData(medCipherDomain("RecordRegistry", chainId, suite.addresses.RecordRegistry), ANCHOR_BATCH_TYPES, batch2);
+const signedBatch = { patient: patient.address, root: buildMerkleBatch(readings.slice(0, 10)).root, count: 10n, category: Category.VITAL_SIGNS, uri: blobUri(blobHash()), deadline: now + 3600n };
+const batchSig = await device.signTypedData(medCipherDomain("RecordRegistry", chainId, suite.addresses.RecordRegistry), ANCHOR_BATCH_TYPES, signedBatch);
 results.anchorBatchBySig = await gasOf(
-  suite.records.connect(relayer).anchorBatchBySig(batch2.patient, batch2.root, batch2.count, batch2.category, batch2.uri, batch2.deadline, batchSig),
+  suite.records.connect(relayer).anchorBatchBySig(signedBatch.patient, signedBatch.root, signedBatch.count, signedBatch.category, signedBatch.uri, signedBatch.deadline, batchSig),
 );
 
 // Consent.
@@ -151,7 +150,7 @@ async function fulfil(job: Awaited<ReturnType<typeof request>>["job"], ciphertex
   const tx = suite.operator.connect(oracle).fulfillOracleRequest2(job.requestId, job.payment, job.callbackAddress, job.callbackFunctionId, job.expiration, data, { gasLimit: 3_000_000 });
   const gas = await gasOf(tx);
   const state = await suite.router.getRequest(job.requestId);
-  if (state.status !== 2n) throw new Error(`fulfilment did not succeed (status ${state.status})`);
+  if (state.status !== BigInt(RequestStatus.Fulfilled)) throw new Error(`fulfilment did not succeed (status ${state.status})`);
   return gas;
 }
 await fulfil((await request()).job);

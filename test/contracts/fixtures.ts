@@ -6,15 +6,15 @@ import type { NetworkConnection } from "hardhat/types/network";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import { hexlify, randomBytes, Signature } from "ethers";
 
-import { Category, Purpose, categoryBit } from "../../deploy/codes.js";
+import { deployMedCipher, OutputKind, type MedCipherDeployment } from "../../deploy/local.js";
+import { Category, Purpose, categoryBit } from "../../sdk/codes.js";
 import {
   ANCHOR_RECORD_TYPES,
   BIND_DEVICE_TYPES,
   GRANT_CONSENT_TYPES,
   REVOKE_CONSENT_TYPES,
   medCipherDomain,
-} from "../../deploy/eip712.js";
-import { deployMedCipher, OutputKind, type MedCipherDeployment } from "../../deploy/local.js";
+} from "../../sdk/chain/typedData.js";
 
 export { Category, Purpose, categoryBit };
 

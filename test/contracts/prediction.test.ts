@@ -3,9 +3,9 @@ import { network } from "hardhat";
 import { randomBytes, sha256 } from "ethers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 
-import { PredictionCodes, RequestStatus } from "../../deploy/codes.js";
 import { DEFAULT_FEE, DEFAULT_JOB_ID } from "../../deploy/local.js";
 import { encodeFulfilment, jobsFromReceipt, type Fulfilment, type OracleJob } from "../../deploy/prediction.js";
+import { PredictionCodes, RequestStatus } from "../../sdk/codes.js";
 import {
   Category,
   DAY,

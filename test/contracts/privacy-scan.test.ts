@@ -10,7 +10,7 @@ import { network } from "hardhat";
 import { Interface, hexlify, type ContractTransactionResponse, type InterfaceAbi, type Log } from "ethers";
 
 import { encodeFulfilment, jobsFromReceipt } from "../../deploy/prediction.js";
-import { buildReadingTree } from "../../deploy/merkle.js";
+import { buildMerkleBatch } from "../../sdk/crypto/commitment.js";
 import {
   Category,
   DAY,
@@ -93,7 +93,7 @@ describe("privacy scan", function () {
     await send(suite.records.connect(patient).anchorRecord(patient.address, amended, Category.LABORATORY, blobUri(randomHash()), recordId));
     const signed = { patient: patient.address, recordId: randomHash(), category: Category.VITAL_SIGNS, uri: blobUri(randomHash()), supersedes: ethers.ZeroHash, deadline: now + 600n };
     await send(suite.records.connect(relayer).anchorRecordBySig(signed.patient, signed.recordId, signed.category, signed.uri, signed.supersedes, signed.deadline, await signAnchor(suite, device, signed)));
-    const tree = buildReadingTree([recordId, randomHash(), randomHash()]);
+    const tree = buildMerkleBatch([recordId, randomHash(), randomHash()]);
     await send(suite.records.connect(device).anchorBatch(patient.address, tree.root, 3, Category.VITAL_SIGNS, blobUri(randomHash())));
     await send(suite.consent.connect(patient).grantConsent(provider.address, Purpose.TREATDS, categoryBit(Category.PREDICTION), 0, now + DAY));
     const grant = { patient: patient.address, grantee: researcher.address, purpose: Purpose.HRESCH, categories: categoryBit(Category.VITAL_SIGNS), validFrom: 0n, validUntil: now + DAY, deadline: now + 600n };

@@ -1,8 +1,8 @@
 import { expect } from "chai";
 import { network } from "hardhat";
 
-import { ANCHOR_BATCH_TYPES, medCipherDomain } from "../../deploy/eip712.js";
-import { buildReadingTree } from "../../deploy/merkle.js";
+import { ANCHOR_BATCH_TYPES, medCipherDomain } from "../../sdk/chain/typedData.js";
+import { buildMerkleBatch } from "../../sdk/crypto/commitment.js";
 import {
   Category,
   DAY,
@@ -214,18 +214,18 @@ describe("RecordRegistry", function () {
       const suite = await networkHelpers.loadFixture(suiteFixture);
       const { patient, device } = suite.actors;
       const readings = Array.from({ length: 37 }, () => randomHash());
-      const tree = buildReadingTree(readings);
+      const tree = buildMerkleBatch(readings);
       await expect(suite.records.connect(device).anchorBatch(patient.address, tree.root, readings.length, Category.VITAL_SIGNS, "u"))
         .to.emit(suite.records, "BatchAnchored")
         .withArgs(tree.root, patient.address, Category.VITAL_SIGNS, readings.length, "u", device.address, device.address);
       for (const i of [0, 1, 17, 36]) {
-        expect(await suite.records.verifyInclusion(tree.root, readings[i]!, tree.proof(i))).to.equal(true);
+        expect(await suite.records.verifyInclusion(tree.root, readings[i]!, tree.proofs[i]!)).to.equal(true);
       }
       // A reading not in the batch, a wrong proof, an unknown root: false.
-      expect(await suite.records.verifyInclusion(tree.root, randomHash(), tree.proof(3))).to.equal(false);
-      expect(await suite.records.verifyInclusion(tree.root, readings[3]!, tree.proof(4))).to.equal(false);
-      const unanchored = buildReadingTree(readings.slice(0, 5));
-      expect(await suite.records.verifyInclusion(unanchored.root, readings[0]!, unanchored.proof(0))).to.equal(false);
+      expect(await suite.records.verifyInclusion(tree.root, randomHash(), tree.proofs[3]!)).to.equal(false);
+      expect(await suite.records.verifyInclusion(tree.root, readings[3]!, tree.proofs[4]!)).to.equal(false);
+      const unanchored = buildMerkleBatch(readings.slice(0, 5));
+      expect(await suite.records.verifyInclusion(unanchored.root, readings[0]!, unanchored.proofs[0]!)).to.equal(false);
       const entry = await suite.records.entryOf(tree.root);
       expect(entry.kind).to.equal(2n);
       expect(entry.count).to.equal(37n);
@@ -235,7 +235,7 @@ describe("RecordRegistry", function () {
       const suite = await networkHelpers.loadFixture(suiteFixture);
       const { patient } = suite.actors;
       const reading = randomHash();
-      const tree = buildReadingTree([reading]);
+      const tree = buildMerkleBatch([reading]);
       await (await suite.records.connect(patient).anchorRecord(patient.address, tree.root, 0, "u", ethers.ZeroHash)).wait();
       expect(await suite.records.verifyInclusion(tree.root, reading, [])).to.equal(false);
     });
@@ -244,7 +244,7 @@ describe("RecordRegistry", function () {
       const suite = await networkHelpers.loadFixture(suiteFixture);
       const { patient } = suite.actors;
       const gas = async (n: number) => {
-        const tree = buildReadingTree(Array.from({ length: n }, () => randomHash()));
+        const tree = buildMerkleBatch(Array.from({ length: n }, () => randomHash()));
         const receipt = await (await suite.records.connect(patient).anchorBatch(patient.address, tree.root, n, 0, blobUri(randomHash()))).wait();
         return receipt!.gasUsed;
       };
@@ -273,7 +273,7 @@ describe("RecordRegistry", function () {
     it("anchors a device-signed batch through a relayer, once, for the device's patient only", async function () {
       const suite = await networkHelpers.loadFixture(suiteFixture);
       const { patient, otherPatient, device, relayer } = suite.actors;
-      const tree = buildReadingTree(Array.from({ length: 8 }, () => randomHash()));
+      const tree = buildMerkleBatch(Array.from({ length: 8 }, () => randomHash()));
       const domain = medCipherDomain("RecordRegistry", suite.chainId, suite.addresses.RecordRegistry);
       const deadline = (await latest(connection)) + 600n;
       const batch = { patient: patient.address, root: tree.root, count: 8n, category: Category.VITAL_SIGNS, uri: "u", deadline };

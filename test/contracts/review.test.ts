@@ -5,8 +5,8 @@
 import { expect } from "chai";
 import { network } from "hardhat";
 
-import { RequestStatus } from "../../deploy/codes.js";
 import { encodeFulfilment, jobsFromReceipt } from "../../deploy/prediction.js";
+import { PredictionCodes, RequestStatus } from "../../sdk/codes.js";
 import {
   Category,
   DAY,
@@ -28,9 +28,6 @@ import {
 
 const connection = await network.create();
 const { ethers, networkHelpers } = connection;
-
-/** `PredictionCodes.MODEL_RETIRED` (not yet in deploy/codes.ts, which this review does not own). */
-const MODEL_RETIRED = 1004;
 
 describe("contracts review", function () {
   async function suiteFixture(): Promise<Suite> {
@@ -161,10 +158,10 @@ describe("contracts review", function () {
           .fulfillOracleRequest2(job.requestId, job.payment, job.callbackAddress, job.callbackFunctionId, job.expiration, data, { gasLimit: 2_000_000 }),
       )
         .to.emit(suite.router, "PredictionFailed")
-        .withArgs(job.requestId, patient.address, MODEL_RETIRED);
+        .withArgs(job.requestId, patient.address, PredictionCodes.MODEL_RETIRED);
       const state = await suite.router.getRequest(job.requestId);
       expect(state.status).to.equal(BigInt(RequestStatus.Failed));
-      expect(state.failureCode).to.equal(BigInt(MODEL_RETIRED));
+      expect(state.failureCode).to.equal(BigInt(PredictionCodes.MODEL_RETIRED));
       expect(state.resultHash).to.equal(ethers.ZeroHash);
     });
   });
