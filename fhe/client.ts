@@ -214,7 +214,7 @@ export class FheClient {
         rows = header.readings === 1 ? [averageRows(sumRanges(layout, slots, layout.readingsPerCiphertext))] : sumRanges(layout, slots, header.readings);
       }
       for (const slots of decoded) slots.fill(0);
-      return rows.map((scores) => toPrediction(model, scores));
+      return rows.map((scores) => predictionFromScores(model, scores));
     } finally {
       ciphertext.delete();
       plaintext.delete();
@@ -325,7 +325,12 @@ function encryptReadings(
   }
 }
 
-function toPrediction(model: ModelArtifact, rawScores: number[]): Prediction {
+/**
+ * The model's output function on its scores, as the client applies it after decryption: scores
+ * rounded to the model's stated precision, then sigmoid / softmax over `[0, ...scores]`. Also the
+ * plaintext reference: `predictionFromScores(model, scoreReading(model, reading))`.
+ */
+export function predictionFromScores(model: Pick<ModelArtifact, "output">, rawScores: number[]): Prediction {
   const { output } = model;
   const scores = rawScores.map((s) => roundTo(s, output.scoreDecimals));
   const all = [0, ...scores];

@@ -2,7 +2,7 @@
  * MedCipher's CKKS engine (node-seal), shared by the client (SDK) and the evaluator (oracle).
  * See docs/fhe.md for parameter sets, blob formats, encoding specs and the threat model.
  */
-export { FheClient, FhePublicEncryptor, type EncryptOptions, type GaloisRequirements, type Prediction } from "./client.js";
+export { FheClient, FhePublicEncryptor, predictionFromScores, type EncryptOptions, type GaloisRequirements, type Prediction } from "./client.js";
 export { createEvaluator, type EvaluateOptions, type EvaluateTimings, type FheEvaluator } from "./evaluate.js";
 export { MASK_KEY_BYTES } from "./mask.js";
 export {

@@ -18,7 +18,7 @@ import { pino } from "pino";
 import { serveJsonRpc } from "../../deploy/jsonRpcServer.js";
 import { deployMedCipher } from "../../deploy/local.js";
 import { modelRegistration } from "../../deploy/models.js";
-import { FheClient, loadModel, scoreReading, type ModelArtifact, type Reading as FeatureReading } from "../../fhe/index.js";
+import { FheClient, loadModel, predictionFromScores, scoreReading, type ModelArtifact, type Reading as FeatureReading } from "../../fhe/index.js";
 import { startGatewayService } from "../../gateway/service.js";
 import { loadMaternalRisk, loadHeartDisease, MATERNAL_CLASSES, type Dataset } from "../../models/datasets.js";
 import { loadSettings } from "../../oracle/config/settings.js";
@@ -215,9 +215,14 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
       await waitForPrediction(patient, { requestId: job.requestId, timeoutMs: 120_000, pollMs: 100 });
       const result = await getPredictionResult(patient, { requestId: job.requestId, fhe });
       const encrypted = result.predictions[0]!;
-      const plaintext = plaintextPrediction(job.model, job.reading);
+      // The same model on the same reading, in plaintext, through the same output function.
+      const plaintext = predictionFromScores(job.model, scoreReading(job.model, job.reading));
       const difference = Math.max(...encrypted.probabilities.map((p, i) => Math.abs(p - plaintext.probabilities[i]!)));
-      predictions.push({ model: job.model.id, row: job.row, truth: job.truth, encrypted: { label: encrypted.label, probabilities: encrypted.probabilities }, plaintext, maxProbabilityDifference: difference });
+      predictions.push({
+        model: job.model.id, row: job.row, truth: job.truth, maxProbabilityDifference: difference,
+        encrypted: { label: encrypted.label, probabilities: encrypted.probabilities },
+        plaintext: { label: plaintext.label, probabilities: plaintext.probabilities },
+      });
     }
     printPredictionTable(print, predictions);
 
@@ -284,18 +289,6 @@ function dayOfReadings(vitals: Record<string, number>, endSeconds: number): stri
 function labelOf(model: ModelArtifact, data: Dataset, row: number): string {
   const label = data.labels[row]!;
   return model.output.labels[label] ?? MATERNAL_CLASSES[label] ?? String(label);
-}
-
-/** The same model on the same (client-side) reading, in plaintext, for comparison. */
-function plaintextPrediction(model: ModelArtifact, reading: FeatureReading): { label: string; probabilities: number[] } {
-  const scores = scoreReading(model, reading);
-  const logits = model.output.kind === "softmax" ? [0, ...scores] : [0, scores[0]!];
-  const top = Math.max(...logits);
-  const exps = logits.map((z) => Math.exp(z - top));
-  const total = exps.reduce((a, b) => a + b, 0);
-  const probabilities = exps.map((e) => Number((e / total).toFixed(model.output.probabilityDecimals)));
-  const classIndex = probabilities.indexOf(Math.max(...probabilities));
-  return { label: model.output.labels[classIndex]!, probabilities };
 }
 
 function printPredictionTable(print: (line: string) => void, predictions: DemoPrediction[]): void {
