@@ -39,6 +39,8 @@ export function createProcessor({ common, store, reader, blobs, pool, txManager,
   const { settings, logger, metrics, shutdown } = common;
   const inFlight = new Map<string, Promise<void>>();
   let submitting: Promise<void> | undefined;
+  let submitFailures = 0;
+  let submitNotBefore = 0;
   let wakeUp: (() => void) | undefined;
   let passScheduled = false;
 
@@ -198,9 +200,17 @@ export function createProcessor({ common, store, reader, blobs, pool, txManager,
         inFlight.set(job.requestId, work);
       }
     }
-    if (!submitting && !shutdown.isKilled()) {
+    if (!submitting && !shutdown.isKilled() && Date.now() >= submitNotBefore) {
       submitting = submitReady()
-        .catch((error: unknown) => logger.warn({ err: errorMessage(error) }, "submitting fulfilments failed; will retry"))
+        .then(() => {
+          submitFailures = 0;
+        })
+        .catch((error: unknown) => {
+          submitFailures++;
+          const delayMs = backoffDelayMs(submitFailures);
+          submitNotBefore = Date.now() + delayMs;
+          logger.warn({ err: errorMessage(error), failures: submitFailures, delayMs }, "submitting fulfilments failed; will retry");
+        })
         .finally(() => {
           submitting = undefined;
         });
