@@ -237,8 +237,9 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
         hash: signatures[i]!.hash, nonce: unsigned[i]!.nonce, raw: signatures[i]!.raw, requestId: job.requestId, sentAt: Date.now(),
         maxFeePerGas: fees.maxFeePerGas.toString(), maxPriorityFeePerGas: fees.maxPriorityFeePerGas.toString(),
       }));
+      // Recorded before anything is broadcast; the nonce advances only once the record is in.
+      store.recordSubmissions(signed, nextNonce + signed.length);
       nextNonce += signed.length;
-      store.recordSubmissions(signed, nextNonce);
       await failpoint("after:recorded");
       for (const s of signed) logger.info({ requestId: s.requestId, nonce: s.nonce, hash: s.hash }, "fulfilment sent");
       const signedAt = performance.now();
