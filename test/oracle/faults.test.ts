@@ -137,6 +137,14 @@ describe("oracle daemon under faults (real chain, real gateway, loopback RPC pro
     expect(await world.fulfilmentCount(requestId)).to.equal(1);
   });
 
+  it("alerts (log + metric) when the account's balance is below the minimum, and keeps serving", async function () {
+    const { logs } = await start({ MIN_BALANCE_WEI: (10n ** 30n).toString() });
+    await waitFor(async () => /^oracle_balance_low 1$/m.test(await (await fetch(`${oracle!.url}/metrics`)).text()), "low-balance metric");
+    expect(logs.text()).to.include("oracle balance is low");
+    const { requestId } = await world.request(world.patients[0]!);
+    expect((await settled(requestId)).status).to.equal(Status.Fulfilled);
+  });
+
   it("does not send for a request already fulfilled on-chain", async function () {
     const startBlock = (await head()) + 1;
     const { requestId } = await world.request(world.patients[0]!);
