@@ -206,6 +206,8 @@ async function main(): Promise<void> {
     ORACLE_PRIVATE_MODEL_MASK_KEY: hexlify(randomBytes(32)), ORACLE_DATA_DIR: dataDir, ORACLE_HTTP_PORT: String(opsPort),
     ORACLE_START_BLOCK: String(startBlock), ORACLE_CONFIRMATIONS: "1", ORACLE_POLL_INTERVAL_MS: "100", ORACLE_LOG_LEVEL: process.env.ORACLE_LOG_LEVEL ?? "info",
     ORACLE_WORKER_THREADS: "2",
+    // BENCH_ORACLE_<SETTING>=value overrides a daemon setting for an experiment.
+    ...Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k.startsWith("BENCH_ORACLE_") && v !== undefined).map(([k, v]) => [k.slice("BENCH_".length), v!])),
   };
   // BENCH_CPU_PROFILE=1 writes a V8 CPU profile of the oracle process next to its log.
   const profile = process.env.BENCH_CPU_PROFILE ? ["--cpu-prof", "--cpu-prof-dir", work] : [];
