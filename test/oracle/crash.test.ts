@@ -42,17 +42,23 @@ describe("oracle daemon killed (SIGKILL after each pipeline step, SIGTERM mid-jo
       expect(stateAtDeath).to.equal(point === "after:recorded" ? "submitted" : point.slice("after:".length));
 
       const second = spawnOracle(settings);
+      let failure: unknown;
       try {
         await waitFor(async () => ((await world.status(requestId)).status !== Status.Pending ? true : undefined), "fulfilment after restart", 60_000);
         expect((await world.status(requestId)).status).to.equal(Status.Fulfilled);
         await waitFor(() => jobState(settings.DATA_DIR, requestId) === "fulfilled", "job store catches up", 30_000);
         expect(await world.fulfilmentCount(requestId)).to.equal(1);
-      } finally {
-        await waitFor(() => second.output.some((l) => l.includes("oracle started")), "second start");
-        second.process.kill("SIGTERM");
-        const exit = await second.exited;
-        expect(exit.code, second.text().slice(-2000)).to.equal(0);
+      } catch (error) {
+        failure = error;
       }
+      // Stop the restarted daemon whatever happened, and report the first failure with its output.
+      const started = await waitFor(() => second.output.some((l) => l.includes("oracle started")) || (second.process.exitCode !== null && "exited"), "second start")
+        .then((outcome) => outcome === true, () => false);
+      second.process.kill("SIGTERM");
+      const exit = await second.exited;
+      if (failure) throw new Error(`${(failure as Error).message}\n--- restarted daemon ---\n${second.text().slice(-3000)}`, { cause: failure });
+      expect(started, second.text().slice(-2000)).to.equal(true);
+      expect(exit.code, second.text().slice(-2000)).to.equal(0);
     });
   }
 

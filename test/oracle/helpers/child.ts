@@ -19,8 +19,21 @@ export function spawnOracle(settings: Settings, extraEnv: Record<string, string>
   for (const [name, value] of Object.entries(settings)) env[`ORACLE_${name}`] = String(value);
   const child = spawn(process.execPath, ["--import", "tsx", "oracle/main.ts", "start"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   const output: string[] = [];
-  child.stdout!.on("data", (chunk: Buffer) => output.push(...chunk.toString("utf8").split("\n").filter(Boolean)));
-  child.stderr!.on("data", (chunk: Buffer) => output.push(...chunk.toString("utf8").split("\n").filter(Boolean)));
+  // A pipe delivers arbitrary chunks: a log line can arrive in two pieces. Keep the unfinished
+  // tail of each stream until its newline, or a search for a line ("oracle started") can miss it.
+  const collect = (stream: NodeJS.ReadableStream) => {
+    let tail = "";
+    stream.on("data", (chunk: Buffer) => {
+      const lines = (tail + chunk.toString("utf8")).split("\n");
+      tail = lines.pop() ?? "";
+      output.push(...lines.filter(Boolean));
+    });
+    stream.on("end", () => {
+      if (tail !== "") output.push(tail);
+    });
+  };
+  collect(child.stdout!);
+  collect(child.stderr!);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
   return { process: child, output, exited, text: () => output.join("\n") };
 }
