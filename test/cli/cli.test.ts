@@ -7,7 +7,7 @@ import { expect } from "chai";
 
 import { ExitCode } from "../../cli/exitCodes.js";
 import { startFixture, type Fixture } from "../sdk/fixture.js";
-import { serveJsonRpc } from "./rpcBridge.js";
+import { serveJsonRpc } from "../../deploy/jsonRpcServer.js";
 
 /** Hardhat's first development account: the deployer, hence governance, of the fixture's suite. */
 const HARDHAT_ACCOUNT_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
