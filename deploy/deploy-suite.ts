@@ -13,7 +13,7 @@ import type { ModelRegistry } from "../types/ethers-contracts/index.js";
 
 import { loadModel, MODEL_IDS } from "../fhe/model.js";
 import { writeDeploymentFile, type AbiReader } from "./deployment-file.js";
-import type { MedCipherAddresses } from "./local.js";
+import { addressesOf, type MedCipherAddresses } from "./local.js";
 import { modelRegistration } from "./models.js";
 import MedCipherModule, { MedCipherLocalModule } from "./modules/MedCipher.js";
 
@@ -44,16 +44,7 @@ export async function deploySuiteAndWrite(
   const deployed = local
     ? await ignition.deploy(MedCipherLocalModule, { parameters })
     : await ignition.deploy(MedCipherModule, { parameters });
-  const addresses: MedCipherAddresses = {
-    IdentityRegistry: await deployed.identity.getAddress(),
-    ConsentManager: await deployed.consent.getAddress(),
-    RecordRegistry: await deployed.records.getAddress(),
-    ModelRegistry: await deployed.models.getAddress(),
-    PredictionRouter: await deployed.router.getAddress(),
-    AuditLogAnchor: await deployed.audit.getAddress(),
-    LinkToken: await deployed.link.getAddress(),
-    Operator: await deployed.operator.getAddress(),
-  };
+  const addresses = await addressesOf(deployed);
   const deploymentFile = await writeDeploymentFile(options.directory, chainId, addresses, options.readArtifact);
   const models = await registerRepositoryModels(await ethers.getContractAt("ModelRegistry", addresses.ModelRegistry));
   return { chainId, module: local ? "MedCipherLocal" : "MedCipher", parametersFile: parameters, addresses, deploymentFile, models };

@@ -119,16 +119,7 @@ export async function deployMedCipher(
     },
   });
 
-  const addresses: MedCipherAddresses = {
-    IdentityRegistry: await deployed.identity.getAddress(),
-    ConsentManager: await deployed.consent.getAddress(),
-    RecordRegistry: await deployed.records.getAddress(),
-    ModelRegistry: await deployed.models.getAddress(),
-    PredictionRouter: await deployed.router.getAddress(),
-    AuditLogAnchor: await deployed.audit.getAddress(),
-    LinkToken: await deployed.link.getAddress(),
-    Operator: await deployed.operator.getAddress(),
-  };
+  const addresses = await addressesOf(deployed);
   const suite = {
     identity: await ethers.getContractAt("IdentityRegistry", addresses.IdentityRegistry, governance),
     consent: await ethers.getContractAt("ConsentManager", addresses.ConsentManager, governance),
@@ -159,4 +150,22 @@ export async function deployMedCipher(
   }
 
   return { ...suite, addresses, modelIds, governance };
+}
+
+type Addressable = { getAddress(): Promise<string> };
+/** What the MedCipher Ignition modules return: one contract per deployable. */
+export type DeployedSuite = Record<"identity" | "consent" | "records" | "models" | "router" | "audit" | "link" | "operator", Addressable>;
+
+/** The addresses of a suite deployed by either Ignition module (`MedCipher`, `MedCipherLocal`). */
+export async function addressesOf(deployed: DeployedSuite): Promise<MedCipherAddresses> {
+  return {
+    IdentityRegistry: await deployed.identity.getAddress(),
+    ConsentManager: await deployed.consent.getAddress(),
+    RecordRegistry: await deployed.records.getAddress(),
+    ModelRegistry: await deployed.models.getAddress(),
+    PredictionRouter: await deployed.router.getAddress(),
+    AuditLogAnchor: await deployed.audit.getAddress(),
+    LinkToken: await deployed.link.getAddress(),
+    Operator: await deployed.operator.getAddress(),
+  };
 }
