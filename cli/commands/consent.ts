@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { grantConsent } from "../../sdk/actions/grantConsent.js";
 import { listConsents } from "../../sdk/actions/listConsents.js";
 import { revokeConsent } from "../../sdk/actions/revokeConsent.js";
+import { chainNow } from "../../sdk/chain/time.js";
 import { categoryName, parseCategory, parsePurpose, purposeName } from "../../sdk/codes.js";
 import { InvalidInputError } from "../../sdk/errors.js";
 import { globalOptions, loadIdentity, makeClient, output } from "../context.js";
@@ -33,7 +34,7 @@ export function registerConsentCommands(program: Command): void {
       });
       const { client, provider } = await makeClient(global, { gateway: false });
       const relayer = options.relayer ? (await loadIdentity(global, options.relayer)).wallet.connect(provider) : undefined;
-      const validUntil = Math.floor(Date.now() / 1000) + Math.round(Number(options.days) * 86_400);
+      const validUntil = (await chainNow(provider)) + Math.round(Number(options.days) * 86_400);
       const result = await grantConsent(client, { grantee: options.grantee, purpose: purposeOf(options.purpose), categories, validUntil, relayer });
       output(command).result({ ...result, grantee: options.grantee, purpose: options.purpose, validUntil }, () =>
         `granted ${options.grantee} ${options.purpose} access to ${categories.map(categoryName).join(", ")} until ${new Date(validUntil * 1000).toISOString()} (tx ${result.transactionHash})`);

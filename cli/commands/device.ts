@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { bindDevice } from "../../sdk/actions/bindDevice.js";
 import { registerDevice } from "../../sdk/actions/registerDevice.js";
 import { unbindDevice } from "../../sdk/actions/unbindDevice.js";
+import { chainNow } from "../../sdk/chain/time.js";
 import { globalOptions, loadIdentity, makeClient, output } from "../context.js";
 
 export function registerDeviceCommands(program: Command): void {
@@ -26,7 +27,7 @@ export function registerDeviceCommands(program: Command): void {
       const global = globalOptions(command);
       const { client } = await makeClient(global, { gateway: false });
       const deviceKey = await loadIdentity(global, deviceIdentity);
-      const expiresAt = Math.floor(Date.now() / 1000) + Math.round(Number(options.days) * 86_400);
+      const expiresAt = (await chainNow(client.provider)) + Math.round(Number(options.days) * 86_400);
       const result = await bindDevice(client, { device: deviceKey.wallet, expiresAt });
       output(command).result({ ...result, patient: client.address, expiresAt }, () => `bound device ${result.device} to ${client.address} until ${new Date(expiresAt * 1000).toISOString()}`);
     });
