@@ -1,6 +1,9 @@
 import type { ContractTransactionResponse, TransactionReceipt } from "ethers";
 
-import { ChainError } from "../errors.js";
+import { ChainError, InvalidInputError } from "../errors.js";
+
+/** ethers codes for arguments that cannot be encoded: nothing was sent, so nothing "failed on-chain". */
+const ENCODING_ERROR_CODES = new Set(["INVALID_ARGUMENT", "MISSING_ARGUMENT", "UNEXPECTED_ARGUMENT", "NUMERIC_FAULT"]);
 
 /**
  * Sends a contract transaction and waits for its receipt, turning a revert into a ChainError that
@@ -14,6 +17,10 @@ export async function sendTransaction(action: string, send: () => Promise<Contra
     return receipt;
   } catch (error) {
     if (error instanceof ChainError) throw error;
+    const { code, argument, shortMessage } = error as { code?: string; argument?: string; shortMessage?: string };
+    if (code !== undefined && ENCODING_ERROR_CODES.has(code)) {
+      throw new InvalidInputError(`${action}: ${shortMessage ?? code}${argument ? ` (argument "${argument}")` : ""}; nothing was sent.`, { action, code, argument });
+    }
     throw new ChainError(action, revertReason(error), error);
   }
 }
