@@ -1,4 +1,5 @@
 import { BaseError, type BaseErrorOptions } from "../core/errors.js";
+import { PredictionCodes } from "../sdk/codes.js";
 
 /**
  * The oracle's error classes. Every failure is either retryable (the world may change: an RPC
@@ -30,20 +31,20 @@ export class ConfigError extends NonRetryableError {
 
 /**
  * Why a request could not be served, as reported on-chain in `fulfilPrediction(failureCode)`.
- * The numbers are contracts/libraries/PredictionCodes.sol (1-999: reported by the oracle);
- * keep them in step.
+ * The oracle's range (1–999) of `PredictionCodes` (sdk/codes.ts, mirroring
+ * contracts/libraries/PredictionCodes.sol), under the names the daemon logs.
  */
 export const FailureReason = {
-  InputUnavailable: 1,
-  InputHashMismatch: 2,
-  KeysUnavailable: 3,
-  KeysHashMismatch: 4,
-  ModelUnavailable: 5,
-  ParameterSetMismatch: 6,
-  EvaluationFailed: 7,
-  StorageFailed: 8,
-  Expired: 9,
-  OracleInternal: 999,
+  InputUnavailable: PredictionCodes.INPUT_UNAVAILABLE,
+  InputHashMismatch: PredictionCodes.INPUT_HASH_MISMATCH,
+  KeysUnavailable: PredictionCodes.KEYS_UNAVAILABLE,
+  KeysHashMismatch: PredictionCodes.KEYS_HASH_MISMATCH,
+  ModelUnavailable: PredictionCodes.MODEL_UNAVAILABLE,
+  ParameterSetMismatch: PredictionCodes.PARAMETER_SET_MISMATCH,
+  EvaluationFailed: PredictionCodes.EVALUATION_FAILED,
+  StorageFailed: PredictionCodes.STORAGE_FAILED,
+  Expired: PredictionCodes.EXPIRED,
+  OracleInternal: PredictionCodes.ORACLE_INTERNAL,
 } as const;
 export type FailureReason = (typeof FailureReason)[keyof typeof FailureReason];
 

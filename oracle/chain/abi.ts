@@ -21,8 +21,8 @@ export const routerInterface = new Interface([
   "function onChainResults() view returns (bool)",
 ]);
 
-/** IPredictionRouter.RequestStatus */
-export const RequestStatus = { None: 0, Pending: 1, Fulfilled: 2, Failed: 3, Refused: 4, Cancelled: 5 } as const;
+/** IPredictionRouter.RequestStatus: one definition, in the SDK's codes. */
+export { RequestStatus } from "../../sdk/codes.js";
 
 export const ORACLE_REQUEST_TOPIC = operatorInterface.getEvent("OracleRequest")!.topicHash;
 export const PREDICTION_REQUESTED_TOPIC = routerInterface.getEvent("PredictionRequested")!.topicHash;
