@@ -76,7 +76,9 @@ export async function connectRpc(rpc: string): Promise<JsonRpcProvider> {
     throw new RpcUnavailableError(rpc, error);
   }
   const network = Network.from(chainId);
-  return new JsonRpcProvider(rpc, network, { staticNetwork: network, pollingInterval: 250 });
+  // batchStallTime 0: calls made in the same tick still share one batch, but none waits the
+  // default 10 ms for company (the gateway's per-block consent reads sit on the request path).
+  return new JsonRpcProvider(rpc, network, { staticNetwork: network, pollingInterval: 250, batchStallTime: 0 });
 }
 
 export async function loadAddresses(options: GlobalOptions, chainId: number): Promise<MedCipherAddresses> {

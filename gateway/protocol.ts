@@ -152,25 +152,31 @@ function typedDigest(chainId: number | bigint, structHash: string): string {
 }
 
 /**
- * Hand-rolled EIP-712 struct hashing for the two structs hashed on every request (ethers'
- * TypedDataEncoder costs ~0.5 ms a call; this ~0.05 ms). A test checks both agree.
+ * Hand-rolled EIP-712 hashing for the two structs hashed on every request and every response
+ * (ethers' TypedDataEncoder costs ~0.5 ms a call; this ~0.03 ms): fields go straight into one
+ * buffer, hex is converted natively, and the digest prefix (0x1901 ‖ domain separator) is built
+ * once per chain. A test checks both agree.
  */
 const REQUEST_TYPEHASH = getBytes(keccakUtf8(requestEncoder.encodeType("GatewayRequest")));
 const RESPONSE_TYPEHASH = getBytes(keccakUtf8(responseEncoder.encodeType("GatewayResponse")));
 
+/** `0x…` hex to bytes (native); the length check also catches non-hex input, where decoding stops early. */
+function hexBytes(hex: string, length: number): Uint8Array {
+  const bytes = Buffer.from(hex.slice(2), "hex");
+  if (bytes.length !== length || hex.length !== 2 + 2 * length) throw new RangeError(`expected ${length} bytes of hex`);
+  return bytes;
+}
+
 function wordUint(out: Uint8Array, offset: number, value: number) {
   if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`not a uint: ${value}`);
-  let v = BigInt(value);
-  for (let i = 31; i >= 0 && v > 0n; i--) {
-    out[offset + i] = Number(v & 0xffn);
-    v >>= 8n;
+  for (let i = 31, v = value; i >= 0 && v > 0; i--) {
+    out[offset + i] = v % 256;
+    v = Math.floor(v / 256);
   }
 }
 
 function wordBytes(out: Uint8Array, offset: number, hex: string, length: number) {
-  const bytes = getBytes(hex);
-  if (bytes.length !== length) throw new RangeError(`expected ${length} bytes`);
-  out.set(bytes, offset + 32 - length);
+  out.set(hexBytes(hex, length), offset + 32 - length);
 }
 
 /** keccak256 of the few short strings that recur (methods, kinds), memoised. */
@@ -184,7 +190,24 @@ function hashedString(value: string): Uint8Array {
   return hash;
 }
 
-function requestStructHash(f: GatewayRequestFields): string {
+/** 0x1901 ‖ domain separator ‖ room for the struct hash, per chain. */
+const digestPrefixes = new Map<string, Uint8Array>();
+function digestOf(chainId: number | bigint, struct: Uint8Array): string {
+  const key = chainId.toString();
+  let prefix = digestPrefixes.get(key);
+  if (!prefix) {
+    prefix = new Uint8Array(66);
+    prefix.set([0x19, 0x01], 0);
+    prefix.set(hexBytes(domainSeparator(chainId), 32), 2);
+    digestPrefixes.set(key, prefix);
+  }
+  const message = new Uint8Array(66);
+  message.set(prefix.subarray(0, 34), 0);
+  message.set(hexBytes(keccak256(struct), 32), 34);
+  return keccak256(message);
+}
+
+function requestStruct(f: GatewayRequestFields): Uint8Array {
   const out = new Uint8Array(32 * 11);
   out.set(REQUEST_TYPEHASH, 0);
   out.set(hashedString(f.method), 32);
@@ -197,23 +220,23 @@ function requestStructHash(f: GatewayRequestFields): string {
   wordUint(out, 256, f.timestamp);
   wordBytes(out, 288, f.nonce, 32);
   wordBytes(out, 320, f.gateway, 20);
-  return keccak256(out);
+  return out;
 }
 
-function responseStructHash(f: GatewayResponseFields): string {
+function responseStruct(f: GatewayResponseFields): Uint8Array {
   const out = new Uint8Array(32 * 5);
   out.set(RESPONSE_TYPEHASH, 0);
   wordBytes(out, 32, f.requestDigest, 32);
   wordUint(out, 64, f.status);
   wordBytes(out, 96, f.bodyHash, 32);
   wordUint(out, 128, f.timestamp);
-  return keccak256(out);
+  return out;
 }
 
 /** The EIP-712 digest of a request (what the client signs and the gateway recovers from). */
 export function requestDigest(chainId: number | bigint, fields: GatewayRequestFields): string {
   if (fields.purpose > 255 || fields.category > 255) throw new RangeError("purpose and category are uint8");
-  return typedDigest(chainId, requestStructHash(fields));
+  return digestOf(chainId, requestStruct(fields));
 }
 
 /** The same digest through ethers' generic encoder (reference for tests). */
@@ -226,7 +249,7 @@ export type GatewayResponseFields = { requestDigest: string; status: number; bod
 /** The EIP-712 digest of a response (what the gateway signs and the SDK checks). */
 export function responseDigest(chainId: number | bigint, fields: GatewayResponseFields): string {
   if (fields.status > 0xffff) throw new RangeError("status is uint16");
-  return typedDigest(chainId, responseStructHash(fields));
+  return digestOf(chainId, responseStruct(fields));
 }
 
 export function responseDigestReference(chainId: number | bigint, fields: GatewayResponseFields): string {

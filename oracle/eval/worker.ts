@@ -29,7 +29,7 @@ if (gatewayConfig) {
     // One EIP-712 signature authorises an Ed25519 session key; requests and responses are then
     // signed with Ed25519 (native, ~10× cheaper than ECDSA recovery), same fields, same replay rules.
     session: true,
-    fetch: (input, init) => fetch(input, { ...init, signal: AbortSignal.timeout(timeoutMs) }),
+    timeoutMs,
   });
 }
 port.postMessage({ ready: true });

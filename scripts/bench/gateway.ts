@@ -3,18 +3,21 @@
  * clients on loopback, with consent checked on-chain. Prints a table and writes
  * bench/results/gateway.json.
  *
- * Set-up (main thread): the in-process chain (EDR) with the suite deployed, the gateway service
- * (directory store, chain policy, audit log, audit anchoring every 5 s) on 127.0.0.1, one patient
- * with BLOBS records of 200 KiB, CLIENTS clinicians each holding a TREAT consent for VITAL_SIGNS.
+ * Topology, as operators run it: the chain is the in-process EDR network served over JSON-RPC on
+ * loopback (what `hardhat node` does); the gateway is its own process, started with the shipped
+ * command `medcipher gateway serve` (directory store, chain policy over JSON-RPC, audit log,
+ * audit-head anchoring every 5 s, JSON request logs to a file); one patient stores BLOBS records
+ * of 200 KiB and CLIENTS clinicians each hold a TREAT consent for VITAL_SIGNS.
  * A transaction is mined every second during the run (BENCH_BLOCK_MS; 0 = none), so the gateway's
  * per-block view cache is invalidated and consent is re-read from the chain each block
- * (blockNumberTtlMs = 250). The audit head is anchored every 5 s (BENCH_ANCHOR_MS).
- * BENCH_CLIENTS (default 8) and BENCH_SECONDS (default 10) shape the load.
+ * (--block-ttl-ms 250). BENCH_CLIENTS (default 8) and BENCH_SECONDS (default 10) shape the load;
+ * BENCH_GATEWAY_NODE_ARGS adds Node flags to the gateway process (profiling, GC tracing);
+ * BENCH_TRACE=<prefix> writes every measured read as [start ms, latency ms] to <prefix>.<mode>.json.
  *
- * Load (one worker thread, the second core): CLIENTS clients, each a loop of signed GET
- * requests through the SDK gateway client, which checks the gateway's response signature and the
- * blob's SHA-256. Each read = request signature + its check + chain-policy check + disk read +
- * integrity hash + audit append + response signature + client verification.
+ * Load (one worker thread of this process): CLIENTS clients, each a loop of signed GET requests
+ * through the SDK gateway client, which checks the gateway's response signature and the blob's
+ * SHA-256. Each read = request signature + its check + chain-policy check + disk read + integrity
+ * hash + audit append + access log line + response signature + client verification.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
@@ -32,13 +35,15 @@ const BLOCK_EVERY_MS = Number(process.env.BENCH_BLOCK_MS ?? 1_000);
 const ANCHOR_EVERY_MS = Number(process.env.BENCH_ANCHOR_MS ?? 5_000);
 
 type WorkerJob = { url: string; chainId: number; gatewayAddress: string; blobIds: string[]; clientKeys: string[]; warmupMs: number; measureMs: number; session: boolean };
-type WorkerReport = { latenciesMs: number[]; errors: Record<string, number>; measuredMs: number; clientThreadUtilization: number; gatewayThreadUtilization?: number };
+type WorkerReport = { latenciesMs: number[]; errors: Record<string, number>; measuredMs: number; clientThreadUtilization: number; gatewayProcessCpu?: number };
 
 async function clientWorker(): Promise<void> {
   const { Wallet } = await import("ethers");
   const { createGatewayClient } = await import("../../sdk/gateway/client.js");
   parentPort!.once("message", async (job: WorkerJob) => {
     const latenciesMs: number[] = [];
+    /** [start of the read after the warm-up, its latency] in ms, for BENCH_TRACE. */
+    const trace: [number, number][] = [];
     const errors: Record<string, number> = {};
     const start = performance.now();
     let elu: ReturnType<typeof performance.eventLoopUtilization> | undefined;
@@ -53,32 +58,40 @@ async function clientWorker(): Promise<void> {
         const t0 = performance.now();
         try {
           await client.get(blobId, { purpose: 1 });
-          if (t0 >= measureFrom) latenciesMs.push(performance.now() - t0);
+          if (t0 >= measureFrom) {
+            const ms = performance.now() - t0;
+            latenciesMs.push(ms);
+            trace.push([Math.round(t0 - measureFrom), Math.round(ms)]);
+          }
         } catch (error) {
           const code = (error as { code?: string }).code ?? "UNKNOWN";
           errors[code] = (errors[code] ?? 0) + 1;
         }
       }
+      client.close();
     }));
     const clientThreadUtilization = performance.eventLoopUtilization(elu).utilization;
+    if (process.env.BENCH_TRACE) writeFileSync(`${process.env.BENCH_TRACE}.${job.session ? "session" : "direct"}.json`, JSON.stringify(trace));
     parentPort!.postMessage({ latenciesMs, errors, measuredMs: performance.now() - measureFrom, clientThreadUtilization } satisfies WorkerReport);
   });
   parentPort!.postMessage("ready");
 }
 
 async function main(): Promise<void> {
-  const { mkdtemp, rm } = await import("node:fs/promises");
+  const { spawn } = await import("node:child_process");
+  const { mkdtemp, readFile, rm, writeFile } = await import("node:fs/promises");
   const { tmpdir } = await import("node:os");
   const { join } = await import("node:path");
   const { randomBytes, Wallet } = await import("ethers");
   const { network } = await import("hardhat");
-  const { pino } = await import("pino");
   const { deployMedCipher } = await import("../../deploy/local.js");
-  const { startGatewayService } = await import("../../gateway/service.js");
+  const { serveJsonRpc } = await import("../../deploy/jsonRpcServer.js");
   const { createMedCipherClient } = await import("../../sdk/client.js");
+  const { connectContracts } = await import("../../sdk/chain/contracts.js");
   const { registerPatient } = await import("../../sdk/actions/registerPatient.js");
   const { grantConsent } = await import("../../sdk/actions/grantConsent.js");
   const { generateEncryptionKeyPair } = await import("../../sdk/crypto/x25519.js");
+  const { writeKeystore } = await import("../../sdk/keystore.js");
   const { Category, Purpose } = await import("../../sdk/codes.js");
   type Addresses = import("../../sdk/chain/contracts.js").MedCipherAddresses;
 
@@ -86,33 +99,50 @@ async function main(): Promise<void> {
   const connection = await network.create();
   const { ethers } = connection;
   const [funder] = await ethers.getSigners();
-  const gatewayKey = new Wallet(Wallet.createRandom().privateKey, ethers.provider);
+  const gatewayKey = Wallet.createRandom();
   const oracle = Wallet.createRandom();
   const suite = await deployMedCipher(connection, { oracleSenders: [oracle.address], roles: { gateways: [gatewayKey.address] } });
   const addresses = suite.addresses as unknown as Addresses;
   const fund = async (address: string) => (await funder!.sendTransaction({ to: address, value: 10n ** 19n })).wait();
   await fund(gatewayKey.address);
+  const chainId = Number((await ethers.provider.getNetwork()).chainId);
+  const rpc = await serveJsonRpc(connection.provider);
 
-  const dataDir = await mkdtemp(join(tmpdir(), "medcipher-bench-"));
-  const service = await startGatewayService({
-    dataDir,
-    provider: ethers.provider,
-    addresses,
-    signingKey: gatewayKey.signingKey,
-    anchorSigner: gatewayKey,
-    anchorIntervalMs: ANCHOR_EVERY_MS,
-    blockNumberTtlMs: 250,
-    limits: { ratePerSecond: 10_000, burst: 10_000 },
-    logger: pino({ level: "warn" }),
-  });
+  // The gateway operator's home: a keystore for the gateway key and the deployment file.
+  const home = await mkdtemp(join(tmpdir(), "medcipher-bench-"));
+  const password = "bench password";
+  await writeKeystore(join(home, "keys", "gateway.json"), gatewayKey.address, { privateKey: gatewayKey.privateKey }, password, { N: 1024, r: 8, p: 1 });
+  const deploymentFile = join(home, "deployment.json");
+  await writeFile(deploymentFile, JSON.stringify({ chainId, contracts: Object.fromEntries(Object.entries(addresses).map(([name, address]) => [name, { address }])) }));
+  const logFile = join(home, "gateway.log");
+  const { openSync, closeSync } = await import("node:fs");
+  const logFd = openSync(logFile, "a");
+  // BENCH_GATEWAY_NODE_ARGS adds Node flags to the gateway process (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+  const gateway = spawn(process.execPath, [
+    ...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(" ").filter(Boolean) ?? []), "--import", "tsx", "cli/medcipher.ts", "--home", home, "--rpc", rpc.url, "--deployment", deploymentFile, "--identity", "gateway",
+    "gateway", "serve", "--port", "0", "--data-dir", join(home, "gateway-data"), "--anchor-interval", String(ANCHOR_EVERY_MS / 1000),
+    "--block-ttl-ms", "250", "--rate", "10000", "--burst", "10000",
+  ], { env: { ...process.env, MEDCIPHER_PASSWORD: password }, stdio: ["ignore", logFd, "inherit"] });
+  closeSync(logFd);
+  const gatewayExited = new Promise<number | null>((resolve) => gateway.once("exit", resolve));
+  const gatewayUrl = await (async () => {
+    for (let i = 0; i < 600; i++) {
+      const match = /"url":"(http:\/\/[^"]+)"/.exec(await readFile(logFile, "utf8"));
+      if (match) return match[1]!;
+      if (gateway.exitCode !== null) throw new Error(`medcipher gateway serve exited (${gateway.exitCode}); see ${logFile}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error("medcipher gateway serve did not start within 60 s");
+  })();
 
   const patientWallet = new Wallet(Wallet.createRandom().privateKey, ethers.provider);
   await fund(patientWallet.address);
   const patientKey = await generateEncryptionKeyPair();
-  const patient = await createMedCipherClient({ account: patientWallet, addresses, gatewayUrl: service.url, encryptionKey: patientKey });
+  const patient = await createMedCipherClient({ account: patientWallet, addresses, gatewayUrl, encryptionKey: patientKey });
   await registerPatient(patient, { encryptionPublicKey: patientKey.publicKey, evaluationKeys: randomBytes(4096), paramSetId: ethers.encodeBytes32String("bench") });
   const blobIds: string[] = [];
   for (let i = 0; i < BLOBS; i++) blobIds.push(await patient.gateway!.put(randomBytes(BLOB_BYTES), { owner: patientWallet.address, kind: "record", category: Category.VITAL_SIGNS }));
+  patient.gateway!.close();
   const clinicians = Array.from({ length: CLIENTS }, () => Wallet.createRandom());
   const validUntil = Math.floor(Date.now() / 1000) + 86_400;
   for (const clinician of clinicians) {
@@ -125,22 +155,33 @@ async function main(): Promise<void> {
     ? setInterval(() => { void funder!.sendTransaction({ to: funder!.address, value: 0 }).then(() => blocks++); }, BLOCK_EVERY_MS)
     : undefined;
 
+  /** CPU seconds the gateway process has used (Linux /proc; undefined elsewhere). */
+  const gatewayCpuSeconds = async (): Promise<number | undefined> => {
+    try {
+      const fields = (await readFile(`/proc/${gateway.pid}/stat`, "utf8")).split(") ")[1]!.split(" ");
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      return undefined;
+    }
+  };
+
   const api = import.meta.resolve("tsx/esm/api");
   const bootstrap = `import(${JSON.stringify(api)}).then(({ register }) => { register(); return import(${JSON.stringify(import.meta.url)}); })`;
-  const chainId = Number((await ethers.provider.getNetwork()).chainId);
   async function runPhase(session: boolean): Promise<WorkerReport> {
     const worker = new Worker(bootstrap, { eval: true });
     await new Promise<void>((resolve, reject) => { worker.once("message", () => resolve()); worker.once("error", reject); });
-    let elu: ReturnType<typeof performance.eventLoopUtilization> | undefined;
-    const eluTimer = setTimeout(() => { elu = performance.eventLoopUtilization(); }, WARMUP_SECONDS * 1000);
+    let cpuAtWarmupEnd: Promise<number | undefined> | undefined;
+    const cpuTimer = setTimeout(() => { cpuAtWarmupEnd = gatewayCpuSeconds(); }, WARMUP_SECONDS * 1000);
     const report = await new Promise<WorkerReport>((resolve, reject) => {
       worker.once("message", (r: WorkerReport) => {
-        clearTimeout(eluTimer);
-        resolve({ ...r, gatewayThreadUtilization: performance.eventLoopUtilization(elu).utilization });
+        clearTimeout(cpuTimer);
+        void Promise.all([cpuAtWarmupEnd, gatewayCpuSeconds()]).then(([from, to]) => resolve({
+          ...r, gatewayProcessCpu: from !== undefined && to !== undefined ? (to - from) / (r.measuredMs / 1000) : undefined,
+        }));
       });
       worker.once("error", reject);
       worker.postMessage({
-        url: service.url, chainId, gatewayAddress: gatewayKey.address, blobIds, session,
+        url: gatewayUrl, chainId, gatewayAddress: gatewayKey.address, blobIds, session,
         clientKeys: clinicians.map((c) => c.privateKey), warmupMs: WARMUP_SECONDS * 1000, measureMs: MEASURE_SECONDS * 1000,
       } satisfies WorkerJob);
     });
@@ -152,10 +193,14 @@ async function main(): Promise<void> {
   console.log("phase 2/2: direct mode (EIP-712 secp256k1 signature on every request and response)");
   const direct = await runPhase(false);
   clearInterval(producer);
-  const anchored = await service.anchorer!.anchorNow().catch(() => undefined);
-  await service.close();
+  gateway.kill("SIGTERM");
+  const gatewayExitCode = await gatewayExited;
+  const anchoredHead = await connectContracts(addresses, ethers.provider).auditAnchor.latestHead!(gatewayKey.address) as { entryCount: bigint };
+  const accessLogLines = (await readFile(logFile, "utf8")).split("\n").filter((line) => line.includes('"msg":"request"')).length;
+  await rpc.close();
   await connection.close();
-  await rm(dataDir, { recursive: true, force: true });
+  await rm(home, { recursive: true, force: true });
+  if (gatewayExitCode !== 0) throw new Error(`the gateway exited with ${gatewayExitCode} on SIGTERM`);
 
   const round = (x: number) => Math.round(x * 10) / 10;
   const summarise = (r: WorkerReport) => {
@@ -165,7 +210,7 @@ async function main(): Promise<void> {
     return {
       readsPerSecond: round(sorted.length / (r.measuredMs / 1000)), p50: round(pct(0.5)), p95: round(pct(0.95)), p99: round(pct(0.99)),
       reads: sorted.length, errors: r.errors, seconds: round(r.measuredMs / 1000),
-      gatewayThreadBusy: share(r.gatewayThreadUtilization), clientThreadBusy: share(r.clientThreadUtilization),
+      gatewayProcessCpu: share(r.gatewayProcessCpu), clientThreadBusy: share(r.clientThreadUtilization),
     };
   };
   const s = summarise(report);
@@ -178,11 +223,11 @@ async function main(): Promise<void> {
     reads: s.reads,
     errors: s.errors,
     authentication: "session mode: one EIP-712 session signature per client, Ed25519 signature on every request and response",
-    eventLoopBusy: { gatewayThread: s.gatewayThreadBusy, clientThread: s.clientThreadBusy },
+    cpu: { gatewayProcessCores: s.gatewayProcessCpu, clientThreadBusy: s.clientThreadBusy },
     direct: {
       authentication: "EIP-712 secp256k1 signature on every request and every response",
       readsPerSecond: d.readsPerSecond, p50ReadMs: d.p50, p95ReadMs: d.p95, p99ReadMs: d.p99, reads: d.reads, errors: d.errors,
-      eventLoopBusy: { gatewayThread: d.gatewayThreadBusy, clientThread: d.clientThreadBusy },
+      cpu: { gatewayProcessCores: d.gatewayProcessCpu, clientThreadBusy: d.clientThreadBusy },
     },
     blobBytes: BLOB_BYTES,
     clients: CLIENTS,
@@ -190,8 +235,10 @@ async function main(): Promise<void> {
     blocksDuringRun: blocks,
     blockEveryMs: BLOCK_EVERY_MS,
     anchorEveryMs: ANCHOR_EVERY_MS,
-    auditEntriesAnchored: anchored?.seq ?? null,
-    consentCheck: "ConsentManager.hasAccess via eth_call, cached per block; block number reused for 250 ms",
+    auditEntriesAnchored: Number(anchoredHead.entryCount),
+    accessLogLines,
+    topology: "gateway: its own process (medcipher gateway serve); chain: in-process EDR served over JSON-RPC on loopback; clients: one worker thread",
+    consentCheck: "ConsentManager.hasAccess via eth_call over JSON-RPC, cached per block; block number reused for 250 ms",
     loadAverageAtEnd: loadavg()[0],
     machine: { cpus: cpus().length, model: cpus()[0]?.model ?? "unknown", node: process.version },
     targets: { authenticatedReadsPerSecond: 300, p95ReadMs: 50 },
@@ -207,7 +254,7 @@ async function main(): Promise<void> {
     p99ReadMs: { session: s.p99, direct: d.p99, target: "" },
     reads: { session: s.reads, direct: d.reads, target: "" },
     errors: { session: errorCount(s.errors), direct: errorCount(d.errors), target: "0" },
-    gatewayThreadBusy: { session: s.gatewayThreadBusy, direct: d.gatewayThreadBusy, target: "" },
+    gatewayProcessCpu: { session: s.gatewayProcessCpu, direct: d.gatewayProcessCpu, target: "" },
     clientThreadBusy: { session: s.clientThreadBusy, direct: d.clientThreadBusy, target: "" },
   });
   console.log("wrote bench/results/gateway.json");

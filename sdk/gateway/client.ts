@@ -28,6 +28,7 @@ import {
   type GatewayRequestFields,
 } from "../../gateway/protocol.js";
 import { GatewayRequestError, GatewaySignatureError, GatewayUnavailableError, IntegrityError } from "../errors.js";
+import { createFetchTransport, createNodeHttpTransport, type GatewayHttpResponse, type GatewayTransport } from "./transport.js";
 
 /**
  * Anything that can sign the gateway's EIP-712 requests: an ethers v6 `Signer` (a `Wallet`, or a
@@ -44,6 +45,12 @@ export type GatewayClientOptions = {
   chainId: number;
   /** The gateway key registered on-chain; every response must be signed by it. */
   gatewayAddress: string;
+  /**
+   * How requests travel. Default: node:http with keep-alive connections in Node, fetch elsewhere.
+   * Pass `createFetchTransport(myFetch)` (or the `fetch` shorthand) to use another fetch.
+   */
+  transport?: GatewayTransport;
+  /** Shorthand for `transport: createFetchTransport(fetch)`. */
   fetch?: typeof fetch;
   /** Abort a request (upload, download) after this many milliseconds: GatewayUnavailableError. Default: none. */
   timeoutMs?: number;
@@ -71,7 +78,11 @@ export type GatewayClient = {
   audit(owner: string): Promise<{ head: { seq: number; head: string }; entries: AuditEntry[]; hashes: string[] }>;
   /** The public head of the gateway's hash-chained audit log. */
   auditHead(): Promise<{ seq: number; head: string }>;
+  /** Closes pooled connections (idle keep-alive connections do not keep a Node process alive). */
+  close(): void;
 };
+
+const isNode = typeof process !== "undefined" && typeof process.versions?.node === "string";
 
 /**
  * @example
@@ -82,7 +93,7 @@ export type GatewayClient = {
 export function createGatewayClient(options: GatewayClientOptions): GatewayClient {
   const base = options.url.replace(/\/+$/, "");
   const gatewayAddress = getAddress(options.gatewayAddress);
-  const doFetch = options.fetch ?? fetch;
+  const transport = options.transport ?? (options.fetch || !isNode ? createFetchTransport(options.fetch) : createNodeHttpTransport());
   let signerAddress: string | undefined;
   const sessionLifetime = options.session ? Math.min(MAX_SESSION_SECONDS, (typeof options.session === "object" ? options.session.lifetimeSeconds : undefined) ?? 3600) : 0;
   type Session = { pair: Ed25519KeyPair; notAfter: number; header: string };
@@ -161,26 +172,26 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
 
   async function exchange(path: string, httpMethod: string, digest: string, headers: Record<string, string>, body?: Uint8Array) {
     const url = `${base}${path}`;
-    let response: Response;
-    let bytes: Uint8Array;
+    let response: GatewayHttpResponse;
     try {
-      response = await doFetch(url, {
+      response = await transport.send({
+        url,
         method: httpMethod,
         headers: body ? { ...headers, "content-type": "application/octet-stream" } : headers,
-        body: body as BodyInit | undefined,
-        signal: options.timeoutMs ? AbortSignal.timeout(options.timeoutMs) : undefined,
+        body,
+        timeoutMs: options.timeoutMs,
       });
-      bytes = new Uint8Array(await response.arrayBuffer());
     } catch (error) {
       throw new GatewayUnavailableError(url, error);
     }
-    const signature = response.headers.get(HEADER_RESPONSE_SIGNATURE);
-    const timestamp = Number(response.headers.get(HEADER_RESPONSE_TIMESTAMP));
+    const bytes = response.body;
+    const signature = response.header(HEADER_RESPONSE_SIGNATURE);
+    const timestamp = Number(response.header(HEADER_RESPONSE_TIMESTAMP));
     let recovered: string | undefined;
     const bodyHash = sha256Hex(bytes);
     if (signature && Number.isSafeInteger(timestamp)) {
       const signed = responseDigest(options.chainId, { requestDigest: digest, status: response.status, bodyHash, timestamp });
-      const certificate = response.headers.get(HEADER_RESPONSE_KEY);
+      const certificate = response.header(HEADER_RESPONSE_KEY);
       try {
         if (certificate) {
           const key = certifiedResponseKey(certificate);
@@ -236,6 +247,9 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
     async auditHead() {
       const { bytes } = await exchange("/v1/audit/head", "GET", ZeroHash, {});
       return parseJson(bytes);
+    },
+    close() {
+      transport.close();
     },
   };
 }
