@@ -1,7 +1,6 @@
-import { getAddress } from "ethers";
-
 import type { OracleRequest, RequestLog } from "../store/jobStore.js";
-import { operatorInterface, ORACLE_REQUEST_TOPIC, PREDICTION_REQUESTED_TOPIC, routerInterface } from "./abi.js";
+import { ORACLE_REQUEST_TOPIC, PREDICTION_REQUESTED_TOPIC } from "./abi.js";
+import { decodeOracleRequestLog, decodePredictionRequestedLog } from "./abiCodec.js";
 import type { RpcLog } from "./rpc.js";
 
 /**
@@ -18,25 +17,24 @@ export function createRequestDecoder({ operator, router }: { operator: string; r
     const predictions = new Map<string, OracleRequest["prediction"]>();
     for (const log of logs) {
       if (log.address.toLowerCase() !== routerAddress || log.topics[0] !== PREDICTION_REQUESTED_TOPIC) continue;
-      const parsed = safeParse(() => routerInterface.parseLog({ topics: log.topics, data: log.data }));
-      if (!parsed) continue;
-      predictions.set(`${log.transactionHash}:${parsed.args.requestId as string}`, {
-        patient: getAddress(parsed.args.patient as string),
-        modelId: Number(parsed.args.modelId),
-        requester: getAddress(parsed.args.requester as string),
-        inputHash: parsed.args.inputHash as string,
-        inputUri: parsed.args.inputUri as string,
-        keysHash: parsed.args.keysHash as string,
+      const args = decodePredictionRequestedLog(log.topics, log.data);
+      if (!args) continue;
+      predictions.set(`${log.transactionHash}:${args.requestId}`, {
+        patient: args.patient,
+        modelId: args.modelId,
+        requester: args.requester,
+        inputHash: args.inputHash,
+        inputUri: args.inputUri,
+        keysHash: args.keysHash,
       });
     }
     const out: RequestLog[] = [];
     for (const log of logs) {
       if (log.address.toLowerCase() !== operatorAddress || log.topics[0] !== ORACLE_REQUEST_TOPIC) continue;
-      const parsed = safeParse(() => operatorInterface.parseLog({ topics: log.topics, data: log.data }));
-      if (!parsed) continue;
-      const args = parsed.args;
-      if ((args.requester as string).toLowerCase() !== routerAddress || (args.callbackAddr as string).toLowerCase() !== routerAddress) continue;
-      const requestId = args.requestId as string;
+      const args = decodeOracleRequestLog(log.topics, log.data);
+      if (!args) continue;
+      if (args.requester.toLowerCase() !== routerAddress || args.callbackAddr.toLowerCase() !== routerAddress) continue;
+      const requestId = args.requestId;
       const prediction = predictions.get(`${log.transactionHash}:${requestId}`);
       if (!prediction) continue;
       out.push({
@@ -46,14 +44,14 @@ export function createRequestDecoder({ operator, router }: { operator: string; r
         transactionHash: log.transactionHash,
         request: {
           requestId,
-          specId: args.specId as string,
-          requester: getAddress(args.requester as string),
-          payment: (args.payment as bigint).toString(),
-          callbackAddr: getAddress(args.callbackAddr as string),
-          callbackFunctionId: args.callbackFunctionId as string,
-          cancelExpiration: (args.cancelExpiration as bigint).toString(),
-          dataVersion: (args.dataVersion as bigint).toString(),
-          data: args.data as string,
+          specId: args.specId,
+          requester: args.requester,
+          payment: args.payment.toString(),
+          callbackAddr: args.callbackAddr,
+          callbackFunctionId: args.callbackFunctionId,
+          cancelExpiration: args.cancelExpiration.toString(),
+          dataVersion: args.dataVersion.toString(),
+          data: args.data,
           prediction,
         },
       });
@@ -62,10 +60,3 @@ export function createRequestDecoder({ operator, router }: { operator: string; r
   };
 }
 
-function safeParse<T>(fn: () => T): T | undefined {
-  try {
-    return fn();
-  } catch {
-    return undefined;
-  }
-}

@@ -1,4 +1,4 @@
-import { AbiCoder, Transaction, type SigningKey } from "ethers";
+import { AbiCoder, type SigningKey } from "ethers";
 
 import type { Common } from "../common.js";
 import { failpoint } from "../failpoints.js";
@@ -8,6 +8,8 @@ import type { Job, JobStore, TxRecord } from "../store/jobStore.js";
 import type { JobState } from "../store/states.js";
 import { operatorInterface, RequestStatus, routerInterface } from "./abi.js";
 import { RpcResponseError, toQuantity, type RpcBlock, type RpcClient, type RpcReceipt } from "./rpc.js";
+import { encodeFulfilCalldata, type FulfilCall } from "./abiCodec.js";
+import { signEip1559 } from "./eip1559.js";
 
 /**
  * The one owner of the oracle account's nonce. It simulates every fulfilment (eth_call) before
@@ -43,16 +45,19 @@ const SIMULATION_RETRY_MS = 2_000;
 /** Operator revert reasons meaning the request is no longer open there (settled or cancelled). */
 const REQUEST_CLOSED_REASONS = ["Must have a valid requestId", "Params do not match request ID"];
 
-/** The callback payload IPredictionRouter.fulfilPrediction expects. */
-export function encodeFulfilment(job: Pick<Job, "requestId" | "reasonCode" | "resultHash" | "resultUri">): string {
+/** The callback payload IPredictionRouter.fulfilPrediction expects: a result, or a failure code and nothing else. */
+export function fulfilmentOf(job: Pick<Job, "requestId" | "reasonCode" | "resultHash" | "resultUri">): FulfilCall["fulfilment"] {
   const failureCode = job.reasonCode ?? 0;
-  const resultHash = failureCode === 0 ? (job.resultHash ?? "0x" + "00".repeat(32)) : "0x" + "00".repeat(32);
-  const resultUri = failureCode === 0 ? (job.resultUri ?? "") : "";
-  return AbiCoder.defaultAbiCoder().encode(
-    ["bytes32", "uint16", "bytes32", "string", "bytes"],
-    [job.requestId, failureCode, resultHash, resultUri, "0x"],
-  );
+  return {
+    requestId: job.requestId,
+    failureCode,
+    resultHash: failureCode === 0 ? (job.resultHash ?? ZERO_WORD) : ZERO_WORD,
+    resultUri: failureCode === 0 ? (job.resultUri ?? "") : "",
+    resultCiphertext: "0x",
+  };
 }
+
+const ZERO_WORD = `0x${"00".repeat(32)}`;
 
 function revertReason(error: unknown): string | undefined {
   if (!(error instanceof RpcResponseError)) return undefined;
@@ -86,18 +91,14 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
 
   function fulfilCalldata(job: Job): string {
     const r = job.request;
-    return operatorInterface.encodeFunctionData("fulfillOracleRequest2", [
-      r.requestId, r.payment, r.callbackAddr, r.callbackFunctionId, r.cancelExpiration, encodeFulfilment(job),
-    ]);
+    return encodeFulfilCalldata({
+      requestId: r.requestId, payment: BigInt(r.payment), callbackAddress: r.callbackAddr, callbackFunctionId: r.callbackFunctionId,
+      expiration: BigInt(r.cancelExpiration), fulfilment: fulfilmentOf(job),
+    });
   }
 
   function sign(nonce: number, data: string, maxFeePerGas: bigint, maxPriorityFeePerGas: bigint): { raw: string; hash: string } {
-    const tx = Transaction.from({
-      type: 2, chainId, nonce, to: operatorAddress, data, value: 0n,
-      gasLimit: BigInt(settings.FULFIL_GAS_LIMIT), maxFeePerGas, maxPriorityFeePerGas,
-    });
-    tx.signature = account.signingKey.sign(tx.unsignedHash);
-    return { raw: tx.serialized, hash: tx.hash! };
+    return signEip1559({ chainId, nonce, to: operatorAddress, data, gasLimit: BigInt(settings.FULFIL_GAS_LIMIT), maxFeePerGas, maxPriorityFeePerGas }, account.signingKey);
   }
 
   async function currentFees(): Promise<{ maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }> {
@@ -181,74 +182,84 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
    * Simulates, signs, records and broadcasts fulfilments for jobs ready to submit. Jobs whose
    * request is already closed on-chain are refused; jobs whose simulation fails for a transient
    * reason are left for a later round. Returns the request ids sent.
+   *
+   * The simulation runs outside the nonce lock, so one batch can be simulated (on the node) while
+   * the previous one is signed and broadcast; nonces are assigned, recorded and broadcast under
+   * the lock, in order. The caller must not hand the same job to two calls at once (the store's
+   * compare-and-set refuses the second record anyway, before anything is broadcast).
    */
-  function submit(jobs: readonly Job[]): Promise<string[]> {
-    return exclusive(async () => {
-      if (jobs.length === 0) return [];
-      const started = performance.now();
-      const calls = jobs.map((job) => ({
-        method: "eth_call",
-        params: [{ from: account.address, to: operatorAddress, data: fulfilCalldata(job), gas: toQuantity(settings.FULFIL_GAS_LIMIT) }, "latest"],
-      }));
-      // Fees and every simulation in one round trip.
-      const [latest, ...simulations] = await rpc.batch([{ method: "eth_getBlockByNumber", params: ["latest", false] }, ...calls]);
-      if (latest!.status === "rejected") throw latest!.reason;
-      const fees = feesFor(latest!.value as RpcBlock);
-      const ready: Job[] = [];
-      for (const [i, job] of jobs.entries()) {
-        const simulation = simulations[i]!;
-        if (simulation.status === "fulfilled") {
-          const [callbackOk] = operatorInterface.decodeFunctionResult("fulfillOracleRequest2", simulation.value as string);
-          if (callbackOk) {
-            ready.push(job);
-          } else {
-            // The Operator would take the request but the router's callback would revert: sending
-            // would strand it. Hold it and say so; an operator has to look (gas limit, router).
-            logger.error({ requestId: job.requestId }, "simulated fulfilment: the router callback failed; not sending");
-            store.patch(job.requestId, job.state, { lastError: "router callback fails in simulation", nextAttemptAt: Date.now() + CALLBACK_FAILURE_RETRY_MS });
-          }
-          continue;
+  async function submit(jobs: readonly Job[]): Promise<string[]> {
+    if (jobs.length === 0) return [];
+    const started = performance.now();
+    // Encoded once: the simulation and the transaction carry the same calldata.
+    const calldata = new Map(jobs.map((job) => [job.requestId, fulfilCalldata(job)]));
+    const calls = jobs.map((job) => ({
+      method: "eth_call",
+      params: [{ from: account.address, to: operatorAddress, data: calldata.get(job.requestId)!, gas: toQuantity(settings.FULFIL_GAS_LIMIT) }, "latest"],
+    }));
+    // Fees and every simulation in one round trip.
+    const [latest, ...simulations] = await rpc.batch([{ method: "eth_getBlockByNumber", params: ["latest", false] }, ...calls]);
+    const simulatedAt = performance.now();
+    if (latest!.status === "rejected") throw latest!.reason;
+    const fees = feesFor(latest!.value as RpcBlock);
+    const ready: Job[] = [];
+    for (const [i, job] of jobs.entries()) {
+      const simulation = simulations[i]!;
+      if (simulation.status === "fulfilled") {
+        const [callbackOk] = operatorInterface.decodeFunctionResult("fulfillOracleRequest2", simulation.value as string);
+        if (callbackOk) {
+          ready.push(job);
+        } else {
+          // The Operator would take the request but the router's callback would revert: sending
+          // would strand it. Hold it and say so; an operator has to look (gas limit, router).
+          logger.error({ requestId: job.requestId }, "simulated fulfilment: the router callback failed; not sending");
+          store.patch(job.requestId, job.state, { lastError: "router callback fails in simulation", nextAttemptAt: Date.now() + CALLBACK_FAILURE_RETRY_MS });
         }
-        const reason = revertReason(simulation.reason);
-        const status = reason !== undefined && REQUEST_CLOSED_REASONS.some((r) => reason.includes(r)) ? await requestStatus(job) : undefined;
-        if (status !== undefined && status !== RequestStatus.Pending) {
-          const refused = store.transition(job.requestId, ["confirmed", "fetched", "verified", "evaluated", "stored"], "refused", {
-            lastError: `request already closed on-chain (router status ${status ?? "unknown"})`,
-          });
-          if (refused) {
-            logger.warn({ requestId: job.requestId, status }, "request already settled or cancelled on-chain; not sending");
-            onSettled?.(job, "refused");
-          }
-          continue;
-        }
-        if (!isRetryable(simulation.reason)) logger.error({ requestId: job.requestId, err: reason }, "fulfilment simulation reverted");
-        store.patch(job.requestId, job.state, { lastError: reason ?? errorMessage(simulation.reason), nextAttemptAt: Date.now() + SIMULATION_RETRY_MS });
+        continue;
       }
-      if (ready.length === 0) return [];
+      const reason = revertReason(simulation.reason);
+      const status = reason !== undefined && REQUEST_CLOSED_REASONS.some((r) => reason.includes(r)) ? await requestStatus(job) : undefined;
+      if (status !== undefined && status !== RequestStatus.Pending) {
+        const refused = store.transition(job.requestId, ["confirmed", "fetched", "verified", "evaluated", "stored"], "refused", {
+          lastError: `request already closed on-chain (router status ${status ?? "unknown"})`,
+        });
+        if (refused) {
+          logger.warn({ requestId: job.requestId, status }, "request already settled or cancelled on-chain; not sending");
+          onSettled?.(job, "refused");
+        }
+        continue;
+      }
+      if (!isRetryable(simulation.reason)) logger.error({ requestId: job.requestId, err: reason }, "fulfilment simulation reverted");
+      store.patch(job.requestId, job.state, { lastError: reason ?? errorMessage(simulation.reason), nextAttemptAt: Date.now() + SIMULATION_RETRY_MS });
+    }
+    if (ready.length === 0) return [];
+    return exclusive(() => signAndSend(ready, calldata, fees, started, simulatedAt));
+  }
 
-      const unsigned: UnsignedTx[] = ready.map((job, i) => ({
-        chainId: chainId.toString(), nonce: nextNonce + i, to: operatorAddress, data: fulfilCalldata(job),
-        gasLimit: String(settings.FULFIL_GAS_LIMIT), maxFeePerGas: fees.maxFeePerGas.toString(), maxPriorityFeePerGas: fees.maxPriorityFeePerGas.toString(),
-      }));
-      const signatures = signBatch && unsigned.length > 1
-        ? await signBatch(unsigned)
-        : unsigned.map((t) => sign(t.nonce, t.data, fees.maxFeePerGas, fees.maxPriorityFeePerGas));
-      const signed = ready.map((job, i) => ({
-        hash: signatures[i]!.hash, nonce: unsigned[i]!.nonce, raw: signatures[i]!.raw, requestId: job.requestId, sentAt: Date.now(),
-        maxFeePerGas: fees.maxFeePerGas.toString(), maxPriorityFeePerGas: fees.maxPriorityFeePerGas.toString(),
-      }));
-      // Recorded before anything is broadcast; the nonce advances only once the record is in.
-      store.recordSubmissions(signed, nextNonce + signed.length);
-      nextNonce += signed.length;
-      await failpoint("after:recorded");
-      for (const s of signed) logger.info({ requestId: s.requestId, nonce: s.nonce, hash: s.hash }, "fulfilment sent");
-      const signedAt = performance.now();
-      const { nonceTooLow } = await broadcast(signed, "new");
-      logger.debug({ count: signed.length, simulateAndSignMs: Math.round(signedAt - started), broadcastMs: Math.round(performance.now() - signedAt) }, "fulfilment batch sent");
-      await failpoint("after:submitted");
-      if (nonceTooLow) await resyncNonce("broadcast said nonce too low");
-      return signed.map((s) => s.requestId);
-    });
+  async function signAndSend(ready: Job[], calldata: Map<string, string>, fees: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }, started: number, simulatedAt: number): Promise<string[]> {
+    const lockedAt = performance.now();
+    const unsigned: UnsignedTx[] = ready.map((job, i) => ({
+      chainId: chainId.toString(), nonce: nextNonce + i, to: operatorAddress, data: calldata.get(job.requestId)!,
+      gasLimit: String(settings.FULFIL_GAS_LIMIT), maxFeePerGas: fees.maxFeePerGas.toString(), maxPriorityFeePerGas: fees.maxPriorityFeePerGas.toString(),
+    }));
+    const signatures = signBatch && unsigned.length > 1
+      ? await signBatch(unsigned)
+      : unsigned.map((t) => sign(t.nonce, t.data, fees.maxFeePerGas, fees.maxPriorityFeePerGas));
+    const signed = ready.map((job, i) => ({
+      hash: signatures[i]!.hash, nonce: unsigned[i]!.nonce, raw: signatures[i]!.raw, requestId: job.requestId, sentAt: Date.now(),
+      maxFeePerGas: fees.maxFeePerGas.toString(), maxPriorityFeePerGas: fees.maxPriorityFeePerGas.toString(),
+    }));
+    // Recorded before anything is broadcast; the nonce advances only once the record is in.
+    store.recordSubmissions(signed, nextNonce + signed.length);
+    nextNonce += signed.length;
+    await failpoint("after:recorded");
+    for (const s of signed) logger.info({ requestId: s.requestId, nonce: s.nonce, hash: s.hash }, "fulfilment sent");
+    const signedAt = performance.now();
+    const { nonceTooLow } = await broadcast(signed, "new");
+    logger.debug({ count: signed.length, simulateMs: Math.round(simulatedAt - started), lockWaitMs: Math.round(lockedAt - simulatedAt), signMs: Math.round(signedAt - lockedAt), broadcastMs: Math.round(performance.now() - signedAt) }, "fulfilment batch sent");
+    await failpoint("after:submitted");
+    if (nonceTooLow) await resyncNonce("broadcast said nonce too low");
+    return signed.map((s) => s.requestId);
   }
 
   function finalStateFromReceipt(receipt: RpcReceipt, job: Job): { state: JobState; note?: string } {

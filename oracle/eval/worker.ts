@@ -1,7 +1,8 @@
 import { parentPort, workerData } from "node:worker_threads";
 
-import { Transaction, Wallet } from "ethers";
+import { Wallet } from "ethers";
 
+import { signEip1559 } from "../chain/eip1559.js";
 import { createGatewayClient, type GatewayClient } from "../../sdk/gateway/client.js";
 import type { Evaluator, GatewayWorkerConfig, WorkerError, WorkerReply, WorkerTask } from "./types.js";
 
@@ -52,14 +53,10 @@ async function serve(job: WorkerTask): Promise<{ reply: WorkerReply; transfer: A
     }
     case "signTransactions": {
       if (!signer) throw new Error("no signing key in the worker");
-      const signed = job.txs.map((t) => {
-        const tx = Transaction.from({
-          type: 2, chainId: BigInt(t.chainId), nonce: t.nonce, to: t.to, data: t.data, value: 0n,
-          gasLimit: BigInt(t.gasLimit), maxFeePerGas: BigInt(t.maxFeePerGas), maxPriorityFeePerGas: BigInt(t.maxPriorityFeePerGas),
-        });
-        tx.signature = signer.signingKey.sign(tx.unsignedHash);
-        return { raw: tx.serialized, hash: tx.hash! };
-      });
+      const signed = job.txs.map((t) => signEip1559({
+        chainId: BigInt(t.chainId), nonce: t.nonce, to: t.to, data: t.data,
+        gasLimit: BigInt(t.gasLimit), maxFeePerGas: BigInt(t.maxFeePerGas), maxPriorityFeePerGas: BigInt(t.maxPriorityFeePerGas),
+      }, signer.signingKey));
       return { reply: { ok: true, signed }, transfer: [] };
     }
     case "gatewayGet": {

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { rm } from "node:fs/promises";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 import { isSha256Hex, sha256Hex } from "../../core/hash.js";
@@ -8,9 +8,14 @@ import { BadRequestInputError, FailureReason, NonRetryableError, RetryableError 
 
 /**
  * Blob access for the oracle: a gateway (anything with the SDK gateway client's `get`/`put`)
- * behind a local content-addressed cache. The cache makes each pipeline step resumable after a
- * crash without fetching again, and evaluation keys are fetched once per key set, not per request.
- * It holds only what the gateway serves the oracle: ciphertexts and public evaluation keys.
+ * behind a content-addressed cache in memory (bounded, least recently used out). Evaluation keys
+ * are fetched once per key set, not per request, and also kept on disk, so a restart does not
+ * fetch every patient's keys again. It holds only what the gateway serves the oracle (ciphertexts
+ * and public evaluation keys) and the results it computed.
+ *
+ * Inputs and results stay in memory only: after a crash a step in hand fetches its input again
+ * or evaluates again (deterministic), which costs less than writing two files per request did
+ * (creating a file takes about a millisecond here; a burst paid it hundreds of times).
  */
 export type GatewayBackend = {
   /** `ref`: the prediction request the oracle serves (the gateway authorises oracle access by it). */
@@ -28,22 +33,56 @@ export type BlobRole = "input" | "keys";
 
 export type OracleBlobs = ReturnType<typeof createOracleBlobs>;
 
-export function createOracleBlobs({ gateway, cacheDir, onError, onTiming }: {
+/** Default bound of the in-memory cache: a burst's inputs, results and key sets (~15 KiB each at ckks-2048). */
+export const DEFAULT_MEMORY_CACHE_BYTES = 64 * 1024 * 1024;
+
+export function createOracleBlobs({ gateway, cacheDir, memoryBytes = DEFAULT_MEMORY_CACHE_BYTES, onError, onTiming }: {
   gateway: GatewayBackend;
   cacheDir: string;
+  memoryBytes?: number;
   onError?: (error: unknown) => void;
   onTiming?: (op: "get" | "put", seconds: number) => void;
 }) {
   mkdirSync(cacheDir, { recursive: true });
+  // Insertion order is recency: a hit moves the entry to the end, eviction takes from the front.
+  const memory = new Map<string, Uint8Array>();
+  let memoryUsed = 0;
+  /** Disk copies being written, so `forget` removes a copy only after it landed. */
+  const diskWrites = new Map<string, Promise<unknown>>();
+
+  function remember(blobId: string, bytes: Uint8Array): void {
+    const previous = memory.get(blobId);
+    if (previous) {
+      memory.delete(blobId);
+      memoryUsed -= previous.length;
+    }
+    if (bytes.length > memoryBytes) return;
+    memory.set(blobId, bytes);
+    memoryUsed += bytes.length;
+    for (const [oldest, old] of memory) {
+      if (memoryUsed <= memoryBytes) break;
+      memory.delete(oldest);
+      memoryUsed -= old.length;
+    }
+  }
   const pathOf = (blobId: string) => {
     if (!isSha256Hex(blobId)) throw new NonRetryableError("Not a blob id", { code: "ORACLE_BAD_BLOB_ID", details: { blobId } });
     return join(cacheDir, blobId.slice(2));
   };
 
+  /** Memory first; a disk copy (after a restart) is hash-checked before it is believed. */
   function readCached(blobId: string): Uint8Array | undefined {
+    const inMemory = memory.get(blobId);
+    if (inMemory) {
+      remember(blobId, inMemory);
+      return inMemory;
+    }
     try {
       const bytes = new Uint8Array(readFileSync(pathOf(blobId)));
-      if (sha256Hex(bytes) === blobId) return bytes;
+      if (sha256Hex(bytes) === blobId) {
+        remember(blobId, bytes);
+        return bytes;
+      }
       rmSync(pathOf(blobId), { force: true });
     } catch {
       // not cached
@@ -52,14 +91,19 @@ export function createOracleBlobs({ gateway, cacheDir, onError, onTiming }: {
   }
 
   /**
-   * Written by rename, so a reader never sees half a blob; not fsynced: the cache is only a
-   * cache (every read re-checks the hash, and a lost entry is fetched or computed again).
+   * Kept in memory; with `persist`, also on disk, written in the background (nothing waits for
+   * it) by rename, so a reader never sees half a blob. Not fsynced: every disk read re-checks the hash.
    */
-  function writeCached(blobId: string, bytes: Uint8Array): void {
+  function writeCached(blobId: string, bytes: Uint8Array, persist = false): void {
     const target = pathOf(blobId);
+    remember(blobId, bytes);
+    if (!persist) return;
     const temp = `${target}.${randomBytes(6).toString("hex")}.tmp`;
-    writeFileSync(temp, bytes);
-    renameSync(temp, target);
+    const written = writeFile(temp, bytes)
+      .then(() => rename(temp, target))
+      .catch(() => rm(temp, { force: true }).catch(() => undefined))
+      .finally(() => { if (diskWrites.get(blobId) === written) diskWrites.delete(blobId); });
+    diskWrites.set(blobId, written);
   }
 
   /** Maps a gateway failure onto the oracle's classes: outages retry, refusals are bad input. */
@@ -92,7 +136,7 @@ export function createOracleBlobs({ gateway, cacheDir, onError, onTiming }: {
     if (sha256Hex(bytes) !== blobId) {
       throw new BadRequestInputError(role === "input" ? FailureReason.InputHashMismatch : FailureReason.KeysHashMismatch, `${role} blob does not hash to its on-chain id`);
     }
-    writeCached(blobId, bytes);
+    writeCached(blobId, bytes, role === "keys");
     return bytes;
   }
 
@@ -123,7 +167,8 @@ export function createOracleBlobs({ gateway, cacheDir, onError, onTiming }: {
     },
 
     cached: readCached,
-    keep: writeCached,
+    /** Keeps a computed result until it is stored (memory only). */
+    keep: (blobId: string, bytes: Uint8Array) => writeCached(blobId, bytes),
 
     /** Stores a result ciphertext on the gateway as the patient's blob; idempotent (content-addressed). */
     async storeResult(bytes: Uint8Array, patient: string, requestId: string): Promise<{ resultHash: string; resultUri: string }> {
@@ -144,9 +189,15 @@ export function createOracleBlobs({ gateway, cacheDir, onError, onTiming }: {
       return { resultHash: blobId, resultUri: `${gateway.url.replace(/\/+$/, "")}/v1/blobs/${blobId}` };
     },
 
-    /** Drops a blob from the cache (in the background: nothing waits for it). */
+    /** Drops a blob from the cache (the disk copy in the background: nothing waits for it). */
     forget(blobId: string): void {
-      void rm(pathOf(blobId), { force: true }).catch(() => undefined);
+      const inMemory = memory.get(blobId);
+      if (inMemory) {
+        memory.delete(blobId);
+        memoryUsed -= inMemory.length;
+      }
+      const path = pathOf(blobId);
+      void Promise.resolve(diskWrites.get(blobId)).then(() => rm(path, { force: true })).catch(() => undefined);
     },
   };
 }

@@ -34,6 +34,8 @@ export type CreateProcessorParameters = {
 const IDLE_PASS_MS = 250;
 /** Collect jobs reaching `stored` for this long so they leave in one batch. */
 const SUBMIT_BATCH_WINDOW_MS = 15;
+/** Fulfilment batches in flight at once: one simulated while another is signed and broadcast. */
+const SUBMIT_PIPELINE_DEPTH = 2;
 
 export function createProcessor({ common, store, reader, blobs, pool, txManager, validate }: CreateProcessorParameters) {
   const { settings, logger, metrics, shutdown } = common;
@@ -167,14 +169,42 @@ export function createProcessor({ common, store, reader, blobs, pool, txManager,
     logger[retryable ? "warn" : "error"]({ requestId: job.requestId, state: job.state, err: errorMessage(error), attempts, delayMs }, "job step failed; will retry");
   }
 
+  /**
+   * Hands stored jobs to the transaction manager in batches, two batches in flight: the next is
+   * simulated while the previous is signed and broadcast. A job is in one batch at a time.
+   */
   async function submitReady(): Promise<void> {
     await sleep(SUBMIT_BATCH_WINDOW_MS);
-    for (;;) {
-      const ready = store.jobsInState("stored", settings.MAX_TX_BATCH);
-      if (ready.length === 0) return;
-      const sent = await txManager.submit(ready);
-      if (sent.length < ready.length) return;
+    const claimed = new Set<string>();
+    const running = new Set<Promise<void>>();
+    let stop = false;
+    let failure: { error: unknown } | undefined;
+    while (!stop && !failure) {
+      const ready = store.jobsInState("stored", settings.MAX_TX_BATCH + claimed.size)
+        .filter((job) => !claimed.has(job.requestId))
+        .slice(0, settings.MAX_TX_BATCH);
+      if (ready.length === 0) break;
+      for (const job of ready) claimed.add(job.requestId);
+      const batch: Promise<void> = txManager.submit(ready)
+        .then(
+          (sent) => {
+            // Some were held back (simulation): they wait for their retry time, not this loop.
+            if (sent.length < ready.length) stop = true;
+          },
+          (error: unknown) => {
+            failure ??= { error };
+          },
+        )
+        .finally(() => {
+          for (const job of ready) claimed.delete(job.requestId);
+          running.delete(batch);
+        });
+      running.add(batch);
+      if (running.size >= SUBMIT_PIPELINE_DEPTH) await Promise.race(running);
     }
+    // Every batch started is awaited before the next round; a failure is reported once.
+    await Promise.all(running);
+    if (failure) throw failure.error;
   }
 
   function pass(): void {

@@ -78,10 +78,7 @@ async function clientWorker(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { spawn } = await import("node:child_process");
-  const { mkdtemp, readFile, rm, writeFile } = await import("node:fs/promises");
-  const { tmpdir } = await import("node:os");
-  const { join } = await import("node:path");
+  const { readFile } = await import("node:fs/promises");
   const { randomBytes, Wallet } = await import("ethers");
   const { network } = await import("hardhat");
   const { deployMedCipher } = await import("../../deploy/local.js");
@@ -91,7 +88,7 @@ async function main(): Promise<void> {
   const { registerPatient } = await import("../../sdk/actions/registerPatient.js");
   const { grantConsent } = await import("../../sdk/actions/grantConsent.js");
   const { generateEncryptionKeyPair } = await import("../../sdk/crypto/x25519.js");
-  const { writeKeystore } = await import("../../sdk/keystore.js");
+  const { startGatewayProcess } = await import("./gatewayProcess.js");
   const { Category, Purpose } = await import("../../sdk/codes.js");
   type Addresses = import("../../sdk/chain/contracts.js").MedCipherAddresses;
 
@@ -108,32 +105,12 @@ async function main(): Promise<void> {
   const chainId = Number((await ethers.provider.getNetwork()).chainId);
   const rpc = await serveJsonRpc(connection.provider);
 
-  // The gateway operator's home: a keystore for the gateway key and the deployment file.
-  const home = await mkdtemp(join(tmpdir(), "medcipher-bench-"));
-  const password = "bench password";
-  await writeKeystore(join(home, "keys", "gateway.json"), gatewayKey.address, { privateKey: gatewayKey.privateKey }, password, { N: 1024, r: 8, p: 1 });
-  const deploymentFile = join(home, "deployment.json");
-  await writeFile(deploymentFile, JSON.stringify({ chainId, contracts: Object.fromEntries(Object.entries(addresses).map(([name, address]) => [name, { address }])) }));
-  const logFile = join(home, "gateway.log");
-  const { openSync, closeSync } = await import("node:fs");
-  const logFd = openSync(logFile, "a");
   // BENCH_GATEWAY_NODE_ARGS adds Node flags to the gateway process (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
-  const gateway = spawn(process.execPath, [
-    ...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(" ").filter(Boolean) ?? []), "--import", "tsx", "cli/medcipher.ts", "--home", home, "--rpc", rpc.url, "--deployment", deploymentFile, "--identity", "gateway",
-    "gateway", "serve", "--port", "0", "--data-dir", join(home, "gateway-data"), "--anchor-interval", String(ANCHOR_EVERY_MS / 1000),
-    "--block-ttl-ms", "250", "--rate", "10000", "--burst", "10000",
-  ], { env: { ...process.env, MEDCIPHER_PASSWORD: password }, stdio: ["ignore", logFd, "inherit"] });
-  closeSync(logFd);
-  const gatewayExited = new Promise<number | null>((resolve) => gateway.once("exit", resolve));
-  const gatewayUrl = await (async () => {
-    for (let i = 0; i < 600; i++) {
-      const match = /"url":"(http:\/\/[^"]+)"/.exec(await readFile(logFile, "utf8"));
-      if (match) return match[1]!;
-      if (gateway.exitCode !== null) throw new Error(`medcipher gateway serve exited (${gateway.exitCode}); see ${logFile}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error("medcipher gateway serve did not start within 60 s");
-  })();
+  const gateway = await startGatewayProcess({
+    rpcUrl: rpc.url, chainId, addresses, gatewayKey, anchorIntervalSeconds: ANCHOR_EVERY_MS / 1000,
+    nodeArgs: process.env.BENCH_GATEWAY_NODE_ARGS?.split(" ").filter(Boolean),
+  });
+  const gatewayUrl = gateway.url;
 
   const patientWallet = new Wallet(Wallet.createRandom().privateKey, ethers.provider);
   await fund(patientWallet.address);
@@ -155,27 +132,17 @@ async function main(): Promise<void> {
     ? setInterval(() => { void funder!.sendTransaction({ to: funder!.address, value: 0 }).then(() => blocks++); }, BLOCK_EVERY_MS)
     : undefined;
 
-  /** CPU seconds the gateway process has used (Linux /proc; undefined elsewhere). */
-  const gatewayCpuSeconds = async (): Promise<number | undefined> => {
-    try {
-      const fields = (await readFile(`/proc/${gateway.pid}/stat`, "utf8")).split(") ")[1]!.split(" ");
-      return (Number(fields[11]) + Number(fields[12])) / 100;
-    } catch {
-      return undefined;
-    }
-  };
-
   const api = import.meta.resolve("tsx/esm/api");
   const bootstrap = `import(${JSON.stringify(api)}).then(({ register }) => { register(); return import(${JSON.stringify(import.meta.url)}); })`;
   async function runPhase(session: boolean): Promise<WorkerReport> {
     const worker = new Worker(bootstrap, { eval: true });
     await new Promise<void>((resolve, reject) => { worker.once("message", () => resolve()); worker.once("error", reject); });
     let cpuAtWarmupEnd: Promise<number | undefined> | undefined;
-    const cpuTimer = setTimeout(() => { cpuAtWarmupEnd = gatewayCpuSeconds(); }, WARMUP_SECONDS * 1000);
+    const cpuTimer = setTimeout(() => { cpuAtWarmupEnd = gateway.cpuSeconds(); }, WARMUP_SECONDS * 1000);
     const report = await new Promise<WorkerReport>((resolve, reject) => {
       worker.once("message", (r: WorkerReport) => {
         clearTimeout(cpuTimer);
-        void Promise.all([cpuAtWarmupEnd, gatewayCpuSeconds()]).then(([from, to]) => resolve({
+        void Promise.all([cpuAtWarmupEnd, gateway.cpuSeconds()]).then(([from, to]) => resolve({
           ...r, gatewayProcessCpu: from !== undefined && to !== undefined ? (to - from) / (r.measuredMs / 1000) : undefined,
         }));
       });
@@ -193,13 +160,11 @@ async function main(): Promise<void> {
   console.log("phase 2/2: direct mode (EIP-712 secp256k1 signature on every request and response)");
   const direct = await runPhase(false);
   clearInterval(producer);
-  gateway.kill("SIGTERM");
-  const gatewayExitCode = await gatewayExited;
+  const accessLogLines = (await readFile(gateway.logFile, "utf8")).split("\n").filter((line) => line.includes('"msg":"request"')).length;
+  const gatewayExitCode = await gateway.stop();
   const anchoredHead = await connectContracts(addresses, ethers.provider).auditAnchor.latestHead!(gatewayKey.address) as { entryCount: bigint };
-  const accessLogLines = (await readFile(logFile, "utf8")).split("\n").filter((line) => line.includes('"msg":"request"')).length;
   await rpc.close();
   await connection.close();
-  await rm(home, { recursive: true, force: true });
   if (gatewayExitCode !== 0) throw new Error(`the gateway exited with ${gatewayExitCode} on SIGTERM`);
 
   const round = (x: number) => Math.round(x * 10) / 10;

@@ -5,8 +5,8 @@
  * (latency, request mined → fulfilment mined). Writes bench/results/oracle.json.
  *
  * Everything is real and separate: the chain is a `hardhat node` process, the oracle is its own
- * process (`node --import tsx oracle/main.ts start`, so its peak RSS is its own), the gateway
- * runs here on loopback with the chain access policy, and so do the 20 patients' clients.
+ * process (`node --import tsx oracle/main.ts start`, so its peak RSS is its own), so is the gateway
+ * (`medcipher gateway serve`, chain access policy over JSON-RPC); the 20 patients' clients run here.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync, rmdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -15,22 +15,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { encodeBytes32String, hexlify, Interface, JsonRpcProvider, randomBytes, Wallet } from "ethers";
+import { encodeBytes32String, hexlify, Interface, randomBytes, Wallet } from "ethers";
 import { network } from "hardhat";
-import { pino } from "pino";
 
 import { sha256Hex } from "../../core/hash.js";
 import { deployMedCipher, OutputKind } from "../../deploy/local.js";
 import { FheClient } from "../../fhe/client.js";
 import { loadModel } from "../../fhe/model.js";
-import { openAuditLog } from "../../gateway/audit/auditLog.js";
-import { createChainAccessPolicy } from "../../gateway/chainPolicy.js";
-import { createGateway } from "../../gateway/server.js";
-import { createDirectoryBlobStore } from "../../gateway/store/directoryStore.js";
-import { createDirectoryMetadataStore } from "../../gateway/store/metadata.js";
 import { Category } from "../../sdk/codes.js";
-import { connectContracts } from "../../sdk/chain/contracts.js";
 import { createGatewayClient } from "../../sdk/gateway/client.js";
+import { startGatewayProcess } from "./gatewayProcess.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const PATIENTS = 20;
@@ -41,6 +35,13 @@ const BLOCK_MS = 1_000;
 /** A chain id of its own: Ignition journals deployments per chain id under deploy/deployments/, removed after the run. */
 const BENCH_CHAIN_ID = 31_999;
 const SETTLE_TIMEOUT_MS = 120_000;
+/**
+ * Requests served before the burst and not measured, from a patient of their own (so none of
+ * the 20 measured patients' keys is cached by them): the daemon is measured running, as it is in
+ * production, not in its first second, when V8 is still compiling its hot paths. BENCH_WARMUP=0
+ * measures a cold start.
+ */
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 20);
 
 const routerInterface = new Interface([
   "function requestPrediction(address patient, uint32 modelId, bytes32 inputHash, string inputUri) returns (bytes32)",
@@ -89,6 +90,12 @@ function percentile(values: number[], p: number): number {
   if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+/** CPU seconds a process has used so far (Linux /proc). */
+function cpuSecondsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 function peakRssMiB(pid: number): number {
@@ -144,24 +151,14 @@ async function main(): Promise<void> {
   const modelIds = artifacts.map((_, i) => Number(suite.modelIds[i]));
   log(`deployed; router ${a.PredictionRouter}`);
 
-  // The gateway, here, with the chain access policy.
-  const provider = new JsonRpcProvider(url, chainId, { staticNetwork: true, batchMaxCount: 1 });
-  const audit = await openAuditLog(join(work, "gateway", "audit.jsonl"));
-  const gateway = createGateway({
-    store: createDirectoryBlobStore(join(work, "gateway", "blobs")),
-    metadata: createDirectoryMetadataStore(join(work, "gateway", "meta")),
-    audit,
-    policy: createChainAccessPolicy({ contracts: connectContracts(a, provider), provider, blockNumberTtlMs: 200 }),
-    signingKey: gatewayKey.signingKey, gatewayAddress: gatewayKey.address, chainId,
-    logger: pino({ level: "silent" }),
-    // The oracle is one signer reading for everyone: give it room (operators do the same).
-    limits: { ratePerSecond: 10_000, burst: 10_000 },
-  });
-  const gatewayUrl = await gateway.listen(0, "127.0.0.1");
+  // The gateway as operators run it (`medcipher gateway serve`), its own process, policy from the chain.
+  const gateway = await startGatewayProcess({ rpcUrl: url, chainId, addresses: a, gatewayKey, anchorIntervalSeconds: 0 });
+  const gatewayUrl = gateway.url;
 
   // 20 patients, each with a key set; registered and keys uploaded.
   const patients: { wallet: Wallet | ReturnType<typeof Wallet.createRandom>; fhe: FheClient; client: ReturnType<typeof createGatewayClient>; nonce: number }[] = [];
-  for (let i = 0; i < PATIENTS; i++) {
+  // Patient PATIENTS (the 21st) sends only the warm-up requests.
+  for (let i = 0; i < PATIENTS + (WARMUP > 0 ? 1 : 0); i++) {
     const wallet = Wallet.createRandom();
     await rpc(url, "hardhat_setBalance", [wallet.address, funded]);
     const fhe = await FheClient.generate("ckks-2048-v1");
@@ -175,10 +172,11 @@ async function main(): Promise<void> {
   log(`${PATIENTS} patients registered`);
 
   // Every input encrypted and uploaded up front: the benchmark times the oracle, not the clients.
-  const total = BURST + STEADY_RATE_PER_SECOND * STEADY_SECONDS;
+  const measured = BURST + STEADY_RATE_PER_SECOND * STEADY_SECONDS;
+  const total = measured + WARMUP;
   const inputs: { patient: number; modelId: number; inputHash: string }[] = [];
   for (let i = 0; i < total; i++) {
-    const p = i % PATIENTS;
+    const p = i < measured ? i % PATIENTS : PATIENTS;
     const modelIndex = i % 2;
     const model = artifacts[modelIndex]!;
     const reading: Record<string, number> = modelIndex === 0
@@ -210,7 +208,8 @@ async function main(): Promise<void> {
     ...Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k.startsWith("BENCH_ORACLE_") && v !== undefined).map(([k, v]) => [k.slice("BENCH_".length), v!])),
   };
   // BENCH_CPU_PROFILE=1 writes a V8 CPU profile of the oracle process next to its log.
-  const profile = process.env.BENCH_CPU_PROFILE ? ["--cpu-prof", "--cpu-prof-dir", work] : [];
+  // BENCH_NODE_ARGS_ORACLE adds Node flags to the oracle process (e.g. "--trace-gc").
+  const profile = [...(process.env.BENCH_CPU_PROFILE ? ["--cpu-prof", "--cpu-prof-dir", work] : []), ...(process.env.BENCH_NODE_ARGS_ORACLE?.split(" ").filter(Boolean) ?? [])];
   const oracle = spawn(process.execPath, [...profile, "--import", "tsx", "oracle/main.ts", "start"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "inherit"] });
   children.push(oracle);
   let oracleOut = "";
@@ -229,6 +228,7 @@ async function main(): Promise<void> {
   // Watch blocks: when each block was first seen, and which requests each mined or settled.
   const blockSeenAt = new Map<number, number>();
   const requestMinedAt = new Map<string, number>();
+  const requestBlock = new Map<string, number>();
   const settledAt = new Map<string, { at: number; kind: string; block: number }>();
   const responses = new Map<string, number>();
   let lastBlock = startBlock - 1;
@@ -251,7 +251,10 @@ async function main(): Promise<void> {
             const parsed = routerInterface.parseLog(entry);
             if (!parsed) continue;
             const requestId = parsed.args[0] as string;
-            if (parsed.name === "PredictionRequested") requestMinedAt.set(requestId, at);
+            if (parsed.name === "PredictionRequested") {
+              requestMinedAt.set(requestId, at);
+              requestBlock.set(requestId, Number(entry.blockNumber));
+            }
             else if (!settledAt.has(requestId)) settledAt.set(requestId, { at, kind: parsed.name, block: Number(entry.blockNumber) });
           }
           lastBlock = head;
@@ -270,8 +273,13 @@ async function main(): Promise<void> {
     const data = routerInterface.encodeFunctionData("requestPrediction", [patient.wallet.address, input.modelId, input.inputHash, `${gatewayUrl}/v1/blobs/${input.inputHash}`]);
     return patient.wallet.signTransaction({ to: a.PredictionRouter, data, nonce: patient.nonce++, gasLimit: 400_000n, chainId, type: 2, ...fees });
   }
+  // Every request is signed before the phases start, in the order it will be sent (each patient's
+  // nonces ascend): signing is the load generator's work, not the system's under test.
+  const order = [...Array(WARMUP).keys()].map((k) => measured + k).concat([...Array(measured).keys()]);
+  const signed = new Map<number, string>();
+  for (const i of order) signed.set(i, await signRequest(i));
   async function send(indices: number[]): Promise<string[]> {
-    const raws = await Promise.all(indices.map(signRequest));
+    const raws = indices.map((i) => signed.get(i)!);
     const replies = await rpcBatch(url, raws.map((raw) => ({ method: "eth_sendRawTransaction", params: [raw] })));
     return replies.map((r) => {
       if (r.error) throw new Error(`request rejected: ${r.error.message}`);
@@ -279,11 +287,20 @@ async function main(): Promise<void> {
     });
   }
 
+  if (WARMUP > 0) {
+    log(`warm-up: ${WARMUP} requests`);
+    await send([...Array(WARMUP).keys()].map((k) => measured + k));
+    await waitUntil(async () => requestMinedAt.size >= WARMUP && [...requestMinedAt.keys()].every((id) => settledAt.has(id)), "warm-up settled", SETTLE_TIMEOUT_MS);
+  }
+  const beforeBurst = new Set(requestMinedAt.keys());
+
   // Phase 1: burst.
   log(`burst: ${BURST} requests`);
+  const processes = { oracle: oracle.pid!, gateway: gateway.pid, chain: node.pid!, bench: process.pid };
+  const cpuBefore = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, cpuSecondsOf(pid)]));
   await send([...Array(BURST).keys()]);
-  await waitUntil(async () => requestMinedAt.size >= BURST, "burst requests mined", SETTLE_TIMEOUT_MS);
-  const burstRequestIds = [...requestMinedAt.keys()].slice(0, BURST);
+  await waitUntil(async () => requestMinedAt.size >= beforeBurst.size + BURST, "burst requests mined", SETTLE_TIMEOUT_MS);
+  const burstRequestIds = [...requestMinedAt.keys()].filter((id) => !beforeBurst.has(id));
   await waitUntil(async () => burstRequestIds.every((id) => settledAt.has(id)), "burst settled", SETTLE_TIMEOUT_MS).catch(() => undefined);
   const firstMined = Math.min(...burstRequestIds.map((id) => requestMinedAt.get(id)!));
   const lastSettled = Math.max(...burstRequestIds.filter((id) => settledAt.has(id)).map((id) => settledAt.get(id)!.at));
@@ -293,7 +310,15 @@ async function main(): Promise<void> {
     const block = settledAt.get(id)?.block;
     if (block !== undefined) perBlock.set(block, (perBlock.get(block) ?? 0) + 1);
   }
+  // CPU seconds each process spent from the burst's sending to its last fulfilment (2 cores in all).
+  const burstCpuSeconds = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, Math.round((cpuSecondsOf(pid) - cpuBefore[name]!) * 100) / 100]));
   const burstFulfilmentBlocks = [...perBlock.entries()].sort((x, y) => x[0] - y[0]).map(([, n]) => n);
+  // Blocks after the burst's first request block in which fulfilments landed (1 = the next block).
+  const firstRequestBlock = Math.min(...burstRequestIds.map((id) => requestBlock.get(id)!));
+  const burstRequestBlocks = new Set(burstRequestIds.map((id) => requestBlock.get(id)!)).size;
+  const burstFulfilmentOffsets = [...perBlock.keys()].sort((x, y) => x - y).map((b) => b - firstRequestBlock);
+  // When the bench saw the request block and the next five, relative to the request block (ms).
+  const burstBlocksSeenAtMs = [0, 1, 2, 3, 4, 5].map((k) => Math.round((blockSeenAt.get(firstRequestBlock + k) ?? NaN) - blockSeenAt.get(firstRequestBlock)!));
   const throughputPerSecond = Math.round((burstSettled / ((lastSettled - firstMined) / 1000)) * 10) / 10;
   log(`burst: ${burstSettled}/${BURST} settled in ${((lastSettled - firstMined) / 1000).toFixed(2)} s → ${throughputPerSecond}/s`);
 
@@ -325,6 +350,10 @@ async function main(): Promise<void> {
   };
   const breakdown = {
     burstFulfilmentsPerBlock: burstFulfilmentBlocks,
+    burstFulfilmentBlocksAfterRequest: burstFulfilmentOffsets,
+    burstRequestBlocks,
+    burstCpuSeconds,
+    burstBlocksSeenAtMs,
     gatewayGetMeanMs: mean("oracle_gateway_seconds", 'op="get"'),
     gatewayPutMeanMs: mean("oracle_gateway_seconds", 'op="put"'),
     rpcBatchMeanMs: mean("oracle_rpc_seconds", 'method="batch"'),
@@ -344,13 +373,13 @@ async function main(): Promise<void> {
     p95Ms: Math.round(percentile(latencies, 95)),
     peakRssMiB: peak,
     breakdown,
-    setup: { patients: PATIENTS, burst: BURST, steadyRatePerSecond: STEADY_RATE_PER_SECOND, steadySeconds: STEADY_SECONDS, blockMs: BLOCK_MS, confirmations: 1, workerThreads: 2, node: process.version },
+    setup: { patients: PATIENTS, warmupRequests: WARMUP, burst: BURST, steadyRatePerSecond: STEADY_RATE_PER_SECOND, steadySeconds: STEADY_SECONDS, blockMs: BLOCK_MS, confirmations: 1, workerThreads: 2, node: process.version },
   };
 
   oracle.kill("SIGTERM");
   await new Promise((r) => oracle.once("exit", r));
-  await gateway.close();
-  await audit.close();
+  const gatewayExit = await gateway.stop();
+  if (gatewayExit !== 0) log(`the gateway exited with ${gatewayExit} on SIGTERM`);
   for (const p of patients) p.fhe.dispose();
   node.kill("SIGTERM");
 

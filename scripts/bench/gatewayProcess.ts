@@ -1,0 +1,88 @@
+import { spawn } from "node:child_process";
+import { closeSync, openSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import type { Wallet } from "ethers";
+
+import type { MedCipherAddresses } from "../../sdk/chain/contracts.js";
+import { writeKeystore } from "../../sdk/keystore.js";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+export type GatewayProcess = {
+  url: string;
+  pid: number;
+  /** JSON lines the gateway logged (one per request at the default level). */
+  logFile: string;
+  /** CPU seconds the process has used so far (Linux /proc), or undefined. */
+  cpuSeconds(): Promise<number | undefined>;
+  /** SIGTERM, wait for the exit, remove its files; resolves to the exit code. */
+  stop(): Promise<number | null>;
+};
+
+/**
+ * Starts the gateway the way operators run it, `medcipher gateway serve`, as its own process: a
+ * keystore for `gatewayKey` (which must hold GATEWAY_ROLE) and a deployment file in a temporary
+ * home, logs to a file. Benchmarks use it so the gateway has its own event loop and heap, as in
+ * production, instead of sharing the load generator's.
+ */
+export async function startGatewayProcess(options: {
+  rpcUrl: string;
+  chainId: number;
+  addresses: MedCipherAddresses;
+  gatewayKey: Pick<Wallet, "address" | "privateKey">;
+  anchorIntervalSeconds: number;
+  /** Extra Node flags (profiling, GC tracing). */
+  nodeArgs?: string[];
+  /** Extra `gateway serve` flags. */
+  serveArgs?: string[];
+}): Promise<GatewayProcess> {
+  const home = await mkdtemp(join(tmpdir(), "medcipher-gateway-"));
+  const password = "bench password";
+  await writeKeystore(join(home, "keys", "gateway.json"), options.gatewayKey.address, { privateKey: options.gatewayKey.privateKey }, password, { N: 1024, r: 8, p: 1 });
+  const deploymentFile = join(home, "deployment.json");
+  await writeFile(deploymentFile, JSON.stringify({ chainId: options.chainId, contracts: Object.fromEntries(Object.entries(options.addresses).map(([name, address]) => [name, { address }])) }));
+  const logFile = join(home, "gateway.log");
+  const logFd = openSync(logFile, "a");
+  const child = spawn(process.execPath, [
+    ...(options.nodeArgs ?? []), "--import", "tsx", "cli/medcipher.ts", "--home", home, "--rpc", options.rpcUrl, "--deployment", deploymentFile, "--identity", "gateway",
+    "gateway", "serve", "--port", "0", "--data-dir", join(home, "data"), "--anchor-interval", String(options.anchorIntervalSeconds),
+    // Benchmark clients are few signers reading a lot: lift the per-signer rate limit.
+    "--block-ttl-ms", "250", "--rate", "10000", "--burst", "10000", ...(options.serveArgs ?? []),
+  ], { cwd: ROOT, env: { ...process.env, MEDCIPHER_PASSWORD: password }, stdio: ["ignore", logFd, "inherit"] });
+  closeSync(logFd);
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  let url: string | undefined;
+  for (let i = 0; i < 600 && !url; i++) {
+    url = /"url":"(http:\/\/[^"]+)"/.exec(await readFile(logFile, "utf8"))?.[1];
+    if (url) break;
+    if (child.exitCode !== null) throw new Error(`medcipher gateway serve exited (${child.exitCode}); see ${logFile}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  if (!url) {
+    child.kill("SIGKILL");
+    throw new Error("medcipher gateway serve did not start within 60 s");
+  }
+  return {
+    url,
+    pid: child.pid!,
+    logFile,
+    async cpuSeconds() {
+      try {
+        const fields = (await readFile(`/proc/${child.pid}/stat`, "utf8")).split(") ")[1]!.split(" ");
+        return (Number(fields[11]) + Number(fields[12])) / 100;
+      } catch {
+        return undefined;
+      }
+    },
+    async stop() {
+      if (child.exitCode === null) child.kill("SIGTERM");
+      const code = await exited;
+      await rm(home, { recursive: true, force: true });
+      return code;
+    },
+  };
+}
