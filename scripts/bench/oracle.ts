@@ -126,7 +126,8 @@ async function main(): Promise<void> {
   };
   removeJournal();
   process.on("exit", removeJournal);
-  const node = spawn(process.execPath, [join(ROOT, "node_modules/hardhat/dist/src/cli.js"), "node", "--port", String(nodePort), "--chain-id", String(BENCH_CHAIN_ID)], { cwd: ROOT, stdio: "ignore" });
+  // BENCH_NODE_ARGS_CHAIN adds Node flags to the `hardhat node` process.
+  const node = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS_CHAIN?.split(" ").filter(Boolean) ?? []), join(ROOT, "node_modules/hardhat/dist/src/cli.js"), "node", "--port", String(nodePort), "--chain-id", String(BENCH_CHAIN_ID)], { cwd: ROOT, stdio: "ignore" });
   children.push(node);
   await waitUntil(async () => Boolean(await rpc(url, "eth_chainId")), "hardhat node", 60_000);
 
@@ -152,7 +153,11 @@ async function main(): Promise<void> {
   log(`deployed; router ${a.PredictionRouter}`);
 
   // The gateway as operators run it (`medcipher gateway serve`), its own process, policy from the chain.
-  const gateway = await startGatewayProcess({ rpcUrl: url, chainId, addresses: a, gatewayKey, anchorIntervalSeconds: 0 });
+  // BENCH_NODE_ARGS_GATEWAY adds Node flags to the gateway process (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+  const gateway = await startGatewayProcess({
+    rpcUrl: url, chainId, addresses: a, gatewayKey, anchorIntervalSeconds: 0,
+    nodeArgs: process.env.BENCH_NODE_ARGS_GATEWAY?.split(" ").filter(Boolean),
+  });
   const gatewayUrl = gateway.url;
 
   // 20 patients, each with a key set; registered and keys uploaded.
