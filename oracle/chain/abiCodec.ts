@@ -1,5 +1,7 @@
 import { getAddress } from "ethers";
 
+import type { PredictionDetails } from "../store/jobStore.js";
+
 /**
  * Direct ABI coding of the three shapes the daemon handles per request: the Operator's
  * OracleRequest log, the router's PredictionRequested log and the fulfillOracleRequest2
@@ -21,14 +23,9 @@ export type OracleRequestLogArgs = {
   data: string;
 };
 
-export type PredictionRequestedLogArgs = {
+/** The job's prediction details, plus the fields the router logs beside them. */
+export type PredictionRequestedLogArgs = PredictionDetails & {
   requestId: string;
-  patient: string;
-  modelId: number;
-  requester: string;
-  inputHash: string;
-  inputUri: string;
-  keysHash: string;
   payment: bigint;
   expiresAt: number;
 };

@@ -56,7 +56,7 @@ export const SETTINGS = {
   GATEWAY_URL: define({ description: "Base URL of the MedCipher gateway holding ciphertexts, keys and results", type: "string", default: "http://127.0.0.1:8787", validate: isUrl }),
   GATEWAY_ADDRESS: define({ description: "The gateway's response-signing address (registered on-chain); every gateway response must be signed by it", type: "string", default: "", validate: (v) => (v === "" ? undefined : isAddress(v)) }),
   GATEWAY_TIMEOUT_MS: define({ description: "Timeout of one gateway request", type: "number", default: 15_000, validate: atLeast(100) }),
-  DATA_DIR: define({ description: "Directory of the job store (SQLite) and the blob cache", type: "string", default: ".oracle" }),
+  DATA_DIR: define({ description: "Directory of the job store (SQLite) and the cache of patients' evaluation keys", type: "string", default: ".oracle" }),
   PRIVATE_MODEL_MASK_KEY: define({ description: "32-byte hex secret shared by the oracles serving private models (masks their partial products; see docs/fhe.md); empty: private models are reported MODEL_UNAVAILABLE", type: "string", default: "", sensitive: true, validate: (v) => (v === "" ? undefined : isPrivateKey(v)) }),
   WORKER_THREADS: define({ description: "Evaluation worker threads", type: "number", default: 2, validate: atLeast(1) }),
   EVAL_QUEUE_LIMIT: define({ description: "Evaluations queued beyond the busy workers before back-pressure", type: "number", default: 256, validate: atLeast(1) }),

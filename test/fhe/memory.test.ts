@@ -14,8 +14,9 @@ async function probe(...args: string[]): Promise<Probe> {
 }
 
 /**
- * JS heap bound: clean runs grow by −0.3 to 8 MiB (lazy compilation, caches settling); retaining
- * every measured result (1,000, ≥ 27 KiB each) grows it by well over 27 MiB.
+ * JS heap bound: clean runs measure about −1 MiB (with two collections before each reading; one
+ * left up to 13 MiB of released ArrayBuffers counted and failed a full run); retaining every
+ * measured result (1,000, ≥ 27 KiB each) grows it by ~30 MiB.
  */
 const JS_HEAP_BOUND = 12 * 1024 * 1024;
 
