@@ -1,5 +1,7 @@
 import { keccak256, type SigningKey } from "ethers";
 
+import { hexToBytes } from "../../core/hex.js";
+
 /** The fields of a fulfilment transaction (EIP-1559, no value, empty access list). */
 export type Eip1559Fields = {
   chainId: bigint;
@@ -22,13 +24,14 @@ export type Eip1559Fields = {
 export function signEip1559(fields: Eip1559Fields, signingKey: SigningKey): { raw: string; hash: string } {
   const body = [
     uintBytes(fields.chainId), uintBytes(BigInt(fields.nonce)), uintBytes(fields.maxPriorityFeePerGas), uintBytes(fields.maxFeePerGas),
-    uintBytes(fields.gasLimit), hexBytes(fields.to), EMPTY, hexBytes(fields.data),
+    uintBytes(fields.gasLimit), hexToBytes(fields.to, 20), EMPTY, hexToBytes(fields.data),
   ];
-  const unsigned = typed(rlpList([...body.map(rlpString), EMPTY_LIST]));
+  const encodedBody = [...body.map(rlpString), EMPTY_LIST];
+  const unsigned = typed(rlpList(encodedBody));
   const signature = signingKey.sign(keccak256(unsigned));
   const signedTx = typed(rlpList([
-    ...body.map(rlpString), EMPTY_LIST,
-    rlpString(uintBytes(BigInt(signature.yParity))), rlpString(trimmed(hexBytes(signature.r))), rlpString(trimmed(hexBytes(signature.s))),
+    ...encodedBody,
+    rlpString(uintBytes(BigInt(signature.yParity))), rlpString(trimmed(hexToBytes(signature.r))), rlpString(trimmed(hexToBytes(signature.s))),
   ]));
   return { raw: `0x${Buffer.from(signedTx).toString("hex")}`, hash: keccak256(signedTx) };
 }
@@ -36,11 +39,6 @@ export function signEip1559(fields: Eip1559Fields, signingKey: SigningKey): { ra
 const EMPTY = new Uint8Array(0);
 /** RLP of an empty list (the access list). */
 const EMPTY_LIST = Uint8Array.of(0xc0);
-
-function hexBytes(hex: string): Uint8Array {
-  if (!/^0x([0-9a-fA-F]{2})*$/.test(hex)) throw new TypeError(`not hex bytes: ${hex.slice(0, 20)}`);
-  return Buffer.from(hex.slice(2), "hex");
-}
 
 /** Big-endian, no leading zeros (RLP integers); zero is the empty string. */
 function uintBytes(value: bigint): Uint8Array {
