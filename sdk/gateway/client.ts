@@ -1,8 +1,8 @@
 import type { KeyObject } from "node:crypto";
 
-import { getAddress, getBytes, hexlify, randomBytes, recoverAddress, ZeroAddress, ZeroHash, type Signer } from "ethers";
+import { getAddress, getBytes, hexlify, isAddress, isHexString, randomBytes, recoverAddress, ZeroAddress, ZeroHash, type Signer } from "ethers";
 
-import { sha256Hex, type Sha256Hex } from "../../core/hash.js";
+import { isSha256Hex, sha256Hex, type Sha256Hex } from "../../core/hash.js";
 import type { AuditEntry } from "../../gateway/audit/auditLog.js";
 import { ed25519PublicKey, ed25519Sign, ed25519Verify, generateEd25519, type Ed25519KeyPair } from "../../gateway/auth/ed25519.js";
 import {
@@ -27,7 +27,7 @@ import {
   type GatewayMethod,
   type GatewayRequestFields,
 } from "../../gateway/protocol.js";
-import { GatewayRequestError, GatewaySignatureError, GatewayUnavailableError, IntegrityError } from "../errors.js";
+import { GatewayRequestError, GatewaySignatureError, GatewayUnavailableError, IntegrityError, InvalidInputError } from "../errors.js";
 import { createFetchTransport, createNodeHttpTransport, type GatewayHttpResponse, type GatewayTransport } from "./transport.js";
 
 /**
@@ -217,6 +217,17 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
     return { status: response.status, bytes, bodyHash };
   }
 
+  // Checked before anything is signed or sent, so a typo is an input error, not a signing failure.
+  const refOf = (ref: string | undefined): string => {
+    if (ref === undefined) return ZeroHash;
+    if (!isHexString(ref, 32)) throw new InvalidInputError("ref must be a 32-byte hex value (a record id, batch root or prediction request id).", { ref });
+    return ref;
+  };
+  const ownerOf = (owner: string): string => {
+    if (!isAddress(owner)) throw new InvalidInputError("owner must be the patient's address.", { owner });
+    return getAddress(owner);
+  };
+
   const parseJson = <T>(bytes: Uint8Array): T => JSON.parse(new TextDecoder().decode(bytes)) as T;
 
   return {
@@ -227,16 +238,18 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
       await signedRequest("PUT", `/v1/blobs/${blobId}`, {
         blobId,
         purpose: parameters.purpose ?? 0,
-        owner: getAddress(parameters.owner),
+        owner: ownerOf(parameters.owner),
         kind: parameters.kind,
         category: parameters.category,
-        ref: parameters.ref ?? ZeroHash,
+        ref: refOf(parameters.ref),
       }, bytes);
       return blobId;
     },
-    async get(blobId, parameters) {
-      const { bytes, bodyHash } = await signedRequest("GET", `/v1/blobs/${blobId}`, { blobId, purpose: parameters.purpose, owner: ZeroAddress, kind: "", category: 0, ref: parameters.ref ?? ZeroHash });
-      if (bodyHash !== blobId.toLowerCase()) throw new IntegrityError("Blob from gateway", { blobId, actual: bodyHash });
+    async get(requestedId, parameters) {
+      const blobId = requestedId.toLowerCase();
+      if (!isSha256Hex(blobId)) throw new InvalidInputError("A blob id is 0x followed by the 64 hex digits of the blob's SHA-256.", { blobId: requestedId });
+      const { bytes, bodyHash } = await signedRequest("GET", `/v1/blobs/${blobId}`, { blobId, purpose: parameters.purpose, owner: ZeroAddress, kind: "", category: 0, ref: refOf(parameters.ref) });
+      if (bodyHash !== blobId) throw new IntegrityError("Blob from gateway", { blobId, actual: bodyHash });
       return bytes;
     },
     async audit(owner) {

@@ -3,6 +3,10 @@ import { createServer as createTcpServer, type AddressInfo, type Socket } from "
 
 import { expect } from "chai";
 
+import { Wallet } from "ethers";
+
+import { InvalidInputError } from "../../sdk/errors.js";
+import { createGatewayClient } from "../../sdk/gateway/client.js";
 import { createFetchTransport, createNodeHttpTransport, type GatewayTransport } from "../../sdk/gateway/transport.js";
 
 /** A raw HTTP/1.1 server: each connection answers requests with `respond(index on this connection)`. */
@@ -107,5 +111,25 @@ describe("sdk: gateway transports", function () {
     expect(seen).to.deep.equal([{ method: "PUT", header: "t", body: "payload" }, { method: "PUT", header: "t", body: "payload" }]);
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it("refuses a malformed blob id, ref or owner as input, before anything is signed or sent", async function () {
+    let sent = 0;
+    const counting: GatewayTransport = { send: () => { sent++; return Promise.reject(new Error("not reached")); }, close() {} };
+    const wallet = Wallet.createRandom();
+    const client = createGatewayClient({ url: "http://127.0.0.1:9", signer: wallet, chainId: 31337, gatewayAddress: wallet.address, transport: counting });
+    const refusals = await Promise.all([
+      client.get("abc", { purpose: 1 }),
+      client.get(`0x${"ab".repeat(31)}`, { purpose: 1 }),
+      client.get(`0x${"ab".repeat(32)}`, { purpose: 1, ref: "0x1234" }),
+      client.put(new Uint8Array([1]), { owner: "0xnot-an-address", kind: "record", category: 1 }),
+      client.put(new Uint8Array([1]), { owner: wallet.address, kind: "record", category: 1, ref: "record-1" }),
+    ].map((p) => p.then(() => undefined, (error: unknown) => error)));
+    for (const refusal of refusals) expect(refusal).to.be.instanceOf(InvalidInputError);
+    expect(sent).to.equal(0);
+    // An upper-case id is the same blob: it goes out (here: to a transport that fails).
+    const upper = await client.get(`0x${"AB".repeat(32)}`, { purpose: 1 }).then(() => undefined, (error: Error) => error);
+    expect(upper?.name).to.equal("GatewayUnavailableError");
+    expect(sent).to.equal(1);
   });
 });
