@@ -137,14 +137,15 @@ async function main(): Promise<void> {
   async function runPhase(session: boolean): Promise<WorkerReport> {
     const worker = new Worker(bootstrap, { eval: true });
     await new Promise<void>((resolve, reject) => { worker.once("message", () => resolve()); worker.once("error", reject); });
-    let cpuAtWarmupEnd: Promise<number | undefined> | undefined;
+    let cpuAtWarmupEnd: number | undefined;
     const cpuTimer = setTimeout(() => { cpuAtWarmupEnd = gateway.cpuSeconds(); }, WARMUP_SECONDS * 1000);
     const report = await new Promise<WorkerReport>((resolve, reject) => {
       worker.once("message", (r: WorkerReport) => {
         clearTimeout(cpuTimer);
-        void Promise.all([cpuAtWarmupEnd, gateway.cpuSeconds()]).then(([from, to]) => resolve({
-          ...r, gatewayProcessCpu: from !== undefined && to !== undefined ? (to - from) / (r.measuredMs / 1000) : undefined,
-        }));
+        const cpuAtEnd = gateway.cpuSeconds();
+        resolve({
+          ...r, gatewayProcessCpu: cpuAtWarmupEnd !== undefined && cpuAtEnd !== undefined ? (cpuAtEnd - cpuAtWarmupEnd) / (r.measuredMs / 1000) : undefined,
+        });
       });
       worker.once("error", reject);
       worker.postMessage({

@@ -9,6 +9,7 @@ import type { Wallet } from "ethers";
 
 import type { MedCipherAddresses } from "../../sdk/chain/contracts.js";
 import { writeKeystore } from "../../sdk/keystore.js";
+import { cpuSecondsOf } from "./proc.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -18,7 +19,7 @@ export type GatewayProcess = {
   /** JSON lines the gateway logged (one per request at the default level). */
   logFile: string;
   /** CPU seconds the process has used so far (Linux /proc), or undefined. */
-  cpuSeconds(): Promise<number | undefined>;
+  cpuSeconds(): number | undefined;
   /** SIGTERM, wait for the exit, remove its files; resolves to the exit code. */
   stop(): Promise<number | null>;
 };
@@ -70,14 +71,7 @@ export async function startGatewayProcess(options: {
     url,
     pid: child.pid!,
     logFile,
-    async cpuSeconds() {
-      try {
-        const fields = (await readFile(`/proc/${child.pid}/stat`, "utf8")).split(") ")[1]!.split(" ");
-        return (Number(fields[11]) + Number(fields[12])) / 100;
-      } catch {
-        return undefined;
-      }
-    },
+    cpuSeconds: () => cpuSecondsOf(child.pid!),
     async stop() {
       if (child.exitCode === null) child.kill("SIGTERM");
       const code = await exited;

@@ -9,7 +9,7 @@
  * (`medcipher gateway serve`, chain access policy over JSON-RPC); the 20 patients' clients run here.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, mkdirSync, rmdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, mkdirSync, rmdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,6 +25,7 @@ import { loadModel } from "../../fhe/model.js";
 import { Category } from "../../sdk/codes.js";
 import { createGatewayClient } from "../../sdk/gateway/client.js";
 import { startGatewayProcess } from "./gatewayProcess.js";
+import { cpuSecondsOf, peakRssMiB } from "./proc.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const PATIENTS = 20;
@@ -90,18 +91,6 @@ function percentile(values: number[], p: number): number {
   if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
-/** CPU seconds a process has used so far (Linux /proc). */
-function cpuSecondsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-function peakRssMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kib = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? "0");
-  return Math.round((kib / 1024) * 10) / 10;
 }
 
 const children: ChildProcess[] = [];
@@ -302,7 +291,7 @@ async function main(): Promise<void> {
   // Phase 1: burst.
   log(`burst: ${BURST} requests`);
   const processes = { oracle: oracle.pid!, gateway: gateway.pid, chain: node.pid!, bench: process.pid };
-  const cpuBefore = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, cpuSecondsOf(pid)]));
+  const cpuBefore = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, cpuSecondsOf(pid) ?? NaN]));
   await send([...Array(BURST).keys()]);
   await waitUntil(async () => requestMinedAt.size >= beforeBurst.size + BURST, "burst requests mined", SETTLE_TIMEOUT_MS);
   const burstRequestIds = [...requestMinedAt.keys()].filter((id) => !beforeBurst.has(id));
@@ -316,7 +305,7 @@ async function main(): Promise<void> {
     if (block !== undefined) perBlock.set(block, (perBlock.get(block) ?? 0) + 1);
   }
   // CPU seconds each process spent from the burst's sending to its last fulfilment (2 cores in all).
-  const burstCpuSeconds = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, Math.round((cpuSecondsOf(pid) - cpuBefore[name]!) * 100) / 100]));
+  const burstCpuSeconds = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, Math.round(((cpuSecondsOf(pid) ?? NaN) - cpuBefore[name]!) * 100) / 100]));
   const burstFulfilmentBlocks = [...perBlock.entries()].sort((x, y) => x[0] - y[0]).map(([, n]) => n);
   // Blocks after the burst's first request block in which fulfilments landed (1 = the next block).
   const firstRequestBlock = Math.min(...burstRequestIds.map((id) => requestBlock.get(id)!));
