@@ -47,8 +47,6 @@ export function createOracleBlobs({ gateway, cacheDir, memoryBytes = DEFAULT_MEM
   // Insertion order is recency: a hit moves the entry to the end, eviction takes from the front.
   const memory = new Map<string, Uint8Array>();
   let memoryUsed = 0;
-  /** Disk copies being written, so `forget` removes a copy only after it landed. */
-  const diskWrites = new Map<string, Promise<unknown>>();
 
   function remember(blobId: string, bytes: Uint8Array): void {
     const previous = memory.get(blobId);
@@ -70,13 +68,17 @@ export function createOracleBlobs({ gateway, cacheDir, memoryBytes = DEFAULT_MEM
     return join(cacheDir, blobId.slice(2));
   };
 
-  /** Memory first; a disk copy (after a restart) is hash-checked before it is believed. */
-  function readCached(blobId: string): Uint8Array | undefined {
+  /**
+   * Memory first, then (keys only: nothing else is written there) the disk copy of an earlier
+   * run, hash-checked before it is believed.
+   */
+  function readCached(blobId: string, role?: BlobRole): Uint8Array | undefined {
     const inMemory = memory.get(blobId);
     if (inMemory) {
       remember(blobId, inMemory);
       return inMemory;
     }
+    if (role !== "keys") return undefined;
     try {
       const bytes = new Uint8Array(readFileSync(pathOf(blobId)));
       if (sha256Hex(bytes) === blobId) {
@@ -91,19 +93,17 @@ export function createOracleBlobs({ gateway, cacheDir, memoryBytes = DEFAULT_MEM
   }
 
   /**
-   * Kept in memory; with `persist`, also on disk, written in the background (nothing waits for
-   * it) by rename, so a reader never sees half a blob. Not fsynced: every disk read re-checks the hash.
+   * Kept in memory; keys also on disk, written in the background (nothing waits for it) by
+   * rename, so a reader never sees half a blob. Not fsynced: every disk read re-checks the hash.
    */
-  function writeCached(blobId: string, bytes: Uint8Array, persist = false): void {
-    const target = pathOf(blobId);
+  function writeCached(blobId: string, bytes: Uint8Array, role?: BlobRole): void {
     remember(blobId, bytes);
-    if (!persist) return;
+    if (role !== "keys") return;
+    const target = pathOf(blobId);
     const temp = `${target}.${randomBytes(6).toString("hex")}.tmp`;
-    const written = writeFile(temp, bytes)
+    void writeFile(temp, bytes)
       .then(() => rename(temp, target))
-      .catch(() => rm(temp, { force: true }).catch(() => undefined))
-      .finally(() => { if (diskWrites.get(blobId) === written) diskWrites.delete(blobId); });
-    diskWrites.set(blobId, written);
+      .catch(() => rm(temp, { force: true }).catch(() => undefined));
   }
 
   /** Maps a gateway failure onto the oracle's classes: outages retry, refusals are bad input. */
@@ -136,7 +136,7 @@ export function createOracleBlobs({ gateway, cacheDir, memoryBytes = DEFAULT_MEM
     if (sha256Hex(bytes) !== blobId) {
       throw new BadRequestInputError(role === "input" ? FailureReason.InputHashMismatch : FailureReason.KeysHashMismatch, `${role} blob does not hash to its on-chain id`);
     }
-    writeCached(blobId, bytes, role === "keys");
+    writeCached(blobId, bytes, role);
     return bytes;
   }
 
@@ -148,7 +148,7 @@ export function createOracleBlobs({ gateway, cacheDir, memoryBytes = DEFAULT_MEM
       if (!isSha256Hex(blobId)) {
         throw new BadRequestInputError(role === "input" ? FailureReason.InputUnavailable : FailureReason.KeysUnavailable, `${role} hash is not a SHA-256 id`);
       }
-      const cached = readCached(blobId);
+      const cached = readCached(blobId, role);
       if (cached) return cached;
       // Single flight: the jobs of one patient share a key set; a burst must not fetch it once per
       // job. A failed shared fetch is not inherited (the gateway judged another request's `ref`):
@@ -166,7 +166,8 @@ export function createOracleBlobs({ gateway, cacheDir, memoryBytes = DEFAULT_MEM
       return fetching;
     },
 
-    cached: readCached,
+    /** A computed result kept by `keep` (memory only). */
+    cached: (blobId: string) => readCached(blobId),
     /** Keeps a computed result until it is stored (memory only). */
     keep: (blobId: string, bytes: Uint8Array) => writeCached(blobId, bytes),
 
@@ -189,15 +190,13 @@ export function createOracleBlobs({ gateway, cacheDir, memoryBytes = DEFAULT_MEM
       return { resultHash: blobId, resultUri: `${gateway.url.replace(/\/+$/, "")}/v1/blobs/${blobId}` };
     },
 
-    /** Drops a blob from the cache (the disk copy in the background: nothing waits for it). */
+    /** Drops a settled request's input or result from memory (they are never on disk). */
     forget(blobId: string): void {
       const inMemory = memory.get(blobId);
       if (inMemory) {
         memory.delete(blobId);
         memoryUsed -= inMemory.length;
       }
-      const path = pathOf(blobId);
-      void Promise.resolve(diskWrites.get(blobId)).then(() => rm(path, { force: true })).catch(() => undefined);
     },
   };
 }
