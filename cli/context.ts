@@ -21,6 +21,8 @@ export type GlobalOptions = {
   deployment?: string;
   gateway: string;
   identity: string;
+  /** The identity's keystore file, when it is not <home>/keys/<identity>.json (e.g. a systemd credential). */
+  keystore?: string;
   passwordEnv: string;
   json: boolean;
 };
@@ -40,7 +42,8 @@ export function output(command: Command): Output {
   return createOutput(globalOptions(command).json === true);
 }
 
-export function keystorePath(options: Pick<GlobalOptions, "home" | "identity">): string {
+export function keystorePath(options: Pick<GlobalOptions, "home" | "identity" | "keystore">): string {
+  if (options.keystore) return resolve(options.keystore);
   return join(resolve(options.home), "keys", `${options.identity}.json`);
 }
 
@@ -53,7 +56,9 @@ export function password(options: Pick<GlobalOptions, "passwordEnv">): string {
 export type Identity = { address: string; secrets: KeystoreSecrets; wallet: Wallet; encryptionKey?: EncryptionKeyPair };
 
 export async function loadIdentity(options: GlobalOptions, name = options.identity): Promise<Identity> {
-  const { address, secrets } = await readKeystore(keystorePath({ ...options, identity: name }), password(options));
+  // --keystore names the acting identity's file only; other identities (a relayer) stay in <home>/keys/.
+  const path = keystorePath(name === options.identity ? options : { home: options.home, identity: name });
+  const { address, secrets } = await readKeystore(path, password(options));
   const encryptionKey = secrets.encryption
     ? { publicKey: getBytes(secrets.encryption.publicKey), privateKey: getBytes(secrets.encryption.privateKey) }
     : undefined;

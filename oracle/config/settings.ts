@@ -105,7 +105,7 @@ export function loadSettings(options: LoadSettingsOptions = {}): Settings {
     if (unknown.length > 0) throw new ConfigError("Unknown settings in file", { unknown });
   }
 
-  const problems: string[] = [];
+  const problems: string[] = unknownEnvironmentSettings(env);
   const values: Record<string, unknown> = {};
   for (const [name, definition] of Object.entries(SETTINGS) as [SettingName, SettingDefinition][]) {
     const raw = options.overrides?.[name] ?? env[ENV_PREFIX + name] ?? fromFile[name];
@@ -130,6 +130,45 @@ export function loadSettings(options: LoadSettingsOptions = {}): Settings {
   }
   if (problems.length > 0) throw new ConfigError("Invalid oracle settings", { problems });
   return Object.freeze(settings);
+}
+
+/**
+ * `ORACLE_*` variables that are not settings: the crash tests' failpoint (oracle/failpoints.ts)
+ * and the deploy script's oracle address (scripts/deploy.ts), which may share an operator's shell.
+ */
+const OTHER_ORACLE_VARIABLES = new Set(["FAILPOINT", "SENDER"]);
+
+/**
+ * A misspelt variable (`ORACLE_CONFIRMATION`) would otherwise be ignored in silence and the
+ * daemon would run on the default: an `ORACLE_*` variable within a few edits of a setting's name
+ * is refused with the name it resembles. Others are left alone: Oracle Database's own
+ * `ORACLE_HOME`, `ORACLE_SID`… may share the daemon's environment.
+ */
+function unknownEnvironmentSettings(env: Record<string, string | undefined>): string[] {
+  const names = Object.keys(SETTINGS);
+  const problems: string[] = [];
+  for (const key of Object.keys(env)) {
+    const name = key.slice(ENV_PREFIX.length);
+    if (!key.startsWith(ENV_PREFIX) || name in SETTINGS || OTHER_ORACLE_VARIABLES.has(name)) continue;
+    const nearest = names.map((candidate) => ({ candidate, distance: editDistance(name, candidate) })).sort((a, b) => a.distance - b.distance)[0]!;
+    if (name.length > 4 && nearest.distance <= 3) {
+      problems.push(`${key} is not a setting (did you mean ${ENV_PREFIX}${nearest.candidate}?); \`oracle settings\` lists them`);
+    }
+  }
+  return problems;
+}
+
+/** Levenshtein distance, for the "did you mean" of a misspelt setting. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
 }
 
 function parse(type: SettingType, raw: unknown): unknown {
