@@ -13,7 +13,8 @@ import { readFileSync } from "node:fs";
 
 import { BaseError } from "../core/errors.js";
 import { sha256Hex, type Sha256Hex } from "../core/hash.js";
-import { encodeReading, type EncodingSpec, type Reading } from "./encoding.js";
+import { columnFeatureIndices, encodeReading, type EncodingSpec, type Reading } from "./encoding.js";
+import { getParameterSet, PARAMETER_SET_IDS, smallestWeight } from "./params.js";
 
 export type OutputSpec = {
   /** `sigmoid` for a binary model (one score), `softmax` over `[0, ...scores]` for a multinomial one. */
@@ -148,5 +149,13 @@ export function verifyModel(model: ModelArtifact): ModelArtifact {
     layout.blockWidth === layout.tupleLength * layout.scoreCount &&
     model.output.labels.length === layout.scoreCount + 1;
   if (!shaped) throw new ModelIntegrityError("weights, features and slot layout disagree", { modelId: model.id });
+  if (PARAMETER_SET_IDS.includes(model.paramSetId)) {
+    // A score with no weight the set can encode on a travelling feature is a constant: the column
+    // circuit would have no ciphertext term to add its bias to.
+    const smallest = smallestWeight(getParameterSet(model.paramSetId));
+    const travelling = columnFeatureIndices(model.encodingSpec);
+    const score = model.weights.findIndex((row) => travelling.every((f) => Math.abs(row[f] as number) < smallest));
+    if (score >= 0) throw new ModelIntegrityError("a score has no non-zero weight on any input feature", { modelId: model.id, score });
+  }
   return model;
 }

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { sha256Hex } from "../core/hash.js";
 import { evaluateExpression, slotLayout, type EncodingSpec, type FeatureExpression, type InputFeature, type TupleFeature } from "../fhe/encoding.js";
 import { encodingSpecHash, weightsHash, type ModelArtifact, type ModelMetrics, type OutputSpec } from "../fhe/model.js";
-import { getParameterSet, slotCount } from "../fhe/params.js";
+import { getParameterSet, slotCount, smallestWeight, type ParameterSet } from "../fhe/params.js";
 import { loadHeartDisease, loadMaternalRisk, MATERNAL_CLASSES, type Dataset } from "./datasets.js";
 import { evaluateMetrics, fitLogistic, scores, stratifiedFolds, type Weights } from "./logistic.js";
 
@@ -228,7 +228,7 @@ function train(options: {
   const set = getParameterSet(PARAM_SET_ID);
   const layout = slotLayout(model.features.length, classes - 1, slotCount(set));
   const encodingSpec: EncodingSpec = { specVersion: 1, inputs: options.inputs, features: model.features, layout };
-  const weights = model.weights.map((row) => row.map((w) => round(w, 8)));
+  const weights = snapTinyWeights(model.weights.map((row) => row.map((w) => round(w, 8))), set);
   const bound = bounds(model.features, weights, options.inputs);
   if (bound.slot > set.slotBudget / 4) throw new Error(`${options.id}: slot bound ${bound.slot} leaves no room for the mask`);
   if (bound.score > set.slotBudget) throw new Error(`${options.id}: score bound ${bound.score} exceeds the slot budget`);
@@ -274,6 +274,15 @@ function train(options: {
       ],
     },
   };
+}
+
+/**
+ * Weights too small for the parameter set's weight scale become exactly 0: they would encode to
+ * the zero plaintext anyway, and a zero weight is what the plaintext reference must then use.
+ */
+export function snapTinyWeights(weights: readonly (readonly number[])[], set: ParameterSet): number[][] {
+  const smallest = smallestWeight(set);
+  return weights.map((row) => row.map((w) => (Math.abs(w) < smallest ? 0 : w)));
 }
 
 /** Trains both models from data/ and returns their artifacts (heart disease, maternal risk). */
