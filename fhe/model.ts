@@ -21,11 +21,25 @@ export type OutputSpec = {
   kind: "sigmoid" | "softmax";
   /** Class labels; index 0 is the reference class whose score is 0. */
   labels: string[];
-  /** Decimals the client keeps of each decrypted score (see docs/fhe.md, IND-CPA-D). */
+  /**
+   * Decimals the client keeps of each decrypted score (see docs/fhe.md, IND-CPA-D): the most whose
+   * rounding step is at least twice the largest `scoreNoise`, so rounding removes the noise bits.
+   */
   scoreDecimals: number;
+  /**
+   * Stated bound on |decrypted score − plaintext score| before rounding, per path, for client
+   * (secret-key) and device (public-key) inputs alike: measured noise × 1.5, rounded up
+   * (scripts/bench/precision.ts; checked by test/fhe/precision.test.ts). An application's error
+   * is at most this plus half a rounding step.
+   */
+  scoreNoise: Record<PrecisionPath, number>;
   /** Decimals the client keeps of each probability. */
   probabilityDecimals: number;
 };
+
+/** How a result was computed: one reading per request (tiled, replicated), a tiled batch, a column batch. */
+export type PrecisionPath = "single" | "tiledBatch" | "columns";
+export const PRECISION_PATHS: readonly PrecisionPath[] = ["single", "tiledBatch", "columns"];
 
 export type ModelMetrics = {
   heldOut: { rows: number; accuracy: number; auc?: number; macroF1: number; confusion: number[][] };
