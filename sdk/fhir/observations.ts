@@ -5,7 +5,7 @@
  * (85354-9) with two components; and a collection Bundle per upload. Values stay as the device
  * reported them. docs/fhir.md lists the profiles and code systems.
  */
-import type { Bundle, BundleEntry, CodeableConcept, Consent, Extension, Observation, ObservationComponent, Quantity } from "@medplum/fhirtypes";
+import type { Bundle, BundleEntry, CodeableConcept, Consent, Extension, Observation, ObservationComponent, Quantity, Resource } from "@medplum/fhirtypes";
 
 import { MEDCIPHER_PURPOSE_SYSTEM, purposeCodings, purposeFromCodings } from "../codes.js";
 
@@ -171,6 +171,16 @@ export function readingsFromBundle(bundle: Bundle | Observation): Reading[] {
     for (const component of resource.component ?? []) add(resource.effectiveDateTime, component.code, component.valueQuantity, component.extension);
   }
   return readings;
+}
+
+/**
+ * How many readings a stored resource holds (`RecordRef.readings`): its device readings (a
+ * blood-pressure panel holds two), else one per Bundle entry, else 1.
+ */
+export function readingCount(resource: Resource): number {
+  const readings = resource.resourceType === "Bundle" || resource.resourceType === "Observation" ? readingsFromBundle(resource).length : 0;
+  if (readings > 0) return readings;
+  return resource.resourceType === "Bundle" ? (resource.entry?.length ?? 0) : 1;
 }
 
 export type ConsentTerms = {

@@ -12,7 +12,7 @@ import { Category, categoryName, MEDCIPHER_PURPOSE_SYSTEM, Purpose, PURPOSE_OF_U
 import { CHAIN_EVENT_SYSTEM, chainEventToFhir } from "../../sdk/fhir/auditEvents.js";
 import {
   buildObservation, buildObservationBundle, consentFromFhir, consentToFhir, DEVICE_SIGNATURE_EXTENSION, LOINC, METRICS,
-  readingsFromBundle, RECORD_CATEGORY_SYSTEM, type Metric, type Reading,
+  readingCount, readingsFromBundle, RECORD_CATEGORY_SYSTEM, type Metric, type Reading,
 } from "../../sdk/fhir/observations.js";
 import { recoverReadingSigner, signReadings } from "../../sdk/readings/deviceSignature.js";
 import { expectConformant, expectValidExtension, profile, published, refusal } from "./conformance.js";
@@ -93,6 +93,14 @@ describe("fhir: R4 conformance of every resource MedCipher emits", function () {
       ]);
       expectConformant(bundle);
       expect(readingsFromBundle(bundle)).to.have.deep.members(readings);
+    });
+
+    it("counts a stored record's readings, two per blood-pressure panel", function () {
+      const bundle = buildObservationBundle(signed, { patient: PATIENT, device: device.address });
+      expect(readingCount(bundle)).to.equal(signed.length);
+      expect(readingCount(bundle.entry!.find((e) => e.resource!.component)!.resource!)).to.equal(2);
+      expect(readingCount({ resourceType: "DiagnosticReport", status: "final", code: { text: "x" } })).to.equal(1);
+      expect(readingCount({ resourceType: "Bundle", type: "collection", entry: [{ resource: { resourceType: "Patient" } }] })).to.equal(1);
     });
 
     it("reads back MedCipher 0.1 bundles (separate systolic and diastolic Observations, SpO2 coded 59408-5 only), signatures intact", function () {
