@@ -7,7 +7,7 @@
  */
 import type { Bundle, BundleEntry, CodeableConcept, Consent, Extension, Observation, ObservationComponent, Quantity, Resource } from "@medplum/fhirtypes";
 
-import { MEDCIPHER_PURPOSE_SYSTEM, purposeCodings, purposeFromCodings } from "../codes.js";
+import { purposeCodings, purposeFromCodings } from "../codes.js";
 
 export const LOINC = "http://loinc.org";
 export const UCUM = "http://unitsofmeasure.org";
@@ -43,11 +43,10 @@ export type Reading = {
   deviceSignature?: string;
 };
 
-/** Profile fhir/StructureDefinition-device-signature.json: on an Observation, or on a blood-pressure component. */
+/** Defined in fhir/StructureDefinition-device-signature.json: on an Observation, or on a blood-pressure component. */
 export const DEVICE_SIGNATURE_EXTENSION = "https://medcipher.dev/fhir/StructureDefinition/device-signature";
 /** fhir/CodeSystem-record-category.json: the contracts' record categories (sdk/codes.ts `Category`). */
 export const RECORD_CATEGORY_SYSTEM = "https://medcipher.dev/fhir/CodeSystem/record-category";
-export { MEDCIPHER_PURPOSE_SYSTEM };
 
 const BLOOD_PRESSURE_PANEL = { loinc: "85354-9", display: "Blood pressure panel with all children optional" };
 /** Codings beyond the metric's own LOINC code that its profile requires. */
