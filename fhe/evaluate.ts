@@ -55,8 +55,11 @@ type PreparedModel = {
   ctx: ParameterContext;
   /** Weight rows tiled over every block, at the weight scale. */
   tiled: Plaintext;
-  /** columns[k][j]: weight of score k for the j-th travelling feature, as a constant plaintext. */
-  columns: Plaintext[][];
+  /**
+   * columns[k]: the terms of score k, one per travelling feature j whose weight does not encode to
+   * zero (SEAL refuses a product with the zero plaintext: "result ciphertext is transparent").
+   */
+  columns: { j: number; weight: Plaintext }[][];
   /** Per score, the constant features' contribution, at the product scale. */
   offsets: Plaintext[];
   columnCount: number;
@@ -87,7 +90,7 @@ export async function createEvaluator(): Promise<FheEvaluator> {
     const entry: PreparedModel = {
       ctx,
       tiled,
-      columns: model.weights.map((row) => travelling.map((f) => constant(row[f] as number, 2 ** set.weightScaleLog2))),
+      columns: model.weights.map((row) => columnTerms(travelling.map((f) => constant(row[f] as number, 2 ** set.weightScaleLog2)))),
       offsets: constantOffsets(spec, model.weights).map((offset) => constant(offset, 2 ** (set.inputScaleLog2 + set.weightScaleLog2))),
       columnCount: travelling.length,
     };
@@ -153,8 +156,8 @@ export async function createEvaluator(): Promise<FheEvaluator> {
             entry.columns.forEach((row, k) => {
               const sum = new seal.Ciphertext();
               outputs.push(sum);
-              row.forEach((weight, j) => {
-                if (j === 0) evaluator.multiplyPlain(group[0] as Ciphertext, weight, sum);
+              row.forEach(({ j, weight }, term) => {
+                if (term === 0) evaluator.multiplyPlain(group[j] as Ciphertext, weight, sum);
                 else {
                   evaluator.multiplyPlain(group[j] as Ciphertext, weight, scratch);
                   evaluator.addInplace(sum, scratch);
@@ -196,12 +199,22 @@ export async function createEvaluator(): Promise<FheEvaluator> {
     dispose() {
       for (const entry of created) {
         entry.tiled.delete();
-        for (const pt of [...entry.columns.flat(), ...entry.offsets]) pt.delete();
+        for (const pt of [...entry.columns.flat().map((term) => term.weight), ...entry.offsets]) pt.delete();
       }
       created.length = 0;
       prepared.clear();
     },
   };
+}
+
+/** Keeps the weights that encode to a non-zero plaintext (a zero term adds nothing) and frees the rest. */
+function columnTerms(weights: Plaintext[]): { j: number; weight: Plaintext }[] {
+  const terms: { j: number; weight: Plaintext }[] = [];
+  weights.forEach((weight, j) => {
+    if (weight.isZero()) weight.delete();
+    else terms.push({ j, weight });
+  });
+  return terms;
 }
 
 function checkEvaluationKeys(paramSetId: string, options: EvaluateOptions): void {

@@ -13,18 +13,33 @@ import { readFileSync } from "node:fs";
 
 import { BaseError } from "../core/errors.js";
 import { sha256Hex, type Sha256Hex } from "../core/hash.js";
-import { encodeReading, type EncodingSpec, type Reading } from "./encoding.js";
+import { columnFeatureIndices, encodeReading, type EncodingSpec, type Reading } from "./encoding.js";
+import { getParameterSet, PARAMETER_SET_IDS, smallestWeight } from "./params.js";
 
 export type OutputSpec = {
   /** `sigmoid` for a binary model (one score), `softmax` over `[0, ...scores]` for a multinomial one. */
   kind: "sigmoid" | "softmax";
   /** Class labels; index 0 is the reference class whose score is 0. */
   labels: string[];
-  /** Decimals the client keeps of each decrypted score (see docs/fhe.md, IND-CPA-D). */
+  /**
+   * Decimals the client keeps of each decrypted score (see docs/fhe.md, IND-CPA-D): the most whose
+   * rounding step is at least twice the largest `scoreNoise`, so rounding removes the noise bits.
+   */
   scoreDecimals: number;
+  /**
+   * Stated bound on |decrypted score − plaintext score| before rounding, per path, for client
+   * (secret-key) and device (public-key) inputs alike: measured noise × 1.5, rounded up
+   * (scripts/bench/precision.ts; checked by test/fhe/precision.test.ts). An application's error
+   * is at most this plus half a rounding step.
+   */
+  scoreNoise: Record<PrecisionPath, number>;
   /** Decimals the client keeps of each probability. */
   probabilityDecimals: number;
 };
+
+/** How a result was computed: one reading per request (tiled, replicated), a tiled batch, a column batch. */
+export type PrecisionPath = "single" | "tiledBatch" | "columns";
+export const PRECISION_PATHS: readonly PrecisionPath[] = ["single", "tiledBatch", "columns"];
 
 export type ModelMetrics = {
   heldOut: { rows: number; accuracy: number; auc?: number; macroF1: number; confusion: number[][] };
@@ -148,5 +163,13 @@ export function verifyModel(model: ModelArtifact): ModelArtifact {
     layout.blockWidth === layout.tupleLength * layout.scoreCount &&
     model.output.labels.length === layout.scoreCount + 1;
   if (!shaped) throw new ModelIntegrityError("weights, features and slot layout disagree", { modelId: model.id });
+  if (PARAMETER_SET_IDS.includes(model.paramSetId)) {
+    // A score with no weight the set can encode on a travelling feature is a constant: the column
+    // circuit would have no ciphertext term to add its bias to.
+    const smallest = smallestWeight(getParameterSet(model.paramSetId));
+    const travelling = columnFeatureIndices(model.encodingSpec);
+    const score = model.weights.findIndex((row) => travelling.every((f) => Math.abs(row[f] as number) < smallest));
+    if (score >= 0) throw new ModelIntegrityError("a score has no non-zero weight on any input feature", { modelId: model.id, score });
+  }
   return model;
 }

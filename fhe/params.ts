@@ -80,3 +80,12 @@ export function getParameterSet(paramSetId: string): ParameterSet {
 export function slotCount(set: ParameterSet): number {
   return set.polyModulusDegree / 2;
 }
+
+/**
+ * The smallest |weight| the set's weight scale can carry: a constant encodes to the coefficient
+ * round(w · 2^weightScaleLog2), so any |w| below half a step (2^-20 at ckks-2048-v1) encodes to
+ * the zero plaintext, and SEAL refuses a product with it ("result ciphertext is transparent").
+ */
+export function smallestWeight(set: ParameterSet): number {
+  return 2 ** -(set.weightScaleLog2 + 1);
+}

@@ -7,8 +7,8 @@ import { readFileSync } from "node:fs";
 
 import { sha256Hex } from "../core/hash.js";
 import { evaluateExpression, slotLayout, type EncodingSpec, type FeatureExpression, type InputFeature, type TupleFeature } from "../fhe/encoding.js";
-import { encodingSpecHash, weightsHash, type ModelArtifact, type ModelMetrics, type OutputSpec } from "../fhe/model.js";
-import { getParameterSet, slotCount } from "../fhe/params.js";
+import { encodingSpecHash, weightsHash, type ModelArtifact, type ModelMetrics, type OutputSpec, type PrecisionPath } from "../fhe/model.js";
+import { getParameterSet, slotCount, smallestWeight, type ParameterSet } from "../fhe/params.js";
 import { loadHeartDisease, loadMaternalRisk, MATERNAL_CLASSES, type Dataset } from "./datasets.js";
 import { evaluateMetrics, fitLogistic, scores, stratifiedFolds, type Weights } from "./logistic.js";
 
@@ -228,7 +228,7 @@ function train(options: {
   const set = getParameterSet(PARAM_SET_ID);
   const layout = slotLayout(model.features.length, classes - 1, slotCount(set));
   const encodingSpec: EncodingSpec = { specVersion: 1, inputs: options.inputs, features: model.features, layout };
-  const weights = model.weights.map((row) => row.map((w) => round(w, 8)));
+  const weights = snapTinyWeights(model.weights.map((row) => row.map((w) => round(w, 8))), set);
   const bound = bounds(model.features, weights, options.inputs);
   if (bound.slot > set.slotBudget / 4) throw new Error(`${options.id}: slot bound ${bound.slot} leaves no room for the mask`);
   if (bound.score > set.slotBudget) throw new Error(`${options.id}: score bound ${bound.score} exceeds the slot budget`);
@@ -276,6 +276,44 @@ function train(options: {
   };
 }
 
+/**
+ * Stated noise bounds per model and path: max |decrypted − plaintext score| before rounding,
+ * measured by scripts/bench/precision.ts (two runs, 4,096 and 8,192 random readings) from each input's allowed
+ * domain, client and device encryption alike, × 1.5 and rounded up to two digits. Tiled slots
+ * carry the weight plaintext's encoding error at 2^19 times |feature|, which grows towards the
+ * domain's corners (maternal's centred squares reach |x| ≈ 30): a tiled batch is the least
+ * precise path, a single request averages its blocks, a column batch multiplies by constants.
+ * test/fhe/precision.test.ts checks them on fresh random readings.
+ */
+const SCORE_NOISE: Record<string, Record<PrecisionPath, number>> = {
+  "heart-disease-lr-v1": { single: 1.8e-4, tiledBatch: 1.7e-3, columns: 3.9e-4 },
+  "maternal-risk-v1": { single: 6.7e-4, tiledBatch: 1.2e-2, columns: 1.2e-3 },
+};
+
+/**
+ * Decimals the client keeps of a score: the most whose rounding step is at least the noise bound
+ * of a single request (the path `requestPrediction` takes for one reading), so rounding there
+ * removes the noise bits (IND-CPA-D, docs/fhe.md). Batches are noisier; docs/fhe.md says by how much.
+ */
+export function scoreDecimalsFor(noise: Record<PrecisionPath, number>): number {
+  return Math.floor(-Math.log10(noise.single));
+}
+
+function outputSpec(id: string, output: Omit<OutputSpec, "scoreDecimals" | "scoreNoise">): OutputSpec {
+  const noise = SCORE_NOISE[id];
+  if (noise === undefined) throw new Error(`${id}: no measured noise bound (run scripts/bench/precision.ts)`);
+  return { ...output, scoreDecimals: scoreDecimalsFor(noise), scoreNoise: noise };
+}
+
+/**
+ * Weights too small for the parameter set's weight scale become exactly 0: they would encode to
+ * the zero plaintext anyway, and a zero weight is what the plaintext reference must then use.
+ */
+export function snapTinyWeights(weights: readonly (readonly number[])[], set: ParameterSet): number[][] {
+  const smallest = smallestWeight(set);
+  return weights.map((row) => row.map((w) => (Math.abs(w) < smallest ? 0 : w)));
+}
+
 /** Trains both models from data/ and returns their artifacts (heart disease, maternal risk). */
 export function trainModels(log?: (line: string) => void): ModelArtifact[] {
   const heart = train({
@@ -286,7 +324,7 @@ export function trainModels(log?: (line: string) => void): ModelArtifact[] {
     candidates: [HEART_RAW, HEART_ONE_HOT],
     baseline: HEART_RAW,
     inputs: HEART_INPUTS,
-    output: { kind: "sigmoid", labels: ["no heart disease", "heart disease"], scoreDecimals: 4, probabilityDecimals: 3 },
+    output: outputSpec("heart-disease-lr-v1", { kind: "sigmoid", labels: ["no heart disease", "heart disease"], probabilityDecimals: 3 }),
     isPrivate: true,
     log,
     dataset: "UCI Heart Disease, Cleveland subset (processed.cleveland.data)",
@@ -302,7 +340,7 @@ export function trainModels(log?: (line: string) => void): ModelArtifact[] {
     candidates: [MATERNAL_RAW, MATERNAL_SQUARES, MATERNAL_FLAGS, MATERNAL_LOG],
     baseline: MATERNAL_RAW,
     inputs: MATERNAL_INPUTS,
-    output: { kind: "softmax", labels: [...MATERNAL_CLASSES], scoreDecimals: 4, probabilityDecimals: 3 },
+    output: outputSpec("maternal-risk-v1", { kind: "softmax", labels: [...MATERNAL_CLASSES], probabilityDecimals: 3 }),
     isPrivate: false,
     log,
     dataset: "Maternal Health Risk (maternal-health-risk.csv), de-duplicated",

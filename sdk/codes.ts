@@ -22,13 +22,27 @@ export const Category = {
 export type CategoryName = keyof typeof Category;
 
 export const PURPOSE_OF_USE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActReason";
+/** MedCipher's purposes that HL7 v3-ActReason lacks (fhir/CodeSystem-purpose-of-use.json). */
+export const MEDCIPHER_PURPOSE_SYSTEM = "https://medcipher.dev/fhir/CodeSystem/purpose-of-use";
 
-const purposeDisplay: Record<number, string> = {
-  1: "treatment",
-  2: "emergency treatment",
-  3: "healthcare research",
-  4: "treatment decision support",
-  5: "patient requested",
+/** A FHIR Coding (system, code, display), kept free of FHIR types so this module stays a leaf. */
+export type PurposeCoding = { system: string; code: string; display: string };
+
+/**
+ * The FHIR codings of each on-chain purpose, the one that defines it first. v3-ActReason has
+ * TREAT, ETREAT, HRESCH and PATRQT (displays as HL7 spells them) but no treatment decision
+ * support: that one is MedCipher's TREATDS, followed by its nearest v3-ActReason code, TREAT
+ * (its parent concept), for receivers that know only HL7's codes.
+ */
+const PURPOSE_CODINGS: Record<number, readonly PurposeCoding[]> = {
+  1: [{ system: PURPOSE_OF_USE_SYSTEM, code: "TREAT", display: "treatment" }],
+  2: [{ system: PURPOSE_OF_USE_SYSTEM, code: "ETREAT", display: "Emergency Treatment" }],
+  3: [{ system: PURPOSE_OF_USE_SYSTEM, code: "HRESCH", display: "healthcare research" }],
+  4: [
+    { system: MEDCIPHER_PURPOSE_SYSTEM, code: "TREATDS", display: "treatment decision support" },
+    { system: PURPOSE_OF_USE_SYSTEM, code: "TREAT", display: "treatment" },
+  ],
+  5: [{ system: PURPOSE_OF_USE_SYSTEM, code: "PATRQT", display: "patient requested" }],
 };
 
 export function purposeName(code: number): string {
@@ -37,7 +51,27 @@ export function purposeName(code: number): string {
 }
 
 export function purposeDisplayName(code: number): string {
-  return purposeDisplay[code] ?? `purpose ${code}`;
+  return PURPOSE_CODINGS[code]?.[0]?.display ?? `purpose ${code}`;
+}
+
+/** The FHIR codings of an on-chain purpose, defining coding first; empty for a code the contracts do not define. */
+export function purposeCodings(code: number): PurposeCoding[] {
+  return (PURPOSE_CODINGS[code] ?? []).map((coding) => ({ ...coding }));
+}
+
+/**
+ * The on-chain purpose a list of FHIR codings names, by its defining coding (so TREATDS + TREAT
+ * is 4, not 1); also reads `TREATDS` under v3-ActReason, which MedCipher 0.1 emitted. Undefined
+ * when no coding defines a purpose.
+ */
+export function purposeFromCodings(codings: readonly { system?: string; code?: string }[]): number | undefined {
+  for (const coding of codings) {
+    for (const [purpose, known] of Object.entries(PURPOSE_CODINGS)) {
+      if (known[0]!.system === coding.system && known[0]!.code === coding.code) return Number(purpose);
+    }
+    if (coding.system === PURPOSE_OF_USE_SYSTEM && coding.code === "TREATDS") return Purpose.TREATDS;
+  }
+  return undefined;
 }
 
 export function categoryName(code: number): string {

@@ -9,6 +9,7 @@ export { connectContracts, loadDeployment, type MedCipherAddresses, type MedCiph
 export {
   Category, Purpose, RequestStatus, PredictionCodes, EntryKind,
   parseCategory, parsePurpose, categoryName, purposeName, categoryBit, scopeOf,
+  PURPOSE_OF_USE_SYSTEM, MEDCIPHER_PURPOSE_SYSTEM, purposeCodings, purposeFromCodings, type PurposeCoding,
 } from "./codes.js";
 export {
   medCipherDomain, DOMAIN_NAMES, BIND_DEVICE_TYPES, GRANT_CONSENT_TYPES, REVOKE_CONSENT_TYPES, ANCHOR_RECORD_TYPES, ANCHOR_BATCH_TYPES,
@@ -39,7 +40,11 @@ export type { RecordRef, OnProgress } from "./actions/types.js";
 export { sealRecord, openRecord, openRecordAsPatient, wrapDataKey, unwrapDataKey, type WrappedKey } from "./crypto/envelope.js";
 export { generateEncryptionKeyPair, type EncryptionKeyPair } from "./crypto/x25519.js";
 export { buildMerkleBatch, verifyMerkleProof, recordCommitment, merkleLeaf, newSalt } from "./crypto/commitment.js";
-export { buildObservation, buildObservationBundle, readingsFromBundle, consentToFhir, consentFromFhir, METRICS, type Reading, type Metric } from "./fhir/observations.js";
+export {
+  buildObservation, buildBloodPressureObservation, buildObservationBundle, readingsFromBundle, readingCount, consentToFhir, consentFromFhir,
+  METRICS, DEVICE_SIGNATURE_EXTENSION, RECORD_CATEGORY_SYSTEM, type Reading, type Metric,
+} from "./fhir/observations.js";
+export { chainEventToFhir, purposeOfEvent, CHAIN_EVENT_SYSTEM } from "./fhir/auditEvents.js";
 export { parseReadingsCsv, type ParseReadingsResult, type RejectedRow } from "./readings/csv.js";
 export { signReadings, recoverReadingSigner } from "./readings/deviceSignature.js";
 export { writeKeystore, readKeystore, keystoreAddress, type KeystoreSecrets } from "./keystore.js";

@@ -1,9 +1,11 @@
 import type { AuditEvent } from "@medplum/fhirtypes";
 
-import { PURPOSE_OF_USE_SYSTEM, purposeDisplayName, purposeName } from "../../sdk/codes.js";
+import { ETHEREUM_ADDRESS_SYSTEM, purposeOfEvent } from "../../sdk/fhir/auditEvents.js";
 import type { AuditEntry } from "./auditLog.js";
 
-export const ETHEREUM_ADDRESS_SYSTEM = "urn:ietf:rfc:3986"; // identifiers are `urn:ethereum:<address>` URIs
+export { ETHEREUM_ADDRESS_SYSTEM };
+/** fhir/StructureDefinition-audit-chain.json: an entry's place in the gateway's hash-chained log. */
+export const AUDIT_CHAIN_EXTENSION = "https://medcipher.dev/fhir/StructureDefinition/audit-chain";
 
 /** One gateway audit entry as a FHIR R4 AuditEvent (REST access, read = R, write = C). */
 export function auditEntryToFhir(entry: AuditEntry, gatewayAddress: string): AuditEvent {
@@ -20,9 +22,7 @@ export function auditEntryToFhir(entry: AuditEntry, gatewayAddress: string): Aud
     recorded: entry.time,
     outcome: entry.outcome === "granted" ? "0" : "4",
     outcomeDesc: entry.reason,
-    purposeOfEvent: entry.purpose > 0
-      ? [{ coding: [{ system: PURPOSE_OF_USE_SYSTEM, code: purposeName(entry.purpose), display: purposeDisplayName(entry.purpose) }] }]
-      : undefined,
+    purposeOfEvent: purposeOfEvent(entry.purpose),
     agent: [{ who: { identifier: { system: ETHEREUM_ADDRESS_SYSTEM, value: `urn:ethereum:${entry.actor}` } }, requestor: true }],
     source: { observer: { identifier: { system: ETHEREUM_ADDRESS_SYSTEM, value: `urn:ethereum:${gatewayAddress}` }, display: "MedCipher gateway" } },
     entity: [
@@ -30,7 +30,7 @@ export function auditEntryToFhir(entry: AuditEntry, gatewayAddress: string): Aud
       ...(entry.owner ? [{ what: { identifier: { system: ETHEREUM_ADDRESS_SYSTEM, value: `urn:ethereum:${entry.owner}` } }, type: { code: "1", display: "Person", system: "http://terminology.hl7.org/CodeSystem/audit-entity-type" } }] : []),
     ],
     extension: [
-      { url: "https://medcipher.dev/fhir/StructureDefinition/audit-chain", extension: [
+      { url: AUDIT_CHAIN_EXTENSION, extension: [
         { url: "seq", valueInteger: entry.seq },
         { url: "prev", valueString: entry.prev },
         { url: "hash", valueString: entry.hash },

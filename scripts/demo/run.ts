@@ -11,6 +11,7 @@ import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+import type { AuditEvent, Bundle, Consent } from "@medplum/fhirtypes";
 import { hexlify, randomBytes, Wallet } from "ethers";
 import { network } from "hardhat";
 import { pino } from "pino";
@@ -28,6 +29,7 @@ import { getAuditTrail } from "../../sdk/actions/getAuditTrail.js";
 import { getPredictionResult } from "../../sdk/actions/getPredictionResult.js";
 import { grantConsent } from "../../sdk/actions/grantConsent.js";
 import { ingestReadings } from "../../sdk/actions/ingestReadings.js";
+import { listConsents } from "../../sdk/actions/listConsents.js";
 import { readSharedRecord } from "../../sdk/actions/readSharedRecord.js";
 import { registerDevice } from "../../sdk/actions/registerDevice.js";
 import { registerPatient } from "../../sdk/actions/registerPatient.js";
@@ -68,6 +70,8 @@ export type DemoSummary = {
   clinicianRefusedAfterRevoke: boolean;
   auditEvents: number;
   auditHeadVerified: boolean;
+  /** The FHIR R4 resources the demo produced: the clinician's decrypted Bundle, the patient's Consents, the audit trail. */
+  fhir: { sharedBundle: Bundle; consents: Consent[]; auditEvents: AuditEvent[] };
   oracleJobs: Record<string, number>;
 };
 
@@ -192,6 +196,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     const { shareId } = await shareRecord(patient, { record: ingest.records[0]!, grantee: clinician.address, granteeEncryptionKey: clinicianKey.publicKey });
     const shared = await readSharedRecord(clinician, { shareId, purpose: Purpose.TREAT });
     info(`consent TREAT/vital-signs for 7 days; clinician decrypted ${shared.readings.length} readings, commitment verified against the anchored batch`);
+    const observations = (shared.bundle.entry ?? []).map((e) => e.resource?.meta?.profile?.[0]?.split("/").pop() ?? "laboratory");
+    info(`the shared record is a FHIR R4 Bundle of ${observations.length} Observations (${[...new Set(observations)].join(", ")}): blood pressure as one bp panel per reading pair`);
+    const consents = (await listConsents(patient)).map((g) => g.fhir);
 
     // ── 7. Predictions ─────────────────────────────────────────────────────────────────────
     step(7, "Encrypted predictions: the device encrypts each feature tuple, the oracle evaluates it blind");
@@ -257,6 +264,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
       clinicianRefusedAfterRevoke: refused,
       auditEvents: trail.events.length,
       auditHeadVerified: trail.anchoredHead?.verified === true,
+      fhir: { sharedBundle: shared.bundle, consents, auditEvents: trail.events },
       oracleJobs: oracle.jobCounts(),
     };
     print(`\nDone: ${predictions.length} encrypted predictions, ${predictions.filter((p) => p.encrypted.label === p.plaintext.label).length} agree with the plaintext model; files in ${dataDir}`);

@@ -1,10 +1,10 @@
 import type { AuditEvent } from "@medplum/fhirtypes";
 import { getAddress, type Contract, type EventLog } from "ethers";
 
-import { auditEntryToFhir, ETHEREUM_ADDRESS_SYSTEM } from "../../gateway/audit/fhir.js";
+import { auditEntryToFhir } from "../../gateway/audit/fhir.js";
 import { verifyAuditProof, type AuditEntry } from "../../gateway/audit/auditLog.js";
 import { requireGateway, type MedCipherClient } from "../client.js";
-import { PURPOSE_OF_USE_SYSTEM, purposeName } from "../codes.js";
+import { chainEventToFhir } from "../fhir/auditEvents.js";
 import type { RecordRef } from "./types.js";
 
 /**
@@ -24,7 +24,7 @@ export type GetAuditTrailReturnType = {
   anchoredHead: { seq: number; head: string; verified: boolean } | null;
 };
 
-const CHAIN_EVENTS: { contract: "identity" | "consent" | "records" | "router"; event: string; patientArg: number; actorArg?: string; action: AuditEvent["action"] }[] = [
+export const CHAIN_EVENTS: { contract: "identity" | "consent" | "records" | "router"; event: string; patientArg: number; actorArg?: string; action: AuditEvent["action"] }[] = [
   { contract: "identity", event: "PatientRegistered", patientArg: 0, action: "C" },
   { contract: "identity", event: "DeviceBound", patientArg: 1, action: "C" },
   { contract: "identity", event: "DeviceUnbound", patientArg: 1, actorArg: "by", action: "D" },
@@ -104,25 +104,8 @@ export async function getAuditTrail(client: MedCipherClient, parameters: GetAudi
     });
     chain.splice(0, chain.length, ...keep);
   }
-  const chainEvents: AuditEvent[] = chain.map((item) => {
-    const spec = CHAIN_EVENTS.find((s) => s.event === item.event)!;
-    const purpose = item.detail.purpose ? Number(item.detail.purpose) : undefined;
-    return {
-      resourceType: "AuditEvent",
-      id: `chain-${item.transactionHash.slice(2, 18)}-${item.event}`,
-      type: { system: "https://medcipher.dev/fhir/CodeSystem/chain-event", code: item.event },
-      action: spec.action,
-      recorded: item.time,
-      outcome: item.event === "PredictionFailed" || item.event === "PredictionRefused" ? "4" : "0",
-      purposeOfEvent: purpose ? [{ coding: [{ system: PURPOSE_OF_USE_SYSTEM, code: purposeName(purpose) }] }] : undefined,
-      agent: [{ who: { identifier: { system: ETHEREUM_ADDRESS_SYSTEM, value: `urn:ethereum:${item.actor}` } }, requestor: true }],
-      source: { observer: { display: `chain ${client.chainId}` } },
-      entity: [
-        { what: { identifier: { system: ETHEREUM_ADDRESS_SYSTEM, value: `urn:ethereum:${patient}` } } },
-        { what: { identifier: { value: item.transactionHash } }, detail: Object.entries(item.detail).map(([type, valueString]) => ({ type, valueString })) },
-      ],
-    };
-  });
+  const chainEvents: AuditEvent[] = chain.map((item) =>
+    chainEventToFhir({ ...item, action: CHAIN_EVENTS.find((s) => s.event === item.event)!.action, patient, chainId: client.chainId }));
   const gatewayEvents = gatewayEntries.map((entry) => auditEntryToFhir(entry, gateway.gatewayAddress));
   const events = [...chainEvents, ...gatewayEvents].sort((a, b) => a.recorded.localeCompare(b.recorded));
   return { events, chain, gateway: gatewayEntries, anchoredHead };

@@ -6,6 +6,7 @@ import { requireGateway, type MedCipherClient } from "../client.js";
 import { newSalt, recordCommitment } from "../crypto/commitment.js";
 import { sealRecord } from "../crypto/envelope.js";
 import { InvalidInputError } from "../errors.js";
+import { readingCount } from "../fhir/observations.js";
 import type { RecordRef } from "./types.js";
 
 export type StoreRecordParameters = {
@@ -41,6 +42,6 @@ export async function storeRecord(client: MedCipherClient, parameters: StoreReco
   const uri = `${gateway.url}/v1/blobs/${blobId}`;
   const receipt = await sendTransaction("anchorRecord", () =>
     client.contracts.records.anchorRecord!(patient, readingId, parameters.category, uri, parameters.supersedes ?? ZeroHash));
-  const count = parameters.resource.resourceType === "Bundle" ? ((parameters.resource as { entry?: unknown[] }).entry?.length ?? 0) : 1;
+  const count = readingCount(parameters.resource);
   return { record: { patient, blobId, readingId, salt, category: parameters.category, root: null, proof: [], readings: count }, transactionHash: receipt.hash };
 }

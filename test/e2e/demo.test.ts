@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { expect } from "chai";
 
 import { runDemo, type DemoSummary } from "../../scripts/demo/run.js";
+import { expectConformant } from "../fhir/conformance.js";
 
 // What `npm start` does, asserted: the same function the demo script runs, on its own chain.
 describe("end-to-end demo (npm start)", function () {
@@ -30,6 +31,14 @@ describe("end-to-end demo (npm start)", function () {
     expect(summary.clinicianRefusedAfterRevoke).to.equal(true);
     expect(summary.auditHeadVerified).to.equal(true);
     expect(lines.join("\n")).to.match(/\[10\] Audit trail/);
+  });
+
+  it("emits only FHIR R4 conformant resources: the shared Bundle (vital-signs profiles), the Consent, every AuditEvent granted and refused", function () {
+    const { sharedBundle, consents, auditEvents } = summary.fhir;
+    expect(expectConformant(sharedBundle)).to.include.members(["http://hl7.org/fhir/StructureDefinition/bp", "http://hl7.org/fhir/StructureDefinition/bodytemp"]);
+    expect(consents).to.have.length(1);
+    for (const resource of [...consents, ...auditEvents]) expectConformant(resource);
+    expect(new Set(auditEvents.map((e) => e.outcome))).to.deep.equal(new Set(["0", "4"]));
   });
 
   it("leaves no plaintext vital sign in the gateway's files or either component's logs", async function () {

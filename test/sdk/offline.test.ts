@@ -91,8 +91,10 @@ describe("sdk: readings CSV and FHIR", function () {
     expect(rejected).to.have.length(5);
     const bundle = buildObservationBundle(readings, { patient: Wallet.createRandom().address });
     expect(bundle.entry?.[0]?.resource?.code?.coding?.[0]?.code).to.equal("8867-4");
-    expect(bundle.entry?.[1]?.resource?.code?.coding?.[0]?.code).to.equal("8480-6");
-    expect(bundle.entry?.[2]?.resource?.code?.coding?.[0]?.code).to.equal("59408-5");
+    // A systolic reading without its diastolic partner is an R4 blood-pressure panel (85354-9) with one component.
+    expect(bundle.entry?.[1]?.resource?.code?.coding?.[0]?.code).to.equal("85354-9");
+    expect(bundle.entry?.[1]?.resource?.component?.[0]?.code?.coding?.[0]?.code).to.equal("8480-6");
+    expect(bundle.entry?.[2]?.resource?.code?.coding?.map((c) => c.code)).to.deep.equal(["2708-6", "59408-5"]);
     expect(readingsFromBundle(bundle)).to.deep.equal(readings);
   });
 
