@@ -107,6 +107,8 @@ describe("cli: medcipher against a real chain (JSON-RPC over loopback) and gatew
     expect(governance.code, governance.stderr).to.equal(0);
     const model = await medcipher("governance", "--json", "admin", "register-model", "maternal-risk-v1");
     expect(model.code, model.stderr).to.equal(0);
+    const sponsor = await medcipher("governance", "--json", "admin", "sponsor", patient!.address, "--budget", "1");
+    expect(sponsor.code, sponsor.stderr).to.equal(0);
     const features = join(home, "features.json");
     await writeFile(features, JSON.stringify({ age: 30, systolicBP: 120, diastolicBP: 80, bloodGlucose: 7, bodyTemp: 98, heartRate: 76 }));
     const predict = await medcipher("patient", "--json", "predict", "--model", String(model.json<{ modelId: number }>().modelId), "--input", features);
