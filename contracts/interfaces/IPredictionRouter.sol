@@ -112,7 +112,7 @@ interface IPredictionRouter is IGoverned {
     /// @param reasonCode Reason code (PredictionCodes.CONSENT_REVOKED).
     event PredictionRefused(bytes32 indexed requestId, address indexed patient, address requester, uint16 reasonCode);
 
-    /// @notice An expired, unfulfilled request was cancelled and its LINK returned to the router.
+    /// @notice An expired, unfulfilled request was cancelled and its LINK credited back to its payer.
     /// @param requestId The request.
     /// @param patient The patient.
     /// @param by Who cancelled.

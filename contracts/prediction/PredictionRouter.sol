@@ -177,8 +177,9 @@ contract PredictionRouter is IPredictionRouter, IdentityGoverned {
         // A stranded request's commitment was consumed by a fulfilment whose callback reverted,
         // so the Operator refuses the cancel; the payment went to the Operator's earned balance,
         // which this router owns, and comes back from there.
-        try _operator.cancelOracleRequest(requestId, payment, this.fulfilPrediction.selector, expiresAt) {}
-        catch {
+        try _operator.cancelOracleRequest(requestId, payment, this.fulfilPrediction.selector, expiresAt) {
+            return; // the Operator still held it: an ordinary cancel
+        } catch {
             _operator.withdraw(address(this), payment);
         }
     }
@@ -526,15 +527,17 @@ contract PredictionRouter is IPredictionRouter, IdentityGoverned {
     /// while authorised, so every change re-derives the list from the role.
     function _sendersHoldingRole(bytes32 oracleRole, address except) private view returns (address[] memory kept) {
         address[] memory current = _operator.getAuthorizedSenders();
-        kept = new address[](current.length);
+        address[] memory candidates = new address[](current.length);
         uint256 n = 0;
         for (uint256 i = 0; i < current.length; ++i) {
             address sender = current[i];
             if (sender == except || sender == address(this) || !_identity.hasRole(oracleRole, sender)) continue;
-            kept[n++] = sender;
+            candidates[n] = sender;
+            ++n;
         }
-        assembly ("memory-safe") {
-            mstore(kept, n)
+        kept = new address[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            kept[i] = candidates[i];
         }
     }
 
