@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { Contract, getAddress, id as keccakUtf8, parseUnits } from "ethers";
+import { Contract, getAddress, id as keccakUtf8, parseUnits, type TransactionReceipt } from "ethers";
 
 import { sendTransaction } from "../../sdk/chain/send.js";
 import { paramSetIdToBytes32 } from "../../sdk/predictions.js";
@@ -55,8 +55,9 @@ export function registerAdminCommands(program: Command): void {
       const global = globalOptions(command);
       const { client } = await makeClient(global, { gateway: false });
       const account = getAddress(address);
-      await sendTransaction("grantRole", () => client.contracts.identity.grantRole!(keccakUtf8("ORACLE_ROLE"), account));
-      const receipt = await sendTransaction("authoriseOracle", () => client.contracts.router.authoriseOracle!(account));
+      const granted = await sendTransaction("grantRole", () => client.contracts.identity.grantRole!(keccakUtf8("ORACLE_ROLE"), account));
+      const nonce = await nextNonce(granted);
+      const receipt = await sendTransaction("authoriseOracle", () => client.contracts.router.authoriseOracle!(account, { nonce }));
       output(command).result({ oracle: account, transactionHash: receipt.hash }, () => `authorised oracle ${account}`);
     });
 
@@ -68,8 +69,9 @@ export function registerAdminCommands(program: Command): void {
       const { client } = await makeClient(global, { gateway: false });
       const account = getAddress(address);
       const identity = new Contract(client.addresses.IdentityRegistry, ["function revokeRole(bytes32 role, address account)"], client.contracts.identity.runner);
-      await sendTransaction("revokeRole", () => identity.revokeRole!(keccakUtf8("ORACLE_ROLE"), account));
-      const receipt = await sendTransaction("removeOracle", () => client.contracts.router.removeOracle!(account));
+      const revoked = await sendTransaction("revokeRole", () => identity.revokeRole!(keccakUtf8("ORACLE_ROLE"), account));
+      const nonce = await nextNonce(revoked);
+      const receipt = await sendTransaction("removeOracle", () => client.contracts.router.removeOracle!(account, { nonce }));
       output(command).result({ oracle: account, transactionHash: receipt.hash }, () => `removed oracle ${account}`);
     });
 
@@ -95,4 +97,10 @@ export function registerAdminCommands(program: Command): void {
       const modelId = Number(await client.contracts.models.modelIdOf!(artifact.id, artifact.version));
       output(command).result({ modelId, name: artifact.id, version: artifact.version, transactionHash: receipt.hash }, () => `registered ${artifact.id} ${artifact.version} as model ${modelId}`);
     });
+}
+
+/** The nonce after `receipt`'s transaction: ethers' provider caches nonce lookups for 250 ms, so a
+ * second send straight after the first would reuse the first's nonce. */
+async function nextNonce(receipt: TransactionReceipt): Promise<number> {
+  return (await receipt.getTransaction()).nonce + 1;
 }
