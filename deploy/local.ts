@@ -2,11 +2,14 @@
  * Deploys the whole MedCipher suite on a Hardhat network connection (the embedded chain, a local
  * `hardhat node`) through the same Ignition module a real deployment uses, then applies the
  * development conveniences: roles, oracle senders, LINK for the router and model registrations.
+ * Every prediction request needs a sponsor: give patients a budget with `sponsorPatients` (or let
+ * requesters deposit LINK with `LinkToken.transferAndCall(router, amount, "0x")`).
  *
  * @example
  * const connection = await network.create();
  * const suite = await deployMedCipher(connection, { oracleSenders: [oracle.address] });
  * await suite.identity.connect(patient).registerPatient(keysHash, paramSetId, uri, x25519);
+ * await sponsorPatients(suite, [patient.address]);
  */
 import type { NetworkConnection } from "hardhat/types/network";
 import type { Signer } from "ethers";
@@ -73,7 +76,16 @@ export type DeployMedCipherOptions = {
   roles?: RoleGrants;
   /** Models to register after deployment, in order (ids 1, 2, ...). */
   models?: ModelRegistration[];
+  /** Accounts given a sponsor budget of `sponsorBudget` right after deployment (see `sponsorPatients`). */
+  sponsoredPatients?: string[];
+  /** Juels each sponsored patient may draw from the router's pool (default `DEFAULT_SPONSOR_BUDGET`). */
+  sponsorBudget?: bigint;
+  /** Caps on pending requests (default: the router's, 32 per patient and 128 per requester). */
+  pendingCaps?: { perPatient: number; perRequester: number };
 };
+
+/** 10 LINK: 100 requests at the default fee. */
+export const DEFAULT_SPONSOR_BUDGET = 10n * 10n ** 18n;
 
 /** The SDK's addresses plus the Chainlink contracts the deployment brings (deployments/<chainId>.json names). */
 export type MedCipherAddresses = SdkAddresses & { LinkToken: string; Operator: string };
@@ -148,8 +160,28 @@ export async function deployMedCipher(
     await (await suite.models.registerModel(model)).wait();
     modelIds.push(await suite.models.modelIdOf(model.name, model.version));
   }
+  if (options.pendingCaps) {
+    await (await suite.router.setPendingCaps(options.pendingCaps.perPatient, options.pendingCaps.perRequester)).wait();
+  }
+  const deployment = { ...suite, addresses, modelIds, governance };
+  if (options.sponsoredPatients?.length) await sponsorPatients(deployment, options.sponsoredPatients, options.sponsorBudget);
+  return deployment;
+}
 
-  return { ...suite, addresses, modelIds, governance };
+/**
+ * Governance grants each patient (registered or not yet) a sponsor budget of `budget` juels,
+ * drawn from the router's pool by requests for that patient: the development stand-in for a
+ * clinic's sponsorship programme. One transaction.
+ *
+ * @example
+ * await sponsorPatients(suite, [alice.address, bob.address]);
+ */
+export async function sponsorPatients(
+  suite: Pick<MedCipherDeployment, "router">,
+  patients: string[],
+  budget: bigint = DEFAULT_SPONSOR_BUDGET,
+): Promise<void> {
+  await (await suite.router.sponsorPatients(patients, budget)).wait();
 }
 
 type Addressable = { getAddress(): Promise<string> };

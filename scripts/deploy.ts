@@ -27,5 +27,9 @@ for (const [name, address] of Object.entries(result.addresses)) console.log(`  $
 for (const [id, modelId] of Object.entries(result.models)) console.log(`  model #${modelId} ${id}`);
 console.log(`wrote ${result.deploymentFile}`);
 if (result.module === "MedCipher") {
-  console.log("Next: fund the PredictionRouter with LINK and authorise the oracle node on the Operator.");
+  console.log(
+    "Next: fund the PredictionRouter's pool with LINK (LinkToken.transfer), admit the oracle node " +
+      "(`medcipher admin authorise-oracle <node>`: ORACLE_ROLE + router.authoriseOracle; the router owns the Operator) " +
+      "and sponsor patients (`medcipher admin sponsor <patients...>`), or let requesters deposit LINK (transferAndCall).",
+  );
 }

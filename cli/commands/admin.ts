@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { getAddress, id as keccakUtf8 } from "ethers";
+import { Contract, getAddress, id as keccakUtf8, parseUnits, type TransactionReceipt } from "ethers";
 
 import { sendTransaction } from "../../sdk/chain/send.js";
 import { paramSetIdToBytes32 } from "../../sdk/predictions.js";
@@ -31,6 +31,51 @@ export function registerAdminCommands(program: Command): void {
     });
 
   admin
+    .command("sponsor <patients...>")
+    .description("Give patients a sponsor budget for predictions, drawn from the router's LINK pool (replaces their budget)")
+    .option("--budget <link>", "LINK per patient", "10")
+    .action(async (patients: string[], options: { budget: string }, command: Command) => {
+      const global = globalOptions(command);
+      let budget: bigint;
+      try {
+        budget = parseUnits(options.budget, 18);
+      } catch (error) {
+        throw new InvalidInputError(`--budget must be an amount of LINK, got ${options.budget}.`, { cause: String(error) });
+      }
+      const accounts = patients.map((patient) => getAddress(patient));
+      const { client } = await makeClient(global, { gateway: false });
+      const receipt = await sendTransaction("sponsorPatients", () => client.contracts.router.sponsorPatients!(accounts, budget));
+      output(command).result({ patients: accounts, budget: budget.toString(), transactionHash: receipt.hash }, () => `sponsored ${accounts.length} patient(s) with ${options.budget} LINK each`);
+    });
+
+  admin
+    .command("authorise-oracle <address>")
+    .description("Admit an oracle: grant ORACLE_ROLE (gateway reads) and authorise it on the Operator (fulfilments)")
+    .action(async (address: string, _options: unknown, command: Command) => {
+      const global = globalOptions(command);
+      const { client } = await makeClient(global, { gateway: false });
+      const account = getAddress(address);
+      const granted = await sendTransaction("grantRole", () => client.contracts.identity.grantRole!(keccakUtf8("ORACLE_ROLE"), account));
+      const nonce = await nextNonce(granted);
+      const receipt = await sendTransaction("authoriseOracle", () => client.contracts.router.authoriseOracle!(account, { nonce }));
+      output(command).result({ oracle: account, transactionHash: receipt.hash }, () => `authorised oracle ${account}`);
+    });
+
+  admin
+    .command("remove-oracle <address>")
+    .description("Remove an oracle: revoke ORACLE_ROLE (gateway reads stop) and take it off the Operator (fulfilments stop)")
+    .action(async (address: string, _options: unknown, command: Command) => {
+      const global = globalOptions(command);
+      const { client } = await makeClient(global, { gateway: false });
+      const account = getAddress(address);
+      const identity = new Contract(client.addresses.IdentityRegistry, ["function revokeRole(bytes32 role, address account)"], client.contracts.identity.runner);
+      const revoked = await sendTransaction("revokeRole", () => identity.revokeRole!(keccakUtf8("ORACLE_ROLE"), account));
+      const nonce = await nextNonce(revoked);
+      const receipt = await sendTransaction("removeOracle", () => client.contracts.router.removeOracle!(account, { nonce }));
+      output(command).result({ oracle: account, transactionHash: receipt.hash }, () => `removed oracle ${account}`);
+    });
+
+  admin
     .command("register-model <artifact>")
     .description("Register a trained model artifact (models/<artifact>.json, e.g. maternal-risk-v1) in the ModelRegistry; prints its on-chain id")
     .action(async (artifactId: string, _options: unknown, command: Command) => {
@@ -52,4 +97,10 @@ export function registerAdminCommands(program: Command): void {
       const modelId = Number(await client.contracts.models.modelIdOf!(artifact.id, artifact.version));
       output(command).result({ modelId, name: artifact.id, version: artifact.version, transactionHash: receipt.hash }, () => `registered ${artifact.id} ${artifact.version} as model ${modelId}`);
     });
+}
+
+/** The nonce after `receipt`'s transaction: ethers' provider caches nonce lookups for 250 ms, so a
+ * second send straight after the first would reuse the first's nonce. */
+async function nextNonce(receipt: TransactionReceipt): Promise<number> {
+  return (await receipt.getTransaction()).nonce + 1;
 }

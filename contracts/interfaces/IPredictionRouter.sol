@@ -4,13 +4,18 @@ pragma solidity ^0.8.28;
 import {IGoverned} from "./IGoverned.sol";
 
 /// @title IPredictionRouter
-/// @notice Encrypted prediction requests through Chainlink's request-fulfil path
-/// (ChainlinkClient → Operator). The router pays the oracle in LINK from its own balance, so
-/// patients never need LINK. The oracle evaluates the model on the ciphertext and fulfils through
-/// `Operator.fulfillOracleRequest2`, which calls `fulfilPrediction` here.
+/// @notice Encrypted prediction requests through Chainlink's request-fulfil path (router →
+/// LINK `transferAndCall` → Operator). Every request has a sponsor: the requester's own LINK
+/// deposit, or else a budget governance granted to the patient (`sponsorPatients`), drawn from the
+/// router's pool; pending requests are capped per patient and per requester. The oracle evaluates
+/// the model on the ciphertext and fulfils through `Operator.fulfillOracleRequest2`, which calls
+/// `fulfilPrediction` here. The router owns the Operator, so only governance (through the router)
+/// chooses who may fulfil, and nobody can post results through the Operator's `ownerForward`.
 /// @dev Everything an oracle needs is in the request transaction's logs: the Operator's
 /// `OracleRequest` (requestId, payment, callbackFunctionId, cancelExpiration) and this contract's
 /// `PredictionRequested` (patient, modelId, inputHash, inputUri, keysHash), joined on requestId.
+/// Request ids derive from the request's content (`requestIdFor`), not from a counter, so a
+/// re-ordering of requests by a reorg cannot make one request's fulfilment land on another's.
 interface IPredictionRouter is IGoverned {
     /// @notice Lifecycle of a request.
     enum RequestStatus {
@@ -20,6 +25,26 @@ interface IPredictionRouter is IGoverned {
         Failed,
         Refused,
         Cancelled
+    }
+
+    /// @notice Who paid a request's LINK (and gets it back if the request is cancelled).
+    enum PaymentSource {
+        RequesterDeposit,
+        SponsorBudget
+    }
+
+    /// @notice What the router holds for one account (as patient and as requester), one slot.
+    /// @param deposit LINK (juels) the account deposited and has not spent or withdrawn.
+    /// @param sponsorBudget LINK (juels) governance lets requests for this patient draw from the pool.
+    /// @param requestCount Requests ever made for this patient (part of each request id).
+    /// @param pendingAsPatient Pending requests for this patient.
+    /// @param pendingAsRequester Pending requests this account made (for any patient).
+    struct AccountState {
+        uint96 deposit;
+        uint96 sponsorBudget;
+        uint32 requestCount;
+        uint16 pendingAsPatient;
+        uint16 pendingAsRequester;
     }
 
     /// @notice A request's full state.
@@ -87,7 +112,7 @@ interface IPredictionRouter is IGoverned {
     /// @param reasonCode Reason code (PredictionCodes.CONSENT_REVOKED).
     event PredictionRefused(bytes32 indexed requestId, address indexed patient, address requester, uint16 reasonCode);
 
-    /// @notice An expired, unfulfilled request was cancelled and its LINK returned to the router.
+    /// @notice An expired, unfulfilled request was cancelled and its LINK credited back to its payer.
     /// @param requestId The request.
     /// @param patient The patient.
     /// @param by Who cancelled.
@@ -108,6 +133,48 @@ interface IPredictionRouter is IGoverned {
     /// @param amount Juels.
     event LinkWithdrawn(address indexed to, uint256 amount);
 
+    /// @notice `account` deposited LINK (ERC-677 `transferAndCall` into the router).
+    /// @param account Whose deposit was credited (the sender, or the address in the call's data).
+    /// @param from Who sent the LINK.
+    /// @param amount Juels.
+    event LinkDeposited(address indexed account, address indexed from, uint256 amount);
+
+    /// @notice `account` withdrew unspent deposit.
+    /// @param account The depositor.
+    /// @param to Recipient.
+    /// @param amount Juels.
+    event DepositWithdrawn(address indexed account, address to, uint256 amount);
+
+    /// @notice Governance set a patient's sponsor budget (replacing the previous one).
+    /// @param patient The patient.
+    /// @param budget Juels requests for this patient may draw from the pool.
+    event SponsorBudgetSet(address indexed patient, uint256 budget);
+
+    /// @notice Governance changed the caps on pending requests.
+    /// @param perPatient Pending requests allowed per patient.
+    /// @param perRequester Pending requests allowed per requester.
+    event PendingCapsChanged(uint16 perPatient, uint16 perRequester);
+
+    /// @notice Governance authorised an ORACLE_ROLE holder to fulfil through the Operator.
+    /// @param oracle The oracle's sending account.
+    event OracleAuthorised(address indexed oracle);
+
+    /// @notice An oracle can no longer fulfil: the Operator's senders were re-derived without it.
+    /// @param oracle The removed account.
+    /// @param by Governance, or anyone once the account had lost ORACLE_ROLE.
+    event OracleRemoved(address indexed oracle, address by);
+
+    /// @notice Governance withdrew LINK the Operator earned from fulfilments.
+    /// @param to Recipient.
+    /// @param amount Juels.
+    event OperatorLinkWithdrawn(address indexed to, uint256 amount);
+
+    /// @notice Governance closed a request a failed callback had stranded (also emits
+    /// PredictionCancelled); the payment went back to its sponsor.
+    /// @param requestId The request.
+    /// @param refund Juels credited back to the payer.
+    event StrandedRequestClosed(bytes32 indexed requestId, uint256 refund);
+
     /// @notice The caller is neither the patient nor a grantee with live TREATDS consent.
     /// @param requester The caller.
     /// @param patient The patient.
@@ -124,9 +191,9 @@ interface IPredictionRouter is IGoverned {
     error ParameterSetMismatch(bytes32 patientParamSet, bytes32 modelParamSet);
     /// @notice A zero input hash or an empty input URI.
     error InvalidInput();
-    /// @notice The router holds less LINK than one request's fee.
-    /// @param balance The router's LINK balance.
-    /// @param fee The fee.
+    /// @notice The router's pool (its LINK beyond all deposits) holds less than needed.
+    /// @param balance The pool.
+    /// @param fee The amount needed (a request's fee, or a withdrawal).
     error InsufficientLink(uint256 balance, uint256 fee);
     /// @notice The request is not pending.
     /// @param requestId The request.
@@ -138,8 +205,41 @@ interface IPredictionRouter is IGoverned {
     error RequestNotExpired(bytes32 requestId, uint40 expiresAt);
     /// @notice A LINK transfer failed.
     error LinkTransferFailed();
+    /// @notice Nobody pays for this request: the requester's deposit and the patient's sponsor
+    /// budget are both below the fee.
+    /// @param patient The patient.
+    /// @param requester The caller.
+    /// @param fee The fee (juels).
+    error NoSponsor(address patient, address requester, uint256 fee);
+    /// @notice `account` already has as many pending requests as governance allows.
+    /// @param account The patient or the requester.
+    /// @param pending Its pending requests.
+    /// @param cap The cap.
+    error TooManyPending(address account, uint256 pending, uint256 cap);
+    /// @notice A deposit withdrawal exceeds the deposit.
+    /// @param account The depositor.
+    /// @param deposit Its deposit.
+    /// @param amount The amount asked for.
+    error InsufficientDeposit(address account, uint256 deposit, uint256 amount);
+    /// @notice Only the Operator may call the fulfilment callback.
+    /// @param caller The caller.
+    error OnlyOperator(address caller);
+    /// @notice Only the LINK token may call `onTokenTransfer`.
+    /// @param caller The caller.
+    error OnlyLinkToken(address caller);
+    /// @notice A deposit's data must be empty (credit the sender) or one ABI-encoded address.
+    /// @param length The data's length in bytes.
+    error InvalidDepositData(uint256 length);
+    /// @notice An amount does not fit the router's 96-bit accounting.
+    /// @param value The amount.
+    /// @param max The largest accepted.
+    error ValueTooLarge(uint256 value, uint256 max);
 
     /// @notice Request a prediction for `patient` with model `modelId` on the stored input ciphertext.
+    /// Paid from the caller's deposit if it covers the fee, else from the patient's sponsor budget
+    /// (reverts NoSponsor otherwise); counts against both pending caps until the request ends.
+    /// The request id is `requestIdFor(patient, accountOf(patient).requestCount, msg.sender,
+    /// modelId, inputHash, keysHash)`.
     /// @param patient Whose key set the input is encrypted under.
     /// @param modelId An active model whose parameter set matches the patient's key set.
     /// @param inputHash SHA-256 (= storage id) of the input ciphertext.
@@ -166,10 +266,63 @@ interface IPredictionRouter is IGoverned {
         bytes calldata resultCiphertext
     ) external;
 
-    /// @notice Cancel an expired, unfulfilled request; anyone may call. Returns the LINK to the router.
+    /// @notice Cancel an expired, unfulfilled request; anyone may call. The LINK comes back from
+    /// the Operator and is credited to whoever paid (deposit or sponsor budget).
     /// @param requestId The request.
     /// @param payment The payment it was sent with (from PredictionRequested).
     function cancelPrediction(bytes32 requestId, uint256 payment) external;
+
+    /// @notice Close an expired request that is still pending here although the Operator no
+    /// longer holds it (a fulfilment whose callback reverted, e.g. undecodable data, consumed its
+    /// commitment); governance only. Credits `payment` back to the payer, taken back from the
+    /// Operator's earned LINK (or cancelled normally if the Operator still holds the request).
+    /// @param requestId The request.
+    /// @param payment The payment it was sent with (from PredictionRequested).
+    function closeStrandedRequest(bytes32 requestId, uint256 payment) external;
+
+    /// @notice ERC-677 hook: LINK sent with `LinkToken.transferAndCall(router, amount, data)` is
+    /// credited as a deposit to the sender, or to `abi.decode(data, (address))` when data is one
+    /// word. A plain `transfer` funds the pool instead.
+    /// @param sender Who sent the LINK.
+    /// @param amount Juels.
+    /// @param data Empty, or one ABI-encoded beneficiary address.
+    function onTokenTransfer(address sender, uint256 amount, bytes calldata data) external;
+
+    /// @notice Withdraw unspent deposit of the caller.
+    /// @param to Recipient.
+    /// @param amount Juels.
+    function withdrawDeposit(address to, uint256 amount) external;
+
+    /// @notice Set each patient's sponsor budget to `budget` juels; governance only.
+    /// @param patients The patients (registered or not yet).
+    /// @param budget Juels each may draw from the pool (replaces the previous budget).
+    function sponsorPatients(address[] calldata patients, uint256 budget) external;
+
+    /// @notice Set the caps on pending requests; governance only.
+    /// @param perPatient Pending requests allowed per patient (0 stops all new requests).
+    /// @param perRequester Pending requests allowed per requester.
+    function setPendingCaps(uint16 perPatient, uint16 perRequester) external;
+
+    /// @notice Complete the Operator's 2-step ownership transfer to this router; anyone may call
+    /// once the Operator's owner has called `transferOwnership(router)`.
+    function acceptOperatorOwnership() external;
+
+    /// @notice Let an ORACLE_ROLE holder fulfil through the Operator; governance only. The
+    /// Operator's senders are re-derived: ones that lost ORACLE_ROLE are dropped.
+    /// @param oracle The oracle's sending account.
+    function authoriseOracle(address oracle) external;
+
+    /// @notice Stop an oracle from fulfilling: re-derives the Operator's senders from ORACLE_ROLE
+    /// without `oracle`. Governance may call it at any time; anyone may once `oracle` no longer
+    /// holds ORACLE_ROLE. Removing an oracle = revoke its ORACLE_ROLE (gateway reads stop) and
+    /// call this (fulfilments stop), in either order.
+    /// @param oracle The account to remove.
+    function removeOracle(address oracle) external;
+
+    /// @notice Withdraw LINK the Operator earned from fulfilments; governance only.
+    /// @param to Recipient.
+    /// @param amount Juels.
+    function withdrawOperatorLink(address to, uint256 amount) external;
 
     /// @notice A request's full state (what the gateway authorises oracle reads by).
     /// @param requestId The request.
@@ -184,11 +337,36 @@ interface IPredictionRouter is IGoverned {
     /// @param newJobId The job (spec) id.
     function setJobId(bytes32 newJobId) external;
 
-    /// @notice Withdraw LINK; governance only.
+    /// @notice Withdraw LINK from the pool (never from deposits); governance only.
     /// @param to Recipient.
     /// @param amount Juels.
     function withdrawLink(address to, uint256 amount) external;
 
+    /// @notice Who paid for a request.
+    /// @param requestId The request.
+    function paymentSourceOf(bytes32 requestId) external view returns (PaymentSource);
+    /// @notice The id a request with this content gets (the Chainlink request id).
+    /// @param patient The patient.
+    /// @param requestCount The patient's `requestCount` before the request.
+    /// @param requester Who asks.
+    /// @param modelId The model.
+    /// @param inputHash The input's SHA-256.
+    /// @param keysHash The patient's evaluation-keys hash at request time.
+    function requestIdFor(
+        address patient,
+        uint32 requestCount,
+        address requester,
+        uint32 modelId,
+        bytes32 inputHash,
+        bytes32 keysHash
+    ) external view returns (bytes32);
+    /// @notice What the router holds for `account`.
+    /// @param account The account.
+    function accountOf(address account) external view returns (AccountState memory);
+    /// @notice The caps on pending requests.
+    function pendingCaps() external view returns (uint16 perPatient, uint16 perRequester);
+    /// @notice The router's LINK beyond all deposits (what sponsor budgets draw on).
+    function poolBalance() external view returns (uint256);
     /// @notice LINK fee per request (juels).
     function fee() external view returns (uint256);
     /// @notice The Chainlink job (spec) id sent with each request.

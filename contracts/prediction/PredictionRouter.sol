@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {Chainlink} from "@chainlink/contracts/src/v0.8/operatorforwarder/Chainlink.sol";
-import {ChainlinkClient} from "@chainlink/contracts/src/v0.8/operatorforwarder/ChainlinkClient.sol";
 import {LinkTokenInterface} from "@chainlink/contracts/src/v0.8/shared/interfaces/LinkTokenInterface.sol";
 
 import {IdentityGoverned} from "../access/IdentityGoverned.sol";
@@ -10,44 +8,66 @@ import {IConsentManager} from "../interfaces/IConsentManager.sol";
 import {IIdentityRegistry} from "../interfaces/IIdentityRegistry.sol";
 import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {IPredictionRouter} from "../interfaces/IPredictionRouter.sol";
-import {IOperatorExpiry} from "../interfaces/external/IOperatorExpiry.sol";
+import {IChainlinkOperator} from "../interfaces/external/IChainlinkOperator.sol";
 import {Category} from "../libraries/Category.sol";
 import {PredictionCodes} from "../libraries/PredictionCodes.sol";
 import {Purpose} from "../libraries/Purpose.sol";
 
 /// @title PredictionRouter
-/// @notice Encrypted prediction requests and fulfilments through a Chainlink Operator.
+/// @notice Encrypted prediction requests and fulfilments through a Chainlink Operator it owns.
 /// See {IPredictionRouter}.
-contract PredictionRouter is IPredictionRouter, IdentityGoverned, ChainlinkClient {
-    using Chainlink for Chainlink.Request;
+/// @dev The router talks to the Operator directly instead of through ChainlinkClient: it needs to
+/// choose each request's nonce (ChainlinkClient uses a counter, so the same request id named
+/// another request after a reorg re-ordered two requests), and it tracks pending requests in its
+/// own request records (ChainlinkClient's second mapping cost a fresh slot per request).
+contract PredictionRouter is IPredictionRouter, IdentityGoverned {
+    /// @dev Chainlink's `operatorRequest` argument version (ChainlinkClient's OPERATOR_ARGS_VERSION).
+    uint256 private constant OPERATOR_ARGS_VERSION = 2;
+    /// @dev Defaults for the pending caps until governance sets its own (`setPendingCaps`).
+    uint16 private constant DEFAULT_MAX_PENDING_PER_PATIENT = 32;
+    uint16 private constant DEFAULT_MAX_PENDING_PER_REQUESTER = 128;
 
-    /// @dev Four slots; the first is packed (20 + 4 + 1 + 5 + 2 bytes). `requester` is written
-    /// only when it differs from the patient, so the patient's own request costs three slots.
+    /// @dev Four slots; the first is packed (20 + 4 + 1 + 1 + 4 + 2 bytes). `requester` is written
+    /// only when it differs from the patient, so the patient's own request costs two slots.
+    /// `expiresAt` is stored as uint32 (good until 2106) to make room for `payer`.
     struct StoredRequest {
         address patient;
         uint32 modelId;
         RequestStatus status;
-        uint40 expiresAt;
+        PaymentSource payer;
+        uint32 expiresAt;
         uint16 failureCode;
         bytes32 inputHash;
         bytes32 resultHash;
         address requester;
     }
 
+    /// @dev One slot, read once per request.
+    struct Settings {
+        uint96 fee;
+        uint96 totalDeposits;
+        uint16 maxPendingPerPatient;
+        uint16 maxPendingPerRequester;
+    }
+
     IConsentManager private immutable _consent;
     IModelRegistry private immutable _models;
+    LinkTokenInterface private immutable _link;
+    IChainlinkOperator private immutable _operator;
     bool private immutable _onChainResults;
     uint256 private immutable _expirySeconds;
 
     bytes32 private _jobId;
-    uint256 private _fee;
+    Settings private _settings;
     mapping(bytes32 requestId => StoredRequest) private _requests;
+    mapping(address account => AccountState) private _accounts;
 
-    /// @param identity_ The IdentityRegistry (patients' key sets, governance).
+    /// @param identity_ The IdentityRegistry (patients' key sets, governance, ORACLE_ROLE).
     /// @param consent_ The ConsentManager (TREATDS consent of grantees).
     /// @param models_ The ModelRegistry.
     /// @param link The LINK token.
-    /// @param operator_ The Chainlink Operator requests go to.
+    /// @param operator_ The Chainlink Operator requests go to; its owner transfers ownership to
+    /// this router afterwards (`acceptOperatorOwnership`).
     /// @param jobId_ The Chainlink job (spec) id.
     /// @param fee_ LINK (juels) paid per request.
     /// @param onChainResults_ Whether fulfilments may post the result ciphertext in calldata.
@@ -69,12 +89,17 @@ contract PredictionRouter is IPredictionRouter, IdentityGoverned, ChainlinkClien
         _checkSameIdentity(models_);
         _consent = consent_;
         _models = models_;
-        _setChainlinkToken(link);
-        _setChainlinkOracle(operator_);
-        _expirySeconds = IOperatorExpiry(operator_).EXPIRYTIME();
+        _link = LinkTokenInterface(link);
+        _operator = IChainlinkOperator(operator_);
+        _expirySeconds = IChainlinkOperator(operator_).EXPIRYTIME();
         _onChainResults = onChainResults_;
         _jobId = jobId_;
-        _fee = fee_;
+        _settings = Settings({
+            fee: _toUint96(fee_),
+            totalDeposits: 0,
+            maxPendingPerPatient: DEFAULT_MAX_PENDING_PER_PATIENT,
+            maxPendingPerRequester: DEFAULT_MAX_PENDING_PER_REQUESTER
+        });
     }
 
     // ─── Requests ──────────────────────────────────────────────────────────────────────────────
@@ -86,8 +111,14 @@ contract PredictionRouter is IPredictionRouter, IdentityGoverned, ChainlinkClien
     {
         if (inputHash == bytes32(0) || bytes(inputUri).length == 0) revert InvalidInput();
         bytes32 keysHash = _checkRequest(patient, modelId);
-        requestId = _send(patient, modelId, inputHash);
-        _emitRequested(requestId, patient, modelId, inputHash, inputUri, keysHash);
+        Settings memory settings = _settings;
+        uint256 nonce;
+        (requestId, nonce) = _record(patient, modelId, inputHash, keysHash, settings);
+        uint40 expiresAt = uint40(block.timestamp + _expirySeconds);
+        emit PredictionRequested(
+            requestId, patient, modelId, msg.sender, inputHash, inputUri, keysHash, settings.fee, expiresAt
+        );
+        _send(nonce, settings.fee);
     }
 
     /// @inheritdoc IPredictionRouter
@@ -97,12 +128,16 @@ contract PredictionRouter is IPredictionRouter, IdentityGoverned, ChainlinkClien
         bytes32 resultHash,
         string calldata resultUri,
         bytes calldata resultCiphertext
-    ) external recordChainlinkFulfillment(requestId) {
+    ) external {
+        if (msg.sender != address(_operator)) revert OnlyOperator(msg.sender);
         StoredRequest storage r = _requests[requestId];
+        RequestStatus status = r.status;
+        if (status != RequestStatus.Pending) revert RequestNotPending(requestId, status);
         address patient = r.patient;
+        address requester = r.requester;
+        _release(patient, requester);
         if (failureCode != 0) return _fail(r, requestId, patient, failureCode);
 
-        address requester = r.requester;
         if (requester != address(0) && !_mayRequest(requester, patient)) {
             r.status = RequestStatus.Refused;
             r.failureCode = PredictionCodes.CONSENT_REVOKED;
@@ -129,22 +164,59 @@ contract PredictionRouter is IPredictionRouter, IdentityGoverned, ChainlinkClien
 
     /// @inheritdoc IPredictionRouter
     function cancelPrediction(bytes32 requestId, uint256 payment) external {
-        StoredRequest storage r = _requests[requestId];
-        RequestStatus status = r.status;
-        if (status != RequestStatus.Pending) revert RequestNotPending(requestId, status);
-        uint40 expiresAt = r.expiresAt;
-        if (block.timestamp < expiresAt) revert RequestNotExpired(requestId, expiresAt);
-        r.status = RequestStatus.Cancelled;
-        emit PredictionCancelled(requestId, r.patient, msg.sender);
-        _cancelChainlinkRequest(requestId, payment, this.fulfilPrediction.selector, expiresAt);
+        uint32 expiresAt = _close(requestId, payment);
+        // The Operator checks `payment` against its commitment and reverts this whole call if
+        // it differs, so the refund credited by _close is exactly what comes back.
+        _operator.cancelOracleRequest(requestId, payment, this.fulfilPrediction.selector, expiresAt);
+    }
+
+    /// @inheritdoc IPredictionRouter
+    function closeStrandedRequest(bytes32 requestId, uint256 payment) external onlyGovernance {
+        uint32 expiresAt = _close(requestId, payment);
+        emit StrandedRequestClosed(requestId, payment);
+        // A stranded request's commitment was consumed by a fulfilment whose callback reverted,
+        // so the Operator refuses the cancel; the payment went to the Operator's earned balance,
+        // which this router owns, and comes back from there.
+        try _operator.cancelOracleRequest(requestId, payment, this.fulfilPrediction.selector, expiresAt) {
+            return; // the Operator still held it: an ordinary cancel
+        } catch {
+            _operator.withdraw(address(this), payment);
+        }
+    }
+
+    // ─── Paying for requests ───────────────────────────────────────────────────────────────────
+
+    /// @inheritdoc IPredictionRouter
+    function onTokenTransfer(address sender, uint256 amount, bytes calldata data) external {
+        if (msg.sender != address(_link)) revert OnlyLinkToken(msg.sender);
+        address account = sender;
+        if (data.length == 32) account = abi.decode(data, (address));
+        else if (data.length != 0) revert InvalidDepositData(data.length);
+        if (account == address(0)) revert ZeroAddress();
+        AccountState storage a = _accounts[account];
+        a.deposit = _toUint96(a.deposit + amount);
+        _settings.totalDeposits = _toUint96(_settings.totalDeposits + amount);
+        emit LinkDeposited(account, sender, amount);
+    }
+
+    /// @inheritdoc IPredictionRouter
+    function withdrawDeposit(address to, uint256 amount) external {
+        if (to == address(0)) revert ZeroAddress();
+        AccountState storage a = _accounts[msg.sender];
+        uint96 deposit = a.deposit;
+        if (amount > deposit) revert InsufficientDeposit(msg.sender, deposit, amount);
+        a.deposit = uint96(deposit - amount);
+        _settings.totalDeposits -= uint96(amount);
+        emit DepositWithdrawn(msg.sender, to, amount);
+        if (!_link.transfer(to, amount)) revert LinkTransferFailed();
     }
 
     // ─── Governance ────────────────────────────────────────────────────────────────────────────
 
     /// @inheritdoc IPredictionRouter
     function setFee(uint256 newFee) external onlyGovernance {
-        uint256 previousFee = _fee;
-        _fee = newFee;
+        uint256 previousFee = _settings.fee;
+        _settings.fee = _toUint96(newFee);
         emit FeeChanged(previousFee, newFee);
     }
 
@@ -156,10 +228,72 @@ contract PredictionRouter is IPredictionRouter, IdentityGoverned, ChainlinkClien
     }
 
     /// @inheritdoc IPredictionRouter
+    function setPendingCaps(uint16 perPatient, uint16 perRequester) external onlyGovernance {
+        _settings.maxPendingPerPatient = perPatient;
+        _settings.maxPendingPerRequester = perRequester;
+        emit PendingCapsChanged(perPatient, perRequester);
+    }
+
+    /// @inheritdoc IPredictionRouter
+    function sponsorPatients(address[] calldata patients, uint256 budget) external onlyGovernance {
+        uint96 budget96 = _toUint96(budget);
+        for (uint256 i = 0; i < patients.length; ++i) {
+            address patient = patients[i];
+            if (patient == address(0)) revert ZeroAddress();
+            _accounts[patient].sponsorBudget = budget96;
+            emit SponsorBudgetSet(patient, budget);
+        }
+    }
+
+    /// @inheritdoc IPredictionRouter
     function withdrawLink(address to, uint256 amount) external onlyGovernance {
         if (to == address(0)) revert ZeroAddress();
+        uint256 pool = _pool(_settings.totalDeposits);
+        if (amount > pool) revert InsufficientLink(pool, amount);
         emit LinkWithdrawn(to, amount);
-        if (!LinkTokenInterface(_chainlinkTokenAddress()).transfer(to, amount)) revert LinkTransferFailed();
+        if (!_link.transfer(to, amount)) revert LinkTransferFailed();
+    }
+
+    // ─── Governance of the Operator and its oracles ────────────────────────────────────────────
+
+    /// @inheritdoc IPredictionRouter
+    function acceptOperatorOwnership() external {
+        _operator.acceptOwnership();
+    }
+
+    /// @inheritdoc IPredictionRouter
+    function authoriseOracle(address oracle) external onlyGovernance {
+        bytes32 oracleRole = _identity.ORACLE_ROLE();
+        _checkRole(oracleRole, oracle);
+        address[] memory kept = _sendersHoldingRole(oracleRole, oracle);
+        address[] memory senders = new address[](kept.length + 1);
+        for (uint256 i = 0; i < kept.length; ++i) senders[i] = kept[i];
+        senders[kept.length] = oracle;
+        _operator.setAuthorizedSenders(senders);
+        emit OracleAuthorised(oracle);
+    }
+
+    /// @inheritdoc IPredictionRouter
+    function removeOracle(address oracle) external {
+        bytes32 oracleRole = _identity.ORACLE_ROLE();
+        // Anyone may finish a removal governance started by revoking the role.
+        if (_identity.hasRole(oracleRole, oracle)) _checkGovernance(msg.sender);
+        address[] memory senders = _sendersHoldingRole(oracleRole, oracle);
+        if (senders.length == 0) {
+            // The Operator needs at least one sender; the router never fulfils, so naming it
+            // authorises nobody.
+            senders = new address[](1);
+            senders[0] = address(this);
+        }
+        _operator.setAuthorizedSenders(senders);
+        emit OracleRemoved(oracle, msg.sender);
+    }
+
+    /// @inheritdoc IPredictionRouter
+    function withdrawOperatorLink(address to, uint256 amount) external onlyGovernance {
+        if (to == address(0)) revert ZeroAddress();
+        emit OperatorLinkWithdrawn(to, amount);
+        _operator.withdraw(to, amount);
     }
 
     // ─── Views ─────────────────────────────────────────────────────────────────────────────────
@@ -180,8 +314,40 @@ contract PredictionRouter is IPredictionRouter, IdentityGoverned, ChainlinkClien
     }
 
     /// @inheritdoc IPredictionRouter
+    function paymentSourceOf(bytes32 requestId) external view returns (PaymentSource) {
+        return _requests[requestId].payer;
+    }
+
+    /// @inheritdoc IPredictionRouter
+    function requestIdFor(
+        address patient,
+        uint32 requestCount,
+        address requester,
+        uint32 modelId,
+        bytes32 inputHash,
+        bytes32 keysHash
+    ) external view returns (bytes32) {
+        return _requestId(_nonce(patient, requestCount, requester, modelId, inputHash, keysHash));
+    }
+
+    /// @inheritdoc IPredictionRouter
+    function accountOf(address account) external view returns (AccountState memory) {
+        return _accounts[account];
+    }
+
+    /// @inheritdoc IPredictionRouter
+    function pendingCaps() external view returns (uint16 perPatient, uint16 perRequester) {
+        return (_settings.maxPendingPerPatient, _settings.maxPendingPerRequester);
+    }
+
+    /// @inheritdoc IPredictionRouter
+    function poolBalance() external view returns (uint256) {
+        return _pool(_settings.totalDeposits);
+    }
+
+    /// @inheritdoc IPredictionRouter
     function fee() external view returns (uint256) {
-        return _fee;
+        return _settings.fee;
     }
 
     /// @inheritdoc IPredictionRouter
@@ -196,12 +362,12 @@ contract PredictionRouter is IPredictionRouter, IdentityGoverned, ChainlinkClien
 
     /// @inheritdoc IPredictionRouter
     function operator() external view returns (address) {
-        return _chainlinkOracleAddress();
+        return address(_operator);
     }
 
     /// @inheritdoc IPredictionRouter
     function linkToken() external view returns (address) {
-        return _chainlinkTokenAddress();
+        return address(_link);
     }
 
     /// @inheritdoc IPredictionRouter
@@ -229,53 +395,160 @@ contract PredictionRouter is IPredictionRouter, IdentityGoverned, ChainlinkClien
         if (modelParamSet != patientParamSet) revert ParameterSetMismatch(patientParamSet, modelParamSet);
     }
 
-    /// @dev Pays the Operator `_fee` LINK from this contract's balance and stores the request.
-    function _send(address patient, uint32 modelId, bytes32 inputHash) private returns (bytes32 requestId) {
-        uint256 payment = _fee;
-        uint256 balance = LinkTokenInterface(_chainlinkTokenAddress()).balanceOf(address(this));
-        if (balance < payment) revert InsufficientLink(balance, payment);
+    /// @dev Effects of a request, all written before any LINK moves (checks-effects-interactions):
+    /// the content-derived id, the pending caps, the payment from its sponsor, the record.
+    function _record(address patient, uint32 modelId, bytes32 inputHash, bytes32 keysHash, Settings memory settings)
+        private
+        returns (bytes32 requestId, uint256 nonce)
+    {
+        AccountState storage p = _accounts[patient];
+        uint32 requestCount = p.requestCount;
+        nonce = _nonce(patient, requestCount, msg.sender, modelId, inputHash, keysHash);
+        requestId = _requestId(nonce);
+        p.requestCount = requestCount + 1;
 
-        Chainlink.Request memory req = _buildOperatorRequest(_jobId, this.fulfilPrediction.selector);
-        requestId = _sendOperatorRequest(req, payment);
+        uint16 pending = p.pendingAsPatient;
+        if (pending >= settings.maxPendingPerPatient) {
+            revert TooManyPending(patient, pending, settings.maxPendingPerPatient);
+        }
+        p.pendingAsPatient = pending + 1;
+        AccountState storage q = msg.sender == patient ? p : _accounts[msg.sender];
+        pending = q.pendingAsRequester;
+        if (pending >= settings.maxPendingPerRequester) {
+            revert TooManyPending(msg.sender, pending, settings.maxPendingPerRequester);
+        }
+        q.pendingAsRequester = pending + 1;
 
         StoredRequest storage r = _requests[requestId];
         r.patient = patient;
         r.modelId = modelId;
         r.status = RequestStatus.Pending;
+        r.payer = _charge(p, q, patient, settings);
         // The Operator commits to exactly this expiration (same block, same constant).
-        r.expiresAt = uint40(block.timestamp + _expirySeconds);
+        r.expiresAt = uint32(block.timestamp + _expirySeconds);
         r.inputHash = inputHash;
         if (msg.sender != patient) r.requester = msg.sender;
     }
 
-    function _emitRequested(
-        bytes32 requestId,
+    /// @dev The requester's own deposit pays first; else the patient's governance-granted budget,
+    /// backed by the router's pool (its LINK beyond all deposits). Nobody else pays.
+    function _charge(AccountState storage p, AccountState storage q, address patient, Settings memory settings)
+        private
+        returns (PaymentSource)
+    {
+        uint96 payment = settings.fee;
+        uint96 deposit = q.deposit;
+        if (deposit >= payment) {
+            q.deposit = deposit - payment;
+            _settings.totalDeposits = settings.totalDeposits - payment;
+            return PaymentSource.RequesterDeposit;
+        }
+        uint96 budget = p.sponsorBudget;
+        if (budget < payment) revert NoSponsor(patient, msg.sender, payment);
+        uint256 pool = _pool(settings.totalDeposits);
+        if (pool < payment) revert InsufficientLink(pool, payment);
+        p.sponsorBudget = budget - payment;
+        return PaymentSource.SponsorBudget;
+    }
+
+    /// @dev Pays the Operator and opens the Chainlink request; the id is keccak256(router, nonce).
+    function _send(uint256 nonce, uint256 payment) private {
+        bytes memory request = abi.encodeCall(
+            IChainlinkOperator.operatorRequest,
+            (address(0), 0, _jobId, this.fulfilPrediction.selector, nonce, OPERATOR_ARGS_VERSION, "")
+        );
+        if (!_link.transferAndCall(address(_operator), payment, request)) revert LinkTransferFailed();
+    }
+
+    /// @dev Ends a pending, expired request as Cancelled and credits `payment` back to whoever paid.
+    function _close(bytes32 requestId, uint256 payment) private returns (uint32 expiresAt) {
+        StoredRequest storage r = _requests[requestId];
+        RequestStatus status = r.status;
+        if (status != RequestStatus.Pending) revert RequestNotPending(requestId, status);
+        expiresAt = r.expiresAt;
+        if (block.timestamp < expiresAt) revert RequestNotExpired(requestId, expiresAt);
+        r.status = RequestStatus.Cancelled;
+        address patient = r.patient;
+        address requester = r.requester;
+        _release(patient, requester);
+        uint96 refund = _toUint96(payment);
+        if (r.payer == PaymentSource.SponsorBudget) {
+            AccountState storage p = _accounts[patient];
+            p.sponsorBudget = _toUint96(p.sponsorBudget + refund);
+        } else {
+            AccountState storage q = _accounts[requester == address(0) ? patient : requester];
+            q.deposit = _toUint96(q.deposit + refund);
+            _settings.totalDeposits = _toUint96(_settings.totalDeposits + refund);
+        }
+        emit PredictionCancelled(requestId, patient, msg.sender);
+    }
+
+    /// @dev A request stopped being pending: it no longer counts against either cap.
+    function _release(address patient, address requester) private {
+        AccountState storage p = _accounts[patient];
+        AccountState storage q = requester == address(0) ? p : _accounts[requester];
+        unchecked {
+            --p.pendingAsPatient;
+            --q.pendingAsRequester;
+        }
+    }
+
+    /// @dev Only the router (as `sender`) can open ids in its own namespace at the Operator, and
+    /// the per-patient count keeps identical requests apart, so ids never repeat. Any other
+    /// request (another input, model, key set, requester or position in the patient's sequence)
+    /// has another id: a fulfilment signed for one request cannot land on a different one.
+    function _nonce(
         address patient,
+        uint32 requestCount,
+        address requester,
         uint32 modelId,
         bytes32 inputHash,
-        string calldata inputUri,
         bytes32 keysHash
-    ) private {
-        emit PredictionRequested(
-            requestId,
-            patient,
-            modelId,
-            msg.sender,
-            inputHash,
-            inputUri,
-            keysHash,
-            _fee,
-            uint40(block.timestamp + _expirySeconds)
-        );
+    ) private pure returns (uint256) {
+        return uint256(keccak256(abi.encode(patient, requestCount, requester, modelId, inputHash, keysHash)));
+    }
+
+    function _requestId(uint256 nonce) private view returns (bytes32) {
+        return keccak256(abi.encodePacked(address(this), nonce));
+    }
+
+    /// @dev The router's LINK that no deposit claims: what sponsor budgets and governance draw on.
+    function _pool(uint96 totalDeposits) private view returns (uint256) {
+        uint256 balance = _link.balanceOf(address(this));
+        return balance > totalDeposits ? balance - totalDeposits : 0;
     }
 
     function _mayRequest(address requester, address patient) private view returns (bool) {
         return _consent.hasAccess(requester, patient, Category.PREDICTION, Purpose.TREATDS);
     }
 
+    /// @dev The Operator's authorised senders that still hold ORACLE_ROLE, without `except` and
+    /// without the router's own placeholder: an oracle can set the Operator's senders itself
+    /// while authorised, so every change re-derives the list from the role.
+    function _sendersHoldingRole(bytes32 oracleRole, address except) private view returns (address[] memory kept) {
+        address[] memory current = _operator.getAuthorizedSenders();
+        address[] memory candidates = new address[](current.length);
+        uint256 n = 0;
+        for (uint256 i = 0; i < current.length; ++i) {
+            address sender = current[i];
+            if (sender == except || sender == address(this) || !_identity.hasRole(oracleRole, sender)) continue;
+            candidates[n] = sender;
+            ++n;
+        }
+        kept = new address[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            kept[i] = candidates[i];
+        }
+    }
+
     function _fail(StoredRequest storage r, bytes32 requestId, address patient, uint16 code) private {
         r.status = RequestStatus.Failed;
         r.failureCode = code;
         emit PredictionFailed(requestId, patient, code);
+    }
+
+    function _toUint96(uint256 value) private pure returns (uint96) {
+        if (value > type(uint96).max) revert ValueTooLarge(value, type(uint96).max);
+        return uint96(value);
     }
 }

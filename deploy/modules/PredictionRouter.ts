@@ -34,6 +34,11 @@ function buildRouter(
     m.getParameter("fee", DEFAULT_FEE),
     m.getParameter("onChainResults", false),
   ]);
+  // Governance owns the Operator through the router: nobody keeps `ownerForward` (which could
+  // post any result) or `setAuthorizedSenders` outside `router.authoriseOracle` / `removeOracle`.
+  // The Operator's deployer (account 0, its first owner) hands it over in two steps.
+  const transfer = m.call(operator, "transferOwnership", [router], { id: "OperatorToRouter" });
+  m.call(router, "acceptOperatorOwnership", [], { id: "RouterOwnsOperator", after: [transfer] });
   return { router, link, operator };
 }
 

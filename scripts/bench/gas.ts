@@ -9,7 +9,7 @@ import path from "node:path";
 import { network } from "hardhat";
 import { sha256, type ContractTransactionResponse } from "ethers";
 
-import { deployMedCipher, OutputKind } from "../../deploy/local.js";
+import { deployMedCipher, OutputKind, sponsorPatients } from "../../deploy/local.js";
 import { encodeFulfilment, jobsFromReceipt } from "../../deploy/prediction.js";
 import {
   ANCHOR_BATCH_TYPES,
@@ -84,6 +84,7 @@ async function gasOf(tx: Promise<ContractTransactionResponse>): Promise<number> 
 // Set-up: a registered patient with a bound device.
 const keysHash = blobHash();
 await (await suite.identity.connect(patient).registerPatient(keysHash, paramSetId, blobUri(keysHash), blobHash())).wait();
+await sponsorPatients(suite, [patient.address]);
 await (await suite.identity.connect(vendor).registerDevice(device.address, ethers.id("wearable-v1"))).wait();
 const now = BENCH_START;
 const bind = { device: device.address, patient: patient.address, expiresAt: now + 86_400n * 365n, nonce: 0n, deadline: now + 3600n };

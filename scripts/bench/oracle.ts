@@ -19,7 +19,7 @@ import { encodeBytes32String, hexlify, Interface, randomBytes, Wallet } from "et
 import { network } from "hardhat";
 
 import { sha256Hex } from "../../core/hash.js";
-import { deployMedCipher, OutputKind } from "../../deploy/local.js";
+import { deployMedCipher, OutputKind, sponsorPatients } from "../../deploy/local.js";
 import { FheClient } from "../../fhe/client.js";
 import { loadModel } from "../../fhe/model.js";
 import { Category } from "../../sdk/codes.js";
@@ -130,6 +130,7 @@ async function main(): Promise<void> {
     oracleSenders: [oracleKey.address],
     roles: { gateways: [gatewayKey.address] },
     routerLink: 10_000n * 10n ** 18n,
+    pendingCaps: { perPatient: 1_000, perRequester: 1_000 },
     models: artifacts.map((m) => ({
       name: m.id, version: m.version, weightsHash: m.weightsHash, weightsUri: `models/${m.id}.json`,
       paramSetId: encodeBytes32String(m.paramSetId), encodingSpecHash: m.encodingSpecHash,
@@ -161,6 +162,7 @@ async function main(): Promise<void> {
     const client = createGatewayClient({ url: gatewayUrl, signer: wallet, chainId, gatewayAddress: gatewayKey.address });
     await (await suite.identity.connect(wallet.connect(connection.ethers.provider)).registerPatient(keysHash, encodeBytes32String("ckks-2048-v1"), `${gatewayUrl}/v1/blobs/${keysHash}`, hexlify(randomBytes(32)))).wait();
     await client.put(keys, { owner: wallet.address, kind: "he-keys", category: Category.PREDICTION });
+    await sponsorPatients(suite, [wallet.address], 100n * 10n ** 18n);
     patients.push({ wallet, fhe, client, nonce: await connection.ethers.provider.getTransactionCount(wallet.address) });
   }
   log(`${PATIENTS} patients registered`);

@@ -17,7 +17,7 @@ import { network } from "hardhat";
 import { pino } from "pino";
 
 import { serveJsonRpc } from "../../deploy/jsonRpcServer.js";
-import { deployMedCipher } from "../../deploy/local.js";
+import { deployMedCipher, sponsorPatients } from "../../deploy/local.js";
 import { modelRegistration } from "../../deploy/models.js";
 import { FheClient, loadModel, predictionFromScores, scoreReading, type ModelArtifact, type Reading as FeatureReading } from "../../fhe/index.js";
 import { startGatewayService } from "../../gateway/service.js";
@@ -170,6 +170,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     closers.push(async () => fhe.dispose());
     const registered = await registerPatient(patient, { encryptionPublicKey: patientKey.publicKey, evaluationKeys: fhe.evaluationKeys(), paramSetId: paramSetIdToBytes32(maternalModel.paramSetId) });
     info(`patient ${patient.address}: evaluation keys ${registered.keysHash.slice(0, 18)}… committed on-chain; the secret key never leaves this client`);
+    await sponsorPatients(suite, [patient.address]);
+    info("governance sponsors the patient's predictions (a LINK budget from the router's pool)");
 
     // ── 5. Device ───────────────────────────────────────────────────────────────────────────
     step(5, "Wearable: vendor registers it, the patient binds it, it ingests a day of vitals");

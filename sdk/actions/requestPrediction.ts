@@ -26,12 +26,17 @@ export type RequestPredictionReturnType = { requestId: string; inputHash: Sha256
  * ciphertext on the gateway (category PREDICTION) and calls `requestPrediction`. The oracle then
  * evaluates it; wait with `waitForPrediction`, decrypt with `getPredictionResult`.
  *
+ * Every request needs a sponsor: the caller's LINK deposit at the router or the patient's
+ * governance-granted budget must cover the fee. Without one this throws `ChainError` with reason
+ * `NoSponsor` before anything is encrypted, uploaded or sent.
+ *
  * @example
  * const { requestId } = await requestPrediction(patientClient, { modelId: 1, fhe, readings: [{ age: 54, … }] });
  */
 export async function requestPrediction(client: MedCipherClient, parameters: RequestPredictionParameters): Promise<RequestPredictionReturnType> {
   const gateway = requireGateway(client);
   const patient = getAddress(parameters.patient ?? client.address);
+  await checkSponsor(client, patient);
   const { artifact } = await resolveRegisteredModel(client, parameters.modelId);
   const input = parameters.fhe.encrypt(artifact, parameters.readings);
   const inputHash = await gateway.put(input, { owner: patient, kind: "he-input", category: Category.PREDICTION });
@@ -46,3 +51,17 @@ export async function requestPrediction(client: MedCipherClient, parameters: Req
   return { requestId: requested.args.getValue("requestId") as string, inputHash, transactionHash: receipt.hash };
 }
 
+
+/** What the router checks first (its `_charge`): the requester's deposit, else the patient's budget. */
+async function checkSponsor(client: MedCipherClient, patient: string): Promise<void> {
+  const router = client.contracts.router;
+  const [fee, requester, sponsored] = await Promise.all([
+    router.fee!() as Promise<bigint>,
+    router.accountOf!(client.address) as Promise<{ deposit: bigint }>,
+    router.accountOf!(patient) as Promise<{ sponsorBudget: bigint }>,
+  ]);
+  if (requester.deposit < fee && sponsored.sponsorBudget < fee) {
+    // The reason the router's revert would carry, so callers handle both the same way.
+    throw new ChainError("requestPrediction", "NoSponsor");
+  }
+}

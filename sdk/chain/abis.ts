@@ -118,6 +118,13 @@ export const PREDICTION_ROUTER_ABI = [
   "function cancelPrediction(bytes32 requestId, uint256 payment)",
   "function getRequest(bytes32 requestId) view returns (tuple(address patient, uint32 modelId, uint8 status, uint40 expiresAt, uint16 failureCode, address requester, bytes32 inputHash, bytes32 resultHash))",
   "function fee() view returns (uint256)",
+  "function accountOf(address account) view returns (tuple(uint96 deposit, uint96 sponsorBudget, uint32 requestCount, uint16 pendingAsPatient, uint16 pendingAsRequester))",
+  "function pendingCaps() view returns (uint16 perPatient, uint16 perRequester)",
+  "function withdrawDeposit(address to, uint256 amount)",
+  "function linkToken() view returns (address)",
+  "function sponsorPatients(address[] patients, uint256 budget)",
+  "function authoriseOracle(address oracle)",
+  "function removeOracle(address oracle)",
   "event PredictionRequested(bytes32 indexed requestId, address indexed patient, uint32 indexed modelId, address requester, bytes32 inputHash, string inputUri, bytes32 keysHash, uint256 payment, uint40 expiresAt)",
   "event PredictionFulfilled(bytes32 indexed requestId, address indexed patient, bytes32 resultHash, string resultUri, bool onChain)",
   "event PredictionFailed(bytes32 indexed requestId, address indexed patient, uint16 failureCode)",
@@ -130,6 +137,13 @@ export const PREDICTION_ROUTER_ABI = [
   "error InvalidInput()",
   "error InsufficientLink(uint256 balance, uint256 fee)",
   "error RequestNotPending(bytes32 requestId, uint8 status)",
+  "error RequestNotExpired(bytes32 requestId, uint40 expiresAt)",
+  "error NoSponsor(address patient, address requester, uint256 fee)",
+  "error TooManyPending(address account, uint256 pending, uint256 cap)",
+  "error InsufficientDeposit(address account, uint256 deposit, uint256 amount)",
+  "error InvalidDepositData(uint256 length)",
+  "error ValueTooLarge(uint256 value, uint256 max)",
+  "error LinkTransferFailed()",
 ];
 
 export const AUDIT_LOG_ANCHOR_ABI = [

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { expect } from "chai";
+import { Wallet } from "ethers";
 
 import { ExitCode } from "../../cli/exitCodes.js";
 import { startFixture, type Fixture } from "../sdk/fixture.js";
@@ -107,6 +108,8 @@ describe("cli: medcipher against a real chain (JSON-RPC over loopback) and gatew
     expect(governance.code, governance.stderr).to.equal(0);
     const model = await medcipher("governance", "--json", "admin", "register-model", "maternal-risk-v1");
     expect(model.code, model.stderr).to.equal(0);
+    const sponsor = await medcipher("governance", "--json", "admin", "sponsor", patient!.address, "--budget", "1");
+    expect(sponsor.code, sponsor.stderr).to.equal(0);
     const features = join(home, "features.json");
     await writeFile(features, JSON.stringify({ age: 30, systolicBP: 120, diastolicBP: 80, bloodGlucose: 7, bodyTemp: 98, heartRate: 76 }));
     const predict = await medcipher("patient", "--json", "predict", "--model", String(model.json<{ modelId: number }>().modelId), "--input", features);
@@ -116,6 +119,15 @@ describe("cli: medcipher against a real chain (JSON-RPC over loopback) and gatew
     // Or from the patient's own device readings (heart rate here), the rest given.
     const fromRecords = await medcipher("patient", "--json", "predict", "--model", String(model.json<{ modelId: number }>().modelId), "--from-records", "--known", "age=30,systolicBP=120,diastolicBP=80,bloodGlucose=7,bodyTemp=98");
     expect(fromRecords.code, fromRecords.stderr).to.equal(0);
+    // Oracles: admitted (role + Operator) and removed (both) by one command each.
+    const newOracle = Wallet.createRandom().address;
+    const authorised = await medcipher("governance", "admin", "authorise-oracle", newOracle);
+    expect(authorised.code, authorised.stderr).to.equal(0);
+    expect(await fx.suite.operator.isAuthorizedSender(newOracle)).to.equal(true);
+    const removed = await medcipher("governance", "admin", "remove-oracle", newOracle);
+    expect(removed.code, removed.stderr).to.equal(0);
+    expect(await fx.suite.operator.isAuthorizedSender(newOracle)).to.equal(false);
+    expect(await fx.suite.identity.hasRole(await fx.suite.identity.ORACLE_ROLE(), newOracle)).to.equal(false);
 
     const audit = await medcipher("patient", "--json", "audit");
     expect(audit.code, audit.stderr).to.equal(0);

@@ -37,6 +37,7 @@ describe("deployment", function () {
     expect(await suite.router.jobId()).to.equal(DEFAULT_JOB_ID);
     expect(await suite.link.balanceOf(suite.addresses.PredictionRouter)).to.equal(5n * 10n ** 18n);
     expect(await suite.operator.isAuthorizedSender(oracle!.address)).to.equal(true);
+    expect(await suite.operator.owner()).to.equal(suite.addresses.PredictionRouter);
     expect(await suite.identity.hasRole(await suite.identity.ORACLE_ROLE(), oracle!.address)).to.equal(true);
     expect(await suite.identity.hasRole(await suite.identity.PROVIDER_ROLE(), provider!.address)).to.equal(true);
     expect(suite.modelIds).to.deep.equal([1n, 2n]);
@@ -60,6 +61,9 @@ describe("deployment", function () {
     expect(await identity.defaultAdminDelay()).to.equal(86_400n);
     const operator = await ethers.getContractAt("Operator", await deployed.operator.getAddress());
     expect(await operator.getChainlinkToken()).to.equal(await link.getAddress());
+    // Governance owns the Operator through the router; no oracle is authorised until governance admits one.
+    expect(await operator.owner()).to.equal(await router.getAddress());
+    expect(await operator.getAuthorizedSenders()).to.deep.equal([]);
   });
 
   it("deploys like scripts/deploy.ts and writes deployments/<chainId>.json with addresses and ABIs", async function () {

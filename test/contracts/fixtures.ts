@@ -6,7 +6,7 @@ import type { NetworkConnection } from "hardhat/types/network";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import { hexlify, randomBytes, Signature } from "ethers";
 
-import { deployMedCipher, OutputKind, type MedCipherDeployment } from "../../deploy/local.js";
+import { deployMedCipher, OutputKind, sponsorPatients, type MedCipherDeployment } from "../../deploy/local.js";
 import { Category, Purpose, categoryBit } from "../../sdk/codes.js";
 import {
   ANCHOR_RECORD_TYPES,
@@ -94,9 +94,11 @@ export async function latest(connection: NetworkConnection): Promise<bigint> {
   return BigInt(await connection.networkHelpers.time.latest());
 }
 
+/** Registers `patient` and gives it governance's default sponsor budget for predictions. */
 export async function registerPatient(suite: Suite, patient: HardhatEthersSigner, paramSetId = PARAM_SET) {
   const keysHash = randomHash();
   await (await suite.identity.connect(patient).registerPatient(keysHash, paramSetId, blobUri(keysHash), randomHash())).wait();
+  await sponsorPatients(suite, [patient.address]);
   return keysHash;
 }
 

@@ -135,7 +135,7 @@ describe("PredictionRouter", function () {
       await expect(r.requestPrediction(patient.address, 1, randomHash(), "u")).to.be.revertedWithCustomError(r, "ModelNotActive").withArgs(1);
     });
 
-    it("refuses when the router holds too little LINK", async function () {
+    it("refuses a sponsored request when the router's pool holds too little LINK", async function () {
       const suite = await networkHelpers.loadFixture(suiteFixture);
       const { patient, governance } = suite.actors;
       const balance = await suite.link.balanceOf(suite.addresses.PredictionRouter);
@@ -169,9 +169,9 @@ describe("PredictionRouter", function () {
       // Not an authorised sender of the Operator.
       await expect(fulfil(suite, job, {}, stranger)).to.be.revertedWith("Not authorized sender");
       // Straight to the router, bypassing the Operator.
-      await expect(suite.router.connect(stranger).fulfilPrediction(job.requestId, 0, randomHash(), "u", "0x")).to.be.revertedWith(
-        "Source must be the oracle of the request",
-      );
+      await expect(suite.router.connect(stranger).fulfilPrediction(job.requestId, 0, randomHash(), "u", "0x"))
+        .to.be.revertedWithCustomError(suite.router, "OnlyOperator")
+        .withArgs(stranger.address);
       // Wrong payment or expiration: the Operator's commitment does not match.
       await expect(fulfil(suite, { ...job, payment: job.payment + 1n })).to.be.revertedWith("Params do not match request ID");
       await (await fulfil(suite, job)).wait();
@@ -180,15 +180,15 @@ describe("PredictionRouter", function () {
       await networkHelpers.impersonateAccount(suite.addresses.Operator);
       await networkHelpers.setBalance(suite.addresses.Operator, 10n ** 18n);
       const asOperator = await ethers.getSigner(suite.addresses.Operator);
-      await expect(suite.router.connect(asOperator).fulfilPrediction(job.requestId, 0, randomHash(), "u", "0x")).to.be.revertedWith(
-        "Source must be the oracle of the request",
-      );
+      await expect(suite.router.connect(asOperator).fulfilPrediction(job.requestId, 0, randomHash(), "u", "0x"))
+        .to.be.revertedWithCustomError(suite.router, "RequestNotPending")
+        .withArgs(job.requestId, RequestStatus.Fulfilled);
       // Unknown id, through the Operator and directly.
       const unknown = { ...job, requestId: randomHash() };
       await expect(fulfil(suite, unknown)).to.be.revertedWith("Must have a valid requestId");
-      await expect(suite.router.connect(asOperator).fulfilPrediction(unknown.requestId, 0, randomHash(), "u", "0x")).to.be.revertedWith(
-        "Source must be the oracle of the request",
-      );
+      await expect(suite.router.connect(asOperator).fulfilPrediction(unknown.requestId, 0, randomHash(), "u", "0x"))
+        .to.be.revertedWithCustomError(suite.router, "RequestNotPending")
+        .withArgs(unknown.requestId, RequestStatus.None);
       expect((await suite.router.getRequest(unknown.requestId)).status).to.equal(BigInt(RequestStatus.None));
     });
 

@@ -80,7 +80,7 @@ describe("oracle daemon under faults (real chain, real gateway, loopback RPC pro
   it("waits for N confirmations, forgets a request whose block was dropped by a reorg, and serves it once re-included", async function () {
     const { settings } = await start({ CONFIRMATIONS: 3 });
     const snapshot = await world.provider.request({ method: "evm_snapshot", params: [] });
-    const { requestId, blockNumber } = await world.request(world.patients[0]!);
+    const { requestId, blockNumber, input } = await world.request(world.patients[0]!);
     await waitFor(() => jobState(settings.DATA_DIR, requestId) === "seen", "request seen");
     await waitFor(() => (cursorOf(settings.DATA_DIR) ?? 0) >= blockNumber, "cursor at the request block");
     // Fewer than 3 confirmations: nothing happens.
@@ -93,8 +93,9 @@ describe("oracle daemon under faults (real chain, real gateway, loopback RPC pro
     await waitFor(() => jobState(settings.DATA_DIR, requestId) === undefined, "job forgotten after the reorg");
     expect(await world.fulfilmentCount(requestId)).to.equal(0);
 
-    // The same request is included again (same requestId: the router's nonce was reverted too).
-    const again = await world.request(world.patients[0]!);
+    // The same request is included again (same requestId: the id derives from the request's
+    // content and the patient's request count, which was reverted too).
+    const again = await world.request(world.patients[0]!, "maternal-risk-v1", input);
     expect(again.requestId).to.equal(requestId);
     await waitFor(() => jobState(settings.DATA_DIR, requestId) === "seen", "request seen again");
     await world.networkHelpers.mine(2);
@@ -108,14 +109,14 @@ describe("oracle daemon under faults (real chain, real gateway, loopback RPC pro
     const { settings, logs } = await start();
     this.test!.ctx!.dumpLogs = () => logs.text();
     const snapshot = await world.provider.request({ method: "evm_snapshot", params: [] });
-    const { requestId } = await world.request(world.patients[0]!);
+    const { requestId, input } = await world.request(world.patients[0]!);
     expect((await settled(requestId)).status).to.equal(Status.Fulfilled);
     await waitFor(() => jobState(settings.DATA_DIR, requestId) === "fulfilled", "fulfilled in the store");
 
     await world.provider.request({ method: "evm_revert", params: [snapshot] });
     await world.networkHelpers.mine(3);
     expect((await world.status(requestId)).status).to.equal(0n); // gone with the dropped branch
-    const again = await world.request(world.patients[0]!);
+    const again = await world.request(world.patients[0]!, "maternal-risk-v1", input);
     expect(again.requestId).to.equal(requestId);
     expect((await settled(requestId)).status).to.equal(Status.Fulfilled);
     expect(await world.fulfilmentCount(requestId)).to.equal(1);

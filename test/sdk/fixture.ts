@@ -6,7 +6,7 @@ import { hexlify, randomBytes, Wallet, type HDNodeWallet, type JsonRpcApiProvide
 import { network } from "hardhat";
 import { pino, type Logger } from "pino";
 
-import { deployMedCipher, type MedCipherDeployment } from "../../deploy/local.js";
+import { deployMedCipher, sponsorPatients, type MedCipherDeployment } from "../../deploy/local.js";
 import { startGatewayService, type GatewayService } from "../../gateway/service.js";
 import type { MedCipherAddresses } from "../../sdk/chain/contracts.js";
 import { createMedCipherClient, type MedCipherClient } from "../../sdk/client.js";
@@ -79,6 +79,7 @@ export async function startFixture(options: { logger?: Logger; extraRoles?: { or
     async actor(name: string) {
       const wallet = name === "vendor" ? vendor : name === "oracle" ? oracle : new Wallet((Wallet.createRandom() as HDNodeWallet).privateKey, ethers.provider);
       if (name !== "vendor" && name !== "oracle") await fund(wallet.address);
+      if (name !== "vendor" && name !== "oracle") await sponsorPatients(suite, [wallet.address]); // predictions need a sponsor
       const encryptionKey = await generateEncryptionKeyPair();
       const client = await createMedCipherClient({ account: wallet, addresses, gatewayUrl: service.url, encryptionKey });
       return { wallet, encryptionKey, client };

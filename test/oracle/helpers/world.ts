@@ -51,6 +51,8 @@ export async function createWorld(options: { patients?: number } = {}) {
   const suite: MedCipherDeployment = await deployMedCipher(connection, {
     oracleSenders: [oracleKey.address],
     roles: { gateways: [gatewayKey.address] },
+    // Every request needs a sponsor: governance budgets for all the chain's accounts (the patients).
+    sponsoredPatients: await Promise.all(signers.map((s) => s.getAddress())),
     models: artifacts.map((m) => ({
       name: m.id, version: m.version, weightsHash: m.weightsHash, weightsUri: `models/${m.id}.json`,
       paramSetId: encodeBytes32String(m.paramSetId), encodingSpecHash: m.encodingSpecHash,
