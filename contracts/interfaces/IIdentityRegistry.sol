@@ -150,12 +150,15 @@ interface IIdentityRegistry is IAccessControlDefaultAdminRules {
     /// @param encryptionKey The new public key.
     function rotateEncryptionKey(bytes32 encryptionKey) external;
 
-    /// @notice Register a device; only DEVICE_VENDOR_ROLE holders.
+    /// @notice Register a device; only DEVICE_VENDOR_ROLE holders. A device already registered by
+    /// a vendor that still holds the role cannot be taken (`DeviceAlreadyRegistered`); one whose
+    /// vendor governance removed can be registered afresh (unbound, not revoked).
     /// @param device The device's signing address.
     /// @param modelHash Commitment to the device model / firmware description.
     function registerDevice(address device, bytes32 modelHash) external;
 
-    /// @notice Revoke a device; only its vendor.
+    /// @notice Revoke a device; only its vendor, even after governance removed the vendor's role
+    /// (revoking only takes capability away, and survives a re-admission of the vendor).
     /// @param device The device.
     function revokeDevice(address device) external;
 
@@ -199,6 +202,13 @@ interface IIdentityRegistry is IAccessControlDefaultAdminRules {
     /// @param device The device.
     /// @return patient The bound patient or address(0).
     function deviceOwner(address device) external view returns (address patient);
+
+    /// @notice When `account`'s current, unbroken holding of `role` began (block time of the
+    /// grant), or 0 if it does not hold the role. A revoke and re-grant starts a new holding.
+    /// @param role The role.
+    /// @param account The account.
+    /// @return grantedAt Block time of the grant, or 0.
+    function roleHeldSince(bytes32 role, address account) external view returns (uint40 grantedAt);
 
     /// @notice Role of healthcare providers (anchor records with consent, break-glass access).
     function PROVIDER_ROLE() external view returns (bytes32);
