@@ -85,12 +85,14 @@ contract IdentityRegistry is IIdentityRegistry, AccessControlDefaultAdminRules, 
         // the real vendor's registration) is free again; its binding goes, its bind nonce stays
         // so old bind signatures remain spent.
         if (vendor != address(0) && hasRole(DEVICE_VENDOR_ROLE, vendor)) revert DeviceAlreadyRegistered(device);
+        address boundTo = d.patient;
         if (vendor != address(0)) {
             d.patient = address(0);
             d.expiresAt = 0;
             d.revoked = false;
         }
         d.vendor = msg.sender;
+        if (boundTo != address(0)) emit DeviceUnbound(device, boundTo, msg.sender);
         emit DeviceRegistered(device, msg.sender, modelHash);
     }
 

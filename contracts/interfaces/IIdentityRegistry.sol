@@ -90,7 +90,8 @@ interface IIdentityRegistry is IAccessControlDefaultAdminRules {
     /// @notice A device binding ended before its expiry.
     /// @param device The device.
     /// @param patient The patient it was bound to.
-    /// @param by Who ended it (the patient, or the device itself).
+    /// @param by Who ended it (the patient, the device itself, or a vendor registering afresh a
+    /// device whose former vendor governance removed).
     event DeviceUnbound(address indexed device, address indexed patient, address by);
 
     /// @notice The caller is already a registered patient.
@@ -152,7 +153,8 @@ interface IIdentityRegistry is IAccessControlDefaultAdminRules {
 
     /// @notice Register a device; only DEVICE_VENDOR_ROLE holders. A device already registered by
     /// a vendor that still holds the role cannot be taken (`DeviceAlreadyRegistered`); one whose
-    /// vendor governance removed can be registered afresh (unbound, not revoked).
+    /// vendor governance removed can be registered afresh (unbound — `DeviceUnbound` with the new
+    /// vendor as `by` — and not revoked).
     /// @param device The device's signing address.
     /// @param modelHash Commitment to the device model / firmware description.
     function registerDevice(address device, bytes32 modelHash) external;

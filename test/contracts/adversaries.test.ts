@@ -250,11 +250,13 @@ describe("adversaries (issue 9)", function () {
 
     it("test_registerDevice_aVendorFrontRunningAnotherIsUndoneByRemovingIt", async function () {
       const suite = await networkHelpers.loadFixture(suiteFixture);
-      const { governance, vendor, stranger, otherDevice, patient } = suite.actors;
+      const { governance, vendor, stranger, otherDevice, patient, otherPatient } = suite.actors;
       const role = await suite.identity.DEVICE_VENDOR_ROLE();
       await (await suite.identity.connect(governance).grantRole(role, stranger.address)).wait();
-      // A rival vendor copies the device address from the vendor's pending registration.
+      // A rival vendor copies the device address from the vendor's pending registration (and
+      // even gets a patient to bind it).
       await (await suite.identity.connect(stranger).registerDevice(otherDevice.address, randomHash())).wait();
+      await bindDevice(connection, suite, otherDevice, otherPatient);
       await expect(suite.identity.connect(vendor).registerDevice(otherDevice.address, randomHash()))
         .to.be.revertedWithCustomError(suite.identity, "DeviceAlreadyRegistered")
         .withArgs(otherDevice.address);
@@ -263,7 +265,9 @@ describe("adversaries (issue 9)", function () {
       const modelHash = randomHash();
       await expect(suite.identity.connect(vendor).registerDevice(otherDevice.address, modelHash))
         .to.emit(suite.identity, "DeviceRegistered")
-        .withArgs(otherDevice.address, vendor.address, modelHash);
+        .withArgs(otherDevice.address, vendor.address, modelHash)
+        .and.to.emit(suite.identity, "DeviceUnbound")
+        .withArgs(otherDevice.address, otherPatient.address, vendor.address);
       expect((await suite.identity.deviceOf(otherDevice.address)).vendor).to.equal(vendor.address);
       await bindDevice(connection, suite, otherDevice, patient);
       expect(await suite.identity.deviceOwner(otherDevice.address)).to.equal(patient.address);
