@@ -33,6 +33,8 @@ contract ConsentManager is IConsentManager, IdentityGoverned, EIP712, Nonces {
         uint32 epoch;
         // Set when the patient ends the access: the provider may not break the glass again before.
         uint40 refusedUntil;
+        // The provider's PROVIDER_ROLE holding (IdentityRegistry.roleHolding) it broke the glass under.
+        uint32 roleHolding;
     }
 
     mapping(address patient => mapping(address grantee => mapping(uint8 purpose => Grant))) private _grants;
@@ -151,14 +153,16 @@ contract ConsentManager is IConsentManager, IdentityGoverned, EIP712, Nonces {
 
     /// @inheritdoc IConsentManager
     function breakGlass(address patient, bytes32 reasonHash) external returns (uint40 validUntil) {
-        _checkRole(_identity.PROVIDER_ROLE(), msg.sender);
+        bytes32 providerRole = _identity.PROVIDER_ROLE();
+        uint32 holding = _identity.roleHolding(providerRole, msg.sender);
+        if (holding == 0) revert MissingRole(msg.sender, providerRole);
         if (patient == address(0) || patient == msg.sender) revert InvalidGrantee(patient);
         if (reasonHash == bytes32(0)) revert MissingReason();
         uint40 refusedUntil = _breakGlass[patient][msg.sender].refusedUntil;
         if (block.timestamp < refusedUntil) revert BreakGlassRefused(patient, msg.sender, refusedUntil);
         validUntil = uint40(block.timestamp) + BREAK_GLASS_DURATION;
         uint32 epoch = _epochs[patient];
-        _breakGlass[patient][msg.sender] = BreakGlass(validUntil, epoch, 0);
+        _breakGlass[patient][msg.sender] = BreakGlass(validUntil, epoch, 0, holding);
         emit BreakGlassAccessed(patient, msg.sender, validUntil, reasonHash, epoch);
     }
 
@@ -169,7 +173,7 @@ contract ConsentManager is IConsentManager, IdentityGoverned, EIP712, Nonces {
         if (msg.sender == patient) {
             // The patient's "stop": the provider cannot renew at once.
             uint40 refusedUntil = uint40(block.timestamp) + BREAK_GLASS_COOLDOWN;
-            _breakGlass[patient][provider] = BreakGlass(0, 0, refusedUntil);
+            _breakGlass[patient][provider] = BreakGlass(0, 0, refusedUntil, 0);
             emit BreakGlassEnded(patient, provider, msg.sender);
             emit BreakGlassRefusedUntil(patient, provider, refusedUntil);
         } else {
@@ -186,7 +190,7 @@ contract ConsentManager is IConsentManager, IdentityGoverned, EIP712, Nonces {
         if (grantee == patient) return true;
         if (
             purpose == Purpose.ETREAT && _breakGlassLive(patient, grantee)
-                && _providerSinceBreakGlass(patient, grantee)
+                && _sameProviderHolding(patient, grantee)
         ) return true;
         Grant memory g = _grants[patient][grantee][purpose];
         return g.epoch == _epochs[patient] && _inPeriod(g.validFrom, g.validUntil)
@@ -333,11 +337,11 @@ contract ConsentManager is IConsentManager, IdentityGoverned, EIP712, Nonces {
         return bg.epoch == _epochs[patient] && block.timestamp < bg.validUntil;
     }
 
-    /// @dev The provider holds PROVIDER_ROLE and has held it without a break since it broke the
-    /// glass: losing the role ends the access for good, a re-grant does not bring it back.
-    function _providerSinceBreakGlass(address patient, address provider) private view returns (bool) {
-        uint40 since = _identity.roleHeldSince(_identity.PROVIDER_ROLE(), provider);
-        return since != 0 && since <= _breakGlass[patient][provider].validUntil - BREAK_GLASS_DURATION;
+    /// @dev The provider still holds PROVIDER_ROLE under the holding it broke the glass with:
+    /// losing the role ends the access for good, a re-grant (a new holding) does not bring it back.
+    function _sameProviderHolding(address patient, address provider) private view returns (bool) {
+        uint32 holding = _identity.roleHolding(_identity.PROVIDER_ROLE(), provider);
+        return holding != 0 && holding == _breakGlass[patient][provider].roleHolding;
     }
 
     function _inPeriod(uint40 validFrom, uint40 validUntil) private view returns (bool) {

@@ -28,7 +28,7 @@ contract IdentityRegistry is IIdentityRegistry, AccessControlDefaultAdminRules, 
 
     mapping(address account => Patient) private _patients;
     mapping(address device => Device) private _devices;
-    mapping(bytes32 role => mapping(address account => uint40 grantedAt)) private _roleGrantedAt;
+    mapping(bytes32 role => mapping(address account => uint32 grants)) private _roleGrants;
 
     /// @param initialDelay Seconds a default-admin transfer must wait (AccessControlDefaultAdminRules).
     /// @param governance The initial default admin.
@@ -166,8 +166,8 @@ contract IdentityRegistry is IIdentityRegistry, AccessControlDefaultAdminRules, 
     }
 
     /// @inheritdoc IIdentityRegistry
-    function roleHeldSince(bytes32 role, address account) external view returns (uint40) {
-        return hasRole(role, account) ? _roleGrantedAt[role][account] : 0;
+    function roleHolding(bytes32 role, address account) external view returns (uint32) {
+        return hasRole(role, account) ? _roleGrants[role][account] : 0;
     }
 
     /// @inheritdoc IIdentityRegistry
@@ -179,10 +179,11 @@ contract IdentityRegistry is IIdentityRegistry, AccessControlDefaultAdminRules, 
 
     // ─── Internal ──────────────────────────────────────────────────────────────────────────────
 
-    /// @dev Remembers when each role holding began, for {roleHeldSince}.
+    /// @dev Numbers each holding of a role, for {roleHolding}. A counter, not a time: a revoke and
+    /// re-grant within one block must still start a new holding.
     function _grantRole(bytes32 role, address account) internal override returns (bool granted) {
         granted = super._grantRole(role, account);
-        if (granted) _roleGrantedAt[role][account] = uint40(block.timestamp);
+        if (granted) ++_roleGrants[role][account];
     }
 
     function _registered(address account) private view returns (Patient storage p) {

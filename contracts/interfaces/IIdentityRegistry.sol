@@ -205,12 +205,13 @@ interface IIdentityRegistry is IAccessControlDefaultAdminRules {
     /// @return patient The bound patient or address(0).
     function deviceOwner(address device) external view returns (address patient);
 
-    /// @notice When `account`'s current, unbroken holding of `role` began (block time of the
-    /// grant), or 0 if it does not hold the role. A revoke and re-grant starts a new holding.
+    /// @notice Which holding of `role` `account` is in: 1 after the first grant, one more after
+    /// every re-grant that follows a revocation; 0 while it does not hold the role. A permission
+    /// taken under one holding (break-glass) ends with it, whatever is granted later.
     /// @param role The role.
     /// @param account The account.
-    /// @return grantedAt Block time of the grant, or 0.
-    function roleHeldSince(bytes32 role, address account) external view returns (uint40 grantedAt);
+    /// @return holding The holding's number, or 0.
+    function roleHolding(bytes32 role, address account) external view returns (uint32 holding);
 
     /// @notice Role of healthcare providers (anchor records with consent, break-glass access).
     function PROVIDER_ROLE() external view returns (bytes32);

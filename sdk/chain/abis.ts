@@ -23,7 +23,7 @@ export const IDENTITY_REGISTRY_ABI = [
   "function keySetOf(address account) view returns (bytes32 keysHash, bytes32 paramSetId)",
   "function deviceOf(address device) view returns (tuple(address patient, uint40 expiresAt, uint32 bindNonce, bool revoked, address vendor))",
   "function deviceOwner(address device) view returns (address)",
-  "function roleHeldSince(bytes32 role, address account) view returns (uint40)",
+  "function roleHolding(bytes32 role, address account) view returns (uint32)",
   "function hasRole(bytes32 role, address account) view returns (bool)",
   "function grantRole(bytes32 role, address account)",
   "function PROVIDER_ROLE() view returns (bytes32)",
