@@ -61,7 +61,6 @@ contract ConsentHandler is Test {
     /// Set if a held signed revocation was refused although no grant newer than it stood, or
     /// accepted although one did.
     bool public revocationOutcomeWrong;
-    uint256 public heldRevocationsLanded;
 
     constructor(ConsentManager consent_) {
         consent = consent_;
@@ -152,7 +151,6 @@ contract ConsentHandler is Test {
             if (newerGrantStands) revocationOutcomeWrong = true;
             if (h.nonce == _modelNonce(pat)) _consume(pat);
             delete expected[pat][h.grantee][h.purpose];
-            ++heldRevocationsLanded;
         } catch {
             if (!newerGrantStands) revocationOutcomeWrong = true;
         }

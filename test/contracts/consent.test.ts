@@ -199,8 +199,9 @@ describe("ConsentManager", function () {
       // Same cost for the 1st and the 999th (up to calldata zero bytes): nothing is iterated.
       const diff = first!.gasUsed > last!.gasUsed ? first!.gasUsed - last!.gasUsed : last!.gasUsed - first!.gasUsed;
       expect(diff < 200n).to.equal(true);
-      // ~29.7 k: the slot delete plus the nonce every direct change consumes (cold read + write).
-      expect(last!.gasUsed < 32_000n, `revokeConsent used ${last!.gasUsed}`).to.equal(true);
+      // 29,806: the slot delete plus the nonce every direct change consumes (cold read + write);
+      // 32,920 under `--coverage` (instrumentation), hence the bound.
+      expect(last!.gasUsed < 36_000n, `revokeConsent used ${last!.gasUsed}`).to.equal(true);
 
       const all = await (await suite.consent.connect(patient).revokeAllConsents()).wait();
       const blockGasLimit = (await ethers.provider.getBlock("latest"))!.gasLimit;
