@@ -8,9 +8,10 @@ import {Category} from "../libraries/Category.sol";
 import {Purpose} from "../libraries/Purpose.sol";
 import {ConsentManager} from "./ConsentManager.sol";
 
-/// Drives ConsentManager with random grants, revocations, signed grants (submitted at once or held
-/// back by a relayer) and time, and keeps an independent model: a plain table of live grants,
-/// cleared entry by entry on revoke-all.
+/// Drives ConsentManager with random grants, revocations, signed grants and signed revocations
+/// (submitted at once or held back by a relayer, in any order) and time, and keeps an independent
+/// model: a plain table of live grants, cleared entry by entry on revoke-all, and a count of the
+/// consent changes each patient made (every one consumes a nonce).
 contract ConsentHandler is Test {
     uint256 internal constant PATIENTS = 3;
     uint256 internal constant GRANTEES = 4;
@@ -20,6 +21,8 @@ contract ConsentHandler is Test {
         uint40 validFrom;
         uint40 validUntil;
         bool live;
+        /// The smallest nonce of a signed revocation that ends this grant (kept across revoke-all).
+        uint256 revocableFrom;
     }
 
     ConsentManager public immutable consent;
@@ -32,16 +35,32 @@ contract ConsentHandler is Test {
         uint32 categories;
         uint40 validUntil;
         uint256 deadline;
-        uint32 epochAtSigning;
+        uint256 nonceAtSigning;
         bytes signature;
     }
 
-    mapping(address patient => uint256) public signedBy;
-    uint256 public signedGrants;
+    struct HeldRevocation {
+        address grantee;
+        uint8 purpose;
+        uint256 nonce;
+        bool held;
+    }
+
+    /// Consent changes per patient (direct grants and revocations, signed grants, signed revocations
+    /// landing at the current nonce): each consumes one nonce.
+    mapping(address patient => uint256) public changesBy;
+    uint256 public changes;
     /// One signed grant per patient that a relayer holds back.
     mapping(address patient => Held) private held;
+    /// One signed revocation per patient that a relayer holds back.
+    mapping(address patient => HeldRevocation) private heldRevocation;
     /// Set if a signature made before a revoke-all ever created a grant.
     bool public staleSignatureAccepted;
+    /// Set if a grant signed before a later consent change of its patient was accepted after it.
+    bool public heldGrantOverrodeNewerChange;
+    /// Set if a held signed revocation was refused although no grant newer than it stood, or
+    /// accepted although one did.
+    bool public revocationOutcomeWrong;
 
     constructor(ConsentManager consent_) {
         consent = consent_;
@@ -60,7 +79,8 @@ contract ConsentHandler is Test {
         uint40 validUntil = validFrom + uint40(bound(duration, 1, 10 days));
         vm.prank(pat);
         consent.grantConsent(grantee, purpose, categories, validFrom, validUntil);
-        expected[pat][grantee][purpose] = Expected(categories, validFrom, validUntil, true);
+        _consume(pat);
+        expected[pat][grantee][purpose] = Expected(categories, validFrom, validUntil, true, _modelNonce(pat));
     }
 
     function grantBySig(uint256 p, uint256 g, uint8 purpose, uint32 categories, uint40 duration) external {
@@ -71,10 +91,10 @@ contract ConsentHandler is Test {
         categories = uint32(bound(categories, 1, type(uint32).max));
         uint40 validUntil = uint40(block.timestamp) + uint40(bound(duration, 1, 10 days));
         bytes memory signature = _sign(key, grantee, purpose, categories, validUntil);
+        uint256 nonce = _modelNonce(pat);
         consent.grantConsentBySig(pat, grantee, purpose, categories, 0, validUntil, block.timestamp, signature);
-        expected[pat][grantee][purpose] = Expected(categories, 0, validUntil, true);
-        ++signedBy[pat];
-        ++signedGrants;
+        _consume(pat);
+        expected[pat][grantee][purpose] = Expected(categories, 0, validUntil, true, nonce);
     }
 
     /// The patient signs now; a relayer submits later (or never).
@@ -87,7 +107,7 @@ contract ConsentHandler is Test {
         uint40 validUntil = uint40(block.timestamp) + uint40(bound(duration, 1, 10 days));
         uint256 deadline = block.timestamp + 10 days;
         bytes memory signature = _signUntil(key, grantee, purpose, categories, validUntil, deadline);
-        held[pat] = Held(grantee, purpose, categories, validUntil, deadline, consent.epochOf(pat), signature);
+        held[pat] = Held(grantee, purpose, categories, validUntil, deadline, _modelNonce(pat), signature);
     }
 
     /// The relayer submits the held signature: it may fail (nonce used, period over), never revert here.
@@ -97,11 +117,53 @@ contract ConsentHandler is Test {
         if (h.signature.length == 0) return;
         delete held[pat];
         try consent.grantConsentBySig(pat, h.grantee, h.purpose, h.categories, 0, h.validUntil, h.deadline, h.signature) {
-            if (consent.epochOf(pat) != h.epochAtSigning) staleSignatureAccepted = true;
-            expected[pat][h.grantee][h.purpose] = Expected(h.categories, 0, h.validUntil, true);
-            ++signedBy[pat];
-            ++signedGrants;
+            if (h.nonceAtSigning >> 128 != consent.epochOf(pat)) staleSignatureAccepted = true;
+            if (h.nonceAtSigning != _modelNonce(pat)) heldGrantOverrodeNewerChange = true;
+            _consume(pat);
+            expected[pat][h.grantee][h.purpose] = Expected(h.categories, 0, h.validUntil, true, h.nonceAtSigning);
         } catch {}
+    }
+
+    /// The patient signs a revocation now (at the nonce it reads); a relayer submits it later (or
+    /// never), after any number of other changes, including a grant the grantee held back for the
+    /// same nonce.
+    function holdSignedRevocation(uint256 p, uint256 g, uint8 purpose) external {
+        address pat = patient(p);
+        purpose = uint8(bound(purpose, 1, Purpose.MAX));
+        heldRevocation[pat] = HeldRevocation(grantees[g % GRANTEES], purpose, consent.nonces(pat), true);
+    }
+
+    /// The relayer submits the held revocation: it must land unless a grant made after it was
+    /// signed stands for that grantee and purpose.
+    function submitHeldRevocation(uint256 p) external {
+        uint256 key = patientKeys[p % PATIENTS];
+        address pat = vm.addr(key);
+        HeldRevocation memory h = heldRevocation[pat];
+        if (!h.held) return;
+        delete heldRevocation[pat];
+        bool newerGrantStands = expected[pat][h.grantee][h.purpose].revocableFrom > h.nonce;
+        // Signed with the nonce read when it was held; the deadline (not under test) is now.
+        bytes32 structHash =
+            keccak256(abi.encode(consent.REVOKE_TYPEHASH(), pat, h.grantee, h.purpose, h.nonce, block.timestamp));
+        (uint8 v, bytes32 r, bytes32 s) =
+            vm.sign(key, keccak256(abi.encodePacked("\x19\x01", consent.DOMAIN_SEPARATOR(), structHash)));
+        try consent.revokeConsentBySig(pat, h.grantee, h.purpose, h.nonce, block.timestamp, abi.encodePacked(r, s, v)) {
+            if (newerGrantStands) revocationOutcomeWrong = true;
+            if (h.nonce == _modelNonce(pat)) _consume(pat);
+            delete expected[pat][h.grantee][h.purpose];
+        } catch {
+            if (!newerGrantStands) revocationOutcomeWrong = true;
+        }
+    }
+
+    function _consume(address pat) private {
+        ++changesBy[pat];
+        ++changes;
+    }
+
+    /// The model's view of `nonces(pat)`.
+    function _modelNonce(address pat) private view returns (uint256) {
+        return (uint256(consent.epochOf(pat)) << 128) + changesBy[pat];
     }
 
     function _sign(uint256 key, address grantee, uint8 purpose, uint32 categories, uint40 validUntil)
@@ -137,6 +199,7 @@ contract ConsentHandler is Test {
         purpose = uint8(bound(purpose, 1, Purpose.MAX));
         vm.prank(pat);
         consent.revokeConsent(grantee, purpose);
+        _consume(pat);
         delete expected[pat][grantee][purpose];
     }
 
@@ -146,7 +209,8 @@ contract ConsentHandler is Test {
         consent.revokeAllConsents();
         for (uint256 g = 0; g < GRANTEES; ++g) {
             for (uint8 purpose = 1; purpose <= Purpose.MAX; ++purpose) {
-                delete expected[pat][grantees[g]][purpose];
+                // The stored grant stays (dead), so a revocation signed before it still loses to it.
+                expected[pat][grantees[g]][purpose].live = false;
             }
         }
     }
@@ -197,22 +261,34 @@ contract ConsentManagerInvariantTest is Test {
         }
     }
 
-    /// Signed grants consume nonces one by one: a nonce is never reused. The epoch sits in the upper
-    /// 128 bits, so revoke-all moves every patient's nonce past anything signed before it.
-    function invariant_noncesAdvanceWithEverySignedGrant() public view {
+    /// Every consent change consumes a nonce, one by one: a nonce is never reused. The epoch sits in
+    /// the upper 128 bits, so revoke-all moves every patient's nonce past anything signed before it.
+    function invariant_noncesAdvanceWithEveryConsentChange() public view {
         uint256 total;
         for (uint256 p = 0; p < 3; ++p) {
             address pat = handler.patient(p);
             uint256 epochBase = uint256(consent.epochOf(pat)) << 128;
-            assertEq(consent.nonces(pat), epochBase + handler.signedBy(pat));
+            assertEq(consent.nonces(pat), epochBase + handler.changesBy(pat));
             total += consent.nonces(pat) - epochBase;
         }
-        assertEq(total, handler.signedGrants());
+        assertEq(total, handler.changes());
     }
 
     /// A signature made before a revoke-all never creates a grant afterwards.
     function invariant_revokeAllRetiresHeldSignatures() public view {
         assertFalse(handler.staleSignatureAccepted());
+    }
+
+    /// A grant signed before a later direct grant or revocation (or any other change) of the
+    /// patient never lands over it.
+    function invariant_heldGrantNeverOverridesANewerChange() public view {
+        assertFalse(handler.heldGrantOverrodeNewerChange());
+    }
+
+    /// A signed revocation lands whatever was submitted before it, unless the patient made a newer
+    /// grant for that grantee and purpose; landing, it ends the access (hasAccessMatchesModel).
+    function invariant_signedRevocationLandsInAnyOrder() public view {
+        assertFalse(handler.revocationOutcomeWrong());
     }
 
     /// Nobody but the patient has access to data for which no one was ever granted anything.

@@ -25,10 +25,16 @@ contract ConsentManager is IConsentManager, IdentityGoverned, EIP712, Nonces {
         keccak256("RevokeConsent(address patient,address grantee,uint8 purpose,uint256 nonce,uint256 deadline)");
     /// @inheritdoc IConsentManager
     uint40 public constant BREAK_GLASS_DURATION = 4 hours;
+    /// @inheritdoc IConsentManager
+    uint40 public constant BREAK_GLASS_COOLDOWN = 24 hours;
 
     struct BreakGlass {
         uint40 validUntil;
         uint32 epoch;
+        // Set when the patient ends the access: the provider may not break the glass again before.
+        uint40 refusedUntil;
+        // The provider's PROVIDER_ROLE holding (IdentityRegistry.roleHolding) it broke the glass under.
+        uint32 roleHolding;
     }
 
     mapping(address patient => mapping(address grantee => mapping(uint8 purpose => Grant))) private _grants;
@@ -46,7 +52,10 @@ contract ConsentManager is IConsentManager, IdentityGoverned, EIP712, Nonces {
     function grantConsent(address grantee, uint8 purpose, uint32 categories, uint40 validFrom, uint40 validUntil)
         external
     {
-        _grant(msg.sender, grantee, purpose, categories, validFrom, validUntil);
+        // A direct change consumes a nonce, so a grant or revocation signed before it is older
+        // and can no longer override it; a signed revocation made from now on still ends it.
+        uint256 nextNonce = _useNonce(msg.sender) + 1;
+        _grant(msg.sender, grantee, purpose, categories, validFrom, validUntil, nextNonce);
     }
 
     /// @inheritdoc IConsentManager
@@ -61,9 +70,12 @@ contract ConsentManager is IConsentManager, IdentityGoverned, EIP712, Nonces {
         bytes calldata signature
     ) external {
         _checkDeadline(deadline);
-        bytes32 structHash = _grantStructHash(patient, grantee, purpose, categories, validFrom, validUntil, deadline);
+        (bytes32 structHash, uint256 nonce) =
+            _grantStructHash(patient, grantee, purpose, categories, validFrom, validUntil, deadline);
         _checkSigner(structHash, signature, patient);
-        _grant(patient, grantee, purpose, categories, validFrom, validUntil);
+        // A revocation signed at this same nonce ends the grant: the patient may have signed it
+        // after the grant, and the tie goes to removing access.
+        _grant(patient, grantee, purpose, categories, validFrom, validUntil, nonce);
     }
 
     /// @inheritdoc IConsentManager
@@ -90,6 +102,9 @@ contract ConsentManager is IConsentManager, IdentityGoverned, EIP712, Nonces {
 
     /// @inheritdoc IConsentManager
     function revokeConsent(address grantee, uint8 purpose) external {
+        // Consumes a nonce like every direct change: a grant signed before it cannot bring access
+        // back. The counter alone: the epoch half is not needed here (saves a cold read).
+        Nonces._useNonce(msg.sender);
         _revoke(msg.sender, grantee, purpose);
     }
 
@@ -98,13 +113,23 @@ contract ConsentManager is IConsentManager, IdentityGoverned, EIP712, Nonces {
         address patient,
         address grantee,
         uint8 purpose,
+        uint256 nonce,
         uint256 deadline,
         bytes calldata signature
     ) external {
         _checkDeadline(deadline);
-        bytes32 structHash =
-            keccak256(abi.encode(REVOKE_TYPEHASH, patient, grantee, purpose, _useNonce(patient), deadline));
+        bytes32 structHash = keccak256(abi.encode(REVOKE_TYPEHASH, patient, grantee, purpose, nonce, deadline));
         _checkSigner(structHash, signature, patient);
+        uint256 current = nonces(patient);
+        if (nonce > current) revert InvalidAccountNonce(patient, current);
+        uint256 grantRevocableFrom = _revocableFrom(_grants[patient][grantee][purpose]);
+        if (grantRevocableFrom > nonce) {
+            revert RevocationSuperseded(patient, grantee, purpose, nonce, grantRevocableFrom);
+        }
+        // Landing at the current nonce, the revocation consumes it: a grant signed for that nonce
+        // (held back by a relayer or the grantee) can no longer be submitted. Landing later, it
+        // still ends the grant in the slot, which was signed no later than the revocation.
+        if (nonce == current) _useNonce(patient);
         _revoke(patient, grantee, purpose);
     }
 
@@ -128,12 +153,16 @@ contract ConsentManager is IConsentManager, IdentityGoverned, EIP712, Nonces {
 
     /// @inheritdoc IConsentManager
     function breakGlass(address patient, bytes32 reasonHash) external returns (uint40 validUntil) {
-        _checkRole(_identity.PROVIDER_ROLE(), msg.sender);
+        bytes32 providerRole = _identity.PROVIDER_ROLE();
+        uint32 holding = _identity.roleHolding(providerRole, msg.sender);
+        if (holding == 0) revert MissingRole(msg.sender, providerRole);
         if (patient == address(0) || patient == msg.sender) revert InvalidGrantee(patient);
         if (reasonHash == bytes32(0)) revert MissingReason();
+        uint40 refusedUntil = _breakGlass[patient][msg.sender].refusedUntil;
+        if (block.timestamp < refusedUntil) revert BreakGlassRefused(patient, msg.sender, refusedUntil);
         validUntil = uint40(block.timestamp) + BREAK_GLASS_DURATION;
         uint32 epoch = _epochs[patient];
-        _breakGlass[patient][msg.sender] = BreakGlass(validUntil, epoch);
+        _breakGlass[patient][msg.sender] = BreakGlass(validUntil, epoch, 0, holding);
         emit BreakGlassAccessed(patient, msg.sender, validUntil, reasonHash, epoch);
     }
 
@@ -141,8 +170,16 @@ contract ConsentManager is IConsentManager, IdentityGoverned, EIP712, Nonces {
     function endBreakGlass(address patient, address provider) external {
         if (msg.sender != patient && msg.sender != provider) revert NotBreakGlassParty(msg.sender);
         if (!_breakGlassLive(patient, provider)) revert NoBreakGlass(patient, provider);
-        delete _breakGlass[patient][provider];
-        emit BreakGlassEnded(patient, provider, msg.sender);
+        if (msg.sender == patient) {
+            // The patient's "stop": the provider cannot renew at once.
+            uint40 refusedUntil = uint40(block.timestamp) + BREAK_GLASS_COOLDOWN;
+            _breakGlass[patient][provider] = BreakGlass(0, 0, refusedUntil, 0);
+            emit BreakGlassEnded(patient, provider, msg.sender);
+            emit BreakGlassRefusedUntil(patient, provider, refusedUntil);
+        } else {
+            delete _breakGlass[patient][provider];
+            emit BreakGlassEnded(patient, provider, msg.sender);
+        }
     }
 
     // ─── Views ─────────────────────────────────────────────────────────────────────────────────
@@ -153,7 +190,7 @@ contract ConsentManager is IConsentManager, IdentityGoverned, EIP712, Nonces {
         if (grantee == patient) return true;
         if (
             purpose == Purpose.ETREAT && _breakGlassLive(patient, grantee)
-                && _identity.hasRole(_identity.PROVIDER_ROLE(), grantee)
+                && _sameProviderHolding(patient, grantee)
         ) return true;
         Grant memory g = _grants[patient][grantee][purpose];
         return g.epoch == _epochs[patient] && _inPeriod(g.validFrom, g.validUntil)
@@ -198,6 +235,11 @@ contract ConsentManager is IConsentManager, IdentityGoverned, EIP712, Nonces {
     }
 
     /// @inheritdoc IConsentManager
+    function breakGlassRefusedUntil(address patient, address provider) external view returns (uint40) {
+        return _breakGlass[patient][provider].refusedUntil;
+    }
+
+    /// @inheritdoc IConsentManager
     /// @dev The patient's epoch sits above bit 128, so `revokeAllConsents` retires every signature
     /// made before it (whatever nonce it was made for) along with the grants.
     function nonces(address owner) public view override(IConsentManager, Nonces) returns (uint256) {
@@ -218,16 +260,20 @@ contract ConsentManager is IConsentManager, IdentityGoverned, EIP712, Nonces {
         uint8 purpose,
         uint32 categories,
         uint40 validFrom,
-        uint40 validUntil
+        uint40 validUntil,
+        uint256 revocableFrom
     ) private {
         _checkTerms(patient, grantee, purpose, validFrom, validUntil);
         if (categories == 0) revert EmptyScope();
         uint32 epoch = _epochs[patient];
-        _grants[patient][grantee][purpose] = Grant(categories, validFrom, validUntil, epoch);
+        // The nonce's lower half: a nonce moves by one per transaction, so 64 bits never run out.
+        _grants[patient][grantee][purpose] =
+            Grant(categories, validFrom, validUntil, epoch, uint64(uint128(revocableFrom)));
         emit ConsentGranted(patient, grantee, purpose, categories, validFrom, validUntil, epoch, msg.sender);
     }
 
-    /// @dev Split out of grantConsentBySig to keep the stack shallow; consumes the patient's nonce.
+    /// @dev Split out of grantConsentBySig to keep the stack shallow; consumes the patient's nonce
+    /// and returns it.
     function _grantStructHash(
         address patient,
         address grantee,
@@ -236,13 +282,20 @@ contract ConsentManager is IConsentManager, IdentityGoverned, EIP712, Nonces {
         uint40 validFrom,
         uint40 validUntil,
         uint256 deadline
-    ) private returns (bytes32) {
-        return keccak256(
+    ) private returns (bytes32 structHash, uint256 nonce) {
+        nonce = _useNonce(patient);
+        structHash = keccak256(
             bytes.concat(
                 abi.encode(GRANT_TYPEHASH, patient, grantee, purpose, categories),
-                abi.encode(validFrom, validUntil, _useNonce(patient), deadline)
+                abi.encode(validFrom, validUntil, nonce, deadline)
             )
         );
+    }
+
+    /// @dev The smallest full nonce (epoch in the upper half) a signed revocation must carry to end
+    /// `g`; 0 for an empty slot.
+    function _revocableFrom(Grant storage g) private view returns (uint256) {
+        return (uint256(g.epoch) << 128) | g.revocableFrom;
     }
 
     /// @dev Consumes the patient's nonce as seen in the current epoch; see {nonces}.
@@ -282,6 +335,13 @@ contract ConsentManager is IConsentManager, IdentityGoverned, EIP712, Nonces {
     function _breakGlassLive(address patient, address provider) private view returns (bool) {
         BreakGlass memory bg = _breakGlass[patient][provider];
         return bg.epoch == _epochs[patient] && block.timestamp < bg.validUntil;
+    }
+
+    /// @dev The provider still holds PROVIDER_ROLE under the holding it broke the glass with:
+    /// losing the role ends the access for good, a re-grant (a new holding) does not bring it back.
+    function _sameProviderHolding(address patient, address provider) private view returns (bool) {
+        uint32 holding = _identity.roleHolding(_identity.PROVIDER_ROLE(), provider);
+        return holding != 0 && holding == _breakGlass[patient][provider].roleHolding;
     }
 
     function _inPeriod(uint40 validFrom, uint40 validUntil) private view returns (bool) {

@@ -93,6 +93,27 @@ contract ConsentManagerFuzzTest is Test {
         assertFalse(consent.hasAccess(patient, patient, category, purpose));
     }
 
+    /// However the provider's role is removed and re-granted during a break-glass window, the
+    /// access never answers after the removal; it answers again only after a new break-glass.
+    function testFuzz_breakGlassNeverOutlivesABreakInTheRole(uint40 revokeAfter, uint40 regrantAfter, uint40 askAfter)
+        public
+    {
+        address provider = address(0xD0C);
+        bytes32 role = identity.PROVIDER_ROLE();
+        identity.grantRole(role, provider);
+        vm.prank(provider);
+        consent.breakGlass(patient, keccak256("unconscious, ER"));
+        vm.warp(block.timestamp + bound(revokeAfter, 0, consent.BREAK_GLASS_DURATION() - 1));
+        identity.revokeRole(role, provider);
+        vm.warp(block.timestamp + bound(regrantAfter, 0, consent.BREAK_GLASS_DURATION()));
+        identity.grantRole(role, provider);
+        vm.warp(block.timestamp + bound(askAfter, 0, consent.BREAK_GLASS_DURATION()));
+        assertFalse(consent.hasAccess(provider, patient, Category.GENOMICS, Purpose.ETREAT));
+        vm.prank(provider);
+        consent.breakGlass(patient, keccak256("again"));
+        assertTrue(consent.hasAccess(provider, patient, Category.GENOMICS, Purpose.ETREAT));
+    }
+
     // ─── Signatures ────────────────────────────────────────────────────────────────────────────
 
     function testFuzz_signedGrant_worksOnceForThePatientKeyOnly(uint256 otherKey, address grantee, uint32 categories)

@@ -28,6 +28,7 @@ contract IdentityRegistry is IIdentityRegistry, AccessControlDefaultAdminRules, 
 
     mapping(address account => Patient) private _patients;
     mapping(address device => Device) private _devices;
+    mapping(bytes32 role => mapping(address account => uint32 grants)) private _roleGrants;
 
     /// @param initialDelay Seconds a default-admin transfer must wait (AccessControlDefaultAdminRules).
     /// @param governance The initial default admin.
@@ -79,8 +80,19 @@ contract IdentityRegistry is IIdentityRegistry, AccessControlDefaultAdminRules, 
     function registerDevice(address device, bytes32 modelHash) external onlyRole(DEVICE_VENDOR_ROLE) {
         if (device == address(0)) revert DeviceNotUsable(device);
         Device storage d = _devices[device];
-        if (d.vendor != address(0)) revert DeviceAlreadyRegistered(device);
+        address vendor = d.vendor;
+        // A device registered by a vendor governance has since removed (say, one that front-ran
+        // the real vendor's registration) is free again; its binding goes, its bind nonce stays
+        // so old bind signatures remain spent.
+        if (vendor != address(0) && hasRole(DEVICE_VENDOR_ROLE, vendor)) revert DeviceAlreadyRegistered(device);
+        address boundTo = d.patient;
+        if (vendor != address(0)) {
+            d.patient = address(0);
+            d.expiresAt = 0;
+            d.revoked = false;
+        }
         d.vendor = msg.sender;
+        if (boundTo != address(0)) emit DeviceUnbound(device, boundTo, msg.sender);
         emit DeviceRegistered(device, msg.sender, modelHash);
     }
 
@@ -154,6 +166,11 @@ contract IdentityRegistry is IIdentityRegistry, AccessControlDefaultAdminRules, 
     }
 
     /// @inheritdoc IIdentityRegistry
+    function roleHolding(bytes32 role, address account) external view returns (uint32) {
+        return hasRole(role, account) ? _roleGrants[role][account] : 0;
+    }
+
+    /// @inheritdoc IIdentityRegistry
     function deviceOwner(address device) external view returns (address) {
         Device storage d = _devices[device];
         if (block.timestamp >= d.expiresAt || !_usable(d)) return address(0);
@@ -161,6 +178,13 @@ contract IdentityRegistry is IIdentityRegistry, AccessControlDefaultAdminRules, 
     }
 
     // ─── Internal ──────────────────────────────────────────────────────────────────────────────
+
+    /// @dev Numbers each holding of a role, for {roleHolding}. A counter, not a time: a revoke and
+    /// re-grant within one block must still start a new holding.
+    function _grantRole(bytes32 role, address account) internal override returns (bool granted) {
+        granted = super._grantRole(role, account);
+        if (granted) ++_roleGrants[role][account];
+    }
 
     function _registered(address account) private view returns (Patient storage p) {
         p = _patients[account];

@@ -16,11 +16,17 @@ interface IConsentManager is IGoverned {
     /// @param validFrom First second of validity.
     /// @param validUntil End of validity (exclusive).
     /// @param epoch The patient's epoch when granted.
+    /// @param revocableFrom Lower half of the smallest nonce a signed revocation must carry to end
+    /// this grant (the upper half is `epoch`): the grant's own nonce when it was signed, the nonce
+    /// after it when the patient granted directly. So a revocation ends every grant signed no later
+    /// than itself, and never one the patient made after signing it.
+    // 4 + 5 + 5 + 4 + 8 = 26 bytes: one slot.
     struct Grant {
         uint32 categories;
         uint40 validFrom;
         uint40 validUntil;
         uint32 epoch;
+        uint64 revocableFrom;
     }
 
     /// @notice A record-scoped grant; one per (patient, grantee, purpose, recordId).
@@ -108,6 +114,13 @@ interface IConsentManager is IGoverned {
     /// @param by Who ended it (the patient or the provider).
     event BreakGlassEnded(address indexed patient, address indexed provider, address by);
 
+    /// @notice The patient ended a provider's break-glass access: that provider may not break the
+    /// glass on this patient again before `refusedUntil`.
+    /// @param patient The patient.
+    /// @param provider The provider.
+    /// @param refusedUntil First second the provider may break the glass again.
+    event BreakGlassRefusedUntil(address indexed patient, address indexed provider, uint40 refusedUntil);
+
     /// @notice Grantee is zero or the patient themself.
     /// @param grantee The grantee given.
     error InvalidGrantee(address grantee);
@@ -136,9 +149,25 @@ interface IConsentManager is IGoverned {
     /// @notice The caller may not end this break-glass access.
     /// @param caller The caller.
     error NotBreakGlassParty(address caller);
+    /// @notice The patient ended this provider's break-glass access; the cool-down is not over.
+    /// @param patient The patient.
+    /// @param provider The provider.
+    /// @param refusedUntil First second the provider may break the glass again.
+    error BreakGlassRefused(address patient, address provider, uint40 refusedUntil);
+    /// @notice The grant for (grantee, purpose) was made after the revocation was signed (a
+    /// direct grant after it, or a signed grant at a later nonce): the newer decision stands.
+    /// @param patient The patient.
+    /// @param grantee The grantee.
+    /// @param purpose Purpose code.
+    /// @param nonce The revocation's nonce.
+    /// @param grantRevocableFrom The smallest nonce that would end the grant.
+    error RevocationSuperseded(
+        address patient, address grantee, uint8 purpose, uint256 nonce, uint256 grantRevocableFrom
+    );
 
     /// @notice Grant `grantee` access to the caller's data of `categories` for `purpose`.
-    /// Replaces any earlier category grant of the same (grantee, purpose).
+    /// Replaces any earlier category grant of the same (grantee, purpose). Consumes the caller's
+    /// nonce, so a grant signed before this call can no longer be submitted over it.
     /// @param grantee Who may access.
     /// @param purpose Purpose code.
     /// @param categories Bitmask of categories (non-zero).
@@ -183,22 +212,32 @@ interface IConsentManager is IGoverned {
         uint40 validUntil
     ) external;
 
-    /// @notice Revoke the caller's category grant to `grantee` for `purpose` (O(1)).
+    /// @notice Revoke the caller's category grant to `grantee` for `purpose` (O(1)). Consumes the
+    /// caller's nonce, so a grant signed before this call can no longer bring the access back.
+    /// Record-scoped grants to the same grantee and purpose stay (see `revokeRecordConsent`).
     /// @param grantee The grantee.
     /// @param purpose Purpose code.
     function revokeConsent(address grantee, uint8 purpose) external;
 
-    /// @notice Revoke on the patient's behalf with their EIP-712 signature.
-    /// Signed type: `RevokeConsent(address patient,address grantee,uint8 purpose,uint256 nonce,uint256 deadline)`.
+    /// @notice Revoke on the patient's behalf with their EIP-712 signature, whatever the order in
+    /// which it and other signatures land. Signed type:
+    /// `RevokeConsent(address patient,address grantee,uint8 purpose,uint256 nonce,uint256 deadline)`,
+    /// `nonce` = `nonces(patient)` as read when signing. Accepted for any nonce up to the current
+    /// one; it ends the grant for (grantee, purpose) unless that grant was made after it was signed
+    /// (`RevocationSuperseded`), so a grant signed at the same or an earlier nonce — e.g. one the
+    /// grantee held back and submitted first — is ended. Landing at the current nonce it consumes
+    /// it, so such a held grant cannot be submitted afterwards. Replaying it changes nothing.
     /// @param patient The patient who signed.
     /// @param grantee The grantee.
     /// @param purpose Purpose code.
+    /// @param nonce The nonce signed (at most `nonces(patient)`, else `InvalidAccountNonce`).
     /// @param deadline Last second the signature is accepted.
     /// @param signature 65-byte ECDSA signature.
     function revokeConsentBySig(
         address patient,
         address grantee,
         uint8 purpose,
+        uint256 nonce,
         uint256 deadline,
         bytes calldata signature
     ) external;
@@ -215,13 +254,17 @@ interface IConsentManager is IGoverned {
     function revokeAllConsents() external;
 
     /// @notice Break the glass: a PROVIDER_ROLE holder takes emergency (ETREAT) access to every
-    /// category of `patient` for `BREAK_GLASS_DURATION` seconds. Loudly logged.
+    /// category of `patient` for `BREAK_GLASS_DURATION` seconds. Loudly logged. The access lasts
+    /// only while the provider holds the role without a break since this call: removing the role
+    /// ends it, and re-granting the role does not bring it back (a new call, a new event, does).
     /// @param patient The patient.
     /// @param reasonHash Commitment to the documented justification.
     /// @return validUntil End of the access (exclusive).
     function breakGlass(address patient, bytes32 reasonHash) external returns (uint40 validUntil);
 
-    /// @notice End a break-glass access early; by the patient or the provider.
+    /// @notice End a break-glass access early; by the patient or the provider. Ended by the
+    /// patient, the provider may not break the glass on this patient again for
+    /// `BREAK_GLASS_COOLDOWN` seconds (`BreakGlassRefused`); other providers still may.
     /// @param patient The patient.
     /// @param provider The provider.
     function endBreakGlass(address patient, address provider) external;
@@ -283,7 +326,8 @@ interface IConsentManager is IGoverned {
     function breakGlassOf(address patient, address provider) external view returns (uint40 validUntil, uint32 epoch);
 
     /// @notice The next nonce of `owner` for signed grants and revocations:
-    /// `(epochOf(owner) << 128) + signatures used in that epoch`.
+    /// `(epochOf(owner) << 128) + consent changes so far`. Every direct grant or revocation, every
+    /// signed grant and every signed revocation landing at the current nonce consumes one.
     /// @param owner The patient.
     /// @return nonce The nonce.
     function nonces(address owner) external view returns (uint256 nonce);
@@ -291,6 +335,15 @@ interface IConsentManager is IGoverned {
     /// @notice The EIP-712 domain separator (name "MedCipher ConsentManager", version "1").
     function DOMAIN_SEPARATOR() external view returns (bytes32);
 
+    /// @notice Until when the patient refuses a provider's break-glass (0 if never refused).
+    /// @param patient The patient.
+    /// @param provider The provider.
+    /// @return refusedUntil First second the provider may break the glass again.
+    function breakGlassRefusedUntil(address patient, address provider) external view returns (uint40 refusedUntil);
+
     /// @notice Duration of a break-glass access, in seconds.
     function BREAK_GLASS_DURATION() external view returns (uint40);
+
+    /// @notice How long a provider whose break-glass the patient ended may not break it again, in seconds.
+    function BREAK_GLASS_COOLDOWN() external view returns (uint40);
 }

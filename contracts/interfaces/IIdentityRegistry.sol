@@ -90,7 +90,8 @@ interface IIdentityRegistry is IAccessControlDefaultAdminRules {
     /// @notice A device binding ended before its expiry.
     /// @param device The device.
     /// @param patient The patient it was bound to.
-    /// @param by Who ended it (the patient, or the device itself).
+    /// @param by Who ended it (the patient, the device itself, or a vendor registering afresh a
+    /// device whose former vendor governance removed).
     event DeviceUnbound(address indexed device, address indexed patient, address by);
 
     /// @notice The caller is already a registered patient.
@@ -150,12 +151,16 @@ interface IIdentityRegistry is IAccessControlDefaultAdminRules {
     /// @param encryptionKey The new public key.
     function rotateEncryptionKey(bytes32 encryptionKey) external;
 
-    /// @notice Register a device; only DEVICE_VENDOR_ROLE holders.
+    /// @notice Register a device; only DEVICE_VENDOR_ROLE holders. A device already registered by
+    /// a vendor that still holds the role cannot be taken (`DeviceAlreadyRegistered`); one whose
+    /// vendor governance removed can be registered afresh (unbound — `DeviceUnbound` with the new
+    /// vendor as `by` — and not revoked).
     /// @param device The device's signing address.
     /// @param modelHash Commitment to the device model / firmware description.
     function registerDevice(address device, bytes32 modelHash) external;
 
-    /// @notice Revoke a device; only its vendor.
+    /// @notice Revoke a device; only its vendor, even after governance removed the vendor's role
+    /// (revoking only takes capability away, and survives a re-admission of the vendor).
     /// @param device The device.
     function revokeDevice(address device) external;
 
@@ -199,6 +204,14 @@ interface IIdentityRegistry is IAccessControlDefaultAdminRules {
     /// @param device The device.
     /// @return patient The bound patient or address(0).
     function deviceOwner(address device) external view returns (address patient);
+
+    /// @notice Which holding of `role` `account` is in: 1 after the first grant, one more after
+    /// every re-grant that follows a revocation; 0 while it does not hold the role. A permission
+    /// taken under one holding (break-glass) ends with it, whatever is granted later.
+    /// @param role The role.
+    /// @param account The account.
+    /// @return holding The holding's number, or 0.
+    function roleHolding(bytes32 role, address account) external view returns (uint32 holding);
 
     /// @notice Role of healthcare providers (anchor records with consent, break-glass access).
     function PROVIDER_ROLE() external view returns (bytes32);

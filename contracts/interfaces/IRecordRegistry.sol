@@ -10,7 +10,9 @@ import {IGoverned} from "./IGoverned.sol";
 /// @dev A record id is a salted SHA-256 commitment: `sha256(salt ‖ ciphertext)` with a fresh 32-byte
 /// salt, so identical data can never be linked. A batch leaf is the OpenZeppelin StandardMerkleTree
 /// leaf of one reading commitment: `keccak256(bytes.concat(keccak256(abi.encode(readingId))))`,
-/// pairs hashed sorted (OZ `MerkleProof`). Record ids and batch roots share one id space.
+/// pairs hashed sorted (OZ `MerkleProof`). Record ids and batch roots share one id space per
+/// patient: entries are keyed by (patient, id), so an id anchored for one patient does not block,
+/// and says nothing about, the same id for another (a copied pending id gains its copier nothing).
 interface IRecordRegistry is IGoverned {
     /// @notice What an anchored id is.
     enum EntryKind {
@@ -20,7 +22,8 @@ interface IRecordRegistry is IGoverned {
     }
 
     /// @notice One anchored record or batch (one storage slot).
-    /// @param patient Whose data.
+    /// @param patient Whose data (also the key it is stored under; kept so an entry read alone says
+    /// whose it is, at no cost: the slot has room).
     /// @param category Category code (see Category.sol).
     /// @param kind Record or Batch.
     /// @param anchoredAt Block time of anchoring.
@@ -70,9 +73,10 @@ interface IRecordRegistry is IGoverned {
         address device
     );
 
-    /// @notice The id is already anchored (ids are never reused or overwritten).
+    /// @notice The id is already anchored for this patient (ids are never reused or overwritten).
+    /// @param patient The patient.
     /// @param id The id.
-    error AlreadyAnchored(bytes32 id);
+    error AlreadyAnchored(address patient, bytes32 id);
     /// @notice A zero id, zero patient, or an empty batch.
     error InvalidCommitment();
     /// @notice Category code above 31.
@@ -100,7 +104,9 @@ interface IRecordRegistry is IGoverned {
     error SignatureExpired(uint256 deadline);
 
     /// @notice Anchor one record. Allowed for the patient, a device bound to the patient, or a
-    /// PROVIDER_ROLE holder with live TREAT consent for the category.
+    /// PROVIDER_ROLE holder with live TREAT consent for the category. Such a provider may also
+    /// amend the patient's records of that category; history stays linear (one amendment per
+    /// version), and the patient amends the newest version (follow `supersededBy`).
     /// @param patient Whose record.
     /// @param recordId The salted commitment (non-zero, new).
     /// @param category Category code.
@@ -156,33 +162,42 @@ interface IRecordRegistry is IGoverned {
         bytes calldata signature
     ) external;
 
-    /// @notice Whether `readingId` is a leaf of the anchored batch `root`.
-    /// @param root An anchored batch root (false for anything else).
+    /// @notice Whether `readingId` is a leaf of the batch `root` anchored for `patient`.
+    /// @param patient Whose batch.
+    /// @param root A batch root anchored for `patient` (false for anything else).
     /// @param readingId The reading commitment (the leaf value before hashing).
     /// @param proof The sibling hashes (OZ StandardMerkleTree `getProof`).
     /// @return included The answer.
-    function verifyInclusion(bytes32 root, bytes32 readingId, bytes32[] calldata proof)
+    function verifyInclusion(address patient, bytes32 root, bytes32 readingId, bytes32[] calldata proof)
         external
         view
         returns (bool included);
 
-    /// @notice An anchored entry (kind None when unknown).
+    /// @notice An entry anchored for `patient` (kind None when unknown).
+    /// @param patient Whose entry.
     /// @param id Record id or batch root.
     /// @return entry The entry.
-    function entryOf(bytes32 id) external view returns (Entry memory entry);
+    function entryOf(address patient, bytes32 id) external view returns (Entry memory entry);
 
-    /// @notice The amendment that superseded a record, or zero.
+    /// @notice The amendment that superseded a record of `patient`, or zero.
+    /// @param patient Whose record.
     /// @param recordId The record.
     /// @return amendment The amending record id.
-    function supersededBy(bytes32 recordId) external view returns (bytes32 amendment);
+    function supersededBy(address patient, bytes32 recordId) external view returns (bytes32 amendment);
 
-    /// @notice May `reader` read the record or batch `id` for `purpose` now? Looks up the entry's
-    /// patient and category and asks ConsentManager.hasRecordAccess. False for unknown ids.
+    /// @notice May `reader` read `patient`'s record or batch `id` for `purpose` now? Looks up the
+    /// entry's category and asks ConsentManager.hasRecordAccess. False for ids not anchored for
+    /// `patient`. For on-chain callers and readers that know an id but not its category; the
+    /// gateway asks ConsentManager directly (see docs/contracts.md).
     /// @param reader Who wants to read.
+    /// @param patient Whose record.
     /// @param id Record id or batch root.
     /// @param purpose Purpose code.
     /// @return allowed The answer.
-    function canAccessRecord(address reader, bytes32 id, uint8 purpose) external view returns (bool allowed);
+    function canAccessRecord(address reader, address patient, bytes32 id, uint8 purpose)
+        external
+        view
+        returns (bool allowed);
 
     /// @notice EIP-712 type hash of `AnchorRecord`.
     function ANCHOR_RECORD_TYPEHASH() external view returns (bytes32);

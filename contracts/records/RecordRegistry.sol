@@ -26,8 +26,10 @@ contract RecordRegistry is IRecordRegistry, IdentityGoverned, EIP712 {
 
     IConsentManager private immutable _consent;
 
-    mapping(bytes32 id => Entry) private _entries;
-    mapping(bytes32 recordId => bytes32 amendment) private _supersededBy;
+    // Keyed by patient first: an id is claimed only within its patient's own space, so copying a
+    // pending id into another patient's name gains nothing and blocks nobody.
+    mapping(address patient => mapping(bytes32 id => Entry)) private _entries;
+    mapping(address patient => mapping(bytes32 recordId => bytes32 amendment)) private _supersededBy;
 
     /// @param identity_ The IdentityRegistry (devices, PROVIDER_ROLE).
     /// @param consent_ The ConsentManager (TREAT consent of providers, read access).
@@ -95,27 +97,31 @@ contract RecordRegistry is IRecordRegistry, IdentityGoverned, EIP712 {
     // ─── Views ─────────────────────────────────────────────────────────────────────────────────
 
     /// @inheritdoc IRecordRegistry
-    function verifyInclusion(bytes32 root, bytes32 readingId, bytes32[] calldata proof) external view returns (bool) {
-        if (_entries[root].kind != EntryKind.Batch) return false;
+    function verifyInclusion(address patient, bytes32 root, bytes32 readingId, bytes32[] calldata proof)
+        external
+        view
+        returns (bool)
+    {
+        if (_entries[patient][root].kind != EntryKind.Batch) return false;
         bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(readingId))));
         return MerkleProof.verifyCalldata(proof, root, leaf);
     }
 
     /// @inheritdoc IRecordRegistry
-    function entryOf(bytes32 id) external view returns (Entry memory) {
-        return _entries[id];
+    function entryOf(address patient, bytes32 id) external view returns (Entry memory) {
+        return _entries[patient][id];
     }
 
     /// @inheritdoc IRecordRegistry
-    function supersededBy(bytes32 recordId) external view returns (bytes32) {
-        return _supersededBy[recordId];
+    function supersededBy(address patient, bytes32 recordId) external view returns (bytes32) {
+        return _supersededBy[patient][recordId];
     }
 
     /// @inheritdoc IRecordRegistry
-    function canAccessRecord(address reader, bytes32 id, uint8 purpose) external view returns (bool) {
-        Entry memory e = _entries[id];
+    function canAccessRecord(address reader, address patient, bytes32 id, uint8 purpose) external view returns (bool) {
+        Entry memory e = _entries[patient][id];
         if (e.kind == EntryKind.None) return false;
-        return _consent.hasRecordAccess(reader, e.patient, id, e.category, purpose);
+        return _consent.hasRecordAccess(reader, patient, id, e.category, purpose);
     }
 
     /// @inheritdoc IRecordRegistry
@@ -139,7 +145,10 @@ contract RecordRegistry is IRecordRegistry, IdentityGoverned, EIP712 {
     }
 
     /// @dev Recovers the signer and checks it is a device bound to `patient` now. Replay needs no
-    /// nonce: the signed id can be anchored only once, and the domain binds chain and contract.
+    /// nonce: the signed id can be anchored only once for the signed patient, and the domain binds
+    /// chain and contract. Nor does the message name the binding: after an unbind and a re-bind to
+    /// the same patient, a signature still within its deadline is good again (it can only anchor
+    /// what the device signed for that patient, once).
     function _recoverBoundDevice(bytes32 structHash, uint256 deadline, bytes calldata signature, address patient)
         private
         view
@@ -160,16 +169,16 @@ contract RecordRegistry is IRecordRegistry, IdentityGoverned, EIP712 {
         bytes32 supersedes,
         address device
     ) private {
-        _checkNew(recordId, category);
+        _checkNew(patient, recordId, category);
         if (supersedes != bytes32(0)) {
-            Entry memory old = _entries[supersedes];
-            if (old.kind != EntryKind.Record || old.patient != patient) revert UnknownRecord(supersedes);
+            Entry memory old = _entries[patient][supersedes];
+            if (old.kind != EntryKind.Record) revert UnknownRecord(supersedes);
             if (old.category != category) revert AmendmentCategoryMismatch(supersedes, old.category, category);
-            bytes32 previous = _supersededBy[supersedes];
+            bytes32 previous = _supersededBy[patient][supersedes];
             if (previous != bytes32(0)) revert AlreadySuperseded(supersedes, previous);
-            _supersededBy[supersedes] = recordId;
+            _supersededBy[patient][supersedes] = recordId;
         }
-        _entries[recordId] = Entry(patient, category, EntryKind.Record, uint40(block.timestamp), 1);
+        _entries[patient][recordId] = Entry(patient, category, EntryKind.Record, uint40(block.timestamp), 1);
         emit RecordAnchored(recordId, patient, category, uri, supersedes, msg.sender, device);
     }
 
@@ -182,14 +191,14 @@ contract RecordRegistry is IRecordRegistry, IdentityGoverned, EIP712 {
         address device
     ) private {
         if (count == 0) revert InvalidCommitment();
-        _checkNew(root, category);
-        _entries[root] = Entry(patient, category, EntryKind.Batch, uint40(block.timestamp), count);
+        _checkNew(patient, root, category);
+        _entries[patient][root] = Entry(patient, category, EntryKind.Batch, uint40(block.timestamp), count);
         emit BatchAnchored(root, patient, category, count, uri, msg.sender, device);
     }
 
-    function _checkNew(bytes32 id, uint8 category) private view {
+    function _checkNew(address patient, bytes32 id, uint8 category) private view {
         if (id == bytes32(0)) revert InvalidCommitment();
         if (category > Category.MAX) revert InvalidCategory(category);
-        if (_entries[id].kind != EntryKind.None) revert AlreadyAnchored(id);
+        if (_entries[patient][id].kind != EntryKind.None) revert AlreadyAnchored(patient, id);
     }
 }

@@ -46,8 +46,8 @@ contract RecordRegistryFuzzTest is Test {
         category = uint8(bound(category, 0, 31));
         bytes memory sig = _signAnchor(DEVICE_KEY, patient, recordId, category);
         records.anchorRecordBySig(patient, recordId, category, "u", bytes32(0), block.timestamp, sig);
-        assertEq(records.entryOf(recordId).patient, patient);
-        vm.expectRevert(abi.encodeWithSelector(IRecordRegistry.AlreadyAnchored.selector, recordId));
+        assertEq(records.entryOf(patient, recordId).patient, patient);
+        vm.expectRevert(abi.encodeWithSelector(IRecordRegistry.AlreadyAnchored.selector, patient, recordId));
         records.anchorRecordBySig(patient, recordId, category, "u", bytes32(0), block.timestamp, sig);
     }
 
@@ -71,7 +71,7 @@ contract RecordRegistryFuzzTest is Test {
         try records.anchorRecordBySig(patient, recordId, 0, "u", bytes32(0), block.timestamp, signature) {
             assertTrue(false, "arbitrary bytes anchored a record");
         } catch {}
-        assertEq(uint8(records.entryOf(recordId).kind), uint8(IRecordRegistry.EntryKind.None));
+        assertEq(uint8(records.entryOf(patient, recordId).kind), uint8(IRecordRegistry.EntryKind.None));
     }
 
     function testFuzz_expiredBindingStopsTheDevice(uint40 after_, bytes32 recordId) public {
@@ -97,7 +97,22 @@ contract RecordRegistryFuzzTest is Test {
         }
         records.anchorRecord(patient, v2, newCategory, "u", v1);
         vm.stopPrank();
-        assertEq(records.supersededBy(v1), oldCategory == newCategory ? v2 : bytes32(0));
+        assertEq(records.supersededBy(patient, v1), oldCategory == newCategory ? v2 : bytes32(0));
+    }
+
+    /// Whoever anchors an id first, under whatever patient, the patient's own anchor of that id
+    /// still lands, and each patient's entry is their own.
+    function testFuzz_copiedIdNeverBlocksThePatient(address squatter, bytes32 id, uint8 category, bool asBatch) public {
+        vm.assume(squatter != patient && squatter != address(0) && id != bytes32(0));
+        category = uint8(bound(category, 0, 31));
+        vm.prank(squatter);
+        if (asBatch) records.anchorBatch(squatter, id, 7, category, "u");
+        else records.anchorRecord(squatter, id, category, "u", bytes32(0));
+        vm.prank(patient);
+        records.anchorRecord(patient, id, 0, "u", bytes32(0));
+        assertEq(records.entryOf(patient, id).patient, patient);
+        assertEq(uint8(records.entryOf(patient, id).kind), uint8(IRecordRegistry.EntryKind.Record));
+        assertEq(records.entryOf(squatter, id).patient, squatter);
     }
 
     function _signAnchor(uint256 key, address forPatient, bytes32 recordId, uint8 category)

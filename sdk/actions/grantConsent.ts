@@ -2,6 +2,7 @@ import { getAddress, type Signer } from "ethers";
 
 import { chainNow, SIGNATURE_LIFETIME_SECONDS } from "../chain/time.js";
 import { connectContracts } from "../chain/contracts.js";
+import { revertName, SIGNED_CONSENT_ATTEMPTS } from "../chain/resign.js";
 import { sendTransaction } from "../chain/send.js";
 import { GRANT_CONSENT_TYPES, medCipherDomain } from "../chain/typedData.js";
 import type { MedCipherClient } from "../client.js";
@@ -20,7 +21,9 @@ export type GrantConsentParameters = {
   validUntil: number;
   /**
    * Gasless: the patient signs EIP-712 `GrantConsent` and this account submits it
-   * (`grantConsentBySig`). Without a relayer the patient sends `grantConsent` itself.
+   * (`grantConsentBySig`). Without a relayer the patient sends `grantConsent` itself. A signed
+   * grant whose nonce another change of the patient took first is re-signed and re-sent (up to
+   * SIGNED_CONSENT_ATTEMPTS), unless that change touched this grantee and purpose.
    */
   relayer?: Signer;
 };
@@ -53,13 +56,36 @@ export async function grantConsent(client: MedCipherClient, parameters: GrantCon
     const receipt = await sendTransaction("grantConsent", () => client.contracts.consent.grantConsent!(grantee, purpose, categories, validFrom, validUntil));
     return { transactionHash: receipt.hash, categories };
   }
-  const nonce = (await client.contracts.consent.nonces!(client.address)) as bigint;
-  const deadline = now + SIGNATURE_LIFETIME_SECONDS;
-  const signature = await client.account.signTypedData(consentDomain(client), GRANT_CONSENT_TYPES, {
-    patient: client.address, grantee, purpose, categories, validFrom, validUntil, nonce, deadline,
-  });
+  const consent = client.contracts.consent;
   const relayed = connectContracts(client.addresses, parameters.relayer).consent;
-  const receipt = await sendTransaction("grantConsentBySig", () =>
-    relayed.grantConsentBySig!(client.address, grantee, purpose, categories, validFrom, validUntil, deadline, signature));
-  return { transactionHash: receipt.hash, categories };
+  const slot = async () => String(await consent.grantOf!(client.address, grantee, purpose));
+  for (let attempt = 1; ; attempt++) {
+    const before = await slot();
+    const nonce = (await consent.nonces!(client.address)) as bigint;
+    const deadline = (await chainNow(client.provider)) + SIGNATURE_LIFETIME_SECONDS;
+    const signature = await client.account.signTypedData(consentDomain(client), GRANT_CONSENT_TYPES, {
+      patient: client.address, grantee, purpose, categories, validFrom, validUntil, nonce, deadline,
+    });
+    try {
+      const receipt = await sendTransaction("grantConsentBySig", () =>
+        relayed.grantConsentBySig!(client.address, grantee, purpose, categories, validFrom, validUntil, deadline, signature));
+      return { transactionHash: receipt.hash, categories };
+    } catch (error) {
+      if (attempt >= SIGNED_CONSENT_ATTEMPTS || !(await worthResigning(error, nonce, before))) throw error;
+    }
+  }
+
+  /**
+   * A grant's nonce is ordered: `InvalidSigner` with the nonce moved on means another consent
+   * change of the patient landed first. Re-sign only when that change left this grant's slot
+   * alone (a grant to someone else, say): if it touched this (grantee, purpose) — a revocation
+   * above all — the patient's newer decision stands and the error is final.
+   */
+  async function worthResigning(error: unknown, signedNonce: bigint, slotBefore: string): Promise<boolean> {
+    const reason = revertName(error, consent.interface);
+    if (reason === "SignatureExpired") return true;
+    if (reason !== "InvalidSigner") return false;
+    const [nonceNow, slotNow] = await Promise.all([consent.nonces!(client.address) as Promise<bigint>, slot()]);
+    return nonceNow !== signedNonce && slotNow === slotBefore;
+  }
 }

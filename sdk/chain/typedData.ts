@@ -33,7 +33,7 @@ export const BIND_DEVICE_TYPES: Record<string, TypedDataField[]> = {
   ],
 };
 
-/** `ConsentManager.GRANT_TYPEHASH`; signed by the patient, nonce = `nonces(patient)`. */
+/** `ConsentManager.GRANT_TYPEHASH`; signed by the patient, nonce = `nonces(patient)` (exactly: every consent change moves it). */
 export const GRANT_CONSENT_TYPES: Record<string, TypedDataField[]> = {
   GrantConsent: [
     { name: "patient", type: "address" },
@@ -47,7 +47,11 @@ export const GRANT_CONSENT_TYPES: Record<string, TypedDataField[]> = {
   ],
 };
 
-/** `ConsentManager.REVOKE_TYPEHASH`; shares the nonce sequence with GrantConsent. */
+/**
+ * `ConsentManager.REVOKE_TYPEHASH`; nonce = `nonces(patient)` as read, passed to
+ * `revokeConsentBySig` with the signature. Accepted for any nonce up to the current one, so it
+ * lands whatever other signature of the patient lands first.
+ */
 export const REVOKE_CONSENT_TYPES: Record<string, TypedDataField[]> = {
   RevokeConsent: [
     { name: "patient", type: "address" },
@@ -58,7 +62,7 @@ export const REVOKE_CONSENT_TYPES: Record<string, TypedDataField[]> = {
   ],
 };
 
-/** `RecordRegistry.ANCHOR_RECORD_TYPEHASH`; signed by a bound device, no nonce (an id anchors once). */
+/** `RecordRegistry.ANCHOR_RECORD_TYPEHASH`; signed by a bound device, no nonce (an id anchors once per patient). */
 export const ANCHOR_RECORD_TYPES: Record<string, TypedDataField[]> = {
   AnchorRecord: [
     { name: "patient", type: "address" },
@@ -70,7 +74,7 @@ export const ANCHOR_RECORD_TYPES: Record<string, TypedDataField[]> = {
   ],
 };
 
-/** `RecordRegistry.ANCHOR_BATCH_TYPEHASH`; signed by a bound device, no nonce (a root anchors once). */
+/** `RecordRegistry.ANCHOR_BATCH_TYPEHASH`; signed by a bound device, no nonce (a root anchors once per patient). */
 export const ANCHOR_BATCH_TYPES: Record<string, TypedDataField[]> = {
   AnchorBatch: [
     { name: "patient", type: "address" },

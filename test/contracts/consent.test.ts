@@ -11,6 +11,7 @@ import {
   randomHash,
   signGrant,
   signRevoke,
+  submitRevoke,
   signatureVariants,
   type GrantTerms,
   type Suite,
@@ -198,7 +199,9 @@ describe("ConsentManager", function () {
       // Same cost for the 1st and the 999th (up to calldata zero bytes): nothing is iterated.
       const diff = first!.gasUsed > last!.gasUsed ? first!.gasUsed - last!.gasUsed : last!.gasUsed - first!.gasUsed;
       expect(diff < 200n).to.equal(true);
-      expect(last!.gasUsed < 30_000n).to.equal(true);
+      // 29,806: the slot delete plus the nonce every direct change consumes (cold read + write);
+      // 32,920 under `--coverage` (instrumentation), hence the bound.
+      expect(last!.gasUsed < 36_000n, `revokeConsent used ${last!.gasUsed}`).to.equal(true);
 
       const all = await (await suite.consent.connect(patient).revokeAllConsents()).wait();
       const blockGasLimit = (await ethers.provider.getBlock("latest"))!.gasLimit;
@@ -295,28 +298,30 @@ describe("ConsentManager", function () {
       await expect(submit(suite, t, v.garbage)).to.be.revert(ethers);
     });
 
-    it("revokes with a signature too, sharing the nonce sequence", async function () {
+    it("revokes with a signature too, consuming the nonce it was signed at; a replay changes nothing", async function () {
       const suite = await networkHelpers.loadFixture(suiteFixture);
       const { patient, researcher, relayer } = suite.actors;
       const t = await grantTerms(suite);
       await (await submit(suite, t, await signGrant(suite, patient, t))).wait();
       const revoke = { patient: patient.address, grantee: researcher.address, purpose: Purpose.HRESCH, deadline: t.deadline };
-      const signature = await signRevoke(suite, patient, revoke);
-      await expect(suite.consent.connect(relayer).revokeConsentBySig(revoke.patient, revoke.grantee, revoke.purpose, revoke.deadline, signature))
+      const { signature, nonce } = await signRevoke(suite, patient, revoke);
+      await expect(submitRevoke(suite, relayer, { ...revoke, nonce }, signature))
         .to.emit(suite.consent, "ConsentRevoked")
         .withArgs(patient.address, researcher.address, Purpose.HRESCH, relayer.address);
       expect(await suite.consent.hasAccess(researcher.address, patient.address, Category.VITAL_SIGNS, Purpose.HRESCH)).to.equal(false);
-      await expect(
-        suite.consent.connect(relayer).revokeConsentBySig(revoke.patient, revoke.grantee, revoke.purpose, revoke.deadline, signature),
-      ).to.be.revertedWithCustomError(suite.consent, "InvalidSigner");
-      const byOther = await signRevoke(suite, researcher, revoke);
-      await expect(
-        suite.consent.connect(relayer).revokeConsentBySig(revoke.patient, revoke.grantee, revoke.purpose, revoke.deadline, byOther),
-      ).to.be.revertedWithCustomError(suite.consent, "InvalidSigner");
+      expect(await suite.consent.nonces(patient.address)).to.equal(nonce + 1n);
+      // A replay ends nothing new and consumes nothing.
+      await (await submitRevoke(suite, relayer, { ...revoke, nonce }, signature)).wait();
+      expect(await suite.consent.nonces(patient.address)).to.equal(nonce + 1n);
+      const byOther = await signRevoke(suite, researcher, { ...revoke, nonce: nonce + 1n });
+      await expect(submitRevoke(suite, relayer, { ...revoke, nonce: nonce + 1n }, byOther.signature)).to.be.revertedWithCustomError(suite.consent, "InvalidSigner");
+      await expect(submitRevoke(suite, relayer, { ...revoke, nonce: nonce + 1n }, signature)).to.be.revertedWithCustomError(suite.consent, "InvalidSigner");
+      const ahead = await signRevoke(suite, patient, { ...revoke, nonce: nonce + 2n });
+      await expect(submitRevoke(suite, relayer, { ...revoke, nonce: nonce + 2n }, ahead.signature))
+        .to.be.revertedWithCustomError(suite.consent, "InvalidAccountNonce")
+        .withArgs(patient.address, nonce + 1n);
       const now = await latest(connection);
-      await expect(
-        suite.consent.connect(relayer).revokeConsentBySig(revoke.patient, revoke.grantee, revoke.purpose, now - 1n, signature),
-      ).to.be.revertedWithCustomError(suite.consent, "SignatureExpired");
+      await expect(submitRevoke(suite, relayer, { ...revoke, nonce, deadline: now - 1n }, signature)).to.be.revertedWithCustomError(suite.consent, "SignatureExpired");
     });
 
     it("exposes the EIP-712 domain the SDK signs against", async function () {
@@ -365,7 +370,7 @@ describe("ConsentManager", function () {
 
     it("can be ended by the patient or the provider, and by revokeAllConsents", async function () {
       const suite = await networkHelpers.loadFixture(suiteFixture);
-      const { patient, provider, stranger } = suite.actors;
+      const { patient, otherPatient, provider, stranger } = suite.actors;
       await (await suite.consent.connect(provider).breakGlass(patient.address, randomHash())).wait();
       await expect(suite.consent.connect(stranger).endBreakGlass(patient.address, provider.address)).to.be.revertedWithCustomError(suite.consent, "NotBreakGlassParty");
       await expect(suite.consent.connect(patient).endBreakGlass(patient.address, provider.address))
@@ -374,9 +379,12 @@ describe("ConsentManager", function () {
       expect(await suite.consent.hasAccess(provider.address, patient.address, Category.LABORATORY, Purpose.ETREAT)).to.equal(false);
       await expect(suite.consent.connect(provider).endBreakGlass(patient.address, provider.address)).to.be.revertedWithCustomError(suite.consent, "NoBreakGlass");
 
-      await (await suite.consent.connect(provider).breakGlass(patient.address, randomHash())).wait();
-      await (await suite.consent.connect(patient).revokeAllConsents()).wait();
-      expect(await suite.consent.hasAccess(provider.address, patient.address, Category.LABORATORY, Purpose.ETREAT)).to.equal(false);
+      // The provider ending its own access leaves it free to break the glass again.
+      await (await suite.consent.connect(provider).breakGlass(otherPatient.address, randomHash())).wait();
+      await (await suite.consent.connect(provider).endBreakGlass(otherPatient.address, provider.address)).wait();
+      await (await suite.consent.connect(provider).breakGlass(otherPatient.address, randomHash())).wait();
+      await (await suite.consent.connect(otherPatient).revokeAllConsents()).wait();
+      expect(await suite.consent.hasAccess(provider.address, otherPatient.address, Category.LABORATORY, Purpose.ETREAT)).to.equal(false);
     });
 
     it("still honours an ordinary ETREAT grant without break-glass", async function () {

@@ -160,14 +160,25 @@ export async function signGrant(
   return signer.signTypedData(domain, GRANT_CONSENT_TYPES, { ...terms, nonce });
 }
 
+export type RevokeTerms = { patient: string; grantee: string; purpose: number; deadline: bigint; nonce?: bigint };
+
+/** Signs a revocation at `terms.nonce`, by default `nonces(patient)` as read now; returns both. */
 export async function signRevoke(
   suite: Suite,
   signer: HardhatEthersSigner,
-  terms: { patient: string; grantee: string; purpose: number; deadline: bigint },
-): Promise<string> {
+  terms: RevokeTerms,
+): Promise<{ signature: string; nonce: bigint }> {
   const domain = medCipherDomain("ConsentManager", suite.chainId, suite.addresses.ConsentManager);
-  const nonce = await suite.consent.nonces(terms.patient);
-  return signer.signTypedData(domain, REVOKE_CONSENT_TYPES, { ...terms, nonce });
+  const nonce = terms.nonce ?? (await suite.consent.nonces(terms.patient));
+  const signature = await signer.signTypedData(domain, REVOKE_CONSENT_TYPES, { ...terms, nonce });
+  return { signature, nonce };
+}
+
+/** Submits a signed revocation through `relayer`. */
+export function submitRevoke(suite: Suite, relayer: HardhatEthersSigner, terms: RevokeTerms & { nonce: bigint }, signature: string) {
+  return suite.consent
+    .connect(relayer)
+    .revokeConsentBySig(terms.patient, terms.grantee, terms.purpose, terms.nonce, terms.deadline, signature);
 }
 
 export type AnchorTerms = {

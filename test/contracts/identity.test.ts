@@ -24,6 +24,24 @@ describe("IdentityRegistry", function () {
     return deploySuite(connection);
   }
 
+  describe("role holdings", function () {
+    it("numbers each holding of a role and answers 0 while the role is not held", async function () {
+      const suite = await networkHelpers.loadFixture(suiteFixture);
+      const { governance, provider, stranger } = suite.actors;
+      const role = await suite.identity.PROVIDER_ROLE();
+      expect(await suite.identity.roleHolding(role, provider.address)).to.equal(1n);
+      expect(await suite.identity.roleHolding(role, stranger.address)).to.equal(0n);
+      // A grant to a holder is no new holding; a revoke and re-grant is.
+      await (await suite.identity.connect(governance).grantRole(role, provider.address)).wait();
+      expect(await suite.identity.roleHolding(role, provider.address)).to.equal(1n);
+      await (await suite.identity.connect(governance).revokeRole(role, provider.address)).wait();
+      expect(await suite.identity.roleHolding(role, provider.address)).to.equal(0n);
+      await (await suite.identity.connect(governance).grantRole(role, provider.address)).wait();
+      expect(await suite.identity.roleHolding(role, provider.address)).to.equal(2n);
+      expect(await suite.identity.roleHolding(await suite.identity.RESEARCHER_ROLE(), provider.address)).to.equal(0n);
+    });
+  });
+
   describe("patients", function () {
     it("registers a patient with an HE key-set commitment and an X25519 key; the URI is only emitted", async function () {
       const suite = await networkHelpers.loadFixture(suiteFixture);

@@ -62,7 +62,7 @@ describe("RecordRegistry", function () {
       await expect(suite.records.connect(patient).anchorRecord(patient.address, id, Category.LABORATORY, uri, ethers.ZeroHash))
         .to.emit(suite.records, "RecordAnchored")
         .withArgs(id, patient.address, Category.LABORATORY, uri, ethers.ZeroHash, patient.address, ethers.ZeroAddress);
-      const entry = await suite.records.entryOf(id);
+      const entry = await suite.records.entryOf(patient.address, id);
       expect(entry.patient).to.equal(patient.address);
       expect(entry.category).to.equal(BigInt(Category.LABORATORY));
       expect(entry.kind).to.equal(1n);
@@ -77,8 +77,8 @@ describe("RecordRegistry", function () {
       await (await suite.records.connect(patient).anchorRecord(patient.address, id, Category.LABORATORY, "u", ethers.ZeroHash)).wait();
       await expect(suite.records.connect(patient).anchorRecord(patient.address, id, Category.IMAGING, "v", ethers.ZeroHash))
         .to.be.revertedWithCustomError(suite.records, "AlreadyAnchored")
-        .withArgs(id);
-      expect((await suite.records.entryOf(id)).category).to.equal(BigInt(Category.LABORATORY));
+        .withArgs(patient.address, id);
+      expect((await suite.records.entryOf(patient.address, id)).category).to.equal(BigInt(Category.LABORATORY));
     });
 
     it("rejects a zero id, a zero patient and an out-of-range category", async function () {
@@ -133,7 +133,7 @@ describe("RecordRegistry", function () {
       await expect(relay(suite, t, signature))
         .to.emit(suite.records, "RecordAnchored")
         .withArgs(t.recordId, patient.address, t.category, t.uri, ethers.ZeroHash, relayer.address, device.address);
-      await expect(relay(suite, t, signature)).to.be.revertedWithCustomError(suite.records, "AlreadyAnchored").withArgs(t.recordId);
+      await expect(relay(suite, t, signature)).to.be.revertedWithCustomError(suite.records, "AlreadyAnchored").withArgs(t.patient, t.recordId);
     });
 
     it("refuses a device signing for another patient, or an unbound device", async function () {
@@ -171,7 +171,7 @@ describe("RecordRegistry", function () {
       await expect(relay(suite, t, v.flippedV)).to.be.revertedWithCustomError(suite.records, "NotAuthorisedToAnchor");
       await networkHelpers.time.increaseTo(t.deadline + 1n);
       await expect(relay(suite, t, good)).to.be.revertedWithCustomError(suite.records, "SignatureExpired").withArgs(t.deadline);
-      expect((await suite.records.entryOf(t.recordId)).kind).to.equal(0n);
+      expect((await suite.records.entryOf(t.patient, t.recordId)).kind).to.equal(0n);
     });
   });
 
@@ -185,14 +185,14 @@ describe("RecordRegistry", function () {
       await expect(r.anchorRecord(patient.address, v2, Category.LABORATORY, "u2", v1))
         .to.emit(suite.records, "RecordAnchored")
         .withArgs(v2, patient.address, Category.LABORATORY, "u2", v1, patient.address, ethers.ZeroAddress);
-      expect(await suite.records.supersededBy(v1)).to.equal(v2);
-      expect((await suite.records.entryOf(v1)).kind).to.equal(1n);
+      expect(await suite.records.supersededBy(patient.address, v1)).to.equal(v2);
+      expect((await suite.records.entryOf(patient.address, v1)).kind).to.equal(1n);
       // History is linear: v1 cannot be amended twice; v2 can.
       await expect(r.anchorRecord(patient.address, v3, Category.LABORATORY, "u3", v1))
         .to.be.revertedWithCustomError(suite.records, "AlreadySuperseded")
         .withArgs(v1, v2);
       await (await r.anchorRecord(patient.address, v3, Category.LABORATORY, "u3", v2)).wait();
-      expect(await suite.records.supersededBy(v2)).to.equal(v3);
+      expect(await suite.records.supersededBy(patient.address, v2)).to.equal(v3);
     });
 
     it("refuses to amend an unknown record, a batch, or another patient's record", async function () {
@@ -219,14 +219,14 @@ describe("RecordRegistry", function () {
         .to.emit(suite.records, "BatchAnchored")
         .withArgs(tree.root, patient.address, Category.VITAL_SIGNS, readings.length, "u", device.address, device.address);
       for (const i of [0, 1, 17, 36]) {
-        expect(await suite.records.verifyInclusion(tree.root, readings[i]!, tree.proofs[i]!)).to.equal(true);
+        expect(await suite.records.verifyInclusion(patient.address, tree.root, readings[i]!, tree.proofs[i]!)).to.equal(true);
       }
       // A reading not in the batch, a wrong proof, an unknown root: false.
-      expect(await suite.records.verifyInclusion(tree.root, randomHash(), tree.proofs[3]!)).to.equal(false);
-      expect(await suite.records.verifyInclusion(tree.root, readings[3]!, tree.proofs[4]!)).to.equal(false);
+      expect(await suite.records.verifyInclusion(patient.address, tree.root, randomHash(), tree.proofs[3]!)).to.equal(false);
+      expect(await suite.records.verifyInclusion(patient.address, tree.root, readings[3]!, tree.proofs[4]!)).to.equal(false);
       const unanchored = buildMerkleBatch(readings.slice(0, 5));
-      expect(await suite.records.verifyInclusion(unanchored.root, readings[0]!, unanchored.proofs[0]!)).to.equal(false);
-      const entry = await suite.records.entryOf(tree.root);
+      expect(await suite.records.verifyInclusion(patient.address, unanchored.root, readings[0]!, unanchored.proofs[0]!)).to.equal(false);
+      const entry = await suite.records.entryOf(patient.address, tree.root);
       expect(entry.kind).to.equal(2n);
       expect(entry.count).to.equal(37n);
     });
@@ -237,7 +237,7 @@ describe("RecordRegistry", function () {
       const reading = randomHash();
       const tree = buildMerkleBatch([reading]);
       await (await suite.records.connect(patient).anchorRecord(patient.address, tree.root, 0, "u", ethers.ZeroHash)).wait();
-      expect(await suite.records.verifyInclusion(tree.root, reading, [])).to.equal(false);
+      expect(await suite.records.verifyInclusion(patient.address, tree.root, reading, [])).to.equal(false);
     });
 
     it("costs the same gas for 10 or 10,000 readings", async function () {
@@ -307,12 +307,12 @@ describe("RecordRegistry", function () {
       const now = await latest(connection);
       await (await suite.consent.connect(patient).grantConsent(provider.address, Purpose.TREAT, categoryBit(Category.LABORATORY), 0, now + DAY)).wait();
       await (await suite.consent.connect(patient).grantRecordConsent(researcher.address, Purpose.HRESCH, [img], 0, now + DAY)).wait();
-      expect(await suite.records.canAccessRecord(provider.address, lab, Purpose.TREAT)).to.equal(true);
-      expect(await suite.records.canAccessRecord(provider.address, img, Purpose.TREAT)).to.equal(false);
-      expect(await suite.records.canAccessRecord(researcher.address, img, Purpose.HRESCH)).to.equal(true);
-      expect(await suite.records.canAccessRecord(researcher.address, lab, Purpose.HRESCH)).to.equal(false);
-      expect(await suite.records.canAccessRecord(patient.address, img, Purpose.TREAT)).to.equal(true);
-      expect(await suite.records.canAccessRecord(provider.address, randomHash(), Purpose.TREAT)).to.equal(false);
+      expect(await suite.records.canAccessRecord(provider.address, patient.address, lab, Purpose.TREAT)).to.equal(true);
+      expect(await suite.records.canAccessRecord(provider.address, patient.address, img, Purpose.TREAT)).to.equal(false);
+      expect(await suite.records.canAccessRecord(researcher.address, patient.address, img, Purpose.HRESCH)).to.equal(true);
+      expect(await suite.records.canAccessRecord(researcher.address, patient.address, lab, Purpose.HRESCH)).to.equal(false);
+      expect(await suite.records.canAccessRecord(patient.address, patient.address, img, Purpose.TREAT)).to.equal(true);
+      expect(await suite.records.canAccessRecord(provider.address, patient.address, randomHash(), Purpose.TREAT)).to.equal(false);
     });
 
     it("exposes its EIP-712 domain and type hashes", async function () {

@@ -86,7 +86,7 @@ describe("integration: patient → device → batch → consent → read → rev
     const { readings } = parseReadingsCsv(readingsCsv(130));
     const ingest = await ingestReadings(device.client, { patient: patient.wallet.address, readings, readingsPerRecord: 50 });
     expect(ingest.records.map((r) => r.readings)).to.deep.equal([50, 50, 30]);
-    const entry = await fx.suite.records.entryOf(ingest.root);
+    const entry = await fx.suite.records.entryOf(patient.wallet.address, ingest.root);
     expect(entry.patient).to.equal(patient.wallet.address);
     expect(entry.count).to.equal(3n);
 
@@ -119,7 +119,7 @@ describe("integration: patient → device → batch → consent → read → rev
     const amended = await storeRecord(patient.client, {
       patient: patient.wallet.address, resource: { ...labResult, valueQuantity: { ...labResult.valueQuantity, value: 99 } }, category: Category.LABORATORY, supersedes: lab.record.readingId,
     });
-    expect(await fx.suite.records.supersededBy(lab.record.readingId)).to.equal(amended.record.readingId);
+    expect(await fx.suite.records.supersededBy(patient.wallet.address, lab.record.readingId)).to.equal(amended.record.readingId);
     expect((await readRecord(patient.client, { record: amended.record })).readings.map((r) => r.value)).to.deep.equal([99]);
     const labShare = await shareRecord(patient.client, { record: amended.record, grantee: clinician.wallet.address, granteeEncryptionKey: clinician.encryptionKey.publicKey });
     await expectCode(readSharedRecord(clinician.client, { shareId: labShare.shareId, purpose: Purpose.TREAT }), "GATEWAY_FORBIDDEN");
