@@ -14,6 +14,8 @@ export type AnvilOptions = {
   chainId?: number;
   /** Dev accounts funded with 10,000 ETH each (anvil's default mnemonic). */
   accounts?: number;
+  /** Keep EIP-170's contract size limit (off by default: coverage-instrumented contracts exceed it). */
+  enforceCodeSizeLimit?: boolean;
   /** Extra anvil arguments (e.g. ["--no-mining"]). */
   args?: string[];
 };
@@ -47,6 +49,10 @@ export function anvilBinary(): string {
 /** Starts anvil on a free loopback port and resolves once it answers JSON-RPC. */
 export async function startAnvil(options: AnvilOptions = {}): Promise<AnvilHandle> {
   const args = ["--host", "127.0.0.1", "--port", "0", "--accounts", String(options.accounts ?? 20), "--mnemonic", ANVIL_MNEMONIC];
+  // `hardhat test --coverage` deploys instrumented contracts, which outgrow EIP-170's 24 KiB
+  // (measured: "EVM error CreateContractSizeLimit" for the router). The size of the real
+  // bytecode is the compiler's and EDR's business; anvil is here for its reorgs.
+  if (options.enforceCodeSizeLimit !== true) args.push("--disable-code-size-limit");
   if (options.chainId !== undefined) args.push("--chain-id", String(options.chainId));
   if (options.blockTimeSeconds !== undefined) args.push("--block-time", String(options.blockTimeSeconds));
   args.push(...(options.args ?? []));
