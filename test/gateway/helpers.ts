@@ -5,13 +5,13 @@ import { join } from "node:path";
 import { BaseWallet, getAddress, Wallet } from "ethers";
 import { pino } from "pino";
 
-import { openAuditLog, type AuditLog } from "../../gateway/audit/auditLog.js";
+import type { AuditLog } from "../../gateway/audit/auditLog.js";
 import { ForbiddenError } from "../../gateway/errors.js";
 import type { GatewayLimits } from "../../gateway/limits.js";
 import type { AccessPolicy } from "../../gateway/policy.js";
 import { createGateway, type Gateway } from "../../gateway/server.js";
-import { createDirectoryBlobStore } from "../../gateway/store/directoryStore.js";
-import { createDirectoryMetadataStore } from "../../gateway/store/metadata.js";
+import { DEFAULT_LIMITS } from "../../gateway/limits.js";
+import { openGatewayData } from "../../gateway/store/dataDir.js";
 
 /** Owners read and write their own blobs; nothing else. Stands in for the chain in storage/auth tests. */
 export const ownerOnlyPolicy: AccessPolicy = {
@@ -30,14 +30,17 @@ export const ownerOnlyPolicy: AccessPolicy = {
 
 export type TestGateway = { gateway: Gateway; url: string; dir: string; key: BaseWallet; audit: AuditLog; close(): Promise<void> };
 
-export async function startTestGateway(options: { policy?: AccessPolicy; chainId?: number; limits?: Partial<GatewayLimits>; now?: () => number; key?: BaseWallet } = {}): Promise<TestGateway> {
-  const dir = await mkdtemp(join(tmpdir(), "medcipher-gw-"));
+/** A gateway on loopback over a fresh data directory (`dir`), opened as the service opens it. */
+export async function startTestGateway(options: { policy?: AccessPolicy; chainId?: number; limits?: Partial<GatewayLimits>; now?: () => number; key?: BaseWallet; dir?: string } = {}): Promise<TestGateway> {
+  const dir = options.dir ?? await mkdtemp(join(tmpdir(), "medcipher-gw-"));
   const key = options.key ?? Wallet.createRandom();
-  const audit = await openAuditLog(join(dir, "audit.jsonl"));
+  const data = await openGatewayData(dir, { windowSeconds: options.limits?.timestampWindowSeconds ?? DEFAULT_LIMITS.timestampWindowSeconds });
+  const { audit } = data;
   const gateway = createGateway({
-    store: createDirectoryBlobStore(join(dir, "blobs")),
-    metadata: createDirectoryMetadataStore(join(dir, "meta")),
+    store: data.store,
+    metadata: data.metadata,
     audit,
+    nonces: data.nonces,
     policy: options.policy ?? ownerOnlyPolicy,
     signingKey: key.signingKey,
     gatewayAddress: key.address,
@@ -51,8 +54,8 @@ export async function startTestGateway(options: { policy?: AccessPolicy; chainId
     gateway, url, dir, key, audit,
     async close() {
       await gateway.close();
-      await audit.close();
-      await rm(dir, { recursive: true, force: true });
+      await data.close();
+      if (!options.dir) await rm(dir, { recursive: true, force: true });
     },
   };
 }
