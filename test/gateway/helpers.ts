@@ -2,13 +2,15 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { BaseWallet, getAddress, Wallet } from "ethers";
+import { BaseWallet, getAddress, hexlify, randomBytes, Wallet, ZeroAddress, ZeroHash } from "ethers";
 import { pino } from "pino";
 
+import { sha256Hex } from "../../core/hash.js";
 import type { AuditLog } from "../../gateway/audit/auditLog.js";
 import { ForbiddenError } from "../../gateway/errors.js";
 import type { GatewayLimits } from "../../gateway/limits.js";
 import type { AccessPolicy } from "../../gateway/policy.js";
+import { encodeAuthHeader, HEADER_AUTH, requestDigest, type GatewayRequestFields } from "../../gateway/protocol.js";
 import { createGateway, type Gateway } from "../../gateway/server.js";
 import { DEFAULT_LIMITS } from "../../gateway/limits.js";
 import { openGatewayData } from "../../gateway/store/dataDir.js";
@@ -58,4 +60,31 @@ export async function startTestGateway(options: { policy?: AccessPolicy; chainId
       if (!options.dir) await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Signs a GET by hand so tests can replay it, age it or sign it for another chain. */
+export function signedGet(url: string, gateway: string, signer: BaseWallet, blobId: string, overrides: { timestamp?: number; chainId?: number; nonce?: string } = {}) {
+  const chainId = overrides.chainId ?? 31337;
+  const fields: GatewayRequestFields = {
+    method: "GET", blobId, purpose: 1, owner: ZeroAddress, kind: "", category: 0, ref: ZeroHash,
+    timestamp: overrides.timestamp ?? Math.floor(Date.now() / 1000),
+    nonce: overrides.nonce ?? hexlify(randomBytes(32)),
+    gateway,
+  };
+  const signature = signer.signingKey.sign(requestDigest(chainId, fields)).serialized;
+  const header = encodeAuthHeader({ signer: signer.address, chainId, gateway, purpose: 1, owner: ZeroAddress, kind: "", category: 0, ref: ZeroHash, timestamp: fields.timestamp, nonce: fields.nonce, signature });
+  return (at = url) => fetch(`${at}/v1/blobs/${blobId}`, { headers: { [HEADER_AUTH]: header } });
+}
+
+/** Signs a PUT by hand so tests can re-send the very same request (a retry) or reuse its nonce. */
+export function signedPut(url: string, gateway: string, signer: BaseWallet, bytes: Uint8Array, put: { owner: string; kind: string; category: number; ref?: string; nonce?: string }) {
+  const blobId = sha256Hex(bytes);
+  const fields: GatewayRequestFields = {
+    method: "PUT", blobId, purpose: 0, owner: put.owner, kind: put.kind, category: put.category, ref: put.ref ?? ZeroHash,
+    timestamp: Math.floor(Date.now() / 1000), nonce: put.nonce ?? hexlify(randomBytes(32)), gateway,
+  };
+  const signature = signer.signingKey.sign(requestDigest(31337, fields)).serialized;
+  const { method: _m, blobId: _b, ...rest } = fields;
+  const header = encodeAuthHeader({ ...rest, signer: signer.address, chainId: 31337, signature });
+  return (at = url) => fetch(`${at}/v1/blobs/${blobId}`, { method: "PUT", body: Buffer.from(bytes), headers: { [HEADER_AUTH]: header } });
 }
