@@ -1,10 +1,7 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 
 import { expect } from "chai";
 import { BaseWallet, getAddress, hexlify, randomBytes, Wallet } from "ethers";
@@ -15,35 +12,11 @@ import { DataDirectoryError } from "../../gateway/errors.js";
 import type { AccessPolicy } from "../../gateway/policy.js";
 import { openGatewayData } from "../../gateway/store/dataDir.js";
 import { createGatewayClient } from "../../sdk/gateway/client.js";
+import { kill, spawnGateway } from "./process/spawn.js";
 import { ownerOnlyPolicy, signedGet, signedPut, startTestGateway, type TestGateway } from "./helpers.js";
 import { fillDisk, mountTmpfs, type Tmpfs } from "./tmpfs.js";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const PREDICTION = 8;
-
-type Child = { url: string; address: string; process: ChildProcess };
-
-/** The gateway in its own process (test/gateway/process/gatewayProcess.ts), over `dir`, keyed by `key`. */
-export async function spawnGateway(dir: string, key: BaseWallet, limits?: Record<string, unknown>): Promise<Child> {
-  const child = spawn(process.execPath, ["--import", "tsx", "test/gateway/process/gatewayProcess.ts", dir], {
-    cwd: ROOT,
-    env: { ...process.env, GATEWAY_KEY: key.privateKey, GATEWAY_LIMITS: limits ? JSON.stringify(limits) : "" },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once("line", resolve);
-    child.once("exit", (code) => reject(new Error(`gateway process exited with ${code}`)));
-  });
-  return { ...(JSON.parse(line) as { url: string; address: string }), process: child };
-}
-
-export function kill(child: Child, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.process.exitCode !== null || child.process.signalCode !== null) return resolve();
-    child.process.once("exit", () => resolve());
-    child.process.kill(signal);
-  });
-}
 
 /** Wallet.createRandom() costs ~10 ms (HD derivation); entries only need an address. */
 const randomAddress = () => getAddress(hexlify(randomBytes(20)));

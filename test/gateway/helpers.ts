@@ -76,15 +76,21 @@ export function signedGet(url: string, gateway: string, signer: BaseWallet, blob
   return (at = url) => fetch(`${at}/v1/blobs/${blobId}`, { headers: { [HEADER_AUTH]: header } });
 }
 
+type PutFields = { owner: string; kind: string; category: number; ref?: string; nonce?: string };
+
 /** Signs a PUT by hand so tests can re-send the very same request (a retry) or reuse its nonce. */
-export function signedPut(url: string, gateway: string, signer: BaseWallet, bytes: Uint8Array, put: { owner: string; kind: string; category: number; ref?: string; nonce?: string }) {
-  const blobId = sha256Hex(bytes);
+export function signedPut(url: string, gateway: string, signer: BaseWallet, bytes: Uint8Array, put: PutFields) {
+  const { blobId, header } = signedPutHeader(gateway, signer, sha256Hex(bytes), put);
+  return (at = url) => fetch(`${at}/v1/blobs/${blobId}`, { method: "PUT", body: Buffer.from(bytes), headers: { [HEADER_AUTH]: header } });
+}
+
+/** The `x-medcipher-auth` header of a PUT of `blobId`, for tests that send the body themselves. */
+export function signedPutHeader(gateway: string, signer: BaseWallet, blobId: string, put: PutFields) {
   const fields: GatewayRequestFields = {
     method: "PUT", blobId, purpose: 0, owner: put.owner, kind: put.kind, category: put.category, ref: put.ref ?? ZeroHash,
     timestamp: Math.floor(Date.now() / 1000), nonce: put.nonce ?? hexlify(randomBytes(32)), gateway,
   };
   const signature = signer.signingKey.sign(requestDigest(31337, fields)).serialized;
   const { method: _m, blobId: _b, ...rest } = fields;
-  const header = encodeAuthHeader({ ...rest, signer: signer.address, chainId: 31337, signature });
-  return (at = url) => fetch(`${at}/v1/blobs/${blobId}`, { method: "PUT", body: Buffer.from(bytes), headers: { [HEADER_AUTH]: header } });
+  return { blobId, header: encodeAuthHeader({ ...rest, signer: signer.address, chainId: 31337, signature }) };
 }
