@@ -140,7 +140,25 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
     }
   }
 
-  async function signedRequest(method: GatewayMethod, path: string, fields: Omit<GatewayRequestFields, "timestamp" | "nonce" | "gateway" | "method">, body?: Uint8Array) {
+  type SignedFields = Omit<GatewayRequestFields, "timestamp" | "nonce" | "gateway" | "method">;
+
+  /**
+   * A read or audit request the gateway calls a replay although its nonce was fresh: the
+   * transport's re-send after a dropped connection delivered it twice and the first copy was
+   * served. The gateway answers re-sent reads with 401 (a captured read must never yield data
+   * twice) and re-sent writes with their original answer, so reads are signed again, once, with
+   * a new nonce.
+   */
+  async function signedRequest(method: GatewayMethod, path: string, fields: SignedFields, body?: Uint8Array) {
+    try {
+      return await signAndSend(method, path, fields, body);
+    } catch (error) {
+      if (method === "PUT" || !(error instanceof GatewayRequestError) || error.code !== "GATEWAY_AUTH_REPLAY") throw error;
+      return signAndSend(method, path, fields, body);
+    }
+  }
+
+  async function signAndSend(method: GatewayMethod, path: string, fields: SignedFields, body?: Uint8Array) {
     signerAddress ??= getAddress(await options.signer.getAddress());
     const full: GatewayRequestFields = {
       ...fields,

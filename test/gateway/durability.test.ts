@@ -1,5 +1,6 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { connect } from "node:net";
+import { createServer } from "node:http";
+import { connect, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -102,6 +103,46 @@ describe("gateway: guarantees across restarts, retries, full and read-only disks
         const put = signedPut(gw.url, gw.key.address, patient, bytes, { owner: patient.address, kind: "record", category: 0 });
         const [a, b] = await Promise.all([put(), put()]);
         expect([a.status, b.status]).to.deep.equal([201, 201]);
+      } finally {
+        await gw.close();
+      }
+    });
+  });
+
+  describe("the SDK across a dropped connection", function () {
+    /** A proxy that delivers the first request twice (as a re-send after a dropped connection does) and answers with the second answer. */
+    async function doubleDeliveryProxy(upstream: string): Promise<{ url: string; close(): void }> {
+      let delivered = 0;
+      const proxy = createServer(async (req, res) => {
+        const chunks: Buffer[] = [];
+        for await (const chunk of req) chunks.push(chunk as Buffer);
+        const headers: Record<string, string> = {};
+        for (const [name, value] of Object.entries(req.headers)) if (name.startsWith("x-medcipher") && typeof value === "string") headers[name] = value;
+        const send = () => fetch(`${upstream}${req.url}`, { method: req.method, headers, body: chunks.length ? Buffer.concat(chunks) : undefined });
+        if (delivered++ === 0) await (await send()).arrayBuffer();
+        const answer = await send();
+        const out: Record<string, string> = {};
+        answer.headers.forEach((value, name) => { if (name.startsWith("x-medcipher") || name === "content-type") out[name] = value; });
+        res.writeHead(answer.status, out).end(Buffer.from(await answer.arrayBuffer()));
+      });
+      await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+      return { url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, close: () => proxy.close() };
+    }
+
+    it("a write delivered twice gets its original answer; a read delivered twice is signed again and served", async function () {
+      const gw = await startTestGateway();
+      try {
+        const bytes = randomBytes(300);
+        const writeProxy = await doubleDeliveryProxy(gw.url);
+        const writer = createGatewayClient({ url: writeProxy.url, signer: patient, chainId: 31337, gatewayAddress: gw.key.address });
+        const id = await writer.put(bytes, { owner: patient.address, kind: "record", category: 0 });
+        writeProxy.close();
+        const readProxy = await doubleDeliveryProxy(gw.url);
+        const reader = createGatewayClient({ url: readProxy.url, signer: patient, chainId: 31337, gatewayAddress: gw.key.address });
+        expect(Buffer.from(await reader.get(id, { purpose: 1 })).equals(Buffer.from(bytes))).to.equal(true);
+        readProxy.close();
+        writer.close();
+        reader.close();
       } finally {
         await gw.close();
       }
