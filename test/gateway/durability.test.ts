@@ -276,17 +276,20 @@ describe("gateway: guarantees across restarts, retries, full and read-only disks
       const log = await openAuditLog(path);
       const entry = () => ({ actor: randomAddress(), action: "read" as const, blobId: sha256Hex(randomBytes(8)), owner: patient.address, purpose: 1, outcome: "granted" as const, reason: "owner" });
       const acknowledged: string[] = [];
-      for (let i = 0; i < 5; i++) acknowledged.push((await log.append(entry())).hash);
-      const filler = await fillDisk(mount!.dir);
-      const outcomes = await Promise.allSettled(Array.from({ length: 100 }, () => log.append(entry())));
-      for (const o of outcomes) if (o.status === "fulfilled") acknowledged.push(o.value.hash);
-      const refused = outcomes.filter((o) => o.status === "rejected");
-      expect(refused.length, "some appends must hit ENOSPC").to.be.greaterThan(0);
-      expect(refused.every((o) => (o.reason as NodeJS.ErrnoException).code === "ENOSPC")).to.equal(true);
-      expect(log.head().seq).to.equal(acknowledged.length);
-      await rm(filler);
-      for (let i = 0; i < 3; i++) acknowledged.push((await log.append(entry())).hash);
-      await log.close();
+      try {
+        for (let i = 0; i < 5; i++) acknowledged.push((await log.append(entry())).hash);
+        const filler = await fillDisk(mount!.dir);
+        const outcomes = await Promise.allSettled(Array.from({ length: 100 }, () => log.append(entry())));
+        for (const o of outcomes) if (o.status === "fulfilled") acknowledged.push(o.value.hash);
+        const refused = outcomes.filter((o) => o.status === "rejected");
+        expect(refused.length, "some appends must hit ENOSPC").to.be.greaterThan(0);
+        expect(refused.every((o) => (o.reason as NodeJS.ErrnoException).code === "ENOSPC")).to.equal(true);
+        expect(log.head().seq).to.equal(acknowledged.length);
+        await rm(filler);
+        for (let i = 0; i < 3; i++) acknowledged.push((await log.append(entry())).hash);
+      } finally {
+        await log.close(); // an open file would keep the tmpfs busy
+      }
       const entries = await readAuditLogFile(path);
       expect(entries.map((e) => e.hash)).to.deep.equal(acknowledged);
       const reopened = await openAuditLog(path);
@@ -304,12 +307,16 @@ describe("gateway: guarantees across restarts, retries, full and read-only disks
         stored.push([await client().put(bytes, { owner: patient.address, kind: "record", category: 0 }), bytes]);
       }
       const filler = await fillDisk(mount!.dir);
-      const full = await signedPut(gw.url, key.address, patient, randomBytes(50_000), { owner: patient.address, kind: "record", category: 0 })();
+      let full: Response;
+      try {
+        full = await signedPut(gw.url, key.address, patient, randomBytes(50_000), { owner: patient.address, kind: "record", category: 0 })();
+      } finally {
+        await gw.close();
+      }
       expect(full.status).to.equal(507);
       const refusal = await errorCode(full);
       expect(refusal.code).to.equal("GATEWAY_STORAGE_FULL");
       expect(refusal.message).to.match(/disk is full/);
-      await gw.close();
       await rm(filler);
       gw = await startTestGateway({ dir: mount!.dir, key });
       try {
