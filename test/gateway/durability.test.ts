@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { expect } from "chai";
-import { BaseWallet, getAddress, hexlify, randomBytes, Wallet } from "ethers";
+import { getAddress, hexlify, randomBytes, Wallet } from "ethers";
 
 import { sha256Hex } from "../../core/hash.js";
 import { openAuditLog, readAuditLogFile, verifyAuditChain, verifyAuditProof } from "../../gateway/audit/auditLog.js";
