@@ -72,7 +72,14 @@ export type Gateway = {
 };
 
 /** What is known about a request as it is handled: the claimed digest first, then the verified auth. */
-type RequestState = { auth?: AuthenticatedRequest; claimed?: { digest?: string }; replayedReply?: boolean };
+type RequestState = {
+  auth?: AuthenticatedRequest;
+  claimed?: { digest?: string };
+  /** This reply is a recorded one, re-sent to a retry. */
+  replayedReply?: boolean;
+  /** The write's key in `writesInFlight`, removed once its reply is recorded. */
+  writeKey?: string;
+};
 
 /** `bodyHash`: the body's SHA-256 when already known (a blob's id, verified by the store). */
 
@@ -167,19 +174,17 @@ export function createGateway(options: GatewayOptions): Gateway {
         req.resume(); // the original answer does not depend on the re-sent body
         const original = writesInFlight.get(key);
         const recorded = original ? await original.catch(() => undefined) : nonces?.recordedReply(auth.signer, auth.fields.nonce);
-        if (recorded && recorded.status < 500) {
+        if (recorded && recorded.status < 500 && recorded.status !== 429) {
           state.replayedReply = true;
           return { ...recorded, requestDigest: auth.digest, bodyHash: undefined };
         }
         // The original never finished (crash, full disk): do the (idempotent) write now.
       }
+      // Stays in flight until handle() has recorded the reply, so a retry never falls in between.
       const write = handlePut(req, id, auth);
       writesInFlight.set(key, write);
-      try {
-        return await write;
-      } finally {
-        writesInFlight.delete(key);
-      }
+      state.writeKey = key;
+      return write;
     }
     throw new BadRequestError(`Method ${req.method} not allowed on blobs.`);
   }
@@ -307,6 +312,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       clearTimeout(timer);
     }
     rememberWriteReply(state, reply);
+    if (state.writeKey) writesInFlight.delete(state.writeKey);
     send(res, reply);
     logger.info({
       method: req.method,
@@ -317,10 +323,13 @@ export function createGateway(options: GatewayOptions): Gateway {
     }, "request");
   }
 
-  /** A write's final answer (not a 5xx: those may succeed when retried) is what its retries get. */
+  /**
+   * A write's final answer is what its retries get; not a transient one (429, 5xx), which a
+   * retry may turn into success.
+   */
   function rememberWriteReply(state: RequestState, reply: Reply) {
     const auth = state.auth;
-    if (!nonces || !auth || auth.fields.method !== "PUT" || state.replayedReply || reply.status >= 500) return;
+    if (!nonces || !auth || auth.fields.method !== "PUT" || state.replayedReply || reply.status === 429 || reply.status >= 500) return;
     const recorded: RecordedReply = { status: reply.status, contentType: reply.contentType, body: reply.body };
     try {
       nonces.recordReply(auth.signer, auth.fields.nonce, recorded);
