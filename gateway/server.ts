@@ -102,14 +102,14 @@ export function createGateway(options: GatewayOptions): Gateway {
   const logger = options.logger ?? pino({ name: "gateway" });
   const gatewayAddress = getAddress(options.gatewayAddress);
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
+  const nonces = options.nonces ?? createNonceCache({ windowSeconds: limits.timestampWindowSeconds });
   const verifier = createRequestVerifier({
     chainId: options.chainId,
     gatewayAddress,
     windowSeconds: limits.timestampWindowSeconds,
-    nonces: options.nonces ?? createNonceCache({ windowSeconds: limits.timestampWindowSeconds }),
+    nonces,
     now,
   });
-  const nonces = options.nonces;
   const rateLimiter = createRateLimiter({ ratePerSecond: limits.ratePerSecond, burst: limits.burst });
   const uploadBudget = createByteBudget(limits.maxInFlightUploadBytes);
   // Writes being handled, by signer and nonce: a retry that arrives while the original is still
@@ -173,7 +173,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (auth.retry) {
         req.resume(); // the original answer does not depend on the re-sent body
         const original = writesInFlight.get(key);
-        const recorded = original ? await original.catch(() => undefined) : nonces?.recordedReply(auth.signer, auth.fields.nonce);
+        const recorded = original ? await original.catch(() => undefined) : nonces.recordedReply(auth.signer, auth.fields.nonce);
         if (recorded && recorded.status < 500 && recorded.status !== 429) {
           state.replayedReply = true;
           return { ...recorded, requestDigest: auth.digest, bodyHash: undefined };
@@ -329,7 +329,7 @@ export function createGateway(options: GatewayOptions): Gateway {
    */
   function rememberWriteReply(state: RequestState, reply: Reply) {
     const auth = state.auth;
-    if (!nonces || !auth || auth.fields.method !== "PUT" || state.replayedReply || reply.status === 429 || reply.status >= 500) return;
+    if (!auth || auth.fields.method !== "PUT" || state.replayedReply || reply.status === 429 || reply.status >= 500) return;
     const recorded: RecordedReply = { status: reply.status, contentType: reply.contentType, body: reply.body };
     try {
       nonces.recordReply(auth.signer, auth.fields.nonce, recorded);
