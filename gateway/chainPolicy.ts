@@ -12,9 +12,9 @@ export type ChainPolicyOptions = {
   contracts: MedCipherContracts;
   provider: Provider;
   /**
-   * How long a fetched block number is reused. Every chain view is cached for the block it was
-   * read at, so the staleness of any decision is at most one block plus this many milliseconds.
-   * 0 asks for the block number on every request (exact, one extra RPC call per request).
+   * How long a fetched head block is reused. Every chain view is cached for the block (by hash)
+   * it was read at, so the staleness of any decision is at most one block plus this many
+   * milliseconds. 0 asks for the head block on every request (exact, one extra RPC call each).
    */
   blockNumberTtlMs?: number;
 };
@@ -32,27 +32,36 @@ export type ChainPolicyOptions = {
 export function createChainAccessPolicy(options: ChainPolicyOptions): AccessPolicy & { viewCacheSize(): number } {
   const { contracts, provider } = options;
   const ttl = options.blockNumberTtlMs ?? 0;
-  let blockPromise: Promise<number> | undefined;
+  let blockPromise: Promise<string> | undefined;
   let blockFetchedAt = -Infinity;
-  let cacheBlock = -1;
+  let cacheBlockHash = "";
   const cache = new Map<string, Promise<unknown>>();
 
-  function currentBlock(): Promise<number> {
+  /**
+   * The head block's hash. Views are keyed by hash, not number: a reorg that replaces the head
+   * with another block at the same height (same number, new hash) drops every cached view, so
+   * no decision is made against a dropped branch.
+   */
+  function currentBlockHash(): Promise<string> {
     const now = performance.now();
     if (!blockPromise || now - blockFetchedAt > ttl) {
       blockFetchedAt = now;
-      blockPromise = provider.getBlockNumber();
-      blockPromise.catch(() => { blockPromise = undefined; });
+      const pending = provider.getBlock("latest").then((block) => {
+        if (!block?.hash) throw new Error("the node returned no head block");
+        return block.hash;
+      });
+      pending.catch(() => { if (blockPromise === pending) blockPromise = undefined; });
+      blockPromise = pending;
     }
     return blockPromise;
   }
 
-  /** One chain view, memoised for the current block (concurrent callers share one RPC call). */
+  /** One chain view, memoised for the current head block (concurrent callers share one RPC call). */
   async function view<T>(key: string, read: () => Promise<T>): Promise<T> {
-    const block = await currentBlock();
-    if (block !== cacheBlock) {
+    const blockHash = await currentBlockHash();
+    if (blockHash !== cacheBlockHash) {
       cache.clear();
-      cacheBlock = block;
+      cacheBlockHash = blockHash;
     }
     let pending = cache.get(key) as Promise<T> | undefined;
     if (!pending) {

@@ -113,11 +113,50 @@ export class GatewayTimeoutError extends GatewayError {
   }
 }
 
+/** Too many upload bytes in flight at once (`limits.maxInFlightUploadBytes`): retry shortly. */
+export class GatewayBusyError extends GatewayError {
+  override name = "GatewayBusyError";
+  readonly httpStatus = 503;
+  constructor(details: { inFlightBytes: number; requestedBytes: number; budgetBytes: number; retryAfterMs: number }) {
+    super("The gateway is receiving as many upload bytes as it allows at once; retry shortly.", { code: "GATEWAY_BUSY", details });
+  }
+}
+
+/**
+ * The disk under the data directory is full (ENOSPC, EDQUOT or SQLite's "database or disk is
+ * full"). The request changed nothing: no blob, metadata, nonce or audit entry was half-written.
+ */
+export class InsufficientStorageError extends GatewayError {
+  override name = "InsufficientStorageError";
+  readonly httpStatus = 507;
+  constructor(cause?: unknown) {
+    super("The gateway's disk is full: nothing of this request was stored. Retry once the operator has freed space.", { code: "GATEWAY_STORAGE_FULL", cause });
+  }
+}
+
+/** True for the errors a full disk raises in node:fs and node:sqlite. */
+export function isDiskFullError(error: unknown): boolean {
+  const e = error as { code?: unknown; errcode?: unknown; errors?: unknown[] } | undefined;
+  if (!e || typeof e !== "object") return false;
+  if (e.code === "ENOSPC" || e.code === "EDQUOT") return true;
+  // SQLITE_FULL is primary result code 13 (extended codes keep it in the low byte).
+  if (e.code === "ERR_SQLITE_ERROR" && typeof e.errcode === "number" && (e.errcode & 0xff) === 13) return true;
+  return Array.isArray(e.errors) && e.errors.some(isDiskFullError);
+}
+
 /** Anything unexpected; details stay in the gateway's log, never in the response. */
 export class GatewayInternalError extends GatewayError {
   override name = "GatewayInternalError";
   readonly httpStatus = 500;
   constructor(cause?: unknown) {
     super("Internal gateway error.", { code: "GATEWAY_INTERNAL", cause });
+  }
+}
+
+/** The data directory cannot be used (read-only file system, no permission): raised at start-up. */
+export class DataDirectoryError extends BaseError {
+  override name = "DataDirectoryError";
+  constructor(details: { path: string; errno: string; problem: string }, cause?: unknown) {
+    super(`Gateway data directory ${details.path} is unusable: ${details.problem} (${details.errno}).`, { code: "GATEWAY_DATA_DIR_UNUSABLE", details, cause });
   }
 }

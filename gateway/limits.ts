@@ -11,6 +11,13 @@ export type GatewayLimits = {
   requestTimeoutMs: number;
   /** Accepted clock difference between a request's timestamp and the gateway, either way. */
   timestampWindowSeconds: number;
+  /**
+   * Upload bytes in progress at once, across all connections (each upload reserves its
+   * `content-length`, or its kind's limit when it sends none); beyond it an upload is answered
+   * 503 GATEWAY_BUSY. Uploads stream to disk, so this bounds temporary disk use and concurrent
+   * work, not memory. Keep it at least the largest `maxBytes`, or that kind can never be stored.
+   */
+  maxInFlightUploadBytes: number;
 };
 
 const MiB = 1024 * 1024;
@@ -29,6 +36,7 @@ export const DEFAULT_LIMITS: GatewayLimits = {
   burst: 200,
   requestTimeoutMs: 30_000,
   timestampWindowSeconds: 120,
+  maxInFlightUploadBytes: 1024 * MiB,
 };
 
 export type RateLimiter = {

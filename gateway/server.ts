@@ -6,19 +6,21 @@ import { pino, type Logger } from "pino";
 
 import { isSha256Hex, sha256Hex, type Sha256Hex } from "../core/hash.js";
 import { checksumAddress as getAddress } from "./address.js";
-import type { AuditLog } from "./audit/auditLog.js";
+import type { AuditLog, AuditProof } from "./audit/auditLog.js";
 import { ed25519Sign, generateEd25519, type Ed25519KeyPair } from "./auth/ed25519.js";
-import { createNonceCache } from "./auth/nonceCache.js";
+import { createNonceCache, type NonceCache, type RecordedReply } from "./auth/nonceCache.js";
 import { createRequestVerifier, type AuthenticatedRequest } from "./auth/requestAuth.js";
 import {
   BadRequestError,
   BlobConflictError,
-  BlobIntegrityError,
   BlobNotFoundError,
   BlobTooLargeError,
+  GatewayBusyError,
   GatewayError,
   GatewayInternalError,
   GatewayTimeoutError,
+  InsufficientStorageError,
+  isDiskFullError,
   RateLimitedError,
 } from "./errors.js";
 import { createRateLimiter, DEFAULT_LIMITS, type GatewayLimits } from "./limits.js";
@@ -39,7 +41,7 @@ import {
   type GatewayMethod,
 } from "./protocol.js";
 import type { BlobStore } from "./store/blobStore.js";
-import type { MetadataStore } from "./store/metadata.js";
+import type { BlobMeta, MetadataStore } from "./store/metadata.js";
 
 export type GatewayOptions = {
   store: BlobStore;
@@ -54,6 +56,11 @@ export type GatewayOptions = {
   logger?: Logger;
   /** Unix seconds; injectable for tests of the timestamp window. */
   now?: () => number;
+  /**
+   * Where used nonces (and the replies to writes, for retries) are kept. Default: in memory,
+   * forgotten on restart; `openGatewayData` gives the persistent SQLite store the service uses.
+   */
+  nonces?: NonceCache;
 };
 
 export type Gateway = {
@@ -64,9 +71,17 @@ export type Gateway = {
   limits: GatewayLimits;
 };
 
-/** `bodyHash`: the body's SHA-256 when already known (a blob's id, verified by the store). */
 /** What is known about a request as it is handled: the claimed digest first, then the verified auth. */
-type RequestState = { auth?: AuthenticatedRequest; claimed?: { digest?: string } };
+type RequestState = {
+  auth?: AuthenticatedRequest;
+  claimed?: { digest?: string };
+  /** This reply is a recorded one, re-sent to a retry. */
+  replayedReply?: boolean;
+  /** The write's key in `writesInFlight`, removed once its reply is recorded. */
+  writeKey?: string;
+};
+
+/** `bodyHash`: the body's SHA-256 when already known (a blob's id, verified by the store). */
 
 type Reply = { status: number; body: Uint8Array; contentType: string; requestDigest: string; mode?: "direct" | "session"; bodyHash?: string };
 
@@ -87,14 +102,23 @@ export function createGateway(options: GatewayOptions): Gateway {
   const logger = options.logger ?? pino({ name: "gateway" });
   const gatewayAddress = getAddress(options.gatewayAddress);
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
+  const nonces = options.nonces ?? createNonceCache({ windowSeconds: limits.timestampWindowSeconds });
   const verifier = createRequestVerifier({
     chainId: options.chainId,
     gatewayAddress,
     windowSeconds: limits.timestampWindowSeconds,
-    nonces: createNonceCache({ windowSeconds: limits.timestampWindowSeconds }),
+    nonces,
     now,
   });
   const rateLimiter = createRateLimiter({ ratePerSecond: limits.ratePerSecond, burst: limits.burst });
+  const uploadBudget = createByteBudget(limits.maxInFlightUploadBytes);
+  // Writes being handled, by signer and nonce: a retry that arrives while the original is still
+  // running waits for the original's reply instead of doing the work twice.
+  const writesInFlight = new Map<string, Promise<Reply>>();
+  // Refusals of requests whose signer was never established (bad, expired or replayed signatures)
+  // and rate-limited ones: counted here instead of one audit entry each, so junk cannot grow the
+  // log per request.
+  const aggregateRefusals = { total: 0, byCode: {} as Record<string, number> };
 
   // Session-mode responses are signed by an Ed25519 key the gateway's Ethereum key certifies
   // (EIP-712 GatewayResponseKey); the certificate is renewed an hour before it lapses.
@@ -145,27 +169,55 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
     if (req.method === "PUT") {
       const auth = authenticate(req, "PUT", id, state);
-      const { kind, category, purpose, ref } = auth.fields;
-      if (!isBlobKind(kind)) throw new BadRequestError(`Unknown blob kind "${kind}".`, { kind });
-      const owner = getAddress(auth.fields.owner);
-      if (owner === ZeroAddress) throw new BadRequestError("A blob must name its owner (patient).");
-      const maxBytes = limits.maxBytes[kind];
-      const declared = Number(req.headers["content-length"] ?? NaN);
-      if (Number.isFinite(declared) && declared > maxBytes) throw new BlobTooLargeError({ kind, maxBytes, bytes: declared });
-      const reason = await options.policy.authorizeWrite({ signer: auth.signer, blobId: id, owner, kind, category, purpose, ref });
-      const existing = await options.metadata.get(id);
-      if (existing && (existing.owner !== owner || existing.kind !== kind || existing.category !== category || existing.ref !== ref)) throw new BlobConflictError(id);
-      const bytes = await readBody(req, maxBytes, kind);
-      const actual = sha256Hex(bytes);
-      if (actual !== id) throw new BlobIntegrityError({ blobId: id, actual, where: "upload" });
-      await options.store.put(id, bytes);
-      if (!existing) {
-        await options.metadata.put({ blobId: id, owner, kind, category, ref, size: bytes.length, writer: auth.signer, storedAt: new Date(now() * 1000).toISOString() });
+      const key = `${auth.signer}:${auth.fields.nonce}`;
+      if (auth.retry) {
+        req.resume(); // the original answer does not depend on the re-sent body
+        const original = writesInFlight.get(key);
+        const recorded = original ? await original.catch(() => undefined) : nonces.recordedReply(auth.signer, auth.fields.nonce);
+        if (recorded && recorded.status < 500 && recorded.status !== 429) {
+          state.replayedReply = true;
+          return { ...recorded, requestDigest: auth.digest, bodyHash: undefined };
+        }
+        // The original never finished (crash, full disk): do the (idempotent) write now.
       }
-      await options.audit.append({ actor: auth.signer, action: "write", blobId: id, owner, purpose, outcome: "granted", reason });
-      return json(existing ? 200 : 201, { blobId: id, size: bytes.length }, auth.digest);
+      // Stays in flight until handle() has recorded the reply, so a retry never falls in between.
+      const write = handlePut(req, id, auth);
+      writesInFlight.set(key, write);
+      state.writeKey = key;
+      return write;
     }
     throw new BadRequestError(`Method ${req.method} not allowed on blobs.`);
+  }
+
+  async function handlePut(req: IncomingMessage, id: Sha256Hex, auth: AuthenticatedRequest): Promise<Reply> {
+    const { kind, category, purpose, ref } = auth.fields;
+    if (!isBlobKind(kind)) throw new BadRequestError(`Unknown blob kind "${kind}".`, { kind });
+    const owner = getAddress(auth.fields.owner);
+    if (owner === ZeroAddress) throw new BadRequestError("A blob must name its owner (patient).");
+    const maxBytes = limits.maxBytes[kind];
+    const declared = Number(req.headers["content-length"] ?? NaN);
+    if (Number.isFinite(declared) && declared > maxBytes) throw new BlobTooLargeError({ kind, maxBytes, bytes: declared });
+    const reason = await options.policy.authorizeWrite({ signer: auth.signer, blobId: id, owner, kind, category, purpose, ref });
+    const wanted = { owner, kind, category, ref };
+    const existing = await options.metadata.get(id);
+    if (existing && !sameBlob(existing, wanted)) throw new BlobConflictError(id);
+    // An upload without a length reserves its kind's limit: the budget bounds what may arrive.
+    const reserved = Number.isFinite(declared) ? declared : maxBytes;
+    const release = uploadBudget.reserve(reserved);
+    let size: number;
+    try {
+      size = await options.store.putStream(id, bodyChunks(req), { maxBytes, kind });
+    } finally {
+      release();
+    }
+    // The first upload to create the metadata decides it; a concurrent one with other metadata
+    // learns the winner here and is refused (its identical bytes are already stored).
+    const { meta, created } = existing
+      ? { meta: existing, created: false }
+      : await options.metadata.create({ blobId: id, ...wanted, size, writer: auth.signer, storedAt: new Date(now() * 1000).toISOString() });
+    if (!sameBlob(meta, wanted)) throw new BlobConflictError(id);
+    await options.audit.append({ actor: auth.signer, action: "write", blobId: id, owner, purpose, outcome: "granted", reason });
+    return json(created ? 201 : 200, { blobId: id, size }, auth.digest);
   }
 
   async function handleAudit(req: IncomingMessage, url: URL, state: RequestState): Promise<Reply> {
@@ -179,39 +231,58 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
     if (owner !== getAddress(auth.fields.owner)) throw new BadRequestError("The owner query must match the signed owner.");
     await options.policy.authorizeAuditRead(auth.signer, owner);
+    const sinceParam = url.searchParams.get("since");
+    const since = sinceParam === null ? undefined : Number(sinceParam);
+    if (since !== undefined && (!Number.isSafeInteger(since) || since < 0)) throw new BadRequestError("since must be a tree size (a non-negative integer).", { since: sinceParam });
     await options.audit.append({ actor: auth.signer, action: "audit-read", blobId: ZeroHash, owner, purpose: auth.fields.purpose, outcome: "granted", reason: "owner" });
-    const all = await options.audit.entries();
-    const entries = all.filter((e) => e.owner === owner || e.actor === owner);
-    // Every entry's hash (not its content) lets the patient prove their entries are in the
-    // anchored log without seeing anyone else's (verifyAuditProof).
-    return json(200, { owner, head: { seq: all.length, head: all.at(-1)?.hash ?? ZeroHash }, entries, hashes: all.map((e) => e.hash) }, auth.digest);
+    const size = options.audit.head().seq;
+    if (since !== undefined && since > size) throw new BadRequestError("since is beyond the log's size.", { since, size });
+    const entries = (await options.audit.entries()).filter((e) => e.seq <= size && (e.owner === owner || e.actor === owner));
+    // The patient's own entries with their Merkle inclusion proofs, and the consistency proof from
+    // the tree they anchored-checked (`since`): O(log n) hashes each, nobody else's entries.
+    const proof: AuditProof = {
+      owner,
+      tree: { size, root: options.audit.root(size) },
+      entries,
+      inclusion: entries.map((e) => options.audit.inclusionProof(e.seq, size)),
+      consistency: since === undefined ? undefined : { fromSize: since, proof: options.audit.consistencyProof(since, size) },
+    };
+    return json(200, proof, auth.digest);
   }
 
   async function route(req: IncomingMessage, state: RequestState): Promise<Reply> {
-    const url = new URL(req.url ?? "/", "http://gateway.invalid");
+    const url = parseUrl(req);
+    if (!url) throw new BadRequestError("The request target is not a valid URL path.");
     const path = url.pathname;
     if (path.startsWith("/v1/blobs/")) return handleBlob(req, path.slice("/v1/blobs/".length), state);
     if (req.method !== "GET") throw new BadRequestError(`Method ${req.method} not allowed on ${path}.`);
     if (path === "/healthz") return json(200, { ok: true });
     if (path === "/v1/info") return json(200, { gateway: gatewayAddress, chainId: options.chainId, protocol: 1, limits });
-    if (path === "/v1/audit/head") return json(200, options.audit.head());
+    if (path === "/v1/audit/head") return json(200, { ...options.audit.head(), aggregateRefusals });
     if (path === "/v1/audit") return handleAudit(req, url, state);
     return json(404, { error: { code: "GATEWAY_NOT_FOUND", message: `No route ${path}.` } });
   }
 
   async function recordRefusal(req: IncomingMessage, error: GatewayError, state: RequestState) {
-    // Every refused access to a blob is audited too; unauthenticated ones under the zero address.
-    const path = new URL(req.url ?? "/", "http://gateway.invalid").pathname;
+    // Every refused access to a blob by an authenticated signer is audited; refusals with no
+    // established signer, and rate-limited ones, are only counted (aggregateRefusals).
+    const path = parseUrl(req)?.pathname;
+    if (!path) return;
     if (!path.startsWith("/v1/blobs/") && path !== "/v1/audit") return;
     const blobId = path.startsWith("/v1/blobs/") ? path.slice("/v1/blobs/".length) : ZeroHash;
     if (!isSha256Hex(blobId)) return;
+    if (!state.auth || error instanceof RateLimitedError) {
+      aggregateRefusals.total += 1;
+      aggregateRefusals.byCode[error.code] = (aggregateRefusals.byCode[error.code] ?? 0) + 1;
+      return;
+    }
     const meta = await options.metadata.get(blobId).catch(() => undefined);
     await options.audit.append({
-      actor: state.auth?.signer ?? ZeroAddress,
+      actor: state.auth.signer,
       action: req.method === "PUT" ? "write" : path === "/v1/audit" ? "audit-read" : "read",
       blobId,
-      owner: meta?.owner ?? (state.auth && state.auth.fields.owner !== ZeroAddress ? getAddress(state.auth.fields.owner) : null),
-      purpose: state.auth?.fields.purpose ?? 0,
+      owner: meta?.owner ?? (state.auth.fields.owner !== ZeroAddress ? getAddress(state.auth.fields.owner) : null),
+      purpose: state.auth.fields.purpose,
       outcome: "refused",
       reason: error.code,
     });
@@ -229,16 +300,19 @@ export function createGateway(options: GatewayOptions): Gateway {
       reply = await Promise.race([route(req, state), timeout]);
       reply.mode = state.auth?.mode;
     } catch (caught) {
-      const error = caught instanceof GatewayError ? caught : new GatewayInternalError(caught);
+      const error = caught instanceof GatewayError ? caught : isDiskFullError(caught) ? new InsufficientStorageError(caught) : new GatewayInternalError(caught);
+      if (error instanceof InsufficientStorageError) logger.error({ err: caught, url: req.url }, "disk full: request refused, nothing stored");
       if (error instanceof GatewayInternalError) logger.error({ err: caught, url: req.url }, "internal error");
       await recordRefusal(req, error, state).catch((auditError: unknown) => logger.error({ err: auditError }, "audit append failed"));
       const body: ErrorBody = { error: { code: error.code, message: error.shortMessage, details: error instanceof GatewayInternalError ? undefined : error.details } };
       reply = json(error.httpStatus, body, state.auth?.digest ?? state.claimed?.digest ?? ZeroHash);
       reply.mode = state.auth?.mode;
-      if (error instanceof RateLimitedError) res.setHeader("retry-after", Math.ceil(error.details.retryAfterMs as number / 1000));
+      if (error instanceof RateLimitedError || error instanceof GatewayBusyError) res.setHeader("retry-after", Math.ceil(error.details.retryAfterMs as number / 1000));
     } finally {
       clearTimeout(timer);
     }
+    rememberWriteReply(state, reply);
+    if (state.writeKey) writesInFlight.delete(state.writeKey);
     send(res, reply);
     logger.info({
       method: req.method,
@@ -247,6 +321,22 @@ export function createGateway(options: GatewayOptions): Gateway {
       signer: state.auth?.signer,
       ms: Math.round((performance.now() - started) * 10) / 10,
     }, "request");
+  }
+
+  /**
+   * A write's final answer is what its retries get; not a transient one (429, 5xx), which a
+   * retry may turn into success.
+   */
+  function rememberWriteReply(state: RequestState, reply: Reply) {
+    const auth = state.auth;
+    if (!auth || auth.fields.method !== "PUT" || state.replayedReply || reply.status === 429 || reply.status >= 500) return;
+    const recorded: RecordedReply = { status: reply.status, contentType: reply.contentType, body: reply.body };
+    try {
+      nonces.recordReply(auth.signer, auth.fields.nonce, recorded);
+    } catch (error) {
+      // A full disk here costs only the exact replay of this answer: a retry redoes the write.
+      logger.warn({ err: error }, "could not remember a write's reply for retries");
+    }
   }
 
   function send(res: ServerResponse, reply: Reply) {
@@ -304,22 +394,50 @@ export function createGateway(options: GatewayOptions): Gateway {
   };
 }
 
-/** Reads the whole body, refusing it as soon as it exceeds `maxBytes` (whatever the header said). */
-function readBody(req: IncomingMessage, maxBytes: number, kind: string): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBytes) {
-        req.removeAllListeners("data");
-        req.resume();
-        reject(new BlobTooLargeError({ kind, maxBytes, bytes: size }));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
+/** The request body as chunks; if the consumer stops early (too large, bad hash), the rest is drained, not read. */
+async function* bodyChunks(req: IncomingMessage): AsyncGenerator<Uint8Array> {
+  try {
+    for await (const chunk of req.iterator({ destroyOnReturn: false })) yield chunk as Buffer;
+  } finally {
+    if (!req.readableEnded) req.resume();
+  }
+}
+
+/**
+ * Same bytes, same blob: owner, kind and category are fixed at the first upload; so is `ref`,
+ * except for prediction results. A result's `ref` names the request the oracle was serving when
+ * it wrote, an authorisation context, not part of what the blob is: the chain binds a result to
+ * its request (the fulfilment carries the result's hash). Re-evaluating the same input gives the
+ * same bytes, and after a reorg re-orders requests the same result may be stored under another
+ * request id: that is the same blob again (200), not a conflict. Its metadata keeps the first ref.
+ */
+function sameBlob(meta: BlobMeta, wanted: { owner: string; kind: string; category: number; ref: string }): boolean {
+  return meta.owner === wanted.owner && meta.kind === wanted.kind && meta.category === wanted.category &&
+    (meta.ref === wanted.ref || wanted.kind === "he-result");
+}
+
+/** The request's URL, or undefined when its target is not a valid URL (`GET http://[`). */
+function parseUrl(req: IncomingMessage): URL | undefined {
+  try {
+    return new URL(req.url ?? "/", "http://gateway.invalid");
+  } catch {
+    return undefined;
+  }
+}
+
+/** Bytes of uploads in progress, across all connections, against a fixed budget. */
+function createByteBudget(budgetBytes: number) {
+  let inFlightBytes = 0;
+  return {
+    /** Reserves `bytes` or refuses with GatewayBusyError; returns the release function. */
+    reserve(bytes: number): () => void {
+      if (inFlightBytes + bytes > budgetBytes) throw new GatewayBusyError({ inFlightBytes, requestedBytes: bytes, budgetBytes, retryAfterMs: 1000 });
+      inFlightBytes += bytes;
+      let released = false;
+      return () => {
+        if (!released) inFlightBytes -= bytes;
+        released = true;
+      };
+    },
+  };
 }

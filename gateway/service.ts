@@ -1,19 +1,16 @@
-import { join } from "node:path";
-
 import { computeAddress, type Provider, type Signer, type SigningKey } from "ethers";
 import { pino, type Logger } from "pino";
 
 import { connectContracts, type MedCipherAddresses } from "../sdk/chain/contracts.js";
 import { createAuditAnchorer, type AuditAnchorer } from "./audit/anchor.js";
-import { openAuditLog, type AuditLog } from "./audit/auditLog.js";
+import type { AuditLog } from "./audit/auditLog.js";
 import { createChainAccessPolicy } from "./chainPolicy.js";
-import type { GatewayLimits } from "./limits.js";
+import { DEFAULT_LIMITS, type GatewayLimits } from "./limits.js";
 import { createGateway, type Gateway } from "./server.js";
-import { createDirectoryBlobStore } from "./store/directoryStore.js";
-import { createDirectoryMetadataStore } from "./store/metadata.js";
+import { openGatewayData } from "./store/dataDir.js";
 
 export type GatewayServiceOptions = {
-  /** Blobs, metadata and the audit log live under this directory. */
+  /** Blobs, metadata, the audit log and the used nonces live under this directory. */
   dataDir: string;
   provider: Provider;
   addresses: MedCipherAddresses;
@@ -46,11 +43,14 @@ export async function startGatewayService(options: GatewayServiceOptions): Promi
   const chainId = Number((await options.provider.getNetwork()).chainId);
   const address = computeAddress(options.signingKey.publicKey);
   const contracts = connectContracts(options.addresses, options.provider);
-  const audit = await openAuditLog(join(options.dataDir, "audit.jsonl"));
+  const data = await openGatewayData(options.dataDir, { windowSeconds: options.limits?.timestampWindowSeconds ?? DEFAULT_LIMITS.timestampWindowSeconds });
+  if (data.cleaned.tempFiles + data.cleaned.blobsWithoutMetadata > 0) logger.warn({ dataDir: options.dataDir, ...data.cleaned }, "removed what an interrupted run left behind");
+  const { audit } = data;
   const gateway = createGateway({
-    store: createDirectoryBlobStore(join(options.dataDir, "blobs")),
-    metadata: createDirectoryMetadataStore(join(options.dataDir, "meta")),
+    store: data.store,
+    metadata: data.metadata,
     audit,
+    nonces: data.nonces,
     policy: createChainAccessPolicy({ contracts, provider: options.provider, blockNumberTtlMs: options.blockNumberTtlMs }),
     signingKey: options.signingKey,
     gatewayAddress: address,
@@ -73,7 +73,7 @@ export async function startGatewayService(options: GatewayServiceOptions): Promi
     async close() {
       await anchorer?.stop();
       await gateway.close();
-      await audit.close();
+      await data.close();
     },
   };
 }

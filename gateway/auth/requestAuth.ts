@@ -25,6 +25,13 @@ export type AuthenticatedRequest = {
   digest: string;
   /** "direct": the request is signed by the Ethereum key; "session": by an Ed25519 key it authorised. */
   mode: "direct" | "session";
+  /**
+   * True when this exact signed request (same digest, same nonce) was accepted before: a write
+   * re-sent after a dropped connection. Only writes may be retried (their answer is the
+   * original one, and storing the same bytes twice changes nothing); a re-sent read or audit
+   * request is a replay, refused, so a captured request never yields data a second time.
+   */
+  retry: boolean;
 };
 
 export type RequestVerifier = {
@@ -41,7 +48,8 @@ type VerifiedSession = { signer: string; key: KeyObject; notAfter: number };
 /**
  * Checks, in order (cheapest first, so junk costs little): header shape, chain id and gateway
  * address, timestamp window, signature (EIP-712, recovered signer must equal the claimed one), then
- * the nonce — last, so an invalid signature cannot burn someone else's nonce.
+ * the nonce — last, so an invalid signature cannot burn someone else's nonce. A write whose nonce
+ * was already used by the same request is let through as a retry (`retry: true`).
  */
 export function createRequestVerifier(options: {
   chainId: number;
@@ -136,10 +144,10 @@ export function createRequestVerifier(options: {
           throw new AuthenticationError("Request signature does not match the claimed signer.", { signer: auth.signer });
         }
       }
-      const nonceState = options.nonces.use(recovered, auth.nonce, auth.timestamp, current);
-      if (nonceState === "replay") throw new ReplayedRequestError({ signer: recovered, nonce: auth.nonce });
+      const nonceState = options.nonces.use(recovered, auth.nonce, digest, auth.timestamp, current);
+      if (nonceState === "replay" || (nonceState === "retry" && method !== "PUT")) throw new ReplayedRequestError({ signer: recovered, nonce: auth.nonce });
       if (nonceState === "full") throw new AuthenticationError("Gateway nonce cache is full; retry shortly.");
-      return { signer: recovered, fields, digest, mode: sessionValue ? "session" : "direct" };
+      return { signer: recovered, fields, digest, mode: sessionValue ? "session" : "direct", retry: nonceState === "retry" };
     },
   };
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, open, rename, rm } from "node:fs/promises";
+import { link, mkdir, open, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 
 /**
@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 export async function writeFileAtomic(path: string, bytes: Uint8Array | string): Promise<void> {
   const directory = dirname(path);
   await mkdir(directory, { recursive: true });
-  const temp = join(directory, `.tmp-${randomBytes(8).toString("hex")}`);
+  const temp = tempPathIn(directory);
   try {
     const file = await open(temp, "wx", 0o600);
     try {
@@ -26,7 +26,44 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array | string):
   await syncDirectory(directory);
 }
 
-async function syncDirectory(directory: string): Promise<void> {
+/** A temp file name in `directory`; start-up cleaning removes any a crash left behind. */
+export function tempPathIn(directory: string): string {
+  return join(directory, `${TEMP_PREFIX}${randomBytes(8).toString("hex")}`);
+}
+
+export const TEMP_PREFIX = ".tmp-";
+
+/**
+ * Creates `path` with `bytes` only if it does not exist yet, atomically (a hard link of a fully
+ * written temp file fails with EEXIST when another writer got there first). Returns false, and
+ * changes nothing, when the file already existed: the first writer wins, whatever the timing.
+ */
+export async function createFileExclusive(path: string, bytes: Uint8Array | string): Promise<boolean> {
+  const directory = dirname(path);
+  await mkdir(directory, { recursive: true });
+  const temp = tempPathIn(directory);
+  try {
+    const file = await open(temp, "wx", 0o600);
+    try {
+      await file.writeFile(bytes);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    try {
+      await link(temp, path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw error;
+    }
+  } finally {
+    await rm(temp, { force: true });
+  }
+  await syncDirectory(directory);
+  return true;
+}
+
+export async function syncDirectory(directory: string): Promise<void> {
   const handle = await open(directory, "r");
   try {
     await handle.sync();

@@ -1,9 +1,11 @@
-import { readFile, rm, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
 
 import { isSha256Hex, sha256Hex, type Sha256Hex } from "../../core/hash.js";
-import { BadRequestError, BlobIntegrityError } from "../errors.js";
-import { writeFileAtomic } from "./atomicFile.js";
+import { BadRequestError, BlobIntegrityError, BlobTooLargeError } from "../errors.js";
+import { syncDirectory, tempPathIn, writeFileAtomic } from "./atomicFile.js";
 import type { BlobStore } from "./blobStore.js";
 
 /**
@@ -22,13 +24,39 @@ export function createDirectoryBlobStore(root: string): BlobStore {
       const actual = sha256Hex(bytes);
       if (actual !== id) throw new BlobIntegrityError({ blobId: id, actual, where: "upload" });
       const path = pathOf(id);
-      if (await exists(path)) {
-        // Content addressing makes a second write of the same id a no-op, but only if the copy
-        // on disk is intact; a damaged copy is replaced by the verified upload.
-        const existing = await readFile(path);
-        if (sha256Hex(existing) === id) return;
-      }
+      if (await intact(path, id)) return;
       await writeFileAtomic(path, bytes);
+    },
+
+    async putStream(id, chunks, limit) {
+      const path = pathOf(id);
+      const directory = dirname(path);
+      await mkdir(directory, { recursive: true });
+      const temp = tempPathIn(directory);
+      const hash = createHash("sha256");
+      let size = 0;
+      try {
+        const file = await open(temp, "wx", 0o600);
+        try {
+          for await (const chunk of chunks) {
+            size += chunk.length;
+            if (size > limit.maxBytes) throw new BlobTooLargeError({ kind: limit.kind, maxBytes: limit.maxBytes, bytes: size });
+            hash.update(chunk);
+            await file.writeFile(chunk);
+          }
+          const actual: Sha256Hex = `0x${hash.digest("hex")}`;
+          if (actual !== id) throw new BlobIntegrityError({ blobId: id, actual, where: "upload" });
+          await file.sync();
+        } finally {
+          await file.close();
+        }
+        if (await intact(path, id)) return size;
+        await rename(temp, path);
+      } finally {
+        await rm(temp, { force: true });
+      }
+      await syncDirectory(directory);
+      return size;
     },
 
     async get(id) {
@@ -53,6 +81,18 @@ export function createDirectoryBlobStore(root: string): BlobStore {
       await rm(pathOf(id), { force: true });
     },
   };
+}
+
+/**
+ * Content addressing makes a second write of the same id a no-op, but only if the copy on disk is
+ * intact; a damaged copy is replaced by the verified upload.
+ */
+async function intact(path: string, id: Sha256Hex): Promise<boolean> {
+  if (!(await exists(path))) return false;
+  // Streamed: a re-upload of a large blob must not read the stored copy into memory whole.
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return `0x${hash.digest("hex")}` === id;
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -3,7 +3,7 @@ import { join } from "node:path";
 
 import type { Sha256Hex } from "../../core/hash.js";
 import type { BlobKind } from "../protocol.js";
-import { writeFileAtomic } from "./atomicFile.js";
+import { createFileExclusive, writeFileAtomic } from "./atomicFile.js";
 
 /** What the gateway knows about a blob besides its bytes: who owns it and what it is. */
 export type BlobMeta = {
@@ -24,6 +24,11 @@ export type BlobMeta = {
 export interface MetadataStore {
   get(blobId: Sha256Hex): Promise<BlobMeta | undefined>;
   put(meta: BlobMeta): Promise<void>;
+  /**
+   * Stores `meta` unless the blob already has metadata, atomically: of two concurrent uploads of
+   * the same bytes, the first to create wins whatever the timing, and both learn the winner.
+   */
+  create(meta: BlobMeta): Promise<{ meta: BlobMeta; created: boolean }>;
 }
 
 /** One small JSON file per blob beside the blob directory, cached in memory after first use. */
@@ -42,6 +47,15 @@ export function createDirectoryMetadataStore(root: string): MetadataStore {
         if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
         throw error;
       }
+    },
+    async create(meta) {
+      if (await createFileExclusive(pathOf(meta.blobId), JSON.stringify(meta))) {
+        cache.set(meta.blobId, meta);
+        return { meta, created: true };
+      }
+      const existing = await this.get(meta.blobId);
+      if (!existing) throw new Error(`metadata of ${meta.blobId} vanished while being created`);
+      return { meta: existing, created: false };
     },
     async put(meta) {
       await writeFileAtomic(pathOf(meta.blobId), JSON.stringify(meta));

@@ -20,7 +20,7 @@ export type GetAuditTrailReturnType = {
   events: AuditEvent[];
   chain: ChainAuditItem[];
   gateway: AuditEntry[];
-  /** The gateway log proof checked against the head the gateway anchored on-chain. */
+  /** The gateway log proof (inclusion + consistency) checked against the tree head anchored on-chain. */
   anchoredHead: { seq: number; head: string; verified: boolean } | null;
 };
 
@@ -83,11 +83,13 @@ export async function getAuditTrail(client: MedCipherClient, parameters: GetAudi
   }
   chain.sort((a, b) => a.blockNumber - b.blockNumber);
 
-  const log = await gateway.audit(patient);
+  // The anchored tree head first, then the gateway's entries with inclusion proofs in its current
+  // tree and the consistency proof from the anchored tree to it: O(log n) hashes per entry.
   const anchored = (await client.contracts.auditAnchor.latestHead!(gateway.gatewayAddress)) as { headHash: string; entryCount: bigint };
   let anchoredHead: GetAuditTrailReturnType["anchoredHead"] = null;
   const seq = Number(anchored.entryCount);
-  verifyAuditProof(log.entries, log.hashes, seq > 0 ? { seq, head: anchored.headHash } : undefined);
+  const log = await gateway.audit(patient, seq > 0 ? { since: seq } : {});
+  verifyAuditProof(log, seq > 0 ? { seq, head: anchored.headHash } : undefined);
   if (seq > 0) anchoredHead = { seq, head: anchored.headHash, verified: true };
 
   let gatewayEntries = log.entries;

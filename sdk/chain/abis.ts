@@ -163,5 +163,6 @@ export const AUDIT_LOG_ANCHOR_ABI = [
   "event AuditHeadAnchored(address indexed gateway, bytes32 indexed headHash, uint64 entryCount, bytes32 previousHead, uint64 previousCount)",
   "error InvalidHead()",
   "error EntryCountNotIncreasing(uint64 previous, uint64 given)",
+  "error EntryCountGrowthTooLarge(uint64 previous, uint64 given, uint64 maxGrowth)",
 ];
 

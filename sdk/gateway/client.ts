@@ -3,7 +3,7 @@ import type { KeyObject } from "node:crypto";
 import { getAddress, getBytes, hexlify, isAddress, isHexString, randomBytes, recoverAddress, ZeroAddress, ZeroHash, type Signer } from "ethers";
 
 import { isSha256Hex, sha256Hex, type Sha256Hex } from "../../core/hash.js";
-import type { AuditEntry } from "../../gateway/audit/auditLog.js";
+import type { AuditProof } from "../../gateway/audit/auditLog.js";
 import { ed25519PublicKey, ed25519Sign, ed25519Verify, generateEd25519, type Ed25519KeyPair } from "../../gateway/auth/ed25519.js";
 import {
   decodeJsonHeader,
@@ -74,9 +74,13 @@ export type GatewayClient = {
   put(bytes: Uint8Array, parameters: PutBlobParameters): Promise<Sha256Hex>;
   /** Downloads and verifies a blob (response signature and SHA-256). */
   get(blobId: string, parameters: GetBlobParameters): Promise<Uint8Array>;
-  /** The audit entries about `owner` (the signer must be allowed to read them). */
-  audit(owner: string): Promise<{ head: { seq: number; head: string }; entries: AuditEntry[]; hashes: string[] }>;
-  /** The public head of the gateway's hash-chained audit log. */
+  /**
+   * The audit entries about `owner` (the signer must be allowed to read them), each with its
+   * Merkle inclusion proof; `since` (the anchored tree size) adds the consistency proof from that
+   * tree. Check it with `verifyAuditProof(proof, anchored)`.
+   */
+  audit(owner: string, options?: { since?: number }): Promise<AuditProof>;
+  /** The public tree head (`seq` entries, Merkle root `head`) of the gateway's audit log. */
   auditHead(): Promise<{ seq: number; head: string }>;
   /** Closes pooled connections (idle keep-alive connections do not keep a Node process alive). */
   close(): void;
@@ -136,7 +140,25 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
     }
   }
 
-  async function signedRequest(method: GatewayMethod, path: string, fields: Omit<GatewayRequestFields, "timestamp" | "nonce" | "gateway" | "method">, body?: Uint8Array) {
+  type SignedFields = Omit<GatewayRequestFields, "timestamp" | "nonce" | "gateway" | "method">;
+
+  /**
+   * A read or audit request the gateway calls a replay although its nonce was fresh: the
+   * transport's re-send after a dropped connection delivered it twice and the first copy was
+   * served. The gateway answers re-sent reads with 401 (a captured read must never yield data
+   * twice) and re-sent writes with their original answer, so reads are signed again, once, with
+   * a new nonce.
+   */
+  async function signedRequest(method: GatewayMethod, path: string, fields: SignedFields, body?: Uint8Array) {
+    try {
+      return await signAndSend(method, path, fields, body);
+    } catch (error) {
+      if (method === "PUT" || !(error instanceof GatewayRequestError) || error.code !== "GATEWAY_AUTH_REPLAY") throw error;
+      return signAndSend(method, path, fields, body);
+    }
+  }
+
+  async function signAndSend(method: GatewayMethod, path: string, fields: SignedFields, body?: Uint8Array) {
     signerAddress ??= getAddress(await options.signer.getAddress());
     const full: GatewayRequestFields = {
       ...fields,
@@ -252,9 +274,10 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
       if (bodyHash !== blobId) throw new IntegrityError("Blob from gateway", { blobId, actual: bodyHash });
       return bytes;
     },
-    async audit(owner) {
+    async audit(owner, auditOptions = {}) {
       const address = getAddress(owner);
-      const { bytes } = await signedRequest("AUDIT", `/v1/audit?owner=${address}`, { blobId: ZeroHash, purpose: 0, owner: address, kind: "", category: 0, ref: ZeroHash });
+      const since = auditOptions.since === undefined ? "" : `&since=${auditOptions.since}`;
+      const { bytes } = await signedRequest("AUDIT", `/v1/audit?owner=${address}${since}`, { blobId: ZeroHash, purpose: 0, owner: address, kind: "", category: 0, ref: ZeroHash });
       return parseJson(bytes);
     },
     async auditHead() {

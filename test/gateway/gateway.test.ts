@@ -11,7 +11,7 @@ import { readAuditLogFile, verifyAuditChain } from "../../gateway/audit/auditLog
 import { encodeAuthHeader, HEADER_AUTH, requestDigest, type GatewayRequestFields } from "../../gateway/protocol.js";
 import { GatewayRequestError, GatewaySignatureError } from "../../sdk/errors.js";
 import { createGatewayClient } from "../../sdk/gateway/client.js";
-import { startTestGateway, type TestGateway } from "./helpers.js";
+import { signedGet, startTestGateway, type TestGateway } from "./helpers.js";
 
 async function expectCode(promise: Promise<unknown>, code: string) {
   try {
@@ -21,20 +21,6 @@ async function expectCode(promise: Promise<unknown>, code: string) {
     return error;
   }
   expect.fail(`expected ${code}`);
-}
-
-/** Signs a GET by hand so tests can replay it, age it or sign it for another chain. */
-function signedGet(url: string, gateway: string, signer: BaseWallet, blobId: string, overrides: { timestamp?: number; chainId?: number; nonce?: string } = {}) {
-  const chainId = overrides.chainId ?? 31337;
-  const fields: GatewayRequestFields = {
-    method: "GET", blobId, purpose: 1, owner: ZeroAddress, kind: "", category: 0, ref: ZeroHash,
-    timestamp: overrides.timestamp ?? Math.floor(Date.now() / 1000),
-    nonce: overrides.nonce ?? hexlify(randomBytes(32)),
-    gateway,
-  };
-  const signature = signer.signingKey.sign(requestDigest(chainId, fields)).serialized;
-  const header = encodeAuthHeader({ signer: signer.address, chainId, gateway, purpose: 1, owner: ZeroAddress, kind: "", category: 0, ref: ZeroHash, timestamp: fields.timestamp, nonce: fields.nonce, signature });
-  return () => fetch(`${url}/v1/blobs/${blobId}`, { headers: { [HEADER_AUTH]: header } });
 }
 
 describe("gateway: storage, authentication, limits", function () {
