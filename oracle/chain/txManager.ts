@@ -327,8 +327,9 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
 
   async function signAndSend(ready: Job[], calldata: Map<string, string>, market: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }, accountNonce: number, started: number, simulatedAt: number): Promise<string[]> {
     const lockedAt = performance.now();
-    // The monitor may have read a newer nonce meanwhile; never go below what the chain has used.
-    chainNonce = Math.max(chainNonce, accountNonce);
+    // Read in the same round trip as the simulation: after a reorg it can be lower than what the
+    // monitor saw last, and the holes below our next nonce must follow it.
+    chainNonce = accountNonce;
     const holes = nonceHoles(chainNonce);
     const nonces = ready.map((_, i) => (i < holes.length ? holes[i]! : nextNonce + (i - holes.length)));
     const after = Math.max(nextNonce, ...nonces.map((n) => n + 1));

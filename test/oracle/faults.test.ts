@@ -145,7 +145,7 @@ describe("oracle daemon under faults (real chain, real gateway, loopback RPC pro
     expect((await settled(requestId)).status).to.equal(Status.Fulfilled);
   });
 
-  it("does not send for a request already fulfilled on-chain", async function () {
+  it("does not send for a request already settled on-chain, and the store says what the chain says", async function () {
     const startBlock = (await head()) + 1;
     const { requestId } = await world.request(world.patients[0]!);
     const [log] = await world.suite.operator.queryFilter(world.suite.operator.filters.OracleRequest(), startBlock, "latest");
@@ -156,7 +156,7 @@ describe("oracle daemon under faults (real chain, real gateway, loopback RPC pro
     expect((await world.status(requestId)).status).to.equal(Status.Failed);
 
     const { settings } = await start({ START_BLOCK: startBlock });
-    await waitFor(() => jobState(settings.DATA_DIR, requestId) === "refused", "job refused");
+    await waitFor(() => jobState(settings.DATA_DIR, requestId) === "failed", "job failed, as on-chain");
     expect(await world.fulfilmentCount(requestId)).to.equal(1);
   });
 

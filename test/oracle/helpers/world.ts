@@ -1,6 +1,7 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Writable } from "node:stream";
 
 import { encodeBytes32String, hexlify, randomBytes, Wallet, type Signer } from "ethers";
@@ -50,7 +51,10 @@ export const READINGS = {
 export type PolicyInterceptor = { beforeRead?: (access: Parameters<AccessPolicy["authorizeRead"]>[0]) => void; beforeWrite?: (access: Parameters<AccessPolicy["authorizeWrite"]>[0]) => void };
 
 export async function createWorld(options: { patients?: number; chain?: "edr" | "anvil" } = {}) {
-  const anvil: AnvilHandle | undefined = options.chain === "anvil" ? await startAnvil() : undefined;
+  // Ignition keeps a journal per chain id on disk for a chain process (deploy/deployments/chain-<id>):
+  // a chain id of its own per world, and the journal removed once deployed, so runs never collide.
+  const anvilChainId = 1_000_000 + Math.floor(Math.random() * 1_000_000);
+  const anvil: AnvilHandle | undefined = options.chain === "anvil" ? await startAnvil({ chainId: anvilChainId }) : undefined;
   const connection = anvil ? await network.create({ network: "localhost", override: { url: anvil.url } }) : await network.create();
   const { ethers, provider, networkHelpers } = connection;
   const signers = await ethers.getSigners();
@@ -73,6 +77,7 @@ export async function createWorld(options: { patients?: number; chain?: "edr" | 
       outputKind: m.output.kind === "softmax" ? OutputKind.Softmax : OutputKind.Sigmoid, isPrivate: m.isPrivate,
     })),
   });
+  if (anvil) rmSync(fileURLToPath(new URL(`../../../deploy/deployments/chain-${anvilChainId}`, import.meta.url)), { recursive: true, force: true });
   const modelIds = Object.fromEntries(artifacts.map((m, i) => [m.id, Number(suite.modelIds[i])])) as Record<string, number>;
 
   const rpc: RpcProxy = await startRpcProxy(anvil ? anvil.url : provider);
