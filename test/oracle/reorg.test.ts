@@ -55,7 +55,7 @@ describe("oracle daemon across real reorgs (anvil)", function () {
   it("leaves no nonce gap after a reorg drops its mined fulfilments, even when the re-sent jobs go before the monitor", async function () {
     const { settings, logs } = await start();
     const first = await head();
-    const requests = [];
+    const requests: Awaited<ReturnType<World["request"]>>[] = [];
     for (const patient of world.patients) requests.push(await world.request(patient));
     for (const r of requests) await fulfilled(r.requestId);
     await waitFor(() => requests.every((r) => jobState(settings.DATA_DIR, r.requestId) === "fulfilled"), "jobs fulfilled in the store");
