@@ -1,8 +1,11 @@
 import { expect } from "chai";
 
+import { sha256Hex } from "../../core/hash.js";
+import { encodeReading } from "../../fhe/encoding.js";
+import { scores } from "../../models/logistic.js";
 import { startOracle, type OracleHandle } from "../../oracle/daemon.js";
 import { jobState, readJobs } from "./helpers/inspect.js";
-import { createWorld, logSink, waitFor, type World } from "./helpers/world.js";
+import { createWorld, logSink, READINGS, waitFor, type World } from "./helpers/world.js";
 
 const Status = { Pending: 1n, Fulfilled: 2n };
 
@@ -95,5 +98,49 @@ describe("oracle daemon across real reorgs (anvil)", function () {
     expect(await world.fulfilmentCount(requestId)).to.equal(1);
     await waitFor(() => jobState(settings.DATA_DIR, requestId) === "fulfilled", "job fulfilled again in the store");
     expect(readJobs(settings.DATA_DIR).filter((j) => j.requestId === requestId)).to.have.length(1);
+  });
+
+  it("never re-sends fulfilment bytes signed for a request whose content a reorg changed: each request gets the result of its own input", async function () {
+    const [alice, bob] = world.patients as [World["patients"][0], World["patients"][0]];
+    const model = world.artifacts.find((m) => m.id === "maternal-risk-v1")!;
+    const readings = { alice: READINGS["maternal-risk-v1"], bob: { ...READINGS["maternal-risk-v1"], age: 22, systolicBP: 110, bloodGlucose: 6 } };
+    const inputs = { alice: alice.fhe.encrypt(model, readings.alice), bob: bob.fhe.encrypt(model, readings.bob) };
+    const first = await head();
+    const a = await world.request(alice, "maternal-risk-v1", inputs.alice, { gasLimit: 1_000_000 });
+    const b = await world.request(bob, "maternal-risk-v1", inputs.bob, { gasLimit: 1_000_000 });
+    const requestTxs = await rawTransactionsOf(first + 1, await head());
+    expect(requestTxs).to.have.length(2);
+
+    // Fulfilments wait in the pool (no mining) when the two request blocks are replaced with the
+    // requests in the other order: request ids are a counter, so each id now names the other
+    // patient's request. The pool is then emptied (the fulfilments were dropped).
+    const latest = await accountNonce("latest");
+    await anvil().rpc("evm_setAutomine", [false]);
+    let settings: Awaited<ReturnType<typeof start>>["settings"];
+    try {
+      ({ settings } = await start({ START_BLOCK: first + 1 }));
+      await waitFor(async () => ((await accountNonce("pending")) === latest + 2 ? true : undefined), "both fulfilments in the pool");
+      await anvil().reorg(2, [[requestTxs[1]!.raw, 0], [requestTxs[0]!.raw, 1]]);
+      await anvil().rpc("anvil_dropAllTransactions");
+      const swapped = await world.status(a.requestId);
+      expect(swapped.patient).to.equal(bob.address);
+      // Long enough for a stuck transaction to be re-sent (TX_STUCK_AFTER_MS is 1.5 s here).
+      await new Promise((r) => setTimeout(r, 4_000));
+    } finally {
+      await anvil().rpc("evm_setAutomine", [true]);
+      await anvil().rpc("evm_mine");
+    }
+    for (const requestId of [a.requestId, b.requestId]) {
+      await fulfilled(requestId);
+      const request = await world.status(requestId);
+      const [owner, input, reading] = request.patient === alice.address ? [alice, inputs.alice, readings.alice] : [bob, inputs.bob, readings.bob];
+      expect(request.inputHash).to.equal(sha256Hex(input));
+      const result = await owner.gateway.get(request.resultHash, { purpose: 0 });
+      const [prediction] = owner.fhe.decrypt(model, result, { inputHash: sha256Hex(input) });
+      const plain = scores(model.weights, encodeReading(model.encodingSpec, reading));
+      prediction!.scores.forEach((s, i) => expect(Math.abs(s - plain[i]!)).to.be.lessThan(1e-3));
+      expect(await world.fulfilmentCount(requestId)).to.equal(1);
+    }
+    await waitFor(() => [a, b].every((r) => jobState(settings.DATA_DIR, r.requestId) === "fulfilled"), "the store agrees with the chain");
   });
 });

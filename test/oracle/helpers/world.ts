@@ -136,12 +136,14 @@ export async function createWorld(options: { patients?: number; chain?: "edr" | 
     },
 
     /** Encrypts a reading for `patient`, uploads it and requests a prediction; returns the request id. */
-    async request(patient: Patient, modelId: keyof typeof READINGS = "maternal-risk-v1", input?: Uint8Array, options: { manualMine?: boolean } = {}): Promise<{ requestId: string; input: Uint8Array; blockNumber: number }> {
+    async request(patient: Patient, modelId: keyof typeof READINGS = "maternal-risk-v1", input?: Uint8Array, options: { manualMine?: boolean; gasLimit?: number } = {}): Promise<{ requestId: string; input: Uint8Array; blockNumber: number }> {
       const artifact = artifacts.find((m) => m.id === modelId)!;
       const bytes = input ?? patient.fhe.encrypt(artifact, READINGS[modelId]);
       const inputHash = sha256Hex(bytes);
       await patient.gateway.put(bytes, { owner: patient.address, kind: "he-input", category: Category.PREDICTION });
-      const tx = await suite.router.connect(patient.signer).requestPrediction(patient.address, modelIds[modelId]!, inputHash, `${gatewayUrl}/v1/blobs/${inputHash}`);
+      // A gas limit of the test's choosing: a request re-included elsewhere by a reorg must not run
+      // out of the gas estimated for its first position (first writes of a slot cost more).
+      const tx = await suite.router.connect(patient.signer).requestPrediction(patient.address, modelIds[modelId]!, inputHash, `${gatewayUrl}/v1/blobs/${inputHash}`, options.gasLimit ? { gasLimit: options.gasLimit } : {});
       if (options.manualMine) await networkHelpers.mine(1);
       const receipt = (await tx.wait())!;
       const [job] = jobsFromReceipt(receipt, a.Operator, a.PredictionRouter);
