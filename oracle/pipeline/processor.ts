@@ -57,7 +57,8 @@ export function createProcessor({ common, store, reader, blobs, pool, txManager,
   }
 
   function moved(job: Job, from: JobState, to: JobState, patch: Parameters<JobStore["transition"]>[3] = {}): boolean {
-    const ok = store.transition(job.requestId, from, to, { ...patch, attempts: 0, lastError: null, ...(to === "stored" ? { refusedSince: null } : {}) });
+    // A step that went through ends a run of gateway refusals: the window starts again at the next.
+    const ok = store.transition(job.requestId, from, to, { ...patch, attempts: 0, lastError: null, refusedSince: null });
     if (ok) {
       metrics.jobTransitions.inc({ to });
       logger.debug({ requestId: job.requestId, from, to }, "job advanced");
