@@ -143,4 +143,39 @@ describe("oracle daemon across real reorgs (anvil)", function () {
     }
     await waitFor(() => [a, b].every((r) => jobState(settings.DATA_DIR, r.requestId) === "fulfilled"), "the store agrees with the chain");
   });
+
+  it("replaces the transaction of a request a reorg dropped with a self-transfer, never re-sending it (no reverted transaction, no gap)", async function () {
+    const [alice, bob] = world.patients as [World["patients"][0], World["patients"][0]];
+    const first = await head();
+    const kept = await world.request(bob, "maternal-risk-v1", undefined, { gasLimit: 1_000_000 });
+    const dropped = await world.request(alice, "maternal-risk-v1", undefined, { gasLimit: 1_000_000 });
+    const latest = await accountNonce("latest");
+    await anvil().rpc("evm_setAutomine", [false]);
+    let logs: ReturnType<typeof logSink> | undefined;
+    try {
+      ({ logs } = await start({ START_BLOCK: first + 1 }));
+      await waitFor(async () => ((await accountNonce("pending")) === latest + 2 ? true : undefined), "both fulfilments in the pool");
+      // The second request's block goes, with nothing re-included; the pool is emptied.
+      await anvil().reorg(1, []);
+      await anvil().rpc("anvil_dropAllTransactions");
+      expect((await world.status(dropped.requestId)).status).to.equal(0n);
+      await new Promise((r) => setTimeout(r, 4_000));
+    } finally {
+      await anvil().rpc("evm_setAutomine", [true]);
+      await anvil().rpc("evm_mine");
+    }
+    await fulfilled(kept.requestId);
+    await waitFor(async () => ((await accountNonce("latest")) === latest + 2 && (await accountNonce("pending")) === latest + 2 ? true : undefined), "both nonces used, nothing pending");
+    expect(logs!.text()).to.include("filling nonce gaps");
+    expect(await world.fulfilmentCount(kept.requestId)).to.equal(1);
+    expect(await world.fulfilmentCount(dropped.requestId)).to.equal(0);
+    // Every transaction of ours on the final chain succeeded: nothing was sent for the dropped request.
+    const oracleAddress = world.oracleKey.address.toLowerCase();
+    for (let n = first + 1; n <= (await head()); n++) {
+      const block = await anvil().rpc<{ transactions: { hash: string; from: string }[] }>("eth_getBlockByNumber", [`0x${n.toString(16)}`, true]);
+      for (const tx of block.transactions.filter((t) => t.from.toLowerCase() === oracleAddress)) {
+        expect((await anvil().rpc<{ status: string }>("eth_getTransactionReceipt", [tx.hash])).status, `oracle tx ${tx.hash}`).to.equal("0x1");
+      }
+    }
+  });
 });
