@@ -173,7 +173,7 @@ async function assemble(common: Common, options: StartOracleOptions): Promise<Or
     topics: [ORACLE_REQUEST_TOPIC, PREDICTION_REQUESTED_TOPIC],
     decodeLogs: createRequestDecoder({ operator, router }),
     onUpdate: (update: ChainUpdate) => {
-      if (update.type === "reorg") logger.warn({ ancestor: update.ancestor, dropped: update.dropped }, "jobs from dropped blocks forgotten until they reappear");
+      if (update.type === "reorg") logger.warn({ ancestor: update.ancestor, dropped: update.dropped, reopened: update.reopened }, "jobs from dropped blocks forgotten until they reappear; fulfilments dropped re-sent");
       processor.wake();
       monitorWake?.();
     },

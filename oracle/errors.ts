@@ -63,6 +63,24 @@ export class BadRequestInputError extends NonRetryableError {
   }
 }
 
+/**
+ * The gateway answered with an authorisation or conflict status (401, 403, 409). It judged
+ * against its own view of the chain, which may be a dropped branch right after a reorg, or the
+ * request was a retry it had already processed: retried with backoff, never a failure at once.
+ * `reason` is what the daemon reports if a read is still refused after GATEWAY_REFUSAL_WINDOW_MS
+ * and the chain still shows the request pending with the same input.
+ */
+export class GatewayRefusalError extends RetryableError {
+  override name = "GatewayRefusalError";
+  readonly reason: FailureReason;
+  readonly status: number;
+  constructor(reason: FailureReason, status: number, shortMessage: string, options: Omit<BaseErrorOptions, "code"> = {}) {
+    super(shortMessage, { ...options, code: "ORACLE_GATEWAY_REFUSED", details: { ...options.details, status } });
+    this.reason = reason;
+    this.status = status;
+  }
+}
+
 /** Raised when an API caller offers a field that could hold a secret key or plaintext. */
 export class ForbiddenFieldError extends NonRetryableError {
   override name = "ForbiddenFieldError";

@@ -1,5 +1,8 @@
 import { Interface } from "ethers";
 
+import { RequestStatus } from "../../sdk/codes.js";
+import type { JobState } from "../store/states.js";
+
 /** The slices of the contracts' ABIs the daemon uses (see contracts/interfaces/*.sol). */
 export const operatorInterface = new Interface([
   "event OracleRequest(bytes32 indexed specId, address requester, bytes32 requestId, uint256 payment, address callbackAddr, bytes4 callbackFunctionId, uint256 cancelExpiration, uint256 dataVersion, bytes data)",
@@ -23,6 +26,17 @@ export const routerInterface = new Interface([
 
 /** IPredictionRouter.RequestStatus: one definition, in the SDK's codes. */
 export { RequestStatus } from "../../sdk/codes.js";
+
+/**
+ * The job state that says what the chain says about a request that is no longer pending, so the
+ * job store agrees with the chain: fulfilled there → `fulfilled`, failed or refused by the router
+ * → `failed`, cancelled or expired → `refused` (nothing of ours counts).
+ */
+export function jobStateOfClosedRequest(status: number): JobState {
+  if (status === RequestStatus.Fulfilled) return "fulfilled";
+  if (status === RequestStatus.Failed || status === RequestStatus.Refused) return "failed";
+  return "refused";
+}
 
 export const ORACLE_REQUEST_TOPIC = operatorInterface.getEvent("OracleRequest")!.topicHash;
 export const PREDICTION_REQUESTED_TOPIC = routerInterface.getEvent("PredictionRequested")!.topicHash;

@@ -11,7 +11,7 @@ import { RpcResponseError, toQuantity, type RpcBlock, type RpcClient, type RpcLo
  */
 export type ChainUpdate =
   | { type: "block"; head: number; cursor: number; recorded: number; duplicates: number }
-  | { type: "reorg"; ancestor: number; dropped: string[] }
+  | { type: "reorg"; ancestor: number; dropped: string[]; reopened: string[] }
   | { type: "confirm"; safeBlock: number; confirmed: number };
 
 export type ChainFollower = ReturnType<typeof createChainFollower>;
@@ -74,10 +74,10 @@ export function createChainFollower({ common, rpc, store, addresses, topics, dec
     const block = cursor.blockNumber <= head ? await getBlock(cursor.blockNumber) : null;
     if (block && block.hash === cursor.blockHash) return cursor;
     const ancestor = await findAncestor(cursor.blockNumber - 1);
-    const dropped = store.rollbackTo(ancestor);
+    const { dropped, reopened } = store.rollbackTo(ancestor);
     metrics.reorgs.inc();
-    logger.warn({ from: cursor.blockNumber, ancestor: ancestor.blockNumber, dropped: dropped.length }, "reorg detected: forgetting dropped blocks");
-    emit({ type: "reorg", ancestor: ancestor.blockNumber, dropped });
+    logger.warn({ from: cursor.blockNumber, ancestor: ancestor.blockNumber, dropped: dropped.length, reopened: reopened.length }, "reorg detected: forgetting dropped blocks");
+    emit({ type: "reorg", ancestor: ancestor.blockNumber, dropped, reopened });
     return ancestor;
   }
 

@@ -4,9 +4,9 @@ import type { Common } from "../common.js";
 import { failpoint } from "../failpoints.js";
 import { ConfigError, errorMessage, isRetryable } from "../errors.js";
 import type { SignedTx, UnsignedTx } from "../eval/types.js";
-import type { Job, JobStore, TxRecord } from "../store/jobStore.js";
+import { FILLER_REQUEST_ID, type Job, type JobStore, type TxRecord } from "../store/jobStore.js";
 import type { JobState } from "../store/states.js";
-import { operatorInterface, RequestStatus, routerInterface } from "./abi.js";
+import { jobStateOfClosedRequest, operatorInterface, RequestStatus, routerInterface } from "./abi.js";
 import { RpcResponseError, toQuantity, type RpcBlock, type RpcClient, type RpcReceipt } from "./rpc.js";
 import { encodeFulfilCalldata, type FulfilCall } from "./abiCodec.js";
 import { signEip1559 } from "./eip1559.js";
@@ -42,6 +42,19 @@ const BASE_FEE_MULTIPLIER = 2n;
 const CALLBACK_FAILURE_RETRY_MS = 30_000;
 /** Wait before simulating again after a simulation that failed for another reason. */
 const SIMULATION_RETRY_MS = 2_000;
+/**
+ * A nonce the chain has used while none of our records there has a receipt: wait this long before
+ * concluding another transaction took it. A lagging RPC replica answers null for a receipt that
+ * is mined (measured in the issue-9 fault campaign: 28 of 40 jobs misjudged at once).
+ */
+export const NONCE_TAKEN_AFTER_MS = 10_000;
+/**
+ * Settled transaction records are kept this many nonces below the account's nonce (a reorg that
+ * re-opens a fulfilment needs its record), then deleted: the table stays bounded.
+ */
+export const TX_HISTORY_NONCES = 64;
+/** Gas of a self-transfer that only consumes a nonce. */
+const FILLER_GAS_LIMIT = 21_000n;
 /** Operator revert reasons meaning the request is no longer open there (settled or cancelled). */
 const REQUEST_CLOSED_REASONS = ["Must have a valid requestId", "Params do not match request ID"];
 
@@ -77,10 +90,19 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
   const maxFeeCap = BigInt(settings.MAX_FEE_PER_GAS_GWEI) * GWEI;
   const tip = BigInt(Math.round(settings.PRIORITY_FEE_GWEI * 1e9));
   const minBalance = BigInt(settings.MIN_BALANCE_WEI);
+  const bumpFactor = BigInt(100 + settings.GAS_BUMP_PERCENT);
   let nextNonce = 0;
+  /** The account's nonce on the chain ("latest"), as last read. */
+  let chainNonce = 0;
   let lowBalance = false;
   let lastBalance: bigint | undefined;
   let lock: Promise<unknown> = Promise.resolve();
+  /** Nonces the chain used while none of our records there had a receipt, since when. */
+  const missingReceiptSince = new Map<number, number>();
+  /** Nonces with no live transaction below our highest, since when (filled after a grace). */
+  const holeSince = new Map<number, number>();
+  /** Nonces already warned about at the fee ceiling (one warning each, not one per round). */
+  const warnedAtCeiling = new Set<number>();
 
   /** Nonce-touching work runs one piece at a time. */
   function exclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -101,6 +123,11 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
     return signEip1559({ chainId, nonce, to: operatorAddress, data, gasLimit: BigInt(settings.FULFIL_GAS_LIMIT), maxFeePerGas, maxPriorityFeePerGas }, account.signingKey);
   }
 
+  /** A self-transfer of nothing: consumes `nonce` and replaces whatever an orphan left there. */
+  function signFiller(nonce: number, maxFeePerGas: bigint, maxPriorityFeePerGas: bigint): { raw: string; hash: string } {
+    return signEip1559({ chainId, nonce, to: account.address, data: "0x", gasLimit: FILLER_GAS_LIMIT, maxFeePerGas, maxPriorityFeePerGas }, account.signingKey);
+  }
+
   async function currentFees(): Promise<{ maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }> {
     return feesFor(await rpc.request<RpcBlock>("eth_getBlockByNumber", ["latest", false]));
   }
@@ -112,7 +139,24 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
     return { maxFeePerGas, maxPriorityFeePerGas: tip < maxFeePerGas ? tip : maxFeePerGas };
   }
 
-  async function chainNonce(tag: "latest" | "pending"): Promise<number> {
+  /**
+   * Fees for a transaction at `nonce`: the market's, raised above every earlier transaction of
+   * ours at that nonce (an orphan may still sit in a mempool; a node replaces it only for a bump).
+   */
+  function feesAt(nonce: number, market: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }): { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint } {
+    let { maxFeePerGas, maxPriorityFeePerGas } = market;
+    for (const earlier of store.txsOfNonce(nonce)) {
+      const fee = (BigInt(earlier.maxFeePerGas) * bumpFactor + 99n) / 100n;
+      const priority = (BigInt(earlier.maxPriorityFeePerGas) * bumpFactor + 99n) / 100n;
+      if (fee > maxFeePerGas) maxFeePerGas = fee;
+      if (priority > maxPriorityFeePerGas) maxPriorityFeePerGas = priority;
+    }
+    if (maxFeePerGas > maxFeeCap) maxFeePerGas = maxFeeCap;
+    if (maxPriorityFeePerGas > maxFeePerGas) maxPriorityFeePerGas = maxFeePerGas;
+    return { maxFeePerGas, maxPriorityFeePerGas };
+  }
+
+  async function chainNonceOf(tag: "latest" | "pending"): Promise<number> {
     return Number(await rpc.request<string>("eth_getTransactionCount", [account.address, tag]));
   }
 
@@ -127,7 +171,39 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
     }
   }
 
-  async function broadcast(raws: readonly { raw: string; hash: string; nonce: number }[], kind: "new" | "replacement" | "rebroadcast") {
+  /**
+   * A record is live when something still waits on it: its job is `submitted` at its nonce, or
+   * it is a filler. Any other pending record is an orphan (its job was forgotten or started again
+   * after a reorg): it is never re-sent — its bytes may answer a request whose content changed —
+   * and its nonce counts as a hole, filled by a replacement at higher fees.
+   */
+  function isLive(tx: TxRecord): boolean {
+    if (tx.requestId === FILLER_REQUEST_ID) return true;
+    const job = store.getJob(tx.requestId);
+    return job !== undefined && job.state === "submitted" && job.nonce === tx.nonce;
+  }
+
+  /**
+   * Lowers the next nonce to the chain's when nothing of ours holds the nonces in between (a
+   * reorg took the account's nonce back), and returns the holes below it: nonces at or above the
+   * chain's with no live transaction. New transactions take the holes first, so the next nonce
+   * follows the chain whichever of the monitor and the re-sent jobs runs first.
+   */
+  function nonceHoles(latest: number): number[] {
+    const pending = store.pendingTxs().filter((t) => t.nonce >= latest);
+    const expected = Math.max(latest, ...pending.map((t) => t.nonce + 1));
+    if (nextNonce > expected) {
+      logger.warn({ local: nextNonce, chain: latest, expected }, "account nonce went back (reorg); lowering the next nonce");
+      nextNonce = expected;
+      store.setNextNonce(nextNonce);
+    }
+    const live = new Set(pending.filter(isLive).map((t) => t.nonce));
+    const holes: number[] = [];
+    for (let n = latest; n < nextNonce; n++) if (!live.has(n)) holes.push(n);
+    return holes;
+  }
+
+  async function broadcast(raws: readonly { raw: string; hash: string; nonce: number }[], kind: "new" | "replacement" | "rebroadcast" | "filler") {
     const results = await rpc.batch(raws.map((r) => ({ method: "eth_sendRawTransaction", params: [r.raw] })));
     metrics.txSent.inc({ kind }, raws.length);
     let nonceTooLow = false;
@@ -143,7 +219,8 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
 
   /** Brings the local nonce up to the chain's when the key was used elsewhere. */
   async function resyncNonce(reason: string): Promise<void> {
-    const latest = await chainNonce("latest");
+    const latest = await chainNonceOf("latest");
+    chainNonce = latest;
     const pendingOurs = store.pendingTxs().filter((t) => t.nonce >= latest);
     const highestOurs = pendingOurs.reduce((m, t) => Math.max(m, t.nonce + 1), 0);
     const target = Math.max(latest, highestOurs, nextNonce);
@@ -165,9 +242,11 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
         logger.warn({ previous, current: account.address }, "oracle account changed; nonce state reset");
       }
       store.setMeta("account", account.address);
-      const latest = await chainNonce("latest");
+      const latest = await chainNonceOf("latest");
+      chainNonce = latest;
       nextNonce = Math.max(store.getNextNonce() ?? 0, latest);
-      const pending = store.pendingTxs().filter((t) => t.nonce >= latest);
+      // Only live transactions are re-sent: an orphan's bytes may answer a changed request.
+      const pending = store.pendingTxs().filter((t) => t.nonce >= latest && isLive(t));
       const newestPerNonce = new Map<number, TxRecord>();
       for (const tx of pending) newestPerNonce.set(tx.nonce, tx);
       if (newestPerNonce.size > 0) {
@@ -178,10 +257,20 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
     });
   }
 
+  /** Records a request closed on-chain before we sent, in the state the chain gives it. */
+  function closeJob(job: Job, status: number, from: readonly JobState[]): void {
+    const state = jobStateOfClosedRequest(status);
+    const closed = store.transition(job.requestId, from, state, { lastError: `request already closed on-chain (router status ${status}); nothing sent` });
+    if (closed) {
+      logger.warn({ requestId: job.requestId, status, state }, "request already settled or cancelled on-chain; not sending");
+      onSettled?.(job, state);
+    }
+  }
+
   /**
    * Simulates, signs, records and broadcasts fulfilments for jobs ready to submit. Jobs whose
-   * request is already closed on-chain are refused; jobs whose simulation fails for a transient
-   * reason are left for a later round. Returns the request ids sent.
+   * request is already closed on-chain take the chain's verdict; jobs whose simulation fails for
+   * a transient reason are left for a later round. Returns the request ids sent.
    *
    * The simulation runs outside the nonce lock, so one batch can be simulated (on the node) while
    * the previous one is signed and broadcast; nonces are assigned, recorded and broadcast under
@@ -197,11 +286,17 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
       method: "eth_call",
       params: [{ from: account.address, to: operatorAddress, data: calldata.get(job.requestId)!, gas: toQuantity(settings.FULFIL_GAS_LIMIT) }, "latest"],
     }));
-    // Fees and every simulation in one round trip.
-    const [latest, ...simulations] = await rpc.batch([{ method: "eth_getBlockByNumber", params: ["latest", false] }, ...calls]);
+    // Fees, the account's nonce and every simulation in one round trip.
+    const [latest, count, ...simulations] = await rpc.batch([
+      { method: "eth_getBlockByNumber", params: ["latest", false] },
+      { method: "eth_getTransactionCount", params: [account.address, "latest"] },
+      ...calls,
+    ]);
     const simulatedAt = performance.now();
     if (latest!.status === "rejected") throw latest!.reason;
+    if (count!.status === "rejected") throw count!.reason;
     const fees = feesFor(latest!.value as RpcBlock);
+    const accountNonce = Number(count!.value as string);
     const ready: Job[] = [];
     for (const [i, job] of jobs.entries()) {
       const simulation = simulations[i]!;
@@ -220,43 +315,48 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
       const reason = revertReason(simulation.reason);
       const status = reason !== undefined && REQUEST_CLOSED_REASONS.some((r) => reason.includes(r)) ? await requestStatus(job) : undefined;
       if (status !== undefined && status !== RequestStatus.Pending) {
-        const refused = store.transition(job.requestId, ["confirmed", "fetched", "verified", "evaluated", "stored"], "refused", {
-          lastError: `request already closed on-chain (router status ${status ?? "unknown"})`,
-        });
-        if (refused) {
-          logger.warn({ requestId: job.requestId, status }, "request already settled or cancelled on-chain; not sending");
-          onSettled?.(job, "refused");
-        }
+        closeJob(job, status, ["confirmed", "fetched", "verified", "evaluated", "stored"]);
         continue;
       }
       if (!isRetryable(simulation.reason)) logger.error({ requestId: job.requestId, err: reason }, "fulfilment simulation reverted");
       store.patch(job.requestId, job.state, { lastError: reason ?? errorMessage(simulation.reason), nextAttemptAt: Date.now() + SIMULATION_RETRY_MS });
     }
     if (ready.length === 0) return [];
-    return exclusive(() => signAndSend(ready, calldata, fees, started, simulatedAt));
+    return exclusive(() => signAndSend(ready, calldata, fees, accountNonce, started, simulatedAt));
   }
 
-  async function signAndSend(ready: Job[], calldata: Map<string, string>, fees: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }, started: number, simulatedAt: number): Promise<string[]> {
+  async function signAndSend(ready: Job[], calldata: Map<string, string>, market: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }, accountNonce: number, started: number, simulatedAt: number): Promise<string[]> {
     const lockedAt = performance.now();
-    const unsigned: UnsignedTx[] = ready.map((job, i) => ({
-      chainId: chainId.toString(), nonce: nextNonce + i, to: operatorAddress, data: calldata.get(job.requestId)!,
-      gasLimit: String(settings.FULFIL_GAS_LIMIT), maxFeePerGas: fees.maxFeePerGas.toString(), maxPriorityFeePerGas: fees.maxPriorityFeePerGas.toString(),
-    }));
+    // Read in the same round trip as the simulation: after a reorg it can be lower than what the
+    // monitor saw last, and the holes below our next nonce must follow it.
+    chainNonce = accountNonce;
+    const holes = nonceHoles(chainNonce);
+    const nonces = ready.map((_, i) => (i < holes.length ? holes[i]! : nextNonce + (i - holes.length)));
+    const after = Math.max(nextNonce, ...nonces.map((n) => n + 1));
+    const unsigned: UnsignedTx[] = ready.map((job, i) => {
+      const fees = feesAt(nonces[i]!, market);
+      return {
+        chainId: chainId.toString(), nonce: nonces[i]!, to: operatorAddress, data: calldata.get(job.requestId)!,
+        gasLimit: String(settings.FULFIL_GAS_LIMIT), maxFeePerGas: fees.maxFeePerGas.toString(), maxPriorityFeePerGas: fees.maxPriorityFeePerGas.toString(),
+      };
+    });
     const signatures = signBatch && unsigned.length > 1
       ? await signBatch(unsigned)
-      : unsigned.map((t) => sign(t.nonce, t.data, fees.maxFeePerGas, fees.maxPriorityFeePerGas));
+      : unsigned.map((t) => sign(t.nonce, t.data, BigInt(t.maxFeePerGas), BigInt(t.maxPriorityFeePerGas)));
     const signed = ready.map((job, i) => ({
       hash: signatures[i]!.hash, nonce: unsigned[i]!.nonce, raw: signatures[i]!.raw, requestId: job.requestId, sentAt: Date.now(),
-      maxFeePerGas: fees.maxFeePerGas.toString(), maxPriorityFeePerGas: fees.maxPriorityFeePerGas.toString(),
+      maxFeePerGas: unsigned[i]!.maxFeePerGas, maxPriorityFeePerGas: unsigned[i]!.maxPriorityFeePerGas,
     }));
     // Recorded before anything is broadcast; the nonce advances only once the record is in.
-    store.recordSubmissions(signed, nextNonce + signed.length);
-    nextNonce += signed.length;
+    store.recordSubmissions(signed, after);
+    nextNonce = after;
+    for (const s of signed) holeSince.delete(s.nonce);
     await failpoint("after:recorded");
     for (const s of signed) logger.info({ requestId: s.requestId, nonce: s.nonce, hash: s.hash }, "fulfilment sent");
     const signedAt = performance.now();
-    const { nonceTooLow } = await broadcast(signed, "new");
-    logger.debug({ count: signed.length, simulateMs: Math.round(simulatedAt - started), lockWaitMs: Math.round(lockedAt - simulatedAt), signMs: Math.round(signedAt - lockedAt), broadcastMs: Math.round(performance.now() - signedAt) }, "fulfilment batch sent");
+    // In nonce order, so a node accepts each one after the one before.
+    const { nonceTooLow } = await broadcast([...signed].sort((a, b) => a.nonce - b.nonce), "new");
+    logger.debug({ count: signed.length, holesFilled: Math.min(holes.length, signed.length), simulateMs: Math.round(simulatedAt - started), lockWaitMs: Math.round(lockedAt - simulatedAt), signMs: Math.round(signedAt - lockedAt), broadcastMs: Math.round(performance.now() - signedAt) }, "fulfilment batch sent");
     await failpoint("after:submitted");
     if (nonceTooLow) await resyncNonce("broadcast said nonce too low");
     return signed.map((s) => s.requestId);
@@ -278,113 +378,171 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
     return { state: job.reasonCode === null ? "fulfilled" : "failed", note: "no router event in the receipt" };
   }
 
-  /** One round of watching our transactions: receipts, dropped nonces, stuck ones, balance. */
+  /** The job waiting on `tx` (submitted at its nonce), if any. */
+  function waitingJob(tx: TxRecord): Job | undefined {
+    if (tx.requestId === FILLER_REQUEST_ID) return undefined;
+    const job = store.getJob(tx.requestId);
+    return job && job.state === "submitted" && job.nonce === tx.nonce ? job : undefined;
+  }
+
+  /**
+   * Resolves the nonces the chain has used. A fulfilment counts once the follower has passed its
+   * block and it has CONFIRMATIONS blocks (a reorg dropping that block later re-opens the job);
+   * a nonce used with no receipt for any of our records is judged "taken" only after
+   * NONCE_TAKEN_AFTER_MS (a lagging replica answers null for mined receipts).
+   */
+  async function resolveUsedNonces(used: TxRecord[], head: number, generation: number): Promise<boolean> {
+    const receipts = await rpc.batch(used.map((t) => ({ method: "eth_getTransactionReceipt", params: [t.hash] })));
+    // A reorg was handled while we read: these receipts may belong to the dropped branch.
+    if (store.generation() !== generation) return false;
+    const byNonce = new Map<number, { tx: TxRecord; receipt: RpcReceipt | null }[]>();
+    for (const [i, tx] of used.entries()) {
+      const settled = receipts[i]!;
+      if (settled.status === "rejected") throw settled.reason;
+      const list = byNonce.get(tx.nonce) ?? [];
+      list.push({ tx, receipt: settled.value as RpcReceipt | null });
+      byNonce.set(tx.nonce, list);
+    }
+    const cursor = store.getCursor()?.blockNumber ?? -1;
+    for (const [nonce, list] of byNonce) {
+      const mined = list.find((e) => e.receipt !== null);
+      if (!mined) {
+        const since = missingReceiptSince.get(nonce) ?? Date.now();
+        missingReceiptSince.set(nonce, since);
+        if (Date.now() - since < NONCE_TAKEN_AFTER_MS) continue;
+        missingReceiptSince.delete(nonce);
+        const waiting = list.map((e) => waitingJob(e.tx)).find((j) => j !== undefined);
+        store.resolveDropped(nonce, waiting?.requestId ?? FILLER_REQUEST_ID, "stored", "nonce taken by another transaction");
+        if (waiting) logger.warn({ requestId: waiting.requestId, nonce }, "our transaction's nonce was used by another transaction; re-submitting");
+        continue;
+      }
+      missingReceiptSince.delete(nonce);
+      const receipt = mined.receipt!;
+      const block = Number(receipt.blockNumber);
+      if (block > cursor || head - block + 1 < settings.CONFIRMATIONS) continue;
+      const job = waitingJob(mined.tx);
+      const others = list.map((e) => waitingJob(e.tx)).filter((j): j is Job => j !== undefined && j.requestId !== mined.tx.requestId);
+      if (receipt.status === "0x1") {
+        const outcome = job ? finalStateFromReceipt(receipt, job) : undefined;
+        store.resolveMined(nonce, mined.tx.hash, mined.tx.requestId, outcome?.state ?? "fulfilled", block, outcome?.note);
+        if (job && outcome) {
+          metrics.requestToFulfilSeconds.observe((Date.now() - job.seenAt) / 1000);
+          logger.info({ requestId: job.requestId, hash: mined.tx.hash, state: outcome.state, block }, "fulfilment mined");
+          await failpoint(`after:${outcome.state}`);
+          onSettled?.(job, outcome.state);
+        }
+      } else {
+        // Reverted: most likely settled by someone else first. Go round the submit step again;
+        // its simulation decides between taking the chain's verdict and retrying.
+        store.resolveDropped(nonce, mined.tx.requestId, "stored", "fulfilment reverted");
+        if (job) logger.warn({ requestId: job.requestId, hash: mined.tx.hash }, "fulfilment reverted; re-simulating");
+      }
+      // A job whose transaction lost its nonce to another of ours (an orphan mined first).
+      for (const other of new Map(others.map((j) => [j.requestId, j])).values()) {
+        store.resolveDropped(nonce, other.requestId, "stored", "nonce used by another of our transactions");
+        logger.warn({ requestId: other.requestId, nonce }, "nonce used by another of our transactions; re-submitting");
+      }
+    }
+    return true;
+  }
+
+  /** One round of watching our transactions: receipts, dropped nonces, holes, stuck ones, balance. */
   function monitor(): Promise<void> {
     return exclusive(async () => {
-      const [count, balance] = await rpc.batch([
+      const generation = store.generation();
+      const [count, balance, blockNumber] = await rpc.batch([
         { method: "eth_getTransactionCount", params: [account.address, "latest"] },
         { method: "eth_getBalance", params: [account.address, "latest"] },
+        { method: "eth_blockNumber", params: [] },
       ]);
-      if (count!.status === "rejected") throw count!.reason;
-      if (balance!.status === "rejected") throw balance!.reason;
-      const latestHex = count!.value as string;
-      const balanceHex = balance!.value as string;
-      const latest = Number(latestHex);
-      trackBalance(BigInt(balanceHex));
+      for (const settled of [count, balance, blockNumber]) if (settled!.status === "rejected") throw settled!.reason;
+      const latest = Number((count as PromiseFulfilledResult<string>).value);
+      const head = Number((blockNumber as PromiseFulfilledResult<string>).value);
+      trackBalance(BigInt((balance as PromiseFulfilledResult<string>).value));
+      chainNonce = latest;
       if (latest > nextNonce) await resyncNonce("chain nonce ahead of local");
 
       const pending = store.pendingTxs();
       metrics.txPending.set(new Set(pending.map((t) => t.nonce)).size);
-      const settledNonces = pending.filter((t) => t.nonce < latest);
-      if (settledNonces.length > 0) {
-        const receipts = await rpc.batch(settledNonces.map((t) => ({ method: "eth_getTransactionReceipt", params: [t.hash] })));
-        const byNonce = new Map<number, { tx: TxRecord; receipt: RpcReceipt | null }[]>();
-        for (const [i, tx] of settledNonces.entries()) {
-          const settled = receipts[i]!;
-          if (settled.status === "rejected") throw settled.reason;
-          const list = byNonce.get(tx.nonce) ?? [];
-          list.push({ tx, receipt: settled.value as RpcReceipt | null });
-          byNonce.set(tx.nonce, list);
-        }
-        for (const [nonce, list] of byNonce) {
-          const mined = list.find((e) => e.receipt !== null);
-          const requestId = list[0]!.tx.requestId;
-          const job = store.getJob(requestId);
-          if (mined && job) {
-            const receipt = mined.receipt!;
-            if (receipt.status === "0x1") {
-              const { state, note } = finalStateFromReceipt(receipt, job);
-              store.resolveMined(nonce, mined.tx.hash, requestId, state);
-              if (note) store.patch(requestId, state, { lastError: note });
-              metrics.requestToFulfilSeconds.observe((Date.now() - job.seenAt) / 1000);
-              logger.info({ requestId, hash: mined.tx.hash, state, block: Number(receipt.blockNumber) }, "fulfilment mined");
-              await failpoint(`after:${state}`);
-              onSettled?.(job, state);
-            } else {
-              // Reverted: most likely settled by someone else first. Go round the submit step
-              // again; its simulation decides between refusing and retrying.
-              store.resolveDropped(nonce, requestId, "stored", { lastError: "fulfilment reverted" });
-              logger.warn({ requestId, hash: mined.tx.hash }, "fulfilment reverted; re-simulating");
-            }
-          } else if (job) {
-            store.resolveDropped(nonce, requestId, "stored", { lastError: "nonce taken by another transaction" });
-            logger.warn({ requestId, nonce }, "our transaction's nonce was used by another transaction; re-submitting");
-          }
-        }
-      }
+      const used = pending.filter((t) => t.nonce < latest);
+      if (used.length > 0 && !(await resolveUsedNonces(used, head, generation))) return;
+      for (const nonce of missingReceiptSince.keys()) if (nonce >= latest) missingReceiptSince.delete(nonce);
 
-      const stillPending = store.pendingTxs().filter((t) => t.nonce >= latest);
-      // After a reorg the account's nonce can go back: nonces we used in dropped blocks are free
-      // again. Never leave a gap below our next nonce, or every later transaction waits forever.
-      const expected = Math.max(latest, ...stillPending.map((t) => t.nonce + 1));
-      if (nextNonce > expected) {
-        logger.warn({ local: nextNonce, chain: latest, expected }, "account nonce went back (reorg); lowering the next nonce");
-        nextNonce = expected;
-        store.setNextNonce(nextNonce);
-      }
+      // Holes (reorg-freed nonces below our highest, orphans' nonces) block everything above
+      // them: fill what no new fulfilment took within TX_STUCK_AFTER_MS with a self-transfer.
+      const holes = nonceHoles(latest);
+      for (const n of holeSince.keys()) if (!holes.includes(n)) holeSince.delete(n);
+      for (const n of holes) if (!holeSince.has(n)) holeSince.set(n, Date.now());
+      const dueHoles = holes.filter((n) => Date.now() - holeSince.get(n)! >= settings.TX_STUCK_AFTER_MS);
+      if (dueHoles.length > 0) await fillHoles(dueHoles);
 
-      const stuck = stillPending;
+      const live = store.pendingTxs().filter((t) => t.nonce >= latest && isLive(t));
       const newest = new Map<number, TxRecord>();
-      for (const tx of stuck) {
+      for (const tx of live) {
         const seen = newest.get(tx.nonce);
         if (!seen || tx.sentAt >= seen.sentAt) newest.set(tx.nonce, tx);
       }
       const due = [...newest.values()].filter((t) => Date.now() - t.sentAt >= settings.TX_STUCK_AFTER_MS);
-      if (due.length > 0) await bump(due);
+      if (due.length > 0) await bump(due, latest);
+      store.pruneTxs(latest - TX_HISTORY_NONCES, latest - TX_HISTORY_NONCES);
     });
   }
 
-  async function bump(txs: readonly TxRecord[]): Promise<void> {
+  async function fillHoles(holes: readonly number[]): Promise<void> {
+    const market = await currentFees();
+    const fillers = holes.map((nonce) => {
+      const fees = feesAt(nonce, market);
+      const { raw, hash } = signFiller(nonce, fees.maxFeePerGas, fees.maxPriorityFeePerGas);
+      return { hash, raw, nonce, requestId: FILLER_REQUEST_ID, sentAt: Date.now(), maxFeePerGas: fees.maxFeePerGas.toString(), maxPriorityFeePerGas: fees.maxPriorityFeePerGas.toString() };
+    });
+    for (const f of fillers) {
+      store.recordReplacement(f);
+      holeSince.delete(f.nonce);
+    }
+    logger.warn({ nonces: holes }, "filling nonce gaps left by a reorg with self-transfers (no fulfilment took them)");
+    await broadcast(fillers, "filler");
+  }
+
+  /**
+   * Re-sends stuck live transactions. Only the one at the account's nonce is held back by its
+   * fees; the others wait for it, so they are re-sent unchanged unless the market moved above
+   * their fee. At the ceiling the same bytes are re-sent (once warned per nonce).
+   */
+  async function bump(txs: readonly TxRecord[], latest: number): Promise<void> {
     const market = await currentFees();
     const replacements: (Omit<TxRecord, "status">)[] = [];
+    const unchanged: TxRecord[] = [];
     for (const tx of txs) {
-      const job = store.getJob(tx.requestId);
-      if (!job || job.state !== "submitted") {
-        // Its job started again after a reorg, but this nonce is ours and must be used: re-send
-        // the same bytes (mined, it fulfils or reverts harmlessly; the job's new round sees that).
-        await broadcast([tx], "rebroadcast");
+      const job = waitingJob(tx);
+      if (tx.nonce !== latest && BigInt(tx.maxFeePerGas) >= market.maxFeePerGas) {
+        unchanged.push(tx);
         continue;
       }
-      const factor = BigInt(100 + settings.GAS_BUMP_PERCENT);
-      let maxFee = (BigInt(tx.maxFeePerGas) * factor + 99n) / 100n;
-      let priority = (BigInt(tx.maxPriorityFeePerGas) * factor + 99n) / 100n;
+      let maxFee = (BigInt(tx.maxFeePerGas) * bumpFactor + 99n) / 100n;
+      let priority = (BigInt(tx.maxPriorityFeePerGas) * bumpFactor + 99n) / 100n;
       if (market.maxFeePerGas > maxFee) maxFee = market.maxFeePerGas;
       if (maxFee > maxFeeCap) maxFee = maxFeeCap;
       if (priority > maxFee) priority = maxFee;
       if (maxFee <= BigInt(tx.maxFeePerGas)) {
-        // At the ceiling: re-send the same bytes in case the node forgot them.
-        logger.warn({ requestId: tx.requestId, nonce: tx.nonce, cap: settings.MAX_FEE_PER_GAS_GWEI }, "transaction stuck at the fee ceiling");
-        await broadcast([tx], "rebroadcast");
+        if (!warnedAtCeiling.has(tx.nonce)) {
+          warnedAtCeiling.add(tx.nonce);
+          logger.warn({ requestId: tx.requestId, nonce: tx.nonce, cap: settings.MAX_FEE_PER_GAS_GWEI }, "transaction stuck at the fee ceiling");
+        }
+        unchanged.push(tx);
         continue;
       }
-      const { raw, hash } = sign(tx.nonce, fulfilCalldata(job), maxFee, priority);
+      const { raw, hash } = job ? sign(tx.nonce, fulfilCalldata(job), maxFee, priority) : signFiller(tx.nonce, maxFee, priority);
       replacements.push({ hash, raw, nonce: tx.nonce, requestId: tx.requestId, sentAt: Date.now(), maxFeePerGas: maxFee.toString(), maxPriorityFeePerGas: priority.toString() });
     }
     for (const r of replacements) store.recordReplacement(r);
+    for (const tx of unchanged) store.touchTx(tx.hash);
+    // In nonce order, so a node accepts each one after the one before.
+    const resend = [...unchanged].sort((a, b) => a.nonce - b.nonce);
     if (replacements.length > 0) {
       logger.warn({ count: replacements.length, nonces: replacements.map((r) => r.nonce), maxFeeGwei: Number(BigInt(replacements[0]!.maxFeePerGas) / GWEI) }, "replacing stuck transactions with bumped fees");
-      await broadcast(replacements, "replacement");
+      await broadcast(replacements.sort((a, b) => a.nonce - b.nonce), "replacement");
     }
+    if (resend.length > 0) await broadcast(resend, "rebroadcast");
   }
 
   function trackBalance(balance: bigint): void {

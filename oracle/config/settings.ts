@@ -67,6 +67,7 @@ export const SETTINGS = {
   PRIORITY_FEE_GWEI: define({ description: "maxPriorityFeePerGas of a new transaction", type: "number", default: 1, validate: (v) => (v >= 0 ? undefined : "must be ≥ 0") }),
   TX_STUCK_AFTER_MS: define({ description: "A transaction pending this long is re-sent with bumped fees at the same nonce", type: "number", default: 6_000, validate: atLeast(100) }),
   GAS_BUMP_PERCENT: define({ description: "Fee increase of each replacement (nodes require ≥ 10)", type: "number", default: 25, validate: atLeast(10) }),
+  GATEWAY_REFUSAL_WINDOW_MS: define({ description: "How long gateway authorisation and conflict answers (401, 403, 409) are retried before the job is re-checked against the chain; only a read still refused after that, for a request the chain shows pending with the same input, is reported as a failure (a result upload is never)", type: "number", default: 60_000, validate: atLeast(0) }),
   MAX_TX_BATCH: define({ description: "Fulfilments simulated, signed and sent in one JSON-RPC batch (smaller batches reach the mempool sooner)", type: "number", default: 40, validate: atLeast(1) }),
   MIN_BALANCE_WEI: define({ description: "Below this balance the daemon alerts (log + oracle_balance_low metric)", type: "string", default: "100000000000000000", validate: isWei }),
   HTTP_HOST: define({ description: "Listen address of the ops server (/metrics, /healthz, /readyz) and the adapter", type: "string", default: "127.0.0.1" }),

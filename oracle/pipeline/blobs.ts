@@ -4,7 +4,7 @@ import { rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 import { isSha256Hex, sha256Hex } from "../../core/hash.js";
-import { BadRequestInputError, FailureReason, NonRetryableError, RetryableError } from "../errors.js";
+import { BadRequestInputError, FailureReason, GatewayRefusalError, NonRetryableError, RetryableError } from "../errors.js";
 
 /**
  * Blob access for the oracle: a gateway (anything with the SDK gateway client's `get`/`put`)
@@ -116,7 +116,11 @@ export function createOracleBlobs({ gateway, cacheDir, memoryBytes = DEFAULT_MEM
     if (e.name === "GatewayRequestError" && typeof e.status === "number") {
       if (e.status === 429 || e.status >= 500) return new RetryableError(`gateway answered ${e.status}`, { code: "ORACLE_GATEWAY_BUSY", cause: error });
       if (e.status === 404) return new BadRequestInputError(missing, `${role} blob is not on the gateway`, { details: { blobId }, cause: error });
-      if (e.status === 403) return new BadRequestInputError(missing, `gateway refused the oracle's read of the ${role} (consent or request no longer live)`, { details: { blobId, gatewayCode: e.code }, cause: error });
+      // Authorisation and conflict answers prove nothing about the input: the gateway may have
+      // judged against a branch a reorg dropped, or answered a retry it had already processed.
+      if (e.status === 401 || e.status === 403 || e.status === 409) {
+        return new GatewayRefusalError(missing, e.status, `gateway refused the oracle's read of the ${role} (${e.status} ${e.code ?? ""})`.trim(), { details: { blobId, gatewayCode: e.code }, cause: error });
+      }
       if (e.status === 413 || e.status === 400) return new BadRequestInputError(missing, `gateway rejected the ${role} read`, { details: { blobId, gatewayCode: e.code }, cause: error });
     }
     // Unreachable gateway, forged or missing response signature, timeouts: try again later.
@@ -171,7 +175,10 @@ export function createOracleBlobs({ gateway, cacheDir, memoryBytes = DEFAULT_MEM
     /** Keeps a computed result until it is stored (memory only). */
     keep: (blobId: string, bytes: Uint8Array) => writeCached(blobId, bytes),
 
-    /** Stores a result ciphertext on the gateway as the patient's blob; idempotent (content-addressed). */
+    /**
+     * Stores a result ciphertext on the gateway as the patient's blob; idempotent (content-addressed):
+     * identical bytes already stored count as stored. Every refusal is retryable.
+     */
     async storeResult(bytes: Uint8Array, patient: string, requestId: string): Promise<{ resultHash: string; resultUri: string }> {
       let blobId: string;
       const started = performance.now();
@@ -179,11 +186,20 @@ export function createOracleBlobs({ gateway, cacheDir, memoryBytes = DEFAULT_MEM
         blobId = await gateway.put(bytes, { owner: patient, kind: "he-result", category: PREDICTION_CATEGORY, purpose: ORACLE_READ_PURPOSE, ref: requestId });
       } catch (error) {
         onError?.(error);
-        const e = error as { name?: string; status?: number };
-        if (e.name === "GatewayRequestError" && e.status !== undefined && e.status >= 400 && e.status < 500 && e.status !== 429) {
-          throw new BadRequestInputError(FailureReason.StorageFailed, "gateway refused the result", { cause: error, details: { status: e.status } });
+        const e = error as { name?: string; status?: number; code?: string };
+        const expectedId = sha256Hex(bytes);
+        // 409: the gateway already holds these exact bytes (content-addressed: the id is their
+        // SHA-256), stored by an earlier upload, possibly under another request id after a
+        // reorg re-numbered requests. The result is there: that is success.
+        if (e.name === "GatewayRequestError" && e.status === 409) {
+          blobId = expectedId;
+        } else if (e.name === "GatewayRequestError" && e.status !== undefined && e.status >= 400 && e.status < 500 && e.status !== 429) {
+          // No 4xx on an upload proves the result bad (401 replay of a retried request, 403 from
+          // a stale chain view …): a fresh, newly signed upload is tried again later.
+          throw new GatewayRefusalError(FailureReason.StorageFailed, e.status, `gateway refused the result upload (${e.status} ${e.code ?? ""})`.trim(), { cause: error });
+        } else {
+          throw new RetryableError("gateway unavailable while storing the result", { code: "ORACLE_GATEWAY_UNAVAILABLE", cause: error });
         }
-        throw new RetryableError("gateway unavailable while storing the result", { code: "ORACLE_GATEWAY_UNAVAILABLE", cause: error });
       } finally {
         onTiming?.("put", (performance.now() - started) / 1000);
       }

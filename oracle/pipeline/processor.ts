@@ -1,11 +1,11 @@
 import { sha256Hex } from "../../core/hash.js";
-import { RequestStatus } from "../chain/abi.js";
+import { jobStateOfClosedRequest, RequestStatus } from "../chain/abi.js";
 import type { ChainReader, OnChainModel } from "../chain/reader.js";
 import type { TxManager } from "../chain/txManager.js";
 import type { Common } from "../common.js";
 import type { EvalPool } from "../eval/pool.js";
 import type { EvalTask } from "../eval/types.js";
-import { BadRequestInputError, errorMessage, FailureReason, failureReasonName, isRetryable, RetryableError } from "../errors.js";
+import { BadRequestInputError, errorMessage, FailureReason, failureReasonName, GatewayRefusalError, isRetryable, RetryableError } from "../errors.js";
 import { failpoint, failpointsArmed } from "../failpoints.js";
 import { backoffDelayMs, sleep } from "../retry.js";
 import type { Job, JobStore } from "../store/jobStore.js";
@@ -57,7 +57,8 @@ export function createProcessor({ common, store, reader, blobs, pool, txManager,
   }
 
   function moved(job: Job, from: JobState, to: JobState, patch: Parameters<JobStore["transition"]>[3] = {}): boolean {
-    const ok = store.transition(job.requestId, from, to, { ...patch, attempts: 0, lastError: null });
+    // A step that went through ends a run of gateway refusals: the window starts again at the next.
+    const ok = store.transition(job.requestId, from, to, { ...patch, attempts: 0, lastError: null, refusedSince: null });
     if (ok) {
       metrics.jobTransitions.inc({ to });
       logger.debug({ requestId: job.requestId, from, to }, "job advanced");
@@ -73,8 +74,11 @@ export function createProcessor({ common, store, reader, blobs, pool, txManager,
         const onChain = await reader.getRequest(job.requestId);
         if (onChain.status === RequestStatus.None) throw new RetryableError("router does not know the request yet", { code: "ORACLE_REQUEST_NOT_VISIBLE" });
         if (onChain.status !== RequestStatus.Pending) {
-          const ok = store.transition(job.requestId, "confirmed", "refused", { lastError: `request no longer pending (router status ${onChain.status})` });
-          if (ok) logger.warn({ requestId: job.requestId, status: onChain.status }, "request already settled or cancelled on-chain; skipping");
+          // The store says what the chain says (fulfilled there, perhaps by our own transaction
+          // re-included after a reorg, is `fulfilled`, not `refused`).
+          const state = jobStateOfClosedRequest(onChain.status);
+          const ok = store.transition(job.requestId, "confirmed", state, { lastError: `request no longer pending (router status ${onChain.status}); nothing sent` });
+          if (ok) logger.warn({ requestId: job.requestId, status: onChain.status, state }, "request already settled or cancelled on-chain; skipping");
           return false;
         }
         const model = await loadModel(job);
@@ -147,7 +151,36 @@ export function createProcessor({ common, store, reader, blobs, pool, txManager,
     }
   }
 
+  /**
+   * A gateway refusal (401/403/409) is retried with backoff. After GATEWAY_REFUSAL_WINDOW_MS the
+   * job goes back to `confirmed`, whose step re-reads the request from the chain (closed there →
+   * the chain's verdict; changed → the new content) before it asks the gateway again; a read
+   * refused in that step, past the window, is the answer for a request still pending with the
+   * same input: reported on-chain. An upload refusal never is.
+   */
+  function handleRefusal(job: Job, error: GatewayRefusalError): void {
+    const since = job.refusedSince ?? Date.now();
+    const expired = Date.now() - since >= settings.GATEWAY_REFUSAL_WINDOW_MS;
+    if (expired && job.state === "confirmed" && error.reason !== FailureReason.StorageFailed) {
+      handleFailure(job, new BadRequestInputError(error.reason, error.shortMessage, { cause: error }));
+      return;
+    }
+    if (expired && job.state !== "confirmed") {
+      store.transition(job.requestId, job.state, "confirmed", { lastError: `${error.shortMessage}; re-checking the request on-chain`, refusedSince: since, attempts: 0, nextAttemptAt: 0, resultHash: null, resultUri: null });
+      logger.warn({ requestId: job.requestId, status: error.status }, "gateway still refuses; re-checking the request against the chain");
+      return;
+    }
+    const attempts = job.attempts + 1;
+    const delayMs = backoffDelayMs(attempts);
+    store.patch(job.requestId, job.state, { attempts, refusedSince: since, lastError: error.shortMessage, nextAttemptAt: Date.now() + delayMs });
+    logger.warn({ requestId: job.requestId, state: job.state, status: error.status, err: error.shortMessage, attempts, delayMs }, "gateway refused; will retry");
+  }
+
   function handleFailure(job: Job, error: unknown): void {
+    if (error instanceof GatewayRefusalError) {
+      handleRefusal(job, error);
+      return;
+    }
     if (error instanceof BadRequestInputError) {
       const ok = store.transition(job.requestId, job.state, "stored", { reasonCode: error.reason, lastError: error.shortMessage, resultHash: null, resultUri: null });
       if (ok) {

@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 
-import { NonRetryableError } from "../errors.js";
+import { errorMessage, NonRetryableError } from "../errors.js";
 import { isTerminal, JOB_STATES, type JobState } from "./states.js";
 
 /** The router's PredictionRequested fields: what to evaluate. */
@@ -59,9 +59,13 @@ export type Job = {
   reasonCode: number | null;
   nonce: number | null;
   fulfilTxHash: string | null;
+  /** Block of the mined fulfilment (set with a final state reached through our transaction). */
+  fulfilBlock: number | null;
+  /** When the gateway first refused this job's reads or upload (an authorisation answer), ms. */
+  refusedSince: number | null;
 };
 
-export type JobPatch = Partial<Pick<Job, "attempts" | "nextAttemptAt" | "lastError" | "resultHash" | "resultUri" | "reasonCode" | "nonce" | "fulfilTxHash">>;
+export type JobPatch = Partial<Pick<Job, "attempts" | "nextAttemptAt" | "lastError" | "resultHash" | "resultUri" | "reasonCode" | "nonce" | "fulfilTxHash" | "fulfilBlock" | "refusedSince">>;
 
 export type Cursor = { blockNumber: number; blockHash: string };
 
@@ -76,7 +80,15 @@ export type TxRecord = {
   status: "pending" | "mined" | "dropped";
 };
 
+/** A transaction that only consumes a nonce (a self-transfer filling a gap); it serves no job. */
+export const FILLER_REQUEST_ID = "";
+
 export type RecordOutcome = "new" | "duplicate" | "moved";
+
+/** The job store cannot be opened or written (read-only directory, full disk …). */
+export class JobStoreError extends NonRetryableError {
+  override name = "JobStoreError";
+}
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS jobs (
@@ -133,22 +145,50 @@ CREATE INDEX IF NOT EXISTS txs_status ON txs (status, nonce);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
 `;
 
+/** Columns added after the first release: added to an existing store on open. */
+const ADDED_JOB_COLUMNS: Record<string, string> = { fulfil_block: "INTEGER", refused_since: "INTEGER" };
+
 export type JobStore = ReturnType<typeof createJobStore>;
 
 /**
  * The embedded job store (node:sqlite, WAL). Every method that changes more than one row runs in
  * one transaction, so a crash leaves either all of a step or none of it.
  */
+/**
+ * Opens (creating) the store file. SQLite's own message names no path ("unable to open database
+ * file", "attempt to write a readonly database"): the error says which file and why.
+ */
+function openDatabase(path: string): DatabaseSync {
+  try {
+    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    const db = new DatabaseSync(path);
+    try {
+      // WAL with synchronous=NORMAL: a commit survives a process crash (SIGKILL) and the file is
+      // never corrupt; only a power cut can lose the last commits. That is safe here because the
+      // chain is the arbiter: a forgotten step is redone, and a redone fulfilment is caught by its
+      // simulation or by the Operator (one fulfilment per request). FULL would fsync every step
+      // (~3 ms each, blocking the event loop) for no gain in correctness.
+      db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
+      db.exec(SCHEMA);
+      const columns = new Set(db.prepare("PRAGMA table_info(jobs)").all().map((c) => c.name as string));
+      for (const [name, type] of Object.entries(ADDED_JOB_COLUMNS)) if (!columns.has(name)) db.exec(`ALTER TABLE jobs ADD COLUMN ${name} ${type}`);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    return db;
+  } catch (cause) {
+    const reason = errorMessage(cause);
+    throw new JobStoreError(`Cannot open the job store ${path}: ${reason} (DATA_DIR must be a writable directory)`, {
+      code: "ORACLE_STORE_UNAVAILABLE", cause, details: { path, reason },
+    });
+  }
+}
+
 export function createJobStore({ path, now = Date.now }: { path: string; now?: () => number }) {
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-  const db = new DatabaseSync(path);
-  // WAL with synchronous=NORMAL: a commit survives a process crash (SIGKILL) and the file is never
-  // corrupt; only a power cut can lose the last commits. That is safe here because the chain is
-  // the arbiter: a forgotten step is redone, and a redone fulfilment is caught by its simulation
-  // or by the Operator (one fulfilment per request). FULL would fsync every step (~3 ms each,
-  // blocking the event loop) for no gain in correctness.
-  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
-  db.exec(SCHEMA);
+  const db = openDatabase(path);
+  /** Bumped by every rollback: a reader that awaited across one knows its chain view is stale. */
+  let generation = 0;
 
   const stmt = {
     insertConsumed: db.prepare("INSERT OR IGNORE INTO consumed_logs (block_hash, log_index, block_number, request_id) VALUES (?, ?, ?, ?)"),
@@ -156,7 +196,7 @@ export function createJobStore({ path, now = Date.now }: { path: string; now?: (
     insertJob: db.prepare(`INSERT INTO jobs (request_id, state, request, block_number, block_hash, log_index, transaction_hash, seen_at, updated_at)
       VALUES (?, 'seen', ?, ?, ?, ?, ?, ?, ?)`),
     moveJob: db.prepare("UPDATE jobs SET block_number = ?, block_hash = ?, log_index = ?, transaction_hash = ?, updated_at = ? WHERE request_id = ?"),
-    restartJob: db.prepare(`UPDATE jobs SET state = 'seen', request = ?, attempts = 0, next_attempt_at = 0, nonce = NULL, fulfil_tx_hash = NULL,
+    restartJob: db.prepare(`UPDATE jobs SET state = 'seen', request = ?, attempts = 0, next_attempt_at = 0, nonce = NULL, fulfil_tx_hash = NULL, fulfil_block = NULL, refused_since = NULL,
       result_hash = NULL, result_uri = NULL, reason_code = NULL, last_error = 're-included after a reorg', updated_at = ? WHERE request_id = ?`),
     getCursor: db.prepare("SELECT block_number, block_hash FROM cursor WHERE id = 1"),
     setCursor: db.prepare("INSERT INTO cursor (id, block_number, block_hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET block_number = excluded.block_number, block_hash = excluded.block_hash"),
@@ -168,8 +208,14 @@ export function createJobStore({ path, now = Date.now }: { path: string; now?: (
     due: db.prepare(`SELECT request_id FROM jobs WHERE state IN ('confirmed','fetched','verified','evaluated')
       AND next_attempt_at <= ? ORDER BY block_number, log_index LIMIT ?`),
     byState: db.prepare("SELECT * FROM jobs WHERE state = ? AND next_attempt_at <= ? ORDER BY block_number, log_index LIMIT ?"),
+    // Idempotent: re-signing the same job at the same nonce and fees gives the same hash (and the
+    // same bytes); recording it again makes it pending again instead of failing on the key.
     insertTx: db.prepare(`INSERT INTO txs (hash, nonce, request_id, raw, max_fee_per_gas, max_priority_fee_per_gas, sent_at, status)
-      VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')`),
+      VALUES (?, ?, ?, ?, ?, ?, ?, 'pending') ON CONFLICT (hash) DO UPDATE SET status = 'pending', sent_at = excluded.sent_at, request_id = excluded.request_id`),
+    touchTx: db.prepare("UPDATE txs SET sent_at = ? WHERE hash = ?"),
+    setTxPending: db.prepare("UPDATE txs SET status = 'pending' WHERE hash = ?"),
+    pruneTxs: db.prepare("DELETE FROM txs WHERE status != 'pending' AND nonce < ?"),
+    pruneDroppedTxs: db.prepare("DELETE FROM txs WHERE status = 'dropped' AND nonce < ?"),
     pendingTxs: db.prepare("SELECT * FROM txs WHERE status = 'pending' ORDER BY nonce, sent_at"),
     txsOfNonce: db.prepare("SELECT * FROM txs WHERE nonce = ? ORDER BY sent_at"),
     setTxStatus: db.prepare("UPDATE txs SET status = ? WHERE nonce = ? AND status = 'pending'"),
@@ -179,15 +225,29 @@ export function createJobStore({ path, now = Date.now }: { path: string; now?: (
   };
 
   function transaction<T>(fn: () => T): T {
-    db.exec("BEGIN IMMEDIATE");
     try {
-      const result = fn();
-      db.exec("COMMIT");
-      return result;
+      db.exec("BEGIN IMMEDIATE");
+      try {
+        const result = fn();
+        db.exec("COMMIT");
+        return result;
+      } catch (error) {
+        // On SQLITE_FULL (and I/O errors) SQLite has already rolled the transaction back: a
+        // ROLLBACK then fails with "no transaction is active" and would hide the real cause.
+        if (db.isTransaction) db.exec("ROLLBACK");
+        throw error;
+      }
     } catch (error) {
-      db.exec("ROLLBACK");
-      throw error;
+      throw storeError(error);
     }
+  }
+
+  /** SQLite's own failures (disk full, read-only file, I/O) named as the store's, with the path. */
+  function storeError(error: unknown): unknown {
+    if (error instanceof NonRetryableError) return error;
+    const e = error as { code?: string; errcode?: number; errstr?: string };
+    if (e.code !== "ERR_SQLITE_ERROR") return error;
+    return new JobStoreError(`Job store ${path}: ${errorMessage(error)}`, { code: "ORACLE_STORE_WRITE_FAILED", cause: error, details: { path, sqlite: e.errstr, errcode: e.errcode } });
   }
 
   function rowToJob(row: Record<string, SQLInputValue>): Job {
@@ -209,12 +269,15 @@ export function createJobStore({ path, now = Date.now }: { path: string; now?: (
       reasonCode: row.reason_code === null || row.reason_code === undefined ? null : Number(row.reason_code),
       nonce: row.nonce === null || row.nonce === undefined ? null : Number(row.nonce),
       fulfilTxHash: (row.fulfil_tx_hash as string | null) ?? null,
+      fulfilBlock: row.fulfil_block === null || row.fulfil_block === undefined ? null : Number(row.fulfil_block),
+      refusedSince: row.refused_since === null || row.refused_since === undefined ? null : Number(row.refused_since),
     };
   }
 
   const PATCH_COLUMNS: Record<keyof JobPatch, string> = {
     attempts: "attempts", nextAttemptAt: "next_attempt_at", lastError: "last_error", resultHash: "result_hash",
     resultUri: "result_uri", reasonCode: "reason_code", nonce: "nonce", fulfilTxHash: "fulfil_tx_hash",
+    fulfilBlock: "fulfil_block", refusedSince: "refused_since",
   };
 
   const transitionStatements = new Map<string, ReturnType<DatabaseSync["prepare"]>>();
@@ -239,8 +302,11 @@ export function createJobStore({ path, now = Date.now }: { path: string; now?: (
       statement = db.prepare(sql);
       transitionStatements.set(sql, statement);
     }
-    const result = statement.run(...values, requestId, ...from);
-    return result.changes > 0;
+    try {
+      return statement.run(...values, requestId, ...from).changes > 0;
+    } catch (error) {
+      throw storeError(error);
+    }
   }
 
   return {
@@ -264,10 +330,13 @@ export function createJobStore({ path, now = Date.now }: { path: string; now?: (
           stmt.moveJob.run(log.blockNumber, log.blockHash, log.logIndex, log.transactionHash, now(), log.request.requestId);
           stmt.putRing.run(log.blockNumber, log.blockHash);
           if (existing.block_hash === log.blockHash) return "duplicate";
-          // Re-included after a reorg, possibly by a different transaction (same requestId, other
-          // input or expiration). Whatever this job did was judged on the dropped branch (its
-          // fulfilment may have been dropped with it): start again from the new log. The chain
-          // prevents a second fulfilment — a request already settled here is refused at once.
+          // The same request id in another block. Its content (input, model, patient, keys,
+          // expiration) may differ: request ids are a counter, so after a reorg an id can name
+          // another patient's request. Same content: the job keeps its progress (its signed bytes
+          // are still right). Other content: whatever it did belongs to the dropped branch —
+          // start again from the new log; its old transaction is now an orphan that the
+          // transaction manager replaces, never re-sends.
+          if (existing.request === JSON.stringify(log.request)) return "moved";
           stmt.restartJob.run(JSON.stringify(log.request), now(), log.request.requestId);
           return "moved";
         });
@@ -289,23 +358,33 @@ export function createJobStore({ path, now = Date.now }: { path: string; now?: (
     },
 
     /**
-     * Forgets everything above `ancestor` after a reorg: consumed logs, ring entries, and jobs not
-     * yet submitted (they come back when their log reappears). Submitted jobs stay: their
-     * transaction is resolved by the transaction manager. Returns the forgotten request ids.
+     * Forgets everything above `ancestor` after a reorg: consumed logs, ring entries, and every
+     * job whose request log was in a dropped block, whatever its state (it comes back, judged
+     * afresh, when its log reappears; its transactions become orphans the transaction manager
+     * replaces). A job whose request survived but whose fulfilment was mined in a dropped block
+     * goes back to `submitted` with that transaction pending again: it is re-sent, not lost.
+     * Returns the forgotten request ids.
      */
-    rollbackTo(ancestor: Cursor): string[] {
-      return transaction(() => {
-        const dropped = db
-          .prepare(`SELECT request_id FROM jobs WHERE block_number > ? AND state IN ('seen','confirmed','fetched','verified','evaluated','stored')`)
-          .all(ancestor.blockNumber)
-          .map((r) => r.request_id as string);
-        db.prepare(`DELETE FROM jobs WHERE block_number > ? AND state IN ('seen','confirmed','fetched','verified','evaluated','stored')`).run(ancestor.blockNumber);
+    rollbackTo(ancestor: Cursor): { dropped: string[]; reopened: string[] } {
+      const result = transaction(() => {
+        const dropped = db.prepare("SELECT request_id FROM jobs WHERE block_number > ?").all(ancestor.blockNumber).map((r) => r.request_id as string);
+        db.prepare("DELETE FROM jobs WHERE block_number > ?").run(ancestor.blockNumber);
+        const reopened = db.prepare(`SELECT request_id, fulfil_tx_hash FROM jobs WHERE fulfil_block > ? AND state IN ('fulfilled','failed')`).all(ancestor.blockNumber);
+        for (const row of reopened) {
+          db.prepare("UPDATE jobs SET state = 'submitted', fulfil_block = NULL, last_error = 'fulfilment dropped by a reorg', updated_at = ? WHERE request_id = ?").run(now(), row.request_id as string);
+          stmt.setTxPending.run(row.fulfil_tx_hash as string);
+        }
         db.prepare("DELETE FROM consumed_logs WHERE block_number > ?").run(ancestor.blockNumber);
         db.prepare("DELETE FROM block_ring WHERE block_number > ?").run(ancestor.blockNumber);
         stmt.setCursor.run(ancestor.blockNumber, ancestor.blockHash);
-        return dropped;
+        return { dropped, reopened: reopened.map((r) => r.request_id as string) };
       });
+      generation++;
+      return result;
     },
+
+    /** How many rollbacks this store has seen since it was opened. */
+    generation: () => generation,
 
     /** Moves `seen` jobs whose block has enough confirmations to `confirmed`. */
     confirmUpTo(blockNumber: number): number {
@@ -361,12 +440,30 @@ export function createJobStore({ path, now = Date.now }: { path: string; now?: (
       });
     },
 
-    /** A fee-bumped replacement of a pending transaction (same nonce). */
+    /** A fee-bumped replacement of a pending transaction (same nonce), or a gap filler (no job). */
     recordReplacement(tx: Omit<TxRecord, "status">): void {
       transaction(() => {
         stmt.insertTx.run(tx.hash, tx.nonce, tx.requestId, tx.raw, tx.maxFeePerGas, tx.maxPriorityFeePerGas, tx.sentAt);
-        applyTransition(tx.requestId, ["submitted"], undefined, { fulfilTxHash: tx.hash });
+        if (tx.requestId !== FILLER_REQUEST_ID) applyTransition(tx.requestId, ["submitted"], undefined, { fulfilTxHash: tx.hash });
       });
+    },
+
+    /** A transaction re-broadcast unchanged: its stuck timer starts again. */
+    touchTx(hash: string): void {
+      stmt.touchTx.run(now(), hash);
+    },
+
+    /**
+     * Forgets settled transaction records of nonces below `belowNonce` (dropped replacements at
+     * once; mined ones too once `belowNonce` is past the reorg horizon the caller keeps), so the
+     * table stays bounded.
+     */
+    pruneTxs(belowNonce: number, droppedBelowNonce: number): number {
+      return Number(stmt.pruneTxs.run(belowNonce).changes) + Number(stmt.pruneDroppedTxs.run(droppedBelowNonce).changes);
+    },
+
+    txCount(): number {
+      return Number(db.prepare("SELECT COUNT(*) AS n FROM txs").get()!.n);
     },
 
     pendingTxs(): TxRecord[] {
@@ -385,12 +482,19 @@ export function createJobStore({ path, now = Date.now }: { path: string; now?: (
       }));
     },
 
-    /** One of our transactions was mined: its job reaches its final state in the same transaction. */
-    resolveMined(nonce: number, minedHash: string, requestId: string, finalState: JobState): void {
+    /**
+     * One of our transactions was mined at `nonce`: it is marked mined, the others of that nonce
+     * dropped, and its job (if it is still waiting on this nonce) reaches its final state, with the
+     * fulfilment's block kept so a reorg dropping that block re-opens the job.
+     */
+    resolveMined(nonce: number, minedHash: string, requestId: string, finalState: JobState, blockNumber: number, note?: string): void {
       transaction(() => {
         stmt.setTxMined.run(minedHash);
         stmt.setTxStatus.run("dropped", nonce);
-        if (isTerminal(finalState)) applyTransition(requestId, ["submitted"], finalState, { fulfilTxHash: minedHash });
+        if (requestId !== FILLER_REQUEST_ID && isTerminal(finalState)) {
+          db.prepare("UPDATE jobs SET state = ?, fulfil_tx_hash = ?, fulfil_block = ?, last_error = ?, updated_at = ? WHERE request_id = ? AND state = 'submitted' AND nonce = ?")
+            .run(finalState, minedHash, blockNumber, note ?? null, now(), requestId, nonce);
+        }
       });
     },
 
@@ -398,10 +502,14 @@ export function createJobStore({ path, now = Date.now }: { path: string; now?: (
      * The nonce was used by another transaction (the key is shared, or the request was already
      * settled): the job goes back to the submit step or to `to` if given.
      */
-    resolveDropped(nonce: number, requestId: string, to: JobState, patch: JobPatch = {}): void {
+    resolveDropped(nonce: number, requestId: string, to: JobState, lastError: string): void {
       transaction(() => {
         stmt.setTxStatus.run("dropped", nonce);
-        applyTransition(requestId, ["submitted"], to, { ...patch, nonce: null, fulfilTxHash: null });
+        // Only a job still waiting on this nonce: an orphan's job has moved on.
+        if (requestId !== FILLER_REQUEST_ID) {
+          db.prepare("UPDATE jobs SET state = ?, nonce = NULL, fulfil_tx_hash = NULL, last_error = ?, updated_at = ? WHERE request_id = ? AND state = 'submitted' AND nonce = ?")
+            .run(to, lastError, now(), requestId, nonce);
+        }
       });
     },
 

@@ -7,9 +7,9 @@
  *   (any state before `submitted`) → refused
  *
  * `failed`: a failure reason was reported on-chain (bad input, consent revoked …).
- * `refused`: nothing was sent because the request is no longer open on-chain (fulfilled by
- * someone else, cancelled, expired). A job whose input turned out bad jumps straight to the
- * submit step carrying its reason code.
+ * A request found already closed on-chain before anything was sent takes the chain's verdict:
+ * `fulfilled` or `failed` as the router says, `refused` when it was cancelled or expired. A job
+ * whose input turned out bad jumps straight to the submit step carrying its reason code.
  */
 export const JOB_STATES = [
   "seen", "confirmed", "fetched", "verified", "evaluated", "stored", "submitted", "fulfilled", "failed", "refused",

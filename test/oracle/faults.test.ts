@@ -1,6 +1,8 @@
 import { expect } from "chai";
 import { AbiCoder, encodeBytes32String, Wallet } from "ethers";
 
+import { sha256Hex } from "../../core/hash.js";
+import { ForbiddenError, ReplayedRequestError } from "../../gateway/errors.js";
 import { startOracle, type OracleHandle } from "../../oracle/daemon.js";
 import { createGatewayClient } from "../../sdk/gateway/client.js";
 import { cursorOf, jobState, readJobs, rewindCursor } from "./helpers/inspect.js";
@@ -20,6 +22,8 @@ describe("oracle daemon under faults (real chain, real gateway, loopback RPC pro
     if (this.currentTest?.state === "failed" && process.env.DUMP_LOGS && this.currentTest.ctx?.dumpLogs) console.log((this.currentTest.ctx.dumpLogs as () => string)().split("\n").slice(-60).join("\n"));
     world.rpc.rewrite = undefined;
     world.rpc.fail = undefined;
+    world.interceptor.beforeRead = undefined;
+    world.interceptor.beforeWrite = undefined;
     await world.rpc.setMode("ok");
     await oracle?.stop();
     oracle = undefined;
@@ -146,7 +150,7 @@ describe("oracle daemon under faults (real chain, real gateway, loopback RPC pro
     expect((await settled(requestId)).status).to.equal(Status.Fulfilled);
   });
 
-  it("does not send for a request already fulfilled on-chain", async function () {
+  it("does not send for a request already settled on-chain, and the store says what the chain says", async function () {
     const startBlock = (await head()) + 1;
     const { requestId } = await world.request(world.patients[0]!);
     const [log] = await world.suite.operator.queryFilter(world.suite.operator.filters.OracleRequest(), startBlock, "latest");
@@ -157,7 +161,7 @@ describe("oracle daemon under faults (real chain, real gateway, loopback RPC pro
     expect((await world.status(requestId)).status).to.equal(Status.Failed);
 
     const { settings } = await start({ START_BLOCK: startBlock });
-    await waitFor(() => jobState(settings.DATA_DIR, requestId) === "refused", "job refused");
+    await waitFor(() => jobState(settings.DATA_DIR, requestId) === "failed", "job failed, as on-chain");
     expect(await world.fulfilmentCount(requestId)).to.equal(1);
   });
 
@@ -297,5 +301,81 @@ describe("oracle daemon under faults (real chain, real gateway, loopback RPC pro
     } finally {
       await world.provider.request({ method: "evm_setAutomine", params: [true] });
     }
+  });
+
+  it("does not take a lagging replica's null receipt for a nonce taken by someone else", async function () {
+    // A replica that answers null for every receipt during the first 4 s after it is first asked
+    // (the account nonce comes from an up-to-date one).
+    const firstAsked = new Map<string, number>();
+    world.rpc.rewrite = (method, params, result) => {
+      if (method !== "eth_getTransactionReceipt") return result;
+      const hash = String(params[0]);
+      if (!firstAsked.has(hash)) firstAsked.set(hash, Date.now());
+      return Date.now() - firstAsked.get(hash)! < 4_000 ? null : result;
+    };
+    const { settings, logs } = await start();
+    const requests = [await world.request(world.patients[0]!), await world.request(world.patients[1]!)];
+    for (const r of requests) expect((await settled(r.requestId)).status).to.equal(Status.Fulfilled);
+    await waitFor(() => requests.every((r) => jobState(settings.DATA_DIR, r.requestId) === "fulfilled"), "jobs fulfilled in the store", 60_000);
+    expect(logs.text()).not.to.include("nonce was used by another transaction");
+    for (const r of requests) expect(await world.fulfilmentCount(r.requestId)).to.equal(1);
+  });
+
+  it("retries a 403 from the gateway on the input read instead of reporting a permanent failure", async function () {
+    // The gateway judged against a stale view of the chain for a while (as right after a reorg).
+    let refusals = 0;
+    world.interceptor.beforeRead = (access) => {
+      if (access.meta.kind === "he-input" && refusals < 3) {
+        refusals++;
+        throw new ForbiddenError("request not live on the gateway's view of the chain");
+      }
+    };
+    const { settings } = await start();
+    const { requestId } = await world.request(world.patients[0]!);
+    expect((await settled(requestId)).status).to.equal(Status.Fulfilled);
+    expect(refusals).to.equal(3);
+    await waitFor(() => jobState(settings.DATA_DIR, requestId) === "fulfilled", "job fulfilled in the store");
+  });
+
+  it("reports a read the gateway still refuses after GATEWAY_REFUSAL_WINDOW_MS, for a request still pending with the same input", async function () {
+    world.interceptor.beforeRead = (access) => {
+      if (access.meta.kind === "he-input") throw new ForbiddenError("consent withdrawn");
+    };
+    await start({ GATEWAY_REFUSAL_WINDOW_MS: 1_500 });
+    const { requestId } = await world.request(world.patients[0]!);
+    const request = await settled(requestId);
+    expect(request.status).to.equal(Status.Failed);
+    expect(request.failureCode).to.equal(1n);
+  });
+
+  it("treats a result upload answered 409 (identical bytes already stored under another request) as stored", async function () {
+    const patient = world.patients[1]!;
+    const input = patient.fhe.encrypt(world.artifacts[0]!, { age: 30, systolicBP: 120, diastolicBP: 80, bloodGlucose: 7, bodyTemp: 98, heartRate: 70 });
+    const { settings } = await start();
+    // The same input twice: evaluation is deterministic, so both results are the same bytes.
+    const first = await world.request(patient, "maternal-risk-v1", input);
+    expect((await settled(first.requestId)).status).to.equal(Status.Fulfilled);
+    const second = await world.request(patient, "maternal-risk-v1", input);
+    const result = await settled(second.requestId);
+    expect(result.status).to.equal(Status.Fulfilled);
+    expect(result.resultHash).to.equal((await world.status(first.requestId)).resultHash);
+    await waitFor(() => jobState(settings.DATA_DIR, second.requestId) === "fulfilled", "job fulfilled in the store");
+    expect(sha256Hex(input)).to.equal((await world.status(second.requestId)).inputHash);
+  });
+
+  it("treats a 401 replay or a 403 on the result upload as retryable, never as a permanent failure", async function () {
+    let refusals = 0;
+    world.interceptor.beforeWrite = (access) => {
+      if (access.kind !== "he-result" || refusals >= 2) return;
+      refusals++;
+      // What the gateway answers a retried request it already processed, then a stale chain view.
+      if (refusals === 1) throw new ReplayedRequestError({ signer: access.signer, nonce: "0x01" });
+      throw new ForbiddenError("request not live on the gateway's view of the chain");
+    };
+    const { settings } = await start();
+    const { requestId } = await world.request(world.patients[0]!);
+    expect((await settled(requestId)).status).to.equal(Status.Fulfilled);
+    expect(refusals).to.equal(2);
+    await waitFor(() => jobState(settings.DATA_DIR, requestId) === "fulfilled", "job fulfilled in the store");
   });
 });

@@ -1,10 +1,10 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { expect } from "chai";
 
-import { createJobStore, type RequestLog } from "../../oracle/store/jobStore.js";
+import { createJobStore, JobStoreError, type RequestLog } from "../../oracle/store/jobStore.js";
 
 const hash = (n: number) => `0x${n.toString(16).padStart(64, "0")}`;
 
@@ -47,24 +47,87 @@ describe("oracle job store", function () {
     store.close();
   });
 
-  it("forgets unsubmitted jobs of dropped blocks on rollback, keeps submitted ones, and restarts a reappearing one", function () {
+  it("forgets every job of dropped blocks on rollback, keeps the progress of a re-included identical request, and restarts a changed one", function () {
     const store = createJobStore({ path: path() });
     store.commitRange([requestLog(1, 10), requestLog(2, 12), requestLog(3, 12, hash(1012), 1)], { blockNumber: 12, blockHash: hash(1012) }, 64);
     store.confirmUpTo(12);
     store.recordSubmissions([{ hash: hash(9), nonce: 0, requestId: hash(3), raw: "0x", maxFeePerGas: "1", maxPriorityFeePerGas: "1", sentAt: 0 }], 1);
-    const dropped = store.rollbackTo({ blockNumber: 10, blockHash: hash(1010) });
-    expect(dropped).to.deep.equal([hash(2)]);
-    expect(store.getJob(hash(2))).to.equal(undefined);
-    expect(store.getJob(hash(3))?.state).to.equal("submitted");
+    const { dropped } = store.rollbackTo({ blockNumber: 10, blockHash: hash(1010) });
+    // The submitted one too: its request is not on the chain until its log reappears.
+    expect(dropped.sort()).to.deep.equal([hash(2), hash(3)]);
+    expect(store.getJob(hash(3))).to.equal(undefined);
+    // Its transaction stays recorded (the transaction manager treats it as an orphan).
+    expect(store.pendingTxs().map((t) => t.hash)).to.deep.equal([hash(9)]);
     expect(store.getCursor()?.blockNumber).to.equal(10);
-    // The same requests come back in a different block of the new branch.
-    const outcomes = store.commitRange([requestLog(2, 11, hash(2011)), requestLog(3, 11, hash(2011), 1)], { blockNumber: 11, blockHash: hash(2011) }, 64);
-    expect(outcomes).to.deep.equal(["new", "moved"]);
-    expect(store.getJob(hash(3))?.blockHash).to.equal(hash(2011));
-    // Judged on the dropped branch: it starts again (the chain refuses a second fulfilment).
-    expect(store.getJob(hash(3))?.state).to.equal("seen");
-    expect(store.getJob(hash(3))?.nonce).to.equal(null);
+    expect(store.commitRange([requestLog(2, 11, hash(2011)), requestLog(3, 11, hash(2011), 1)], { blockNumber: 11, blockHash: hash(2011) }, 64)).to.deep.equal(["new", "new"]);
+
+    // A request id seen again elsewhere without a rollback in between: same content keeps its
+    // progress, other content (request ids are a counter) starts again.
+    store.confirmUpTo(11);
+    store.transition(hash(2), "confirmed", "stored", { resultHash: hash(77) });
+    expect(store.commitRange([requestLog(2, 13, hash(2013))], { blockNumber: 13, blockHash: hash(2013) }, 64)).to.deep.equal(["moved"]);
+    expect(store.getJob(hash(2))?.state).to.equal("stored");
+    const changed = requestLog(2, 14, hash(2014));
+    changed.request.prediction.inputHash = hash(70);
+    expect(store.commitRange([changed], { blockNumber: 14, blockHash: hash(2014) }, 64)).to.deep.equal(["moved"]);
+    expect(store.getJob(hash(2))?.state).to.equal("seen");
+    expect(store.getJob(hash(2))?.request.prediction.inputHash).to.equal(hash(70));
     store.close();
+  });
+
+  it("re-opens a job whose fulfilment was mined in a block a reorg dropped (the request's block survived)", function () {
+    const store = createJobStore({ path: path() });
+    store.commitRange([requestLog(1, 10)], { blockNumber: 10, blockHash: hash(1010) }, 64);
+    store.confirmUpTo(10);
+    store.transition(hash(1), "confirmed", "stored", { resultHash: hash(77), resultUri: "u" });
+    store.recordSubmissions([{ hash: hash(9), nonce: 0, requestId: hash(1), raw: "0xaa", maxFeePerGas: "1", maxPriorityFeePerGas: "1", sentAt: 0 }], 1);
+    store.resolveMined(0, hash(9), hash(1), "fulfilled", 11);
+    expect(store.getJob(hash(1))?.state).to.equal("fulfilled");
+    const { reopened } = store.rollbackTo({ blockNumber: 10, blockHash: hash(1010) });
+    expect(reopened).to.deep.equal([hash(1)]);
+    expect(store.getJob(hash(1))?.state).to.equal("submitted");
+    expect(store.pendingTxs().map((t) => t.hash)).to.deep.equal([hash(9)]);
+    store.close();
+  });
+
+  it("records a re-signed transaction with the same hash idempotently (no UNIQUE constraint failed: txs.hash)", function () {
+    const store = createJobStore({ path: path() });
+    store.commitRange([requestLog(1, 10)], { blockNumber: 10, blockHash: hash(1010) }, 64);
+    store.confirmUpTo(10);
+    store.transition(hash(1), "confirmed", "stored", { resultHash: hash(77), resultUri: "u" });
+    const tx = { hash: hash(9), nonce: 0, requestId: hash(1), raw: "0xaa", maxFeePerGas: "1", maxPriorityFeePerGas: "1", sentAt: 0 };
+    store.recordSubmissions([tx], 1);
+    // The nonce was judged taken; the job goes round again and is signed at the same nonce and fees.
+    store.resolveDropped(0, hash(1), "stored", "nonce taken by another transaction");
+    expect(store.getJob(hash(1))?.state).to.equal("stored");
+    store.recordSubmissions([{ ...tx, sentAt: 5 }], 1);
+    expect(store.getJob(hash(1))?.state).to.equal("submitted");
+    expect(store.pendingTxs()).to.have.length(1);
+    store.recordReplacement({ ...tx, sentAt: 6 });
+    expect(store.pendingTxs()).to.have.length(1);
+    store.close();
+  });
+
+  it("keeps the txs table bounded: settled records below the history horizon are deleted", function () {
+    const store = createJobStore({ path: path() });
+    for (let n = 0; n < 10; n++) {
+      store.recordReplacement({ hash: hash(100 + n), nonce: n, requestId: "", raw: "0x", maxFeePerGas: "1", maxPriorityFeePerGas: "1", sentAt: 0 });
+      store.recordReplacement({ hash: hash(200 + n), nonce: n, requestId: "", raw: "0x", maxFeePerGas: "2", maxPriorityFeePerGas: "1", sentAt: 1 });
+      store.resolveMined(n, hash(200 + n), "", "fulfilled", 1);
+    }
+    expect(store.txCount()).to.equal(20);
+    store.pruneTxs(8, 8);
+    expect(store.txCount()).to.equal(4);
+    store.close();
+  });
+
+  it("names the path when the data directory cannot be used", function () {
+    // A regular file where the directory should be: no one (root included) can create the store.
+    const dir = mkdtempSync(join(tmpdir(), "oracle-store-"));
+    const blocker = join(dir, "not-a-dir");
+    writeFileSync(blocker, "x");
+    const file = join(blocker, "oracle.db");
+    expect(() => createJobStore({ path: file })).to.throw(JobStoreError, file);
   });
 
   it("records signed transactions and their jobs atomically, and resolves them by nonce", function () {
@@ -76,7 +139,7 @@ describe("oracle job store", function () {
     store.recordReplacement({ hash: hash(10), nonce: 4, requestId: hash(1), raw: "0xbb", maxFeePerGas: "13", maxPriorityFeePerGas: "2", sentAt: 2 });
     expect(store.getNextNonce()).to.equal(5);
     expect(store.txsOfNonce(4).map((t) => t.hash)).to.deep.equal([hash(9), hash(10)]);
-    store.resolveMined(4, hash(10), hash(1), "fulfilled");
+    store.resolveMined(4, hash(10), hash(1), "fulfilled", 11);
     expect(store.getJob(hash(1))?.state).to.equal("fulfilled");
     expect(store.getJob(hash(1))?.fulfilTxHash).to.equal(hash(10));
     expect(store.pendingTxs()).to.deep.equal([]);

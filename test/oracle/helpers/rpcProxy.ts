@@ -22,6 +22,8 @@ export type RpcProxy = {
   rewrite?: (method: string, params: unknown[], result: unknown) => unknown;
   /** Optional hook answering a call with a JSON-RPC error instead (e.g. a provider's range limit). */
   fail?: (method: string, params: unknown[]) => { code: number; message: string } | undefined;
+  /** Optional hook holding a call back this many ms before it is forwarded (a slow replica). */
+  delay?: (method: string, params: unknown[]) => number | undefined;
   close(): Promise<void>;
 };
 
@@ -34,6 +36,8 @@ export async function startRpcProxy(target: Eip1193 | string): Promise<RpcProxy>
 
   async function forwardOne(call: { id: unknown; method: string; params?: unknown[] }) {
     calls.set(call.method, (calls.get(call.method) ?? 0) + 1);
+    const delayMs = proxyRef.current?.delay?.(call.method, call.params ?? []);
+    if (delayMs) await new Promise((resolve) => setTimeout(resolve, delayMs));
     const refusal = proxyRef.current?.fail?.(call.method, call.params ?? []);
     if (refusal) return { jsonrpc: "2.0", id: call.id, error: refusal };
     try {

@@ -1,6 +1,7 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Writable } from "node:stream";
 
 import { encodeBytes32String, hexlify, randomBytes, Wallet, type Signer } from "ethers";
@@ -8,10 +9,12 @@ import { network } from "hardhat";
 import { pino } from "pino";
 
 import { sha256Hex } from "../../../core/hash.js";
+import { startAnvil, type AnvilHandle } from "../../../deploy/anvil.js";
 import { deployMedCipher, OutputKind, type MedCipherDeployment } from "../../../deploy/local.js";
 import { FheClient } from "../../../fhe/client.js";
 import { loadModel, type ModelArtifact } from "../../../fhe/model.js";
 import { openAuditLog } from "../../../gateway/audit/auditLog.js";
+import type { AccessPolicy } from "../../../gateway/policy.js";
 import { createChainAccessPolicy } from "../../../gateway/chainPolicy.js";
 import { createGateway } from "../../../gateway/server.js";
 import { createDirectoryBlobStore } from "../../../gateway/store/directoryStore.js";
@@ -28,6 +31,9 @@ import { startRpcProxy, type RpcProxy } from "./rpcProxy.js";
  * deployed, an HTTP JSON-RPC endpoint in front of it (that can be made to fail), the gateway on
  * loopback with the chain access policy, and patients with CKKS key sets whose secret keys stay
  * here, in the "client" part of the test.
+ *
+ * `chain: "anvil"` deploys onto Foundry's anvil instead (a separate process on loopback) for the
+ * tests that need a chain that really replaces blocks: `world.anvil.reorg(depth, [[raw, offset]])`.
  */
 export type Patient = { signer: Signer; address: string; fhe: FheClient; keysHash: string; gateway: GatewayClient };
 
@@ -38,14 +44,28 @@ export const READINGS = {
   "heart-disease-lr-v1": { age: 63, sex: 1, cp: 1, trestbps: 145, chol: 233, fbs: 1, restecg: 2, thalach: 150, exang: 0, oldpeak: 2.3, slope: 3, ca: 0, thal: 6 },
 } as const;
 
-export async function createWorld(options: { patients?: number } = {}) {
-  const connection = await network.create();
+/**
+ * Lets a test make the real gateway refuse (throw its own ForbiddenError …) before the chain
+ * policy is asked, as it would when judging against a branch a reorg dropped.
+ */
+export type PolicyInterceptor = { beforeRead?: (access: Parameters<AccessPolicy["authorizeRead"]>[0]) => void; beforeWrite?: (access: Parameters<AccessPolicy["authorizeWrite"]>[0]) => void };
+
+export async function createWorld(options: { patients?: number; chain?: "edr" | "anvil" } = {}) {
+  // Ignition keeps a journal per chain id on disk for a chain process (deploy/deployments/chain-<id>):
+  // a chain id of its own per world, and the journal removed once deployed, so runs never collide.
+  const anvilChainId = 1_000_000 + Math.floor(Math.random() * 1_000_000);
+  const anvil: AnvilHandle | undefined = options.chain === "anvil" ? await startAnvil({ chainId: anvilChainId }) : undefined;
+  const connection = anvil ? await network.create({ network: "localhost", override: { url: anvil.url } }) : await network.create();
   const { ethers, provider, networkHelpers } = connection;
   const signers = await ethers.getSigners();
   const oracleKey = Wallet.createRandom();
   const gatewayKey = Wallet.createRandom();
-  await networkHelpers.setBalance(oracleKey.address, 10n ** 20n);
-  await networkHelpers.setBalance(gatewayKey.address, 10n ** 20n);
+  if (anvil) {
+    for (const address of [oracleKey.address, gatewayKey.address]) await anvil.rpc("anvil_setBalance", [address, "0x56bc75e2d63100000"]);
+  } else {
+    await networkHelpers.setBalance(oracleKey.address, 10n ** 20n);
+    await networkHelpers.setBalance(gatewayKey.address, 10n ** 20n);
+  }
 
   const artifacts: ModelArtifact[] = [loadModel("maternal-risk-v1"), loadModel("heart-disease-lr-v1")];
   const suite: MedCipherDeployment = await deployMedCipher(connection, {
@@ -59,11 +79,13 @@ export async function createWorld(options: { patients?: number } = {}) {
       outputKind: m.output.kind === "softmax" ? OutputKind.Softmax : OutputKind.Sigmoid, isPrivate: m.isPrivate,
     })),
   });
+  if (anvil) rmSync(fileURLToPath(new URL(`../../../deploy/deployments/chain-${anvilChainId}`, import.meta.url)), { recursive: true, force: true });
   const modelIds = Object.fromEntries(artifacts.map((m, i) => [m.id, Number(suite.modelIds[i])])) as Record<string, number>;
 
-  const rpc: RpcProxy = await startRpcProxy(provider);
+  const rpc: RpcProxy = await startRpcProxy(anvil ? anvil.url : provider);
   const dir = mkdtempSync(join(tmpdir(), "oracle-world-"));
   const audit = await openAuditLog(join(dir, "gateway", "audit.jsonl"));
+  const interceptor: PolicyInterceptor = {};
   const a = suite.addresses;
   const contracts = connectContracts(a, ethers.provider);
   const chainId = Number((await ethers.provider.getNetwork()).chainId);
@@ -71,7 +93,7 @@ export async function createWorld(options: { patients?: number } = {}) {
     store: createDirectoryBlobStore(join(dir, "gateway", "blobs")),
     metadata: createDirectoryMetadataStore(join(dir, "gateway", "meta")),
     audit,
-    policy: createChainAccessPolicy({ contracts, provider: ethers.provider }),
+    policy: interceptedPolicy(createChainAccessPolicy({ contracts, provider: ethers.provider }), interceptor),
     signingKey: gatewayKey.signingKey,
     gatewayAddress: gatewayKey.address,
     chainId,
@@ -95,6 +117,10 @@ export async function createWorld(options: { patients?: number } = {}) {
   const maskKey = hexlify(randomBytes(32));
   const world = {
     connection, ethers, provider, networkHelpers, suite, rpc, gatewayUrl, gatewayKey, oracleKey, patients, artifacts, modelIds, dir, chainId, maskKey,
+    /** The anvil process when `chain: "anvil"` (for `reorg`, `rpc`). */
+    anvil,
+    /** Hooks run by the gateway's access policy before the chain is asked. */
+    interceptor,
 
     /** Oracle settings for this world; `overrides` win. Each call gets its own data directory. */
     settings(overrides: Partial<Record<keyof Settings, string | number | boolean>> = {}): Settings {
@@ -112,12 +138,14 @@ export async function createWorld(options: { patients?: number } = {}) {
     },
 
     /** Encrypts a reading for `patient`, uploads it and requests a prediction; returns the request id. */
-    async request(patient: Patient, modelId: keyof typeof READINGS = "maternal-risk-v1", input?: Uint8Array, options: { manualMine?: boolean } = {}): Promise<{ requestId: string; input: Uint8Array; blockNumber: number }> {
+    async request(patient: Patient, modelId: keyof typeof READINGS = "maternal-risk-v1", input?: Uint8Array, options: { manualMine?: boolean; gasLimit?: number } = {}): Promise<{ requestId: string; input: Uint8Array; blockNumber: number }> {
       const artifact = artifacts.find((m) => m.id === modelId)!;
       const bytes = input ?? patient.fhe.encrypt(artifact, READINGS[modelId]);
       const inputHash = sha256Hex(bytes);
       await patient.gateway.put(bytes, { owner: patient.address, kind: "he-input", category: Category.PREDICTION });
-      const tx = await suite.router.connect(patient.signer).requestPrediction(patient.address, modelIds[modelId]!, inputHash, `${gatewayUrl}/v1/blobs/${inputHash}`);
+      // A gas limit of the test's choosing: a request re-included elsewhere by a reorg must not run
+      // out of the gas estimated for its first position (first writes of a slot cost more).
+      const tx = await suite.router.connect(patient.signer).requestPrediction(patient.address, modelIds[modelId]!, inputHash, `${gatewayUrl}/v1/blobs/${inputHash}`, options.gasLimit ? { gasLimit: options.gasLimit } : {});
       if (options.manualMine) await networkHelpers.mine(1);
       const receipt = (await tx.wait())!;
       const [job] = jobsFromReceipt(receipt, a.Operator, a.PredictionRouter);
@@ -148,9 +176,24 @@ export async function createWorld(options: { patients?: number } = {}) {
       await audit.close();
       await rpc.close();
       for (const p of patients) p.fhe.dispose();
+      await anvil?.stop();
     },
   };
   return world;
+}
+
+function interceptedPolicy(policy: AccessPolicy, interceptor: PolicyInterceptor): AccessPolicy {
+  return {
+    authorizeRead: async (access) => {
+      interceptor.beforeRead?.(access);
+      return policy.authorizeRead(access);
+    },
+    authorizeWrite: async (access) => {
+      interceptor.beforeWrite?.(access);
+      return policy.authorizeWrite(access);
+    },
+    authorizeAuditRead: (signer, owner) => policy.authorizeAuditRead(signer, owner),
+  };
 }
 
 /** A pino destination that keeps every line, to assert on logs. */
