@@ -24,9 +24,12 @@ const only = process.env.SOAK_ONLY;
 async function killRepeatedly(world: SoakWorld, random: Random, count: number, kill: () => Promise<void>, restart: () => Promise<void>, what: string): Promise<number> {
   let done = 0;
   for (; done < count; done++) {
-    await sleep(random.int(500, 4_000));
+    const upMs = random.int(500, 4_000);
+    const downMs = random.int(200, 1_500);
+    await sleep(upMs);
     await kill();
-    await sleep(random.int(200, 1_500));
+    log(world.soak, `SIGKILL ${what} ${done + 1}/${count} (up ${upMs} ms since its start, down ${downMs} ms)`);
+    await sleep(downMs);
     await restart().catch(async (error: unknown) => {
       log(world.soak, `${what} restart failed (${String(error).slice(0, 200)}); retrying`);
       await sleep(1_000);
@@ -64,7 +67,7 @@ async function rpcFaultSoak(): Promise<Record<string, unknown>> {
   const faulty = await startFaultyRpc(world.anvil, random.fork("faults"));
   try {
     await world.startIntervalMining(knobs.blockSeconds);
-    // The daemon starts through a healthy proxy (start-up checks are not what this soak is about), then the faults begin.
+    // Per-call faults from the daemon's start on; the transport windows (which would only delay its start-up) once it is up.
     await world.startOracle({ CONFIRMATIONS: 1, RPC_URL: faulty.url });
     await faulty.startWindows();
     log(name, `oracle up behind the faulting proxy ${faulty.url}; ${knobs.requests} requests from ${knobs.patients} patients`);

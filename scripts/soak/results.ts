@@ -31,7 +31,7 @@ export function writeSoakSections(sections: Record<string, unknown>): void {
   writeFileSync(SOAK_RESULTS_FILE, JSON.stringify({ ...existing, ...sections }, null, 2) + "\n");
 }
 
-const COLUMNS = ["reorgs", "kills", "faultedCalls", "requests", "fulfilled", "wrongResult", "falseFailures", "duplicates", "lost", "stuckSeconds", "verdict"] as const;
+const COLUMNS = ["reorgs", "kills", "faultedCalls", "requests", "fulfilled", "wrongResult", "resultUnreadable", "falseFailures", "duplicates", "lost", "stuckSeconds", "verdict"] as const;
 
 /** One row per soak, the columns of SoakCounts plus the disturbance counts. */
 export function printSoakTable(rows: Record<string, Record<string, unknown>>): void {

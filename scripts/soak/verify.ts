@@ -7,9 +7,12 @@
  *   requests      requests the patients made (each one on the final chain: the soak re-sends a
  *                 request transaction a reorg dropped, as the patient's wallet would)
  *   fulfilled     of those, Fulfilled on the final chain
- *   wrongResult   Fulfilled, but the patient's check failed: the gateway would not give the
+ *   wrongResult   Fulfilled, but the patient's check failed (the gateway would not give the
  *                 result, its hash or input binding did not match, or the decryption differs
- *                 from the plaintext model on the patient's own reading
+ *                 from the plaintext model on the patient's own reading) and the result blob
+ *                 is not bound to this request's input (it answers another request, or cannot be
+ *                 found); `resultUnreadable` counts the failed checks whose blob does answer the
+ *                 request's own input
  *   falseFailures Failed or Refused on the final chain (every soak request is valid)
  *   duplicates    extra Operator `OracleResponse`s for one request id, plus requests found under
  *                 more than one request id
@@ -26,13 +29,14 @@ import { Interface } from "ethers";
 import { predictionFromScores, readBlobHeader, scoreReading } from "../../fhe/index.js";
 import { getPredictionResult } from "../../sdk/actions/getPredictionResult.js";
 import { createMedCipherClient, type MedCipherClient } from "../../sdk/client.js";
-import { RequestStatus } from "../../sdk/codes.js";
+import { PredictionCodes, RequestStatus } from "../../sdk/codes.js";
 import { readJobs } from "../../test/oracle/helpers/inspect.js";
 import type { SoakCounts } from "./results.js";
 import { log, routerInterface, sleep, type SoakRequest, type SoakWorld } from "./world.js";
 
 const operatorInterface = new Interface(["event OracleResponse(bytes32 indexed requestId)"]);
 const STATUS_NAMES = Object.fromEntries(Object.entries(RequestStatus).map(([name, value]) => [value, name])) as Record<number, string>;
+const CODE_NAMES = Object.fromEntries(Object.entries(PredictionCodes).map(([name, value]) => [value, name])) as Record<number, string>;
 
 export type VerifyOptions = {
   /** How long to wait, after the chain settled, for every request to settle. */
@@ -60,6 +64,8 @@ export type NonceCheck = {
 export type SoakVerdict = SoakCounts & {
   passed: boolean;
   verdict: "PASS" | "FAIL";
+  /** Fulfilled with the result of its own input (the gateway's blob says so), which the patient could not fetch or decrypt. */
+  resultUnreadable: number;
   onChain: number;
   notOnChain: number;
   resentRequests: number;
@@ -127,6 +133,8 @@ export async function settleAndVerify(world: SoakWorld, requests: SoakRequest[],
     if (!(kind in examples)) examples[kind] = value;
   };
   const describe = (t: OnChain) => ({ requestId: t.requestId, request: t.request.index, patient: t.request.patient.wallet.address, model: t.request.model.id, status: STATUS_NAMES[t.status], failureCode: t.failureCode });
+  // What the daemon said about a request (its last lines naming it), for the examples.
+  const daemonSaid = (requestId: string) => world.oracle.lines().filter((line) => line.includes(requestId)).slice(-6).map((line) => line.slice(0, 400));
 
   // Duplicates: Operator responses per request id on the final chain.
   const head = Number(await world.anvil.rpc<string>("eth_blockNumber"));
@@ -158,6 +166,7 @@ export async function settleAndVerify(world: SoakWorld, requests: SoakRequest[],
   };
   let fulfilled = 0;
   let wrongResult = 0;
+  let resultUnreadable = 0;
   let falseFailures = 0;
   const failureCodes: Record<string, number> = {};
   for (const t of tracked.values()) {
@@ -165,19 +174,25 @@ export async function settleAndVerify(world: SoakWorld, requests: SoakRequest[],
       fulfilled++;
       const problem = await checkResult(await clientOf(t.request), t, options.tolerance);
       if (problem) {
-        wrongResult++;
-        example("wrongResult", { ...describe(t), problem, answers: await whoseResult(world, t, requests) });
+        const answers = await whoseResult(world, t, requests);
+        if (answers.own) {
+          resultUnreadable++;
+          example("resultUnreadable", { ...describe(t), problem, answers: answers.text, daemonLog: daemonSaid(t.requestId) });
+        } else {
+          wrongResult++;
+          example("wrongResult", { ...describe(t), problem, answers: answers.text, daemonLog: daemonSaid(t.requestId) });
+        }
       }
     } else if (t.status === RequestStatus.Failed || t.status === RequestStatus.Refused) {
       falseFailures++;
-      const key = `${STATUS_NAMES[t.status]}:${t.failureCode}`;
+      const key = `${STATUS_NAMES[t.status]}:${t.failureCode} ${CODE_NAMES[t.failureCode] ?? ""}`.trim();
       failureCodes[key] = (failureCodes[key] ?? 0) + 1;
-      example("falseFailure", describe(t));
+      example(`falseFailure:${t.failureCode}`, { ...describe(t), daemonLog: daemonSaid(t.requestId) });
     }
   }
   const pending = [...tracked.values()].filter((t) => t.status === RequestStatus.Pending);
   const notOnChain = requests.filter((r) => !idsOf.has(r));
-  for (const t of pending) example("lost", { ...describe(t), note: "still Pending on the final chain" });
+  for (const t of pending) example("lost", { ...describe(t), note: "still Pending on the final chain", daemonLog: daemonSaid(t.requestId) });
   for (const r of notOnChain) example("notOnChain", { request: r.index, txHash: r.txHash, resends: r.resends });
 
   let stuckSeconds = 0;
@@ -202,7 +217,7 @@ export async function settleAndVerify(world: SoakWorld, requests: SoakRequest[],
       const want = expected[t.status];
       if (want && job?.state !== want) {
         storeDisagrees++;
-        example("storeDisagrees", { ...describe(t), storeState: job?.state ?? "absent", storeReason: job?.reasonCode ?? null });
+        example("storeDisagrees", { ...describe(t), storeState: job?.state ?? "absent", storeReason: job?.reasonCode ?? null, daemonLog: daemonSaid(t.requestId) });
       }
     }
   } catch (error) {
@@ -220,10 +235,11 @@ export async function settleAndVerify(world: SoakWorld, requests: SoakRequest[],
   }
 
   const lost = pending.length + notOnChain.length;
-  const passed = fulfilled === requests.length && wrongResult === 0 && falseFailures === 0 && duplicates === 0 && lost === 0 && !nonce.gap && stuckSeconds <= options.stuckLimitSeconds;
+  // The daemon's own record must agree with the chain too: an operator reads it (issue 9 items 2, 4, 7).
+  const passed = fulfilled === requests.length && wrongResult === 0 && resultUnreadable === 0 && falseFailures === 0 && duplicates === 0 && lost === 0 && !nonce.gap && stuckSeconds <= options.stuckLimitSeconds && storeDisagrees === 0;
   return {
     requests: requests.length, fulfilled, wrongResult, falseFailures, duplicates, lost, stuckSeconds,
-    passed, verdict: passed ? "PASS" : "FAIL",
+    passed, verdict: passed ? "PASS" : "FAIL", resultUnreadable,
     onChain: tracked.size, notOnChain: notOnChain.length, resentRequests, nonce, oracleTxs, oracleTxsReverted, duplicateAttempts, storeDisagrees, failureCodes,
     oracleWarnings: Object.fromEntries(Object.entries(oracleWarnings).sort((a, b) => b[1] - a[1]).slice(0, 8)),
     examples,
@@ -251,16 +267,16 @@ async function checkResult(client: MedCipherClient, t: OnChain, tolerance: numbe
  * Which input a wrong result answers, read as the gateway's operator would: the result blob from
  * the gateway's data directory, its header's input binding matched against the soak's requests.
  */
-async function whoseResult(world: SoakWorld, t: OnChain, requests: SoakRequest[]): Promise<string> {
+async function whoseResult(world: SoakWorld, t: OnChain, requests: SoakRequest[]): Promise<{ own: boolean; text: string }> {
   try {
     const { resultHash } = (await world.suite.router.getRequest(t.requestId)) as unknown as { resultHash: string };
     const blob = readFileSync(join(world.gateway.home, "data", "blobs", resultHash.slice(2, 4), resultHash.slice(2)));
     const binding = readBlobHeader(new Uint8Array(blob)).binding.toLowerCase();
-    if (binding === t.request.inputHash.toLowerCase()) return "its own input (the result is right; the patient could not get or read it)";
+    if (binding === t.request.inputHash.toLowerCase()) return { own: true, text: "its own input: the result is right, but the patient could not get or read it" };
     const other = requests.find((r) => r.inputHash.toLowerCase() === binding);
-    return other ? `the input of request ${other.index} (patient ${other.patient.wallet.address}, ${other.model.id})` : `an input the soak did not send (${binding})`;
+    return { own: false, text: other ? `the input of request ${other.index} (patient ${other.patient.wallet.address}, ${other.model.id})` : `an input the soak did not send (${binding})` };
   } catch (error) {
-    return `unknown (${String(error).slice(0, 120)})`;
+    return { own: false, text: `unknown (${String(error).slice(0, 120)})` };
   }
 }
 

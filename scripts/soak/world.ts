@@ -6,7 +6,7 @@
  * both restartable on their own data. Patients, each with their own CKKS key set, live here: they
  * encrypt, upload, sign their request transactions, and in the end fetch, check and decrypt.
  */
-import { mkdtempSync, rmdirSync, rmSync } from "node:fs";
+import { mkdtempSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -251,8 +251,11 @@ export async function createSoakWorld(options: {
       return resent;
     },
 
+    /** Stops everything; the daemon's job store and its log (oracle.log) stay in `work` for a post-mortem. */
     async close() {
       await oracle?.stop().catch(() => undefined);
+      writeFileSync(join(work, "oracle.log"), oracleLines.join("\n") + "\n");
+      log(options.soak, `daemon log and job store kept in ${work}`);
       await gateway.stop().catch(() => undefined);
       for (const patient of patients) patient.fhe.dispose();
       await connection.close().catch(() => undefined);
