@@ -11,8 +11,8 @@
 import { knobsFromEnv, numberFromEnv } from "./config.js";
 import { startFaultyRpc } from "./faultyRpc.js";
 import { createRandom, type Random } from "./random.js";
-import { printSoakTable, writeSoakSections } from "./results.js";
-import { runRequestStream } from "./stream.js";
+import { printSoakTable, withoutLogs, writeSoakSections } from "./results.js";
+import { runRequestStream, runSupervisor } from "./stream.js";
 import { settleAndVerify } from "./verify.js";
 import { createSoakWorld, log, sleep, type SoakRequest, type SoakWorld } from "./world.js";
 
@@ -42,7 +42,7 @@ async function killRepeatedly(world: SoakWorld, random: Random, count: number, k
 async function crashSoak(): Promise<Record<string, unknown>> {
   const name = "crash";
   const random = createRandom(knobs.seed).fork(name);
-  const world = await createSoakWorld({ soak: name, chainId: 31_981, patients: knobs.patients, random });
+  const world = await createSoakWorld({ soak: name, chainId: 31_981, patients: knobs.patients });
   try {
     await world.startIntervalMining(knobs.blockSeconds);
     await world.startOracle({ CONFIRMATIONS: 1 });
@@ -63,7 +63,7 @@ async function crashSoak(): Promise<Record<string, unknown>> {
 async function rpcFaultSoak(): Promise<Record<string, unknown>> {
   const name = "rpcFaults";
   const random = createRandom(knobs.seed).fork(name);
-  const world = await createSoakWorld({ soak: name, chainId: 31_982, patients: knobs.patients, random });
+  const world = await createSoakWorld({ soak: name, chainId: 31_982, patients: knobs.patients });
   const faulty = await startFaultyRpc(world.anvil, random.fork("faults"));
   try {
     await world.startIntervalMining(knobs.blockSeconds);
@@ -72,8 +72,12 @@ async function rpcFaultSoak(): Promise<Record<string, unknown>> {
     await faulty.startWindows();
     log(name, `oracle up behind the faulting proxy ${faulty.url}; ${knobs.requests} requests from ${knobs.patients} patients`);
     const requests: SoakRequest[] = [];
+    let streaming = true;
+    const supervisor = runSupervisor(world, () => !streaming);
     await runRequestStream(world, random.fork("stream"), { count: knobs.requests, intervalMs: knobs.requestIntervalMs, into: requests });
     await sleep(5_000);
+    streaming = false;
+    await supervisor;
     await faulty.heal();
     log(name, `faults stopped after ${faulty.faultedCalls()} faulted calls ${JSON.stringify(faulty.counts)}; verifying`);
     const verdict = await settleAndVerify(world, requests, knobs);
@@ -95,6 +99,6 @@ try {
 const setup = { ...knobs, kills, node: process.version };
 writeSoakSections(Object.fromEntries(Object.entries(sections).map(([k, v]) => [k, { ...v, setup }])));
 printSoakTable(sections);
-for (const [k, v] of Object.entries(sections)) console.log(`${k}: ${JSON.stringify({ nonce: v.nonce, failureCodes: v.failureCodes, storeDisagrees: v.storeDisagrees, oracleTxsReverted: v.oracleTxsReverted, oracleWarnings: v.oracleWarnings, examples: v.examples })}`);
+for (const [k, v] of Object.entries(sections)) console.log(`${k}: ${JSON.stringify({ nonce: v.nonce, failureCodes: v.failureCodes, storeDisagrees: v.storeDisagrees, oracleTxsReverted: v.oracleTxsReverted, oracleWarnings: v.oracleWarnings, examples: withoutLogs(v.examples) })}`);
 console.log(`wrote bench/results/soak.json (${Object.keys(sections).join(", ")})`);
 process.exit(Object.values(sections).every((s) => s.passed) ? 0 : 2);

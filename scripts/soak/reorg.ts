@@ -9,9 +9,9 @@
  */
 import { knobsFromEnv, numberFromEnv } from "./config.js";
 import { createRandom } from "./random.js";
-import { printSoakTable, writeSoakSections } from "./results.js";
+import { printSoakTable, withoutLogs, writeSoakSections } from "./results.js";
 import { emptyReorgStats, reorgOnce } from "./reorgs.js";
-import { runPatientRebroadcast, runRequestStream } from "./stream.js";
+import { runPatientRebroadcast, runRequestStream, runSupervisor } from "./stream.js";
 import { settleAndVerify, type SoakVerdict } from "./verify.js";
 import { createSoakWorld, log, sleep, type SoakRequest } from "./world.js";
 
@@ -25,7 +25,7 @@ const reorgTailMs = numberFromEnv("SOAK_REORG_TAIL_MS", 8_000);
 async function soakAt(confirmations: number): Promise<Record<string, unknown>> {
   const name = `reorg/c${confirmations}`;
   const random = createRandom(knobs.seed).fork(name);
-  const world = await createSoakWorld({ soak: name, chainId: 31_990 + confirmations, patients: knobs.patients, random });
+  const world = await createSoakWorld({ soak: name, chainId: 31_990 + confirmations, patients: knobs.patients });
   try {
     await world.startIntervalMining(knobs.blockSeconds);
     await world.startOracle({ CONFIRMATIONS: confirmations });
@@ -38,6 +38,7 @@ async function soakAt(confirmations: number): Promise<Record<string, unknown>> {
     let reorging = true;
     const stream = runRequestStream(world, random.fork("stream"), { count: knobs.requests, intervalMs: knobs.requestIntervalMs, into: requests }).finally(() => (streaming = false));
     const rebroadcast = runPatientRebroadcast(world, requests, () => !reorging);
+    const supervisor = runSupervisor(world, () => !reorging);
     const reorgRandom = random.fork("reorgs");
     const reorgs = (async () => {
       let streamEndedAt: number | undefined;
@@ -52,6 +53,7 @@ async function soakAt(confirmations: number): Promise<Record<string, unknown>> {
     await stream;
     await reorgs;
     await rebroadcast;
+    await supervisor;
     log(name, `${stats.reorgs} reorgs (${JSON.stringify(stats.byDepth)} by depth, ${stats.sameHeightSwaps} same-height swaps); chain settled, verifying`);
 
     const verdict: SoakVerdict = await settleAndVerify(world, requests, knobs);
@@ -70,6 +72,6 @@ try {
 }
 writeSoakSections({ reorg: { ...sections, setup: { ...knobs, confirmations: confirmationValues, reorgMinMs, reorgMaxMs, reorgTailMs, node: process.version } } });
 printSoakTable(Object.fromEntries(Object.entries(sections).map(([k, v]) => [`reorg ${k}`, v])));
-for (const [k, v] of Object.entries(sections)) console.log(`reorg ${k}: ${JSON.stringify({ nonce: v.nonce, failureCodes: v.failureCodes, storeDisagrees: v.storeDisagrees, oracleTxsReverted: v.oracleTxsReverted, examples: v.examples })}`);
+for (const [k, v] of Object.entries(sections)) console.log(`reorg ${k}: ${JSON.stringify({ nonce: v.nonce, failureCodes: v.failureCodes, storeDisagrees: v.storeDisagrees, oracleTxsReverted: v.oracleTxsReverted, examples: withoutLogs(v.examples) })}`);
 console.log("wrote bench/results/soak.json (reorg)");
 process.exit(Object.values(sections).every((s) => s.passed) ? 0 : 2);

@@ -38,3 +38,8 @@ export function printSoakTable(rows: Record<string, Record<string, unknown>>): v
   const table = Object.fromEntries(Object.entries(rows).map(([name, row]) => [name, Object.fromEntries(COLUMNS.filter((c) => c in row).map((c) => [c, row[c]]))]));
   console.table(table);
 }
+
+/** The examples without the daemon's log lines (those stay in the JSON), for the console. */
+export function withoutLogs(examples: unknown): unknown {
+  return Object.fromEntries(Object.entries((examples ?? {}) as Record<string, Record<string, unknown>>).map(([k, v]) => [k, typeof v === "object" && v !== null ? Object.fromEntries(Object.entries(v).filter(([key]) => key !== "daemonLog")) : v]));
+}

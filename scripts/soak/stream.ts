@@ -23,3 +23,11 @@ export async function runPatientRebroadcast(world: SoakWorld, requests: SoakRequ
     await world.rebroadcastVanished([...requests]).catch(() => undefined);
   }
 }
+
+/** Runs the world's supervisor every `everyMs` until `done()` (for the soaks that do not kill on purpose). */
+export async function runSupervisor(world: SoakWorld, done: () => boolean, everyMs = 2_000): Promise<void> {
+  while (!done()) {
+    await sleep(everyMs);
+    await world.superviseOnce().catch(() => undefined);
+  }
+}

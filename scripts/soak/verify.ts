@@ -64,6 +64,8 @@ export type NonceCheck = {
 export type SoakVerdict = SoakCounts & {
   passed: boolean;
   verdict: "PASS" | "FAIL";
+  /** Exits of the daemon or the gateway the soak did not cause (each restarted by the supervisor). */
+  unplannedExits: { oracle: number; gateway: number };
   /** Fulfilled with the result of its own input (the gateway's blob says so), which the patient could not fetch or decrypt. */
   resultUnreadable: number;
   onChain: number;
@@ -87,6 +89,7 @@ export type SoakVerdict = SoakCounts & {
 type OnChain = { requestId: string; request: SoakRequest; status: number; failureCode: number; firstSeenAt: number; settledAt?: number };
 
 export async function settleAndVerify(world: SoakWorld, requests: SoakRequest[], options: VerifyOptions): Promise<SoakVerdict> {
+  await world.superviseOnce();
   const settledFrom = Date.now();
   const byInput = new Map(requests.map((r) => [r.inputHash.toLowerCase(), r]));
   const tracked = new Map<string, OnChain>();
@@ -120,6 +123,7 @@ export async function settleAndVerify(world: SoakWorld, requests: SoakRequest[],
     const allSettled = [...tracked.values()].every((t) => t.status !== RequestStatus.Pending);
     if ((allOnChain && allSettled) || Date.now() > deadline) break;
     await sleep(1_000);
+    await world.superviseOnce().catch(() => undefined);
   }
   const end = Date.now();
   for (const entry of tracked.values()) {
@@ -215,7 +219,9 @@ export async function settleAndVerify(world: SoakWorld, requests: SoakRequest[],
     for (const t of tracked.values()) {
       const job = jobs.get(t.requestId.toLowerCase());
       const want = expected[t.status];
-      if (want && job?.state !== want) {
+      // Fulfilled/Failed on-chain: the store must say so; Pending on-chain: the store must not call the job finished.
+      const contradicts = want ? job?.state !== want : t.status === RequestStatus.Pending && (job?.state === "fulfilled" || job?.state === "failed");
+      if (contradicts) {
         storeDisagrees++;
         example("storeDisagrees", { ...describe(t), storeState: job?.state ?? "absent", storeReason: job?.reasonCode ?? null, daemonLog: daemonSaid(t.requestId) });
       }
@@ -236,10 +242,12 @@ export async function settleAndVerify(world: SoakWorld, requests: SoakRequest[],
 
   const lost = pending.length + notOnChain.length;
   // The daemon's own record must agree with the chain too: an operator reads it (issue 9 items 2, 4, 7).
-  const passed = fulfilled === requests.length && wrongResult === 0 && resultUnreadable === 0 && falseFailures === 0 && duplicates === 0 && lost === 0 && !nonce.gap && stuckSeconds <= options.stuckLimitSeconds && storeDisagrees === 0;
+  for (const exit of world.unplannedExits) example(`unplannedExit:${exit.service}`, exit);
+  const passed = world.unplannedExits.length === 0 && fulfilled === requests.length && wrongResult === 0 && resultUnreadable === 0 && falseFailures === 0 && duplicates === 0 && lost === 0 && !nonce.gap && stuckSeconds <= options.stuckLimitSeconds && storeDisagrees === 0;
   return {
     requests: requests.length, fulfilled, wrongResult, falseFailures, duplicates, lost, stuckSeconds,
     passed, verdict: passed ? "PASS" : "FAIL", resultUnreadable,
+    unplannedExits: { oracle: world.unplannedExits.filter((e) => e.service === "oracle").length, gateway: world.unplannedExits.filter((e) => e.service === "gateway").length },
     onChain: tracked.size, notOnChain: notOnChain.length, resentRequests, nonce, oracleTxs, oracleTxsReverted, duplicateAttempts, storeDisagrees, failureCodes,
     oracleWarnings: Object.fromEntries(Object.entries(oracleWarnings).sort((a, b) => b[1] - a[1]).slice(0, 8)),
     examples,

@@ -6,7 +6,7 @@
  * both restartable on their own data. Patients, each with their own CKKS key set, live here: they
  * encrypt, upload, sign their request transactions, and in the end fetch, check and decrypt.
  */
-import { mkdtempSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -73,7 +73,6 @@ export async function createSoakWorld(options: {
   /** A chain id of its own: Ignition journals deployments per chain id under deploy/deployments/ (removed again). */
   chainId: number;
   patients: number;
-  random: Random;
 }) {
   const work = mkdtempSync(join(tmpdir(), `soak-${options.soak.replace(/\W/g, "-")}-`));
   const journal = join(ROOT, "deploy", "deployments", `chain-${options.chainId}`);
@@ -137,6 +136,8 @@ export async function createSoakWorld(options: {
 
   const oracleLines: string[] = [];
   let oracle: OracleProcess | undefined;
+  /** Exits of the daemon or the gateway the soak did not cause, found by `superviseOnce` (and restarted, as systemd would). */
+  const unplannedExits: { service: "oracle" | "gateway"; at: string; detail: unknown }[] = [];
 
   const world = {
     soak: options.soak, work, anvil, provider, suite, addresses, artifacts, modelIds, oracleKey, gatewayKey, patients, setupBlock,
@@ -251,11 +252,38 @@ export async function createSoakWorld(options: {
       return resent;
     },
 
-    /** Stops everything; the daemon's job store and its log (oracle.log) stay in `work` for a post-mortem. */
+    unplannedExits,
+
+    /**
+     * A supervisor's round: a daemon process that exited or a gateway that does not answer
+     * `/v1/info` although the soak did not kill it is recorded (exit status, last log lines) and
+     * restarted on its data. The soaks that do not kill on purpose run this every 2 s.
+     */
+    async superviseOnce(): Promise<void> {
+      if (oracle && (oracle.child.process.exitCode !== null || oracle.child.process.signalCode !== null)) {
+        unplannedExits.push({ service: "oracle", at: new Date().toISOString(), detail: { code: oracle.child.process.exitCode, signal: oracle.child.process.signalCode, lastLines: oracle.child.output.slice(-8).map((l) => l.slice(0, 400)) } });
+        log(options.soak, "the oracle daemon exited on its own; restarting it");
+        await oracle.restart();
+      }
+      const answers = await fetch(`${gateway.url}/v1/info`, { signal: AbortSignal.timeout(5_000) }).then((r) => r.ok, () => false);
+      if (!answers) {
+        const lastLines = readFileSync(gateway.logFile, "utf8").trimEnd().split("\n").slice(-8).map((l) => l.slice(0, 400));
+        unplannedExits.push({ service: "gateway", at: new Date().toISOString(), detail: { lastLines } });
+        log(options.soak, "the gateway stopped answering; restarting it");
+        await world.restartGateway();
+      }
+    },
+
+    /** Stops everything; the daemon's job store and both services' logs (oracle.log, gateway.log) stay in `work` for a post-mortem. */
     async close() {
       await oracle?.stop().catch(() => undefined);
+      try {
+        copyFileSync(gateway.logFile, join(work, "gateway.log"));
+      } catch {
+        // no log yet
+      }
       writeFileSync(join(work, "oracle.log"), oracleLines.join("\n") + "\n");
-      log(options.soak, `daemon log and job store kept in ${work}`);
+      log(options.soak, `daemon and gateway logs and the job store kept in ${work}`);
       await gateway.stop().catch(() => undefined);
       for (const patient of patients) patient.fhe.dispose();
       await connection.close().catch(() => undefined);
