@@ -70,6 +70,10 @@ export type SoakVerdict = SoakCounts & {
   resultUnreadable: number;
   onChain: number;
   notOnChain: number;
+  /** Of `notOnChain`, request transactions the router reverted (a harness setup problem). */
+  requestsReverted: number;
+  /** Router sponsorship calls the setup made (empty on a router that pays every request). */
+  sponsorship: string[];
   resentRequests: number;
   nonce: NonceCheck;
   /** Oracle transactions on the final chain and how many of them reverted (wasted gas). */
@@ -197,7 +201,17 @@ export async function settleAndVerify(world: SoakWorld, requests: SoakRequest[],
   const pending = [...tracked.values()].filter((t) => t.status === RequestStatus.Pending);
   const notOnChain = requests.filter((r) => !idsOf.has(r));
   for (const t of pending) example("lost", { ...describe(t), note: "still Pending on the final chain", daemonLog: daemonSaid(t.requestId) });
-  for (const r of notOnChain) example("notOnChain", { request: r.index, txHash: r.txHash, resends: r.resends });
+  // A request transaction the router reverted means the soak's requests no longer fit the router
+  // (a setup problem of the harness, not a daemon failure): counted apart and shouted about.
+  let requestsReverted = 0;
+  for (const r of notOnChain) {
+    const receipt = await world.anvil.rpc<{ status: string } | null>("eth_getTransactionReceipt", [r.txHash]).catch(() => null);
+    if (receipt && Number(receipt.status) !== 1) {
+      requestsReverted++;
+      example("requestReverted", { request: r.index, txHash: r.txHash, note: "the router reverted the patient's request: the soak's request no longer fits this router" });
+    } else example("notOnChain", { request: r.index, txHash: r.txHash, resends: r.resends });
+  }
+  if (requestsReverted > 0) log(world.soak, `WARNING: ${requestsReverted} request transactions reverted; the harness's requests do not fit this router`);
 
   let stuckSeconds = 0;
   for (const t of tracked.values()) {
@@ -248,7 +262,7 @@ export async function settleAndVerify(world: SoakWorld, requests: SoakRequest[],
     requests: requests.length, fulfilled, wrongResult, falseFailures, duplicates, lost, stuckSeconds,
     passed, verdict: passed ? "PASS" : "FAIL", resultUnreadable,
     unplannedExits: { oracle: world.unplannedExits.filter((e) => e.service === "oracle").length, gateway: world.unplannedExits.filter((e) => e.service === "gateway").length },
-    onChain: tracked.size, notOnChain: notOnChain.length, resentRequests, nonce, oracleTxs, oracleTxsReverted, duplicateAttempts, storeDisagrees, failureCodes,
+    onChain: tracked.size, notOnChain: notOnChain.length, requestsReverted, sponsorship: world.sponsorship, resentRequests, nonce, oracleTxs, oracleTxsReverted, duplicateAttempts, storeDisagrees, failureCodes,
     oracleWarnings: Object.fromEntries(Object.entries(oracleWarnings).sort((a, b) => b[1] - a[1]).slice(0, 8)),
     examples,
   };

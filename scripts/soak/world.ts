@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { encodeBytes32String, hexlify, Interface, JsonRpcProvider, keccak256, randomBytes, Wallet } from "ethers";
+import { encodeBytes32String, hexlify, Interface, JsonRpcProvider, keccak256, randomBytes, Wallet, type Signer } from "ethers";
 import { network } from "hardhat";
 
 import { sha256Hex } from "../../core/hash.js";
@@ -120,6 +120,7 @@ export async function createSoakWorld(options: {
     await client.put(keys, { owner: wallet.address, kind: "he-keys", category: Category.PREDICTION });
     patients.push({ index, wallet, fhe, gateway: client, nonce: await provider.getTransactionCount(wallet.address, "pending") });
   }
+  const sponsorship = await sponsorWhereNeeded(suite.governance, addresses.PredictionRouter, patients.map((p) => p.wallet.address));
   const setupBlock = Number(await anvil.rpc<string>("eth_blockNumber"));
 
   const settingsFor = (overrides: Partial<Record<keyof Settings, string | number | boolean>>): Settings => loadSettings({
@@ -140,7 +141,7 @@ export async function createSoakWorld(options: {
   const unplannedExits: { service: "oracle" | "gateway"; at: string; detail: unknown }[] = [];
 
   const world = {
-    soak: options.soak, work, anvil, provider, suite, addresses, artifacts, modelIds, oracleKey, gatewayKey, patients, setupBlock,
+    soak: options.soak, work, anvil, provider, suite, addresses, artifacts, modelIds, oracleKey, gatewayKey, patients, setupBlock, sponsorship,
     chainId: options.chainId,
     get gateway() {
       return gateway;
@@ -292,6 +293,31 @@ export async function createSoakWorld(options: {
     },
   };
   return world;
+}
+
+const sponsorInterface = new Interface([
+  "function sponsorPatients(address[] patients, uint256 budget)",
+  "function setPendingCaps(uint16 perPatient, uint16 perRequester)",
+]);
+
+/**
+ * A router with sponsorship (issue 9 item 14) refuses unsponsored requests and caps pending ones:
+ * governance gives every soak patient a budget and raises the caps above what a soak can leave
+ * pending. A router without these functions reverts the calls, which are then skipped (it pays
+ * every request itself). Returns the calls that took effect.
+ */
+async function sponsorWhereNeeded(governance: Signer, router: string, patients: string[]): Promise<string[]> {
+  const calls: [string, unknown[]][] = [["sponsorPatients", [patients, 1_000n * 10n ** 18n]], ["setPendingCaps", [1_000, 1_000]]];
+  const applied: string[] = [];
+  for (const [name, args] of calls) {
+    try {
+      await (await governance.sendTransaction({ to: router, data: sponsorInterface.encodeFunctionData(name, args) })).wait();
+      applied.push(name);
+    } catch {
+      // not this router's API
+    }
+  }
+  return applied;
 }
 
 /** A plausible reading for each shipped model, drawn from the seeded source. */
