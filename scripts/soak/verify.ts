@@ -31,10 +31,11 @@ import { getPredictionResult } from "../../sdk/actions/getPredictionResult.js";
 import { createMedCipherClient, type MedCipherClient } from "../../sdk/client.js";
 import { PredictionCodes, RequestStatus } from "../../sdk/codes.js";
 import { readJobs } from "../../test/oracle/helpers/inspect.js";
+import { Operator__factory } from "../../types/ethers-contracts/index.js";
 import type { SoakCounts } from "./results.js";
 import { log, routerInterface, sleep, type SoakRequest, type SoakWorld } from "./world.js";
 
-const operatorInterface = new Interface(["event OracleResponse(bytes32 indexed requestId)"]);
+const operatorInterface = new Interface(Operator__factory.abi);
 const STATUS_NAMES = Object.fromEntries(Object.entries(RequestStatus).map(([name, value]) => [value, name])) as Record<number, string>;
 const CODE_NAMES = Object.fromEntries(Object.entries(PredictionCodes).map(([name, value]) => [value, name])) as Record<number, string>;
 

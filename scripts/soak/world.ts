@@ -21,6 +21,7 @@ import { modelRegistration } from "../../deploy/models.js";
 import { FheClient, loadModel, type ModelArtifact, type Reading } from "../../fhe/index.js";
 import { loadSettings, type Settings } from "../../oracle/config/settings.js";
 import { Category } from "../../sdk/codes.js";
+import { IPredictionRouter__factory } from "../../types/ethers-contracts/index.js";
 import { createGatewayClient, type GatewayClient } from "../../sdk/gateway/client.js";
 import { spawnOracle, type OracleChild } from "../../test/oracle/helpers/child.js";
 import { startGatewayProcess, type GatewayProcess } from "../bench/gatewayProcess.js";
@@ -31,10 +32,8 @@ const FUNDS = "0x" + (10n ** 21n).toString(16);
 /** Patients' request transactions: far above anvil's base fee, so a re-sent one is never underpriced. */
 const REQUEST_FEES = { maxFeePerGas: 50n * 10n ** 9n, maxPriorityFeePerGas: 10n ** 9n };
 
-export const routerInterface = new Interface([
-  "function requestPrediction(address patient, uint32 modelId, bytes32 inputHash, string inputUri) returns (bytes32)",
-  "event PredictionRequested(bytes32 indexed requestId, address indexed patient, uint32 indexed modelId, address requester, bytes32 inputHash, string inputUri, bytes32 keysHash, uint256 payment, uint40 expiresAt)",
-]);
+/** The router's ABI as the compiler generated it (types/, from `hardhat build`), so the soak follows the contract. */
+export const routerInterface = new Interface(IPredictionRouter__factory.abi);
 
 export const log = (soak: string, message: string) => console.log(`[soak:${soak}] ${new Date().toISOString().slice(11, 19)} ${message}`);
 
