@@ -24,6 +24,10 @@ export default defineConfig({
         ],
       },
     },
+    // Solidity tests (*.t.sol) compile in jobs of their own, apart from the contracts. In one job,
+    // the coverage-instrumented build of everything outgrew solc's WebAssembly memory (measured:
+    // "RuntimeError: memory access out of bounds", HHE908, once the suite reached 12 test files).
+    splitTestsCompilation: true,
     // Artifacts for contracts we deploy but do not write: the local chain's LINK and Operator.
     npmFilesToBuild: [
       "@chainlink/contracts/src/v0.8/shared/token/ERC677/LinkToken.sol",
