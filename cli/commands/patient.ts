@@ -71,6 +71,13 @@ export function registerPatientCommands(program: Command): void {
       let resumed = false;
       if (BigInt(registeredHash) !== 0n) {
         keySet = keySets.find((k) => k.keysHash === registeredHash);
+        if (!keySet && keySets.length === 0 && identity.secrets.heSecretKey) {
+          // A keystore written before key sets were kept whole: registered, secret key present, and
+          // a registration that finished (it saved the key last); nothing to resume.
+          out.result({ patient: client.address, keysHash: registeredHash, alreadyRegistered: true, resumed: false }, () =>
+            `patient ${client.address} was already registered with key set ${registeredHash} (secret key in the keystore)`);
+          return;
+        }
         if (!keySet) {
           throw new InvalidInputError(`${client.address} is registered with the key set ${registeredHash}, whose secret key this keystore does not hold (a registration interrupted by an older version?). Replace it: medcipher patient rotate-keys.`, {
             patient: client.address, registeredKeysHash: registeredHash,
