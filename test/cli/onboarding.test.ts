@@ -10,7 +10,7 @@ import { ZeroHash } from "ethers";
 import { ExitCode } from "../../cli/exitCodes.js";
 import { serveJsonRpc } from "../../deploy/jsonRpcServer.js";
 import { sha256Hex } from "../../core/hash.js";
-import { heKeySetsOf, readKeystore } from "../../sdk/keystore.js";
+import { heKeySetsOf, readKeystore, writeKeystore } from "../../sdk/keystore.js";
 import { startFixture, type Fixture } from "../sdk/fixture.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -170,6 +170,33 @@ describe("cli onboarding: a stopped gateway cannot strand a patient", function (
     } finally {
       gateway.child.kill("SIGCONT");
     }
+  });
+
+  it("register_strandedByAnOlderVersion_pointsToRotateKeys_whichGetsThePatientOut", async function () {
+    const address = await newPatient("stranded");
+    expect((await medcipher("stranded", "patient", "register")).code).to.equal(0);
+    const path = join(home, "keys", "stranded.json");
+    const stored = await readKeystore(path, PASSWORD);
+    const { heKeySets: _sets, heSecretKey: legacySecretKey, ...rest } = stored.secrets;
+
+    // As main's CLI left a registration that finished: the lone secret key, no key-set list.
+    await writeKeystore(path, stored.address, { ...rest, heSecretKey: legacySecretKey }, PASSWORD, stored.kdf);
+    const legacy = await medcipher("stranded", "patient", "register");
+    expect(legacy.code, legacy.stderr).to.equal(0);
+    expect(legacy.stdout).to.include("already registered");
+
+    // As main's CLI left an interrupted one: registered on-chain, no CKKS secret key anywhere.
+    // The retry was exit 7 ("unknown custom error") and predict said "run patient register".
+    await writeKeystore(path, stored.address, rest, PASSWORD, stored.kdf);
+    const stranded = await medcipher("stranded", "patient", "register");
+    expect(stranded.code).to.equal(ExitCode.INVALID_INPUT);
+    expect(stranded.stderr).to.include("patient rotate-keys");
+    const rotated = await medcipher("stranded", "--json", "patient", "rotate-keys");
+    expect(rotated.code, rotated.stderr).to.equal(0);
+    const { keysHash } = rotated.json<{ keysHash: string }>();
+    expect(await onChainKeysHash(address)).to.equal(keysHash);
+    expect((await keySetsIn("stranded")).map((k) => k.keysHash)).to.deep.equal([keysHash]);
+    expect((await medcipher("stranded", "patient", "register")).code).to.equal(0);
   });
 
   it("rotateKeys_savesTheNewKeySetFirst_keepsTheOldSecretKey_andIsRefusedBeforeRegistration", async function () {
