@@ -1,8 +1,15 @@
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 import { expect } from "chai";
+import { AbiCoder } from "ethers";
 
 import { ExitCode } from "../../cli/exitCodes.js";
+import type { Sha256Hex } from "../../core/hash.js";
+import { createEvaluator, encodeReading, loadModel, type Reading as FeatureReading } from "../../fhe/index.js";
+import { probabilities as plainProbabilities, scores as plainScores } from "../../models/logistic.js";
+import { Category, Purpose } from "../../sdk/codes.js";
+import { createGatewayClient } from "../../sdk/gateway/client.js";
 import { HARDHAT_ACCOUNT_0, ROOT, startCliHarness, type CliHarness } from "./harness.js";
 
 const SAMPLE_READINGS = join(ROOT, "docs/examples/readings.csv");
@@ -15,13 +22,44 @@ describe("cli: verify purposes, address input, sample files, model names", funct
   let patient: { address: string };
   let clinician: { address: string };
   let device: { address: string };
+  let modelId: number;
 
   before(async function () {
     cli = await startCliHarness();
     [patient, clinician, device] = await Promise.all([cli.newIdentity("patient"), cli.newIdentity("clinician"), cli.newIdentity("device")]);
     await cli.newIdentity("vendor", { VENDOR_KEY: cli.fx.vendorKey }, "--import-env", "VENDOR_KEY");
     await cli.newIdentity("governance", { GOV_KEY: HARDHAT_ACCOUNT_0 }, "--import-env", "GOV_KEY");
+    const registered = await cli.medcipher("governance", ["--json", "admin", "register-model", "maternal-risk-v1"]);
+    expect(registered.code, registered.stderr).to.equal(0);
+    modelId = registered.json<{ modelId: number }>().modelId;
   });
+
+  /** What the oracle daemon does for one request: read input and keys, evaluate, store the result, fulfil through the Operator. */
+  async function fulfilAsOracle(requestId: string, transactionHash: string): Promise<void> {
+    const { fx } = cli;
+    const oracle = await fx.actor("oracle");
+    const model = loadModel("maternal-risk-v1");
+    const request = await fx.suite.router.getRequest(requestId);
+    const keysHash = ((await fx.suite.identity.keySetOf(request.patient)) as unknown as [string])[0];
+    const gateway = createGatewayClient({ url: fx.service.url, signer: oracle.wallet, chainId: Number((await fx.provider.getNetwork()).chainId), gatewayAddress: fx.gatewayKey.address });
+    const input = await gateway.get(request.inputHash, { purpose: Purpose.TREATDS, ref: requestId });
+    const keys = await gateway.get(keysHash, { purpose: Purpose.TREATDS, ref: requestId });
+    const evaluator = await createEvaluator();
+    try {
+      const result = await evaluator.evaluate(model, input, { evaluationKeys: keys, expectedKeysHash: keysHash as Sha256Hex });
+      const resultHash = await gateway.put(result, { owner: request.patient, kind: "he-result", category: Category.PREDICTION, ref: requestId, purpose: Purpose.TREATDS });
+      const receipt = await fx.provider.getTransactionReceipt(transactionHash);
+      const oracleRequest = receipt!.logs.map((log) => { try { return fx.suite.operator.interface.parseLog(log); } catch { return null; } }).find((parsed) => parsed?.name === "OracleRequest")!;
+      const data = AbiCoder.defaultAbiCoder().encode(["bytes32", "uint16", "bytes32", "string", "bytes"], [requestId, 0, resultHash, `${fx.service.url}/v1/blobs/${resultHash}`, "0x"]);
+      await (await fx.suite.operator.connect(oracle.wallet).fulfillOracleRequest2(
+        oracleRequest.args.getValue("requestId"), oracleRequest.args.getValue("payment"), oracleRequest.args.getValue("callbackAddr"),
+        oracleRequest.args.getValue("callbackFunctionId"), oracleRequest.args.getValue("cancelExpiration"), data, { gasLimit: 1_000_000 },
+      )).wait();
+    } finally {
+      evaluator.dispose();
+      gateway.close();
+    }
+  }
   after(async function () {
     await cli?.close();
   });
@@ -68,10 +106,6 @@ describe("cli: verify purposes, address input, sample files, model names", funct
   });
 
   it("predict_takesAModelName_andTheShippedSampleFiles", async function () {
-    const registered = await cli.medcipher("governance", ["--json", "admin", "register-model", "maternal-risk-v1"]);
-    expect(registered.code, registered.stderr).to.equal(0);
-    const { modelId } = registered.json<{ modelId: number }>();
-
     const byName = await cli.medcipher("patient", ["--json", "predict", "--model", "maternal-risk-v1", "--input", SAMPLE_FEATURES]);
     expect(byName.code, byName.stderr).to.equal(0);
     const { requestId } = byName.json<{ requestId: string }>();
@@ -86,6 +120,28 @@ describe("cli: verify purposes, address input, sample files, model names", funct
     const unknown = await cli.medcipher("patient", ["predict", "--model", "no-such-model", "--input", SAMPLE_FEATURES]);
     expect(unknown.code).to.equal(ExitCode.INVALID_INPUT);
     expect(unknown.stderr).to.include("no-such-model");
+  });
+
+  it("result_afterAKeyRotation_decryptsWithTheKeySetTheRequestWasMadeUnder", async function () {
+    await cli.newIdentity("rotating-patient");
+    expect((await cli.medcipher("rotating-patient", ["patient", "register"])).code).to.equal(0);
+    const features = join(cli.home, "one-reading.json");
+    // A reading whose probabilities are all far from 0 and 1 (0.17 / 0.36 / 0.47): a wrong key's
+    // garbage saturates the softmax and misses them by far more than the tolerance.
+    const reading: FeatureReading = { age: 35, systolicBP: 120, diastolicBP: 80, bloodGlucose: 9, bodyTemp: 99, heartRate: 80 };
+    await writeFile(features, JSON.stringify(reading));
+    const predict = await cli.medcipher("rotating-patient", ["--json", "predict", "--model", "maternal-risk-v1", "--input", features]);
+    expect(predict.code, predict.stderr).to.equal(0);
+    const { requestId, transactionHash } = predict.json<{ requestId: string; transactionHash: string }>();
+    await fulfilAsOracle(requestId, transactionHash);
+
+    expect((await cli.medcipher("rotating-patient", ["patient", "rotate-keys"])).code).to.equal(0);
+    const result = await cli.medcipher("rotating-patient", ["--json", "result", requestId, "--timeout", "10"]);
+    expect(result.code, result.stderr).to.equal(0);
+    const model = loadModel("maternal-risk-v1");
+    const plain = plainProbabilities(plainScores(model.weights, encodeReading(model.encodingSpec, reading)));
+    const [prediction] = result.json<{ predictions: { label: string; probabilities: number[] }[] }>().predictions;
+    expect(Math.max(...prediction!.probabilities.map((p, i) => Math.abs(p - plain[i]!)))).to.be.lessThan(0.01);
   });
 
   it("help_statesGlucoseUnitsAndModelNames", async function () {
