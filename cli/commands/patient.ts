@@ -89,7 +89,7 @@ export function registerPatientCommands(program: Command): void {
         // A key set saved by an interrupted run: register that one, never a second set.
         keySet = keySets.at(-1)!;
         resumed = true;
-        out.info(`resuming with the key set saved ${keySet.createdAt} (${keySet.paramSet}) …`);
+        out.info(`resuming with the key set saved ${keySet.createdAt} (${keySet.paramSet}${keySet.paramSet === options.paramSet ? "" : `, not --param-set ${options.paramSet}: rotate-keys after registering to change it`}) …`);
       } else {
         keySet = await generateKeySet(out, options, pass);
       }
