@@ -3,7 +3,7 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 
 import type { Command } from "commander";
-import { getAddress, getBytes, isAddress, JsonRpcProvider, Network, Wallet } from "ethers";
+import { FetchRequest, getAddress, getBytes, isAddress, JsonRpcProvider, Network, Wallet } from "ethers";
 
 import { BaseError } from "../core/errors.js";
 import { writeFileAtomic } from "../gateway/store/atomicFile.js";
@@ -65,8 +65,14 @@ export async function loadIdentity(options: GlobalOptions, name = options.identi
   return { address, secrets, wallet: new Wallet(secrets.privateKey), encryptionKey };
 }
 
-/** Connects to the RPC without ethers' endless network detection: one eth_chainId with a timeout first. */
-export async function connectRpc(rpc: string): Promise<JsonRpcProvider> {
+/** How long any one JSON-RPC call may take before the CLI gives up (ethers' own default is 300 s). */
+export const DEFAULT_RPC_TIMEOUT_MS = 60_000;
+
+/**
+ * Connects to the RPC without ethers' endless network detection: one eth_chainId with a timeout
+ * first. Every later call gives up after `timeoutMs` (ethers error code TIMEOUT; exit 9).
+ */
+export async function connectRpc(rpc: string, options: { timeoutMs?: number } = {}): Promise<JsonRpcProvider> {
   let chainId: number;
   try {
     const response = await fetch(rpc, {
@@ -83,7 +89,9 @@ export async function connectRpc(rpc: string): Promise<JsonRpcProvider> {
   const network = Network.from(chainId);
   // batchStallTime 0: calls made in the same tick still share one batch, but none waits the
   // default 10 ms for company (the gateway's per-block consent reads sit on the request path).
-  return new JsonRpcProvider(rpc, network, { staticNetwork: network, pollingInterval: 250, batchStallTime: 0 });
+  const request = new FetchRequest(rpc);
+  request.timeout = options.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
+  return new JsonRpcProvider(request, network, { staticNetwork: network, pollingInterval: 250, batchStallTime: 0 });
 }
 
 export async function loadAddresses(options: GlobalOptions, chainId: number): Promise<MedCipherAddresses> {
@@ -96,9 +104,9 @@ export async function loadAddresses(options: GlobalOptions, chainId: number): Pr
 export const DEFAULT_GATEWAY_TIMEOUT_MS = 60_000;
 
 /** The SDK client for the chosen identity, connected to the RPC (and the gateway unless `gateway: false`). */
-export async function makeClient(options: GlobalOptions, config: { gateway?: boolean; identity?: Identity; gatewayTimeoutMs?: number } = {}): Promise<{ client: MedCipherClient; identity: Identity; provider: JsonRpcProvider }> {
+export async function makeClient(options: GlobalOptions, config: { gateway?: boolean; identity?: Identity; gatewayTimeoutMs?: number; rpcTimeoutMs?: number } = {}): Promise<{ client: MedCipherClient; identity: Identity; provider: JsonRpcProvider }> {
   const identity = config.identity ?? (await loadIdentity(options));
-  const provider = await connectRpc(options.rpc);
+  const provider = await connectRpc(options.rpc, { timeoutMs: config.rpcTimeoutMs });
   const chainId = Number((await provider.getNetwork()).chainId);
   const addresses = await loadAddresses(options, chainId);
   const client = await createMedCipherClient({

@@ -17,7 +17,7 @@ function addKeyGenOptions(command: Command): Command {
     .option("--param-set <id>", "CKKS parameter set (fhe/params.ts) the patient's models use", "ckks-2048-v1")
     .option("--relin-keys", "also publish relinearisation keys (parameter sets with key switching)", false)
     .option("--galois-steps <list>", "comma-separated rotation steps to publish Galois keys for", "")
-    .option("--timeout <seconds>", "give up on any one network wait (a gateway request, a transaction receipt) after this long", "60");
+    .option("--timeout <seconds>", "give up on any one network wait (a gateway request, a chain call, a transaction receipt) after this long", "60");
 }
 
 function timeoutMsOf(options: Pick<KeyGenOptions, "timeout">): number {
@@ -64,7 +64,7 @@ export function registerPatientCommands(program: Command): void {
       const timeoutMs = timeoutMsOf(options);
       const identity = await loadIdentity(global);
       if (!identity.encryptionKey) throw new InvalidInputError("This identity has no encryption key pair; re-create it with `keys init`.");
-      const { client } = await makeClient(global, { identity, gatewayTimeoutMs: timeoutMs });
+      const { client } = await makeClient(global, { identity, gatewayTimeoutMs: timeoutMs, rpcTimeoutMs: timeoutMs });
       const registeredHash = await currentKeysHash(client);
       const keySets = heKeySetsOf(identity.secrets);
       let keySet: HeKeySet | undefined;
@@ -117,7 +117,7 @@ export function registerPatientCommands(program: Command): void {
       const pass = password(global);
       const timeoutMs = timeoutMsOf(options);
       const identity = await loadIdentity(global);
-      const { client } = await makeClient(global, { identity, gatewayTimeoutMs: timeoutMs });
+      const { client } = await makeClient(global, { identity, gatewayTimeoutMs: timeoutMs, rpcTimeoutMs: timeoutMs });
       const current = await currentKeysHash(client);
       if (BigInt(current) === 0n) throw new InvalidInputError(`${client.address} is not a registered patient: run \`medcipher patient register\` first.`, { patient: client.address });
       const newest = heKeySetsOf(identity.secrets).at(-1);

@@ -25,7 +25,10 @@ export async function sendTransaction(action: string, send: () => Promise<Contra
     return receipt;
   } catch (error) {
     if (error instanceof ChainError) throw error;
-    if ((error as { code?: string }).code === "TIMEOUT" && options.timeoutMs !== undefined) throw new TimeoutError(`the ${action} receipt`, options.timeoutMs);
+    // The receipt wait ran out (tx.wait's timeout), or the RPC call itself did (the provider's
+    // request timeout): either way a timeout, not an on-chain failure. The transaction may still land.
+    const timedOut = error as { code?: string; request?: { timeout?: number } };
+    if (timedOut.code === "TIMEOUT") throw new TimeoutError(`the chain to take the ${action} transaction (it may still land)`, timedOut.request?.timeout ?? options.timeoutMs ?? 0);
     const { code, argument, shortMessage } = error as { code?: string; argument?: string; shortMessage?: string };
     if (code !== undefined && ENCODING_ERROR_CODES.has(code)) {
       throw new InvalidInputError(`${action}: ${shortMessage ?? code}${argument ? ` (argument "${argument}")` : ""}; nothing was sent.`, { action, code, argument });

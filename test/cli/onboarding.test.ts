@@ -22,13 +22,17 @@ type Run = { code: number; stdout: string; stderr: string; json: <T>() => T };
  * `medcipher patient register | rotate-keys` as real processes against a real chain (JSON-RPC
  * over loopback) and a real gateway process that the test pauses (SIGSTOP) and resumes (SIGCONT).
  */
-describe("cli onboarding: a stopped gateway cannot strand a patient", function () {
+describe("cli onboarding: a stopped gateway or chain cannot strand a patient", function () {
   this.timeout(240_000);
   let fx: Fixture;
   let rpc: Awaited<ReturnType<typeof serveJsonRpc>>;
   let home: string;
   let deployment: string;
   let gateway: { child: ChildProcess; url: string };
+  /** The same chain over a second JSON-RPC endpoint whose calls the test can hold, as a paused node would. */
+  let pausableRpc: Awaited<ReturnType<typeof serveJsonRpc>>;
+  let held: Promise<void> | undefined;
+  let release = () => {};
 
   const argvFor = (identity: string, args: string[]) =>
     ["--import", "tsx", "cli/medcipher.ts", "--home", home, "--rpc", rpc.url, "--deployment", deployment, "--gateway", gateway.url, "--identity", identity, ...args];
@@ -90,6 +94,12 @@ describe("cli onboarding: a stopped gateway cannot strand a patient", function (
   before(async function () {
     fx = await startFixture();
     rpc = await serveJsonRpc(fx.rpc);
+    pausableRpc = await serveJsonRpc({
+      request: async (args) => {
+        await held;
+        return fx.rpc.request(args);
+      },
+    });
     home = await mkdtemp(join(tmpdir(), "medcipher-cli-onboarding-"));
     deployment = join(home, "deployment.json");
     const chainId = Number((await fx.provider.getNetwork()).chainId);
@@ -104,6 +114,8 @@ describe("cli onboarding: a stopped gateway cannot strand a patient", function (
       gateway.child.kill("SIGCONT");
       gateway.child.kill("SIGKILL");
     }
+    release();
+    await pausableRpc?.close();
     await rpc?.close();
     await fx?.close();
     await rm(home, { recursive: true, force: true });
@@ -170,6 +182,22 @@ describe("cli onboarding: a stopped gateway cannot strand a patient", function (
     } finally {
       gateway.child.kill("SIGCONT");
     }
+  });
+
+  it("register_chainPausedMidCommand_timesOutClearly_andTheRetryFinishes", async function () {
+    const address = await newPatient("chain-paused");
+    const first = await medcipherUntil("chain-paused", ["--rpc", pausableRpc.url, "patient", "register", "--timeout", "2"], /uploading the evaluation keys/, () => {
+      held = new Promise((resolve) => { release = resolve; });
+    });
+    release();
+    held = undefined;
+    expect(first.code, first.stderr).to.equal(ExitCode.TIMEOUT);
+    expect(first.stderr).to.include("SDK_TIMEOUT");
+    expect(first.stderr).not.to.match(/\n\s+at /);
+    expect(await keySetsIn("chain-paused")).to.have.length(1);
+    const retry = await medcipher("chain-paused", "--json", "--rpc", pausableRpc.url, "patient", "register");
+    expect(retry.code, retry.stderr).to.equal(0);
+    expect(await onChainKeysHash(address)).to.equal(retry.json<{ keysHash: string }>().keysHash);
   });
 
   it("register_strandedByAnOlderVersion_pointsToRotateKeys_whichGetsThePatientOut", async function () {
