@@ -1,10 +1,10 @@
 import type { Command } from "commander";
-import { id as keccakUtf8 } from "ethers";
+import { getAddress, id as keccakUtf8 } from "ethers";
 
 import { sendTransaction } from "../../sdk/chain/send.js";
 import { paramSetIdToBytes32 } from "../../sdk/predictions.js";
 import { InvalidInputError } from "../../sdk/errors.js";
-import { globalOptions, makeClient, output, parseAddress } from "../context.js";
+import { globalOptions, makeClient, output } from "../context.js";
 
 const ROLES: Record<string, string> = {
   provider: "PROVIDER_ROLE",
@@ -25,7 +25,7 @@ export function registerAdminCommands(program: Command): void {
       if (!name) throw new InvalidInputError(`Unknown role ${role} (${Object.keys(ROLES).join(", ")}).`);
       const global = globalOptions(command);
       const { client } = await makeClient(global, { gateway: false });
-      const account = parseAddress("address")(address);
+      const account = getAddress(address);
       const receipt = await sendTransaction("grantRole", () => client.contracts.identity.grantRole!(keccakUtf8(name), account));
       output(command).result({ role: name, account, transactionHash: receipt.hash }, () => `granted ${name} to ${account}`);
     });
