@@ -27,6 +27,7 @@ describe("cli: verify purposes, address input, sample files, model names", funct
   before(async function () {
     cli = await startCliHarness();
     [patient, clinician, device] = await Promise.all([cli.newIdentity("patient"), cli.newIdentity("clinician"), cli.newIdentity("device")]);
+    await cli.sponsor(patient.address);
     await cli.newIdentity("vendor", { VENDOR_KEY: cli.fx.vendorKey }, "--import-env", "VENDOR_KEY");
     await cli.newIdentity("governance", { GOV_KEY: HARDHAT_ACCOUNT_0 }, "--import-env", "GOV_KEY");
     const registered = await cli.medcipher("governance", ["--json", "admin", "register-model", "maternal-risk-v1"]);
@@ -123,7 +124,7 @@ describe("cli: verify purposes, address input, sample files, model names", funct
   });
 
   it("result_afterAKeyRotation_decryptsWithTheKeySetTheRequestWasMadeUnder", async function () {
-    await cli.newIdentity("rotating-patient");
+    await cli.sponsor((await cli.newIdentity("rotating-patient")).address);
     expect((await cli.medcipher("rotating-patient", ["patient", "register"])).code).to.equal(0);
     const features = join(cli.home, "one-reading.json");
     // A reading whose probabilities are all far from 0 and 1 (0.17 / 0.36 / 0.47): a wrong key's

@@ -21,6 +21,11 @@ export type CliHarness = {
   deployment: string;
   /** The CLI as a real process: `medcipher --home … --rpc … --deployment … --gateway … --identity <identity> <args>`. */
   medcipher(identity: string, args: string[], env?: Record<string, string>): Promise<Run>;
+  /**
+   * Gives a patient a prediction sponsor budget where the router asks for one (main's sponsor
+   * design, `deploy/local.ts` sponsorPatients); a no-op on a router without sponsors.
+   */
+  sponsor(patient: string): Promise<void>;
   /** A funded identity with a keystore (scrypt N = 1024); returns its address and X25519 public key. */
   newIdentity(name: string, env?: Record<string, string>, ...extra: string[]): Promise<{ address: string; encryptionPublicKey: string }>;
   close(): Promise<void>;
@@ -48,6 +53,11 @@ export async function startCliHarness(): Promise<CliHarness> {
     home,
     deployment,
     medcipher,
+    async sponsor(patient) {
+      const local = (await import("../../deploy/local.js")) as Record<string, unknown>;
+      const sponsorPatients = local.sponsorPatients as ((suite: unknown, patients: string[]) => Promise<void>) | undefined;
+      if (sponsorPatients) await sponsorPatients(fx.suite, [patient]);
+    },
     async newIdentity(name, env = {}, ...extra) {
       const run = await medcipher(name, ["--json", "keys", "init", "--scrypt-n", "1024", ...extra], env);
       if (run.code !== 0) throw new Error(`keys init ${name} failed: ${run.stderr}`);
