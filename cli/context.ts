@@ -3,7 +3,7 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 
 import type { Command } from "commander";
-import { getAddress, getBytes, JsonRpcProvider, Network, Wallet } from "ethers";
+import { FetchRequest, getAddress, getBytes, isAddress, JsonRpcProvider, Network, Wallet } from "ethers";
 
 import { BaseError } from "../core/errors.js";
 import { writeFileAtomic } from "../gateway/store/atomicFile.js";
@@ -11,7 +11,7 @@ import type { RecordRef } from "../sdk/actions/types.js";
 import { loadDeployment, type MedCipherAddresses } from "../sdk/chain/contracts.js";
 import { createMedCipherClient, type MedCipherClient } from "../sdk/client.js";
 import type { EncryptionKeyPair } from "../sdk/crypto/x25519.js";
-import { KeystoreError } from "../sdk/errors.js";
+import { GatewayUnavailableError, InvalidInputError, KeystoreError, TimeoutError } from "../sdk/errors.js";
 import { readKeystore, type KeystoreSecrets } from "../sdk/keystore.js";
 import { createOutput, type Output } from "./output.js";
 
@@ -65,8 +65,14 @@ export async function loadIdentity(options: GlobalOptions, name = options.identi
   return { address, secrets, wallet: new Wallet(secrets.privateKey), encryptionKey };
 }
 
-/** Connects to the RPC without ethers' endless network detection: one eth_chainId with a timeout first. */
-export async function connectRpc(rpc: string): Promise<JsonRpcProvider> {
+/** How long any one JSON-RPC call may take before the CLI gives up (ethers' own default is 300 s). */
+export const DEFAULT_RPC_TIMEOUT_MS = 60_000;
+
+/**
+ * Connects to the RPC without ethers' endless network detection: one eth_chainId with a timeout
+ * first. Every later call gives up after `timeoutMs` (ethers error code TIMEOUT; exit 9).
+ */
+export async function connectRpc(rpc: string, options: { timeoutMs?: number } = {}): Promise<JsonRpcProvider> {
   let chainId: number;
   try {
     const response = await fetch(rpc, {
@@ -83,7 +89,9 @@ export async function connectRpc(rpc: string): Promise<JsonRpcProvider> {
   const network = Network.from(chainId);
   // batchStallTime 0: calls made in the same tick still share one batch, but none waits the
   // default 10 ms for company (the gateway's per-block consent reads sit on the request path).
-  return new JsonRpcProvider(rpc, network, { staticNetwork: network, pollingInterval: 250, batchStallTime: 0 });
+  const request = new FetchRequest(rpc);
+  request.timeout = options.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
+  return new JsonRpcProvider(request, network, { staticNetwork: network, pollingInterval: 250, batchStallTime: 0 });
 }
 
 export async function loadAddresses(options: GlobalOptions, chainId: number): Promise<MedCipherAddresses> {
@@ -92,10 +100,13 @@ export async function loadAddresses(options: GlobalOptions, chainId: number): Pr
   return deployment.addresses;
 }
 
+/** How long any one gateway request may take before the CLI gives up: no silent hang on a paused gateway. */
+export const DEFAULT_GATEWAY_TIMEOUT_MS = 60_000;
+
 /** The SDK client for the chosen identity, connected to the RPC (and the gateway unless `gateway: false`). */
-export async function makeClient(options: GlobalOptions, config: { gateway?: boolean; identity?: Identity } = {}): Promise<{ client: MedCipherClient; identity: Identity; provider: JsonRpcProvider }> {
+export async function makeClient(options: GlobalOptions, config: { gateway?: boolean; identity?: Identity; gatewayTimeoutMs?: number; rpcTimeoutMs?: number } = {}): Promise<{ client: MedCipherClient; identity: Identity; provider: JsonRpcProvider }> {
   const identity = config.identity ?? (await loadIdentity(options));
-  const provider = await connectRpc(options.rpc);
+  const provider = await connectRpc(options.rpc, { timeoutMs: config.rpcTimeoutMs });
   const chainId = Number((await provider.getNetwork()).chainId);
   const addresses = await loadAddresses(options, chainId);
   const client = await createMedCipherClient({
@@ -103,8 +114,28 @@ export async function makeClient(options: GlobalOptions, config: { gateway?: boo
     addresses,
     gatewayUrl: config.gateway === false ? undefined : options.gateway,
     encryptionKey: identity.encryptionKey,
-  });
+    gatewayTimeoutMs: config.gatewayTimeoutMs ?? DEFAULT_GATEWAY_TIMEOUT_MS,
+  }).catch((error: unknown) => { throw asGatewayTimeout(error, config.gatewayTimeoutMs ?? DEFAULT_GATEWAY_TIMEOUT_MS); });
   return { client, identity, provider };
+}
+
+/** A gateway request that ran out of time is a TimeoutError (exit 9) saying so, not "unreachable". */
+export function asGatewayTimeout(error: unknown, timeoutMs: number): unknown {
+  if (!(error instanceof GatewayUnavailableError)) return error;
+  const isTimeout = (e: unknown): boolean => {
+    const { name, cause } = (e ?? {}) as { name?: string; cause?: unknown };
+    return name === "TimeoutError" || (cause !== undefined && cause !== e && isTimeout(cause));
+  };
+  if (!isTimeout(error.cause)) return error;
+  return new TimeoutError(`the gateway at ${String(error.details.url)} to answer (is it paused or overloaded? raise --timeout for slow links)`, timeoutMs);
+}
+
+/** A commander parser for an address argument or option: a clear InvalidInputError (exit 3), never an ethers stack trace or an ENS lookup. */
+export function parseAddress(what: string): (value: string) => string {
+  return (value) => {
+    if (!isAddress(value)) throw new InvalidInputError(`${what} must be a 0x-prefixed 20-byte hex address, got "${value}".`, { [what]: value });
+    return getAddress(value);
+  };
 }
 
 /** The record index: what ingest produced for a patient (salts, proofs, blob ids — no secrets). */

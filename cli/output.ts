@@ -1,4 +1,5 @@
 import { BaseError } from "../core/errors.js";
+import { InvalidInputError, TimeoutError } from "../sdk/errors.js";
 import { exitCodeFor } from "./exitCodes.js";
 
 export type Output = {
@@ -33,8 +34,27 @@ export function createOutput(json: boolean): Output {
   };
 }
 
+/**
+ * ethers errors a user can act on, as the CLI's own: an address or value ethers could not use (a
+ * malformed address, an ENS name on a chain without ENS) is bad input (exit 3); a JSON-RPC call
+ * that ran out of time is a timeout (exit 9). Whichever command passed it on: never a raw stack trace.
+ */
+export function asInputError(error: unknown): unknown {
+  if (error instanceof BaseError) return error;
+  const { code, shortMessage, argument, value, operation, request } = (error ?? {}) as {
+    code?: string; shortMessage?: string; argument?: string; value?: unknown; operation?: string; request?: { url?: string; timeout?: number };
+  };
+  if (code === "TIMEOUT" && request?.url) return new TimeoutError(`the chain at ${request.url} to answer (is the node paused or overloaded?)`, request.timeout ?? 0);
+  if (code === "INVALID_ARGUMENT" || (code === "UNSUPPORTED_OPERATION" && operation === "getEnsAddress")) {
+    const what = code === "INVALID_ARGUMENT" ? shortMessage ?? "invalid argument" : "a name was given where an address is needed (this chain has no ENS)";
+    return new InvalidInputError(`Invalid input: ${what}${argument ? ` (${argument})` : ""}.`, { argument, value: typeof value === "string" ? value : undefined });
+  }
+  return error;
+}
+
 /** Prints the error (JSON on stderr with --json) and exits with its kind's code. */
-export function fail(error: unknown, json: boolean): never {
+export function fail(raw: unknown, json: boolean): never {
+  const error = asInputError(raw);
   const exitCode = exitCodeFor(error);
   if (json) {
     const e = error as Partial<BaseError>;

@@ -20,8 +20,19 @@ export type ChainPolicyOptions = {
 };
 
 /**
+ * Onboarding uploads the evaluation keys before the registration that commits to their hash (so
+ * a failed upload never leaves a registered patient without keys): an account that is not a
+ * patient yet may store exactly that, its own `he-keys` blob, category PREDICTION, with `ref`
+ * naming the blob's own hash (the keysHash it will register). Nothing else before registration.
+ */
+function isKeySetBeforeRegistration(access: WriteAccess): boolean {
+  return access.kind === "he-keys" && access.category === Category.PREDICTION && access.ref.toLowerCase() === access.blobId;
+}
+
+/**
  * Authorisation from the chain, per request:
- * - the owner (a registered patient) reads and writes their blobs;
+ * - the owner (a registered patient) reads and writes their blobs; before registering, only their
+ *   evaluation keys (isKeySetBeforeRegistration);
  * - a device bound to the patient now (IdentityRegistry.deviceOwner) writes the patient's records;
  * - a grantee reads under live consent for the blob's category and the request's purpose
  *   (ConsentManager.hasAccess), or a record-scoped consent for the record the blob was stored under;
@@ -105,7 +116,7 @@ export function createChainAccessPolicy(options: ChainPolicyOptions): AccessPoli
         return "oracle";
       }
       if (signer === owner) {
-        if (!(await isPatient(owner))) throw new ForbiddenError("the owner is not a registered patient", { owner });
+        if (!(await isPatient(owner)) && !isKeySetBeforeRegistration(access)) throw new ForbiddenError("the owner is not a registered patient", { owner });
         return "owner";
       }
       if ((await deviceOwner(signer)) === owner) {

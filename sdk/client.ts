@@ -35,6 +35,8 @@ export type CreateMedCipherClientParameters = {
    */
   gatewaySession?: boolean;
   encryptionKey?: EncryptionKeyPair;
+  /** Abort any one gateway request after this many milliseconds (GatewayUnavailableError). Default: no limit. */
+  gatewayTimeoutMs?: number;
 };
 
 /**
@@ -56,7 +58,7 @@ export async function createMedCipherClient(parameters: CreateMedCipherClientPar
     contracts,
     encryptionKey: parameters.encryptionKey,
   };
-  if (parameters.gatewayUrl) client.gateway = await connectGateway(client, parameters.gatewayUrl, { session: parameters.gatewaySession ?? true });
+  if (parameters.gatewayUrl) client.gateway = await connectGateway(client, parameters.gatewayUrl, { session: parameters.gatewaySession ?? true, timeoutMs: parameters.gatewayTimeoutMs });
   return client;
 }
 
@@ -64,10 +66,10 @@ export async function createMedCipherClient(parameters: CreateMedCipherClientPar
  * Asks the gateway for its address, then checks on-chain that the address holds GATEWAY_ROLE:
  * from then on every response must carry that key's signature.
  */
-export async function connectGateway(client: Pick<MedCipherClient, "account" | "chainId" | "contracts">, url: string, options: { session?: boolean } = {}): Promise<GatewayClient> {
+export async function connectGateway(client: Pick<MedCipherClient, "account" | "chainId" | "contracts">, url: string, options: { session?: boolean; timeoutMs?: number } = {}): Promise<GatewayClient> {
   let info: { gateway: string; chainId: number };
   try {
-    const response = await fetch(`${url.replace(/\/+$/, "")}/v1/info`);
+    const response = await fetch(`${url.replace(/\/+$/, "")}/v1/info`, { signal: options.timeoutMs ? AbortSignal.timeout(options.timeoutMs) : undefined });
     info = (await response.json()) as typeof info;
   } catch (error) {
     throw new GatewayUnavailableError(url, error);
@@ -76,7 +78,7 @@ export async function connectGateway(client: Pick<MedCipherClient, "account" | "
   const gatewayAddress = getAddress(info.gateway);
   const registered = (await client.contracts.identity.hasRole!(GATEWAY_ROLE, gatewayAddress)) as boolean;
   if (!registered) throw new UntrustedGatewayError({ gateway: gatewayAddress, url });
-  return createGatewayClient({ url, signer: client.account, chainId: client.chainId, gatewayAddress, session: options.session ?? true });
+  return createGatewayClient({ url, signer: client.account, chainId: client.chainId, gatewayAddress, session: options.session ?? true, timeoutMs: options.timeoutMs });
 }
 
 export function requireGateway(client: MedCipherClient): GatewayClient {

@@ -18,7 +18,8 @@ export {
 export * from "./errors.js";
 
 export { createPatientIdentity, type CreatePatientIdentityParameters, type CreatePatientIdentityReturnType } from "./actions/createPatientIdentity.js";
-export { registerPatient, type RegisterPatientParameters, type RegisterPatientReturnType } from "./actions/registerPatient.js";
+export { registerPatient, type RegisterPatientParameters, type RegisterPatientReturnType, type OnboardingStep, type KeySetToSave } from "./actions/registerPatient.js";
+export { rotateKeySet, type RotateKeySetParameters, type RotateKeySetReturnType } from "./actions/rotateKeySet.js";
 export { registerDevice, type RegisterDeviceParameters, type RegisterDeviceReturnType } from "./actions/registerDevice.js";
 export { bindDevice, type BindDeviceParameters, type BindDeviceReturnType } from "./actions/bindDevice.js";
 export { unbindDevice, type UnbindDeviceParameters, type UnbindDeviceReturnType } from "./actions/unbindDevice.js";
@@ -47,5 +48,5 @@ export {
 export { chainEventToFhir, purposeOfEvent, CHAIN_EVENT_SYSTEM } from "./fhir/auditEvents.js";
 export { parseReadingsCsv, type ParseReadingsResult, type RejectedRow } from "./readings/csv.js";
 export { signReadings, recoverReadingSigner } from "./readings/deviceSignature.js";
-export { writeKeystore, readKeystore, keystoreAddress, type KeystoreSecrets } from "./keystore.js";
+export { writeKeystore, readKeystore, keystoreAddress, saveHeKeySet, deleteHeKeySet, heKeySetsOf, heKeySetEntry, type KeystoreSecrets, type HeKeySet } from "./keystore.js";
 export { paramSetIdToBytes32, paramSetIdFromBytes32, resolveRegisteredModel } from "./predictions.js";

@@ -8,6 +8,7 @@ import { randomBytes, scrypt as scryptCallback, createCipheriv, createDecipheriv
 import { readFile } from "node:fs/promises";
 import { promisify } from "node:util";
 
+import { sha256Hex } from "../core/hash.js";
 import { writeFileAtomic } from "../gateway/store/atomicFile.js";
 import { KeystoreError } from "./errors.js";
 
@@ -18,10 +19,32 @@ export type KeystoreSecrets = {
   privateKey: string;
   /** X25519 key pair, base64url. */
   encryption?: { publicKey: string; privateKey: string };
-  /** Serialized CKKS secret key (base64), when this identity has an HE key set. */
+  /**
+   * Serialized CKKS secret key (base64) of the newest key set; kept for keystores written before
+   * `heKeySets` (read it through `heKeySetsOf`).
+   */
   heSecretKey?: string;
+  /**
+   * Every CKKS key set this identity made, oldest first. The chain's `keySetOf` says which one is
+   * current; older ones stay until the patient deletes them (results of requests made under
+   * them still decrypt), a newer one not yet on-chain is a registration or rotation to resume.
+   */
+  heKeySets?: HeKeySet[];
   /** Anything else the owner wants kept encrypted (e.g. record salts index). */
   extra?: Record<string, unknown>;
+};
+
+/** One CKKS key set, whole: enough to decrypt (secret key) and to re-publish (evaluation keys). */
+export type HeKeySet = {
+  /** SHA-256 of `evaluationKeys`: the on-chain keysHash and the gateway blob id. */
+  keysHash: string;
+  /** The fhe/ parameter set, e.g. "ckks-2048-v1". */
+  paramSet: string;
+  /** `FheClient.exportSecretKey(password)`, base64. */
+  secretKey: string;
+  /** The exact evaluation-keys blob published (base64): its public key is sampled afresh per call, so it cannot be re-derived. */
+  evaluationKeys: string;
+  createdAt: string;
 };
 
 type KeystoreFile = {
@@ -82,4 +105,47 @@ export async function readKeystore(path: string, password: string): Promise<{ ad
 export async function keystoreAddress(path: string): Promise<string> {
   const file = JSON.parse(await readFile(path, "utf8")) as KeystoreFile;
   return file.address;
+}
+
+/** The identity's key sets, oldest first (a pre-`heKeySets` keystore's lone secret key has no evaluation keys, hash unknown). */
+export function heKeySetsOf(secrets: KeystoreSecrets): HeKeySet[] {
+  return secrets.heKeySets ?? [];
+}
+
+/**
+ * Adds a key set to the keystore at `path` (read, add, atomic rewrite under the same password and
+ * KDF cost), unless one with the same keysHash is there. Call it before anything about the key
+ * set is sent anywhere: from then on a lost connection or a killed process cannot lose the key.
+ */
+export async function saveHeKeySet(path: string, password: string, keySet: HeKeySet): Promise<{ saved: boolean }> {
+  const { address, secrets, kdf } = await readKeystore(path, password);
+  const keySets = heKeySetsOf(secrets);
+  if (keySets.some((k) => k.keysHash === keySet.keysHash)) return { saved: false };
+  await writeKeystore(path, address, { ...secrets, heKeySets: [...keySets, keySet], heSecretKey: keySet.secretKey }, password, kdf);
+  return { saved: true };
+}
+
+/** Removes a key set (the patient no longer needs to decrypt anything made under it). */
+export async function deleteHeKeySet(path: string, password: string, keysHash: string): Promise<{ deleted: boolean }> {
+  const { address, secrets, kdf } = await readKeystore(path, password);
+  const keySets = heKeySetsOf(secrets);
+  const kept = keySets.filter((k) => k.keysHash !== keysHash);
+  if (kept.length === keySets.length) return { deleted: false };
+  const heSecretKey = kept.at(-1)?.secretKey;
+  await writeKeystore(path, address, { ...secrets, heKeySets: kept, heSecretKey }, password, kdf);
+  return { deleted: true };
+}
+
+/**
+ * The keystore entry for a freshly generated key set: the secret key exported under the keystore
+ * password, with the exact evaluation-keys blob that will be published.
+ */
+export async function heKeySetEntry(fhe: { readonly paramSetId: string; exportSecretKey(passphrase: string): Promise<Uint8Array> }, evaluationKeys: Uint8Array, password: string): Promise<HeKeySet> {
+  return {
+    keysHash: sha256Hex(evaluationKeys),
+    paramSet: fhe.paramSetId,
+    secretKey: Buffer.from(await fhe.exportSecretKey(password)).toString("base64"),
+    evaluationKeys: Buffer.from(evaluationKeys).toString("base64"),
+    createdAt: new Date().toISOString(),
+  };
 }

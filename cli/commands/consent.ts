@@ -6,7 +6,7 @@ import { revokeConsent } from "../../sdk/actions/revokeConsent.js";
 import { chainNow } from "../../sdk/chain/time.js";
 import { categoryName, parseCategory, parsePurpose, purposeName } from "../../sdk/codes.js";
 import { InvalidInputError } from "../../sdk/errors.js";
-import { globalOptions, loadIdentity, makeClient, output } from "../context.js";
+import { globalOptions, loadIdentity, makeClient, output, parseAddress } from "../context.js";
 
 function purposeOf(value: string): number {
   const purpose = parsePurpose(value);
@@ -20,7 +20,7 @@ export function registerConsentCommands(program: Command): void {
   consent
     .command("grant")
     .description("Grant a grantee access to categories of records for one purpose (EIP-712 signed; sent by --relayer when given)")
-    .requiredOption("--grantee <address>", "who receives access")
+    .requiredOption("--grantee <address>", "who receives access", parseAddress("--grantee"))
     .requiredOption("--purpose <purpose>", "TREAT | ETREAT | HRESCH | TREATDS | PATRQT")
     .option("--categories <list>", "comma-separated categories (names or codes)", "VITAL_SIGNS")
     .option("--days <n>", "validity in days", "30")
@@ -43,7 +43,7 @@ export function registerConsentCommands(program: Command): void {
   consent
     .command("revoke")
     .description("Revoke a grant; the gateway refuses the grantee from the next block")
-    .requiredOption("--grantee <address>", "whose access ends")
+    .requiredOption("--grantee <address>", "whose access ends", parseAddress("--grantee"))
     .requiredOption("--purpose <purpose>", "the purpose of the grant to end")
     .option("--relayer <identity>", "identity that submits the signed revocation")
     .action(async (options: { grantee: string; purpose: string; relayer?: string }, command: Command) => {
@@ -57,7 +57,7 @@ export function registerConsentCommands(program: Command): void {
   consent
     .command("list")
     .description("List the patient's grants and their current state")
-    .option("--patient <address>", "whose grants (default: this identity)")
+    .option("--patient <address>", "whose grants (default: this identity)", parseAddress("--patient"))
     .option("--fhir", "print FHIR Consent resources", false)
     .action(async (options: { patient?: string; fhir: boolean }, command: Command) => {
       const global = globalOptions(command);

@@ -4,13 +4,14 @@ import { bindDevice } from "../../sdk/actions/bindDevice.js";
 import { registerDevice } from "../../sdk/actions/registerDevice.js";
 import { unbindDevice } from "../../sdk/actions/unbindDevice.js";
 import { chainNow } from "../../sdk/chain/time.js";
-import { globalOptions, loadIdentity, makeClient, output } from "../context.js";
+import { globalOptions, loadIdentity, makeClient, output, parseAddress } from "../context.js";
 
 export function registerDeviceCommands(program: Command): void {
   const device = program.command("device").description("Wearables and home devices that write readings for a patient");
 
   device
-    .command("register <address>")
+    .command("register")
+    .argument("<address>", "the device's signing address", parseAddress("device address"))
     .description("Register a device address (run as a DEVICE_VENDOR_ROLE identity)")
     .action(async (address: string, _options: unknown, command: Command) => {
       const global = globalOptions(command);
@@ -33,7 +34,8 @@ export function registerDeviceCommands(program: Command): void {
     });
 
   device
-    .command("unbind <address>")
+    .command("unbind")
+    .argument("<address>", "the device's address", parseAddress("device address"))
     .description("End a device binding (as the patient or as the device)")
     .action(async (address: string, _options: unknown, command: Command) => {
       const global = globalOptions(command);

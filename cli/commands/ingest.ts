@@ -6,13 +6,13 @@ import { ingestReadings } from "../../sdk/actions/ingestReadings.js";
 import { parseCategory } from "../../sdk/codes.js";
 import { InvalidInputError } from "../../sdk/errors.js";
 import { parseReadingsCsv } from "../../sdk/readings/csv.js";
-import { appendRecordIndex, globalOptions, loadIdentity, makeClient, output } from "../context.js";
+import { appendRecordIndex, globalOptions, loadIdentity, makeClient, output, parseAddress } from "../context.js";
 
 export function registerIngestCommand(program: Command): void {
   program
     .command("ingest <readings.csv>")
-    .description("Readings → FHIR Observation bundles → encrypted to the patient → uploaded → one Merkle batch anchored on-chain. Run as the bound device (or the patient). CSV columns: time,metric,value[,unit]; a file with malformed rows is refused whole unless --skip-invalid")
-    .requiredOption("--patient <address>", "the patient the readings belong to")
+    .description("Readings → FHIR Observation bundles → encrypted to the patient → uploaded → one Merkle batch anchored on-chain. Run as the bound device (or the patient). CSV columns: time,metric,value[,unit] (units: heart_rate /min, systolic_bp and diastolic_bp mm[Hg], body_temperature Cel, glucose mg/dL, spo2 %, respiratory_rate /min, body_weight kg; sample: docs/examples/readings.csv); a file with malformed rows is refused whole unless --skip-invalid")
+    .requiredOption("--patient <address>", "the patient the readings belong to", parseAddress("--patient"))
     .option("--per-record <n>", "readings per encrypted record (one gateway blob and one batch leaf each)", "50")
     .option("--category <code>", "record category (name or code)", "VITAL_SIGNS")
     .option("--skip-invalid", "ingest the valid rows and report the malformed ones instead of refusing the file", false)

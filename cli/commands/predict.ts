@@ -2,20 +2,41 @@ import { readFile } from "node:fs/promises";
 
 import type { Command } from "commander";
 
-import type { FheClient, Prediction, Reading as FeatureReading } from "../../fhe/index.js";
+import type { Prediction, Reading as FeatureReading } from "../../fhe/index.js";
 import { getPredictionResult } from "../../sdk/actions/getPredictionResult.js";
 import { readRecord } from "../../sdk/actions/readRecord.js";
 import { requestPrediction } from "../../sdk/actions/requestPrediction.js";
 import { waitForPrediction } from "../../sdk/actions/waitForPrediction.js";
-import { InvalidInputError, KeystoreError } from "../../sdk/errors.js";
+import type { MedCipherClient } from "../../sdk/client.js";
+import { InvalidInputError } from "../../sdk/errors.js";
 import { resolveRegisteredModel } from "../../sdk/predictions.js";
 import { modelInputsFromReadings } from "../../sdk/readings/modelInputs.js";
-import { globalOptions, makeClient, output, password, readRecordIndex, type Identity } from "../context.js";
+import { globalOptions, makeClient, output, password, readRecordIndex } from "../context.js";
+import { currentKeysHash, fheForKeySet, requestKeysHash } from "../heKeys.js";
 
-async function heKeys(identity: Identity, pass: string): Promise<FheClient> {
-  if (!identity.secrets.heSecretKey) throw new KeystoreError("This identity has no CKKS key set: run `medcipher patient register` first.");
-  const { FheClient } = await import("../../fhe/index.js");
-  return FheClient.importSecretKey(new Uint8Array(Buffer.from(identity.secrets.heSecretKey, "base64")), pass);
+/**
+ * `--model`: an on-chain id (1, 2, …) or an artifact name from models/ (`maternal-risk-v1`,
+ * optionally `name@version`), looked up in the registry by name and version.
+ */
+async function resolveModelId(client: MedCipherClient, model: string): Promise<number> {
+  if (/^\d+$/.test(model)) {
+    const modelId = Number(model);
+    if (!Number.isSafeInteger(modelId) || modelId < 1) throw new InvalidInputError("--model must be a model name (e.g. maternal-risk-v1) or an on-chain model id (1, 2, …).", { model });
+    return modelId;
+  }
+  const [name, pinnedVersion] = model.split("@");
+  let version = pinnedVersion;
+  if (!version) {
+    const { loadModel } = await import("../../fhe/index.js");
+    try {
+      version = loadModel(name!).version;
+    } catch {
+      throw new InvalidInputError(`No model artifact ${name} in models/: give a model name from there (e.g. maternal-risk-v1), name@version, or an on-chain model id.`, { model });
+    }
+  }
+  const modelId = Number(await client.contracts.models.modelIdOf!(name, version));
+  if (modelId === 0) throw new InvalidInputError(`Model ${name} ${version} is not registered on this chain (governance: medcipher admin register-model ${name}).`, { model, name, version });
+  return modelId;
 }
 
 function predictionLines(predictions: readonly Prediction[]): string {
@@ -28,7 +49,9 @@ async function waitAndDecrypt(command: Command, requestId: string, timeoutSecond
   const { client, identity } = await makeClient(global);
   out.info(`waiting for the oracle to fulfil ${requestId} …`);
   const fulfilled = await waitForPrediction(client, { requestId, timeoutMs: timeoutSeconds * 1000 });
-  const fhe = await heKeys(identity, password(global));
+  // The key set the request was made under: after a rotation, the old one still decrypts it.
+  const keysHash = (await requestKeysHash(client, requestId)) ?? (await currentKeysHash(client));
+  const fhe = await fheForKeySet(identity, password(global), keysHash);
   try {
     const result = await getPredictionResult(client, { requestId, fhe });
     out.result({ ...result, resultUri: fulfilled.resultUri }, () => `result ${result.resultHash} (verified against the chain, decrypted locally)\n${predictionLines(result.predictions)}`);
@@ -41,8 +64,8 @@ export function registerPredictCommands(program: Command): void {
   program
     .command("predict")
     .description("Encrypt the model's input features under the patient's CKKS key, store them on the gateway and request an encrypted prediction on-chain")
-    .requiredOption("--model <id>", "on-chain model id (ModelRegistry)")
-    .option("--input <features.json>", "the model's input features: one JSON object (feature name → number) or an array of them")
+    .requiredOption("--model <name|id>", "the model: an artifact name from models/ (maternal-risk-v1, heart-disease-lr-v1; or name@version) or its on-chain id")
+    .option("--input <features.json>", "the model's input features in the model's units: one JSON object (feature name → number) or an array of them; e.g. docs/examples/features.json (maternal-risk-v1: bloodGlucose in mmol/L, bodyTemp in °F)")
     .option("--from-records", "take the inputs devices measure from the patient's own records (latest reading of each, decrypted locally, converted to the model's units)", false)
     .option("--known <list>", "with --from-records: inputs no device measures, as name=value,name=value (e.g. age=29)", "")
     .option("--wait", "wait for the fulfilment, then fetch, verify and decrypt the result", false)
@@ -50,10 +73,9 @@ export function registerPredictCommands(program: Command): void {
     .action(async (options: { model: string; input?: string; fromRecords: boolean; known: string; wait: boolean; timeout: string }, command: Command) => {
       const global = globalOptions(command);
       const out = output(command);
-      const modelId = Number(options.model);
-      if (!Number.isInteger(modelId) || modelId < 1) throw new InvalidInputError("--model must be an on-chain model id (1, 2, …).");
       if (!options.input === !options.fromRecords) throw new InvalidInputError("Give exactly one of --input <features.json> and --from-records.");
       const { client, identity } = await makeClient(global);
+      const modelId = await resolveModelId(client, options.model);
       let readings: FeatureReading | FeatureReading[];
       if (options.input) {
         try {
@@ -77,7 +99,7 @@ export function registerPredictCommands(program: Command): void {
         const { artifact } = await resolveRegisteredModel(client, modelId);
         readings = modelInputsFromReadings({ model: artifact, readings: deviceReadings, known });
       }
-      const fhe = await heKeys(identity, password(global));
+      const fhe = await fheForKeySet(identity, password(global), await currentKeysHash(client));
       let requestId: string;
       try {
         out.info("encrypting and requesting …");

@@ -59,6 +59,7 @@ contract IdentityRegistry is IIdentityRegistry, AccessControlDefaultAdminRules, 
     function rotateKeySet(bytes32 keysHash, bytes32 paramSetId, string calldata keysUri) external {
         Patient storage p = _registered(msg.sender);
         _checkKeySet(keysHash, paramSetId, keysUri);
+        if (keysHash == p.keysHash) revert KeySetUnchanged(keysHash);
         p.keysHash = keysHash;
         p.paramSetId = paramSetId;
         uint32 version = p.keyVersion + 1;

@@ -104,6 +104,10 @@ interface IIdentityRegistry is IAccessControlDefaultAdminRules {
     error InvalidKeySet();
     /// @notice A zero encryption public key.
     error InvalidEncryptionKey();
+    /// @notice A key-set rotation to the key set the patient already has (a retried rotation that
+    /// already landed); nothing changes, `keyVersion` stays.
+    /// @param keysHash The current (and requested) keys hash.
+    error KeySetUnchanged(bytes32 keysHash);
     /// @notice The device is already registered.
     /// @param device The device.
     error DeviceAlreadyRegistered(address device);
@@ -142,6 +146,9 @@ interface IIdentityRegistry is IAccessControlDefaultAdminRules {
         external;
 
     /// @notice Replace the caller's key-set commitment (new keys, possibly a new parameter set).
+    /// Only the registered patient rotates their own key set; the previous hash is replaced (the
+    /// oracle uses the new keys for requests made from then on). Reverts PatientNotRegistered,
+    /// InvalidKeySet, or KeySetUnchanged when `keysHash` is already the current one.
     /// @param keysHash The new keys hash.
     /// @param paramSetId The new parameter-set id.
     /// @param keysUri Where the new blob is stored.

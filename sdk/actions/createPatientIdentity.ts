@@ -17,13 +17,18 @@ export type CreatePatientIdentityReturnType = {
 
 /**
  * A fresh patient (or clinician, or device) identity: an Ethereum wallet, an X25519 key pair for
- * receiving wrapped record keys and, for patients, a CKKS key set. Register it with
- * `registerPatient`; keep the secrets with `writeKeystore` (the CKKS secret key via
- * `fhe.exportSecretKey(passphrase)`).
+ * receiving wrapped record keys and, for patients, a CKKS key set. Keep the secrets with
+ * `writeKeystore`, then register with `registerPatient`, whose `saveKeySet` puts the CKKS key
+ * set in the keystore before anything is sent. Call `fhe.evaluationKeys()` once and keep the
+ * bytes: every call samples a new public key, hence a new keysHash.
  *
  * @example
  * const { wallet, encryptionKey, fhe } = await createPatientIdentity({ paramSetId: "ckks-2048-v1" });
- * await registerPatient(client, { encryptionPublicKey: encryptionKey.publicKey, evaluationKeys: fhe!.evaluationKeys(), paramSetId: paramSetIdToBytes32(fhe!.paramSetId) });
+ * await writeKeystore(file, wallet.address, { privateKey: wallet.privateKey }, password);
+ * const evaluationKeys = fhe!.evaluationKeys();
+ * const keySet = await heKeySetEntry(fhe!, evaluationKeys, password);
+ * await registerPatient(client, { encryptionPublicKey: encryptionKey.publicKey, evaluationKeys, paramSetId: paramSetIdToBytes32(fhe!.paramSetId),
+ *   saveKeySet: () => saveHeKeySet(file, password, keySet).then(() => undefined) });
  */
 export async function createPatientIdentity(parameters: CreatePatientIdentityParameters = {}): Promise<CreatePatientIdentityReturnType> {
   const wallet = new Wallet(Wallet.createRandom().privateKey);

@@ -38,6 +38,7 @@ export const IDENTITY_REGISTRY_ABI = [
   "error PatientAlreadyRegistered(address patient)",
   "error PatientNotRegistered(address account)",
   "error InvalidKeySet()",
+  "error KeySetUnchanged(bytes32 keysHash)",
   "error InvalidEncryptionKey()",
   "error DeviceAlreadyRegistered(address device)",
   "error DeviceNotUsable(address device)",
