@@ -6,9 +6,6 @@ import { PARAM_SET, OTHER_PARAM_SET, blobUri, deploySuite, randomHash, registerP
 const connection = await network.create();
 const { ethers, networkHelpers } = connection;
 
-/** Gas of this exact `registerPatient` call measured on main before the rotation addition (docs/notes/onboard.md). */
-const REGISTER_PATIENT_GAS_ON_MAIN = 117_382;
-
 describe("IdentityRegistry: key-set rotation", function () {
   async function suiteFixture(): Promise<Suite> {
     return deploySuite(connection);
@@ -62,15 +59,5 @@ describe("IdentityRegistry: key-set rotation", function () {
     await expect(id.rotateKeySet(ethers.ZeroHash, PARAM_SET, "u")).to.be.revertedWithCustomError(id, "InvalidKeySet");
     await expect(id.rotateKeySet(randomHash(), ethers.ZeroHash, "u")).to.be.revertedWithCustomError(id, "InvalidKeySet");
     await expect(id.rotateKeySet(randomHash(), PARAM_SET, "")).to.be.revertedWithCustomError(id, "InvalidKeySet");
-  });
-
-  it("registerPatient_gasDoesNotGrow", async function () {
-    const suite = await networkHelpers.loadFixture(suiteFixture);
-    // Fixed arguments: calldata gas depends on how many bytes are zero.
-    const keysHash = "0x" + "33".repeat(32);
-    const tx = await suite.identity.connect(suite.actors.otherPatient).registerPatient(keysHash, PARAM_SET, blobUri(keysHash), "0x" + "44".repeat(32));
-    const gas = Number((await tx.wait())!.gasUsed);
-    console.log(`      registerPatient gas: ${gas}`);
-    expect(gas).to.be.at.most(REGISTER_PATIENT_GAS_ON_MAIN);
   });
 });

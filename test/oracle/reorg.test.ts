@@ -112,8 +112,10 @@ describe("oracle daemon across real reorgs (anvil)", function () {
     expect(requestTxs).to.have.length(2);
 
     // Fulfilments wait in the pool (no mining) when the two request blocks are replaced with the
-    // requests in the other order: request ids are a counter, so each id now names the other
-    // patient's request. The pool is then emptied (the fulfilments were dropped).
+    // requests in the other order; the pool is then emptied (the fulfilments were dropped). With
+    // Chainlink's counter ids each id then named the other patient's request; the router's ids
+    // are derived from the request's content, so each keeps naming its own (checked below), and
+    // the daemon must still give each request the result of its own input, once.
     const latest = await accountNonce("latest");
     await anvil().rpc("evm_setAutomine", [false]);
     let settings: Awaited<ReturnType<typeof start>>["settings"];
@@ -123,7 +125,7 @@ describe("oracle daemon across real reorgs (anvil)", function () {
       await anvil().reorg(2, [[requestTxs[1]!.raw, 0], [requestTxs[0]!.raw, 1]]);
       await anvil().rpc("anvil_dropAllTransactions");
       const swapped = await world.status(a.requestId);
-      expect(swapped.patient).to.equal(bob.address);
+      expect(swapped.patient, "content-bound ids survive the re-ordering").to.equal(alice.address);
       // Long enough for a stuck transaction to be re-sent (TX_STUCK_AFTER_MS is 1.5 s here).
       await new Promise((r) => setTimeout(r, 4_000));
     } finally {
