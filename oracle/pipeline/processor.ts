@@ -145,10 +145,32 @@ export function createProcessor({ common, store, reader, blobs, pool, txManager,
           if (after) await failpoint(`after:${after}`);
         }
       } catch (error) {
+        if (error instanceof GatewayRefusalError && (await closedOnChain(job))) return;
         handleFailure(job, error);
         return;
       }
     }
+  }
+
+  /**
+   * The gateway refuses an oracle's reads and writes for a request that is no longer pending. A
+   * refusal is therefore first checked against the chain: a request closed there (fulfilled by
+   * our own transaction re-included after a reorg, say) is recorded as the chain says at once,
+   * instead of being retried for GATEWAY_REFUSAL_WINDOW_MS with the store disagreeing with the
+   * chain meanwhile (seen in the RPC-fault soak: `evaluated` in the store, Fulfilled on-chain).
+   */
+  async function closedOnChain(job: Job): Promise<boolean> {
+    let status: number;
+    try {
+      status = Number((await reader.getRequest(job.requestId)).status);
+    } catch {
+      return false; // the chain is not answering: the refusal is handled as a refusal
+    }
+    if (status === RequestStatus.Pending || status === RequestStatus.None) return false;
+    const state = jobStateOfClosedRequest(status);
+    const ok = store.transition(job.requestId, job.state, state, { lastError: `gateway refused and the request is no longer pending (router status ${status}); nothing sent` });
+    if (ok) logger.warn({ requestId: job.requestId, status, state }, "request already settled or cancelled on-chain; skipping");
+    return ok;
   }
 
   /**

@@ -8,7 +8,7 @@ import { createGatewayClient } from "../../sdk/gateway/client.js";
 import { cursorOf, jobState, readJobs, rewindCursor } from "./helpers/inspect.js";
 import { createWorld, logSink, waitFor, type World } from "./helpers/world.js";
 
-const Status = { Pending: 1n, Fulfilled: 2n, Failed: 3n };
+const Status = { Pending: 1n, Fulfilled: 2n, Failed: 3n, Cancelled: 5n };
 
 describe("oracle daemon under faults (real chain, real gateway, loopback RPC proxy)", function () {
   this.timeout(180_000);
@@ -377,5 +377,23 @@ describe("oracle daemon under faults (real chain, real gateway, loopback RPC pro
     expect((await settled(requestId)).status).to.equal(Status.Fulfilled);
     expect(refusals).to.equal(2);
     await waitFor(() => jobState(settings.DATA_DIR, requestId) === "fulfilled", "job fulfilled in the store");
+  });
+
+  it("records at once what the chain says when the gateway refuses a result for a request closed on-chain, not after the refusal window", async function () {
+    let refusals = 0;
+    world.interceptor.beforeWrite = (access) => {
+      if (access.kind !== "he-result") return;
+      refusals++;
+      throw new ForbiddenError("request not pending");
+    };
+    // A window far longer than the test: only the check against the chain can settle the job.
+    const { settings } = await start({ GATEWAY_REFUSAL_WINDOW_MS: 3_600_000 });
+    const { requestId } = await world.request(world.patients[0]!);
+    await waitFor(() => refusals > 0, "the result upload refused");
+    // The request closes on-chain meanwhile (here: expired and cancelled by its patient).
+    await world.networkHelpers.time.increase(3_600);
+    await (await world.suite.router.connect(world.patients[0]!.signer).cancelPrediction(requestId, await world.suite.router.fee())).wait();
+    await waitFor(() => jobState(settings.DATA_DIR, requestId) === "refused", "the store says what the chain says", 20_000);
+    expect((await world.status(requestId)).status).to.equal(Status.Cancelled);
   });
 });
