@@ -122,10 +122,8 @@ results.anchorBatchBySig = await gasOf(
 
 // Consent.
 const later = now + 86_400n * 30n;
-results.grantConsent = await gasOf(
-  suite.consent.connect(patient).grantConsent(provider.address, Purpose.TREAT, categoryBit(Category.LABORATORY) | categoryBit(Category.VITAL_SIGNS), 0, later),
-);
-// The patient's first signed grant: the nonce slot goes from zero to one (the most expensive case).
+// The patient's first consent change, signed: the nonce slot goes from zero to one (the most
+// expensive case).
 const grant = {
   patient: patient.address,
   grantee: researcher.address,
@@ -139,6 +137,10 @@ const grant = {
 const grantSig = await patient.signTypedData(medCipherDomain("ConsentManager", chainId, suite.addresses.ConsentManager), GRANT_CONSENT_TYPES, grant);
 results.grantConsentBySig = await gasOf(
   suite.consent.connect(relayer).grantConsentBySig(grant.patient, grant.grantee, grant.purpose, grant.categories, grant.validFrom, grant.validUntil, grant.deadline, grantSig),
+);
+// A direct grant after it (every consent change consumes a nonce, so this one moves it 1 → 2).
+results.grantConsent = await gasOf(
+  suite.consent.connect(patient).grantConsent(provider.address, Purpose.TREAT, categoryBit(Category.LABORATORY) | categoryBit(Category.VITAL_SIGNS), 0, later),
 );
 results.revokeConsent = await gasOf(suite.consent.connect(patient).revokeConsent(researcher.address, Purpose.HRESCH));
 
