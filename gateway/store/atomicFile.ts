@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { link, mkdir, open, rename, rm } from "node:fs/promises";
+import { link, mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 
 /**
@@ -8,16 +8,8 @@ import { dirname, join } from "node:path";
  */
 export async function writeFileAtomic(path: string, bytes: Uint8Array | string): Promise<void> {
   const directory = dirname(path);
-  await mkdir(directory, { recursive: true });
-  const temp = tempPathIn(directory);
+  const temp = await writeSyncedTemp(directory, bytes);
   try {
-    const file = await open(temp, "wx", 0o600);
-    try {
-      await file.writeFile(bytes);
-      await file.sync();
-    } finally {
-      await file.close();
-    }
     await rename(temp, path);
   } catch (error) {
     await rm(temp, { force: true });
@@ -33,13 +25,8 @@ export function tempPathIn(directory: string): string {
 
 export const TEMP_PREFIX = ".tmp-";
 
-/**
- * Creates `path` with `bytes` only if it does not exist yet, atomically (a hard link of a fully
- * written temp file fails with EEXIST when another writer got there first). Returns false, and
- * changes nothing, when the file already existed: the first writer wins, whatever the timing.
- */
-export async function createFileExclusive(path: string, bytes: Uint8Array | string): Promise<boolean> {
-  const directory = dirname(path);
+/** Writes `bytes` to a new temp file in `directory` and fsyncs it; removes it again on failure. */
+async function writeSyncedTemp(directory: string, bytes: Uint8Array | string): Promise<string> {
   await mkdir(directory, { recursive: true });
   const temp = tempPathIn(directory);
   try {
@@ -50,6 +37,33 @@ export async function createFileExclusive(path: string, bytes: Uint8Array | stri
     } finally {
       await file.close();
     }
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+  return temp;
+}
+
+/** Whether `path` exists (any other error than ENOENT is thrown, not taken for "no"). */
+export async function pathExists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw error;
+  }
+}
+
+/**
+ * Creates `path` with `bytes` only if it does not exist yet, atomically (a hard link of a fully
+ * written temp file fails with EEXIST when another writer got there first). Returns false, and
+ * changes nothing, when the file already existed: the first writer wins, whatever the timing.
+ */
+export async function createFileExclusive(path: string, bytes: Uint8Array | string): Promise<boolean> {
+  const directory = dirname(path);
+  const temp = await writeSyncedTemp(directory, bytes);
+  try {
     try {
       await link(temp, path);
     } catch (error) {

@@ -1,11 +1,11 @@
-import { mkdir, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 import { isSha256Hex } from "../../core/hash.js";
 import { openAuditLog, type AuditLog } from "../audit/auditLog.js";
 import { openNonceStore, type NonceCache } from "../auth/nonceCache.js";
 import { DataDirectoryError } from "../errors.js";
-import { TEMP_PREFIX, tempPathIn } from "./atomicFile.js";
+import { pathExists, TEMP_PREFIX, tempPathIn } from "./atomicFile.js";
 import type { BlobStore } from "./blobStore.js";
 import { createDirectoryBlobStore } from "./directoryStore.js";
 import { createDirectoryMetadataStore, type MetadataStore } from "./metadata.js";
@@ -82,7 +82,7 @@ async function cleanAfterCrash(blobsDir: string, metaDir: string): Promise<Gatew
   for (const shard of await entriesOf(blobsDir)) {
     for (const name of await entriesOf(join(blobsDir, shard))) {
       if (!isSha256Hex(`0x${name}`)) continue;
-      if (await exists(join(metaDir, shard, `${name}.json`))) continue;
+      if (await pathExists(join(metaDir, shard, `${name}.json`))) continue;
       await rm(join(blobsDir, shard, name), { force: true });
       cleaned.blobsWithoutMetadata += 1;
     }
@@ -99,12 +99,3 @@ async function entriesOf(dir: string): Promise<string[]> {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
-    throw error;
-  }
-}

@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
+import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 
 import { isSha256Hex, sha256Hex, type Sha256Hex } from "../../core/hash.js";
 import { BadRequestError, BlobIntegrityError, BlobTooLargeError } from "../errors.js";
-import { syncDirectory, tempPathIn, writeFileAtomic } from "./atomicFile.js";
+import { pathExists, syncDirectory, tempPathIn, writeFileAtomic } from "./atomicFile.js";
 import type { BlobStore } from "./blobStore.js";
 
 /**
@@ -74,7 +74,7 @@ export function createDirectoryBlobStore(root: string): BlobStore {
     },
 
     async has(id) {
-      return exists(pathOf(id));
+      return pathExists(pathOf(id));
     },
 
     async delete(id) {
@@ -88,19 +88,10 @@ export function createDirectoryBlobStore(root: string): BlobStore {
  * intact; a damaged copy is replaced by the verified upload.
  */
 async function intact(path: string, id: Sha256Hex): Promise<boolean> {
-  if (!(await exists(path))) return false;
+  if (!(await pathExists(path))) return false;
   // Streamed: a re-upload of a large blob must not read the stored copy into memory whole.
   const hash = createHash("sha256");
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return `0x${hash.digest("hex")}` === id;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
-    throw error;
-  }
-}

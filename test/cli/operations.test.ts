@@ -9,8 +9,8 @@ import { expect } from "chai";
 import { Wallet } from "ethers";
 
 import { MIN_NODE_VERSION, unsupportedNodeMessage } from "../../core/nodeVersion.js";
-import { serveJsonRpc } from "../../deploy/jsonRpcServer.js";
-import { startFixture, type Fixture } from "../sdk/fixture.js";
+import type { Fixture } from "../sdk/fixture.js";
+import { startCliHarness, type CliHarness } from "./harness.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const EXIT_CONFIG = 78;
@@ -160,24 +160,17 @@ describe("operations: entry points, keystores, signals and service units", funct
   });
 
   describe("SIGTERM through the npm scripts", function () {
+    let cli: CliHarness;
     let fx: Fixture;
-    let rpc: Awaited<ReturnType<typeof serveJsonRpc>>;
     let home: string;
     let deployment: string;
+    let rpcUrl: string;
 
     before(async function () {
-      fx = await startFixture();
-      rpc = await serveJsonRpc(fx.rpc);
-      home = await mkdtemp(join(tmpdir(), "medcipher-ops-"));
-      deployment = join(home, "deployment.json");
-      const chainId = Number((await fx.provider.getNetwork()).chainId);
-      await writeFile(deployment, JSON.stringify({ chainId, contracts: Object.fromEntries(Object.entries(fx.addresses).map(([name, address]) => [name, { address }])) }));
+      cli = await startCliHarness();
+      ({ fx, home, deployment, rpcUrl } = cli);
     });
-    after(async function () {
-      await rpc?.close();
-      await fx?.close();
-      await rm(home, { recursive: true, force: true });
-    });
+    after(async () => cli?.close());
 
     /** SIGTERM to the npm process must stop the service itself, not only npm. */
     async function expectSigtermStops(child: ChildProcess, url: string) {
@@ -192,7 +185,7 @@ describe("operations: entry points, keystores, signals and service units", funct
       const env = { ...process.env, MEDCIPHER_PASSWORD: "test password" };
       const init = await run("npm", ["run", "-s", "medcipher", "--", "--home", home, "-i", "gateway", "keys", "init", "--scrypt-n", "1024"], env as Record<string, string>);
       expect(init.code, init.stderr).to.equal(0);
-      const child = spawn("npm", ["run", "-s", "medcipher", "--", "--home", home, "--rpc", rpc.url, "--deployment", deployment, "-i", "gateway",
+      const child = spawn("npm", ["run", "-s", "medcipher", "--", "--home", home, "--rpc", rpcUrl, "--deployment", deployment, "-i", "gateway",
         "gateway", "serve", "--port", "0", "--anchor-interval", "0", "--data-dir", join(home, "gateway-data")], { cwd: ROOT, env, detached: true });
       try {
         const [, url] = await waitForLine(child, /"url":"(http:\/\/[^"]+)"/, "the gateway");
@@ -206,7 +199,7 @@ describe("operations: entry points, keystores, signals and service units", funct
       const oracle = await fx.actor("oracle");
       const env = {
         ...process.env,
-        ORACLE_RPC_URL: rpc.url,
+        ORACLE_RPC_URL: rpcUrl,
         ORACLE_ROUTER_ADDRESS: fx.addresses.PredictionRouter,
         ORACLE_OPERATOR_ADDRESS: fx.suite.addresses.Operator,
         ORACLE_GATEWAY_URL: fx.service.url,
