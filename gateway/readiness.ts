@@ -39,11 +39,28 @@ export type GatewayReadinessOptions = {
 export function createGatewayReadiness(options: GatewayReadinessOptions): () => Promise<ReadinessReport> {
   const { provider, identity, address } = options;
 
+  /**
+   * The head and the chain id straight from the node: through `send` when the provider has it, as
+   * getNetwork() of a provider built with a static network (cli/context.ts) never asks, and
+   * getBlock() may answer from ethers' call cache.
+   */
+  async function head(): Promise<{ block?: { number: number; timestamp: number }; chainId: number }> {
+    const raw = provider as Provider & { send?: (method: string, params: unknown[]) => Promise<unknown> };
+    if (typeof raw.send === "function") {
+      const [block, chainId] = await Promise.all([
+        raw.send("eth_getBlockByNumber", ["latest", false]) as Promise<{ number: string; timestamp: string } | null>,
+        raw.send("eth_chainId", []) as Promise<string>,
+      ]);
+      return { block: block ? { number: Number(block.number), timestamp: Number(block.timestamp) } : undefined, chainId: Number(chainId) };
+    }
+    const [block, network] = await Promise.all([provider.getBlock("latest"), provider.getNetwork()]);
+    return { block: block ?? undefined, chainId: Number(network.chainId) };
+  }
+
   async function chain(): Promise<ReadinessCheck> {
-    const [block, network] = await withTimeout(Promise.all([provider.getBlock("latest"), provider.getNetwork()]), options.chainTimeoutMs, "the chain");
+    const { block, chainId } = await withTimeout(head(), options.chainTimeoutMs, "the chain");
     if (!block) return { ok: false, error: "the node returned no head block" };
     const ageSeconds = Math.max(0, Math.floor(Date.now() / 1000) - block.timestamp);
-    const chainId = Number(network.chainId);
     if (chainId !== options.chainId) return { ok: false, error: `the RPC now serves chain ${chainId}, not ${options.chainId}`, chainId, block: block.number };
     if (options.maxBlockAgeSeconds > 0 && ageSeconds > options.maxBlockAgeSeconds) {
       return { ok: false, error: `the head block is ${ageSeconds} s old (bound ${options.maxBlockAgeSeconds} s): the node is not following the chain`, block: block.number, ageSeconds };
