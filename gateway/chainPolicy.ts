@@ -17,6 +17,8 @@ export type ChainPolicyOptions = {
    * milliseconds. 0 asks for the head block on every request (exact, one extra RPC call each).
    */
   blockNumberTtlMs?: number;
+  /** Told of every chain view asked: `true` when the view came from the block's cache (metrics). */
+  onView?: (cacheHit: boolean) => void;
 };
 
 /**
@@ -75,6 +77,7 @@ export function createChainAccessPolicy(options: ChainPolicyOptions): AccessPoli
       cacheBlockHash = blockHash;
     }
     let pending = cache.get(key) as Promise<T> | undefined;
+    options.onView?.(pending !== undefined);
     if (!pending) {
       pending = read();
       cache.set(key, pending);

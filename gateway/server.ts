@@ -24,6 +24,7 @@ import {
   RateLimitedError,
 } from "./errors.js";
 import { createRateLimiter, DEFAULT_LIMITS, type GatewayLimits } from "./limits.js";
+import { createGatewayMetrics, routeLabel, type GatewayMetrics } from "./metrics.js";
 import type { AccessPolicy } from "./policy.js";
 import {
   HEADER_AUTH,
@@ -40,6 +41,7 @@ import {
   type ErrorBody,
   type GatewayMethod,
 } from "./protocol.js";
+import type { ReadinessReport } from "./readiness.js";
 import type { BlobStore } from "./store/blobStore.js";
 import type { BlobMeta, MetadataStore } from "./store/metadata.js";
 
@@ -61,6 +63,13 @@ export type GatewayOptions = {
    * forgotten on restart; `openGatewayData` gives the persistent SQLite store the service uses.
    */
   nonces?: NonceCache;
+  /** Prometheus metrics served at `/metrics` (default: a registry of its own). */
+  metrics?: GatewayMetrics;
+  /**
+   * What `/readyz` reports (gateway/readiness.ts, wired by `startGatewayService` to the chain);
+   * without it `/readyz` answers 503 "no readiness checks": a bare gateway cannot tell.
+   */
+  readiness?: () => Promise<ReadinessReport>;
 };
 
 export type Gateway = {
@@ -69,6 +78,7 @@ export type Gateway = {
   listen(port?: number, host?: string): Promise<string>;
   close(): Promise<void>;
   limits: GatewayLimits;
+  metrics: GatewayMetrics;
 };
 
 /** What is known about a request as it is handled: the claimed digest first, then the verified auth. */
@@ -92,7 +102,8 @@ type Reply = { status: number; body: Uint8Array; contentType: string; requestDig
  *   signed in the auth header);
  * - `GET /v1/blobs/:id` — download;
  * - `GET /v1/audit?owner=0x…` — the audit entries about a patient (signed, method "AUDIT");
- * - `GET /v1/audit/head`, `GET /v1/info`, `GET /healthz` — public.
+ * - `GET /v1/audit/head`, `GET /v1/info`, `GET /healthz` (liveness), `GET /readyz` (can it
+ *   serve: chain, role, storage), `GET /metrics` (Prometheus) — public.
  *
  * Every response, errors included, carries the gateway's EIP-712 signature over the request's
  * digest, the status and the SHA-256 of the body.
@@ -112,6 +123,8 @@ export function createGateway(options: GatewayOptions): Gateway {
   });
   const rateLimiter = createRateLimiter({ ratePerSecond: limits.ratePerSecond, burst: limits.burst });
   const uploadBudget = createByteBudget(limits.maxInFlightUploadBytes);
+  const metrics = options.metrics ?? createGatewayMetrics();
+  metrics.observe({ auditEntries: () => options.audit.head().seq, uploadBytesInFlight: () => uploadBudget.inFlightBytes() });
   // Writes being handled, by signer and nonce: a retry that arrives while the original is still
   // running waits for the original's reply instead of doing the work twice.
   const writesInFlight = new Map<string, Promise<Reply>>();
@@ -206,7 +219,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     const release = uploadBudget.reserve(reserved);
     let size: number;
     try {
-      size = await options.store.putStream(id, bodyChunks(req), { maxBytes, kind });
+      size = await options.store.putStream(id, bodyChunks(req, (bytes) => metrics.bytesIn.inc({ route: "/v1/blobs/:id" }, bytes)), { maxBytes, kind });
     } finally {
       release();
     }
@@ -257,10 +270,22 @@ export function createGateway(options: GatewayOptions): Gateway {
     if (path.startsWith("/v1/blobs/")) return handleBlob(req, path.slice("/v1/blobs/".length), state);
     if (req.method !== "GET") throw new BadRequestError(`Method ${req.method} not allowed on ${path}.`);
     if (path === "/healthz") return json(200, { ok: true });
+    if (path === "/readyz") return handleReadiness();
+    if (path === "/metrics") {
+      return { status: 200, body: new TextEncoder().encode(await metrics.registry.metrics()), contentType: metrics.registry.contentType, requestDigest: ZeroHash };
+    }
     if (path === "/v1/info") return json(200, { gateway: gatewayAddress, chainId: options.chainId, protocol: 1, limits });
     if (path === "/v1/audit/head") return json(200, { ...options.audit.head(), aggregateRefusals });
     if (path === "/v1/audit") return handleAudit(req, url, state);
     return json(404, { error: { code: "GATEWAY_NOT_FOUND", message: `No route ${path}.` } });
+  }
+
+  async function handleReadiness(): Promise<Reply> {
+    const report: ReadinessReport = options.readiness
+      ? await options.readiness()
+      : { ready: false, failing: ["configured"], checks: { configured: { ok: false, error: "no readiness checks are wired to this gateway" } } };
+    metrics.ready.set(report.ready ? 1 : 0);
+    return json(report.ready ? 200 : 503, report);
   }
 
   async function recordRefusal(req: IncomingMessage, error: GatewayError, state: RequestState) {
@@ -303,6 +328,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       const error = caught instanceof GatewayError ? caught : isDiskFullError(caught) ? new InsufficientStorageError(caught) : new GatewayInternalError(caught);
       if (error instanceof InsufficientStorageError) logger.error({ err: caught, url: req.url }, "disk full: request refused, nothing stored");
       if (error instanceof GatewayInternalError) logger.error({ err: caught, url: req.url }, "internal error");
+      metrics.refusals.inc({ code: error.code });
       await recordRefusal(req, error, state).catch((auditError: unknown) => logger.error({ err: auditError }, "audit append failed"));
       const body: ErrorBody = { error: { code: error.code, message: error.shortMessage, details: error instanceof GatewayInternalError ? undefined : error.details } };
       reply = json(error.httpStatus, body, state.auth?.digest ?? state.claimed?.digest ?? ZeroHash);
@@ -314,7 +340,12 @@ export function createGateway(options: GatewayOptions): Gateway {
     rememberWriteReply(state, reply);
     if (state.writeKey) writesInFlight.delete(state.writeKey);
     send(res, reply);
-    logger.info({
+    const routeName = routeLabel(parseUrl(req)?.pathname);
+    metrics.requests.inc({ route: routeName, status: String(reply.status) });
+    metrics.requestSeconds.observe({ route: routeName }, (performance.now() - started) / 1000);
+    metrics.bytesOut.inc({ route: routeName }, reply.body.length);
+    // Scrapes of /metrics and /readyz every few seconds would drown the access lines.
+    logger[routeName === "/metrics" || routeName === "/readyz" ? "debug" : "info"]({
       method: req.method,
       path: req.url?.split("?")[0],
       status: reply.status,
@@ -376,6 +407,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   return {
     server,
     limits,
+    metrics,
     listen(port = 0, host = "127.0.0.1") {
       return new Promise((resolve, reject) => {
         server.once("error", reject);
@@ -395,9 +427,12 @@ export function createGateway(options: GatewayOptions): Gateway {
 }
 
 /** The request body as chunks; if the consumer stops early (too large, bad hash), the rest is drained, not read. */
-async function* bodyChunks(req: IncomingMessage): AsyncGenerator<Uint8Array> {
+async function* bodyChunks(req: IncomingMessage, onBytes: (bytes: number) => void): AsyncGenerator<Uint8Array> {
   try {
-    for await (const chunk of req.iterator({ destroyOnReturn: false })) yield chunk as Buffer;
+    for await (const chunk of req.iterator({ destroyOnReturn: false })) {
+      onBytes((chunk as Buffer).length);
+      yield chunk as Buffer;
+    }
   } finally {
     if (!req.readableEnded) req.resume();
   }
@@ -429,6 +464,7 @@ function parseUrl(req: IncomingMessage): URL | undefined {
 function createByteBudget(budgetBytes: number) {
   let inFlightBytes = 0;
   return {
+    inFlightBytes: () => inFlightBytes,
     /** Reserves `bytes` or refuses with GatewayBusyError; returns the release function. */
     reserve(bytes: number): () => void {
       if (inFlightBytes + bytes > budgetBytes) throw new GatewayBusyError({ inFlightBytes, requestedBytes: bytes, budgetBytes, retryAfterMs: 1000 });

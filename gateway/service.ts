@@ -6,6 +6,8 @@ import { createAuditAnchorer, type AuditAnchorer } from "./audit/anchor.js";
 import type { AuditLog } from "./audit/auditLog.js";
 import { createChainAccessPolicy } from "./chainPolicy.js";
 import { DEFAULT_LIMITS, type GatewayLimits } from "./limits.js";
+import { createGatewayMetrics, type GatewayMetrics } from "./metrics.js";
+import { createGatewayReadiness, GATEWAY_ROLE } from "./readiness.js";
 import { createGateway, type Gateway } from "./server.js";
 import { openGatewayData } from "./store/dataDir.js";
 
@@ -25,6 +27,8 @@ export type GatewayServiceOptions = {
   anchorIntervalMs?: number;
   /** See ChainPolicyOptions.blockNumberTtlMs. */
   blockNumberTtlMs?: number;
+  /** /readyz: the chain check's time limit (default 5 s) and the oldest acceptable head block (default 0: no bound). */
+  readiness?: { chainTimeoutMs?: number; maxBlockAgeSeconds?: number };
   logger?: Logger;
 };
 
@@ -34,6 +38,7 @@ export type GatewayService = {
   gateway: Gateway;
   audit: AuditLog;
   anchorer?: AuditAnchorer;
+  metrics: GatewayMetrics;
   close(): Promise<void>;
 };
 
@@ -46,31 +51,57 @@ export async function startGatewayService(options: GatewayServiceOptions): Promi
   const data = await openGatewayData(options.dataDir, { windowSeconds: options.limits?.timestampWindowSeconds ?? DEFAULT_LIMITS.timestampWindowSeconds });
   if (data.cleaned.tempFiles + data.cleaned.blobsWithoutMetadata > 0) logger.warn({ dataDir: options.dataDir, ...data.cleaned }, "removed what an interrupted run left behind");
   const { audit } = data;
+  const metrics = createGatewayMetrics();
+  let stopping = false;
   const gateway = createGateway({
     store: data.store,
     metadata: data.metadata,
     audit,
     nonces: data.nonces,
-    policy: createChainAccessPolicy({ contracts, provider: options.provider, blockNumberTtlMs: options.blockNumberTtlMs }),
+    policy: createChainAccessPolicy({
+      contracts, provider: options.provider, blockNumberTtlMs: options.blockNumberTtlMs,
+      onView: (hit) => metrics.chainViews.inc({ result: hit ? "hit" : "miss" }),
+    }),
     signingKey: options.signingKey,
     gatewayAddress: address,
     chainId,
     limits: options.limits,
     logger,
+    metrics,
+    readiness: createGatewayReadiness({
+      provider: options.provider,
+      identity: contracts.identity,
+      address,
+      chainId,
+      dataDir: options.dataDir,
+      chainTimeoutMs: options.readiness?.chainTimeoutMs ?? 5_000,
+      maxBlockAgeSeconds: options.readiness?.maxBlockAgeSeconds ?? 0,
+      isStopping: () => stopping,
+    }),
   });
   const url = await gateway.listen(options.port ?? 0, options.host ?? "127.0.0.1");
   const anchorer = options.anchorSigner
-    ? createAuditAnchorer({ audit, anchorContract: connectContracts(options.addresses, options.anchorSigner).auditAnchor, intervalMs: options.anchorIntervalMs ?? 60_000, logger })
+    ? createAuditAnchorer({
+      audit, anchorContract: connectContracts(options.addresses, options.anchorSigner).auditAnchor, intervalMs: options.anchorIntervalMs ?? 60_000, logger,
+      onFailure: () => metrics.anchorFailures.inc(),
+    })
     : undefined;
+  if (anchorer) metrics.observe({ lastAnchor: () => anchorer.lastAnchor() });
   if (anchorer && (options.anchorIntervalMs ?? 60_000) > 0) anchorer.start();
-  logger.info({ url, gateway: address, chainId }, "gateway listening");
+  // Starting without GATEWAY_ROLE is allowed (the role may be granted next), but said loudly;
+  // /readyz stays 503 naming the role until it is held.
+  const holdsRole = await (contracts.identity.hasRole!(GATEWAY_ROLE, address) as Promise<boolean>).catch(() => undefined);
+  if (holdsRole === false) logger.error({ gateway: address }, "the gateway's key does not hold GATEWAY_ROLE: clients refuse it and /readyz answers 503 until it is granted");
+  logger.info({ url, gateway: address, chainId, dataDir: options.dataDir, gatewayRole: holdsRole }, "gateway listening");
   return {
     url,
     address,
     gateway,
     audit,
     anchorer,
+    metrics,
     async close() {
+      stopping = true;
       await anchorer?.stop();
       await gateway.close();
       await data.close();

@@ -22,6 +22,7 @@ import { createProcessor } from "./pipeline/processor.js";
 import { backoffDelayMs, sleep, withRetry } from "./retry.js";
 import { createExternalAdapter } from "./server/adapter.js";
 import { startOpsServer } from "./server/http.js";
+import { createOracleReadiness } from "./server/readiness.js";
 import { createShutdown } from "./shutdown.js";
 import { createJobStore } from "./store/jobStore.js";
 
@@ -213,21 +214,27 @@ async function assemble(common: Common, options: StartOracleOptions): Promise<Or
     common,
     jobCounts: () => store.countsByState(),
     adapter,
-    readiness: () => {
-      const status = follower.status();
-      const fresh = settings.ADAPTER_ONLY || Date.now() - status.lastTickAt < Math.max(30_000, settings.POLL_INTERVAL_MS * 20);
-      const lag = status.head < 0 ? undefined : status.head - status.cursor;
-      const checks = {
-        notStopping: !shutdown.isKilled(),
-        chainFresh: fresh,
-        lagBlocks: lag,
-        lagOk: settings.ADAPTER_ONLY || (lag !== undefined && lag <= settings.READY_MAX_LAG_BLOCKS),
-        workers: pool.size(),
-        authorisedSender: authorised,
-        lastChainError: status.lastError,
-      };
-      return { ready: checks.notStopping && checks.chainFresh && checks.lagOk && checks.workers > 0 && authorised, checks };
-    },
+    readiness: createOracleReadiness({
+      rpc, operator, router, account: account.address,
+      gatewayUrl: settings.GATEWAY_URL, gatewayAddress: settings.GATEWAY_ADDRESS,
+      gatewayTimeoutMs: Math.min(settings.GATEWAY_TIMEOUT_MS, 5_000),
+      local: () => {
+        const status = follower.status();
+        const fresh = settings.ADAPTER_ONLY || Date.now() - status.lastTickAt < Math.max(30_000, settings.POLL_INTERVAL_MS * 20);
+        const lag = status.head < 0 ? undefined : status.head - status.cursor;
+        const lagOk = settings.ADAPTER_ONLY || (lag !== undefined && lag <= settings.READY_MAX_LAG_BLOCKS);
+        return {
+          notStopping: shutdown.isKilled() ? { ok: false, error: "the daemon is stopping" } : { ok: true },
+          chainFresh: fresh
+            ? { ok: true, head: status.head }
+            : { ok: false, error: `the chain follower has not completed a poll for ${Math.round((Date.now() - status.lastTickAt) / 1000)} s`, lastChainError: status.lastError },
+          chainLag: lagOk
+            ? { ok: true, lagBlocks: lag }
+            : { ok: false, lagBlocks: lag, error: `the follower is ${lag ?? "an unknown number of"} blocks behind the head (bound READY_MAX_LAG_BLOCKS ${settings.READY_MAX_LAG_BLOCKS})` },
+          workers: pool.size() > 0 ? { ok: true, workers: pool.size() } : { ok: false, workers: 0, error: "no evaluation worker is running" },
+        };
+      },
+    }),
   });
   shutdown.add(() => server.close());
 

@@ -22,6 +22,13 @@ export const routerInterface = new Interface([
   "function modelRegistry() view returns (address)",
   "function consentManager() view returns (address)",
   "function onChainResults() view returns (bool)",
+  "function identityRegistry() view returns (address)",
+]);
+
+/** The IdentityRegistry's role check (the oracle's /readyz asks for its ORACLE_ROLE). */
+export const identityInterface = new Interface([
+  "function hasRole(bytes32 role, address account) view returns (bool)",
+  "function ORACLE_ROLE() view returns (bytes32)",
 ]);
 
 /** IPredictionRouter.RequestStatus: one definition, in the SDK's codes. */

@@ -4,13 +4,14 @@ import type { AddressInfo } from "node:net";
 import type { Common } from "../common.js";
 import { resetJobGauge } from "../metrics.js";
 import type { ExternalAdapter } from "./adapter.js";
+import type { ReadinessReport } from "./readiness.js";
 
 /**
  * The ops server: Prometheus `/metrics`, liveness `/healthz`, readiness `/readyz`, and (when
  * enabled) the Chainlink external-adapter endpoint `POST /adapter` (also `POST /`, what a bridge
  * URL usually points at).
  */
-export type Readiness = () => { ready: boolean; checks: Record<string, boolean | number | string | undefined> };
+export type Readiness = () => Promise<ReadinessReport>;
 
 const MAX_BODY_BYTES = 16 * 1024;
 
@@ -56,8 +57,8 @@ export async function startOpsServer({ common, jobCounts, readiness, adapter }: 
       return send(res, common.shutdown.isKilled() ? 503 : 200, { status: common.shutdown.isKilled() ? "stopping" : "ok", uptimeSeconds: Math.round((Date.now() - startedAt) / 1000) });
     }
     if (req.method === "GET" && path === "/readyz") {
-      const { ready, checks } = readiness();
-      return send(res, ready ? 200 : 503, { ready, checks });
+      const report = await readiness();
+      return send(res, report.ready ? 200 : 503, report);
     }
     if (req.method === "POST" && (path === "/adapter" || path === "/") && adapter) {
       if (settings.ADAPTER_TOKEN !== "" && req.headers.authorization !== `Bearer ${settings.ADAPTER_TOKEN}`) {
