@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 
+import { nearestName } from "../../core/didYouMean.js";
 import { BaseError } from "../../core/errors.js";
 
 /**
@@ -86,7 +87,9 @@ export function loadGatewaySettings(options: LoadGatewaySettingsOptions = {}): G
       throw new GatewayConfigError(`Cannot read gateway settings file ${options.file}`, { file: options.file, problems: [String(cause)] });
     }
     for (const key of Object.keys(fromFile)) {
-      if (!(key in GATEWAY_SETTINGS)) problems.push(`${key} (in ${options.file}) is not a setting${didYouMean(key, "")}; \`gateway settings\` lists them`);
+      if (key in GATEWAY_SETTINGS) continue;
+      const meant = nearestName(key, Object.keys(GATEWAY_SETTINGS));
+      problems.push(`${key} (in ${options.file}) is not a setting${meant ? ` (did you mean ${meant}?)` : ""}; \`gateway settings\` lists them`);
     }
   }
   problems.push(...unknownEnvironmentSettings(env));
@@ -118,36 +121,10 @@ function unknownEnvironmentSettings(env: Record<string, string | undefined>): st
     if (!key.startsWith(GATEWAY_ENV_PREFIX)) continue;
     const name = key.slice(GATEWAY_ENV_PREFIX.length);
     if (name in GATEWAY_SETTINGS) continue;
-    const hint = didYouMean(name, GATEWAY_ENV_PREFIX);
-    if (hint !== "") problems.push(`${key} is not a setting${hint}; \`gateway settings\` lists them`);
+    const meant = nearestName(name, Object.keys(GATEWAY_SETTINGS));
+    if (meant) problems.push(`${key} is not a setting (did you mean ${GATEWAY_ENV_PREFIX}${meant}?); \`gateway settings\` lists them`);
   }
   return problems;
-}
-
-/**
- * " (did you mean X?)" when `name` is within three edits of a setting or a truncation of one
- * (`ANCHOR_INTERVAL` for `ANCHOR_INTERVAL_SECONDS`: the unit left off), else "".
- */
-function didYouMean(name: string, prefix: string): string {
-  if (name.length <= 3) return "";
-  const names = Object.keys(GATEWAY_SETTINGS);
-  const truncated = names.find((candidate) => candidate.startsWith(`${name}_`));
-  if (truncated) return ` (did you mean ${prefix}${truncated}?)`;
-  const nearest = names.map((candidate) => ({ candidate, distance: editDistance(name, candidate) })).sort((a, b) => a.distance - b.distance)[0]!;
-  return nearest.distance <= 3 ? ` (did you mean ${prefix}${nearest.candidate}?)` : "";
-}
-
-/** Levenshtein distance, for the "did you mean" of a misspelt setting. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
 }
 
 function parse(type: SettingType, raw: unknown): unknown {

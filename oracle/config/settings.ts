@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 
+import { nearestName } from "../../core/didYouMean.js";
 import { ConfigError } from "../errors.js";
 
 /**
@@ -146,30 +147,14 @@ const OTHER_ORACLE_VARIABLES = new Set(["FAILPOINT", "SENDER"]);
  * `ORACLE_HOME`, `ORACLE_SID`… may share the daemon's environment.
  */
 function unknownEnvironmentSettings(env: Record<string, string | undefined>): string[] {
-  const names = Object.keys(SETTINGS);
   const problems: string[] = [];
   for (const key of Object.keys(env)) {
     const name = key.slice(ENV_PREFIX.length);
     if (!key.startsWith(ENV_PREFIX) || name in SETTINGS || OTHER_ORACLE_VARIABLES.has(name)) continue;
-    const nearest = names.map((candidate) => ({ candidate, distance: editDistance(name, candidate) })).sort((a, b) => a.distance - b.distance)[0]!;
-    if (name.length > 4 && nearest.distance <= 3) {
-      problems.push(`${key} is not a setting (did you mean ${ENV_PREFIX}${nearest.candidate}?); \`oracle settings\` lists them`);
-    }
+    const meant = nearestName(name, Object.keys(SETTINGS));
+    if (meant) problems.push(`${key} is not a setting (did you mean ${ENV_PREFIX}${meant}?); \`oracle settings\` lists them`);
   }
   return problems;
-}
-
-/** Levenshtein distance, for the "did you mean" of a misspelt setting. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
 }
 
 function parse(type: SettingType, raw: unknown): unknown {
