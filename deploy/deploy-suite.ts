@@ -129,6 +129,7 @@ export async function deploySuiteAndWrite(connection: NetworkConnection, options
   const firstRun = !existsSync(journal);
   log(firstRun ? "deploying the contracts (Ignition; ~25 transactions)…" : "checking the journalled deployment (Ignition)…");
   const started = Date.now();
+  const headBefore = await ethers.provider.getBlockNumber();
   let deployed;
   try {
     deployed = local
@@ -146,7 +147,9 @@ export async function deploySuiteAndWrite(connection: NetworkConnection, options
   const setupTransactions = await applySetup(connection, addresses, setup, local, log);
   const { ids: models, sent: modelTransactions } = await registerRepositoryModels(connection, addresses.ModelRegistry, log);
 
-  const deploymentBlock = await firstJournalledBlock(journal);
+  // The embedded chain keeps no journal on disk (Ignition journals it in memory): its suite was
+  // deployed after the head seen before.
+  const deploymentBlock = existsSync(path.join(journal, "journal.jsonl")) ? await firstJournalledBlock(journal) : headBefore + 1;
   const deploymentFile = await writeDeploymentFile(options.directory, chainId, addresses, options.readArtifact, { deploymentBlock, deploymentId, genesisHash: genesis.hash });
   log(`wrote ${deploymentFile} (deployment block ${deploymentBlock})`);
   return { chainId, module: local ? "MedCipherLocal" : "MedCipher", parametersFile, addresses, deploymentFile, deploymentId, deploymentBlock, models, setupTransactions: setupTransactions.count + modelTransactions };
