@@ -65,15 +65,16 @@ npm run -s deploy -- --network localhost --rpc "$RPC" --out "$WORK/deployments" 
 START_BLOCK=$(field deploymentBlock < "$MEDCIPHER_DEPLOYMENT")
 
 step "gateway (its own process; GATEWAY_ROLE from the deploy)"
-mc -i gateway gateway serve --data-dir "$WORK/gateway" --port "$GATEWAY_PORT" --anchor-interval 2 &
+# `node` itself in the background (not the mc function): $! is then the service, and the EXIT trap stops it.
+node --import tsx cli/medcipher.ts -i gateway gateway serve --data-dir "$WORK/gateway" --port "$GATEWAY_PORT" --anchor-interval 2 &
 SERVICES+=($!)
 wait_http "$MEDCIPHER_GATEWAY/healthz"
 
 step "oracle daemon (its own process; ORACLE_ROLE and the Operator from the deploy)"
 ORACLE_RPC_URL=$RPC ORACLE_CHAIN_ID=31337 ORACLE_DEPLOYMENT_FILE=$MEDCIPHER_DEPLOYMENT ORACLE_START_BLOCK=$START_BLOCK \
   ORACLE_PRIVATE_KEY=$ORACLE_KEY ORACLE_GATEWAY_URL=$MEDCIPHER_GATEWAY ORACLE_GATEWAY_ADDRESS=$GATEWAY \
-  ORACLE_DATA_DIR=$WORK/oracle ORACLE_HTTP_PORT=$ORACLE_PORT ORACLE_POLL_INTERVAL_MS=200 ORACLE_LOG_LEVEL=warn \
-  mc oracle start &
+  ORACLE_DATA_DIR=$WORK/oracle ORACLE_HTTP_PORT=$ORACLE_PORT ORACLE_POLL_INTERVAL_MS=200 ORACLE_LOG_LEVEL=${ORACLE_LOG_LEVEL:-warn} \
+  node --import tsx cli/medcipher.ts oracle start &
 SERVICES+=($!)
 wait_http "http://127.0.0.1:$ORACLE_PORT/healthz"
 
