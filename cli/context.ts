@@ -94,10 +94,42 @@ export async function connectRpc(rpc: string, options: { timeoutMs?: number } = 
   return new JsonRpcProvider(request, network, { staticNetwork: network, pollingInterval: 250, batchStallTime: 0 });
 }
 
-export async function loadAddresses(options: GlobalOptions, chainId: number): Promise<MedCipherAddresses> {
+/** The deployment file's contracts are not on the chain at --rpc (a restarted node, another chain). */
+export class DeploymentNotOnChainError extends BaseError {
+  override name = "DeploymentNotOnChainError";
+  constructor(message: string, details: Record<string, unknown>) {
+    super(message, { code: "CLI_DEPLOYMENT_NOT_ON_CHAIN", details });
+  }
+}
+
+/**
+ * The contract addresses for the chain at --rpc. With `provider`, each is checked to hold code
+ * first: after a `hardhat node` restart the file still names the old addresses, and a call to an
+ * address without code "succeeds" (a transaction to it is mined and does nothing), so a command
+ * would print success having done nothing.
+ */
+export async function loadAddresses(options: GlobalOptions, chainId: number, provider?: JsonRpcProvider): Promise<MedCipherAddresses> {
   const path = options.deployment ?? join(process.cwd(), "deployments", `${chainId}.json`);
   const deployment = await loadDeployment(path);
+  if (provider) await requireDeployedCode(deployment, { path, rpc: options.rpc, chainId }, provider);
   return deployment.addresses;
+}
+
+async function requireDeployedCode(deployment: { chainId: number; addresses: MedCipherAddresses }, where: { path: string; rpc: string; chainId: number }, provider: JsonRpcProvider): Promise<void> {
+  const redeploy = "Deploy to this chain first (npm run deploy -- --network <name>) or pass the right --deployment / --rpc.";
+  if (Number.isSafeInteger(deployment.chainId) && deployment.chainId !== where.chainId) {
+    throw new DeploymentNotOnChainError(`Deployment ${where.path} is for chain ${deployment.chainId}, but the chain at ${where.rpc} is ${where.chainId}. ${redeploy}`, { ...where, deploymentChainId: deployment.chainId });
+  }
+  const entries = Object.entries(deployment.addresses);
+  const codes = await Promise.all(entries.map(([, address]) => provider.getCode(address)));
+  const missing = entries.filter((_, i) => codes[i] === "0x");
+  if (missing.length > 0) {
+    const [name, address] = missing[0]!;
+    throw new DeploymentNotOnChainError(
+      `No contract at ${address} (${name}, from ${where.path}) on chain ${where.chainId} at ${where.rpc}: the chain was restarted or is not the one deployed to. ${redeploy}`,
+      { ...where, missing: Object.fromEntries(missing) },
+    );
+  }
 }
 
 /** How long any one gateway request may take before the CLI gives up: no silent hang on a paused gateway. */
@@ -108,7 +140,7 @@ export async function makeClient(options: GlobalOptions, config: { gateway?: boo
   const identity = config.identity ?? (await loadIdentity(options));
   const provider = await connectRpc(options.rpc, { timeoutMs: config.rpcTimeoutMs });
   const chainId = Number((await provider.getNetwork()).chainId);
-  const addresses = await loadAddresses(options, chainId);
+  const addresses = await loadAddresses(options, chainId, provider);
   const client = await createMedCipherClient({
     account: identity.wallet.connect(provider),
     addresses,

@@ -1,6 +1,6 @@
 /**
  * The file the SDK and the oracle read to find the contracts: `deployments/<chainId>.json`,
- * `{ chainId, contracts: { Name: { address, abi } } }`.
+ * `{ chainId, deploymentBlock, deploymentId, genesisHash, contracts: { Name: { address, abi } } }`.
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -9,6 +9,12 @@ import type { MedCipherAddresses } from "./local.js";
 
 export type DeploymentFile = {
   chainId: number;
+  /** The block of the deployment's first transaction: where the oracle starts (ORACLE_START_BLOCK). */
+  deploymentBlock?: number;
+  /** Ignition's deployment id (its journal is deploy/deployments/<deploymentId>/). */
+  deploymentId?: string;
+  /** The chain's block 0 hash: tells a restarted development chain from the one deployed to. */
+  genesisHash?: string;
   contracts: Record<keyof MedCipherAddresses, { address: string; abi: readonly unknown[] }>;
 };
 
@@ -24,12 +30,13 @@ export async function writeDeploymentFile(
   chainId: number | bigint,
   addresses: MedCipherAddresses,
   readArtifact: AbiReader,
+  about: Pick<DeploymentFile, "deploymentBlock" | "deploymentId" | "genesisHash"> = {},
 ): Promise<string> {
   const contracts = {} as DeploymentFile["contracts"];
   for (const [name, address] of Object.entries(addresses) as [keyof MedCipherAddresses, string][]) {
     contracts[name] = { address, abi: (await readArtifact(name)).abi };
   }
-  const file: DeploymentFile = { chainId: Number(chainId), contracts };
+  const file: DeploymentFile = { chainId: Number(chainId), ...about, contracts };
   const target = deploymentPath(directory, chainId);
   await mkdir(directory, { recursive: true });
   await writeFile(target, `${JSON.stringify(file, null, 2)}\n`);
