@@ -62,7 +62,7 @@ export function registerGatewayCommands(program: Command): void {
       const identity = await loadIdentity(global);
       const provider = await connectRpc(global.rpc);
       const chainId = Number((await provider.getNetwork()).chainId);
-      const addresses = await loadAddresses(global, chainId);
+      const addresses = await loadAddresses(global, chainId, provider); // refuses a chain without the contracts
       logger.info({ address: identity.address, rpc: global.rpc, chainId, settings: printableGatewaySettings(settings) }, "gateway starting");
       const anchorSeconds = settings.ANCHOR_INTERVAL_SECONDS;
       const service = await startGatewayService({
