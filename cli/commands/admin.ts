@@ -31,17 +31,51 @@ export function registerAdminCommands(program: Command): void {
     });
 
   admin
+    .command("revoke-role <role> <address>")
+    .description(`Remove an account from a role: ${Object.keys(ROLES).join(" | ")} (for an oracle, \`remove-oracle\` also takes it off the Operator)`)
+    .action(async (role: string, address: string, _options: unknown, command: Command) => {
+      const name = ROLES[role];
+      if (!name) throw new InvalidInputError(`Unknown role ${role} (${Object.keys(ROLES).join(", ")}).`);
+      const global = globalOptions(command);
+      const { client } = await makeClient(global, { gateway: false });
+      const account = getAddress(address);
+      const receipt = await sendTransaction("revokeRole", () => identityGovernance(client).revokeRole!(keccakUtf8(name), account));
+      output(command).result({ role: name, account, transactionHash: receipt.hash }, () => `revoked ${name} from ${account}`);
+    });
+
+  admin
+    .command("fund-router <link>")
+    .description("Add LINK to the router's pool, from which sponsored patients' requests are paid (a plain transfer: a transferAndCall would be the sender's own deposit)")
+    .action(async (amount: string, _options: unknown, command: Command) => {
+      const global = globalOptions(command);
+      const value = parseLink(amount, "the amount");
+      const { client } = await makeClient(global, { gateway: false });
+      const router = client.addresses.PredictionRouter;
+      const link = new Contract(String(await client.contracts.router.linkToken!()), ["function transfer(address to, uint256 amount) returns (bool)"], client.contracts.router.runner);
+      const receipt = await sendTransaction("transfer", () => link.transfer!(router, value));
+      output(command).result({ router, amount: value.toString(), transactionHash: receipt.hash }, () => `sent ${amount} LINK to the router's pool`);
+    });
+
+  admin
+    .command("retire-model <model-id>")
+    .description("Retire a model: new requests for it are refused, and a pending one is failed with MODEL_RETIRED (1004)")
+    .action(async (modelId: string, _options: unknown, command: Command) => {
+      const id = Number(modelId);
+      if (!Number.isInteger(id) || id <= 0) throw new InvalidInputError(`<model-id> must be a model's on-chain id (a positive integer), got ${modelId}.`);
+      const global = globalOptions(command);
+      const { client } = await makeClient(global, { gateway: false });
+      const models = new Contract(client.addresses.ModelRegistry, ["function retireModel(uint32 modelId)"], client.contracts.models.runner);
+      const receipt = await sendTransaction("retireModel", () => models.retireModel!(id));
+      output(command).result({ modelId: id, transactionHash: receipt.hash }, () => `retired model ${id}`);
+    });
+
+  admin
     .command("sponsor <patients...>")
     .description("Give patients a sponsor budget for predictions, drawn from the router's LINK pool (replaces their budget)")
     .option("--budget <link>", "LINK per patient", "10")
     .action(async (patients: string[], options: { budget: string }, command: Command) => {
       const global = globalOptions(command);
-      let budget: bigint;
-      try {
-        budget = parseUnits(options.budget, 18);
-      } catch (error) {
-        throw new InvalidInputError(`--budget must be an amount of LINK, got ${options.budget}.`, { cause: String(error) });
-      }
+      const budget = parseLink(options.budget, "--budget");
       const accounts = patients.map((patient) => getAddress(patient));
       const { client } = await makeClient(global, { gateway: false });
       const receipt = await sendTransaction("sponsorPatients", () => client.contracts.router.sponsorPatients!(accounts, budget));
@@ -68,8 +102,7 @@ export function registerAdminCommands(program: Command): void {
       const global = globalOptions(command);
       const { client } = await makeClient(global, { gateway: false });
       const account = getAddress(address);
-      const identity = new Contract(client.addresses.IdentityRegistry, ["function revokeRole(bytes32 role, address account)"], client.contracts.identity.runner);
-      const revoked = await sendTransaction("revokeRole", () => identity.revokeRole!(keccakUtf8("ORACLE_ROLE"), account));
+      const revoked = await sendTransaction("revokeRole", () => identityGovernance(client).revokeRole!(keccakUtf8("ORACLE_ROLE"), account));
       const nonce = await nextNonce(revoked);
       const receipt = await sendTransaction("removeOracle", () => client.contracts.router.removeOracle!(account, { nonce }));
       output(command).result({ oracle: account, transactionHash: receipt.hash }, () => `removed oracle ${account}`);
@@ -103,4 +136,18 @@ export function registerAdminCommands(program: Command): void {
  * second send straight after the first would reuse the first's nonce. */
 async function nextNonce(receipt: TransactionReceipt): Promise<number> {
   return (await receipt.getTransaction()).nonce + 1;
+}
+
+/** An amount of LINK (18 decimals) given on the command line. */
+function parseLink(amount: string, what: string): bigint {
+  try {
+    return parseUnits(amount, 18);
+  } catch (error) {
+    throw new InvalidInputError(`${what} must be an amount of LINK, got ${amount}.`, { cause: String(error) });
+  }
+}
+
+/** The IdentityRegistry's role administration (the SDK's ABI covers what patients and apps call). */
+function identityGovernance(client: Awaited<ReturnType<typeof makeClient>>["client"]): Contract {
+  return new Contract(client.addresses.IdentityRegistry, ["function revokeRole(bytes32 role, address account)"], client.contracts.identity.runner);
 }
