@@ -91,7 +91,11 @@ export async function connectRpc(rpc: string, options: { timeoutMs?: number } = 
   // default 10 ms for company (the gateway's per-block consent reads sit on the request path).
   const request = new FetchRequest(rpc);
   request.timeout = options.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
-  return new JsonRpcProvider(request, network, { staticNetwork: network, pollingInterval: 250, batchStallTime: 0 });
+  // cacheTimeout -1: ethers otherwise caches every call for 250 ms, eth_getTransactionCount
+  // included, so a second transaction sent straight after the first reused its nonce
+  // ("nonce has already been used"); commands that send several in a row need none of their own
+  // nonce handling.
+  return new JsonRpcProvider(request, network, { staticNetwork: network, pollingInterval: 250, batchStallTime: 0, cacheTimeout: -1 });
 }
 
 /** The deployment file's contracts are not on the chain at --rpc (a restarted node, another chain). */

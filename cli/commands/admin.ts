@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { Contract, getAddress, id as keccakUtf8, parseUnits, type TransactionReceipt } from "ethers";
+import { Contract, getAddress, id as keccakUtf8, parseUnits } from "ethers";
 
 import { sendTransaction } from "../../sdk/chain/send.js";
 import { paramSetIdToBytes32 } from "../../sdk/predictions.js";
@@ -89,9 +89,9 @@ export function registerAdminCommands(program: Command): void {
       const global = globalOptions(command);
       const { client } = await makeClient(global, { gateway: false });
       const account = getAddress(address);
-      const granted = await sendTransaction("grantRole", () => client.contracts.identity.grantRole!(keccakUtf8("ORACLE_ROLE"), account));
-      const nonce = await nextNonce(granted);
-      const receipt = await sendTransaction("authoriseOracle", () => client.contracts.router.authoriseOracle!(account, { nonce }));
+      // The role first: authoriseOracle rebuilds the Operator's senders from ORACLE_ROLE.
+      await sendTransaction("grantRole", () => client.contracts.identity.grantRole!(keccakUtf8("ORACLE_ROLE"), account));
+      const receipt = await sendTransaction("authoriseOracle", () => client.contracts.router.authoriseOracle!(account));
       output(command).result({ oracle: account, transactionHash: receipt.hash }, () => `authorised oracle ${account}`);
     });
 
@@ -102,9 +102,8 @@ export function registerAdminCommands(program: Command): void {
       const global = globalOptions(command);
       const { client } = await makeClient(global, { gateway: false });
       const account = getAddress(address);
-      const revoked = await sendTransaction("revokeRole", () => identityGovernance(client).revokeRole!(keccakUtf8("ORACLE_ROLE"), account));
-      const nonce = await nextNonce(revoked);
-      const receipt = await sendTransaction("removeOracle", () => client.contracts.router.removeOracle!(account, { nonce }));
+      await sendTransaction("revokeRole", () => identityGovernance(client).revokeRole!(keccakUtf8("ORACLE_ROLE"), account));
+      const receipt = await sendTransaction("removeOracle", () => client.contracts.router.removeOracle!(account));
       output(command).result({ oracle: account, transactionHash: receipt.hash }, () => `removed oracle ${account}`);
     });
 
@@ -130,12 +129,6 @@ export function registerAdminCommands(program: Command): void {
       const modelId = Number(await client.contracts.models.modelIdOf!(artifact.id, artifact.version));
       output(command).result({ modelId, name: artifact.id, version: artifact.version, transactionHash: receipt.hash }, () => `registered ${artifact.id} ${artifact.version} as model ${modelId}`);
     });
-}
-
-/** The nonce after `receipt`'s transaction: ethers' provider caches nonce lookups for 250 ms, so a
- * second send straight after the first would reuse the first's nonce. */
-async function nextNonce(receipt: TransactionReceipt): Promise<number> {
-  return (await receipt.getTransaction()).nonce + 1;
 }
 
 /** An amount of LINK (18 decimals) given on the command line. */

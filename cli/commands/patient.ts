@@ -58,13 +58,8 @@ export function registerPatientCommands(program: Command): void {
     .command("register")
     .description("Generate the patient's CKKS key set (fhe/), save it in the keystore, store the evaluation keys on the gateway, then register the patient (key-set hash, parameter set, X25519 key). Run it again after any failure: it finishes what is missing"))
     .action(async (options: KeyGenOptions, command: Command) => {
-      const global = globalOptions(command);
-      const out = output(command);
-      const pass = password(global);
-      const timeoutMs = timeoutMsOf(options);
-      const identity = await loadIdentity(global);
+      const { global, out, pass, timeoutMs, identity, client } = await keySetSession(command, options);
       if (!identity.encryptionKey) throw new InvalidInputError("This identity has no encryption key pair; re-create it with `keys init`.");
-      const { client } = await makeClient(global, { identity, gatewayTimeoutMs: timeoutMs, rpcTimeoutMs: timeoutMs });
       const registeredHash = await currentKeysHash(client);
       const keySets = heKeySetsOf(identity.secrets);
       let keySet: HeKeySet | undefined;
@@ -112,12 +107,7 @@ export function registerPatientCommands(program: Command): void {
     .command("rotate-keys")
     .description("Replace the patient's CKKS key set: a new one is saved in the keystore, stored on the gateway, then committed on-chain (KeySetRotated). The old secret key stays in the keystore so earlier results still decrypt (delete it with `patient forget-key-set`). Run it again after any failure: it finishes the same rotation"))
     .action(async (options: KeyGenOptions, command: Command) => {
-      const global = globalOptions(command);
-      const out = output(command);
-      const pass = password(global);
-      const timeoutMs = timeoutMsOf(options);
-      const identity = await loadIdentity(global);
-      const { client } = await makeClient(global, { identity, gatewayTimeoutMs: timeoutMs, rpcTimeoutMs: timeoutMs });
+      const { global, out, pass, timeoutMs, identity, client } = await keySetSession(command, options);
       const current = await currentKeysHash(client);
       if (BigInt(current) === 0n) throw new InvalidInputError(`${client.address} is not a registered patient: run \`medcipher patient register\` first.`, { patient: client.address });
       const newest = heKeySetsOf(identity.secrets).at(-1);
@@ -168,4 +158,15 @@ export function registerPatientCommands(program: Command): void {
       if (!deleted) throw new InvalidInputError(`No key set ${keysHash} in this keystore.`, { keysHash });
       output(command).result({ deleted: wanted }, () => `deleted key set ${wanted} from the keystore`);
     });
+}
+
+/** What `patient register` and `patient rotate-keys` both start from: the identity, its password and a client whose every network wait has the command's time limit. */
+async function keySetSession(command: Command, options: KeyGenOptions) {
+  const global = globalOptions(command);
+  const out = output(command);
+  const pass = password(global);
+  const timeoutMs = timeoutMsOf(options);
+  const identity = await loadIdentity(global);
+  const { client } = await makeClient(global, { identity, gatewayTimeoutMs: timeoutMs, rpcTimeoutMs: timeoutMs });
+  return { global, out, pass, timeoutMs, identity, client };
 }
