@@ -6,9 +6,10 @@ import type { Command } from "commander";
 import { FetchRequest, getAddress, getBytes, isAddress, JsonRpcProvider, Network, Wallet } from "ethers";
 
 import { BaseError } from "../core/errors.js";
-import { writeFileAtomic } from "../gateway/store/atomicFile.js";
+import { writeFileAtomic } from "../core/node/atomicFile.js";
 import type { RecordRef } from "../sdk/actions/types.js";
-import { loadDeployment, type MedCipherAddresses } from "../sdk/chain/contracts.js";
+import type { MedCipherAddresses } from "../protocol/contracts.js";
+import { loadDeployment } from "../sdk/node/deployment.js";
 import { createMedCipherClient, type MedCipherClient } from "../sdk/client.js";
 import type { EncryptionKeyPair } from "../sdk/crypto/x25519.js";
 import { GatewayUnavailableError, InvalidInputError, KeystoreError, TimeoutError } from "../sdk/errors.js";

@@ -14,7 +14,7 @@
 import type { NetworkConnection } from "hardhat/types/network";
 import type { Signer } from "ethers";
 
-import type { MedCipherAddresses as SdkAddresses } from "../sdk/chain/contracts.js";
+import type { MedCipherAddresses as SdkAddresses } from "../protocol/contracts.js";
 import type {
   AuditLogAnchor,
   ConsentManager,

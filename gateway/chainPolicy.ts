@@ -1,7 +1,7 @@
 import { id as keccakUtf8, ZeroHash, type Provider } from "ethers";
 
-import { Category, categoryName, purposeName, RequestStatus } from "../sdk/codes.js";
-import type { MedCipherContracts } from "../sdk/chain/contracts.js";
+import { Category, categoryName, purposeName, RequestStatus } from "../protocol/codes.js";
+import type { MedCipherContracts } from "../protocol/contracts.js";
 import { checksumAddress as getAddress } from "./address.js";
 import { ForbiddenError } from "./errors.js";
 import type { AccessPolicy, GrantReason, ReadAccess, WriteAccess } from "./policy.js";

@@ -1,4 +1,4 @@
-import type { BlobKind } from "./protocol.js";
+import type { BlobKind } from "../protocol/gateway.js";
 
 export type GatewayLimits = {
   /** Largest accepted upload per blob kind, in bytes. */

@@ -1,5 +1,5 @@
 import type { Sha256Hex } from "../core/hash.js";
-import type { BlobKind } from "./protocol.js";
+import type { BlobKind } from "../protocol/gateway.js";
 import type { BlobMeta } from "./store/metadata.js";
 
 /** The rule that allowed an access; it is written to the audit log. */

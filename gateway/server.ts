@@ -6,7 +6,8 @@ import { pino, type Logger } from "pino";
 
 import { isSha256Hex, sha256Hex, type Sha256Hex } from "../core/hash.js";
 import { checksumAddress as getAddress } from "./address.js";
-import type { AuditLog, AuditProof } from "./audit/auditLog.js";
+import type { AuditProof } from "../protocol/audit/entries.js";
+import type { AuditLog } from "./audit/auditLog.js";
 import { ed25519Sign, generateEd25519, type Ed25519KeyPair } from "./auth/ed25519.js";
 import { createNonceCache, type NonceCache, type RecordedReply } from "./auth/nonceCache.js";
 import { createRequestVerifier, type AuthenticatedRequest } from "./auth/requestAuth.js";
@@ -40,7 +41,7 @@ import {
   responseKeyDigest,
   type ErrorBody,
   type GatewayMethod,
-} from "./protocol.js";
+} from "../protocol/gateway.js";
 import type { ReadinessReport } from "./readiness.js";
 import type { BlobStore } from "./store/blobStore.js";
 import type { BlobMeta, MetadataStore } from "./store/metadata.js";

@@ -1,7 +1,7 @@
 import { computeAddress, type Provider, type Signer, type SigningKey } from "ethers";
 import { pino, type Logger } from "pino";
 
-import { connectContracts, type MedCipherAddresses } from "../sdk/chain/contracts.js";
+import { connectContracts, type MedCipherAddresses } from "../protocol/contracts.js";
 import { createAuditAnchorer, type AuditAnchorer } from "./audit/anchor.js";
 import type { AuditLog } from "./audit/auditLog.js";
 import { createChainAccessPolicy } from "./chainPolicy.js";

@@ -1,5 +1,5 @@
 import { BaseError, type BaseErrorOptions } from "../core/errors.js";
-import { PredictionCodes } from "../sdk/codes.js";
+import { PredictionCodes } from "../protocol/codes.js";
 
 /**
  * The oracle's error classes. Every failure is either retryable (the world may change: an RPC

@@ -1,6 +1,6 @@
 import { getAddress, id as keccakUtf8, type Provider, type Signer } from "ethers";
 
-import { connectContracts, type MedCipherAddresses, type MedCipherContracts } from "./chain/contracts.js";
+import { connectContracts, type MedCipherAddresses, type MedCipherContracts } from "../protocol/contracts.js";
 import type { EncryptionKeyPair } from "./crypto/x25519.js";
 import { GatewayUnavailableError, InvalidInputError, UntrustedGatewayError } from "./errors.js";
 import { createGatewayClient, type GatewayClient } from "./gateway/client.js";

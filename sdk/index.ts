@@ -5,16 +5,16 @@
 export { createMedCipherClient, connectGateway, type MedCipherClient, type CreateMedCipherClientParameters } from "./client.js";
 export { createGatewayClient, type GatewayClient, type GatewayClientOptions, type GatewaySigner } from "./gateway/client.js";
 export { createFetchTransport, createNodeHttpTransport, type GatewayHttpRequest, type GatewayHttpResponse, type GatewayTransport } from "./gateway/transport.js";
-export { connectContracts, loadDeployment, type MedCipherAddresses, type MedCipherContracts } from "./chain/contracts.js";
+export { connectContracts, type MedCipherAddresses, type MedCipherContracts } from "../protocol/contracts.js";
 export {
   Category, Purpose, RequestStatus, PredictionCodes, EntryKind,
   parseCategory, parsePurpose, categoryName, purposeName, categoryBit, scopeOf,
   PURPOSE_OF_USE_SYSTEM, MEDCIPHER_PURPOSE_SYSTEM, purposeCodings, purposeFromCodings, type PurposeCoding,
-} from "./codes.js";
+} from "../protocol/codes.js";
 export {
   medCipherDomain, DOMAIN_NAMES, BIND_DEVICE_TYPES, GRANT_CONSENT_TYPES, REVOKE_CONSENT_TYPES, ANCHOR_RECORD_TYPES, ANCHOR_BATCH_TYPES,
   type SigningContract,
-} from "./chain/typedData.js";
+} from "../protocol/typedData.js";
 export * from "./errors.js";
 
 export { createPatientIdentity, type CreatePatientIdentityParameters, type CreatePatientIdentityReturnType } from "./actions/createPatientIdentity.js";
@@ -45,7 +45,7 @@ export {
   buildObservation, buildBloodPressureObservation, buildObservationBundle, readingsFromBundle, readingCount, consentToFhir, consentFromFhir,
   METRICS, DEVICE_SIGNATURE_EXTENSION, RECORD_CATEGORY_SYSTEM, type Reading, type Metric,
 } from "./fhir/observations.js";
-export { chainEventToFhir, purposeOfEvent, CHAIN_EVENT_SYSTEM } from "./fhir/auditEvents.js";
+export { chainEventToFhir, purposeOfEvent, CHAIN_EVENT_SYSTEM } from "../protocol/audit/chainEvents.js";
 export { parseReadingsCsv, type ParseReadingsResult, type RejectedRow } from "./readings/csv.js";
 export { signReadings, recoverReadingSigner } from "./readings/deviceSignature.js";
 export { writeKeystore, readKeystore, keystoreAddress, saveHeKeySet, deleteHeKeySet, heKeySetsOf, heKeySetEntry, type KeystoreSecrets, type HeKeySet } from "./keystore.js";

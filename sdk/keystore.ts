@@ -9,7 +9,7 @@ import { readFile } from "node:fs/promises";
 import { promisify } from "node:util";
 
 import { sha256Hex } from "../core/hash.js";
-import { writeFileAtomic } from "../gateway/store/atomicFile.js";
+import { writeFileAtomic } from "../core/node/atomicFile.js";
 import { KeystoreError } from "./errors.js";
 
 const scrypt = promisify(scryptCallback) as (password: string, salt: Buffer, keylen: number, options: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>;

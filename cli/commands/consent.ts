@@ -4,7 +4,7 @@ import { grantConsent } from "../../sdk/actions/grantConsent.js";
 import { listConsents } from "../../sdk/actions/listConsents.js";
 import { revokeConsent } from "../../sdk/actions/revokeConsent.js";
 import { chainNow } from "../../sdk/chain/time.js";
-import { categoryName, parseCategory, parsePurpose, purposeName } from "../../sdk/codes.js";
+import { categoryName, parseCategory, parsePurpose, purposeName } from "../../protocol/codes.js";
 import { InvalidInputError } from "../../sdk/errors.js";
 import { globalOptions, loadIdentity, makeClient, output, parseAddress } from "../context.js";
 

@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 
 import { ingestReadings } from "../../sdk/actions/ingestReadings.js";
-import { parseCategory } from "../../sdk/codes.js";
+import { parseCategory } from "../../protocol/codes.js";
 import { InvalidInputError } from "../../sdk/errors.js";
 import { parseReadingsCsv } from "../../sdk/readings/csv.js";
 import { appendRecordIndex, globalOptions, loadIdentity, makeClient, output, parseAddress } from "../context.js";

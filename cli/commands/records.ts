@@ -6,7 +6,7 @@ import { readSharedRecord } from "../../sdk/actions/readSharedRecord.js";
 import { shareRecord } from "../../sdk/actions/shareRecord.js";
 import type { RecordRef } from "../../sdk/actions/types.js";
 import { verifyRecord } from "../../sdk/actions/verifyRecord.js";
-import { parsePurpose, Purpose } from "../../sdk/codes.js";
+import { parsePurpose, Purpose } from "../../protocol/codes.js";
 import { InvalidInputError } from "../../sdk/errors.js";
 import type { Reading } from "../../sdk/fhir/observations.js";
 import { globalOptions, makeClient, output, parseAddress, readRecordIndex, type GlobalOptions } from "../context.js";

@@ -11,7 +11,7 @@ import {
   type AuthHeader,
   type GatewayMethod,
   type GatewayRequestFields,
-} from "../protocol.js";
+} from "../../protocol/gateway.js";
 import { AuthenticationError, ExpiredRequestError, ReplayedRequestError, WrongDomainError } from "../errors.js";
 import { checksumAddress as getAddress } from "../address.js";
 import { ed25519PublicKey, ed25519Verify } from "./ed25519.js";

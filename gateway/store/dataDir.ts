@@ -5,7 +5,7 @@ import { isSha256Hex } from "../../core/hash.js";
 import { openAuditLog, type AuditLog } from "../audit/auditLog.js";
 import { openNonceStore, type NonceCache } from "../auth/nonceCache.js";
 import { DataDirectoryError } from "../errors.js";
-import { pathExists, TEMP_PREFIX, tempPathIn } from "./atomicFile.js";
+import { pathExists, TEMP_PREFIX, tempPathIn } from "../../core/node/atomicFile.js";
 import type { BlobStore } from "./blobStore.js";
 import { createDirectoryBlobStore } from "./directoryStore.js";
 import { createDirectoryMetadataStore, type MetadataStore } from "./metadata.js";

@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 
 import { isSha256Hex, sha256Hex, type Sha256Hex } from "../../core/hash.js";
 import { BadRequestError, BlobIntegrityError, BlobTooLargeError } from "../errors.js";
-import { pathExists, syncDirectory, tempPathIn, writeFileAtomic } from "./atomicFile.js";
+import { pathExists, syncDirectory, tempPathIn, writeFileAtomic } from "../../core/node/atomicFile.js";
 import type { BlobStore } from "./blobStore.js";
 
 /**

@@ -2,8 +2,8 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 
 import type { Sha256Hex } from "../../core/hash.js";
-import type { BlobKind } from "../protocol.js";
-import { createFileExclusive, writeFileAtomic } from "./atomicFile.js";
+import type { BlobKind } from "../../protocol/gateway.js";
+import { createFileExclusive, writeFileAtomic } from "../../core/node/atomicFile.js";
 
 /** What the gateway knows about a blob besides its bytes: who owns it and what it is. */
 export type BlobMeta = {

@@ -1,6 +1,6 @@
 import { Interface } from "ethers";
 
-import { RequestStatus } from "../../sdk/codes.js";
+import { RequestStatus } from "../../protocol/codes.js";
 import type { JobState } from "../store/states.js";
 
 /** The slices of the contracts' ABIs the daemon uses (see contracts/interfaces/*.sol). */
@@ -32,7 +32,7 @@ export const identityInterface = new Interface([
 ]);
 
 /** IPredictionRouter.RequestStatus: one definition, in the SDK's codes. */
-export { RequestStatus } from "../../sdk/codes.js";
+export { RequestStatus } from "../../protocol/codes.js";
 
 /**
  * The job state that says what the chain says about a request that is no longer pending, so the

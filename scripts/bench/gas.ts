@@ -17,8 +17,8 @@ import {
   BIND_DEVICE_TYPES,
   GRANT_CONSENT_TYPES,
   medCipherDomain,
-} from "../../sdk/chain/typedData.js";
-import { Category, Purpose, RequestStatus, categoryBit } from "../../sdk/codes.js";
+} from "../../protocol/typedData.js";
+import { Category, Purpose, RequestStatus, categoryBit } from "../../protocol/codes.js";
 import { buildMerkleBatch } from "../../sdk/crypto/commitment.js";
 
 const TARGETS: Record<string, number | undefined> = {

@@ -84,13 +84,13 @@ async function main(): Promise<void> {
   const { deployMedCipher } = await import("../../deploy/local.js");
   const { serveJsonRpc } = await import("../../deploy/jsonRpcServer.js");
   const { createMedCipherClient } = await import("../../sdk/client.js");
-  const { connectContracts } = await import("../../sdk/chain/contracts.js");
+  const { connectContracts } = await import("../../protocol/contracts.js");
   const { registerPatient } = await import("../../sdk/actions/registerPatient.js");
   const { grantConsent } = await import("../../sdk/actions/grantConsent.js");
   const { generateEncryptionKeyPair } = await import("../../sdk/crypto/x25519.js");
   const { startGatewayProcess } = await import("./gatewayProcess.js");
-  const { Category, Purpose } = await import("../../sdk/codes.js");
-  type Addresses = import("../../sdk/chain/contracts.js").MedCipherAddresses;
+  const { Category, Purpose } = await import("../../protocol/codes.js");
+  type Addresses = import("../../protocol/contracts.js").MedCipherAddresses;
 
   console.log(`bench:gateway — ${CLIENTS} clients, ${BLOBS} blobs of ${BLOB_BYTES / 1024} KiB, ${MEASURE_SECONDS} s measured after ${WARMUP_SECONDS} s warm-up`);
   const connection = await network.create();

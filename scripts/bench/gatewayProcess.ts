@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 
 import type { Wallet } from "ethers";
 
-import type { MedCipherAddresses } from "../../sdk/chain/contracts.js";
+import type { MedCipherAddresses } from "../../protocol/contracts.js";
 import { writeKeystore } from "../../sdk/keystore.js";
 import { cpuSecondsOf } from "./proc.js";
 

@@ -22,7 +22,7 @@ import { sha256Hex } from "../../core/hash.js";
 import { deployMedCipher, OutputKind, sponsorPatients } from "../../deploy/local.js";
 import { FheClient } from "../../fhe/client.js";
 import { loadModel } from "../../fhe/model.js";
-import { Category } from "../../sdk/codes.js";
+import { Category } from "../../protocol/codes.js";
 import { createGatewayClient } from "../../sdk/gateway/client.js";
 import { startGatewayProcess } from "./gatewayProcess.js";
 import { cpuSecondsOf, peakRssMiB } from "./proc.js";

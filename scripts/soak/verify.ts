@@ -29,7 +29,7 @@ import { Interface } from "ethers";
 import { predictionFromScores, readBlobHeader, scoreReading } from "../../fhe/index.js";
 import { getPredictionResult } from "../../sdk/actions/getPredictionResult.js";
 import { createMedCipherClient, type MedCipherClient } from "../../sdk/client.js";
-import { PredictionCodes, RequestStatus } from "../../sdk/codes.js";
+import { PredictionCodes, RequestStatus } from "../../protocol/codes.js";
 import { readJobs } from "../../test/oracle/helpers/inspect.js";
 import { Operator__factory } from "../../types/ethers-contracts/index.js";
 import type { SoakCounts } from "./results.js";

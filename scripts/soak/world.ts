@@ -20,7 +20,7 @@ import { deployMedCipher, type MedCipherAddresses } from "../../deploy/local.js"
 import { modelRegistration } from "../../deploy/models.js";
 import { FheClient, loadModel, type ModelArtifact, type Reading } from "../../fhe/index.js";
 import { loadSettings, type Settings } from "../../oracle/config/settings.js";
-import { Category } from "../../sdk/codes.js";
+import { Category } from "../../protocol/codes.js";
 import { IPredictionRouter__factory } from "../../types/ethers-contracts/index.js";
 import { createGatewayClient, type GatewayClient } from "../../sdk/gateway/client.js";
 import { spawnOracle, type OracleChild } from "../../test/oracle/helpers/child.js";

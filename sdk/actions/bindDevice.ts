@@ -2,7 +2,7 @@ import { getAddress, type Signer } from "ethers";
 
 import { chainNow, SIGNATURE_LIFETIME_SECONDS } from "../chain/time.js";
 import { sendTransaction } from "../chain/send.js";
-import { BIND_DEVICE_TYPES, medCipherDomain } from "../chain/typedData.js";
+import { BIND_DEVICE_TYPES, medCipherDomain } from "../../protocol/typedData.js";
 import type { MedCipherClient } from "../client.js";
 
 export type BindDeviceParameters = {

@@ -1,10 +1,10 @@
 import type { AuditEvent } from "@medplum/fhirtypes";
 import { getAddress, type Contract, type EventLog } from "ethers";
 
-import { auditEntryToFhir } from "../../gateway/audit/fhir.js";
-import { verifyAuditProof, type AuditEntry } from "../../gateway/audit/auditLog.js";
+import { auditEntryToFhir } from "../../protocol/audit/fhir.js";
+import { verifyAuditProof, type AuditEntry } from "../../protocol/audit/entries.js";
 import { requireGateway, type MedCipherClient } from "../client.js";
-import { chainEventToFhir } from "../fhir/auditEvents.js";
+import { chainEventToFhir } from "../../protocol/audit/chainEvents.js";
 import type { RecordRef } from "./types.js";
 
 /**

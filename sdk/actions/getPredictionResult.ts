@@ -1,7 +1,7 @@
 import type { Sha256Hex } from "../../core/hash.js";
 import type { FheClient, Prediction } from "../../fhe/index.js";
 import { requireGateway, type MedCipherClient } from "../client.js";
-import { Purpose, RequestStatus } from "../codes.js";
+import { Purpose, RequestStatus } from "../../protocol/codes.js";
 import { IntegrityError, PredictionNotFulfilledError } from "../errors.js";
 import { resolveRegisteredModel } from "../predictions.js";
 

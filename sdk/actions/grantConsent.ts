@@ -1,12 +1,12 @@
 import { getAddress, type Signer } from "ethers";
 
 import { chainNow, SIGNATURE_LIFETIME_SECONDS } from "../chain/time.js";
-import { connectContracts } from "../chain/contracts.js";
+import { connectContracts } from "../../protocol/contracts.js";
 import { revertName, SIGNED_CONSENT_ATTEMPTS } from "../chain/resign.js";
 import { sendTransaction } from "../chain/send.js";
-import { GRANT_CONSENT_TYPES, medCipherDomain } from "../chain/typedData.js";
+import { GRANT_CONSENT_TYPES, medCipherDomain } from "../../protocol/typedData.js";
 import type { MedCipherClient } from "../client.js";
-import { scopeOf } from "../codes.js";
+import { scopeOf } from "../../protocol/codes.js";
 import { InvalidInputError } from "../errors.js";
 
 export type GrantConsentParameters = {

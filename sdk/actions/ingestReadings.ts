@@ -2,10 +2,10 @@ import { getAddress, getBytes, type Signer } from "ethers";
 
 import { chainNow, SIGNATURE_LIFETIME_SECONDS } from "../chain/time.js";
 import { sendTransaction } from "../chain/send.js";
-import { connectContracts } from "../chain/contracts.js";
-import { ANCHOR_BATCH_TYPES, medCipherDomain } from "../chain/typedData.js";
+import { connectContracts } from "../../protocol/contracts.js";
+import { ANCHOR_BATCH_TYPES, medCipherDomain } from "../../protocol/typedData.js";
 import { requireGateway, type MedCipherClient } from "../client.js";
-import { Category } from "../codes.js";
+import { Category } from "../../protocol/codes.js";
 import { buildMerkleBatch, newSalt, recordCommitment } from "../crypto/commitment.js";
 import { sealRecord } from "../crypto/envelope.js";
 import { InvalidInputError } from "../errors.js";

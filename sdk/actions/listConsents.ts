@@ -2,7 +2,7 @@ import type { Consent } from "@medplum/fhirtypes";
 import { getAddress, type EventLog } from "ethers";
 
 import type { MedCipherClient } from "../client.js";
-import { categoryName } from "../codes.js";
+import { categoryName } from "../../protocol/codes.js";
 import { consentToFhir } from "../fhir/observations.js";
 
 export type ListConsentsParameters = { patient?: string; fromBlock?: number };

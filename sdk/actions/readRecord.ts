@@ -1,7 +1,7 @@
 import type { Bundle } from "@medplum/fhirtypes";
 
 import { requireEncryptionKey, requireGateway, type MedCipherClient } from "../client.js";
-import { Purpose } from "../codes.js";
+import { Purpose } from "../../protocol/codes.js";
 import { openRecordAsPatient } from "../crypto/envelope.js";
 import { readingsFromBundle, type Reading } from "../fhir/observations.js";
 import type { RecordRef } from "./types.js";

@@ -3,7 +3,7 @@ import { hexlify, ZeroHash } from "ethers";
 import { sha256Hex, type Sha256Hex } from "../../core/hash.js";
 import { sendTransaction } from "../chain/send.js";
 import { requireGateway, type MedCipherClient } from "../client.js";
-import { Category } from "../codes.js";
+import { Category } from "../../protocol/codes.js";
 import { InvalidInputError } from "../errors.js";
 
 /** The steps of onboarding, in the order they run; `onProgress` names each before it starts. */

@@ -4,7 +4,7 @@ import type { Sha256Hex } from "../../core/hash.js";
 import type { FheClient, Reading as FeatureReading } from "../../fhe/index.js";
 import { sendTransaction } from "../chain/send.js";
 import { requireGateway, type MedCipherClient } from "../client.js";
-import { Category } from "../codes.js";
+import { Category } from "../../protocol/codes.js";
 import { ChainError } from "../errors.js";
 import { resolveRegisteredModel } from "../predictions.js";
 

@@ -1,10 +1,10 @@
 import { getAddress, type Signer } from "ethers";
 
 import { chainNow, SIGNATURE_LIFETIME_SECONDS } from "../chain/time.js";
-import { connectContracts } from "../chain/contracts.js";
+import { connectContracts } from "../../protocol/contracts.js";
 import { revertName, SIGNED_CONSENT_ATTEMPTS } from "../chain/resign.js";
 import { sendTransaction } from "../chain/send.js";
-import { REVOKE_CONSENT_TYPES } from "../chain/typedData.js";
+import { REVOKE_CONSENT_TYPES } from "../../protocol/typedData.js";
 import type { MedCipherClient } from "../client.js";
 import { consentDomain } from "./grantConsent.js";
 

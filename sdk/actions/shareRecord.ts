@@ -2,7 +2,7 @@ import { getAddress, getBytes } from "ethers";
 
 import type { Sha256Hex } from "../../core/hash.js";
 import { requireEncryptionKey, requireGateway, type MedCipherClient } from "../client.js";
-import { Purpose } from "../codes.js";
+import { Purpose } from "../../protocol/codes.js";
 import { parseSealedRecord, unwrapDataKey, wrapDataKey, type WrappedKey } from "../crypto/envelope.js";
 import { InvalidInputError } from "../errors.js";
 import type { RecordRef } from "./types.js";

@@ -1,7 +1,7 @@
 import { getAddress } from "ethers";
 
 import { sha256Hex } from "../../core/hash.js";
-import { EntryKind } from "../codes.js";
+import { EntryKind } from "../../protocol/codes.js";
 import type { MedCipherClient } from "../client.js";
 import { recordCommitment, verifyMerkleProof } from "../crypto/commitment.js";
 import { IntegrityError } from "../errors.js";

@@ -1,6 +1,6 @@
 import type { EventLog } from "ethers";
 
-import { RequestStatus } from "../codes.js";
+import { RequestStatus } from "../../protocol/codes.js";
 import type { MedCipherClient } from "../client.js";
 import { PredictionNotFulfilledError, TimeoutError } from "../errors.js";
 

@@ -7,7 +7,7 @@
  */
 import type { Bundle, BundleEntry, CodeableConcept, Consent, Extension, Observation, ObservationComponent, Quantity, Resource } from "@medplum/fhirtypes";
 
-import { purposeCodings, purposeFromCodings } from "../codes.js";
+import { purposeCodings, purposeFromCodings } from "../../protocol/codes.js";
 
 export const LOINC = "http://loinc.org";
 export const UCUM = "http://unitsofmeasure.org";

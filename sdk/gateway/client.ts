@@ -3,7 +3,7 @@ import type { KeyObject } from "node:crypto";
 import { getAddress, getBytes, hexlify, isAddress, isHexString, randomBytes, recoverAddress, ZeroAddress, ZeroHash, type Signer } from "ethers";
 
 import { isSha256Hex, sha256Hex, type Sha256Hex } from "../../core/hash.js";
-import type { AuditProof } from "../../gateway/audit/auditLog.js";
+import type { AuditProof } from "../../protocol/audit/entries.js";
 import { ed25519PublicKey, ed25519Sign, ed25519Verify, generateEd25519, type Ed25519KeyPair } from "../../gateway/auth/ed25519.js";
 import {
   decodeJsonHeader,
@@ -26,7 +26,7 @@ import {
   type ErrorBody,
   type GatewayMethod,
   type GatewayRequestFields,
-} from "../../gateway/protocol.js";
+} from "../../protocol/gateway.js";
 import { GatewayRequestError, GatewaySignatureError, GatewayUnavailableError, IntegrityError, InvalidInputError } from "../errors.js";
 import { createFetchTransport, createNodeHttpTransport, type GatewayHttpResponse, type GatewayTransport } from "./transport.js";
 

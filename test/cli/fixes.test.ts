@@ -8,7 +8,7 @@ import { ExitCode } from "../../cli/exitCodes.js";
 import type { Sha256Hex } from "../../core/hash.js";
 import { createEvaluator, encodeReading, loadModel, type Reading as FeatureReading } from "../../fhe/index.js";
 import { probabilities as plainProbabilities, scores as plainScores } from "../../models/logistic.js";
-import { Category, Purpose } from "../../sdk/codes.js";
+import { Category, Purpose } from "../../protocol/codes.js";
 import { createGatewayClient } from "../../sdk/gateway/client.js";
 import { HARDHAT_ACCOUNT_0, ROOT, startCliHarness, type CliHarness } from "./harness.js";
 

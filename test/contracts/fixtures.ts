@@ -7,14 +7,14 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types"
 import { hexlify, randomBytes, Signature } from "ethers";
 
 import { deployMedCipher, OutputKind, sponsorPatients, type MedCipherDeployment } from "../../deploy/local.js";
-import { Category, Purpose, categoryBit } from "../../sdk/codes.js";
+import { Category, Purpose, categoryBit } from "../../protocol/codes.js";
 import {
   ANCHOR_RECORD_TYPES,
   BIND_DEVICE_TYPES,
   GRANT_CONSENT_TYPES,
   REVOKE_CONSENT_TYPES,
   medCipherDomain,
-} from "../../sdk/chain/typedData.js";
+} from "../../protocol/typedData.js";
 
 export { Category, Purpose, categoryBit };
 

@@ -5,7 +5,7 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types"
 
 import { DEFAULT_FEE, DEFAULT_JOB_ID } from "../../deploy/local.js";
 import { encodeFulfilment, jobsFromReceipt, type Fulfilment, type OracleJob } from "../../deploy/prediction.js";
-import { PredictionCodes, RequestStatus } from "../../sdk/codes.js";
+import { PredictionCodes, RequestStatus } from "../../protocol/codes.js";
 import {
   Category,
   DAY,

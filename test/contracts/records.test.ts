@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { network } from "hardhat";
 
-import { ANCHOR_BATCH_TYPES, medCipherDomain } from "../../sdk/chain/typedData.js";
+import { ANCHOR_BATCH_TYPES, medCipherDomain } from "../../protocol/typedData.js";
 import { buildMerkleBatch } from "../../sdk/crypto/commitment.js";
 import {
   Category,

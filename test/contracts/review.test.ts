@@ -6,7 +6,7 @@ import { expect } from "chai";
 import { network } from "hardhat";
 
 import { encodeFulfilment, jobsFromReceipt } from "../../deploy/prediction.js";
-import { PredictionCodes, RequestStatus } from "../../sdk/codes.js";
+import { PredictionCodes, RequestStatus } from "../../protocol/codes.js";
 import {
   Category,
   DAY,

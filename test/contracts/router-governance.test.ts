@@ -11,7 +11,7 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types"
 
 import { DEFAULT_SPONSOR_BUDGET } from "../../deploy/local.js";
 import { encodeFulfilment, jobsFromReceipt, type OracleJob } from "../../deploy/prediction.js";
-import { RequestStatus } from "../../sdk/codes.js";
+import { RequestStatus } from "../../protocol/codes.js";
 import { DEMO_MODEL, blobUri, deploySuite, randomHash, registerPatient, type Suite } from "./fixtures.js";
 
 const connection = await network.create();

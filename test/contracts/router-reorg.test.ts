@@ -13,7 +13,7 @@ import { HDNodeWallet, Mnemonic } from "ethers";
 
 import { ANVIL_MNEMONIC, startAnvil, type AnvilHandle } from "../../deploy/anvil.js";
 import { encodeFulfilment, jobsFromReceipt, type OracleJob } from "../../deploy/prediction.js";
-import { RequestStatus } from "../../sdk/codes.js";
+import { RequestStatus } from "../../protocol/codes.js";
 import { Category, DAY, Purpose, blobUri, categoryBit, deploySuite, randomHash, registerPatient, type Suite } from "./fixtures.js";
 
 /** A chain id of its own: Ignition journals deployments per chain id under deploy/deployments/. */

@@ -10,7 +10,7 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types"
 
 import { DEFAULT_FEE, DEFAULT_SPONSOR_BUDGET, sponsorPatients } from "../../deploy/local.js";
 import { encodeFulfilment, jobsFromReceipt, type OracleJob } from "../../deploy/prediction.js";
-import { PredictionCodes, RequestStatus } from "../../sdk/codes.js";
+import { PredictionCodes, RequestStatus } from "../../protocol/codes.js";
 import { Category, DAY, Purpose, blobUri, categoryBit, deploySuite, latest, randomHash, registerPatient, type Suite } from "./fixtures.js";
 
 const connection = await network.create();

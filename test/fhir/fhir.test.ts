@@ -6,10 +6,10 @@ import { expect } from "chai";
 import { Wallet } from "ethers";
 
 import type { AuditEntry } from "../../gateway/audit/auditLog.js";
-import { AUDIT_CHAIN_EXTENSION, auditEntryToFhir } from "../../gateway/audit/fhir.js";
+import { AUDIT_CHAIN_EXTENSION, auditEntryToFhir } from "../../protocol/audit/fhir.js";
 import { CHAIN_EVENTS } from "../../sdk/actions/getAuditTrail.js";
-import { Category, categoryName, MEDCIPHER_PURPOSE_SYSTEM, Purpose, PURPOSE_OF_USE_SYSTEM, purposeCodings } from "../../sdk/codes.js";
-import { CHAIN_EVENT_SYSTEM, chainEventToFhir } from "../../sdk/fhir/auditEvents.js";
+import { Category, categoryName, MEDCIPHER_PURPOSE_SYSTEM, Purpose, PURPOSE_OF_USE_SYSTEM, purposeCodings } from "../../protocol/codes.js";
+import { CHAIN_EVENT_SYSTEM, chainEventToFhir } from "../../protocol/audit/chainEvents.js";
 import {
   buildObservation, buildObservationBundle, consentFromFhir, consentToFhir, DEVICE_SIGNATURE_EXTENSION, LOINC, METRICS,
   readingCount, readingsFromBundle, RECORD_CATEGORY_SYSTEM, type Metric, type Reading,

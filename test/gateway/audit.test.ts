@@ -6,8 +6,8 @@ import { expect } from "chai";
 import { randomBytes, Wallet } from "ethers";
 
 import { AuditLogCorruptError, openAuditLog, readAuditLogFile, verifyAuditChain, verifyAuditProof, type AuditEntry, type AuditProof } from "../../gateway/audit/auditLog.js";
-import { createMerkleTree } from "../../gateway/audit/merkle.js";
-import { auditEntryToFhir } from "../../gateway/audit/fhir.js";
+import { createMerkleTree } from "../../protocol/audit/merkle.js";
+import { auditEntryToFhir } from "../../protocol/audit/fhir.js";
 import { ForbiddenError } from "../../gateway/errors.js";
 import { createDirectoryBlobStore } from "../../gateway/store/directoryStore.js";
 import { sha256Hex } from "../../core/hash.js";

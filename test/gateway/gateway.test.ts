@@ -8,7 +8,7 @@ import { BaseWallet, hexlify, randomBytes, Wallet, ZeroAddress, ZeroHash } from 
 
 import { sha256Hex } from "../../core/hash.js";
 import { readAuditLogFile, verifyAuditChain } from "../../gateway/audit/auditLog.js";
-import { encodeAuthHeader, HEADER_AUTH, requestDigest, type GatewayRequestFields } from "../../gateway/protocol.js";
+import { encodeAuthHeader, HEADER_AUTH, requestDigest, type GatewayRequestFields } from "../../protocol/gateway.js";
 import { GatewayRequestError, GatewaySignatureError } from "../../sdk/errors.js";
 import { createGatewayClient } from "../../sdk/gateway/client.js";
 import { signedGet, startTestGateway, type TestGateway } from "./helpers.js";

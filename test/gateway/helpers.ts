@@ -10,7 +10,7 @@ import type { AuditLog } from "../../gateway/audit/auditLog.js";
 import { ForbiddenError } from "../../gateway/errors.js";
 import type { GatewayLimits } from "../../gateway/limits.js";
 import type { AccessPolicy } from "../../gateway/policy.js";
-import { encodeAuthHeader, HEADER_AUTH, requestDigest, type GatewayRequestFields } from "../../gateway/protocol.js";
+import { encodeAuthHeader, HEADER_AUTH, requestDigest, type GatewayRequestFields } from "../../protocol/gateway.js";
 import { createGateway, type Gateway } from "../../gateway/server.js";
 import { DEFAULT_LIMITS } from "../../gateway/limits.js";
 import { openGatewayData } from "../../gateway/store/dataDir.js";

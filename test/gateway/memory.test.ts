@@ -8,7 +8,7 @@ import { expect } from "chai";
 import { randomBytes, Wallet } from "ethers";
 
 import { sha256Hex } from "../../core/hash.js";
-import { HEADER_AUTH } from "../../gateway/protocol.js";
+import { HEADER_AUTH } from "../../protocol/gateway.js";
 import { createGatewayClient } from "../../sdk/gateway/client.js";
 import { signedPut, signedPutHeader, startTestGateway } from "./helpers.js";
 import { kill, spawnGateway } from "./process/spawn.js";

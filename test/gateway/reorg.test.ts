@@ -7,7 +7,7 @@ import { ContractFactory, hexlify, JsonRpcProvider, randomBytes, Wallet, ZeroAdd
 import { startAnvil, type AnvilHandle } from "../../deploy/anvil.js";
 import { createChainAccessPolicy } from "../../gateway/chainPolicy.js";
 import { ForbiddenError } from "../../gateway/errors.js";
-import { connectContracts } from "../../sdk/chain/contracts.js";
+import { connectContracts } from "../../protocol/contracts.js";
 
 const ARTIFACT = fileURLToPath(new URL("../../artifacts/contracts/identity/IdentityRegistry.sol/IdentityRegistry.json", import.meta.url));
 

@@ -18,7 +18,7 @@ import {
   responseDigestReference,
   SESSION_TYPES,
   type GatewayRequestFields,
-} from "../../gateway/protocol.js";
+} from "../../protocol/gateway.js";
 import { createGatewayClient } from "../../sdk/gateway/client.js";
 import { startTestGateway, type TestGateway } from "./helpers.js";
 

@@ -10,7 +10,7 @@ import { readSharedRecord } from "../../sdk/actions/readSharedRecord.js";
 import { registerDevice } from "../../sdk/actions/registerDevice.js";
 import { registerPatient } from "../../sdk/actions/registerPatient.js";
 import { shareRecord } from "../../sdk/actions/shareRecord.js";
-import { Category, Purpose } from "../../sdk/codes.js";
+import { Category, Purpose } from "../../protocol/codes.js";
 import { parseReadingsCsv } from "../../sdk/readings/csv.js";
 import { fakeEvaluationKeys, startFixture, TEST_PARAM_SET, type Fixture } from "./fixture.js";
 

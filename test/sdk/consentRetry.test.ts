@@ -6,8 +6,8 @@ import { Wallet, type Provider, type TransactionRequest, type TransactionRespons
 import { consentDomain, grantConsent } from "../../sdk/actions/grantConsent.js";
 import { revokeConsent } from "../../sdk/actions/revokeConsent.js";
 import { revertName } from "../../sdk/chain/resign.js";
-import { GRANT_CONSENT_TYPES } from "../../sdk/chain/typedData.js";
-import { Category, Purpose, scopeOf } from "../../sdk/codes.js";
+import { GRANT_CONSENT_TYPES } from "../../protocol/typedData.js";
+import { Category, Purpose, scopeOf } from "../../protocol/codes.js";
 import { ChainError } from "../../sdk/errors.js";
 import { startFixture, type Actor, type Fixture } from "./fixture.js";
 

@@ -17,7 +17,7 @@ import { revokeConsent } from "../../sdk/actions/revokeConsent.js";
 import { shareRecord } from "../../sdk/actions/shareRecord.js";
 import { storeRecord } from "../../sdk/actions/storeRecord.js";
 import { unbindDevice } from "../../sdk/actions/unbindDevice.js";
-import { Category, Purpose } from "../../sdk/codes.js";
+import { Category, Purpose } from "../../protocol/codes.js";
 import { buildObservation } from "../../sdk/fhir/observations.js";
 import { createMedCipherClient } from "../../sdk/client.js";
 import { parseReadingsCsv } from "../../sdk/readings/csv.js";

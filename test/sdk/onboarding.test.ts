@@ -11,7 +11,7 @@ import { startGatewayService, type GatewayService } from "../../gateway/service.
 import { registerPatient, type KeySetToSave, type OnboardingStep } from "../../sdk/actions/registerPatient.js";
 import { rotateKeySet } from "../../sdk/actions/rotateKeySet.js";
 import { createMedCipherClient, type MedCipherClient } from "../../sdk/client.js";
-import { Category, Purpose } from "../../sdk/codes.js";
+import { Category, Purpose } from "../../protocol/codes.js";
 import { fakeEvaluationKeys, startFixture, TEST_PARAM_SET, type Actor, type Fixture } from "./fixture.js";
 
 async function rejection(promise: Promise<unknown>): Promise<{ code?: string; message?: string; status?: number; details?: Record<string, unknown> }> {

@@ -10,7 +10,7 @@ import { ingestReadings } from "../../sdk/actions/ingestReadings.js";
 import { registerPatient } from "../../sdk/actions/registerPatient.js";
 import { requestPrediction } from "../../sdk/actions/requestPrediction.js";
 import { waitForPrediction } from "../../sdk/actions/waitForPrediction.js";
-import { Category, Purpose } from "../../sdk/codes.js";
+import { Category, Purpose } from "../../protocol/codes.js";
 import { createGatewayClient } from "../../sdk/gateway/client.js";
 import { paramSetIdToBytes32 } from "../../sdk/predictions.js";
 import { startFixture, type Fixture } from "./fixture.js";

@@ -21,8 +21,8 @@ import { createDirectoryBlobStore } from "../../../gateway/store/directoryStore.
 import { createDirectoryMetadataStore } from "../../../gateway/store/metadata.js";
 import { loadSettings, type Settings } from "../../../oracle/config/settings.js";
 import { jobsFromReceipt } from "../../../deploy/prediction.js";
-import { Category } from "../../../sdk/codes.js";
-import { connectContracts } from "../../../sdk/chain/contracts.js";
+import { Category } from "../../../protocol/codes.js";
+import { connectContracts } from "../../../protocol/contracts.js";
 import { createGatewayClient, type GatewayClient } from "../../../sdk/gateway/client.js";
 import { startRpcProxy, type RpcProxy } from "./rpcProxy.js";
 

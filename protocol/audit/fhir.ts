@@ -1,7 +1,7 @@
 import type { AuditEvent } from "@medplum/fhirtypes";
 
-import { ETHEREUM_ADDRESS_SYSTEM, purposeOfEvent } from "../../sdk/fhir/auditEvents.js";
-import type { AuditEntry } from "./auditLog.js";
+import { ETHEREUM_ADDRESS_SYSTEM, purposeOfEvent } from "./chainEvents.js";
+import type { AuditEntry } from "./entries.js";
 
 export { ETHEREUM_ADDRESS_SYSTEM };
 /** fhir/StructureDefinition-audit-chain.json: an entry's place in the gateway's hash-chained log. */
