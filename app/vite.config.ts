@@ -12,12 +12,19 @@ import react from "@vitejs/plugin-react";
 import { defineConfig } from "vite";
 
 const sdkBrowserEntry = fileURLToPath(new URL("../sdk/index.ts", import.meta.url));
+// node-seal's `exports` do not list its wasm, so `node-seal/dist/seal_throws.wasm?url` is pointed at the file.
+const sealWasm = fileURLToPath(new URL("../node_modules/node-seal/dist/seal_throws.wasm", import.meta.url));
 
 export default defineConfig({
   root: fileURLToPath(new URL(".", import.meta.url)),
   base: "./",
   plugins: [react()],
-  resolve: { alias: { medcipher: sdkBrowserEntry } },
+  resolve: {
+    alias: [
+      { find: /^medcipher$/, replacement: sdkBrowserEntry },
+      { find: /^node-seal\/dist\/seal_throws\.wasm/, replacement: sealWasm },
+    ],
+  },
   build: {
     outDir: "dist",
     emptyOutDir: true,

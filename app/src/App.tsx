@@ -39,14 +39,11 @@ export function App() {
       <ErrorNotice error={error} testId="config-error" />
       {config ? (
         <main>
-          <div hidden={route.view !== "patient"}>
-            <SessionProvider config={config}><PatientApp /></SessionProvider>
-          </div>
-          <div hidden={route.view !== "clinician"}>
-            <SessionProvider config={config}>
-              <ClinicianApp shareId={route.params.get("share") ?? undefined} patient={route.params.get("patient") ?? undefined} />
-            </SessionProvider>
-          </div>
+          {/* Both sessions stay mounted (switching halves keeps who is signed in); only the active half renders. */}
+          <SessionProvider config={config}>{route.view === "patient" ? <PatientApp /> : null}</SessionProvider>
+          <SessionProvider config={config}>
+            {route.view === "clinician" ? <ClinicianApp shareId={route.params.get("share") ?? undefined} patient={route.params.get("patient") ?? undefined} /> : null}
+          </SessionProvider>
         </main>
       ) : error ? null : <p className="muted">Loading the configuration…</p>}
       <footer className="muted">Health data is encrypted in this page before it goes anywhere; predictions are computed on encrypted data (CKKS) and decrypted only here.</footer>
