@@ -6,7 +6,7 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { formatEther } from "ethers";
 
-import { fundFromFaucet, rpcProvider, shortHex } from "../lib/chain.js";
+import { browserWalletAccount, fundFromFaucet, hasBrowserWallet, rpcProvider, shortHex } from "../lib/chain.js";
 import { createIdentity, importBackup, unlockIdentity, type Role } from "../lib/identity.js";
 import { downloadText, keystore } from "../lib/keystore.js";
 import { useAction } from "../lib/progress.js";
@@ -44,6 +44,16 @@ function SignIn({ role }: { role: Role }) {
       await session.signIn(identity);
     });
   };
+  const connectWallet = () => void action.run(async (track) => {
+    track.step("Asking your browser wallet for an account");
+    const walletAddress = await browserWalletAccount();
+    const known = (await (await keystore()).list()).some((s) => s.address.toLowerCase() === walletAddress.toLowerCase());
+    const identity = known
+      ? (track.step("Unlocking the keys stored for this account"), await unlockIdentity(walletAddress, password, role))
+      : await createIdentity({ role, password, walletAddress, onStep: (label) => track.step(label) });
+    track.step("Connecting to the chain and the storage gateway");
+    await session.signIn(identity);
+  });
   const unlock = (address: string) => void action.run(async (track) => {
     track.step(`Unlocking ${shortHex(address)} (deriving the key from your password)`);
     const identity = await unlockIdentity(address, password, role);
@@ -75,6 +85,7 @@ function SignIn({ role }: { role: Role }) {
       </label>
       <div className="row">
         <button type="button" data-testid="create-keys" disabled={action.busy || password.length < 8} onClick={create}>Create new keys</button>
+        {hasBrowserWallet() ? <button type="button" data-testid="connect-wallet" disabled={action.busy || password.length < 8} onClick={connectWallet}>Use my browser wallet</button> : null}
         {demo ? <button type="button" data-testid="use-demo" disabled={action.busy} onClick={useDemo}>Use the demo {role}</button> : null}
       </div>
       {stored.length > 0 ? (

@@ -25,6 +25,12 @@ export function hasBrowserWallet(): boolean {
   return typeof window !== "undefined" && window.ethereum !== undefined;
 }
 
+/** Asks the browser wallet for an account (the wallet shows its own prompt). */
+export async function browserWalletAccount(): Promise<string> {
+  if (!window.ethereum) throw new AppError("APP_NO_WALLET", "No browser wallet found.");
+  return (await new BrowserProvider(window.ethereum).getSigner()).getAddress();
+}
+
 /** The signer that acts for an identity: its own key on the stack's RPC, or the browser wallet holding that account. */
 export async function signerFor(config: AppConfig, identity: Identity): Promise<Signer> {
   if (identity.wallet) return identity.wallet.connect(rpcProvider(config));

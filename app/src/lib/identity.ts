@@ -9,7 +9,7 @@ import {
   createPatientIdentity, FheClient, heKeySetEntry, heKeySetsOf,
   type EncryptionKeyPair, type HeKeySet, type KeystoreSecrets,
 } from "medcipher";
-import { decodeBase64, getBytes, hexlify, Wallet } from "ethers";
+import { decodeBase64, getAddress, getBytes, hexlify, Wallet } from "ethers";
 
 import { AppError } from "./errors.js";
 import { keystore } from "./keystore.js";
@@ -58,7 +58,14 @@ function fromSecrets(address: string, secrets: KeystoreSecrets, password: string
   };
 }
 
-export type CreateIdentityOptions = { role: Role; password: string; label?: string; onStep?: (label: string) => void };
+export type CreateIdentityOptions = {
+  role: Role;
+  password: string;
+  label?: string;
+  /** A browser wallet's account (window.ethereum): it keeps its own key, the page makes only the X25519 and CKKS keys. */
+  walletAddress?: string;
+  onStep?: (label: string) => void;
+};
 
 /**
  * Fresh keys made in this page: a wallet, an X25519 pair and, for a patient, a CKKS key set
@@ -72,10 +79,12 @@ export async function createIdentity(options: CreateIdentityOptions): Promise<Id
     step("Loading the encryption engine (SEAL WebAssembly)");
     await prepareSeal();
   }
-  step(options.role === "patient" ? "Generating your wallet, encryption key pair and CKKS key set" : "Generating your wallet and encryption key pair");
+  step(options.role === "patient" ? "Generating your encryption key pair and CKKS key set" + (options.walletAddress ? "" : ", and a wallet") : "Generating your encryption key pair" + (options.walletAddress ? "" : " and a wallet"));
   const made = await createPatientIdentity(options.role === "patient" ? { paramSetId: DEFAULT_PARAM_SET } : {});
+  const address = options.walletAddress ? getAddress(options.walletAddress) : made.wallet.address;
   const secrets: KeystoreSecrets = {
-    privateKey: made.wallet.privateKey,
+    // Empty for a browser wallet's account: its key never comes into the page.
+    privateKey: options.walletAddress ? "" : made.wallet.privateKey,
     encryption: { publicKey: hexlify(made.encryptionKey.publicKey), privateKey: hexlify(made.encryptionKey.privateKey) },
     extra: { role: options.role },
   };
@@ -88,8 +97,8 @@ export async function createIdentity(options: CreateIdentityOptions): Promise<Id
     fheCache.set(keySet.keysHash, made.fhe);
   }
   step("Saving the encrypted keys in this browser (IndexedDB)");
-  await (await keystore()).save(made.wallet.address, secrets, options.password, { label: options.label ?? options.role });
-  return { ...fromSecrets(made.wallet.address, secrets, options.password, options.role), fheCache };
+  await (await keystore()).save(address, secrets, options.password, { label: options.label ?? options.role });
+  return { ...fromSecrets(address, secrets, options.password, options.role), fheCache };
 }
 
 export async function unlockIdentity(address: string, password: string, fallbackRole: Role): Promise<Identity> {
