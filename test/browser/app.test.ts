@@ -18,7 +18,8 @@ import { startAppStack, type AppStack } from "../../scripts/app/stack.js";
 import { describeInBrowser } from "./harness.js";
 
 const APP_DIR = fileURLToPath(new URL("../../app/", import.meta.url));
-const APP_DIST = fileURLToPath(new URL("../../app/dist/", import.meta.url));
+// No trailing slash: the stack serves files under exactly this directory.
+const APP_DIST = fileURLToPath(new URL("../../app/dist", import.meta.url));
 const SCREENSHOTS = fileURLToPath(new URL("../../docs/screenshots/", import.meta.url));
 const PASSWORD = "correct horse battery staple";
 
@@ -48,7 +49,22 @@ describeInBrowser("reference dapp (app/): patient and clinician journeys in Chro
     await stack?.stop();
   });
 
-  afterEach(function () {
+  // Each step builds on the previous ones: after a failure the rest would only time out.
+  let failed = false;
+  beforeEach(function () {
+    if (failed) this.skip();
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state === "failed") {
+      failed = true;
+      for (const [name, page] of [["patient", patient], ["clinician", clinician]] as const) {
+        if (!page) continue;
+        process.stderr.write(`\n--- ${name} page (${page.url()}) errors:\n${suite.pageErrors(page).join("\n")}\n`);
+        const alerts = await page.locator('[role="alert"]').allTextContents().catch(() => []);
+        if (alerts.length > 0) process.stderr.write(`--- ${name} page alerts:\n${alerts.join("\n")}\n`);
+      }
+    }
     // Uncaught page errors are bugs; console errors of refused requests (403s) are expected after revocation.
     for (const page of [patient, clinician]) {
       if (!page) continue;
@@ -57,6 +73,20 @@ describeInBrowser("reference dapp (app/): patient and clinician journeys in Chro
       if (!errorsAllowed.has(page)) suite.pageErrors(page).splice(0);
     }
   });
+
+  /**
+   * Waits for `selector`, failing at once (with the app's words) when the action's error notice
+   * shows up instead: a refused step should not look like a slow one.
+   */
+  const outcome = async (page: Page, selector: string, errorTestId: string, timeout: number) => {
+    const error = page.locator(`[data-testid="${errorTestId}"]`);
+    const done = page.locator(selector).first().waitFor({ timeout }).then(() => "done" as const);
+    const refused = error.waitFor({ timeout }).then(() => "refused" as const);
+    // The loser of the race times out later: its rejection is expected.
+    done.catch(() => undefined);
+    refused.catch(() => undefined);
+    if ((await Promise.race([done, refused])) === "refused") throw new Error(`the app reported: ${await error.textContent()}`);
+  };
 
   const shot = (page: Page, name: string) => page.screenshot({ path: `${SCREENSHOTS}${name}.png`, fullPage: true });
 
@@ -81,7 +111,7 @@ describeInBrowser("reference dapp (app/): patient and clinician journeys in Chro
   it("patient: registers (evaluation keys uploaded, key set committed on-chain) with progress per step", async function () {
     this.timeout(120_000);
     await patient.click('[data-testid="register"]');
-    await patient.locator('[data-testid="registered"]').waitFor({ timeout: 90_000 });
+    await outcome(patient, '[data-testid="registered"]', "register-error", 90_000);
     const steps = await patient.locator('[data-testid="register-progress"] li').allTextContents();
     expect(steps.join("\n")).to.contain("Uploading the evaluation keys").and.to.contain("Sending the registration transaction");
   });
@@ -90,7 +120,8 @@ describeInBrowser("reference dapp (app/): patient and clinician journeys in Chro
     this.timeout(120_000);
     await patient.click('[data-testid="sample-readings"]');
     await patient.waitForFunction(() => Number(document.querySelector('[data-testid="readings-charts"]')?.getAttribute("data-readings")) === 120, undefined, { timeout: 90_000 });
-    // recharts drew a line for each vital
+    // recharts drew a line for each vital (ResponsiveContainer measures first, then draws)
+    await patient.locator('[data-testid="chart-systolic_bp"] .recharts-line-curve').nth(1).waitFor({ timeout: 10_000 });
     expect(await patient.locator('[data-testid="chart-systolic_bp"] .recharts-line-curve').count()).to.equal(2);
     expect(await patient.locator('[data-testid="chart-heart_rate"] .recharts-line-curve').count()).to.equal(1);
     await shot(patient, "patient");
@@ -101,7 +132,7 @@ describeInBrowser("reference dapp (app/): patient and clinician journeys in Chro
     const clinicianAddress = stack!.config.demo!.clinician.address;
     await patient.fill('[data-testid="consent-grantee"]', clinicianAddress);
     await patient.click('[data-testid="grant-consent"]');
-    await patient.locator(`[data-testid="consent-row"][data-grantee="${clinicianAddress}"][data-active="true"]`).waitFor({ timeout: 90_000 });
+    await outcome(patient, `[data-testid="consent-row"][data-grantee="${clinicianAddress}"][data-active="true"]`, "consent-error", 90_000);
     const steps = (await patient.locator('[data-testid="consent-progress"] li').allTextContents()).join("\n");
     expect(steps).to.contain("Signing the consent").and.to.contain("confirmation");
     await shot(patient, "consent");
@@ -112,18 +143,19 @@ describeInBrowser("reference dapp (app/): patient and clinician journeys in Chro
     await patient.fill('[data-testid="share-grantee"]', stack!.config.demo!.clinician.address);
     await patient.fill('[data-testid="share-grantee-key"]', stack!.config.demo!.clinician.encryptionPublicKey ?? "");
     await patient.click('[data-testid="share-record-button"]');
+    await outcome(patient, '[data-testid="share-id"]', "share-error", 30_000);
     shareId = (await patient.locator('[data-testid="share-id"]').textContent({ timeout: 30_000 }))!.trim();
     expect(shareId).to.match(/^0x[0-9a-f]{64}$/);
   });
 
   it("patient: an encrypted prediction, fulfilled by the oracle daemon, decrypts in the page to the plaintext model's answer", async function () {
     this.timeout(300_000);
-    const model = stack!.config.models[0]!;
+    const model = stack!.config.models.find((m) => m.name === "maternal-risk-v1")!;
     await patient.selectOption('[data-testid="prediction-model"]', String(model.modelId));
     await patient.fill('[data-testid="feature-age"]', "29");
     await patient.click('[data-testid="request-prediction"]');
     const result = patient.locator('[data-testid="prediction-result"]');
-    await result.waitFor({ timeout: 240_000 });
+    await outcome(patient, '[data-testid="prediction-result"]', "prediction-error", 240_000);
     requestId = (await result.getAttribute("data-request-id"))!;
     const features = JSON.parse((await result.getAttribute("data-features"))!) as Record<string, number>;
     const decrypted = JSON.parse((await result.getAttribute("data-probabilities"))!) as number[];
@@ -132,7 +164,7 @@ describeInBrowser("reference dapp (app/): patient and clinician journeys in Chro
     const plaintext = predictionFromScores(artifact, scoreReading(artifact, features));
     expect(decrypted).to.have.length(plaintext.probabilities.length);
     decrypted.forEach((p, i) => expect(Math.abs(p - plaintext.probabilities[i]!), `class ${i}`).to.be.below(PROBABILITY_TOLERANCE));
-    expect(await patient.locator('[data-testid="risk-label"]').textContent()).to.equal(plaintext.label);
+    expect(await result.locator('[data-testid="risk-label"]').textContent()).to.equal(plaintext.label);
     const steps = (await patient.locator('[data-testid="prediction-progress"] li').allTextContents()).join("\n");
     expect(steps).to.contain("Waiting for the oracle").and.to.contain("decrypting it here");
     await patient.locator('[data-testid="prediction-panel"]').screenshot({ path: `${SCREENSHOTS}prediction.png` });
@@ -147,7 +179,7 @@ describeInBrowser("reference dapp (app/): patient and clinician journeys in Chro
     expect(await clinician.inputValue('[data-testid="share-id-input"]')).to.equal(shareId);
     await clinician.click('[data-testid="read-shared"]');
     const record = clinician.locator('[data-testid="shared-record"]');
-    await record.waitFor({ timeout: 60_000 });
+    await outcome(clinician, '[data-testid="shared-record"]', "read-error", 60_000);
     expect(Number(await record.getAttribute("data-readings"))).to.equal(24);
     await shot(clinician, "clinician");
   });
@@ -156,7 +188,7 @@ describeInBrowser("reference dapp (app/): patient and clinician journeys in Chro
     this.timeout(180_000);
     const clinicianAddress = stack!.config.demo!.clinician.address;
     await patient.locator(`[data-testid="consent-row"][data-grantee="${clinicianAddress}"] [data-testid="revoke-consent"]`).click();
-    await patient.locator(`[data-testid="consent-row"][data-grantee="${clinicianAddress}"][data-active="false"]`).waitFor({ timeout: 90_000 });
+    await outcome(patient, `[data-testid="consent-row"][data-grantee="${clinicianAddress}"][data-active="false"]`, "consent-error", 90_000);
 
     errorsAllowed.add(clinician);
     await clinician.click('[data-testid="read-shared"]');

@@ -4,6 +4,7 @@
  * includes eth_getTransactionCount, so back-to-back transactions would reuse a nonce.
  */
 import { BrowserProvider, JsonRpcProvider, Network, type Eip1193Provider, type Provider, type Signer } from "ethers";
+import { connectBrowserWallet, connectJsonRpc } from "medcipher";
 
 import type { AppConfig } from "../config.js";
 import { AppError } from "./errors.js";
@@ -33,10 +34,9 @@ export async function browserWalletAccount(): Promise<string> {
 
 /** The signer that acts for an identity: its own key on the stack's RPC, or the browser wallet holding that account. */
 export async function signerFor(config: AppConfig, identity: Identity): Promise<Signer> {
-  if (identity.wallet) return identity.wallet.connect(rpcProvider(config));
+  if (identity.wallet) return connectJsonRpc(config.rpcUrl, identity.wallet.privateKey, { pollingIntervalMs: 250 });
   if (!window.ethereum) throw new AppError("APP_NO_WALLET", "No browser wallet found.");
-  const signer = await new BrowserProvider(window.ethereum).getSigner(identity.address);
-  return signer;
+  return connectBrowserWallet(window.ethereum, identity.address);
 }
 
 /** Dev stack only: asks the faucet for ETH, then waits until the balance shows it. */

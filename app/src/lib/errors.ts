@@ -86,7 +86,7 @@ const CODE_WORDS: Record<string, ExplainedError | ((e: ErrorLike) => ExplainedEr
   SDK_KEY_SET_MISMATCH: {
     code: "SDK_KEY_SET_MISMATCH",
     message: "This result was encrypted for a different key set than the one selected: decrypting it would give a meaningless answer, so the app refused.",
-    hint: "Choose the key set the request was made with (Keys → key sets on this device).",
+    hint: "Choose the key set the request was made with (Predictions → Decrypt with key set).",
   },
   SDK_TIMEOUT: { code: "SDK_TIMEOUT", message: "This is taking longer than expected; it may still complete.", hint: "Check again in a minute." },
   SDK_READINGS_MALFORMED: (e) => ({ code: "SDK_READINGS_MALFORMED", message: `The readings file has rows that cannot be read: ${text(e.shortMessage)}`, hint: "Fix those lines (time,metric,value[,unit]) and import again." }),
@@ -124,6 +124,8 @@ export function explainError(error: unknown): ExplainedError {
   const code = typeof e.code === "string" ? e.code : undefined;
   const words = code ? CODE_WORDS[code] : undefined;
   if (words) return typeof words === "function" ? words(e) : words;
+  // The app's own errors are written as sentences for the person already.
+  if (error instanceof AppError) return { code: error.code, message: error.message };
   // ethers hides "insufficient funds" of estimateGas inside a coalesced error's message.
   const raw = text(e.shortMessage) || text(e.message);
   if (/insufficient funds/i.test(raw)) return CODE_WORDS.INSUFFICIENT_FUNDS as ExplainedError;

@@ -77,7 +77,7 @@ export async function createIdentity(options: CreateIdentityOptions): Promise<Id
   if (options.password.length < 8) throw new AppError("APP_WEAK_PASSWORD", "Choose a password of at least 8 characters.");
   if (options.role === "patient") {
     step("Loading the encryption engine (SEAL WebAssembly)");
-    await prepareSeal();
+    prepareSeal();
   }
   step(options.role === "patient" ? "Generating your encryption key pair and CKKS key set" + (options.walletAddress ? "" : ", and a wallet") : "Generating your encryption key pair" + (options.walletAddress ? "" : " and a wallet"));
   const made = await createPatientIdentity(options.role === "patient" ? { paramSetId: DEFAULT_PARAM_SET } : {});
@@ -114,7 +114,7 @@ export async function importBackup(text: string, password: string, role: Role): 
 
 /** A further CKKS key set, saved before anything about it leaves the page (the first step of a key rotation). */
 export async function addKeySet(identity: Identity): Promise<HeKeySet> {
-  await prepareSeal();
+  prepareSeal();
   const fhe = await FheClient.generate(DEFAULT_PARAM_SET);
   const keySet = await heKeySetEntry(fhe, fhe.evaluationKeys(), identity.password);
   await (await keystore()).saveHeKeySet(identity.address, identity.password, keySet);
@@ -129,7 +129,7 @@ export async function fheFor(identity: Identity, keysHash: string): Promise<FheC
   if (cached) return cached;
   const keySet = keySetsOf(identity).find((k) => k.keysHash.toLowerCase() === keysHash.toLowerCase());
   if (!keySet) throw new AppError("APP_NO_KEY_SET", `No key set ${keysHash} on this device.`, { keysHash });
-  await prepareSeal();
+  prepareSeal();
   const fhe = await FheClient.importSecretKey(decodeBase64(keySet.secretKey), identity.password);
   identity.fheCache.set(keysHash, fhe);
   return fhe;

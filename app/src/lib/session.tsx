@@ -29,7 +29,8 @@ export async function clientFor(config: AppConfig, identity: Identity): Promise<
     addresses: config.addresses,
     gatewayUrl: config.gatewayUrl,
     encryptionKey: identity.encryptionKey,
-    modelBaseUrl: config.modelBaseUrl,
+    // Registered models' weightsUri resolve against the stack's base URL; the SDK checks each against its on-chain hash.
+    models: { modelBaseUrl: config.modelBaseUrl },
     sealWasmUrl: SEAL_WASM_URL,
   });
 }

@@ -25,6 +25,8 @@ export const CATEGORY_WORDS: Record<number, string> = {
 export const GRANTABLE_PURPOSES = [Purpose.TREAT, Purpose.TREATDS, Purpose.HRESCH];
 
 export function purposeWords(code: number): string {
+  // 0: no purpose of use (the gateway logs writes and audit reads with none).
+  if (code === 0) return "—";
   return PURPOSE_WORDS[code] ?? `purpose ${code}`;
 }
 

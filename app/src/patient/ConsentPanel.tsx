@@ -5,13 +5,13 @@
  */
 import { useEffect, useState, type FormEvent } from "react";
 import { isAddress } from "ethers";
-import { Category, listConsents, Purpose, type ConsentGrant } from "medcipher";
+import { Category, listConsents, Purpose, signConsentGrant, signConsentRevocation, type ConsentGrant } from "medcipher";
 
 import { Card } from "../components/Card.js";
 import { ErrorNotice } from "../components/ErrorNotice.js";
 import { Progress } from "../components/Progress.js";
 import { shortHex, waitForConfirmations } from "../lib/chain.js";
-import { relayConsent, signConsentGrant, signConsentRevocation } from "../lib/consentRelay.js";
+import { relayConsent } from "../lib/consentRelay.js";
 import { AppError } from "../lib/errors.js";
 import { useAction, type Tracker } from "../lib/progress.js";
 import { useSignedIn } from "../lib/session.js";

@@ -92,7 +92,7 @@ export function PredictionPanel({ records, registration }: { records: DecryptedR
   const decrypt = async (track: Tracker, requestId: string, keysHash: string): Promise<Decrypted> => {
     track.step("Fetching the encrypted result, checking its hash on-chain, decrypting it here");
     const fhe = await fheFor(identity, keysHash);
-    const result = await getPredictionResult(client, { requestId, fhe });
+    const result = await getPredictionResult(client, { requestId, fhe, keysHash });
     const prediction = result.predictions[0]!;
     const resultModel = models.find((m) => m.modelId === result.modelId);
     const labels = resultModel?.labels ?? prediction.probabilities.map((_, i) => `class ${i}`);
@@ -132,6 +132,8 @@ export function PredictionPanel({ records, registration }: { records: DecryptedR
       setDecrypted((all) => ({ ...all, [row.requestId]: shown }));
       setRefusals(({ [row.requestId]: _, ...rest }) => rest);
     } catch (failure) {
+      // The row shows the outcome of the latest attempt: an earlier answer is not left standing beside a refusal.
+      setDecrypted(({ [row.requestId]: _, ...rest }) => rest);
       setRefusals((all) => ({ ...all, [row.requestId]: explainError(failure) }));
     }
   })();

@@ -18,6 +18,12 @@ import { sampleDayCsv } from "../lib/readings.js";
 import { useSignedIn } from "../lib/session.js";
 import type { DecryptedRecord } from "./useRecords.js";
 
+const INGEST_STEP_WORDS: Record<string, string> = {
+  encrypt: "Encrypting the readings as FHIR bundles, each under a fresh key wrapped to yours",
+  upload: "Uploading the encrypted records to the storage gateway",
+  anchor: "Anchoring their Merkle root on-chain (one transaction)",
+};
+
 type Device = { device: string; expiresAt: number };
 
 function useDevices(): Device[] {
@@ -49,11 +55,14 @@ export function ReadingsPanel({ records, loading, registered }: { records: Decry
     track.step(`Checking the readings (${source})`);
     const { readings } = parseReadingsCsv(csv);
     track.note(`${readings.length} readings`);
+    let phase = "";
     const result = await ingestReadings(client, {
       patient: identity.address, readings, readingsPerRecord: 24, signAsDevice: false,
       onProgress: (step, done, total) => {
-        track.step(`${step}`);
-        track.note(`${done}/${total}`);
+        // One line per phase; the count moves in its note.
+        if (step !== phase) track.step(INGEST_STEP_WORDS[step] ?? step);
+        phase = step;
+        track.note(`${done} of ${total}`);
       },
     });
     track.step(`Anchored ${result.records.length} encrypted record(s) under Merkle root ${shortHex(result.root)}`);
