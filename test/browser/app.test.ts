@@ -135,7 +135,7 @@ describeInBrowser("reference dapp (app/): patient and clinician journeys in Chro
     await outcome(patient, `[data-testid="consent-row"][data-grantee="${clinicianAddress}"][data-active="true"]`, "consent-error", 90_000);
     const steps = (await patient.locator('[data-testid="consent-progress"] li').allTextContents()).join("\n");
     expect(steps).to.contain("Signing the consent").and.to.contain("confirmation");
-    await shot(patient, "consent");
+    await patient.locator('[data-testid="consent-panel"]').screenshot({ path: `${SCREENSHOTS}consent.png` });
   });
 
   it("patient: shares a record with the clinician", async function () {
@@ -197,6 +197,7 @@ describeInBrowser("reference dapp (app/): patient and clinician journeys in Chro
     expect(await refusal.getAttribute("data-code")).to.equal("GATEWAY_FORBIDDEN");
     expect(await refusal.textContent()).to.contain("Access refused").and.to.contain("consent");
     expect(await clinician.locator('[data-testid="shared-record"]').count()).to.equal(0);
+    await clinician.locator(`[data-testid="patient-row"][data-patient="${patientAddress}"][data-active="false"]`).waitFor({ timeout: 30_000 });
     await shot(clinician, "refusal");
 
     await patient.click('[data-testid="audit-reload"]');

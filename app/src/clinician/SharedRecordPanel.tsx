@@ -5,7 +5,7 @@
  */
 import { useEffect, useState, type FormEvent } from "react";
 import { isHexString } from "ethers";
-import { Purpose, readSharedRecord, type ReadSharedRecordReturnType } from "medcipher";
+import { METRICS, Purpose, readSharedRecord, type ReadSharedRecordReturnType } from "medcipher";
 
 import { Card } from "../components/Card.js";
 import { ErrorNotice } from "../components/ErrorNotice.js";
@@ -33,13 +33,14 @@ export function SharedRecordPanel({ initialShareId, patient }: { initialShareId?
 
   const read = (event: FormEvent) => {
     event.preventDefault();
+    // Whatever the outcome, the consent list re-reads the chain: a refusal usually means it changed.
     void action.run(async (track) => {
       if (!isHexString(shareId, 32)) throw new AppError("APP_BAD_SHARE", "A share id is 0x followed by 64 hex digits.");
       track.step(`Fetching the share and the record (the gateway checks ${purposeWords(purpose).toLowerCase()} consent)`);
       const shared = await readSharedRecord(client, { shareId, purpose });
       track.step(`Verified against the chain and decrypted here: ${shared.readings.length} readings`);
       return shared;
-    });
+    }).finally(session.changed);
   };
 
   const result = action.result;
@@ -67,7 +68,7 @@ export function SharedRecordPanel({ initialShareId, patient }: { initialShareId?
           <table className="table">
             <thead><tr><th>Time</th><th>Measure</th><th>Value</th></tr></thead>
             <tbody>
-              {result.readings.slice(0, 20).map((r, i) => <tr key={i}><td>{new Date(r.time).toLocaleString()}</td><td>{r.metric}</td><td>{r.value}</td></tr>)}
+              {result.readings.slice(0, 20).map((r, i) => <tr key={i}><td>{new Date(r.time).toLocaleString()}</td><td>{METRICS[r.metric].display}</td><td>{r.value} {METRICS[r.metric].unit}</td></tr>)}
             </tbody>
           </table>
         </div>

@@ -141,7 +141,7 @@ function SignedIn() {
       <dl className="facts">
         <dt>Account</dt><dd><code data-testid="account-address">{identity.address}</code></dd>
         <dt>Balance</dt><dd data-testid="balance">{balance === undefined ? "…" : `${Number(formatEther(balance)).toFixed(4)} ETH`}</dd>
-        <dt>Key sets</dt><dd>{identity.secrets.heKeySets?.length ?? 0} CKKS key set(s) on this device</dd>
+        {identity.role === "patient" ? <><dt>Key sets</dt><dd>{identity.secrets.heKeySets?.length ?? 0} CKKS key set(s) on this device</dd></> : null}
       </dl>
       <div className="row">
         {session.config.faucetUrl ? <button type="button" data-testid="faucet" disabled={faucet.busy} onClick={fund}>Get 1 test ETH (dev faucet)</button> : null}

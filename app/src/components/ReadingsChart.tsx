@@ -38,7 +38,7 @@ export function ReadingsCharts({ readings, testId }: { readings: readonly Readin
               <LineChart data={data} margin={{ top: 8, right: 16, bottom: 8, left: 0 }}>
                 <CartesianGrid strokeDasharray="3 3" />
                 <XAxis dataKey="t" type="number" scale="time" domain={["dataMin", "dataMax"]} tickFormatter={time} minTickGap={40} />
-                <YAxis domain={["auto", "auto"]} width={48} />
+                <YAxis domain={["auto", "auto"]} width={52} tickFormatter={(v: number) => String(Number(v.toFixed(1)))} />
                 <Tooltip labelFormatter={(t) => time(Number(t))} />
                 {group.metrics.length > 1 ? <Legend /> : null}
                 {group.metrics.filter((m) => series.has(m)).map((metric, i) => (

@@ -15,7 +15,9 @@ export function sampleDayCsv(endSeconds: number, base = { systolic_bp: 128, dias
   for (let hour = 23; hour >= 0; hour--) {
     const time = endSeconds - hour * HOUR_SECONDS;
     for (const [metric, value] of Object.entries(base) as [Metric, number][]) {
-      const wobble = hour === 0 ? 0 : Math.sin(hour + metric.length) * 0.04 * value;
+      // A believable swing: ±4 % for most vitals, a few tenths of a degree for temperature.
+      const swing = metric === "body_temperature" ? 0.008 : 0.04;
+      const wobble = hour === 0 ? 0 : Math.sin(hour / 3 + metric.length) * swing * value;
       lines.push(`${time},${metric},${(value + wobble).toFixed(decimals[metric] ?? 1)},${METRICS[metric].unit}`);
     }
   }

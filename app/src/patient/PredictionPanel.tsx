@@ -56,6 +56,11 @@ function useRequests(): RequestRow[] {
   return rows;
 }
 
+function bestCoveredModel(models: readonly AppModel[], readings: Parameters<typeof prefillFromReadings>[1]): AppModel | undefined {
+  const missing = (m: AppModel) => modelFeatures(m).length - Object.keys(prefillFromReadings(modelFeatures(m), readings)).length;
+  return [...models].sort((a, b) => missing(a) - missing(b))[0];
+}
+
 /** Notes the seconds spent waiting, so a slow oracle does not look like a frozen page. */
 async function withElapsed<T>(track: Tracker, what: string, work: Promise<T>): Promise<T> {
   const started = Date.now();
@@ -71,10 +76,12 @@ export function PredictionPanel({ records, registration }: { records: DecryptedR
   const session = useSignedIn();
   const { client, identity, config } = session;
   const models = config.models;
-  const [modelId, setModelId] = useState<number>(models[0]?.modelId ?? 0);
+  const readings = useMemo(() => records.flatMap((r) => r.readings), [records]);
+  // Until the patient picks one: the model the readings answer most of the inputs of.
+  const [picked, setModelId] = useState<number>();
+  const modelId = picked ?? bestCoveredModel(models, readings)?.modelId ?? 0;
   const model: AppModel | undefined = models.find((m) => m.modelId === modelId);
   const features = useMemo(() => (model ? modelFeatures(model) : []), [model]);
-  const readings = useMemo(() => records.flatMap((r) => r.readings), [records]);
   const [values, setValues] = useState<Record<string, string>>({});
   const [decrypted, setDecrypted] = useState<Record<string, Decrypted>>({});
   const [refusals, setRefusals] = useState<Record<string, ExplainedError>>({});
