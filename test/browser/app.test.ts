@@ -6,7 +6,9 @@
  * The prediction decrypted in the page is compared with the plaintext model evaluated here in
  * Node. Screenshots go to docs/screenshots/ for the README.
  */
-import { mkdir } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { expect } from "chai";
@@ -14,6 +16,7 @@ import type { Page } from "playwright-core";
 import { build } from "vite";
 
 import { loadModel, predictionFromScores, scoreReading } from "../../fhe/index.js";
+import { readKeystore } from "../../sdk/keystore.js";
 import { startAppStack, type AppStack } from "../../scripts/app/stack.js";
 import { describeInBrowser } from "./harness.js";
 
@@ -224,5 +227,28 @@ describeInBrowser("reference dapp (app/): patient and clinician journeys in Chro
     await patient.selectOption('[data-testid="decrypt-key-set"]', registered.value);
     await row.locator('[data-testid="decrypt-request"]').click();
     await row.locator('[data-testid="row-risk"]').waitFor({ timeout: 60_000 });
+  });
+
+  it("patient: the encrypted backup opens with the CLI's keystore reader and, imported in another browser, brings the keys and the record index", async function () {
+    this.timeout(180_000);
+    const [download] = await Promise.all([patient.waitForEvent("download"), patient.click('[data-testid="export-backup"]')]);
+    const dir = await mkdtemp(join(tmpdir(), "medcipher-app-backup-"));
+    const file = join(dir, download.suggestedFilename());
+    await download.saveAs(file);
+    const opened = await readKeystore(file, PASSWORD);
+    expect(opened.address).to.equal(patientAddress);
+    expect(opened.secrets.heKeySets).to.have.length(2);
+    expect(opened.secrets.extra?.records).to.have.length(5);
+
+    const elsewhere = await suite.newPage();
+    await elsewhere.goto(`${stack!.appUrl}/#/patient`);
+    await elsewhere.waitForSelector('body[data-ready="true"]');
+    await elsewhere.fill('[data-testid="password"]', PASSWORD);
+    await elsewhere.setInputFiles('[data-testid="backup-file"]', file);
+    await elsewhere.click('[data-testid="import-backup"]');
+    await outcome(elsewhere, '[data-testid="registered"]', "identity-error", 60_000);
+    expect((await elsewhere.textContent('[data-testid="account-address"]'))!.trim()).to.equal(patientAddress);
+    await elsewhere.waitForFunction(() => Number(document.querySelector('[data-testid="readings-charts"]')?.getAttribute("data-readings")) === 120, undefined, { timeout: 60_000 });
+    await rm(dir, { recursive: true, force: true });
   });
 });

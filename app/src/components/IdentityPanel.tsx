@@ -9,6 +9,7 @@ import { formatEther } from "ethers";
 import { browserWalletAccount, fundFromFaucet, hasBrowserWallet, rpcProvider, shortHex } from "../lib/chain.js";
 import { createIdentity, importBackup, unlockIdentity, type Role } from "../lib/identity.js";
 import { downloadText, keystore } from "../lib/keystore.js";
+import { recordIndexOf } from "../lib/localIndex.js";
 import { useAction } from "../lib/progress.js";
 import { useSession } from "../lib/session.js";
 import { Card } from "./Card.js";
@@ -131,8 +132,18 @@ function SignedIn() {
     track.step("Asking the dev faucet for 1 ETH");
     setBalance(await fundFromFaucet(session.config, identity.address));
   });
-  const exportBackup = () => void backup.run(async () => {
-    const text = await (await keystore()).exportBackup(identity.address);
+  const exportBackup = () => void backup.run(async (track) => {
+    const store = await keystore();
+    // The backup carries the record index too, so another browser can find and open the records.
+    const records = recordIndexOf(session.config.chainId, identity.address, identity.secrets.extra);
+    const carried = Array.isArray(identity.secrets.extra?.records) ? identity.secrets.extra.records.length : 0;
+    if (records.length > carried) {
+      track.step("Adding your record index to the encrypted keys");
+      identity.secrets = { ...identity.secrets, extra: { ...identity.secrets.extra, records } };
+      await store.save(identity.address, identity.secrets, identity.password, { label: identity.role });
+    }
+    track.step("Exporting the encrypted backup");
+    const text = await store.exportBackup(identity.address);
     downloadText(`medcipher-${identity.role}-${identity.address.slice(2, 10).toLowerCase()}.json`, text);
   });
 
@@ -148,6 +159,7 @@ function SignedIn() {
         <button type="button" data-testid="export-backup" disabled={backup.busy} onClick={exportBackup}>Export encrypted backup</button>
       </div>
       <Progress steps={faucet.steps} />
+      <Progress steps={backup.steps} testId="backup-progress" />
       <ErrorNotice error={faucet.error ?? backup.error} />
     </Card>
   );

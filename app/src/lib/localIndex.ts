@@ -33,3 +33,14 @@ export function appendIndex<K extends keyof Shape>(chainId: number, address: str
   localStorage.setItem(key(chainId, address, part), JSON.stringify(next));
   return next;
 }
+
+/**
+ * The patient's whole record index: the one a keystore backup carries (`extra.records`) and the
+ * one this browser kept, without duplicates.
+ */
+export function recordIndexOf(chainId: number, address: string, extra: Record<string, unknown> | undefined): RecordRef[] {
+  const carried = Array.isArray(extra?.records) ? (extra.records as RecordRef[]) : [];
+  const local = readIndex(chainId, address, "records");
+  const seen = new Set<string>();
+  return [...carried, ...local].filter((r) => (seen.has(r.blobId) ? false : (seen.add(r.blobId), true)));
+}

@@ -7,20 +7,13 @@ import { useEffect, useState } from "react";
 import { readRecord, type Reading, type RecordRef } from "medcipher";
 
 import { explainError, type ExplainedError } from "../lib/errors.js";
-import { readIndex } from "../lib/localIndex.js";
+import { recordIndexOf } from "../lib/localIndex.js";
 import { useSignedIn } from "../lib/session.js";
 
 export type DecryptedRecord = { record: RecordRef; readings: Reading[] };
 
 /** Decrypted records of this page, by blob id: a record never changes once anchored. */
 const decrypted = new Map<string, Reading[]>();
-
-export function recordIndexOf(chainId: number, address: string, extra: Record<string, unknown> | undefined): RecordRef[] {
-  const carried = Array.isArray(extra?.records) ? (extra.records as RecordRef[]) : [];
-  const local = readIndex(chainId, address, "records");
-  const seen = new Set<string>();
-  return [...carried, ...local].filter((r) => (seen.has(r.blobId) ? false : (seen.add(r.blobId), true)));
-}
 
 export function useRecords(): { records: DecryptedRecord[]; loading: boolean; error?: ExplainedError } {
   const { client, identity, version } = useSignedIn();
