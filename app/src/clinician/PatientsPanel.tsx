@@ -3,42 +3,20 @@
  * grant's state read now) and the shares they sent (links opened in this browser).
  */
 import { useEffect, useState } from "react";
-import type { EventLog } from "ethers";
 
 import { Card } from "../components/Card.js";
 import { shortHex } from "../lib/chain.js";
+import { grantsToClient, type PatientGrant } from "../lib/chainReads.js";
 import { readIndex } from "../lib/localIndex.js";
 import { useSignedIn } from "../lib/session.js";
 import { categoryWords, purposeWords } from "../lib/words.js";
-
-export type PatientGrant = { patient: string; purpose: number; categories: number[]; validUntil: number; active: boolean };
 
 export function usePatientGrants(): PatientGrant[] {
   const { client, version } = useSignedIn();
   const [grants, setGrants] = useState<PatientGrant[]>([]);
   useEffect(() => {
     let live = true;
-    const consent = client.contracts.consent;
-    (async () => {
-      const logs = (await consent.queryFilter(consent.filters.ConsentGranted!(null, client.address), 0)) as EventLog[];
-      const pairs = new Map<string, { patient: string; purpose: number }>();
-      for (const log of logs) {
-        const patient = String(log.args.getValue("patient"));
-        const purpose = Number(log.args.getValue("purpose"));
-        pairs.set(`${patient}:${purpose}`, { patient, purpose });
-      }
-      const now = (await client.provider.getBlock("latest"))?.timestamp ?? Math.floor(Date.now() / 1000);
-      return Promise.all([...pairs.values()].map(async ({ patient, purpose }) => {
-        const [grant, epoch] = await Promise.all([
-          consent.grantOf!(patient, client.address, purpose) as Promise<{ categories: bigint; validFrom: bigint; validUntil: bigint; epoch: bigint }>,
-          consent.epochOf!(patient) as Promise<bigint>,
-        ]);
-        const scope = Number(grant.categories);
-        const categories = Array.from({ length: 32 }, (_, i) => i).filter((i) => (scope >>> i) & 1);
-        const active = scope !== 0 && grant.epoch === epoch && Number(grant.validFrom) <= now && now < Number(grant.validUntil);
-        return { patient, purpose, categories, validUntil: Number(grant.validUntil), active };
-      }));
-    })().then((list) => { if (live) setGrants(list); }, () => undefined);
+    grantsToClient(client).then((list) => { if (live) setGrants(list); }, () => undefined);
     return () => { live = false; };
   }, [client, version]);
   return grants;

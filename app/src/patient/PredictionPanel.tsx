@@ -5,7 +5,6 @@
  * with the key set it was made under; decrypting needs that key set.
  */
 import { useEffect, useMemo, useState, type FormEvent } from "react";
-import type { EventLog } from "ethers";
 import { getPredictionResult, RequestStatus, requestPrediction, waitForPrediction } from "medcipher";
 
 import { Card } from "../components/Card.js";
@@ -14,6 +13,7 @@ import { Progress } from "../components/Progress.js";
 import { RiskChart } from "../components/RiskChart.js";
 import { modelFeatures, type AppModel } from "../config.js";
 import { shortHex } from "../lib/chain.js";
+import { predictionRequestsOf, type PredictionRequestRow } from "../lib/chainReads.js";
 import { AppError, explainError, type ExplainedError } from "../lib/errors.js";
 import { addKeySet, fheFor, keySetsOf } from "../lib/identity.js";
 import { useAction, type Tracker } from "../lib/progress.js";
@@ -24,7 +24,7 @@ import type { DecryptedRecord } from "./useRecords.js";
 
 export type Decrypted = { requestId: string; modelId: number; labels: string[]; probabilities: number[]; label: string; features?: Record<string, number> };
 
-type RequestRow = { requestId: string; modelId: number; requester: string; keysHash: string; status: number };
+type RequestRow = PredictionRequestRow;
 
 const STATUS_WORDS: Record<number, string> = {
   [RequestStatus.Pending]: "waiting for the oracle",
@@ -39,18 +39,7 @@ function useRequests(): RequestRow[] {
   const [rows, setRows] = useState<RequestRow[]>([]);
   useEffect(() => {
     let live = true;
-    const router = client.contracts.router;
-    (async () => {
-      const logs = (await router.queryFilter(router.filters.PredictionRequested!(null, client.address), 0)) as EventLog[];
-      return Promise.all(logs.map(async (log) => {
-        const requestId = String(log.args.getValue("requestId"));
-        const request = (await router.getRequest!(requestId)) as { status: bigint };
-        return {
-          requestId, modelId: Number(log.args.getValue("modelId")), requester: String(log.args.getValue("requester")),
-          keysHash: String(log.args.getValue("keysHash")).toLowerCase(), status: Number(request.status),
-        };
-      }));
-    })().then((list) => { if (live) setRows(list.reverse()); }, () => undefined);
+    predictionRequestsOf(client).then((list) => { if (live) setRows(list); }, () => undefined);
     return () => { live = false; };
   }, [client, version]);
   return rows;

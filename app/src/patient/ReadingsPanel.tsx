@@ -4,7 +4,6 @@
  * plotted after decryption in this page.
  */
 import { useEffect, useState } from "react";
-import type { EventLog } from "ethers";
 import { ingestReadings, parseReadingsCsv, type RecordRef } from "medcipher";
 
 import { Card } from "../components/Card.js";
@@ -12,6 +11,7 @@ import { ErrorNotice } from "../components/ErrorNotice.js";
 import { Progress } from "../components/Progress.js";
 import { ReadingsCharts } from "../components/ReadingsChart.js";
 import { chainNow, shortHex } from "../lib/chain.js";
+import { boundDevices, type BoundDevice } from "../lib/chainReads.js";
 import { appendIndex } from "../lib/localIndex.js";
 import { useAction } from "../lib/progress.js";
 import { sampleDayCsv } from "../lib/readings.js";
@@ -24,21 +24,12 @@ const INGEST_STEP_WORDS: Record<string, string> = {
   anchor: "Anchoring their Merkle root on-chain (one transaction)",
 };
 
-type Device = { device: string; expiresAt: number };
-
-function useDevices(): Device[] {
+function useDevices(): BoundDevice[] {
   const { client, version } = useSignedIn();
-  const [devices, setDevices] = useState<Device[]>([]);
+  const [devices, setDevices] = useState<BoundDevice[]>([]);
   useEffect(() => {
     let live = true;
-    const identity = client.contracts.identity;
-    Promise.all([
-      identity.queryFilter(identity.filters.DeviceBound!(null, client.address), 0) as Promise<EventLog[]>,
-      identity.queryFilter(identity.filters.DeviceUnbound!(null, client.address), 0) as Promise<EventLog[]>,
-    ]).then(([bound, unbound]) => {
-      const gone = new Set(unbound.map((log) => String(log.args.getValue("device"))));
-      if (live) setDevices(bound.filter((log) => !gone.has(String(log.args.getValue("device")))).map((log) => ({ device: String(log.args.getValue("device")), expiresAt: Number(log.args.getValue("expiresAt")) })));
-    }, () => undefined);
+    boundDevices(client).then((list) => { if (live) setDevices(list); }, () => undefined);
     return () => { live = false; };
   }, [client, version]);
   return devices;

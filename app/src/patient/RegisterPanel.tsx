@@ -5,13 +5,13 @@
  * resumes.
  */
 import { useEffect, useState } from "react";
-import { ZeroHash } from "ethers";
 import { paramSetIdToBytes32, registerPatient } from "medcipher";
 
 import { Card } from "../components/Card.js";
 import { ErrorNotice } from "../components/ErrorNotice.js";
 import { Progress } from "../components/Progress.js";
 import { shortHex, waitForConfirmations } from "../lib/chain.js";
+import { registeredKeysHash } from "../lib/chainReads.js";
 import { AppError } from "../lib/errors.js";
 import { evaluationKeysOf, keySetsOf } from "../lib/identity.js";
 import { useAction } from "../lib/progress.js";
@@ -32,8 +32,8 @@ export function useRegistration(): Registration | undefined {
   const [registration, setRegistration] = useState<Registration>();
   useEffect(() => {
     let live = true;
-    (client.contracts.identity.keySetOf!(client.address) as Promise<[string, string]>).then(([keysHash]) => {
-      if (live) setRegistration(keysHash === ZeroHash ? null : { keysHash: keysHash.toLowerCase() });
+    registeredKeysHash(client).then((keysHash) => {
+      if (live) setRegistration(keysHash === null ? null : { keysHash });
     }, () => undefined);
     return () => { live = false; };
   }, [client, version]);
