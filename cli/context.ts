@@ -11,10 +11,10 @@ import type { RecordRef } from "../sdk/actions/types.js";
 import type { MedCipherAddresses } from "../protocol/contracts.js";
 import { loadDeployment } from "../sdk/node/deployment.js";
 import { createMedCipherClient, type MedCipherClient } from "../sdk/client.js";
-import { createNodeHttpTransport } from "../sdk/node/transport.js";
 import type { EncryptionKeyPair } from "../sdk/crypto/x25519.js";
 import { GatewayUnavailableError, InvalidInputError, KeystoreError, TimeoutError } from "../sdk/errors.js";
 import { readKeystore, type KeystoreSecrets } from "../sdk/keystore.js";
+import { createNodeHttpTransport } from "../sdk/node/transport.js";
 import { createOutput, type Output } from "./output.js";
 
 export type GlobalOptions = {
