@@ -2,9 +2,9 @@ import { getAddress, id as keccakUtf8, type Provider, type Signer } from "ethers
 
 import { connectContracts, type MedCipherAddresses, type MedCipherContracts } from "../protocol/contracts.js";
 import type { EncryptionKeyPair } from "./crypto/x25519.js";
+import type { GatewayTransport } from "./gateway/transport.js";
 import { GatewayUnavailableError, InvalidInputError, UntrustedGatewayError } from "./errors.js";
 import { createGatewayClient, type GatewayClient } from "./gateway/client.js";
-import type { GatewayTransport } from "./gateway/transport.js";
 
 export const GATEWAY_ROLE = keccakUtf8("GATEWAY_ROLE");
 
