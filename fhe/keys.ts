@@ -154,8 +154,9 @@ const subtle = globalThis.crypto.subtle;
 
 /**
  * The AES-256-GCM key scrypt derives from the passphrase (NFC, UTF-8), as a non-extractable
- * CryptoKey; the raw bytes are wiped once imported. `maxmem` admits every accepted cost (as
- * node:crypto's did): 128·r·(N + p + 1) bytes at most 2^20 · 32 · 128 + change.
+ * CryptoKey; the raw bytes are wiped once imported. `maxmem` is exactly what noble allocates,
+ * 128·r·(N + p + 1) bytes (plus slack), so every cost `openSecretKey` accepts runs, as it did on
+ * node:crypto; the default cost needs 32 MiB.
  */
 async function deriveKey(passphrase: string, salt: Uint8Array, logN: number, r: number, p: number, usage: KeyUsage): Promise<CryptoKey> {
   const raw = await scryptAsync(utf8ToBytes(passphrase.normalize("NFC")), salt, { N: 2 ** logN, r, p, dkLen: 32, maxmem: 128 * r * (2 ** logN + p + 1) + 1024 * 1024 });
