@@ -43,6 +43,8 @@ const REVERT_WORDS: Record<string, ExplainedError | ((args: Record<string, unkno
   InsufficientLink: { code: "InsufficientLink", message: "The prediction service has run out of LINK to pay the oracle.", hint: "Tell the operator." },
   MissingRole: { code: "MissingRole", message: "This account lacks the role the action needs (e.g. it is not a registered provider)." },
   InvalidEncryptionKey: { code: "InvalidEncryptionKey", message: "The encryption key is not a valid X25519 public key." },
+  InsufficientFunds: { code: "InsufficientFunds", message: "This account has no ETH to pay the transaction fee.", hint: "Fund it (on the local stack: the faucet button)." },
+  OutOfGas: { code: "OutOfGas", message: "The transaction ran out of gas.", hint: "Try again; if it persists, tell the operator." },
   KeySetUnchanged: { code: "KeySetUnchanged", message: "That key set is already the registered one." },
 };
 
