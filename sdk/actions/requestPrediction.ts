@@ -41,7 +41,7 @@ export async function requestPrediction(client: MedCipherClient, parameters: Req
   const input = parameters.fhe.encrypt(artifact, parameters.readings);
   const inputHash = await gateway.put(input, { owner: patient, kind: "he-input", category: Category.PREDICTION });
   const inputUri = `${gateway.url}/v1/blobs/${inputHash}`;
-  const receipt = await sendTransaction("requestPrediction", () => client.contracts.router.requestPrediction!(patient, parameters.modelId, inputHash, inputUri));
+  const receipt = await sendTransaction("requestPrediction", () => client.contracts.router.requestPrediction(patient, parameters.modelId, inputHash, inputUri));
   const router = client.contracts.router;
   const requested = receipt.logs
     .filter((log) => log.address.toLowerCase() === client.addresses.PredictionRouter.toLowerCase())
@@ -56,9 +56,9 @@ export async function requestPrediction(client: MedCipherClient, parameters: Req
 async function checkSponsor(client: MedCipherClient, patient: string): Promise<void> {
   const router = client.contracts.router;
   const [fee, requester, sponsored] = await Promise.all([
-    router.fee!() as Promise<bigint>,
-    router.accountOf!(client.address) as Promise<{ deposit: bigint }>,
-    router.accountOf!(patient) as Promise<{ sponsorBudget: bigint }>,
+    router.fee(),
+    router.accountOf(client.address),
+    router.accountOf(patient),
   ]);
   if (requester.deposit < fee && sponsored.sponsorBudget < fee) {
     // The reason the router's revert would carry, so callers handle both the same way.
