@@ -82,7 +82,7 @@ export async function grantConsent(client: MedCipherClient, parameters: GrantCon
    * above all — the patient's newer decision stands and the error is final.
    */
   async function worthResigning(error: unknown, signedNonce: bigint, slotBefore: string): Promise<boolean> {
-    const reason = revertName(error, consent.interface);
+    const reason = revertName(error);
     if (reason === "SignatureExpired") return true;
     if (reason !== "InvalidSigner") return false;
     const [nonceNow, slotNow] = await Promise.all([consent.nonces(client.address), slot()]);

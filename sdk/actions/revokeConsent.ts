@@ -52,7 +52,7 @@ export async function revokeConsent(client: MedCipherClient, parameters: RevokeC
         relayed.revokeConsentBySig(client.address, grantee, purpose, nonce, deadline, signature));
       return { transactionHash: receipt.hash };
     } catch (error) {
-      const reason = revertName(error, relayed.interface);
+      const reason = revertName(error);
       if (attempt >= SIGNED_CONSENT_ATTEMPTS || reason === undefined || !RESIGN_REVOCATION_ON.has(reason)) throw error;
     }
   }
