@@ -1,5 +1,5 @@
-import { Contract, type ContractRunner, type InterfaceAbi } from "ethers";
-import type { Abi } from "abitype";
+import { Contract, type ContractRunner, type InterfaceAbi, type Log } from "ethers";
+import type { Abi, ExtractAbiEventNames } from "abitype";
 
 import {
   auditLogAnchorAbi,
@@ -9,7 +9,7 @@ import {
   predictionRouterAbi,
   recordRegistryAbi,
 } from "./abi/generated.js";
-import type { TypedContract } from "./abi/typedContract.js";
+import type { EventArgs, EventNamed, TypedContract } from "./abi/typedContract.js";
 
 /** Where MedCipher's contracts live on one chain: the names of deployments/<chainId>.json and deployMedCipher(). */
 export type MedCipherAddresses = {
@@ -55,4 +55,18 @@ export function connectContracts(addresses: MedCipherAddresses, runner: Contract
     router: connectContract(predictionRouterAbi, addresses.PredictionRouter, runner),
     auditAnchor: connectContract(auditLogAnchorAbi, addresses.AuditLogAnchor, runner),
   };
+}
+
+/**
+ * The decoded arguments of every `event` that `contract` emitted among `logs` (e.g. a receipt's),
+ * in log order. Logs of other contracts and other events are skipped.
+ */
+export function eventsIn<TAbi extends Abi, N extends ExtractAbiEventNames<TAbi>>(contract: TypedContract<TAbi>, logs: readonly Log[], event: N): EventArgs<EventNamed<TAbi, N>>[] {
+  const address = String(contract.target).toLowerCase();
+  return logs
+    .filter((log) => log.address.toLowerCase() === address)
+    .map((log) => contract.interface.parseLog(log))
+    .filter((parsed) => parsed?.name === event)
+    // parseLog decoded these with the ABI the type is derived from (see connectContract).
+    .map((parsed) => parsed!.args as unknown as EventArgs<EventNamed<TAbi, N>>);
 }

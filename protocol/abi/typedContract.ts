@@ -79,7 +79,7 @@ export interface TypedMethod<A extends readonly unknown[], R, M extends AbiState
 }
 
 type FunctionNamed<TAbi extends Abi, N extends string> = Extract<TAbi[number], { type: "function"; name: N }>;
-type EventNamed<TAbi extends Abi, N extends string> = Extract<TAbi[number], { type: "event"; name: N }>;
+export type EventNamed<TAbi extends Abi, N extends string> = Extract<TAbi[number], { type: "event"; name: N }>;
 
 export type TypedMethods<TAbi extends Abi> = {
   readonly [N in ExtractAbiFunctionNames<TAbi>]: TypedMethod<FunctionArgs<FunctionNamed<TAbi, N>>, FunctionResult<FunctionNamed<TAbi, N>>, FunctionNamed<TAbi, N>["stateMutability"]>;
