@@ -10,7 +10,7 @@ import { writeFileAtomic } from "../core/node/atomicFile.js";
 import type { RecordRef } from "../sdk/actions/types.js";
 import type { MedCipherAddresses } from "../protocol/contracts.js";
 import { loadDeployment } from "../sdk/node/deployment.js";
-import { createMedCipherClient, type MedCipherClient } from "../sdk/client.js";
+import { createMedCipherClient, type MedCipherClient } from "../sdk/node.js";
 import type { EncryptionKeyPair } from "../sdk/crypto/x25519.js";
 import { GatewayUnavailableError, InvalidInputError, KeystoreError, TimeoutError } from "../sdk/errors.js";
 import { readKeystore, type KeystoreSecrets } from "../sdk/keystore.js";
