@@ -27,7 +27,7 @@ export function isNodeSealLoaderImport(entry: NodeImport): boolean {
   return entry.path === "module" && entry.kind === "dynamic-import" && /node_modules[\\/]node-seal[\\/]dist[\\/]seal_(throws|allows)\.js$/.test(entry.importer);
 }
 
-export type BrowserBundle = { code: string; bytes: number; nodeImports: NodeImport[]; errors: string[] };
+export type BrowserBundle = { code: string; bytes: number; nodeImports: NodeImport[]; errors: string[]; inputs: string[] };
 
 export type BundleOptions = {
   minify?: boolean;
@@ -59,9 +59,10 @@ export async function bundleForBrowser(contents: string, options: BundleOptions 
   const result = await build({
     stdin: { contents, resolveDir: REPO_ROOT, loader: "ts", sourcefile: "browser-entry.ts" },
     bundle: true, platform: "browser", format: "esm", target: "es2022", write: false, logLevel: "silent",
-    minify: options.minify ?? false, plugins: [recordNodeImports],
-  }).catch((error: { errors?: { text: string; location?: { file: string; line: number } | null }[] }) => ({ outputFiles: undefined, errors: error.errors ?? [{ text: String(error) }] }));
+    minify: options.minify ?? false, plugins: [recordNodeImports], metafile: true,
+  }).catch((error: { errors?: { text: string; location?: { file: string; line: number } | null }[] }) => ({ outputFiles: undefined, metafile: undefined, errors: error.errors ?? [{ text: String(error) }] }));
   const errors = (result.errors ?? []).map((e) => `${e.location ? `${e.location.file}:${e.location.line}: ` : ""}${e.text}`);
   const code = result.outputFiles?.[0]?.text ?? "";
-  return { code, bytes: result.outputFiles?.[0]?.contents.length ?? 0, nodeImports, errors };
+  const inputs = Object.keys(result.metafile?.inputs ?? {});
+  return { code, bytes: result.outputFiles?.[0]?.contents.length ?? 0, nodeImports, errors, inputs };
 }
