@@ -63,6 +63,7 @@ export async function loadIdentity(options: GlobalOptions, name = options.identi
   const encryptionKey = secrets.encryption
     ? { publicKey: getBytes(secrets.encryption.publicKey), privateKey: getBytes(secrets.encryption.privateKey) }
     : undefined;
+  if (!secrets.privateKey) throw new KeystoreError(`Keystore ${path} holds no Ethereum key: its account lives in a browser wallet, which the CLI cannot sign with.`);
   return { address, secrets, wallet: new Wallet(secrets.privateKey), encryptionKey };
 }
 

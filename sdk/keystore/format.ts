@@ -14,8 +14,8 @@ import { decodeBase64, encodeBase64, toUtf8Bytes, toUtf8String } from "ethers";
 import { KeystoreError } from "../errors.js";
 
 export type KeystoreSecrets = {
-  /** 0x-hex secp256k1 private key. */
-  privateKey: string;
+  /** 0x-hex secp256k1 private key; absent when the account lives in a browser wallet (EIP-1193) and the keystore keeps the rest. */
+  privateKey?: string;
   /** X25519 key pair, base64url. */
   encryption?: { publicKey: string; privateKey: string };
   /**
