@@ -91,3 +91,13 @@ describe("sdk: the docs' JSON-RPC recipe, back-to-back transactions through a ha
     expect(secrets.heKeySets?.map((k) => k.keysHash)).to.deep.equal([result.keysHash]);
   });
 });
+
+describe("docs/sdk.md shows exactly the recipes the tests run", function () {
+  it("holds docs/examples/node-recipe.ts, browser-recipe.ts and vite.config.ts verbatim, each as one ts block", async function () {
+    const docs = await readFile(join(ROOT, "docs/sdk.md"), "utf8");
+    const blocks = [...docs.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]);
+    for (const example of ["node-recipe.ts", "browser-recipe.ts", "vite.config.ts"]) {
+      expect(blocks, `docs/sdk.md lacks docs/examples/${example} as it stands`).to.include(await readFile(join(ROOT, "docs/examples", example), "utf8"));
+    }
+  });
+});
