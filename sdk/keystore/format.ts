@@ -2,7 +2,8 @@
  * The keystore format, browser-safe: one JSON document holding the secrets of one person or
  * device — the Ethereum private key, the X25519 encryption key pair and (for patients) the CKKS
  * key sets — encrypted with AES-256-GCM (WebCrypto) under a key derived from a password with
- * scrypt (@noble/hashes: WebCrypto has no scrypt). The address is the GCM additional data.
+ * scrypt (@noble/hashes in browsers: WebCrypto has no scrypt; node:crypto's under Node). The
+ * address is the GCM additional data.
  *
  * The bytes are those the CLI has always written (node:crypto scrypt + AES-GCM), so a file the
  * CLI wrote opens in a browser and a browser's backup opens in the CLI
@@ -55,7 +56,7 @@ export type KeystoreJson = {
   ciphertext: string;
 };
 
-/** N = 2^17 (~128 MiB; ~0.3 s with node:crypto, ~1 s with @noble in Node or Chromium) by default; tests pass a smaller cost. */
+/** N = 2^17 (~128 MiB; ~0.3–0.6 s with node:crypto, ~0.6–0.9 s with @noble in Node, ~1–2 s in Chromium) by default; tests pass a smaller cost. */
 export type KdfCost = { N: number; r: number; p: number };
 export const DEFAULT_KDF: KdfCost = { N: 1 << 17, r: 8, p: 1 };
 
@@ -68,9 +69,33 @@ function plain(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   return new Uint8Array(bytes);
 }
 
+type NativeScrypt = {
+  scrypt(password: string, salt: Uint8Array, keylen: number, options: KdfCost & { maxmem: number }, callback: (error: Error | null, key: Uint8Array) => void): void;
+};
+
+/**
+ * Under Node, scrypt runs on node:crypto (OpenSSL, ~0.3–0.6 s at N=2^17 against ~0.6–0.9 s for the
+ * pure-JS one: every CLI command opens a keystore), reached through `process.getBuiltinModule` —
+ * a runtime lookup, not an import, so bundles and browsers never see a Node built-in.
+ */
+const nativeCrypto = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.("node:crypto") as NativeScrypt | undefined;
+
+/**
+ * The 32-byte keystore key: scrypt over the NFKC-normalised password (so that the same password
+ * typed on two keyboards, composed or decomposed, opens the file). `portable` forces the pure-JS
+ * implementation browsers run (tests compare the two).
+ */
+export async function keystoreKeyBytes(password: string, salt: Uint8Array, cost: KdfCost, options: { portable?: boolean } = {}): Promise<Uint8Array> {
+  const normalized = password.normalize("NFKC");
+  const params = { N: cost.N, r: cost.r, p: cost.p, maxmem: 256 * cost.N * cost.r + 1024 * 1024 };
+  if (nativeCrypto && !options.portable) {
+    return new Promise((resolve, reject) => nativeCrypto.scrypt(normalized, salt, 32, params, (error, key) => (error ? reject(error) : resolve(new Uint8Array(key)))));
+  }
+  return scryptAsync(normalized, salt, { ...params, dkLen: 32 });
+}
+
 async function deriveKey(password: string, salt: Uint8Array, cost: KdfCost, usage: KeyUsage): Promise<CryptoKey> {
-  // NFKC so that the same password typed on two keyboards (composed or decomposed) opens the file.
-  const bytes = await scryptAsync(password.normalize("NFKC"), salt, { ...cost, dkLen: 32, maxmem: 256 * cost.N * cost.r + 1024 * 1024 });
+  const bytes = plain(await keystoreKeyBytes(password, salt, cost));
   try {
     return await crypto.subtle.importKey("raw", bytes, "AES-GCM", false, [usage]);
   } finally {

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { expect } from "chai";
 
 import { KeystoreError } from "../../sdk/errors.js";
-import { decryptKeystore, encryptKeystore, parseKeystore, serializeKeystore, type KeystoreJson, type KeystoreSecrets } from "../../sdk/keystore/format.js";
+import { decryptKeystore, encryptKeystore, keystoreKeyBytes, parseKeystore, serializeKeystore, type KeystoreJson, type KeystoreSecrets } from "../../sdk/keystore/format.js";
 import { deleteHeKeySet, keystoreAddress, readKeystore, saveHeKeySet, writeKeystore } from "../../sdk/keystore/file.js";
 
 const FIXTURES = new URL("./fixtures/", import.meta.url);
@@ -50,9 +50,7 @@ describe("sdk keystore format: byte-compatible with the CLI's node:crypto keysto
 
   it("opens the keystores written by the old code (default cost N=2^17, and a small cost with a non-ASCII password)", async function () {
     const defaultCost = await readFile(new URL("keystore-v1-default-kdf.json", FIXTURES), "utf8");
-    const started = performance.now();
     const opened = await decryptKeystore(defaultCost, "correct horse battery staple");
-    process.stdout.write(`      (scrypt N=2^17 with @noble/hashes: ${Math.round(performance.now() - started)} ms)\n`);
     expect(opened).to.deep.equal({ address: FIXTURE_ADDRESS, secrets: FIXTURE_SECRETS, kdf: { N: 1 << 17, r: 8, p: 1 } });
     const small = await decryptKeystore(await readFile(new URL("keystore-v1-small-kdf.json", FIXTURES), "utf8"), "pässwörd ﬁ");
     expect(small.secrets).to.deep.equal(FIXTURE_SECRETS);
@@ -68,6 +66,20 @@ describe("sdk keystore format: byte-compatible with the CLI's node:crypto keysto
     expect(nodeCryptoKeystore.open(written, "pässwörd")).to.deep.equal(FIXTURE_SECRETS);
     const legacy = nodeCryptoKeystore.seal(FIXTURE_ADDRESS, FIXTURE_SECRETS, "pässwörd");
     expect((await decryptKeystore(serializeKeystore(legacy), "pässwörd")).secrets).to.deep.equal(FIXTURE_SECRETS);
+  });
+
+  it("derives the same key with node:crypto (Node) and @noble/hashes (what browsers run)", async function () {
+    const salt = new Uint8Array(32).map((_, i) => i);
+    for (const cost of [FAST_KDF, { N: 1 << 17, r: 8, p: 1 }]) {
+      const started = performance.now();
+      const portable = await keystoreKeyBytes("pässwörd ﬁ", salt, cost, { portable: true });
+      const portableMs = performance.now() - started;
+      const native = await keystoreKeyBytes("pässwörd ﬁ", salt, cost);
+      const nativeMs = performance.now() - started - portableMs;
+      expect(Buffer.from(native).toString("hex")).to.equal(Buffer.from(portable).toString("hex"));
+      expect(Buffer.from(native)).to.deep.equal(scryptSync("pässwörd fi", salt, 32, { ...cost, maxmem: 256 * cost.N * cost.r + 1024 * 1024 }));
+      if (cost.N === 1 << 17) process.stdout.write(`      (scrypt N=2^17: @noble ${Math.round(portableMs)} ms, node:crypto ${Math.round(nativeMs)} ms)\n`);
+    }
   });
 
   it("refuses a wrong password, an altered ciphertext, another address as AAD and a malformed document, with KeystoreError", async function () {
