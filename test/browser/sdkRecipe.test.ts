@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { extname, join } from "node:path";
 
 import { expect } from "chai";
-import { Contract, JsonRpcProvider, Wallet } from "ethers";
+import { JsonRpcProvider, Wallet } from "ethers";
 import { pino } from "pino";
 import { build } from "vite";
 
@@ -13,7 +13,7 @@ import { startGatewayService, type GatewayService } from "../../gateway/service.
 import { decryptKeystore } from "../../sdk/keystore/format.js";
 import { writeKeystore } from "../../sdk/keystore/file.js";
 import { loadDeployment } from "../../sdk/node.js";
-import type { MedCipherAddresses } from "../../protocol/contracts.js";
+import { connectContracts, type MedCipherAddresses } from "../../protocol/contracts.js";
 import { ROOT } from "../cli/harness.js";
 import { npmDeploy, removeJournals, startHardhatNode, type HardhatNode } from "../deploy/hardhatNode.js";
 import { describeInBrowser } from "./harness.js";
@@ -117,9 +117,8 @@ describeInBrowser("sdk: the docs' browser recipe in Chromium (Vite build, Indexe
 
   async function checkOnChain(result: RecipeResult): Promise<void> {
     const provider = new JsonRpcProvider(node.url, undefined, { cacheTimeout: -1 });
-    const identity = new Contract(addresses.IdentityRegistry, ["function keySetOf(address) view returns (bytes32 keysHash, bytes32 paramSetId)"], provider);
-    const [keysHash] = (await identity.getFunction("keySetOf")(result.address)) as [string];
-    expect(keysHash.toLowerCase()).to.equal(result.keysHash.toLowerCase());
+    const keySet: { keysHash: string } = await connectContracts(addresses, provider).identity.getFunction("keySetOf")(result.address);
+    expect(keySet.keysHash.toLowerCase()).to.equal(result.keysHash.toLowerCase());
     expect(result.consents).to.deep.equal([{ grantee: clinician, active: true }]);
     provider.destroy();
   }
