@@ -3,46 +3,16 @@
  * (and the CLI's exit codes) can tell them apart without reading messages.
  */
 import { BaseError } from "../core/errors.js";
+import { describeRevert, type JsonValue } from "../protocol/revert.js";
 
-/** The gateway refused a request; `code` is the gateway's (e.g. GATEWAY_FORBIDDEN), `status` its HTTP status. */
-export class GatewayRequestError extends BaseError {
-  override name = "GatewayRequestError";
-  readonly status: number;
-  constructor(status: number, code: string, message: string, details?: Record<string, unknown>) {
-    super(message, { code, details: { status, ...details } });
-    this.status = status;
-  }
-}
-
-/** A response was not signed by the expected gateway key: forged, tampered or a wrong gateway. */
-export class GatewaySignatureError extends BaseError {
-  override name = "GatewaySignatureError";
-  constructor(details: { expected: string; recovered?: string; url: string }) {
-    super("Gateway response signature is missing or not from the registered gateway key.", { code: "SDK_GATEWAY_SIGNATURE", details });
-  }
-}
+// The gateway client's errors live with it in protocol/ (the oracle uses the client too).
+export { GatewayRequestError, GatewaySignatureError, GatewayUnavailableError, IntegrityError, InvalidInputError } from "../protocol/errors.js";
 
 /** The gateway's key is not registered on-chain (no GATEWAY_ROLE): its signatures prove nothing. */
 export class UntrustedGatewayError extends BaseError {
   override name = "UntrustedGatewayError";
   constructor(details: { gateway: string; url: string }) {
     super(`Gateway ${details.gateway} at ${details.url} does not hold GATEWAY_ROLE on this chain.`, { code: "SDK_GATEWAY_UNTRUSTED", details });
-  }
-}
-
-/** The gateway could not be reached or answered something that is not the protocol. */
-export class GatewayUnavailableError extends BaseError {
-  override name = "GatewayUnavailableError";
-  constructor(url: string, cause?: unknown) {
-    super(`Gateway at ${url} is unreachable or answered outside the protocol.`, { code: "SDK_GATEWAY_UNAVAILABLE", details: { url }, cause });
-  }
-}
-
-/** Downloaded bytes do not hash to the id (or commitment) the chain names. */
-export class IntegrityError extends BaseError {
-  override name = "IntegrityError";
-  constructor(what: string, details: Record<string, unknown>) {
-    super(`${what} does not match its on-chain hash.`, { code: "SDK_INTEGRITY", details });
   }
 }
 
@@ -75,19 +45,20 @@ export class ReadingsParseError extends BaseError {
   }
 }
 
-/** The input does not meet what an action needs (unknown device, missing key …). */
-export class InvalidInputError extends BaseError {
-  override name = "InvalidInputError";
-  constructor(message: string, details?: Record<string, unknown>) {
-    super(message, { code: "SDK_INVALID_INPUT", details });
-  }
-}
-
-/** A contract call reverted; `reason` is the custom error name when the ABI knows it. */
+/**
+ * A contract call or transaction failed on-chain. `details.reason` is the decoded custom error's
+ * name (`NoSponsor`, `AccessControlUnauthorizedAccount`, `Error`, `Panic`, `OutOfGas`,
+ * `InsufficientFunds` …) and `details.args` its arguments by name, JSON-safe (bigints as strings).
+ */
 export class ChainError extends BaseError {
   override name = "ChainError";
-  constructor(action: string, reason: string, cause?: unknown) {
-    super(`${action} failed on-chain: ${reason}.`, { code: "SDK_CHAIN_REVERT", details: { action, reason }, cause });
+  readonly reason: string;
+  readonly args: Record<string, JsonValue>;
+  constructor(action: string, reason: string, cause?: unknown, options: { args?: Record<string, JsonValue>; message?: string } = {}) {
+    const args = options.args ?? {};
+    super(options.message ?? `${action} failed on-chain: ${describeRevert({ reason, args })}.`, { code: "SDK_CHAIN_REVERT", details: { action, reason, args }, cause });
+    this.reason = reason;
+    this.args = args;
   }
 }
 

@@ -8,9 +8,8 @@ import { KeySetMismatchError } from "./errors.js";
 
 /** The patient's current key set on-chain (lower-case hex; ZeroHash when not registered). */
 export async function currentKeysHash(client: Pick<MedCipherClient, "contracts">, patient: string): Promise<string> {
-  // getFunction / getEvent: the same call whether the contract is typed from its ABI or not.
-  const keySet: { keysHash: string } = await client.contracts.identity.getFunction("keySetOf")(patient);
-  return keySet.keysHash.toLowerCase();
+  const [keysHash] = await client.contracts.identity.keySetOf(patient);
+  return keysHash.toLowerCase();
 }
 
 /**
@@ -20,9 +19,8 @@ export async function currentKeysHash(client: Pick<MedCipherClient, "contracts">
  */
 export async function requestKeysHash(client: Pick<MedCipherClient, "contracts">, requestId: string, patient: string): Promise<string> {
   const router = client.contracts.router;
-  const [log] = await router.queryFilter(router.getEvent("PredictionRequested")(requestId));
-  const args = (log as { args?: { getValue(name: string): unknown } } | undefined)?.args;
-  return args ? String(args.getValue("keysHash")).toLowerCase() : currentKeysHash(client, patient);
+  const [log] = await router.queryFilter(router.filters.PredictionRequested(requestId));
+  return log ? log.args.keysHash.toLowerCase() : currentKeysHash(client, patient);
 }
 
 /** Throws `KeySetMismatchError` unless `actual` is `expected`. */

@@ -9,8 +9,7 @@ export * from "./index.js";
 export { loadDeployment } from "./node/deployment.js";
 export { modelFiles, DEFAULT_MODEL_DIRECTORY } from "./node/models.js";
 export { writeKeystore, readKeystore, keystoreAddress, saveHeKeySet, deleteHeKeySet } from "./keystore/file.js";
-// TODO(integrator): once helper "crypto" lands sdk/node/transport.ts, re-export its node:http
-// keep-alive transport here: export { createNodeHttpTransport } from "./node/transport.js";
+export { createNodeHttpTransport } from "./node/transport.js";
 
 /**
  * `createMedCipherClient` of the browser entry, with the repository's models/ folder as the

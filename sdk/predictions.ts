@@ -52,10 +52,9 @@ export type ModelSources = {
 
 /** The registry's record of a model. `InvalidInputError` when there is none. */
 export async function readRegisteredModel(client: { contracts: Pick<MedCipherContracts, "models"> }, modelId: number): Promise<RegisteredModelSpec> {
-  const model: { spec: { name: string; version: string; weightsHash: string; weightsUri: string; paramSetId: string; encodingSpecHash: string }; retiredAt: bigint } =
-    await client.contracts.models.getFunction("modelOf")(modelId).catch((error: unknown) => {
-      throw new InvalidInputError(`No model ${modelId} in the registry.`, { modelId, cause: String(error) });
-    });
+  const model = await client.contracts.models.modelOf(modelId).catch((error: unknown) => {
+    throw new InvalidInputError(`No model ${modelId} in the registry.`, { modelId, cause: String(error) });
+  });
   const { name, version, weightsHash, weightsUri, paramSetId, encodingSpecHash } = model.spec;
   return { modelId, name, version, weightsHash, weightsUri, encodingSpecHash, paramSetId: paramSetIdFromBytes32(paramSetId), active: model.retiredAt === 0n };
 }

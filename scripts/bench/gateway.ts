@@ -40,6 +40,7 @@ type WorkerReport = { latenciesMs: number[]; errors: Record<string, number>; mea
 async function clientWorker(): Promise<void> {
   const { Wallet } = await import("ethers");
   const { createGatewayClient } = await import("../../sdk/gateway/client.js");
+  const { createNodeHttpTransport } = await import("../../sdk/node/transport.js");
   parentPort!.once("message", async (job: WorkerJob) => {
     const latenciesMs: number[] = [];
     /** [start of the read after the warm-up, its latency] in ms, for BENCH_TRACE. */
@@ -51,7 +52,7 @@ async function clientWorker(): Promise<void> {
     const measureFrom = start + job.warmupMs;
     const end = measureFrom + job.measureMs;
     await Promise.all(job.clientKeys.map(async (key, index) => {
-      const client = createGatewayClient({ url: job.url, signer: new Wallet(key), chainId: job.chainId, gatewayAddress: job.gatewayAddress, session: job.session });
+      const client = createGatewayClient({ url: job.url, signer: new Wallet(key), chainId: job.chainId, gatewayAddress: job.gatewayAddress, session: job.session, transport: createNodeHttpTransport() });
       let i = index;
       while (performance.now() < end) {
         const blobId = job.blobIds[i++ % job.blobIds.length]!;
@@ -163,7 +164,7 @@ async function main(): Promise<void> {
   clearInterval(producer);
   const accessLogLines = (await readFile(gateway.logFile, "utf8")).split("\n").filter((line) => line.includes('"msg":"request"')).length;
   const gatewayExitCode = await gateway.stop();
-  const anchoredHead = await connectContracts(addresses, ethers.provider).auditAnchor.latestHead!(gatewayKey.address) as { entryCount: bigint };
+  const anchoredHead = await connectContracts(addresses, ethers.provider).auditAnchor.latestHead(gatewayKey.address);
   await rpc.close();
   await connection.close();
   if (gatewayExitCode !== 0) throw new Error(`the gateway exited with ${gatewayExitCode} on SIGTERM`);

@@ -15,15 +15,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { encodeBytes32String, hexlify, Interface, randomBytes, Wallet } from "ethers";
+import { encodeBytes32String, hexlify, randomBytes, Wallet } from "ethers";
 import { network } from "hardhat";
 
 import { sha256Hex } from "../../core/hash.js";
 import { deployMedCipher, OutputKind, sponsorPatients } from "../../deploy/local.js";
 import { FheClient } from "../../fhe/client.js";
-import { loadModel } from "../../fhe/model.js";
+import { loadModel } from "../../fhe/modelFile.js";
+import { operatorInterface, routerInterface } from "../../oracle/chain/abi.js";
 import { Category } from "../../protocol/codes.js";
 import { createGatewayClient } from "../../sdk/gateway/client.js";
+import { createNodeHttpTransport } from "../../sdk/node/transport.js";
 import { startGatewayProcess } from "./gatewayProcess.js";
 import { cpuSecondsOf, peakRssMiB } from "./proc.js";
 
@@ -44,14 +46,6 @@ const SETTLE_TIMEOUT_MS = 120_000;
  */
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 20);
 
-const routerInterface = new Interface([
-  "function requestPrediction(address patient, uint32 modelId, bytes32 inputHash, string inputUri) returns (bytes32)",
-  "event PredictionRequested(bytes32 indexed requestId, address indexed patient, uint32 indexed modelId, address requester, bytes32 inputHash, string inputUri, bytes32 keysHash, uint256 payment, uint40 expiresAt)",
-  "event PredictionFulfilled(bytes32 indexed requestId, address indexed patient, bytes32 resultHash, string resultUri, bool onChain)",
-  "event PredictionFailed(bytes32 indexed requestId, address indexed patient, uint16 failureCode)",
-  "event PredictionRefused(bytes32 indexed requestId, address indexed patient, address requester, uint16 reasonCode)",
-]);
-const operatorInterface = new Interface(["event OracleResponse(bytes32 indexed requestId)"]);
 
 const log = (message: string) => console.log(`[bench:oracle] ${message}`);
 
@@ -159,7 +153,7 @@ async function main(): Promise<void> {
     const fhe = await FheClient.generate("ckks-2048-v1");
     const keys = fhe.evaluationKeys();
     const keysHash = sha256Hex(keys);
-    const client = createGatewayClient({ url: gatewayUrl, signer: wallet, chainId, gatewayAddress: gatewayKey.address });
+    const client = createGatewayClient({ url: gatewayUrl, signer: wallet, chainId, gatewayAddress: gatewayKey.address, transport: createNodeHttpTransport() });
     await (await suite.identity.connect(wallet.connect(connection.ethers.provider)).registerPatient(keysHash, encodeBytes32String("ckks-2048-v1"), `${gatewayUrl}/v1/blobs/${keysHash}`, hexlify(randomBytes(32)))).wait();
     await client.put(keys, { owner: wallet.address, kind: "he-keys", category: Category.PREDICTION });
     await sponsorPatients(suite, [wallet.address], 100n * 10n ** 18n);

@@ -32,7 +32,7 @@ export type GetPredictionResultReturnType = { requestId: string; modelId: number
  * const { predictions } = await getPredictionResult(patientClient, { requestId, fhe, keysHash });
  */
 export async function getPredictionResult(client: MedCipherClient, parameters: GetPredictionResultParameters): Promise<GetPredictionResultReturnType> {
-  const request: { patient: string; modelId: bigint; status: bigint; failureCode: bigint; inputHash: string; resultHash: string } = await client.contracts.router.getFunction("getRequest")(parameters.requestId);
+  const request = await client.contracts.router.getRequest(parameters.requestId);
   if (Number(request.status) !== RequestStatus.Fulfilled) throw new PredictionNotFulfilledError(parameters.requestId, Number(request.status), Number(request.failureCode));
   // A wrong key set "decrypts" to noise that reads as a confident answer: refuse before decrypting.
   const keysHash = await requestKeysHash(client, parameters.requestId, request.patient);

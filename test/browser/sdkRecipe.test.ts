@@ -117,7 +117,7 @@ describeInBrowser("sdk: the docs' browser recipe in Chromium (Vite build, Indexe
 
   async function checkOnChain(result: RecipeResult): Promise<void> {
     const provider = new JsonRpcProvider(node.url, undefined, { cacheTimeout: -1 });
-    const keySet: { keysHash: string } = await connectContracts(addresses, provider).identity.getFunction("keySetOf")(result.address);
+    const keySet = await connectContracts(addresses, provider).identity.keySetOf(result.address);
     expect(keySet.keysHash.toLowerCase()).to.equal(result.keysHash.toLowerCase());
     expect(result.consents).to.deep.equal([{ grantee: clinician, active: true }]);
     provider.destroy();
