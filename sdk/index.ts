@@ -61,5 +61,4 @@ export {
 export { currentKeysHash, requestKeysHash } from "./keySets.js";
 export { connectJsonRpc, connectBrowserWallet, type ConnectJsonRpcOptions } from "./wallets.js";
 export { configureSeal, type SealLoadOptions } from "../fhe/seal.js";
-// TODO(integrator): from helper "crypto"'s browser-safe client entry of fhe/ once it exists.
-export { FheClient, FhePublicEncryptor, type Prediction } from "../fhe/client.js";
+export { FheClient, FhePublicEncryptor, type Prediction } from "../fhe/client-entry.js";

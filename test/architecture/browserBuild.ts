@@ -29,15 +29,7 @@ export function isNodeSealLoaderImport(entry: NodeImport): boolean {
 
 export type BrowserBundle = { code: string; bytes: number; nodeImports: NodeImport[]; errors: string[]; inputs: string[] };
 
-export type BundleOptions = {
-  minify?: boolean;
-  /**
-   * Replace each Node built-in with an empty CommonJS module instead of leaving the import in.
-   * For browser tests of one feature (e.g. the SEAL wasm URL) that must run while another part of
-   * the graph still imports Node; the import-graph and bundle tests never use it.
-   */
-  stubNodeBuiltins?: boolean;
-};
+export type BundleOptions = { minify?: boolean };
 
 /** Bundles `contents` (TypeScript, resolved from the repository root) for the browser. */
 export async function bundleForBrowser(contents: string, options: BundleOptions = {}): Promise<BrowserBundle> {
@@ -49,11 +41,10 @@ export async function bundleForBrowser(contents: string, options: BundleOptions 
         if (!isNodeBuiltin(args.path)) return undefined;
         const entry = { path: args.path, importer: args.importer.replace(REPO_ROOT, ""), kind: args.kind };
         nodeImports.push(entry);
-        if (options.stubNodeBuiltins && !isNodeSealLoaderImport(entry)) return { path: args.path, namespace: "node-stub" };
         // Kept external only so that the build goes on and every offender is listed; the tests fail on them.
         return { path: args.path, external: true };
       });
-      build.onLoad({ filter: /.*/, namespace: "node-stub" }, () => ({ contents: "module.exports = {};", loader: "js" }));
+
     },
   };
   const result = await build({
