@@ -11,6 +11,7 @@ import { connectContracts, type MedCipherAddresses } from "../../protocol/contra
 import { GRANT_CONSENT_TYPES, medCipherDomain, REVOKE_CONSENT_TYPES } from "../../protocol/typedData.js";
 import type { SignedConsentGrant } from "../../sdk/actions/signConsentGrant.js";
 import type { SignedConsentRevocation } from "../../sdk/actions/signConsentRevocation.js";
+import { revertName } from "../../sdk/chain/resign.js";
 import { sendTransaction } from "../../sdk/chain/send.js";
 import { ChainError } from "../../sdk/errors.js";
 import { AppBadRequestError, RelayRevertedError, RelaySignatureError } from "./errors.js";
@@ -46,7 +47,10 @@ export function createConsentRelay(options: { relayer: Signer; addresses: MedCip
           : consent.revokeConsentBySig!(request.patient, request.grantee, request.purpose, BigInt(request.nonce), request.deadline, request.signature)));
         return { kind: request.kind, transactionHash: receipt.hash, blockNumber: receipt.blockNumber };
       } catch (error) {
-        if (error instanceof ChainError) throw new RelayRevertedError({ kind: request.kind, reason: String(error.details.reason) }, error);
+        if (error instanceof ChainError) {
+          // The custom error's name, decoded from the revert data with the ConsentManager's ABI.
+          throw new RelayRevertedError({ kind: request.kind, reason: revertName(error, consent.interface) ?? String(error.details.reason) }, error);
+        }
         throw error;
       }
     },

@@ -1,0 +1,197 @@
+/**
+ * `npm run app`'s stack, from the outside, as the dapp in a page meets it: config.json from the
+ * app's origin, the chain over JSON-RPC (with the app origin's preflight), the model artifacts
+ * behind the registered weightsUri, the demo accounts' backups, the dev faucet and the consent
+ * relay landing a patient's signed grant and revocation. All real: EDR chain, HTTP on loopback.
+ */
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { request as httpRequest } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { expect } from "chai";
+import { JsonRpcProvider, Wallet } from "ethers";
+
+import { weightsHash, type ModelArtifact } from "../../fhe/model.js";
+import { Category, Purpose } from "../../protocol/codes.js";
+import { connectContracts } from "../../protocol/contracts.js";
+import { signConsentGrant } from "../../sdk/actions/signConsentGrant.js";
+import { signConsentRevocation } from "../../sdk/actions/signConsentRevocation.js";
+import { createMedCipherClient, type MedCipherClient } from "../../sdk/client.js";
+import { readKeystore } from "../../sdk/keystore.js";
+import type { AppConfig } from "../../scripts/app/config.js";
+import { startAppStack, type AppStack } from "../../scripts/app/stack.js";
+
+const postJson = async (url: string, body: unknown) => {
+  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> & { error?: { code: string; message: string; details?: Record<string, unknown> } } };
+};
+
+/** A CORS preflight as Chromium sends it before a JSON POST (node:http: fetch() cannot set Origin). */
+function preflight(url: string, origin: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: "OPTIONS", headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "content-type" } }, (res) => {
+      res.resume();
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+describe("npm run app: the local stack", function () {
+  this.timeout(180_000);
+  let stack: AppStack;
+  let config: AppConfig;
+  let provider: JsonRpcProvider;
+  let keystoreDir: string;
+
+  before(async function () {
+    stack = await startAppStack({ port: 0 });
+    config = stack.config;
+    // What the page does: a JSON-RPC provider that caches nothing (nonces stay fresh).
+    provider = new JsonRpcProvider(config.rpcUrl, undefined, { cacheTimeout: -1, staticNetwork: true });
+    keystoreDir = await mkdtemp(join(tmpdir(), "medcipher-app-test-"));
+  });
+  after(async function () {
+    provider?.destroy();
+    await stack?.stop();
+    if (keystoreDir) await rm(keystoreDir, { recursive: true, force: true });
+  });
+
+  /** The demo identity's backup, fetched as the page would and opened with the password config.json gives. */
+  async function demoWallet(who: "patient" | "clinician"): Promise<Wallet> {
+    const identity = config.demo![who];
+    const response = await fetch(identity.keystoreUrl);
+    expect(response.status).to.equal(200);
+    const file = join(keystoreDir, `${who}.json`);
+    await writeFile(file, new Uint8Array(await response.arrayBuffer()));
+    const { address, secrets } = await readKeystore(file, identity.password);
+    expect(address).to.equal(identity.address);
+    expect(secrets.encryption?.publicKey).to.equal(identity.encryptionPublicKey);
+    return new Wallet(secrets.privateKey, provider);
+  }
+
+  it("serves config.json from the app origin with the chain, contracts, gateway, services, models and demo accounts", async function () {
+    const response = await fetch(`${stack.appUrl}/config.json`);
+    expect(response.status).to.equal(200);
+    expect(response.headers.get("content-type")).to.include("application/json");
+    const served = (await response.json()) as AppConfig;
+    expect(served).to.deep.equal(JSON.parse(JSON.stringify(config)));
+    expect(served.chainId).to.equal(Number((await provider.getNetwork()).chainId));
+    expect(served.faucetUrl).to.equal(`${stack.appUrl}/faucet`);
+    expect(served.relayUrl).to.equal(`${stack.appUrl}/relay/consent`);
+    expect(served.models.map((m) => m.name).sort()).to.deep.equal(["heart-disease-lr-v1", "maternal-risk-v1"]);
+    for (const model of served.models) expect(model.features.length, model.name).to.be.greaterThan(0);
+    // Until app/dist is built, the origin serves a placeholder page (the app test builds it).
+    expect((await fetch(`${stack.appUrl}/`)).status).to.equal(200);
+  });
+
+  it("answers the app origin's JSON-RPC preflight, and the gateway's, and nobody else's", async function () {
+    const allowed = await preflight(config.rpcUrl, stack.appUrl);
+    expect(allowed.status).to.equal(204);
+    expect(allowed.headers["access-control-allow-origin"]).to.equal(stack.appUrl);
+    const other = await preflight(config.rpcUrl, "http://127.0.0.1:1");
+    expect(other.headers["access-control-allow-origin"]).to.equal(undefined);
+    const gateway = await preflight(`${config.gatewayUrl}/v1/info`, stack.appUrl);
+    expect(gateway.status).to.equal(204);
+    expect(gateway.headers["access-control-allow-origin"]).to.equal(stack.appUrl);
+    expect((await preflight(`${config.gatewayUrl}/v1/info`, "http://127.0.0.1:1")).status).to.equal(403);
+  });
+
+  it("serves each registered model's artifact at its weightsUri, matching the on-chain weights hash", async function () {
+    const { models } = connectContracts(config.addresses, provider);
+    for (const model of config.models) {
+      const [spec] = (await models.modelOf!(model.modelId)) as [{ name: string; weightsHash: string; weightsUri: string }];
+      expect(spec.name).to.equal(model.name);
+      const response = await fetch(new URL(spec.weightsUri, config.modelBaseUrl));
+      expect(response.status, spec.weightsUri).to.equal(200);
+      const artifact = (await response.json()) as ModelArtifact;
+      expect(weightsHash(artifact)).to.equal(spec.weightsHash);
+    }
+  });
+
+  it("has an onboarded demo patient (registered key set, bound device, anchored readings) and a demo clinician holding PROVIDER_ROLE", async function () {
+    const patient = await demoWallet("patient");
+    const clinician = await demoWallet("clinician");
+    const { identity, records } = connectContracts(config.addresses, provider);
+    expect(await identity.isPatient!(patient.address)).to.equal(true);
+    const [keysHash] = (await identity.keySetOf!(patient.address)) as [string];
+    expect(BigInt(keysHash)).to.not.equal(0n);
+    expect(await identity.hasRole!(await identity.PROVIDER_ROLE!(), clinician.address)).to.equal(true);
+    expect(await provider.getBalance(clinician.address)).to.be.greaterThan(0n);
+    const anchored = await records.queryFilter!(records.filters!.BatchAnchored!(null, patient.address));
+    expect(anchored.length, "the wearable's readings were anchored as a batch").to.be.greaterThan(0);
+  });
+
+  it("the dev faucet funds a fresh address with 1 ETH and a prediction budget, and refuses what is not an address", async function () {
+    const fresh = Wallet.createRandom();
+    const funded = await postJson(config.faucetUrl!, { address: fresh.address });
+    expect(funded.status).to.equal(200);
+    expect(funded.body.amountWei).to.equal(10n ** 18n + "");
+    expect(funded.body.note).to.include("development");
+    expect(await provider.getBalance(fresh.address)).to.equal(10n ** 18n);
+    const { router } = connectContracts(config.addresses, provider);
+    expect(((await router.accountOf!(fresh.address)) as { sponsorBudget: bigint }).sponsorBudget).to.be.greaterThan(0n);
+    const bad = await postJson(config.faucetUrl!, { address: "0x1234" });
+    expect(bad.status).to.equal(400);
+    expect(bad.body.error!.code).to.equal("APP_BAD_REQUEST");
+  });
+
+  describe("the consent relay", function () {
+    let patient: MedCipherClient;
+    let clinicianAddress: string;
+
+    before(async function () {
+      patient = await createMedCipherClient({ account: await demoWallet("patient"), addresses: config.addresses });
+      clinicianAddress = config.demo!.clinician.address;
+    });
+
+    const hasAccess = () => connectContracts(config.addresses, provider).consent.hasAccess!(clinicianAddress, patient.address, Category.VITAL_SIGNS, Purpose.TREAT) as Promise<boolean>;
+
+    it("lands the patient's signed grant from the relayer's account (the patient pays nothing), then the signed revocation", async function () {
+      const balanceBefore = await provider.getBalance(patient.address);
+      expect(await hasAccess()).to.equal(false);
+      const now = (await provider.getBlock("latest"))!.timestamp;
+      const grant = await signConsentGrant(patient, { grantee: clinicianAddress, purpose: Purpose.TREAT, categories: [Category.VITAL_SIGNS], validUntil: now + 7 * 86_400 });
+      const granted = await postJson(config.relayUrl, grant);
+      expect(granted.status, JSON.stringify(granted.body)).to.equal(200);
+      expect(granted.body.kind).to.equal("grant");
+      const receipt = await provider.getTransactionReceipt(granted.body.transactionHash as string);
+      expect(receipt!.status).to.equal(1);
+      expect(receipt!.from).to.not.equal(patient.address);
+      expect(await hasAccess()).to.equal(true);
+
+      const revocation = await signConsentRevocation(patient, { grantee: clinicianAddress, purpose: Purpose.TREAT });
+      const revoked = await postJson(config.relayUrl, revocation);
+      expect(revoked.status, JSON.stringify(revoked.body)).to.equal(200);
+      expect(await hasAccess()).to.equal(false);
+      expect(await provider.getBalance(patient.address)).to.equal(balanceBefore);
+    });
+
+    it("refuses, before sending anything, a grant whose signature is not the patient's, and names what is malformed", async function () {
+      const now = (await provider.getBlock("latest"))!.timestamp;
+      const grant = await signConsentGrant(patient, { grantee: clinicianAddress, purpose: Purpose.TREAT, categories: [Category.VITAL_SIGNS], validUntil: now + 86_400 });
+      const blockBefore = await provider.getBlockNumber();
+      const forged = await postJson(config.relayUrl, { ...grant, validUntil: grant.validUntil + 365 * 86_400 });
+      expect(forged.status).to.equal(400);
+      expect(forged.body.error!.code).to.equal("APP_RELAY_BAD_SIGNATURE");
+      expect(forged.body.error!.message).to.include(patient.address);
+      const malformed = await postJson(config.relayUrl, { kind: "grant", patient: "nobody", chainId: 1 });
+      expect(malformed.status).to.equal(400);
+      const problems = (malformed.body.error!.details!.problems as string[]).join("\n");
+      expect(problems).to.include("patient must be an address").and.to.include("signature must be").and.to.include("signed for chain 1");
+      expect(await provider.getBlockNumber()).to.equal(blockBefore);
+    });
+
+    it("returns the contract's reason when the chain refuses a relayed consent (a signature replayed after use)", async function () {
+      const now = (await provider.getBlock("latest"))!.timestamp;
+      const grant = await signConsentGrant(patient, { grantee: clinicianAddress, purpose: Purpose.TREAT, categories: [Category.VITAL_SIGNS], validUntil: now + 86_400 });
+      expect((await postJson(config.relayUrl, grant)).status).to.equal(200);
+      const replayed = await postJson(config.relayUrl, grant);
+      expect(replayed.status).to.equal(422);
+      expect(replayed.body.error!.code).to.equal("APP_RELAY_REVERTED");
+      expect(replayed.body.error!.details!.reason).to.equal("InvalidSigner");
+    });
+  });
+});
