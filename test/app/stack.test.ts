@@ -4,6 +4,8 @@
  * behind the registered weightsUri, the demo accounts' backups, the dev faucet and the consent
  * relay landing a patient's signed grant and revocation. All real: EDR chain, HTTP on loopback.
  */
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
@@ -193,5 +195,39 @@ describe("npm run app: the local stack", function () {
       expect(replayed.body.error!.code).to.equal("APP_RELAY_REVERTED");
       expect(replayed.body.error!.details!.reason).to.equal("InvalidSigner");
     });
+  });
+});
+
+describe("npm run app (the process)", function () {
+  this.timeout(120_000);
+
+  it("prints the app URL once ready, serves config.json, and stops everything cleanly on Ctrl-C (SIGINT), removing its files", async function () {
+    const child = spawn(process.execPath, ["--import", "tsx", "scripts/app.ts", "--port", "0", "--rpc-port", "0", "--gateway-port", "0"], {
+      cwd: new URL("../..", import.meta.url).pathname, stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => { output += chunk.toString(); });
+    child.stderr.on("data", (chunk: Buffer) => { output += chunk.toString(); });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setInterval(() => {
+          if (output.includes("Ctrl-C stops everything")) { clearInterval(timer); resolve(); }
+          if (child.exitCode !== null) { clearInterval(timer); reject(new Error(`npm run app exited early:\n${output}`)); }
+        }, 100);
+      });
+      const appUrl = /Open (http:\/\/127\.0\.0\.1:\d+)/.exec(output)![1]!;
+      const dataDir = /files +(\S+)/.exec(output)![1]!;
+      const config = (await (await fetch(`${appUrl}/config.json`)).json()) as AppConfig;
+      expect(config.demo!.patient.password).to.equal("medcipher-demo");
+      expect(existsSync(dataDir)).to.equal(true);
+      child.kill("SIGINT");
+      expect(await exited).to.equal(0);
+      expect(output).to.include("stopped.");
+      expect(existsSync(dataDir), "the temporary data directory is removed").to.equal(false);
+      await fetch(`${appUrl}/config.json`).then(() => expect.fail("the app origin still answers"), () => undefined);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    }
   });
 });
