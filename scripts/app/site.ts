@@ -68,9 +68,13 @@ export async function startAppSite(options: { port: number; host?: string; appDi
     const file = routes?.files()[path];
     if (file) return sendBytes(res, 200, file, CONTENT_TYPES[extname(path)] ?? "application/octet-stream");
     if (path.startsWith("/models/") && extname(path) === ".json") return sendFile(res, options.modelDir, path.slice("/models".length));
+    // Browsers ask for a favicon on every page; 204 when the app has none keeps consoles free of 404s.
+    if (path === "/favicon.ico" && !(appBuilt && (await stat(join(options.appDist, "favicon.ico")).then(() => true, () => false)))) {
+      res.writeHead(204).end();
+      return;
+    }
     if (!appBuilt) {
       if (path === "/" || path === "/index.html") return sendBytes(res, 200, new TextEncoder().encode(PLACEHOLDER_PAGE), CONTENT_TYPES[".html"]!);
-      if (path === "/favicon.ico") { res.writeHead(204).end(); return; }
       return sendJson(res, 404, errorBody("APP_NOT_FOUND", `No file ${path} (the app is not built).`));
     }
     // A path without an extension is a route of the single-page app: its index.html.

@@ -22,7 +22,12 @@ import { signConsentRevocation } from "../../sdk/actions/signConsentRevocation.j
 import { createMedCipherClient, type MedCipherClient } from "../../sdk/client.js";
 import { readKeystore } from "../../sdk/keystore.js";
 import type { AppConfig } from "../../scripts/app/config.js";
+import { PLACEHOLDER_PAGE, startAppSite } from "../../scripts/app/site.js";
 import { startAppStack, type AppStack } from "../../scripts/app/stack.js";
+import { describeInBrowser } from "../browser/harness.js";
+
+/** The page the stack serves as "the app" here: the test drives it with page.evaluate. */
+const PROBE_PAGE = "<!doctype html><title>probe</title><p>stack probe</p>";
 
 const postJson = async (url: string, body: unknown) => {
   const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
@@ -49,11 +54,12 @@ describe("npm run app: the local stack", function () {
   let keystoreDir: string;
 
   before(async function () {
-    stack = await startAppStack({ port: 0 });
+    keystoreDir = await mkdtemp(join(tmpdir(), "medcipher-app-test-"));
+    await writeFile(join(keystoreDir, "index.html"), PROBE_PAGE);
+    stack = await startAppStack({ port: 0, appDist: keystoreDir });
     config = stack.config;
     // What the page does: a JSON-RPC provider that caches nothing (nonces stay fresh).
     provider = new JsonRpcProvider(config.rpcUrl, undefined, { cacheTimeout: -1, staticNetwork: true });
-    keystoreDir = await mkdtemp(join(tmpdir(), "medcipher-app-test-"));
   });
   after(async function () {
     provider?.destroy();
@@ -85,8 +91,8 @@ describe("npm run app: the local stack", function () {
     expect(served.relayUrl).to.equal(`${stack.appUrl}/relay/consent`);
     expect(served.models.map((m) => m.name).sort()).to.deep.equal(["heart-disease-lr-v1", "maternal-risk-v1"]);
     for (const model of served.models) expect(model.features.length, model.name).to.be.greaterThan(0);
-    // Until app/dist is built, the origin serves a placeholder page (the app test builds it).
-    expect((await fetch(`${stack.appUrl}/`)).status).to.equal(200);
+    expect(await (await fetch(`${stack.appUrl}/`)).text()).to.equal(PROBE_PAGE);
+    expect(await (await fetch(`${stack.appUrl}/patient/devices`)).text(), "a route of the single-page app").to.equal(PROBE_PAGE);
   });
 
   it("answers the app origin's JSON-RPC preflight, and the gateway's, and nobody else's", async function () {
@@ -138,6 +144,37 @@ describe("npm run app: the local stack", function () {
     const bad = await postJson(config.faucetUrl!, { address: "0x1234" });
     expect(bad.status).to.equal(400);
     expect(bad.body.error!.code).to.equal("APP_BAD_REQUEST");
+  });
+
+  describeInBrowser("from a page on the app origin in Chromium", function (browser) {
+    it("reaches config.json, the chain (CORS preflight of a JSON POST), the gateway (signature header exposed), a model artifact and the faucet", async function () {
+      const page = await browser.newPage();
+      await page.goto(`${stack.appUrl}/`);
+      const fresh = Wallet.createRandom().address;
+      const seen = await page.evaluate(async (address) => {
+        const config = (await (await fetch("/config.json")).json()) as { rpcUrl: string; gatewayUrl: string; faucetUrl: string; modelBaseUrl: string };
+        const rpc = (await (await fetch(config.rpcUrl, {
+          method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+        })).json()) as { result: string };
+        const info = await fetch(`${config.gatewayUrl}/v1/info`);
+        const model = await fetch(new URL("models/maternal-risk-v1.json", config.modelBaseUrl));
+        const faucet = await fetch(config.faucetUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ address }) });
+        return {
+          chainId: rpc.result,
+          gateway: ((await info.json()) as { gateway: string }).gateway,
+          gatewaySignature: info.headers.get("x-medcipher-response-signature"),
+          modelStatus: model.status,
+          faucetStatus: faucet.status,
+        };
+      }, fresh);
+      expect(BigInt(seen.chainId)).to.equal(BigInt(config.chainId));
+      expect(seen.gateway).to.match(/^0x[0-9a-fA-F]{40}$/);
+      expect(seen.gatewaySignature).to.match(/^0x[0-9a-f]{130}$/);
+      expect(seen.modelStatus).to.equal(200);
+      expect(seen.faucetStatus).to.equal(200);
+      expect(await provider.getBalance(fresh)).to.equal(10n ** 18n);
+      expect(browser.pageErrors(page)).to.deep.equal([]);
+    });
   });
 
   describe("the consent relay", function () {
@@ -228,6 +265,23 @@ describe("npm run app (the process)", function () {
       await fetch(`${appUrl}/config.json`).then(() => expect.fail("the app origin still answers"), () => undefined);
     } finally {
       if (child.exitCode === null) child.kill("SIGKILL");
+    }
+  });
+});
+
+describe("the app origin before the dapp is built", function () {
+  it("serves a placeholder page that says how to build it, and 503 for config.json until the stack is up", async function () {
+    const site = await startAppSite({ port: 0, appDist: join(tmpdir(), "medcipher-no-such-dist"), modelDir: new URL("../../models", import.meta.url).pathname });
+    try {
+      const page = await fetch(`${site.url}/`);
+      expect(page.status).to.equal(200);
+      expect(await page.text()).to.equal(PLACEHOLDER_PAGE).and.to.include("vite build");
+      const config = await fetch(`${site.url}/config.json`);
+      expect(config.status).to.equal(503);
+      expect(((await config.json()) as { error: { code: string } }).error.code).to.equal("APP_STACK_STARTING");
+      expect((await fetch(`${site.url}/models/../package.json`)).status).to.not.equal(200);
+    } finally {
+      await site.close();
     }
   });
 });
