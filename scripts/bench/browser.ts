@@ -14,7 +14,8 @@
  *                                   `data-ready="true"` (config loaded), median of cold loads
  *   machine                         CPU, cores, memory, Node and Chromium versions
  *
- * Options (environment): BENCH_ROUNDS (default 15), BENCH_APP_LOADS (default 3).
+ * Options (environment): BENCH_ROUNDS (default 15), BENCH_APP_LOADS (default 3), BENCH_APP_DIST
+ * (an already built dapp to load instead of building app/).
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, platform, release, tmpdir, totalmem } from "node:os";
@@ -126,8 +127,9 @@ async function sdkBundleSize(): Promise<{ kib: Figure; rawKiB?: number }> {
   }
 }
 
-/** The dapp built from app/ into a temporary directory, or why not. */
+/** The dapp built from app/ into a temporary directory (or BENCH_APP_DIST as given), or why not. */
 async function buildApp(outDir: string): Promise<string | Unavailable> {
+  if (process.env.BENCH_APP_DIST) return resolve(process.env.BENCH_APP_DIST);
   const config = join(ROOT, "app", "vite.config.ts");
   try {
     statSync(config);
@@ -142,6 +144,12 @@ async function buildApp(outDir: string): Promise<string | Unavailable> {
   }
 }
 
+const READY_OBSERVER = `
+  new MutationObserver(() => {
+    if (window.__readyAt === undefined && document.querySelector('[data-ready="true"]')) window.__readyAt = performance.now();
+  }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ["data-ready"] });
+`;
+
 /** Cold loads of the app from startAppStack: navigation start → `data-ready="true"` on any element. */
 async function appFirstLoad(browser: Browser, appDist: string): Promise<{ medianMs: number; loadsMs: number[]; firstContentfulPaintMs?: number }> {
   const stack = await startAppStack({ port: 0, appDist });
@@ -150,15 +158,9 @@ async function appFirstLoad(browser: Browser, appDist: string): Promise<{ median
     const paints: number[] = [];
     for (let load = 0; load < APP_LOADS; load++) {
       const context = await browser.newContext();
-      // Records the moment the app marks itself ready, whoever sets the attribute and when.
-      await context.addInitScript(() => {
-        const mark = () => {
-          if ((window as { __readyAt?: number }).__readyAt === undefined && document.querySelector('[data-ready="true"]')) {
-            (window as { __readyAt?: number }).__readyAt = performance.now();
-          }
-        };
-        new MutationObserver(mark).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ["data-ready"] });
-      });
+      // Records the moment the app marks itself ready, whoever sets the attribute and when. A
+      // string, not a function: tsx's keepNames would wrap a function in `__name`, unknown in the page.
+      await context.addInitScript(READY_OBSERVER);
       const page = await context.newPage();
       await page.goto(stack.appUrl);
       await page.waitForFunction(() => (window as { __readyAt?: number }).__readyAt !== undefined, undefined, { timeout: 60_000 });
