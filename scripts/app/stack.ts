@@ -25,7 +25,7 @@ import { pino } from "pino";
 import { serveJsonRpc } from "../../deploy/jsonRpcServer.js";
 import { DEFAULT_SPONSOR_BUDGET, deployMedCipher } from "../../deploy/local.js";
 import { modelRegistration } from "../../deploy/models.js";
-import { loadModel, MODEL_IDS, type ModelArtifact } from "../../fhe/model.js";
+import { loadModel, MODEL_IDS, type ModelArtifact } from "../../fhe/index.js";
 import { startGatewayService } from "../../gateway/service.js";
 import { loadMaternalRisk } from "../../models/datasets.js";
 import { loadSettings } from "../../oracle/config/settings.js";

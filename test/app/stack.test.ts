@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { expect } from "chai";
 import { JsonRpcProvider, Wallet } from "ethers";
 
-import { weightsHash, type ModelArtifact } from "../../fhe/model.js";
+import { weightsHash, type ModelArtifact } from "../../fhe/index.js";
 import { Category, Purpose } from "../../protocol/codes.js";
 import { connectContracts } from "../../protocol/contracts.js";
 import { signConsentGrant } from "../../sdk/actions/signConsentGrant.js";
@@ -77,6 +77,7 @@ describe("npm run app: the local stack", function () {
     const { address, secrets } = await readKeystore(file, identity.password);
     expect(address).to.equal(identity.address);
     expect(secrets.encryption?.publicKey).to.equal(identity.encryptionPublicKey);
+    if (!secrets.privateKey) throw new Error(`the ${who} backup holds no wallet key`);
     return new Wallet(secrets.privateKey, provider);
   }
 
