@@ -109,6 +109,8 @@ async function sdkBundleSize(): Promise<{ kib: Figure; rawKiB?: number }> {
       format: "esm",
       target: "es2023",
       minify: true,
+      // Not written (write: false); names the output so its .js files can be told apart.
+      outfile: join(tmpdir(), "medcipher-sdk-bundle.js"),
       write: false,
       logLevel: "silent",
       // SEAL's wasm is fetched at run time (its URL is an SDK option), not part of the JS.
