@@ -43,7 +43,7 @@ export const PLACEHOLDER_PAGE = `<!doctype html>
 <body data-placeholder="true" style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto">
 <h1>MedCipher local stack</h1>
 <p>The stack is running, but the reference dapp is not built: <code>app/dist</code> does not exist.
-Build it (<code>npx vite build app</code>) and reload.</p>
+Build it (<code>npm run app:build</code>, i.e. <code>vite build app</code>) and reload.</p>
 <p>What the app would load: <a href="config.json">config.json</a>.</p>
 </body></html>
 `;
