@@ -14,6 +14,7 @@ import { createMedCipherClient, type MedCipherClient } from "../sdk/client.js";
 import type { EncryptionKeyPair } from "../sdk/crypto/x25519.js";
 import { GatewayUnavailableError, InvalidInputError, KeystoreError, TimeoutError } from "../sdk/errors.js";
 import { readKeystore, type KeystoreSecrets } from "../sdk/keystore.js";
+import { createNodeHttpTransport } from "../sdk/node/transport.js";
 import { createOutput, type Output } from "./output.js";
 
 export type GlobalOptions = {
@@ -152,6 +153,7 @@ export async function makeClient(options: GlobalOptions, config: { gateway?: boo
     gatewayUrl: config.gateway === false ? undefined : options.gateway,
     encryptionKey: identity.encryptionKey,
     gatewayTimeoutMs: config.gatewayTimeoutMs ?? DEFAULT_GATEWAY_TIMEOUT_MS,
+    gatewayTransport: createNodeHttpTransport(),
   }).catch((error: unknown) => { throw asGatewayTimeout(error, config.gatewayTimeoutMs ?? DEFAULT_GATEWAY_TIMEOUT_MS); });
   return { client, identity, provider };
 }

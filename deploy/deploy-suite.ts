@@ -25,7 +25,8 @@ import type { DeploymentParameters } from "@nomicfoundation/ignition-core";
 
 import type { IdentityRegistry, LinkToken, ModelRegistry, Operator, PredictionRouter } from "../types/ethers-contracts/index.js";
 import { BaseError } from "../core/errors.js";
-import { loadModel, MODEL_IDS } from "../fhe/model.js";
+import { MODEL_IDS } from "../fhe/model.js";
+import { loadModel } from "../fhe/modelFile.js";
 import { writeDeploymentFile, type AbiReader } from "./deployment-file.js";
 import { addressesOf, DEFAULT_SPONSOR_BUDGET, type MedCipherAddresses } from "./local.js";
 import { modelRegistration } from "./models.js";

@@ -15,8 +15,13 @@
  * Encrypted secret key (kind 4) — the only form in which a secret key leaves the client.
  * Payload: `u8 log2(N_scrypt), u8 r, u8 p, 16 B salt, 12 B IV, AES-256-GCM(ciphertext ‖ 16 B tag)`,
  * key = scrypt(passphrase, salt), the 96-byte header as additional authenticated data.
+ *
+ * Browser-safe: scrypt from @noble/hashes (WebCrypto has no scrypt), AES-256-GCM from WebCrypto.
+ * The bytes are those node:crypto produced before (test/protocol/vectors.test.ts).
  */
-import { createCipheriv, createDecipheriv, randomBytes, scrypt as scryptCallback, type ScryptOptions } from "node:crypto";
+import { scryptAsync } from "@noble/hashes/scrypt.js";
+
+import { utf8ToBytes } from "../core/bytes.js";
 
 import { payloadOf, readBlobHeader, writeBlob } from "./blob.js";
 import { MalformedBlobError, WrongParameterSetError, WrongPassphraseError } from "./errors.js";
@@ -145,15 +150,42 @@ function checkSealHeader(bytes: Uint8Array): void {
 export type ScryptCost = { logN: number; r: number; p: number };
 export const SCRYPT_DEFAULTS: Readonly<ScryptCost> = { logN: 15, r: 8, p: 1 };
 
-function deriveKey(passphrase: string, salt: Uint8Array, logN: number, r: number, p: number): Promise<Buffer> {
-  const options: ScryptOptions = { N: 2 ** logN, r, p, maxmem: 256 * 2 ** logN * r + 1024 * 1024 };
-  return new Promise((resolve, reject) => scryptCallback(passphrase.normalize("NFC"), salt, 32, options, (error, key) => (error ? reject(error) : resolve(key))));
+const subtle = globalThis.crypto.subtle;
+
+/**
+ * The AES-256-GCM key scrypt derives from the passphrase (NFC, UTF-8), as a non-extractable
+ * CryptoKey; the raw bytes are wiped once imported. `maxmem` is exactly what noble allocates,
+ * 128·r·(N + p + 1) bytes (plus slack), so every cost `openSecretKey` accepts runs, as it did on
+ * node:crypto; the default cost needs 32 MiB.
+ */
+async function deriveKey(passphrase: string, salt: Uint8Array, logN: number, r: number, p: number, usage: KeyUsage): Promise<CryptoKey> {
+  const raw = await scryptAsync(utf8ToBytes(passphrase.normalize("NFC")), salt, { N: 2 ** logN, r, p, dkLen: 32, maxmem: 128 * r * (2 ** logN + p + 1) + 1024 * 1024 });
+  try {
+    return await subtle.importKey("raw", raw as BufferSource, "AES-GCM", false, [usage]);
+  } finally {
+    raw.fill(0);
+  }
 }
 
+/** The random values one sealing draws. Only the test vectors pass them in; never reuse them. */
+export type SecretKeySealRandomness = { salt: Uint8Array; iv: Uint8Array };
+
 export async function sealSecretKey(paramSetId: string, secretKeyBytes: Uint8Array, passphrase: string, cost: Readonly<ScryptCost> = SCRYPT_DEFAULTS): Promise<Uint8Array> {
-  const salt = randomBytes(16);
-  const iv = randomBytes(12);
-  const key = await deriveKey(passphrase, salt, cost.logN, cost.r, cost.p);
+  const randomness = { salt: globalThis.crypto.getRandomValues(new Uint8Array(16)), iv: globalThis.crypto.getRandomValues(new Uint8Array(12)) };
+  return sealSecretKeyWithRandomness(paramSetId, secretKeyBytes, passphrase, cost, randomness);
+}
+
+/** @internal `sealSecretKey` with its salt and IV given (test vectors only). */
+export async function sealSecretKeyWithRandomness(
+  paramSetId: string,
+  secretKeyBytes: Uint8Array,
+  passphrase: string,
+  cost: Readonly<ScryptCost>,
+  randomness: SecretKeySealRandomness,
+): Promise<Uint8Array> {
+  const { salt, iv } = randomness;
+  if (salt.length !== 16 || iv.length !== 12) throw new RangeError("sealSecretKey: salt is 16 bytes, IV 12.");
+  const key = await deriveKey(passphrase, salt, cost.logN, cost.r, cost.p, "encrypt");
   const bodyLength = 3 + 16 + 12 + secretKeyBytes.length + 16;
   // The header is authenticated: write it first with an empty body of the right length.
   const blob = writeBlob(
@@ -164,10 +196,9 @@ export async function sealSecretKey(paramSetId: string, secretKeyBytes: Uint8Arr
   body.set([cost.logN, cost.r, cost.p], 0);
   body.set(salt, 3);
   body.set(iv, 19);
-  const cipher = createCipheriv("aes-256-gcm", key, iv);
-  cipher.setAAD(blob.subarray(0, 96));
-  body.set(Buffer.concat([cipher.update(secretKeyBytes), cipher.final(), cipher.getAuthTag()]), 31);
-  key.fill(0);
+  // WebCrypto's AES-GCM output is ciphertext ‖ 16-byte tag: the layout written before.
+  const sealed = await subtle.encrypt({ name: "AES-GCM", iv: iv as BufferSource, additionalData: blob.slice(0, 96) }, key, secretKeyBytes as BufferSource);
+  body.set(new Uint8Array(sealed), 31);
   return blob;
 }
 
@@ -179,16 +210,12 @@ export async function openSecretKey(blob: Uint8Array, passphrase: string): Promi
   if (body.length < 3 + 16 + 12 + 16 + 16) throw new MalformedBlobError("encrypted secret key too short");
   const [logN, r, p] = [body[0] as number, body[1] as number, body[2] as number];
   if (logN < 14 || logN > 20 || r < 1 || r > 32 || p < 1 || p > 4) throw new MalformedBlobError("scrypt cost outside the accepted range", { logN, r, p });
-  const key = await deriveKey(passphrase, body.subarray(3, 19), logN, r, p);
-  const decipher = createDecipheriv("aes-256-gcm", key, body.subarray(19, 31));
-  decipher.setAAD(blob.subarray(0, 96));
-  decipher.setAuthTag(body.subarray(body.length - 16));
+  const key = await deriveKey(passphrase, body.slice(3, 19), logN, r, p, "decrypt");
+  let secretKeyBytes: ArrayBuffer;
   try {
-    const secretKeyBytes = Buffer.concat([decipher.update(body.subarray(31, body.length - 16)), decipher.final()]);
-    return { paramSetId: header.paramSetId, secretKeyBytes: new Uint8Array(secretKeyBytes) };
+    secretKeyBytes = await subtle.decrypt({ name: "AES-GCM", iv: body.slice(19, 31), additionalData: blob.slice(0, 96) }, key, body.slice(31));
   } catch {
     throw new WrongPassphraseError();
-  } finally {
-    key.fill(0);
   }
+  return { paramSetId: header.paramSetId, secretKeyBytes: new Uint8Array(secretKeyBytes) };
 }

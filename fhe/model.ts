@@ -8,9 +8,10 @@
  * - `weightsHash = sha256(canonicalJson({ modelId, paramSetId, weights }))` — the id and the
  *   parameter set are bound in so the same numbers registered for another model or parameter set
  *   hash differently.
+ *
+ * Browser-safe: an artifact arrives as JSON (fetched by its on-chain URI, or given by the caller)
+ * and `parseModel` checks it. Reading models/<id>.json from disk is Node-only (fhe/modelFile.ts).
  */
-import { readFileSync } from "node:fs";
-
 import { BaseError } from "../core/errors.js";
 import { sha256Hex, type Sha256Hex } from "../core/hash.js";
 import { columnFeatureIndices, encodeReading, type EncodingSpec, type Reading } from "./encoding.js";
@@ -131,18 +132,31 @@ export function scoreReading(model: Pick<ModelArtifact, "encodingSpec" | "weight
 export const MODEL_IDS = ["heart-disease-lr-v1", "maternal-risk-v1"] as const;
 
 /**
- * Reads models/<id>.json and checks it: both hashes recomputed, weight rows shaped to the slot
- * layout. Throws `UnknownModelError` or `ModelIntegrityError`.
+ * An artifact from its JSON text (or the parsed value), checked by `verifyModel`. Throws
+ * `ModelIntegrityError` for text that is not JSON or an artifact whose hashes or shape are wrong.
+ * Comparing its hashes with the ones registered on-chain is the caller's step.
  */
-export function loadModel(modelId: string, directory: URL = new URL("../models/", import.meta.url)): ModelArtifact {
-  if (!/^[a-z0-9][a-z0-9.-]{0,63}$/.test(modelId)) throw new UnknownModelError(modelId);
-  let text: string;
-  try {
-    text = readFileSync(new URL(`${modelId}.json`, directory), "utf8");
-  } catch {
-    throw new UnknownModelError(modelId);
+export function parseModel(json: string | object): ModelArtifact {
+  let value: unknown = json;
+  if (typeof json === "string") {
+    try {
+      value = JSON.parse(json);
+    } catch (error) {
+      throw new ModelIntegrityError("not JSON", { cause: error instanceof Error ? error.message : String(error) });
+    }
   }
-  return verifyModel(JSON.parse(text) as ModelArtifact);
+  const artifact = value as Partial<ModelArtifact> | null;
+  const looksLikeArtifact = typeof artifact === "object" && artifact !== null && typeof artifact.id === "string" &&
+    typeof artifact.paramSetId === "string" && typeof artifact.encodingSpec === "object" && artifact.encodingSpec !== null &&
+    Array.isArray(artifact.weights) && typeof artifact.output === "object" && artifact.output !== null;
+  if (!looksLikeArtifact) throw new ModelIntegrityError("not a model artifact (id, paramSetId, encodingSpec, weights, output expected)", {});
+  try {
+    return verifyModel(artifact as ModelArtifact);
+  } catch (error) {
+    if (error instanceof ModelIntegrityError) throw error;
+    // A field of the wrong type deeper down (canonicalJson or the shape checks threw).
+    throw new ModelIntegrityError("malformed model artifact", { modelId: artifact.id, cause: error instanceof Error ? error.message : String(error) });
+  }
 }
 
 /** Checks an artifact obtained elsewhere (e.g. fetched, then compared with the on-chain hashes). */

@@ -6,7 +6,8 @@ export type { AccessPolicy, GrantReason, ReadAccess, WriteAccess } from "./polic
 export type { BlobStore } from "./store/blobStore.js";
 export { createDirectoryBlobStore } from "./store/directoryStore.js";
 export { createDirectoryMetadataStore, type BlobMeta, type MetadataStore } from "./store/metadata.js";
-export { openAuditLog, readAuditLogFile, verifyAuditChain, verifyAuditProof, type AuditEntry, type AuditLog } from "./audit/auditLog.js";
+export { openAuditLog, readAuditLogFile, type AuditLog } from "./audit/auditLog.js";
+export { verifyAuditChain, verifyAuditProof, type AuditEntry } from "../protocol/audit/entries.js";
 export { createAuditAnchorer, type AuditAnchorer } from "./audit/anchor.js";
 export { auditEntryToFhir } from "../protocol/audit/fhir.js";
 export { DEFAULT_LIMITS, type GatewayLimits } from "./limits.js";

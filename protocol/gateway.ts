@@ -7,6 +7,7 @@
  */
 import { getBytes, id as keccakUtf8, keccak256, toUtf8Bytes, TypedDataEncoder, ZeroAddress, ZeroHash } from "ethers";
 
+import { base64UrlToBytes, bytesToBase64Url, bytesToUtf8, utf8ToBytes } from "../core/bytes.js";
 import { hexToBytes } from "../core/hex.js";
 
 export const PROTOCOL_VERSION = "1";
@@ -247,20 +248,22 @@ export function responseKeyDigest(chainId: number | bigint, fields: Omit<Respons
   return typedDigest(chainId, responseKeyEncoder.hash(fields));
 }
 
+/** base64url (no padding) of the value's JSON in UTF-8: what the session and response-key headers carry. */
 export function encodeJsonHeader(value: unknown): string {
-  return Buffer.from(JSON.stringify(value)).toString("base64url");
+  return bytesToBase64Url(utf8ToBytes(JSON.stringify(value)));
 }
 
 export function encodeAuthHeader(auth: AuthHeader): string {
-  return Buffer.from(JSON.stringify(auth)).toString("base64url");
+  return encodeJsonHeader(auth);
 }
 
+/** Throws (TypeError or SyntaxError) on anything that is not base64url of UTF-8 JSON. */
 export function decodeJsonHeader(value: string): unknown {
-  return JSON.parse(Buffer.from(value, "base64url").toString("utf8"));
+  return JSON.parse(bytesToUtf8(base64UrlToBytes(value)));
 }
 
 export function decodeAuthHeader(value: string): unknown {
-  return JSON.parse(Buffer.from(value, "base64url").toString("utf8"));
+  return decodeJsonHeader(value);
 }
 
 export const ZERO_BLOB_ID = ZeroHash;

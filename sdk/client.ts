@@ -2,6 +2,7 @@ import { getAddress, id as keccakUtf8, type Provider, type Signer } from "ethers
 
 import { connectContracts, type MedCipherAddresses, type MedCipherContracts } from "../protocol/contracts.js";
 import type { EncryptionKeyPair } from "./crypto/x25519.js";
+import type { GatewayTransport } from "./gateway/transport.js";
 import { GatewayUnavailableError, InvalidInputError, UntrustedGatewayError } from "./errors.js";
 import { createGatewayClient, type GatewayClient } from "./gateway/client.js";
 
@@ -34,6 +35,8 @@ export type CreateMedCipherClientParameters = {
    * the account itself (a wallet prompt per request with EIP-1193 wallets).
    */
   gatewaySession?: boolean;
+  /** How gateway requests travel (default fetch); Node tools pass `createNodeHttpTransport()` from the Node entry. */
+  gatewayTransport?: GatewayTransport;
   encryptionKey?: EncryptionKeyPair;
   /** Abort any one gateway request after this many milliseconds (GatewayUnavailableError). Default: no limit. */
   gatewayTimeoutMs?: number;
@@ -58,7 +61,7 @@ export async function createMedCipherClient(parameters: CreateMedCipherClientPar
     contracts,
     encryptionKey: parameters.encryptionKey,
   };
-  if (parameters.gatewayUrl) client.gateway = await connectGateway(client, parameters.gatewayUrl, { session: parameters.gatewaySession ?? true, timeoutMs: parameters.gatewayTimeoutMs });
+  if (parameters.gatewayUrl) client.gateway = await connectGateway(client, parameters.gatewayUrl, { session: parameters.gatewaySession ?? true, timeoutMs: parameters.gatewayTimeoutMs, transport: parameters.gatewayTransport });
   return client;
 }
 
@@ -66,7 +69,7 @@ export async function createMedCipherClient(parameters: CreateMedCipherClientPar
  * Asks the gateway for its address, then checks on-chain that the address holds GATEWAY_ROLE:
  * from then on every response must carry that key's signature.
  */
-export async function connectGateway(client: Pick<MedCipherClient, "account" | "chainId" | "contracts">, url: string, options: { session?: boolean; timeoutMs?: number } = {}): Promise<GatewayClient> {
+export async function connectGateway(client: Pick<MedCipherClient, "account" | "chainId" | "contracts">, url: string, options: { session?: boolean; timeoutMs?: number; transport?: GatewayTransport } = {}): Promise<GatewayClient> {
   let info: { gateway: string; chainId: number };
   try {
     const response = await fetch(`${url.replace(/\/+$/, "")}/v1/info`, { signal: options.timeoutMs ? AbortSignal.timeout(options.timeoutMs) : undefined });
@@ -78,7 +81,7 @@ export async function connectGateway(client: Pick<MedCipherClient, "account" | "
   const gatewayAddress = getAddress(info.gateway);
   const registered = (await client.contracts.identity.hasRole!(GATEWAY_ROLE, gatewayAddress)) as boolean;
   if (!registered) throw new UntrustedGatewayError({ gateway: gatewayAddress, url });
-  return createGatewayClient({ url, signer: client.account, chainId: client.chainId, gatewayAddress, session: options.session ?? true, timeoutMs: options.timeoutMs });
+  return createGatewayClient({ url, signer: client.account, chainId: client.chainId, gatewayAddress, session: options.session ?? true, timeoutMs: options.timeoutMs, transport: options.transport });
 }
 
 export function requireGateway(client: MedCipherClient): GatewayClient {

@@ -4,45 +4,14 @@
  */
 import { BaseError } from "../core/errors.js";
 
-/** The gateway refused a request; `code` is the gateway's (e.g. GATEWAY_FORBIDDEN), `status` its HTTP status. */
-export class GatewayRequestError extends BaseError {
-  override name = "GatewayRequestError";
-  readonly status: number;
-  constructor(status: number, code: string, message: string, details?: Record<string, unknown>) {
-    super(message, { code, details: { status, ...details } });
-    this.status = status;
-  }
-}
-
-/** A response was not signed by the expected gateway key: forged, tampered or a wrong gateway. */
-export class GatewaySignatureError extends BaseError {
-  override name = "GatewaySignatureError";
-  constructor(details: { expected: string; recovered?: string; url: string }) {
-    super("Gateway response signature is missing or not from the registered gateway key.", { code: "SDK_GATEWAY_SIGNATURE", details });
-  }
-}
+// The gateway client's errors live with it in protocol/ (the oracle uses the client too).
+export { GatewayRequestError, GatewaySignatureError, GatewayUnavailableError, IntegrityError, InvalidInputError } from "../protocol/errors.js";
 
 /** The gateway's key is not registered on-chain (no GATEWAY_ROLE): its signatures prove nothing. */
 export class UntrustedGatewayError extends BaseError {
   override name = "UntrustedGatewayError";
   constructor(details: { gateway: string; url: string }) {
     super(`Gateway ${details.gateway} at ${details.url} does not hold GATEWAY_ROLE on this chain.`, { code: "SDK_GATEWAY_UNTRUSTED", details });
-  }
-}
-
-/** The gateway could not be reached or answered something that is not the protocol. */
-export class GatewayUnavailableError extends BaseError {
-  override name = "GatewayUnavailableError";
-  constructor(url: string, cause?: unknown) {
-    super(`Gateway at ${url} is unreachable or answered outside the protocol.`, { code: "SDK_GATEWAY_UNAVAILABLE", details: { url }, cause });
-  }
-}
-
-/** Downloaded bytes do not hash to the id (or commitment) the chain names. */
-export class IntegrityError extends BaseError {
-  override name = "IntegrityError";
-  constructor(what: string, details: Record<string, unknown>) {
-    super(`${what} does not match its on-chain hash.`, { code: "SDK_INTEGRITY", details });
   }
 }
 
@@ -72,14 +41,6 @@ export class ReadingsParseError extends BaseError {
       details: { rows: rows.slice(0, 100) },
     });
     this.rows = rows;
-  }
-}
-
-/** The input does not meet what an action needs (unknown device, missing key …). */
-export class InvalidInputError extends BaseError {
-  override name = "InvalidInputError";
-  constructor(message: string, details?: Record<string, unknown>) {
-    super(message, { code: "SDK_INVALID_INPUT", details });
   }
 }
 

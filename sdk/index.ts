@@ -4,7 +4,7 @@
  */
 export { createMedCipherClient, connectGateway, type MedCipherClient, type CreateMedCipherClientParameters } from "./client.js";
 export { createGatewayClient, type GatewayClient, type GatewayClientOptions, type GatewaySigner } from "./gateway/client.js";
-export { createFetchTransport, createNodeHttpTransport, type GatewayHttpRequest, type GatewayHttpResponse, type GatewayTransport } from "./gateway/transport.js";
+export { createFetchTransport, type GatewayHttpRequest, type GatewayHttpResponse, type GatewayTransport } from "./gateway/transport.js";
 export { connectContracts, type MedCipherAddresses, type MedCipherContracts } from "../protocol/contracts.js";
 export {
   Category, Purpose, RequestStatus, PredictionCodes, EntryKind,

@@ -4,3 +4,4 @@
  */
 export * from "./index.js";
 export { loadDeployment } from "./node/deployment.js";
+export { createNodeHttpTransport } from "./node/transport.js";

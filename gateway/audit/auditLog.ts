@@ -5,8 +5,6 @@ import type { Sha256Hex } from "../../core/hash.js";
 import { createMerkleTree } from "../../protocol/audit/merkle.js";
 import { AuditLogCorruptError, GENESIS_HASH, hashAuditEntry, verifyAuditChain, type AuditEntry, type AuditEntryInput } from "../../protocol/audit/entries.js";
 
-export { AuditLogCorruptError, GENESIS_HASH, hashAuditEntry, verifyAuditChain, verifyAuditProof, type AuditEntry, type AuditEntryInput, type AuditProof } from "../../protocol/audit/entries.js";
-
 export type AuditLog = {
   append(input: AuditEntryInput): Promise<AuditEntry>;
   /** The tree head of everything written: `seq` entries, `head` their Merkle root (what is anchored). */

@@ -1,7 +1,9 @@
 /**
- * Ed25519 through node:crypto (OpenSSL): ~0.05 ms to sign and ~0.1 ms to verify, against ~1 ms and
- * ~4 ms for secp256k1 in the pure-JS code ethers uses. Used only for session keys, which an
- * Ethereum key authorises with one EIP-712 signature (see protocol.ts, "sessions").
+ * Ed25519 through node:crypto (OpenSSL), the gateway server's side: synchronous, ~0.05 ms to sign
+ * and ~0.1 ms to verify, against ~1 ms and ~4 ms for secp256k1 in the pure-JS code ethers uses.
+ * Used only for session keys, which an Ethereum key authorises with one EIP-712 signature (see
+ * protocol/gateway.ts, "sessions"). Clients sign and verify with the WebCrypto twin,
+ * core/crypto/ed25519.ts; test/protocol/vectors.test.ts holds both to the same signatures.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
 

@@ -1,7 +1,8 @@
 import { sha256Hex } from "../../core/hash.js";
 import { readBlobHeader } from "../../fhe/blob.js";
 import { createEvaluator as createFheEvaluator, type FheEvaluator } from "../../fhe/evaluate.js";
-import { loadModel, MODEL_IDS, type ModelArtifact } from "../../fhe/model.js";
+import { MODEL_IDS, type ModelArtifact } from "../../fhe/model.js";
+import { loadModel } from "../../fhe/modelFile.js";
 import { parameterContext } from "../../fhe/seal.js";
 import { BadRequestInputError, FailureReason } from "../errors.js";
 import type { EvalOutcome, EvalTask, Evaluator } from "./types.js";

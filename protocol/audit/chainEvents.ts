@@ -2,7 +2,7 @@
  * What MedCipher's AuditEvents share: the purpose of use as one CodeableConcept (a defining
  * coding and, for TREATDS, its nearest HL7 code as a translation), and on-chain events as
  * AuditEvents typed by fhir/CodeSystem-chain-event.json. Gateway accesses are built in
- * gateway/audit/fhir.ts.
+ * ./fhir.ts.
  */
 import type { AuditEvent, CodeableConcept } from "@medplum/fhirtypes";
 

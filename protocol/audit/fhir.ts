@@ -1,9 +1,12 @@
+/**
+ * Gateway audit entries as FHIR R4 AuditEvents (on-chain events: ./chainEvents.ts); the SDK's
+ * audit trail (sdk/actions/getAuditTrail.ts) merges both.
+ */
 import type { AuditEvent } from "@medplum/fhirtypes";
 
 import { ETHEREUM_ADDRESS_SYSTEM, purposeOfEvent } from "./chainEvents.js";
 import type { AuditEntry } from "./entries.js";
 
-export { ETHEREUM_ADDRESS_SYSTEM };
 /** fhir/StructureDefinition-audit-chain.json: an entry's place in the gateway's hash-chained log. */
 export const AUDIT_CHAIN_EXTENSION = "https://medcipher.dev/fhir/StructureDefinition/audit-chain";
 

@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
-
+import { bytesToHexString } from "../../core/bytes.js";
+import { sha256 } from "../../core/hash.js";
 import { hexToBytes } from "../../core/hex.js";
 
 /**
@@ -21,16 +21,22 @@ export type MerkleTree = {
   consistencyProof(fromSize: number, toSize?: number): string[];
 };
 
-const toHex = (bytes: Uint8Array) => `0x${Buffer.from(bytes).toString("hex")}`;
+const toHex = (bytes: Uint8Array) => `0x${bytesToHexString(bytes)}`;
 
-export const EMPTY_TREE_ROOT = toHex(createHash("sha256").digest());
+export const EMPTY_TREE_ROOT = toHex(sha256(new Uint8Array()));
 
 export function merkleLeafHash(entryHash: string): Uint8Array {
-  return createHash("sha256").update(Uint8Array.of(0)).update(hexToBytes(entryHash, 32)).digest();
+  const input = new Uint8Array(33); // 0x00 ‖ entry hash
+  input.set(hexToBytes(entryHash, 32), 1);
+  return sha256(input);
 }
 
 function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
-  return createHash("sha256").update(Uint8Array.of(1)).update(left).update(right).digest();
+  const input = new Uint8Array(65); // 0x01 ‖ left ‖ right
+  input[0] = 1;
+  input.set(left, 1);
+  input.set(right, 33);
+  return sha256(input);
 }
 
 /** Largest power of two strictly below n (n ≥ 2). */
@@ -163,7 +169,7 @@ function consistencyHolds(size1: number, size2: number, root1: string, root2: st
   if (size1 === size2) return proof.length === 0 && root1.toLowerCase() === root2.toLowerCase();
   if (size1 === 0) return proof.length === 0;
   if (proof.length === 0) return false;
-  let path = proof.map((p) => hexToBytes(p, 32));
+  let path: Uint8Array[] = proof.map((p) => hexToBytes(p, 32));
   // When size1 is a power of two, the old root itself is the first node of the path.
   if ((size1 & (size1 - 1)) === 0) path = [hexToBytes(root1, 32), ...path];
   let fn = size1 - 1;

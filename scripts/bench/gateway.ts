@@ -40,6 +40,7 @@ type WorkerReport = { latenciesMs: number[]; errors: Record<string, number>; mea
 async function clientWorker(): Promise<void> {
   const { Wallet } = await import("ethers");
   const { createGatewayClient } = await import("../../sdk/gateway/client.js");
+  const { createNodeHttpTransport } = await import("../../sdk/node/transport.js");
   parentPort!.once("message", async (job: WorkerJob) => {
     const latenciesMs: number[] = [];
     /** [start of the read after the warm-up, its latency] in ms, for BENCH_TRACE. */
@@ -51,7 +52,7 @@ async function clientWorker(): Promise<void> {
     const measureFrom = start + job.warmupMs;
     const end = measureFrom + job.measureMs;
     await Promise.all(job.clientKeys.map(async (key, index) => {
-      const client = createGatewayClient({ url: job.url, signer: new Wallet(key), chainId: job.chainId, gatewayAddress: job.gatewayAddress, session: job.session });
+      const client = createGatewayClient({ url: job.url, signer: new Wallet(key), chainId: job.chainId, gatewayAddress: job.gatewayAddress, session: job.session, transport: createNodeHttpTransport() });
       let i = index;
       while (performance.now() < end) {
         const blobId = job.blobIds[i++ % job.blobIds.length]!;

@@ -21,9 +21,10 @@ import { network } from "hardhat";
 import { sha256Hex } from "../../core/hash.js";
 import { deployMedCipher, OutputKind, sponsorPatients } from "../../deploy/local.js";
 import { FheClient } from "../../fhe/client.js";
-import { loadModel } from "../../fhe/model.js";
+import { loadModel } from "../../fhe/modelFile.js";
 import { Category } from "../../protocol/codes.js";
 import { createGatewayClient } from "../../sdk/gateway/client.js";
+import { createNodeHttpTransport } from "../../sdk/node/transport.js";
 import { startGatewayProcess } from "./gatewayProcess.js";
 import { cpuSecondsOf, peakRssMiB } from "./proc.js";
 
@@ -159,7 +160,7 @@ async function main(): Promise<void> {
     const fhe = await FheClient.generate("ckks-2048-v1");
     const keys = fhe.evaluationKeys();
     const keysHash = sha256Hex(keys);
-    const client = createGatewayClient({ url: gatewayUrl, signer: wallet, chainId, gatewayAddress: gatewayKey.address });
+    const client = createGatewayClient({ url: gatewayUrl, signer: wallet, chainId, gatewayAddress: gatewayKey.address, transport: createNodeHttpTransport() });
     await (await suite.identity.connect(wallet.connect(connection.ethers.provider)).registerPatient(keysHash, encodeBytes32String("ckks-2048-v1"), `${gatewayUrl}/v1/blobs/${keysHash}`, hexlify(randomBytes(32)))).wait();
     await client.put(keys, { owner: wallet.address, kind: "he-keys", category: Category.PREDICTION });
     await sponsorPatients(suite, [wallet.address], 100n * 10n ** 18n);

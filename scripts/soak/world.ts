@@ -23,6 +23,7 @@ import { loadSettings, type Settings } from "../../oracle/config/settings.js";
 import { Category } from "../../protocol/codes.js";
 import { IPredictionRouter__factory } from "../../types/ethers-contracts/index.js";
 import { createGatewayClient, type GatewayClient } from "../../sdk/gateway/client.js";
+import { createNodeHttpTransport } from "../../sdk/node/transport.js";
 import { spawnOracle, type OracleChild } from "../../test/oracle/helpers/child.js";
 import { startGatewayProcess, type GatewayProcess } from "../bench/gatewayProcess.js";
 import type { Random } from "./random.js";
@@ -114,7 +115,7 @@ export async function createSoakWorld(options: {
     const fhe = await FheClient.generate("ckks-2048-v1");
     const keys = fhe.evaluationKeys();
     const keysHash = sha256Hex(keys);
-    const client = createGatewayClient({ url: gatewayUrl, signer: wallet, chainId: options.chainId, gatewayAddress: gatewayKey.address });
+    const client = createGatewayClient({ url: gatewayUrl, signer: wallet, chainId: options.chainId, gatewayAddress: gatewayKey.address, transport: createNodeHttpTransport() });
     await (await suite.identity.connect(wallet).registerPatient(keysHash, encodeBytes32String("ckks-2048-v1"), `${gatewayUrl}/v1/blobs/${keysHash}`, hexlify(randomBytes(32)))).wait();
     await client.put(keys, { owner: wallet.address, kind: "he-keys", category: Category.PREDICTION });
     patients.push({ index, wallet, fhe, gateway: client, nonce: await provider.getTransactionCount(wallet.address, "pending") });

@@ -11,21 +11,33 @@
  * The header (algorithm, IV, the wrap for the patient) is the GCM additional data, so it cannot be
  * swapped without failing decryption.
  */
+import { base64UrlToBytes, bytesToBase64Url, bytesToUtf8, utf8ToBytes } from "../../core/bytes.js";
 import { DecryptionError } from "../errors.js";
 import { generateEncryptionKeyPair, importPrivateKey, importPublicKey, sharedSecret, type EncryptionKeyPair } from "./x25519.js";
 
 const subtle = globalThis.crypto.subtle;
-const MAGIC = new TextEncoder().encode("MCE1");
-const WRAP_INFO = new TextEncoder().encode("medcipher/wrap/v1");
+const MAGIC = utf8ToBytes("MCE1");
+const WRAP_INFO = utf8ToBytes("medcipher/wrap/v1");
 
 /** A data key wrapped for one recipient. All fields base64url. */
 export type WrappedKey = { alg: "X25519-HKDF-SHA256-A256GCM"; recipient: string; ephemeral: string; iv: string; ciphertext: string };
 
 export type EnvelopeHeader = { v: 1; alg: "A256GCM"; iv: string; wrap: WrappedKey };
 
-const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64url");
-const unb64 = (text: string) => new Uint8Array(Buffer.from(text, "base64url"));
+const b64 = bytesToBase64Url;
+const unb64 = base64UrlToBytes;
 const randomBytes = (n: number) => globalThis.crypto.getRandomValues(new Uint8Array(n));
+
+/**
+ * The random values one wrap draws. Only the test vectors (test/protocol/vectors.test.ts) pass
+ * them in, to prove the output byte-identical to the recorded one; every real wrap draws fresh
+ * ones. Reusing an IV under one key breaks AES-GCM: never pass the same values twice.
+ */
+export type WrapRandomness = { ephemeral: EncryptionKeyPair; iv: Uint8Array };
+/** The random values one sealed record draws (see WrapRandomness). */
+export type RecordRandomness = { dataKey: Uint8Array; iv: Uint8Array; wrap: WrapRandomness };
+
+const freshWrapRandomness = async (): Promise<WrapRandomness> => ({ ephemeral: await generateEncryptionKeyPair(), iv: randomBytes(12) });
 
 async function wrapKeyFor(ephemeralPub: Uint8Array, recipientPub: Uint8Array, secret: Uint8Array): Promise<CryptoKey> {
   const ikm = await subtle.importKey("raw", secret as BufferSource, "HKDF", false, ["deriveKey"]);
@@ -37,11 +49,15 @@ async function wrapKeyFor(ephemeralPub: Uint8Array, recipientPub: Uint8Array, se
 
 /** Wraps a raw 32-byte data key for `recipientPublicKey`. */
 export async function wrapDataKey(dataKey: Uint8Array, recipientPublicKey: Uint8Array): Promise<WrappedKey> {
-  const ephemeral = await generateEncryptionKeyPair();
+  return wrapDataKeyWithRandomness(dataKey, recipientPublicKey, await freshWrapRandomness());
+}
+
+/** @internal `wrapDataKey` with its random values given (test vectors only; see WrapRandomness). */
+export async function wrapDataKeyWithRandomness(dataKey: Uint8Array, recipientPublicKey: Uint8Array, randomness: WrapRandomness): Promise<WrappedKey> {
+  const { ephemeral, iv } = randomness;
   const secret = await sharedSecret(await importPrivateKey(ephemeral), await importPublicKey(recipientPublicKey));
   const kek = await wrapKeyFor(ephemeral.publicKey, recipientPublicKey, secret);
-  const iv = randomBytes(12);
-  const ciphertext = new Uint8Array(await subtle.encrypt({ name: "AES-GCM", iv }, kek, dataKey as BufferSource));
+  const ciphertext = new Uint8Array(await subtle.encrypt({ name: "AES-GCM", iv: iv as BufferSource }, kek, dataKey as BufferSource));
   return { alg: "X25519-HKDF-SHA256-A256GCM", recipient: b64(recipientPublicKey), ephemeral: b64(ephemeral.publicKey), iv: b64(iv), ciphertext: b64(ciphertext) };
 }
 
@@ -63,10 +79,16 @@ export type SealedRecord = { sealed: Uint8Array; dataKey: Uint8Array };
 export async function sealRecord(plaintext: Uint8Array, patientPublicKey: Uint8Array): Promise<SealedRecord> {
   const dataKey = randomBytes(32);
   const iv = randomBytes(12);
-  const header: EnvelopeHeader = { v: 1, alg: "A256GCM", iv: b64(iv), wrap: await wrapDataKey(dataKey, patientPublicKey) };
-  const headerBytes = new TextEncoder().encode(JSON.stringify(header));
-  const key = await subtle.importKey("raw", dataKey, "AES-GCM", false, ["encrypt"]);
-  const ciphertext = new Uint8Array(await subtle.encrypt({ name: "AES-GCM", iv, additionalData: headerBytes }, key, plaintext as BufferSource));
+  return sealRecordWithRandomness(plaintext, patientPublicKey, { dataKey, iv, wrap: await freshWrapRandomness() });
+}
+
+/** @internal `sealRecord` with its random values given (test vectors only; see WrapRandomness). */
+export async function sealRecordWithRandomness(plaintext: Uint8Array, patientPublicKey: Uint8Array, randomness: RecordRandomness): Promise<SealedRecord> {
+  const { dataKey, iv } = randomness;
+  const header: EnvelopeHeader = { v: 1, alg: "A256GCM", iv: b64(iv), wrap: await wrapDataKeyWithRandomness(dataKey, patientPublicKey, randomness.wrap) };
+  const headerBytes = utf8ToBytes(JSON.stringify(header));
+  const key = await subtle.importKey("raw", dataKey as BufferSource, "AES-GCM", false, ["encrypt"]);
+  const ciphertext = new Uint8Array(await subtle.encrypt({ name: "AES-GCM", iv: iv as BufferSource, additionalData: headerBytes }, key, plaintext as BufferSource));
   const sealed = new Uint8Array(MAGIC.length + 4 + headerBytes.length + ciphertext.length);
   sealed.set(MAGIC, 0);
   new DataView(sealed.buffer).setUint32(MAGIC.length, headerBytes.length);
@@ -82,7 +104,7 @@ export function parseSealedRecord(sealed: Uint8Array): { header: EnvelopeHeader;
   const headerBytes = sealed.subarray(8, 8 + headerLength);
   let header: EnvelopeHeader;
   try {
-    header = JSON.parse(new TextDecoder().decode(headerBytes)) as EnvelopeHeader;
+    header = JSON.parse(bytesToUtf8(headerBytes)) as EnvelopeHeader;
   } catch (error) {
     throw new DecryptionError("a sealed record header", error);
   }

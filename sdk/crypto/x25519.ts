@@ -3,19 +3,19 @@
  * Keys travel as raw 32-byte values: the public key is what the IdentityRegistry stores
  * (`encryptionKey`, bytes32); the private key never leaves the client (keystore).
  */
+import { base64UrlToBytes, bytesToBase64Url } from "../../core/bytes.js";
 import { DecryptionError } from "../errors.js";
 
 export type EncryptionKeyPair = { publicKey: Uint8Array; privateKey: Uint8Array };
 
 const subtle = globalThis.crypto.subtle;
-const b64url = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64url");
 
 export async function generateEncryptionKeyPair(): Promise<EncryptionKeyPair> {
   const pair = (await subtle.generateKey({ name: "X25519" }, true, ["deriveBits"])) as CryptoKeyPair;
   const jwk = await subtle.exportKey("jwk", pair.privateKey);
   return {
     publicKey: new Uint8Array(await subtle.exportKey("raw", pair.publicKey)),
-    privateKey: new Uint8Array(Buffer.from(jwk.d!, "base64url")),
+    privateKey: base64UrlToBytes(jwk.d!),
   };
 }
 
@@ -25,7 +25,7 @@ export async function importPublicKey(raw: Uint8Array): Promise<CryptoKey> {
 }
 
 export async function importPrivateKey(pair: EncryptionKeyPair): Promise<CryptoKey> {
-  return subtle.importKey("jwk", { kty: "OKP", crv: "X25519", d: b64url(pair.privateKey), x: b64url(pair.publicKey) }, { name: "X25519" }, false, ["deriveBits"]);
+  return subtle.importKey("jwk", { kty: "OKP", crv: "X25519", d: bytesToBase64Url(pair.privateKey), x: bytesToBase64Url(pair.publicKey) }, { name: "X25519" }, false, ["deriveBits"]);
 }
 
 /** The 32-byte ECDH shared secret between a private and a public key. */

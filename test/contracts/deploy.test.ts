@@ -7,7 +7,7 @@ import hre, { network } from "hardhat";
 import type { InterfaceAbi } from "ethers";
 
 import { deploySuiteAndWrite } from "../../deploy/deploy-suite.js";
-import { loadModel } from "../../fhe/model.js";
+import { loadModel } from "../../fhe/modelFile.js";
 import { readDeploymentFile } from "../../deploy/deployment-file.js";
 import { DEFAULT_FEE, DEFAULT_JOB_ID, deployMedCipher } from "../../deploy/local.js";
 import { DEV_ORACLE_SENDER } from "../../deploy/modules/LocalChainlink.js";

@@ -3,7 +3,8 @@ import { readFileSync } from "node:fs";
 import { expect } from "chai";
 
 import { ModelIntegrityError, UnknownModelError } from "../../fhe/errors.js";
-import { encodingSpecHash, loadModel, MODEL_IDS, verifyModel, weightsHash, type ModelArtifact } from "../../fhe/model.js";
+import { encodingSpecHash, MODEL_IDS, verifyModel, weightsHash, type ModelArtifact } from "../../fhe/model.js";
+import { loadModel } from "../../fhe/modelFile.js";
 import { getParameterSet } from "../../fhe/params.js";
 import { trainModels } from "../../models/train.js";
 

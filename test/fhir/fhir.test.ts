@@ -5,7 +5,7 @@ import { validateResource } from "@medplum/core";
 import { expect } from "chai";
 import { Wallet } from "ethers";
 
-import type { AuditEntry } from "../../gateway/audit/auditLog.js";
+import type { AuditEntry } from "../../protocol/audit/entries.js";
 import { AUDIT_CHAIN_EXTENSION, auditEntryToFhir } from "../../protocol/audit/fhir.js";
 import { CHAIN_EVENTS } from "../../sdk/actions/getAuditTrail.js";
 import { Category, categoryName, MEDCIPHER_PURPOSE_SYSTEM, Purpose, PURPOSE_OF_USE_SYSTEM, purposeCodings } from "../../protocol/codes.js";

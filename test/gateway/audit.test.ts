@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { expect } from "chai";
 import { randomBytes, Wallet } from "ethers";
 
-import { AuditLogCorruptError, openAuditLog, readAuditLogFile, verifyAuditChain, verifyAuditProof, type AuditEntry, type AuditProof } from "../../gateway/audit/auditLog.js";
+import { openAuditLog, readAuditLogFile } from "../../gateway/audit/auditLog.js";
+import { AuditLogCorruptError, verifyAuditChain, verifyAuditProof, type AuditEntry, type AuditProof } from "../../protocol/audit/entries.js";
 import { createMerkleTree } from "../../protocol/audit/merkle.js";
 import { auditEntryToFhir } from "../../protocol/audit/fhir.js";
 import { ForbiddenError } from "../../gateway/errors.js";

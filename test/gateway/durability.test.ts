@@ -8,7 +8,8 @@ import { expect } from "chai";
 import { getAddress, hexlify, randomBytes, Wallet } from "ethers";
 
 import { sha256Hex } from "../../core/hash.js";
-import { openAuditLog, readAuditLogFile, verifyAuditChain, verifyAuditProof } from "../../gateway/audit/auditLog.js";
+import { openAuditLog, readAuditLogFile } from "../../gateway/audit/auditLog.js";
+import { verifyAuditChain, verifyAuditProof } from "../../protocol/audit/entries.js";
 import { DataDirectoryError } from "../../gateway/errors.js";
 import type { AccessPolicy } from "../../gateway/policy.js";
 import { openGatewayData } from "../../gateway/store/dataDir.js";

@@ -7,7 +7,8 @@ import { expect } from "chai";
 import { BaseWallet, hexlify, randomBytes, Wallet, ZeroAddress, ZeroHash } from "ethers";
 
 import { sha256Hex } from "../../core/hash.js";
-import { readAuditLogFile, verifyAuditChain } from "../../gateway/audit/auditLog.js";
+import { readAuditLogFile } from "../../gateway/audit/auditLog.js";
+import { verifyAuditChain } from "../../protocol/audit/entries.js";
 import { encodeAuthHeader, HEADER_AUTH, requestDigest, type GatewayRequestFields } from "../../protocol/gateway.js";
 import { GatewayRequestError, GatewaySignatureError } from "../../sdk/errors.js";
 import { createGatewayClient } from "../../sdk/gateway/client.js";

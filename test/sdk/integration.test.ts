@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { expect } from "chai";
 import { Wallet } from "ethers";
 
-import { readAuditLogFile, verifyAuditChain } from "../../gateway/audit/auditLog.js";
+import { readAuditLogFile } from "../../gateway/audit/auditLog.js";
+import { verifyAuditChain } from "../../protocol/audit/entries.js";
 import { bindDevice } from "../../sdk/actions/bindDevice.js";
 import { getAuditTrail } from "../../sdk/actions/getAuditTrail.js";
 import { grantConsent } from "../../sdk/actions/grantConsent.js";

@@ -7,7 +7,8 @@ import { Wallet } from "ethers";
 
 import { InvalidInputError } from "../../sdk/errors.js";
 import { createGatewayClient } from "../../sdk/gateway/client.js";
-import { createFetchTransport, createNodeHttpTransport, type GatewayTransport } from "../../sdk/gateway/transport.js";
+import { createFetchTransport, type GatewayTransport } from "../../sdk/gateway/transport.js";
+import { createNodeHttpTransport } from "../../sdk/node/transport.js";
 
 /** A raw HTTP/1.1 server: each connection answers requests with `respond(index on this connection)`. */
 async function rawServer(respond: (socket: Socket, requestOnConnection: number, connection: number) => void) {
