@@ -27,14 +27,13 @@ export async function fheForKeySet(identity: Identity, pass: string, keysHash: s
 
 /** The key set the chain currently names for the client's account. */
 export async function currentKeysHash(client: MedCipherClient): Promise<string> {
-  const [keysHash] = (await client.contracts.identity.keySetOf!(client.address)) as [string, string];
+  const [keysHash] = await client.contracts.identity.keySetOf(client.address);
   return keysHash.toLowerCase();
 }
 
 /** The key set a prediction request was made under (its PredictionRequested event). */
 export async function requestKeysHash(client: MedCipherClient, requestId: string): Promise<string | undefined> {
   const router = client.contracts.router;
-  const [log] = await router.queryFilter(router.filters.PredictionRequested!(requestId));
-  const args = (log as { args?: { getValue(name: string): unknown } } | undefined)?.args;
-  return args ? String(args.getValue("keysHash")).toLowerCase() : undefined;
+  const [log] = await router.queryFilter(router.filters.PredictionRequested(requestId));
+  return log?.args.keysHash.toLowerCase();
 }

@@ -1,4 +1,6 @@
 import { BaseError } from "../core/errors.js";
+import { decodeRevert, unfundedAccountOf } from "../protocol/revert.js";
+import { chainErrorOf } from "../sdk/chain/send.js";
 import { InvalidInputError, TimeoutError } from "../sdk/errors.js";
 import { exitCodeFor } from "./exitCodes.js";
 
@@ -37,7 +39,9 @@ export function createOutput(json: boolean): Output {
 /**
  * ethers errors a user can act on, as the CLI's own: an address or value ethers could not use (a
  * malformed address, an ENS name on a chain without ENS) is bad input (exit 3); a JSON-RPC call
- * that ran out of time is a timeout (exit 9). Whichever command passed it on: never a raw stack trace.
+ * that ran out of time is a timeout (exit 9); a revert outside sendTransaction (a view call) or a
+ * sender without gas money is a ChainError naming the custom error and its arguments (exit 7).
+ * Whichever command passed it on: never a raw stack trace.
  */
 export function asInputError(error: unknown): unknown {
   if (error instanceof BaseError) return error;
@@ -48,6 +52,10 @@ export function asInputError(error: unknown): unknown {
   if (code === "INVALID_ARGUMENT" || (code === "UNSUPPORTED_OPERATION" && operation === "getEnsAddress")) {
     const what = code === "INVALID_ARGUMENT" ? shortMessage ?? "invalid argument" : "a name was given where an address is needed (this chain has no ENS)";
     return new InvalidInputError(`Invalid input: ${what}${argument ? ` (${argument})` : ""}.`, { argument, value: typeof value === "string" ? value : undefined });
+  }
+  if (decodeRevert(error) || unfundedAccountOf(error)) {
+    const { invocation, action } = (error ?? {}) as { invocation?: { method?: string } | null; action?: string };
+    return chainErrorOf(invocation?.method ?? action ?? "call", error);
   }
   return error;
 }

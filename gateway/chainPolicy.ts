@@ -86,17 +86,17 @@ export function createChainAccessPolicy(options: ChainPolicyOptions): AccessPoli
     return pending;
   }
 
-  const isPatient = (a: string) => view(`isPatient:${a}`, () => contracts.identity.isPatient!(a) as Promise<boolean>);
-  const deviceOwner = (d: string) => view(`deviceOwner:${d}`, async () => getAddress(await contracts.identity.deviceOwner!(d) as string));
-  const isOracle = (a: string) => view(`oracle:${a}`, () => contracts.identity.hasRole!(ORACLE_ROLE, a) as Promise<boolean>);
+  const isPatient = (a: string) => view(`isPatient:${a}`, () => contracts.identity.isPatient(a));
+  const deviceOwner = (d: string) => view(`deviceOwner:${d}`, async () => getAddress(await contracts.identity.deviceOwner(d)));
+  const isOracle = (a: string) => view(`oracle:${a}`, () => contracts.identity.hasRole(ORACLE_ROLE, a));
   const request = (r: string) => view(`request:${r}`, async () => {
-    const q = await contracts.router.getRequest!(r) as { patient: string; status: bigint; inputHash: string };
+    const q = await contracts.router.getRequest(r);
     return { patient: getAddress(q.patient), status: Number(q.status), inputHash: q.inputHash.toLowerCase() };
   });
-  const keysHashOf = (p: string) => view(`keys:${p}`, async () => ((await contracts.identity.keySetOf!(p)) as [string, string])[0].toLowerCase());
-  const hasAccess = (g: string, p: string, c: number, u: number) => view(`access:${g}:${p}:${c}:${u}`, () => contracts.consent.hasAccess!(g, p, c, u) as Promise<boolean>);
+  const keysHashOf = (p: string) => view(`keys:${p}`, async () => (await contracts.identity.keySetOf(p)).keysHash.toLowerCase());
+  const hasAccess = (g: string, p: string, c: number, u: number) => view(`access:${g}:${p}:${c}:${u}`, () => contracts.consent.hasAccess(g, p, c, u));
   const hasRecordAccess = (g: string, p: string, r: string, c: number, u: number) =>
-    view(`raccess:${g}:${p}:${r}:${c}:${u}`, () => contracts.consent.hasRecordAccess!(g, p, r, c, u) as Promise<boolean>);
+    view(`raccess:${g}:${p}:${r}:${c}:${u}`, () => contracts.consent.hasRecordAccess(g, p, r, c, u));
 
   async function pendingRequestFor(ref: string, owner: string) {
     if (ref === ZeroHash) throw new ForbiddenError("an oracle must name the prediction request it serves (ref)");

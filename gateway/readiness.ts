@@ -2,7 +2,9 @@ import { randomBytes } from "node:crypto";
 import { open, unlink } from "node:fs/promises";
 import { join } from "node:path";
 
-import { id as keccakUtf8, type Contract, type Provider } from "ethers";
+import { id as keccakUtf8, type Provider } from "ethers";
+
+import type { IdentityRegistryContract } from "../protocol/contracts.js";
 
 export const GATEWAY_ROLE = keccakUtf8("GATEWAY_ROLE");
 
@@ -15,7 +17,7 @@ export type ReadinessReport = { ready: boolean; failing: string[]; checks: Recor
 export type GatewayReadinessOptions = {
   provider: Provider;
   /** The IdentityRegistry (GATEWAY_ROLE is read from it). */
-  identity: Contract;
+  identity: IdentityRegistryContract;
   /** The gateway's address (its response-signing key, which must hold GATEWAY_ROLE). */
   address: string;
   chainId: number;
@@ -69,7 +71,7 @@ export function createGatewayReadiness(options: GatewayReadinessOptions): () => 
   }
 
   async function gatewayRole(): Promise<ReadinessCheck> {
-    const holds = await withTimeout(identity.hasRole!(GATEWAY_ROLE, address) as Promise<boolean>, options.chainTimeoutMs, "the chain");
+    const holds = await withTimeout(identity.hasRole(GATEWAY_ROLE, address), options.chainTimeoutMs, "the chain");
     return holds
       ? { ok: true, role: "GATEWAY_ROLE", address }
       : { ok: false, role: "GATEWAY_ROLE", address, error: `${address} does not hold GATEWAY_ROLE in the IdentityRegistry: clients refuse this gateway and its anchors revert (grant it: medcipher admin grant-role gateway ${address})` };

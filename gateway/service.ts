@@ -93,7 +93,7 @@ export async function startGatewayService(options: GatewayServiceOptions): Promi
   if (anchorer && (options.anchorIntervalMs ?? 60_000) > 0) anchorer.start();
   // Starting without GATEWAY_ROLE is allowed (the role may be granted next), but said loudly;
   // /readyz stays 503 naming the role until it is held.
-  const holdsRole = await (contracts.identity.hasRole!(GATEWAY_ROLE, address) as Promise<boolean>).catch(() => undefined);
+  const holdsRole = await contracts.identity.hasRole(GATEWAY_ROLE, address).catch(() => undefined);
   if (holdsRole === false) logger.error({ gateway: address }, "the gateway's key does not hold GATEWAY_ROLE: clients refuse it and /readyz answers 503 until it is granted");
   logger.info({ url, gateway: address, chainId, dataDir: options.dataDir, gatewayRole: holdsRole }, "gateway listening");
   return {

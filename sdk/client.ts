@@ -79,7 +79,7 @@ export async function connectGateway(client: Pick<MedCipherClient, "account" | "
   }
   if (Number(info.chainId) !== client.chainId) throw new InvalidInputError(`Gateway ${url} serves chain ${info.chainId}, not ${client.chainId}.`);
   const gatewayAddress = getAddress(info.gateway);
-  const registered = (await client.contracts.identity.hasRole!(GATEWAY_ROLE, gatewayAddress)) as boolean;
+  const registered = await client.contracts.identity.hasRole(GATEWAY_ROLE, gatewayAddress);
   if (!registered) throw new UntrustedGatewayError({ gateway: gatewayAddress, url });
   return createGatewayClient({ url, signer: client.account, chainId: client.chainId, gatewayAddress, session: options.session ?? true, timeoutMs: options.timeoutMs, transport: options.transport });
 }

@@ -3,6 +3,7 @@
  * (and the CLI's exit codes) can tell them apart without reading messages.
  */
 import { BaseError } from "../core/errors.js";
+import { describeRevert, type JsonValue } from "../protocol/revert.js";
 
 // The gateway client's errors live with it in protocol/ (the oracle uses the client too).
 export { GatewayRequestError, GatewaySignatureError, GatewayUnavailableError, IntegrityError, InvalidInputError } from "../protocol/errors.js";
@@ -44,11 +45,20 @@ export class ReadingsParseError extends BaseError {
   }
 }
 
-/** A contract call reverted; `reason` is the custom error name when the ABI knows it. */
+/**
+ * A contract call or transaction failed on-chain. `details.reason` is the decoded custom error's
+ * name (`NoSponsor`, `AccessControlUnauthorizedAccount`, `Error`, `Panic`, `OutOfGas`,
+ * `InsufficientFunds` …) and `details.args` its arguments by name, JSON-safe (bigints as strings).
+ */
 export class ChainError extends BaseError {
   override name = "ChainError";
-  constructor(action: string, reason: string, cause?: unknown) {
-    super(`${action} failed on-chain: ${reason}.`, { code: "SDK_CHAIN_REVERT", details: { action, reason }, cause });
+  readonly reason: string;
+  readonly args: Record<string, JsonValue>;
+  constructor(action: string, reason: string, cause?: unknown, options: { args?: Record<string, JsonValue>; message?: string } = {}) {
+    const args = options.args ?? {};
+    super(options.message ?? `${action} failed on-chain: ${describeRevert({ reason, args })}.`, { code: "SDK_CHAIN_REVERT", details: { action, reason, args }, cause });
+    this.reason = reason;
+    this.args = args;
   }
 }
 

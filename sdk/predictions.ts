@@ -23,9 +23,9 @@ export type RegisteredModel = { modelId: number; name: string; version: string; 
  * or models/<name>-<version>.json, and its weights must hash to the registered weightsHash.
  */
 export async function resolveRegisteredModel(client: Pick<MedCipherClient, "contracts">, modelId: number): Promise<RegisteredModel> {
-  const model = (await client.contracts.models.modelOf!(modelId).catch((error: unknown) => {
+  const model = (await client.contracts.models.modelOf(modelId).catch((error: unknown) => {
     throw new InvalidInputError(`No model ${modelId} in the registry.`, { modelId, cause: String(error) });
-  })) as { spec: { name: string; version: string; weightsHash: string; paramSetId: string }; retiredAt: bigint };
+  }));
   const { name, version, weightsHash, paramSetId } = model.spec;
   let artifact: ModelArtifact | undefined;
   for (const id of [name, `${name}-${version}`]) {

@@ -1,5 +1,8 @@
 import type { Command } from "commander";
-import { Contract, getAddress, id as keccakUtf8, parseUnits } from "ethers";
+import { getAddress, id as keccakUtf8, parseUnits } from "ethers";
+
+import { linkTokenAbi } from "../../protocol/abi/generated.js";
+import { connectContract } from "../../protocol/contracts.js";
 
 import { sendTransaction } from "../../sdk/chain/send.js";
 import { paramSetIdToBytes32 } from "../../sdk/predictions.js";
@@ -26,7 +29,7 @@ export function registerAdminCommands(program: Command): void {
       const global = globalOptions(command);
       const { client } = await makeClient(global, { gateway: false });
       const account = getAddress(address);
-      const receipt = await sendTransaction("grantRole", () => client.contracts.identity.grantRole!(keccakUtf8(name), account));
+      const receipt = await sendTransaction("grantRole", () => client.contracts.identity.grantRole(keccakUtf8(name), account));
       output(command).result({ role: name, account, transactionHash: receipt.hash }, () => `granted ${name} to ${account}`);
     });
 
@@ -39,7 +42,7 @@ export function registerAdminCommands(program: Command): void {
       const global = globalOptions(command);
       const { client } = await makeClient(global, { gateway: false });
       const account = getAddress(address);
-      const receipt = await sendTransaction("revokeRole", () => identityGovernance(client).revokeRole!(keccakUtf8(name), account));
+      const receipt = await sendTransaction("revokeRole", () => client.contracts.identity.revokeRole(keccakUtf8(name), account));
       output(command).result({ role: name, account, transactionHash: receipt.hash }, () => `revoked ${name} from ${account}`);
     });
 
@@ -51,8 +54,8 @@ export function registerAdminCommands(program: Command): void {
       const value = parseLink(amount, "the amount");
       const { client } = await makeClient(global, { gateway: false });
       const router = client.addresses.PredictionRouter;
-      const link = new Contract(String(await client.contracts.router.linkToken!()), ["function transfer(address to, uint256 amount) returns (bool)"], client.contracts.router.runner);
-      const receipt = await sendTransaction("transfer", () => link.transfer!(router, value));
+      const link = connectContract(linkTokenAbi, await client.contracts.router.linkToken(), client.contracts.router.runner);
+      const receipt = await sendTransaction("transfer", () => link.transfer(router, value));
       output(command).result({ router, amount: value.toString(), transactionHash: receipt.hash }, () => `sent ${amount} LINK to the router's pool`);
     });
 
@@ -64,8 +67,7 @@ export function registerAdminCommands(program: Command): void {
       if (!Number.isInteger(id) || id <= 0) throw new InvalidInputError(`<model-id> must be a model's on-chain id (a positive integer), got ${modelId}.`);
       const global = globalOptions(command);
       const { client } = await makeClient(global, { gateway: false });
-      const models = new Contract(client.addresses.ModelRegistry, ["function retireModel(uint32 modelId)"], client.contracts.models.runner);
-      const receipt = await sendTransaction("retireModel", () => models.retireModel!(id));
+      const receipt = await sendTransaction("retireModel", () => client.contracts.models.retireModel(id));
       output(command).result({ modelId: id, transactionHash: receipt.hash }, () => `retired model ${id}`);
     });
 
@@ -78,7 +80,7 @@ export function registerAdminCommands(program: Command): void {
       const budget = parseLink(options.budget, "--budget");
       const accounts = patients.map((patient) => getAddress(patient));
       const { client } = await makeClient(global, { gateway: false });
-      const receipt = await sendTransaction("sponsorPatients", () => client.contracts.router.sponsorPatients!(accounts, budget));
+      const receipt = await sendTransaction("sponsorPatients", () => client.contracts.router.sponsorPatients(accounts, budget));
       output(command).result({ patients: accounts, budget: budget.toString(), transactionHash: receipt.hash }, () => `sponsored ${accounts.length} patient(s) with ${options.budget} LINK each`);
     });
 
@@ -90,8 +92,8 @@ export function registerAdminCommands(program: Command): void {
       const { client } = await makeClient(global, { gateway: false });
       const account = getAddress(address);
       // The role first: authoriseOracle rebuilds the Operator's senders from ORACLE_ROLE.
-      await sendTransaction("grantRole", () => client.contracts.identity.grantRole!(keccakUtf8("ORACLE_ROLE"), account));
-      const receipt = await sendTransaction("authoriseOracle", () => client.contracts.router.authoriseOracle!(account));
+      await sendTransaction("grantRole", () => client.contracts.identity.grantRole(keccakUtf8("ORACLE_ROLE"), account));
+      const receipt = await sendTransaction("authoriseOracle", () => client.contracts.router.authoriseOracle(account));
       output(command).result({ oracle: account, transactionHash: receipt.hash }, () => `authorised oracle ${account}`);
     });
 
@@ -102,8 +104,8 @@ export function registerAdminCommands(program: Command): void {
       const global = globalOptions(command);
       const { client } = await makeClient(global, { gateway: false });
       const account = getAddress(address);
-      await sendTransaction("revokeRole", () => identityGovernance(client).revokeRole!(keccakUtf8("ORACLE_ROLE"), account));
-      const receipt = await sendTransaction("removeOracle", () => client.contracts.router.removeOracle!(account));
+      await sendTransaction("revokeRole", () => client.contracts.identity.revokeRole(keccakUtf8("ORACLE_ROLE"), account));
+      const receipt = await sendTransaction("removeOracle", () => client.contracts.router.removeOracle(account));
       output(command).result({ oracle: account, transactionHash: receipt.hash }, () => `removed oracle ${account}`);
     });
 
@@ -125,8 +127,8 @@ export function registerAdminCommands(program: Command): void {
         paramSetId: paramSetIdToBytes32(artifact.paramSetId), encodingSpecHash: artifact.encodingSpecHash,
         outputKind: artifact.output.kind === "softmax" ? 2 : 1, isPrivate: artifact.isPrivate,
       };
-      const receipt = await sendTransaction("registerModel", () => client.contracts.models.registerModel!(spec));
-      const modelId = Number(await client.contracts.models.modelIdOf!(artifact.id, artifact.version));
+      const receipt = await sendTransaction("registerModel", () => client.contracts.models.registerModel(spec));
+      const modelId = Number(await client.contracts.models.modelIdOf(artifact.id, artifact.version));
       output(command).result({ modelId, name: artifact.id, version: artifact.version, transactionHash: receipt.hash }, () => `registered ${artifact.id} ${artifact.version} as model ${modelId}`);
     });
 }
@@ -138,9 +140,4 @@ function parseLink(amount: string, what: string): bigint {
   } catch (error) {
     throw new InvalidInputError(`${what} must be an amount of LINK, got ${amount}.`, { cause: String(error) });
   }
-}
-
-/** The IdentityRegistry's role administration (the SDK's ABI covers what patients and apps call). */
-function identityGovernance(client: Awaited<ReturnType<typeof makeClient>>["client"]): Contract {
-  return new Contract(client.addresses.IdentityRegistry, ["function revokeRole(bytes32 role, address account)"], client.contracts.identity.runner);
 }

@@ -24,17 +24,18 @@ async function resolveModelId(client: MedCipherClient, model: string): Promise<n
     if (!Number.isSafeInteger(modelId) || modelId < 1) throw new InvalidInputError("--model must be a model name (e.g. maternal-risk-v1) or an on-chain model id (1, 2, …).", { model });
     return modelId;
   }
-  const [name, pinnedVersion] = model.split("@");
+  // split always gives at least one part: the name.
+  const [name = model, pinnedVersion] = model.split("@");
   let version = pinnedVersion;
   if (!version) {
     const { loadModel } = await import("../../fhe/index.js");
     try {
-      version = loadModel(name!).version;
+      version = loadModel(name).version;
     } catch {
       throw new InvalidInputError(`No model artifact ${name} in models/: give a model name from there (e.g. maternal-risk-v1), name@version, or an on-chain model id.`, { model });
     }
   }
-  const modelId = Number(await client.contracts.models.modelIdOf!(name, version));
+  const modelId = Number(await client.contracts.models.modelIdOf(name, version));
   if (modelId === 0) throw new InvalidInputError(`Model ${name} ${version} is not registered on this chain (governance: medcipher admin register-model ${name}).`, { model, name, version });
   return modelId;
 }

@@ -1,5 +1,6 @@
-import type { Contract } from "ethers";
 import type { Logger } from "pino";
+
+import type { AuditLogAnchorContract } from "../../protocol/contracts.js";
 
 import type { AuditLog } from "./auditLog.js";
 
@@ -17,7 +18,7 @@ export type AuditAnchorer = {
  * gateway's key (GATEWAY_ROLE). The log is fsynced first, so an anchored head is always on disk.
  * Anchors never overlap; a failed anchor is logged and retried at the next tick.
  */
-export function createAuditAnchorer(options: { audit: AuditLog; anchorContract: Contract; intervalMs: number; logger: Logger; onFailure?: () => void }): AuditAnchorer {
+export function createAuditAnchorer(options: { audit: AuditLog; anchorContract: AuditLogAnchorContract; intervalMs: number; logger: Logger; onFailure?: () => void }): AuditAnchorer {
   let lastSeq = 0;
   let last: { seq: number; at: number } | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -27,7 +28,7 @@ export function createAuditAnchorer(options: { audit: AuditLog; anchorContract: 
     await options.audit.sync();
     const { seq, head } = options.audit.head();
     if (seq === 0 || seq <= lastSeq) return undefined;
-    const tx = await options.anchorContract.anchorHead!(head, seq);
+    const tx = await options.anchorContract.anchorHead(head, seq);
     const receipt = await tx.wait();
     lastSeq = seq;
     last = { seq, at: Math.floor(Date.now() / 1000) };

@@ -1,12 +1,7 @@
-import { decodeBytes32String, Interface } from "ethers";
+import { decodeBytes32String, type Interface } from "ethers";
 
-import { routerInterface } from "./abi.js";
+import { modelRegistryInterface, routerInterface } from "./abi.js";
 import { RpcResponseError, type RpcClient } from "./rpc.js";
-
-const registryInterface = new Interface([
-  "function modelOf(uint32 modelId) view returns (((string name, string version, bytes32 weightsHash, string weightsUri, bytes32 paramSetId, bytes32 encodingSpecHash, uint8 outputKind, bool isPrivate) spec, uint40 registeredAt, uint40 retiredAt))",
-  "function modelStatus(uint32 modelId) view returns (bool active, bytes32 paramSetId)",
-]);
 
 export type OnChainModel = {
   modelId: number;
@@ -92,8 +87,8 @@ export function createChainReader({ rpc, router }: { rpc: RpcClient; router: str
       const unknownModels = distinctModels.filter((id) => !models.has(id));
       const calls = [
         ...requestIds.map((id) => ({ method: "eth_call", params: [{ to: router, data: routerInterface.encodeFunctionData("getRequest", [id]) }, "latest"] })),
-        ...distinctModels.map((id) => ({ method: "eth_call", params: [{ to: registryAddress, data: registryInterface.encodeFunctionData("modelStatus", [id]) }, "latest"] })),
-        ...unknownModels.map((id) => ({ method: "eth_call", params: [{ to: registryAddress, data: registryInterface.encodeFunctionData("modelOf", [id]) }, "latest"] })),
+        ...distinctModels.map((id) => ({ method: "eth_call", params: [{ to: registryAddress, data: modelRegistryInterface.encodeFunctionData("modelStatus", [id]) }, "latest"] })),
+        ...unknownModels.map((id) => ({ method: "eth_call", params: [{ to: registryAddress, data: modelRegistryInterface.encodeFunctionData("modelOf", [id]) }, "latest"] })),
       ];
       const results = await rpc.batch(calls);
       const at = Date.now();
@@ -104,11 +99,11 @@ export function createChainReader({ rpc, router }: { rpc: RpcClient; router: str
       }
       for (const id of distinctModels) {
         const settled = results[i++]!;
-        if (settled.status === "fulfilled") activity.set(id, { at, value: Boolean(registryInterface.decodeFunctionResult("modelStatus", settled.value as string)[0]) });
+        if (settled.status === "fulfilled") activity.set(id, { at, value: Boolean(modelRegistryInterface.decodeFunctionResult("modelStatus", settled.value as string)[0]) });
       }
       for (const id of unknownModels) {
         const settled = results[i++]!;
-        if (settled.status === "fulfilled") models.set(id, decodeModel(id, registryInterface.decodeFunctionResult("modelOf", settled.value as string)[0]));
+        if (settled.status === "fulfilled") models.set(id, decodeModel(id, modelRegistryInterface.decodeFunctionResult("modelOf", settled.value as string)[0]));
       }
       for (const [id, entry] of requests) if (!fresh(entry.at)) requests.delete(id);
     },
@@ -124,7 +119,7 @@ export function createChainReader({ rpc, router }: { rpc: RpcClient; router: str
     async modelActive(modelId: number): Promise<boolean> {
       const cached = activity.get(modelId);
       if (cached && fresh(cached.at)) return cached.value;
-      const [active] = await call(await registry(), registryInterface, "modelStatus", [modelId]);
+      const [active] = await call(await registry(), modelRegistryInterface, "modelStatus", [modelId]);
       return Boolean(active);
     },
 
@@ -134,7 +129,7 @@ export function createChainReader({ rpc, router }: { rpc: RpcClient; router: str
       if (cached) return cached;
       let result;
       try {
-        result = await call(await registry(), registryInterface, "modelOf", [modelId]);
+        result = await call(await registry(), modelRegistryInterface, "modelOf", [modelId]);
       } catch (error) {
         // modelOf reverts (UnknownModel) for an id never registered; anything else is the node's problem.
         if (error instanceof RpcResponseError && error.isRevert) return undefined;

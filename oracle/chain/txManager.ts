@@ -1,6 +1,7 @@
-import { AbiCoder, type SigningKey } from "ethers";
+import type { SigningKey } from "ethers";
 
 import type { Common } from "../common.js";
+import { decodeRevert, describeRevert } from "../../protocol/revert.js";
 import { failpoint } from "../failpoints.js";
 import { ConfigError, errorMessage, isRetryable } from "../errors.js";
 import type { SignedTx, UnsignedTx } from "../eval/types.js";
@@ -72,17 +73,11 @@ export function fulfilmentOf(job: Pick<Job, "requestId" | "reasonCode" | "result
 
 const ZERO_WORD = `0x${"00".repeat(32)}`;
 
+/** The simulation's revert, decoded against every contract's errors (Operator require strings included). */
 function revertReason(error: unknown): string | undefined {
   if (!(error instanceof RpcResponseError)) return undefined;
-  const data = typeof error.data === "string" ? error.data : (error.data as { data?: string } | undefined)?.data;
-  if (typeof data === "string" && data.startsWith("0x08c379a0")) {
-    try {
-      return AbiCoder.defaultAbiCoder().decode(["string"], "0x" + data.slice(10))[0] as string;
-    } catch {
-      // fall through to the message
-    }
-  }
-  return error.shortMessage;
+  const revert = decodeRevert(error);
+  return revert ? describeRevert(revert) : error.shortMessage;
 }
 
 export function createTxManager({ common, rpc, store, account, chainId, operatorAddress, onSettled, signBatch }: CreateTxManagerParameters) {

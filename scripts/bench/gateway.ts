@@ -164,7 +164,7 @@ async function main(): Promise<void> {
   clearInterval(producer);
   const accessLogLines = (await readFile(gateway.logFile, "utf8")).split("\n").filter((line) => line.includes('"msg":"request"')).length;
   const gatewayExitCode = await gateway.stop();
-  const anchoredHead = await connectContracts(addresses, ethers.provider).auditAnchor.latestHead!(gatewayKey.address) as { entryCount: bigint };
+  const anchoredHead = await connectContracts(addresses, ethers.provider).auditAnchor.latestHead(gatewayKey.address);
   await rpc.close();
   await connection.close();
   if (gatewayExitCode !== 0) throw new Error(`the gateway exited with ${gatewayExitCode} on SIGTERM`);

@@ -15,13 +15,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { encodeBytes32String, hexlify, Interface, randomBytes, Wallet } from "ethers";
+import { encodeBytes32String, hexlify, randomBytes, Wallet } from "ethers";
 import { network } from "hardhat";
 
 import { sha256Hex } from "../../core/hash.js";
 import { deployMedCipher, OutputKind, sponsorPatients } from "../../deploy/local.js";
 import { FheClient } from "../../fhe/client.js";
 import { loadModel } from "../../fhe/modelFile.js";
+import { operatorInterface, routerInterface } from "../../oracle/chain/abi.js";
 import { Category } from "../../protocol/codes.js";
 import { createGatewayClient } from "../../sdk/gateway/client.js";
 import { createNodeHttpTransport } from "../../sdk/node/transport.js";
@@ -45,14 +46,6 @@ const SETTLE_TIMEOUT_MS = 120_000;
  */
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 20);
 
-const routerInterface = new Interface([
-  "function requestPrediction(address patient, uint32 modelId, bytes32 inputHash, string inputUri) returns (bytes32)",
-  "event PredictionRequested(bytes32 indexed requestId, address indexed patient, uint32 indexed modelId, address requester, bytes32 inputHash, string inputUri, bytes32 keysHash, uint256 payment, uint40 expiresAt)",
-  "event PredictionFulfilled(bytes32 indexed requestId, address indexed patient, bytes32 resultHash, string resultUri, bool onChain)",
-  "event PredictionFailed(bytes32 indexed requestId, address indexed patient, uint16 failureCode)",
-  "event PredictionRefused(bytes32 indexed requestId, address indexed patient, address requester, uint16 reasonCode)",
-]);
-const operatorInterface = new Interface(["event OracleResponse(bytes32 indexed requestId)"]);
 
 const log = (message: string) => console.log(`[bench:oracle] ${message}`);
 

@@ -20,8 +20,8 @@ import { deployMedCipher, type MedCipherAddresses } from "../../deploy/local.js"
 import { modelRegistration } from "../../deploy/models.js";
 import { FheClient, loadModel, type ModelArtifact, type Reading } from "../../fhe/index.js";
 import { loadSettings, type Settings } from "../../oracle/config/settings.js";
+import { predictionRouterAbi } from "../../protocol/abi/generated.js";
 import { Category } from "../../protocol/codes.js";
-import { IPredictionRouter__factory } from "../../types/ethers-contracts/index.js";
 import { createGatewayClient, type GatewayClient } from "../../sdk/gateway/client.js";
 import { createNodeHttpTransport } from "../../sdk/node/transport.js";
 import { spawnOracle, type OracleChild } from "../../test/oracle/helpers/child.js";
@@ -34,7 +34,7 @@ const FUNDS = "0x" + (10n ** 21n).toString(16);
 const REQUEST_FEES = { maxFeePerGas: 50n * 10n ** 9n, maxPriorityFeePerGas: 10n ** 9n };
 
 /** The router's ABI as the compiler generated it (types/, from `hardhat build`), so the soak follows the contract. */
-export const routerInterface = new Interface(IPredictionRouter__factory.abi);
+export const routerInterface = new Interface(predictionRouterAbi);
 
 export const log = (soak: string, message: string) => console.log(`[soak:${soak}] ${new Date().toISOString().slice(11, 19)} ${message}`);
 
@@ -295,11 +295,6 @@ export async function createSoakWorld(options: {
   return world;
 }
 
-const sponsorInterface = new Interface([
-  "function sponsorPatients(address[] patients, uint256 budget)",
-  "function setPendingCaps(uint16 perPatient, uint16 perRequester)",
-]);
-
 /**
  * A router with sponsorship (issue 9 item 14) refuses unsponsored requests and caps pending ones:
  * governance gives every soak patient a budget and raises the caps above what a soak can leave
@@ -311,7 +306,7 @@ async function sponsorWhereNeeded(governance: Signer, router: string, patients: 
   const applied: string[] = [];
   for (const [name, args] of calls) {
     try {
-      await (await governance.sendTransaction({ to: router, data: sponsorInterface.encodeFunctionData(name, args) })).wait();
+      await (await governance.sendTransaction({ to: router, data: routerInterface.encodeFunctionData(name, args) })).wait();
       applied.push(name);
     } catch {
       // not this router's API

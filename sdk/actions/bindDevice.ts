@@ -29,12 +29,12 @@ export { BIND_DEVICE_TYPES };
 export async function bindDevice(client: MedCipherClient, parameters: BindDeviceParameters): Promise<BindDeviceReturnType> {
   const device = getAddress(await parameters.device.getAddress());
   const deadline = parameters.deadline ?? (await chainNow(client.provider)) + SIGNATURE_LIFETIME_SECONDS;
-  const info = (await client.contracts.identity.deviceOf!(device)) as { bindNonce: bigint };
+  const info = await client.contracts.identity.deviceOf(device);
   const signature = await parameters.device.signTypedData(
     medCipherDomain("IdentityRegistry", client.chainId, client.addresses.IdentityRegistry),
     BIND_DEVICE_TYPES,
     { device, patient: client.address, expiresAt: parameters.expiresAt, nonce: info.bindNonce, deadline },
   );
-  const receipt = await sendTransaction("bindDevice", () => client.contracts.identity.bindDevice!(device, parameters.expiresAt, deadline, signature));
+  const receipt = await sendTransaction("bindDevice", () => client.contracts.identity.bindDevice(device, parameters.expiresAt, deadline, signature));
   return { device, transactionHash: receipt.hash };
 }

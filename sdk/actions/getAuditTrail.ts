@@ -1,5 +1,5 @@
 import type { AuditEvent } from "@medplum/fhirtypes";
-import { getAddress, type Contract, type EventLog } from "ethers";
+import { EventLog, getAddress, type BaseContract } from "ethers";
 
 import { auditEntryToFhir } from "../../protocol/audit/fhir.js";
 import { verifyAuditProof, type AuditEntry } from "../../protocol/audit/entries.js";
@@ -53,7 +53,7 @@ export async function getAuditTrail(client: MedCipherClient, parameters: GetAudi
   const patient = getAddress(parameters.patient ?? client.address);
   const gateway = requireGateway(client);
   const fromBlock = parameters.fromBlock ?? 0;
-  const contracts: Record<string, Contract> = { identity: client.contracts.identity, consent: client.contracts.consent, records: client.contracts.records, router: client.contracts.router };
+  const contracts: Record<string, BaseContract> = { identity: client.contracts.identity, consent: client.contracts.consent, records: client.contracts.records, router: client.contracts.router };
 
   const chain: ChainAuditItem[] = [];
   const blockTimes = new Map<number, string>();
@@ -61,8 +61,9 @@ export async function getAuditTrail(client: MedCipherClient, parameters: GetAudi
     const contract = contracts[spec.contract]!;
     const topics: (string | null)[] = [null, null, null];
     topics[spec.patientArg] = patient;
-    const filter = contract.filters[spec.event]!(...topics.slice(0, spec.patientArg + 1));
-    const logs = (await contract.queryFilter(filter, fromBlock)) as EventLog[];
+    const filter = contract.getEvent(spec.event)(...topics.slice(0, spec.patientArg + 1));
+    // A log of the filter's own event always parses: every one is an EventLog.
+    const logs = (await contract.queryFilter(filter, fromBlock)).filter((log) => log instanceof EventLog);
     for (const log of logs) {
       if (!blockTimes.has(log.blockNumber)) {
         const block = await client.provider.getBlock(log.blockNumber);
@@ -85,7 +86,7 @@ export async function getAuditTrail(client: MedCipherClient, parameters: GetAudi
 
   // The anchored tree head first, then the gateway's entries with inclusion proofs in its current
   // tree and the consistency proof from the anchored tree to it: O(log n) hashes per entry.
-  const anchored = (await client.contracts.auditAnchor.latestHead!(gateway.gatewayAddress)) as { headHash: string; entryCount: bigint };
+  const anchored = await client.contracts.auditAnchor.latestHead(gateway.gatewayAddress);
   let anchoredHead: GetAuditTrailReturnType["anchoredHead"] = null;
   const seq = Number(anchored.entryCount);
   const log = await gateway.audit(patient, seq > 0 ? { since: seq } : {});

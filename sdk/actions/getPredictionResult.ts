@@ -22,7 +22,7 @@ export type GetPredictionResultReturnType = { requestId: string; modelId: number
  * const { predictions } = await getPredictionResult(patientClient, { requestId, fhe });
  */
 export async function getPredictionResult(client: MedCipherClient, parameters: GetPredictionResultParameters): Promise<GetPredictionResultReturnType> {
-  const request = (await client.contracts.router.getRequest!(parameters.requestId)) as { modelId: bigint; status: bigint; failureCode: bigint; inputHash: string; resultHash: string };
+  const request = await client.contracts.router.getRequest(parameters.requestId);
   if (Number(request.status) !== RequestStatus.Fulfilled) throw new PredictionNotFulfilledError(parameters.requestId, Number(request.status), Number(request.failureCode));
   const modelId = Number(request.modelId);
   const { artifact } = await resolveRegisteredModel(client, modelId);

@@ -53,22 +53,22 @@ export async function grantConsent(client: MedCipherClient, parameters: GrantCon
   const validFrom = parameters.validFrom ?? now;
   const { validUntil, purpose } = parameters;
   if (!parameters.relayer) {
-    const receipt = await sendTransaction("grantConsent", () => client.contracts.consent.grantConsent!(grantee, purpose, categories, validFrom, validUntil));
+    const receipt = await sendTransaction("grantConsent", () => client.contracts.consent.grantConsent(grantee, purpose, categories, validFrom, validUntil));
     return { transactionHash: receipt.hash, categories };
   }
   const consent = client.contracts.consent;
   const relayed = connectContracts(client.addresses, parameters.relayer).consent;
-  const slot = async () => String(await consent.grantOf!(client.address, grantee, purpose));
+  const slot = async () => String(await consent.grantOf(client.address, grantee, purpose));
   for (let attempt = 1; ; attempt++) {
     const before = await slot();
-    const nonce = (await consent.nonces!(client.address)) as bigint;
+    const nonce = await consent.nonces(client.address);
     const deadline = (await chainNow(client.provider)) + SIGNATURE_LIFETIME_SECONDS;
     const signature = await client.account.signTypedData(consentDomain(client), GRANT_CONSENT_TYPES, {
       patient: client.address, grantee, purpose, categories, validFrom, validUntil, nonce, deadline,
     });
     try {
       const receipt = await sendTransaction("grantConsentBySig", () =>
-        relayed.grantConsentBySig!(client.address, grantee, purpose, categories, validFrom, validUntil, deadline, signature));
+        relayed.grantConsentBySig(client.address, grantee, purpose, categories, validFrom, validUntil, deadline, signature));
       return { transactionHash: receipt.hash, categories };
     } catch (error) {
       if (attempt >= SIGNED_CONSENT_ATTEMPTS || !(await worthResigning(error, nonce, before))) throw error;
@@ -82,10 +82,10 @@ export async function grantConsent(client: MedCipherClient, parameters: GrantCon
    * above all — the patient's newer decision stands and the error is final.
    */
   async function worthResigning(error: unknown, signedNonce: bigint, slotBefore: string): Promise<boolean> {
-    const reason = revertName(error, consent.interface);
+    const reason = revertName(error);
     if (reason === "SignatureExpired") return true;
     if (reason !== "InvalidSigner") return false;
-    const [nonceNow, slotNow] = await Promise.all([consent.nonces!(client.address) as Promise<bigint>, slot()]);
+    const [nonceNow, slotNow] = await Promise.all([consent.nonces(client.address), slot()]);
     return nonceNow !== signedNonce && slotNow === slotBefore;
   }
 }

@@ -54,7 +54,7 @@ export async function ingestReadings(client: MedCipherClient, parameters: Ingest
   if (parameters.readings.length === 0) throw new InvalidInputError("No readings to ingest.");
   if (!(perRecord >= 1)) throw new InvalidInputError("readingsPerRecord must be at least 1.");
 
-  const info = (await client.contracts.identity.patientOf!(patient)) as { encryptionKey: string; registeredAt: bigint };
+  const info = await client.contracts.identity.patientOf(patient);
   if (info.registeredAt === 0n) throw new InvalidInputError(`${patient} is not a registered patient.`, { patient });
   const patientKey = getBytes(info.encryptionKey);
 
@@ -92,9 +92,9 @@ export async function ingestReadings(client: MedCipherClient, parameters: Ingest
       { patient, root: batch.root, count, category, uri, deadline },
     );
     const relayed = connectContracts(client.addresses, parameters.relayer).records;
-    receipt = await sendTransaction("anchorBatchBySig", () => relayed.anchorBatchBySig!(patient, batch.root, count, category, uri, deadline, signature));
+    receipt = await sendTransaction("anchorBatchBySig", () => relayed.anchorBatchBySig(patient, batch.root, count, category, uri, deadline, signature));
   } else {
-    receipt = await sendTransaction("anchorBatch", () => client.contracts.records.anchorBatch!(patient, batch.root, count, category, uri));
+    receipt = await sendTransaction("anchorBatch", () => client.contracts.records.anchorBatch(patient, batch.root, count, category, uri));
   }
   progress("anchor", 1, 1);
   return { root: batch.root, transactionHash: receipt.hash, records };

@@ -1,5 +1,5 @@
 import type { Consent } from "@medplum/fhirtypes";
-import { getAddress, type EventLog } from "ethers";
+import { getAddress } from "ethers";
 
 import type { MedCipherClient } from "../client.js";
 import { categoryName } from "../../protocol/codes.js";
@@ -33,18 +33,18 @@ export type ListConsentsReturnType = ConsentGrant[];
 export async function listConsents(client: MedCipherClient, parameters: ListConsentsParameters = {}): Promise<ListConsentsReturnType> {
   const patient = getAddress(parameters.patient ?? client.address);
   const consent = client.contracts.consent;
-  const logs = (await consent.queryFilter(consent.filters.ConsentGranted!(patient), parameters.fromBlock ?? 0)) as EventLog[];
+  const logs = await consent.queryFilter(consent.filters.ConsentGranted(patient), parameters.fromBlock ?? 0);
   const pairs = new Map<string, { grantee: string; purpose: number }>();
   for (const log of logs) {
-    const grantee = getAddress(log.args.getValue("grantee") as string);
-    const purpose = Number(log.args.getValue("purpose"));
+    const grantee = getAddress(log.args.grantee);
+    const purpose = Number(log.args.purpose);
     pairs.set(`${grantee}:${purpose}`, { grantee, purpose });
   }
-  const [epoch, block] = await Promise.all([consent.epochOf!(patient) as Promise<bigint>, client.provider.getBlock("latest")]);
+  const [epoch, block] = await Promise.all([consent.epochOf(patient), client.provider.getBlock("latest")]);
   const now = block?.timestamp ?? Math.floor(Date.now() / 1000);
   const grants: ConsentGrant[] = [];
   for (const { grantee, purpose } of pairs.values()) {
-    const g = (await consent.grantOf!(patient, grantee, purpose)) as { categories: bigint; validFrom: bigint; validUntil: bigint; epoch: bigint };
+    const g = await consent.grantOf(patient, grantee, purpose);
     const categories = Number(g.categories);
     const validFrom = Number(g.validFrom);
     const validUntil = Number(g.validUntil);

@@ -14,6 +14,6 @@ export type RegisterDeviceReturnType = { transactionHash: string };
  */
 export async function registerDevice(client: MedCipherClient, parameters: RegisterDeviceParameters): Promise<RegisterDeviceReturnType> {
   const receipt = await sendTransaction("registerDevice", () =>
-    client.contracts.identity.registerDevice!(getAddress(parameters.device), parameters.modelHash ?? ZeroHash));
+    client.contracts.identity.registerDevice(getAddress(parameters.device), parameters.modelHash ?? ZeroHash));
   return { transactionHash: receipt.hash };
 }

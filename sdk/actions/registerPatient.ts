@@ -59,7 +59,7 @@ export async function registerPatient(client: MedCipherClient, parameters: Regis
   const keysUri = `${gateway.url}/v1/blobs/${keysHash}`;
   const progress = parameters.onProgress ?? (() => undefined);
 
-  const [registeredHash] = (await client.contracts.identity.keySetOf!(client.address)) as [string, string];
+  const [registeredHash] = await client.contracts.identity.keySetOf(client.address);
   const registered = registeredHash !== ZeroHash;
   if (registered && registeredHash.toLowerCase() !== keysHash) {
     throw new InvalidInputError(`${client.address} is already registered with another key set (${registeredHash}); rotate to a new one with rotateKeySet (CLI: medcipher patient rotate-keys).`, {
@@ -77,7 +77,7 @@ export async function registerPatient(client: MedCipherClient, parameters: Regis
   progress("send", "sending the registration transaction");
   const receipt = await sendTransaction(
     "registerPatient",
-    () => client.contracts.identity.registerPatient!(keysHash, parameters.paramSetId, keysUri, hexlify(parameters.encryptionPublicKey)),
+    () => client.contracts.identity.registerPatient(keysHash, parameters.paramSetId, keysUri, hexlify(parameters.encryptionPublicKey)),
     { timeoutMs: parameters.receiptTimeoutMs, onSent: (hash) => progress("confirm", `waiting for ${hash}`) },
   );
   return { keysHash, keysUri, transactionHash: receipt.hash, alreadyRegistered: false };

@@ -5,6 +5,7 @@ import type { FheClient, Reading as FeatureReading } from "../../fhe/index.js";
 import { sendTransaction } from "../chain/send.js";
 import { requireGateway, type MedCipherClient } from "../client.js";
 import { Category } from "../../protocol/codes.js";
+import { eventsIn } from "../../protocol/contracts.js";
 import { ChainError } from "../errors.js";
 import { resolveRegisteredModel } from "../predictions.js";
 
@@ -41,14 +42,10 @@ export async function requestPrediction(client: MedCipherClient, parameters: Req
   const input = parameters.fhe.encrypt(artifact, parameters.readings);
   const inputHash = await gateway.put(input, { owner: patient, kind: "he-input", category: Category.PREDICTION });
   const inputUri = `${gateway.url}/v1/blobs/${inputHash}`;
-  const receipt = await sendTransaction("requestPrediction", () => client.contracts.router.requestPrediction!(patient, parameters.modelId, inputHash, inputUri));
-  const router = client.contracts.router;
-  const requested = receipt.logs
-    .filter((log) => log.address.toLowerCase() === client.addresses.PredictionRouter.toLowerCase())
-    .map((log) => router.interface.parseLog(log))
-    .find((parsed) => parsed?.name === "PredictionRequested");
+  const receipt = await sendTransaction("requestPrediction", () => client.contracts.router.requestPrediction(patient, parameters.modelId, inputHash, inputUri));
+  const [requested] = eventsIn(client.contracts.router, receipt.logs, "PredictionRequested");
   if (!requested) throw new ChainError("requestPrediction", "no PredictionRequested event in the receipt");
-  return { requestId: requested.args.getValue("requestId") as string, inputHash, transactionHash: receipt.hash };
+  return { requestId: requested.requestId, inputHash, transactionHash: receipt.hash };
 }
 
 
@@ -56,9 +53,9 @@ export async function requestPrediction(client: MedCipherClient, parameters: Req
 async function checkSponsor(client: MedCipherClient, patient: string): Promise<void> {
   const router = client.contracts.router;
   const [fee, requester, sponsored] = await Promise.all([
-    router.fee!() as Promise<bigint>,
-    router.accountOf!(client.address) as Promise<{ deposit: bigint }>,
-    router.accountOf!(patient) as Promise<{ sponsorBudget: bigint }>,
+    router.fee(),
+    router.accountOf(client.address),
+    router.accountOf(patient),
   ]);
   if (requester.deposit < fee && sponsored.sponsorBudget < fee) {
     // The reason the router's revert would carry, so callers handle both the same way.

@@ -37,22 +37,22 @@ export async function revokeConsent(client: MedCipherClient, parameters: RevokeC
   const grantee = getAddress(parameters.grantee);
   const { purpose, relayer } = parameters;
   if (!relayer) {
-    const receipt = await sendTransaction("revokeConsent", () => client.contracts.consent.revokeConsent!(grantee, purpose));
+    const receipt = await sendTransaction("revokeConsent", () => client.contracts.consent.revokeConsent(grantee, purpose));
     return { transactionHash: receipt.hash };
   }
   const relayed = connectContracts(client.addresses, relayer).consent;
   for (let attempt = 1; ; attempt++) {
-    const nonce = (await client.contracts.consent.nonces!(client.address)) as bigint;
+    const nonce = await client.contracts.consent.nonces(client.address);
     const deadline = (await chainNow(client.provider)) + SIGNATURE_LIFETIME_SECONDS;
     const signature = await client.account.signTypedData(consentDomain(client), REVOKE_CONSENT_TYPES, {
       patient: client.address, grantee, purpose, nonce, deadline,
     });
     try {
       const receipt = await sendTransaction("revokeConsentBySig", () =>
-        relayed.revokeConsentBySig!(client.address, grantee, purpose, nonce, deadline, signature));
+        relayed.revokeConsentBySig(client.address, grantee, purpose, nonce, deadline, signature));
       return { transactionHash: receipt.hash };
     } catch (error) {
-      const reason = revertName(error, relayed.interface);
+      const reason = revertName(error);
       if (attempt >= SIGNED_CONSENT_ATTEMPTS || reason === undefined || !RESIGN_REVOCATION_ON.has(reason)) throw error;
     }
   }

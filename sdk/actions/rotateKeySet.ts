@@ -44,7 +44,7 @@ export async function rotateKeySet(client: MedCipherClient, parameters: RotateKe
   const keysUri = `${gateway.url}/v1/blobs/${keysHash}`;
   const progress = parameters.onProgress ?? (() => undefined);
 
-  const [currentHash] = (await client.contracts.identity.keySetOf!(client.address)) as [string, string];
+  const [currentHash] = await client.contracts.identity.keySetOf(client.address);
   if (currentHash === ZeroHash) throw new InvalidInputError(`${client.address} is not a registered patient: register first (registerPatient; CLI: medcipher patient register).`, { patient: client.address });
   const alreadyRotated = currentHash.toLowerCase() === keysHash;
 
@@ -58,7 +58,7 @@ export async function rotateKeySet(client: MedCipherClient, parameters: RotateKe
   progress("send", "sending the key-set rotation transaction");
   const receipt = await sendTransaction(
     "rotateKeySet",
-    () => client.contracts.identity.rotateKeySet!(keysHash, parameters.paramSetId, keysUri),
+    () => client.contracts.identity.rotateKeySet(keysHash, parameters.paramSetId, keysUri),
     { timeoutMs: parameters.receiptTimeoutMs, onSent: (hash) => progress("confirm", `waiting for ${hash}`) },
   );
   return { keysHash, keysUri, previousKeysHash: currentHash, transactionHash: receipt.hash, alreadyRotated };

@@ -35,7 +35,7 @@ export async function shareRecord(client: MedCipherClient, parameters: ShareReco
   const grantee = getAddress(parameters.grantee);
   let granteeKey = parameters.granteeEncryptionKey;
   if (!granteeKey) {
-    const info = (await client.contracts.identity.patientOf!(grantee)) as { encryptionKey: string; registeredAt: bigint };
+    const info = await client.contracts.identity.patientOf(grantee);
     if (info.registeredAt === 0n) throw new InvalidInputError(`${grantee} has no registered encryption key: pass granteeEncryptionKey.`, { grantee });
     granteeKey = getBytes(info.encryptionKey);
   }

@@ -33,7 +33,7 @@ export type StoreRecordReturnType = { record: RecordRef; transactionHash: string
 export async function storeRecord(client: MedCipherClient, parameters: StoreRecordParameters): Promise<StoreRecordReturnType> {
   const gateway = requireGateway(client);
   const patient = getAddress(parameters.patient);
-  const info = (await client.contracts.identity.patientOf!(patient)) as { encryptionKey: string; registeredAt: bigint };
+  const info = await client.contracts.identity.patientOf(patient);
   if (info.registeredAt === 0n) throw new InvalidInputError(`${patient} is not a registered patient.`, { patient });
   const { sealed } = await sealRecord(new TextEncoder().encode(JSON.stringify(parameters.resource)), getBytes(info.encryptionKey));
   const salt = newSalt();
@@ -41,7 +41,7 @@ export async function storeRecord(client: MedCipherClient, parameters: StoreReco
   const blobId = await gateway.put(sealed, { owner: patient, kind: "record", category: parameters.category, ref: readingId });
   const uri = `${gateway.url}/v1/blobs/${blobId}`;
   const receipt = await sendTransaction("anchorRecord", () =>
-    client.contracts.records.anchorRecord!(patient, readingId, parameters.category, uri, parameters.supersedes ?? ZeroHash));
+    client.contracts.records.anchorRecord(patient, readingId, parameters.category, uri, parameters.supersedes ?? ZeroHash));
   const count = readingCount(parameters.resource);
   return { record: { patient, blobId, readingId, salt, category: parameters.category, root: null, proof: [], readings: count }, transactionHash: receipt.hash };
 }

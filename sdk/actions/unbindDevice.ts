@@ -14,6 +14,6 @@ export type UnbindDeviceReturnType = { transactionHash: string };
  * await unbindDevice(patientClient, { device: "0x…" });
  */
 export async function unbindDevice(client: MedCipherClient, parameters: UnbindDeviceParameters): Promise<UnbindDeviceReturnType> {
-  const receipt = await sendTransaction("unbindDevice", () => client.contracts.identity.unbindDevice!(getAddress(parameters.device)));
+  const receipt = await sendTransaction("unbindDevice", () => client.contracts.identity.unbindDevice(getAddress(parameters.device)));
   return { transactionHash: receipt.hash };
 }

@@ -23,14 +23,14 @@ export async function verifyRecord(client: MedCipherClient, parameters: VerifyRe
   if (sha256Hex(sealed) !== record.blobId) throw new IntegrityError("Record bytes", { blobId: record.blobId });
   if (recordCommitment(record.salt, sealed) !== record.readingId) throw new IntegrityError("Record commitment", { readingId: record.readingId });
   const anchorId = record.root ?? record.readingId;
-  const entry = (await client.contracts.records.entryOf!(record.patient, anchorId)) as { patient: string; category: bigint; kind: bigint; anchoredAt: bigint };
+  const entry = await client.contracts.records.entryOf(record.patient, anchorId);
   const expectedKind = record.root ? EntryKind.Batch : EntryKind.Record;
   if (Number(entry.kind) !== expectedKind || getAddress(entry.patient) !== getAddress(record.patient) || Number(entry.category) !== record.category) {
     throw new IntegrityError("Record anchor", { anchorId, patient: record.patient });
   }
   if (record.root) {
     if (!verifyMerkleProof(record.root, record.readingId, record.proof)) throw new IntegrityError("Record inclusion proof", { root: record.root });
-    const onChain = (await client.contracts.records.verifyInclusion!(record.patient, record.root, record.readingId, record.proof)) as boolean;
+    const onChain = await client.contracts.records.verifyInclusion(record.patient, record.root, record.readingId, record.proof);
     if (!onChain) throw new IntegrityError("Record inclusion proof (on-chain check)", { root: record.root });
   }
   return { anchoredAt: Number(entry.anchoredAt), batch: record.root !== null };

@@ -1,5 +1,3 @@
-import type { EventLog } from "ethers";
-
 import { RequestStatus } from "../../protocol/codes.js";
 import type { MedCipherClient } from "../client.js";
 import { PredictionNotFulfilledError, TimeoutError } from "../errors.js";
@@ -20,17 +18,17 @@ export async function waitForPrediction(client: MedCipherClient, parameters: Wai
   const deadline = Date.now() + timeoutMs;
   const router = client.contracts.router;
   for (;;) {
-    const request = (await router.getRequest!(parameters.requestId)) as { patient: string; status: bigint; failureCode: bigint };
+    const request = await router.getRequest(parameters.requestId);
     const status = Number(request.status);
     if (status === RequestStatus.Fulfilled) {
-      const [log] = (await router.queryFilter(router.filters.PredictionFulfilled!(parameters.requestId))) as EventLog[];
+      const [log] = await router.queryFilter(router.filters.PredictionFulfilled(parameters.requestId));
       if (!log) throw new PredictionNotFulfilledError(parameters.requestId, status, 0);
       return {
         requestId: parameters.requestId,
         patient: request.patient,
-        resultHash: log.args.getValue("resultHash") as string,
-        resultUri: log.args.getValue("resultUri") as string,
-        onChain: log.args.getValue("onChain") as boolean,
+        resultHash: log.args.resultHash,
+        resultUri: log.args.resultUri,
+        onChain: log.args.onChain,
       };
     }
     if (status !== RequestStatus.Pending) throw new PredictionNotFulfilledError(parameters.requestId, status, Number(request.failureCode));

@@ -1,5 +1,3 @@
-import type { Interface } from "ethers";
-
 import { ChainError } from "../errors.js";
 
 /**
@@ -12,23 +10,9 @@ import { ChainError } from "../errors.js";
 export const SIGNED_CONSENT_ATTEMPTS = 3;
 
 /**
- * The custom error name of an on-chain revert, decoded from its revert data with `contract`'s
- * ABI; undefined when `error` is no revert or its data is not one of the contract's errors.
- * Providers put the data in different places (ethers: `data` or `info.error.data`; Hardhat's
- * in-process chain: `data` on the cause), so each is tried.
+ * The custom error name of an on-chain failure (sendTransaction decodes it against every
+ * contract's errors); undefined when `error` is no ChainError.
  */
-export function revertName(error: unknown, contract: Interface): string | undefined {
-  if (!(error instanceof ChainError)) return undefined;
-  for (const data of revertDataOf(error.cause)) {
-    const parsed = contract.parseError(data);
-    if (parsed) return parsed.name;
-  }
-  return undefined;
-}
-
-function revertDataOf(error: unknown, depth = 0): string[] {
-  if (typeof error !== "object" || error === null || depth > 3) return [];
-  const e = error as { data?: unknown; error?: unknown; info?: { error?: unknown }; cause?: unknown };
-  const own = typeof e.data === "string" && /^0x[0-9a-fA-F]{8}/.test(e.data) ? [e.data] : [];
-  return [...own, ...[e.error, e.info?.error, e.cause].flatMap((inner) => revertDataOf(inner, depth + 1))];
+export function revertName(error: unknown): string | undefined {
+  return error instanceof ChainError ? error.reason : undefined;
 }

@@ -105,7 +105,7 @@ describe("sdk: signed consent changes survive races", function () {
       failure = error;
     }
     expect(failure).to.be.instanceOf(ChainError);
-    expect(revertName(failure, fx.suite.consent.interface)).to.equal("InvalidSigner");
+    expect(revertName(failure)).to.equal("InvalidSigner");
     expect(await hasVitals(clinician.wallet.address)).to.equal(false);
   });
 });
