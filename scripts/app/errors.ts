@@ -23,11 +23,11 @@ export class RelaySignatureError extends AppStackError {
   }
 }
 
-/** The relayed transaction reverted: `details.reason` is the contract's custom error name. */
+/** The relayed transaction reverted: `details.reason` is the contract's custom error name, `details.args` its arguments. */
 export class RelayRevertedError extends AppStackError {
   override name = "RelayRevertedError";
   readonly httpStatus = 422;
-  constructor(details: { kind: string; reason: string }, cause?: unknown) {
+  constructor(details: { kind: string; reason: string; args?: Record<string, unknown> }, cause?: unknown) {
     super(`The chain refused the relayed consent ${details.kind}: ${details.reason}.`, { code: "APP_RELAY_REVERTED", details, cause });
   }
 }

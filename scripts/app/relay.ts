@@ -3,7 +3,8 @@
  * revocation (sdk/actions/signConsentGrant.ts, signConsentRevocation.ts) and a funded relayer
  * account submits `grantConsentBySig` / `revokeConsentBySig`, so the patient needs no ETH. The
  * signature is checked here first: a forged or mistyped consent costs no gas and is refused with
- * words. A revert comes back with the contract's error name (`details.reason`).
+ * words. A revert comes back with the contract's error name and arguments (`details.reason`,
+ * `details.args`).
  */
 import { getAddress, isAddress, isHexString, verifyTypedData, type Signer } from "ethers";
 
@@ -11,7 +12,6 @@ import { connectContracts, type MedCipherAddresses } from "../../protocol/contra
 import { GRANT_CONSENT_TYPES, medCipherDomain, REVOKE_CONSENT_TYPES } from "../../protocol/typedData.js";
 import type { SignedConsentGrant } from "../../sdk/actions/signConsentGrant.js";
 import type { SignedConsentRevocation } from "../../sdk/actions/signConsentRevocation.js";
-import { revertName } from "../../sdk/chain/resign.js";
 import { sendTransaction } from "../../sdk/chain/send.js";
 import { ChainError } from "../../sdk/errors.js";
 import { AppBadRequestError, RelayRevertedError, RelaySignatureError } from "./errors.js";
@@ -43,14 +43,12 @@ export function createConsentRelay(options: { relayer: Signer; addresses: MedCip
       const action = request.kind === "grant" ? "grantConsentBySig" : "revokeConsentBySig";
       try {
         const receipt = await serial(() => sendTransaction(action, () => request.kind === "grant"
-          ? consent.grantConsentBySig!(request.patient, request.grantee, request.purpose, request.categories, request.validFrom, request.validUntil, request.deadline, request.signature)
-          : consent.revokeConsentBySig!(request.patient, request.grantee, request.purpose, BigInt(request.nonce), request.deadline, request.signature)));
+          ? consent.grantConsentBySig(request.patient, request.grantee, request.purpose, request.categories, request.validFrom, request.validUntil, request.deadline, request.signature)
+          : consent.revokeConsentBySig(request.patient, request.grantee, request.purpose, BigInt(request.nonce), request.deadline, request.signature)));
         return { kind: request.kind, transactionHash: receipt.hash, blockNumber: receipt.blockNumber };
       } catch (error) {
-        if (error instanceof ChainError) {
-          // The custom error's name, decoded from the revert data with the ConsentManager's ABI.
-          throw new RelayRevertedError({ kind: request.kind, reason: revertName(error, consent.interface) ?? String(error.details.reason) }, error);
-        }
+        // sendTransaction decodes the revert against every contract's errors: name and arguments.
+        if (error instanceof ChainError) throw new RelayRevertedError({ kind: request.kind, reason: error.reason, args: error.args }, error);
         throw error;
       }
     },

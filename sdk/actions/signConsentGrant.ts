@@ -61,7 +61,7 @@ export async function signConsentGrant(client: MedCipherClient, parameters: Sign
   const validFrom = parameters.validFrom ?? now;
   if (parameters.validUntil <= validFrom) throw new InvalidInputError("validUntil must be after validFrom.", { validFrom, validUntil: parameters.validUntil });
   const deadline = parameters.deadline ?? now + SIGNATURE_LIFETIME_SECONDS;
-  const nonce = (await client.contracts.consent.nonces!(client.address)) as bigint;
+  const nonce = await client.contracts.consent.nonces(client.address);
   const message = { patient: client.address, grantee, purpose: parameters.purpose, categories, validFrom, validUntil: parameters.validUntil, nonce, deadline };
   const domain = medCipherDomain("ConsentManager", client.chainId, client.addresses.ConsentManager);
   const signature = await client.account.signTypedData(domain, GRANT_CONSENT_TYPES, message);

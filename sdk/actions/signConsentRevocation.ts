@@ -42,7 +42,7 @@ export type SignConsentRevocationReturnType = SignedConsentRevocation;
 export async function signConsentRevocation(client: MedCipherClient, parameters: SignConsentRevocationParameters): Promise<SignConsentRevocationReturnType> {
   const grantee = getAddress(parameters.grantee);
   const deadline = parameters.deadline ?? (await chainNow(client.provider)) + SIGNATURE_LIFETIME_SECONDS;
-  const nonce = (await client.contracts.consent.nonces!(client.address)) as bigint;
+  const nonce = await client.contracts.consent.nonces(client.address);
   const message = { patient: client.address, grantee, purpose: parameters.purpose, nonce, deadline };
   const domain = medCipherDomain("ConsentManager", client.chainId, client.addresses.ConsentManager);
   const signature = await client.account.signTypedData(domain, REVOKE_CONSENT_TYPES, message);

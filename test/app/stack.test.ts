@@ -111,7 +111,7 @@ describe("npm run app: the local stack", function () {
   it("serves each registered model's artifact at its weightsUri, matching the on-chain weights hash", async function () {
     const { models } = connectContracts(config.addresses, provider);
     for (const model of config.models) {
-      const [spec] = (await models.modelOf!(model.modelId)) as [{ name: string; weightsHash: string; weightsUri: string }];
+      const { spec } = await models.modelOf(model.modelId);
       expect(spec.name).to.equal(model.name);
       const response = await fetch(new URL(spec.weightsUri, config.modelBaseUrl));
       expect(response.status, spec.weightsUri).to.equal(200);
@@ -124,12 +124,12 @@ describe("npm run app: the local stack", function () {
     const patient = await demoWallet("patient");
     const clinician = await demoWallet("clinician");
     const { identity, records } = connectContracts(config.addresses, provider);
-    expect(await identity.isPatient!(patient.address)).to.equal(true);
-    const [keysHash] = (await identity.keySetOf!(patient.address)) as [string];
+    expect(await identity.isPatient(patient.address)).to.equal(true);
+    const [keysHash] = await identity.keySetOf(patient.address);
     expect(BigInt(keysHash)).to.not.equal(0n);
-    expect(await identity.hasRole!(await identity.PROVIDER_ROLE!(), clinician.address)).to.equal(true);
+    expect(await identity.hasRole(await identity.PROVIDER_ROLE(), clinician.address)).to.equal(true);
     expect(await provider.getBalance(clinician.address)).to.be.greaterThan(0n);
-    const anchored = await records.queryFilter!(records.filters!.BatchAnchored!(null, patient.address));
+    const anchored = await records.queryFilter(records.filters.BatchAnchored(undefined, patient.address));
     expect(anchored.length, "the wearable's readings were anchored as a batch").to.be.greaterThan(0);
   });
 
@@ -141,7 +141,7 @@ describe("npm run app: the local stack", function () {
     expect(funded.body.note).to.include("development");
     expect(await provider.getBalance(fresh.address)).to.equal(10n ** 18n);
     const { router } = connectContracts(config.addresses, provider);
-    expect(((await router.accountOf!(fresh.address)) as { sponsorBudget: bigint }).sponsorBudget).to.be.greaterThan(0n);
+    expect((await router.accountOf(fresh.address)).sponsorBudget).to.be.greaterThan(0n);
     const bad = await postJson(config.faucetUrl!, { address: "0x1234" });
     expect(bad.status).to.equal(400);
     expect(bad.body.error!.code).to.equal("APP_BAD_REQUEST");
@@ -187,7 +187,7 @@ describe("npm run app: the local stack", function () {
       clinicianAddress = config.demo!.clinician.address;
     });
 
-    const hasAccess = () => connectContracts(config.addresses, provider).consent.hasAccess!(clinicianAddress, patient.address, Category.VITAL_SIGNS, Purpose.TREAT) as Promise<boolean>;
+    const hasAccess = () => connectContracts(config.addresses, provider).consent.hasAccess(clinicianAddress, patient.address, Category.VITAL_SIGNS, Purpose.TREAT);
 
     it("lands the patient's signed grant from the relayer's account (the patient pays nothing), then the signed revocation", async function () {
       const balanceBefore = await provider.getBalance(patient.address);
