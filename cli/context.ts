@@ -10,7 +10,7 @@ import { writeFileAtomic } from "../core/node/atomicFile.js";
 import type { RecordRef } from "../sdk/actions/types.js";
 import type { MedCipherAddresses } from "../protocol/contracts.js";
 import { loadDeployment } from "../sdk/node/deployment.js";
-import { createMedCipherClient, type MedCipherClient } from "../sdk/client.js";
+import { createMedCipherClient, type MedCipherClient } from "../sdk/node.js";
 import type { EncryptionKeyPair } from "../sdk/crypto/x25519.js";
 import { GatewayUnavailableError, InvalidInputError, KeystoreError, TimeoutError } from "../sdk/errors.js";
 import { readKeystore, type KeystoreSecrets } from "../sdk/keystore.js";
@@ -64,6 +64,7 @@ export async function loadIdentity(options: GlobalOptions, name = options.identi
   const encryptionKey = secrets.encryption
     ? { publicKey: getBytes(secrets.encryption.publicKey), privateKey: getBytes(secrets.encryption.privateKey) }
     : undefined;
+  if (!secrets.privateKey) throw new KeystoreError(`Keystore ${path} holds no Ethereum key: its account lives in a browser wallet, which the CLI cannot sign with.`);
   return { address, secrets, wallet: new Wallet(secrets.privateKey), encryptionKey };
 }
 

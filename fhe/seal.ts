@@ -26,13 +26,35 @@ export type ParameterContext = {
 };
 
 let runtime: Promise<SealRuntime> | undefined;
+let runtimeWasmUrl: string | undefined;
 const contexts = new Map<string, ParameterContext>();
 
 let wasmMemory: WebAssembly.Memory | undefined;
 
-/** The thread's SEAL runtime (loaded once; ~50 ms). */
-export function loadSeal(): Promise<SealRuntime> {
-  runtime ??= instantiateObserved();
+export type SealLoadOptions = {
+  /**
+   * Where the page can fetch node-seal's `seal_throws.wasm`. Bundlers rename the file (Vite:
+   * `import wasmUrl from "node-seal/dist/seal_throws.wasm?url"`), and node-seal's own lookup
+   * (next to its script) then 404s. Not needed in Node, where node-seal reads it from its package.
+   */
+  wasmUrl?: string;
+};
+
+/**
+ * Sets how SEAL is loaded, before its first use on this thread (createMedCipherClient's
+ * `sealWasmUrl` calls it). Asking for another wasm URL once SEAL is loaded throws: the runtime
+ * is loaded once per thread and cannot be swapped.
+ */
+export function configureSeal(options: SealLoadOptions): void {
+  if (options.wasmUrl === undefined || options.wasmUrl === runtimeWasmUrl) return;
+  if (runtime) throw new SealOperationError("configuration", new Error(`SEAL is already loaded${runtimeWasmUrl ? ` from ${runtimeWasmUrl}` : ""}; configure its wasm URL before the first FHE call.`));
+  runtimeWasmUrl = options.wasmUrl;
+}
+
+/** The thread's SEAL runtime (loaded once; ~50 ms). `options` apply to the first load only (see configureSeal). */
+export function loadSeal(options: SealLoadOptions = {}): Promise<SealRuntime> {
+  configureSeal(options);
+  runtime ??= instantiateObserved(runtimeWasmUrl);
   return runtime;
 }
 
@@ -45,7 +67,7 @@ export function sealMemoryBytes(): number | undefined {
 }
 
 /** Loads SEAL while watching `WebAssembly.instantiate` for the memory the module exports. */
-async function instantiateObserved(): Promise<SealRuntime> {
+async function instantiateObserved(wasmUrl: string | undefined): Promise<SealRuntime> {
   const original = WebAssembly.instantiate;
   const observe = (exports: WebAssembly.Exports | undefined) => {
     for (const value of Object.values(exports ?? {})) if (value instanceof WebAssembly.Memory) wasmMemory ??= value;
@@ -56,7 +78,7 @@ async function instantiateObserved(): Promise<SealRuntime> {
     return result;
   }) as typeof original;
   try {
-    return await SEAL();
+    return await SEAL(wasmUrl === undefined ? {} : { locateFile: () => wasmUrl });
   } finally {
     WebAssembly.instantiate = original;
   }

@@ -1,10 +1,12 @@
 import { getAddress, id as keccakUtf8, type Provider, type Signer } from "ethers";
 
+import { configureSeal } from "../fhe/seal.js";
 import { connectContracts, type MedCipherAddresses, type MedCipherContracts } from "../protocol/contracts.js";
 import type { EncryptionKeyPair } from "./crypto/x25519.js";
 import type { GatewayTransport } from "./gateway/transport.js";
 import { GatewayUnavailableError, InvalidInputError, UntrustedGatewayError } from "./errors.js";
 import { createGatewayClient, type GatewayClient } from "./gateway/client.js";
+import type { ModelSources } from "./predictions.js";
 
 export const GATEWAY_ROLE = keccakUtf8("GATEWAY_ROLE");
 
@@ -22,6 +24,8 @@ export type MedCipherClient = {
   contracts: MedCipherContracts;
   gateway?: GatewayClient;
   encryptionKey?: EncryptionKeyPair;
+  /** Where model artifacts come from (see sdk/predictions.ts). */
+  models?: ModelSources;
 };
 
 export type CreateMedCipherClientParameters = {
@@ -40,6 +44,19 @@ export type CreateMedCipherClientParameters = {
   encryptionKey?: EncryptionKeyPair;
   /** Abort any one gateway request after this many milliseconds (GatewayUnavailableError). Default: no limit. */
   gatewayTimeoutMs?: number;
+  /**
+   * Where model artifacts come from: `modelBaseUrl` (relative on-chain `weightsUri`s resolve
+   * against it), `artifacts` the app holds, or a `fetchModel` function; absolute http(s)
+   * `weightsUri`s need none. Every artifact is checked against the registry's hashes.
+   * The Node entry (sdk/node.ts) adds the models/ folder when none is given.
+   */
+  models?: ModelSources;
+  /**
+   * URL of node-seal's `seal_throws.wasm` as the app serves it (bundlers rename it; with Vite:
+   * `import sealWasmUrl from "node-seal/dist/seal_throws.wasm?url"`). Set before SEAL's first use
+   * on this thread. Not needed in Node.
+   */
+  sealWasmUrl?: string;
 };
 
 /**
@@ -48,6 +65,7 @@ export type CreateMedCipherClientParameters = {
  */
 export async function createMedCipherClient(parameters: CreateMedCipherClientParameters): Promise<MedCipherClient> {
   const { account } = parameters;
+  if (parameters.sealWasmUrl !== undefined) configureSeal({ wasmUrl: parameters.sealWasmUrl });
   const provider = account.provider;
   if (!provider) throw new InvalidInputError("The account must be connected to a provider (wallet.connect(provider)).");
   const chainId = Number((await provider.getNetwork()).chainId);
@@ -60,6 +78,7 @@ export async function createMedCipherClient(parameters: CreateMedCipherClientPar
     addresses: parameters.addresses,
     contracts,
     encryptionKey: parameters.encryptionKey,
+    models: parameters.models,
   };
   if (parameters.gatewayUrl) client.gateway = await connectGateway(client, parameters.gatewayUrl, { session: parameters.gatewaySession ?? true, timeoutMs: parameters.gatewayTimeoutMs, transport: parameters.gatewayTransport });
   return client;

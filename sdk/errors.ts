@@ -77,3 +77,18 @@ export class PredictionNotFulfilledError extends BaseError {
     super(`Prediction ${requestId} was not fulfilled (status ${status}, reason ${reasonCode}).`, { code: "SDK_PREDICTION_NOT_FULFILLED", details: { requestId, status, reasonCode } });
   }
 }
+
+/**
+ * The CKKS key set at hand is not the one the chain names: decrypting with it would give a
+ * confident wrong answer (noise, e.g. "p = 1.0"), so nothing is decrypted. `expected` is the
+ * on-chain keysHash (the request's, or the patient's current `keySetOf`), `actual` the one given.
+ */
+export class KeySetMismatchError extends BaseError {
+  override name = "KeySetMismatchError";
+  constructor(details: { expected: string; actual: string; requestId?: string; patient?: string }) {
+    super(
+      `The CKKS key set ${details.actual} is not the one the chain names (${details.expected})${details.requestId ? ` for request ${details.requestId}` : ""}: use the key set it was made under.`,
+      { code: "SDK_KEY_SET_MISMATCH", details },
+    );
+  }
+}

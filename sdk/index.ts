@@ -50,5 +50,17 @@ export {
 export { chainEventToFhir, purposeOfEvent, CHAIN_EVENT_SYSTEM } from "../protocol/audit/chainEvents.js";
 export { parseReadingsCsv, type ParseReadingsResult, type RejectedRow } from "./readings/csv.js";
 export { signReadings, recoverReadingSigner } from "./readings/deviceSignature.js";
-export { writeKeystore, readKeystore, keystoreAddress, saveHeKeySet, deleteHeKeySet, heKeySetsOf, heKeySetEntry, type KeystoreSecrets, type HeKeySet } from "./keystore.js";
-export { paramSetIdToBytes32, paramSetIdFromBytes32, resolveRegisteredModel } from "./predictions.js";
+export {
+  encryptKeystore, decryptKeystore, parseKeystore, serializeKeystore, heKeySetsOf, withHeKeySet, withoutHeKeySet, DEFAULT_KDF,
+  type KeystoreSecrets, type HeKeySet, type KeystoreJson, type KdfCost, type OpenedKeystore,
+} from "./keystore/format.js";
+export { heKeySetEntry } from "./keystore/keySets.js";
+export { openBrowserKeystore, type BrowserKeystore, type OpenBrowserKeystoreOptions, type StoredIdentity } from "./keystore/browser.js";
+export {
+  paramSetIdToBytes32, paramSetIdFromBytes32, resolveRegisteredModel, readRegisteredModel, modelUrl,
+  type ModelSources, type FetchModel, type RegisteredModel, type RegisteredModelSpec,
+} from "./predictions.js";
+export { currentKeysHash, requestKeysHash } from "./keySets.js";
+export { connectJsonRpc, connectBrowserWallet, type ConnectJsonRpcOptions } from "./wallets.js";
+export { configureSeal, type SealLoadOptions } from "../fhe/seal.js";
+export { FheClient, FhePublicEncryptor, type Prediction } from "../fhe/client-entry.js";

@@ -54,7 +54,7 @@ async function waitAndDecrypt(command: Command, requestId: string, timeoutSecond
   const keysHash = (await requestKeysHash(client, requestId)) ?? (await currentKeysHash(client));
   const fhe = await fheForKeySet(identity, password(global), keysHash);
   try {
-    const result = await getPredictionResult(client, { requestId, fhe });
+    const result = await getPredictionResult(client, { requestId, fhe, keysHash });
     out.result({ ...result, resultUri: fulfilled.resultUri }, () => `result ${result.resultHash} (verified against the chain, decrypted locally)\n${predictionLines(result.predictions)}`);
   } finally {
     fhe.dispose();

@@ -38,7 +38,7 @@ import { revokeConsent } from "../../sdk/actions/revokeConsent.js";
 import { shareRecord } from "../../sdk/actions/shareRecord.js";
 import { waitForPrediction } from "../../sdk/actions/waitForPrediction.js";
 import type { MedCipherAddresses } from "../../protocol/contracts.js";
-import { createMedCipherClient } from "../../sdk/client.js";
+import { createMedCipherClient } from "../../sdk/node.js";
 import { Category, Purpose } from "../../protocol/codes.js";
 import { generateEncryptionKeyPair } from "../../sdk/crypto/x25519.js";
 import { paramSetIdToBytes32 } from "../../sdk/predictions.js";
@@ -222,7 +222,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     const predictions: DemoPrediction[] = [];
     for (const job of jobs) {
       await waitForPrediction(patient, { requestId: job.requestId, timeoutMs: 120_000, pollMs: 100 });
-      const result = await getPredictionResult(patient, { requestId: job.requestId, fhe });
+      const result = await getPredictionResult(patient, { requestId: job.requestId, fhe, keysHash: registered.keysHash });
       const encrypted = result.predictions[0]!;
       // The same model on the same reading, in plaintext, through the same output function.
       const plaintext = predictionFromScores(job.model, scoreReading(job.model, job.reading));

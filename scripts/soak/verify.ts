@@ -28,7 +28,7 @@ import { Interface } from "ethers";
 
 import { predictionFromScores, readBlobHeader, scoreReading } from "../../fhe/index.js";
 import { getPredictionResult } from "../../sdk/actions/getPredictionResult.js";
-import { createMedCipherClient, type MedCipherClient } from "../../sdk/client.js";
+import { createMedCipherClient, type MedCipherClient } from "../../sdk/node.js";
 import { PredictionCodes, RequestStatus } from "../../protocol/codes.js";
 import { readJobs } from "../../test/oracle/helpers/inspect.js";
 import { Operator__factory } from "../../types/ethers-contracts/index.js";
@@ -273,7 +273,7 @@ export async function settleAndVerify(world: SoakWorld, requests: SoakRequest[],
 async function checkResult(client: MedCipherClient, t: OnChain, tolerance: number): Promise<string | undefined> {
   let predictions;
   try {
-    ({ predictions } = await getPredictionResult(client, { requestId: t.requestId, fhe: t.request.patient.fhe }));
+    ({ predictions } = await getPredictionResult(client, { requestId: t.requestId, fhe: t.request.patient.fhe, keysHash: t.request.patient.keysHash }));
   } catch (error) {
     const e = error as { code?: string; shortMessage?: string; message?: string };
     return `${e.code ?? "error"}: ${e.shortMessage ?? e.message}`;

@@ -38,7 +38,7 @@ export const routerInterface = new Interface(predictionRouterAbi);
 
 export const log = (soak: string, message: string) => console.log(`[soak:${soak}] ${new Date().toISOString().slice(11, 19)} ${message}`);
 
-export type SoakPatient = { index: number; wallet: Wallet; fhe: FheClient; gateway: GatewayClient; nonce: number };
+export type SoakPatient = { index: number; wallet: Wallet; fhe: FheClient; keysHash: string; gateway: GatewayClient; nonce: number };
 
 /** One prediction request as the patient made it: what it asked, and the signed transaction (re-sendable). */
 export type SoakRequest = {
@@ -118,7 +118,7 @@ export async function createSoakWorld(options: {
     const client = createGatewayClient({ url: gatewayUrl, signer: wallet, chainId: options.chainId, gatewayAddress: gatewayKey.address, transport: createNodeHttpTransport() });
     await (await suite.identity.connect(wallet).registerPatient(keysHash, encodeBytes32String("ckks-2048-v1"), `${gatewayUrl}/v1/blobs/${keysHash}`, hexlify(randomBytes(32)))).wait();
     await client.put(keys, { owner: wallet.address, kind: "he-keys", category: Category.PREDICTION });
-    patients.push({ index, wallet, fhe, gateway: client, nonce: await provider.getTransactionCount(wallet.address, "pending") });
+    patients.push({ index, wallet, fhe, keysHash, gateway: client, nonce: await provider.getTransactionCount(wallet.address, "pending") });
   }
   const sponsorship = await sponsorWhereNeeded(suite.governance, addresses.PredictionRouter, patients.map((p) => p.wallet.address));
   const setupBlock = Number(await anvil.rpc<string>("eth_blockNumber"));

@@ -1,6 +1,6 @@
 import { Wallet } from "ethers";
 
-import type { FheClient } from "../../fhe/index.js";
+import type { FheClient } from "../../fhe/client.js";
 import { generateEncryptionKeyPair, type EncryptionKeyPair } from "../crypto/x25519.js";
 
 export type CreatePatientIdentityParameters = {
@@ -35,6 +35,6 @@ export async function createPatientIdentity(parameters: CreatePatientIdentityPar
   const encryptionKey = await generateEncryptionKeyPair();
   if (!parameters.paramSetId) return { wallet, encryptionKey };
   // Loaded only when asked for: node-seal's WebAssembly is large.
-  const { FheClient } = await import("../../fhe/index.js");
+  const { FheClient } = await import("../../fhe/client.js");
   return { wallet, encryptionKey, fhe: await FheClient.generate(parameters.paramSetId) };
 }

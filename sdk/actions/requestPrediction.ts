@@ -7,7 +7,8 @@ import { requireGateway, type MedCipherClient } from "../client.js";
 import { Category } from "../../protocol/codes.js";
 import { eventsIn } from "../../protocol/contracts.js";
 import { ChainError } from "../errors.js";
-import { resolveRegisteredModel } from "../predictions.js";
+import { currentKeysHash, requireKeySet } from "../keySets.js";
+import { resolveRegisteredModel, type ModelSources } from "../predictions.js";
 
 export type RequestPredictionParameters = {
   /** On-chain model id (ModelRegistry). */
@@ -18,6 +19,15 @@ export type RequestPredictionParameters = {
   readings: FeatureReading | readonly FeatureReading[];
   /** The patient the prediction is for (default: the client, who must then be that patient). */
   patient?: string;
+  /**
+   * The keysHash of the key set `fhe` encrypts under (`HeKeySet.keysHash`, or sha256Hex of the
+   * evaluation-keys blob a public encryptor was made from). Given, it must be the patient's
+   * current on-chain key set (`KeySetMismatchError` otherwise, before anything is encrypted,
+   * stored or sent): the request is recorded under that key set, and its result checked against it.
+   */
+  keysHash?: string;
+  /** Model sources for this call (default: the client's `models`). */
+  models?: ModelSources;
 };
 
 export type RequestPredictionReturnType = { requestId: string; inputHash: Sha256Hex; transactionHash: string };
@@ -32,13 +42,14 @@ export type RequestPredictionReturnType = { requestId: string; inputHash: Sha256
  * `NoSponsor` before anything is encrypted, uploaded or sent.
  *
  * @example
- * const { requestId } = await requestPrediction(patientClient, { modelId: 1, fhe, readings: [{ age: 54, … }] });
+ * const { requestId } = await requestPrediction(patientClient, { modelId: 1, fhe, keysHash, readings: [{ age: 54, … }] });
  */
 export async function requestPrediction(client: MedCipherClient, parameters: RequestPredictionParameters): Promise<RequestPredictionReturnType> {
   const gateway = requireGateway(client);
   const patient = getAddress(parameters.patient ?? client.address);
   await checkSponsor(client, patient);
-  const { artifact } = await resolveRegisteredModel(client, parameters.modelId);
+  if (parameters.keysHash !== undefined) requireKeySet({ expected: await currentKeysHash(client, patient), actual: parameters.keysHash, patient });
+  const { artifact } = await resolveRegisteredModel(client, parameters.modelId, parameters.models ?? client.models);
   const input = parameters.fhe.encrypt(artifact, parameters.readings);
   const inputHash = await gateway.put(input, { owner: patient, kind: "he-input", category: Category.PREDICTION });
   const inputUri = `${gateway.url}/v1/blobs/${inputHash}`;

@@ -1,7 +1,7 @@
 /**
  * The browser-safe crypto (core/hash, core/bytes, core/crypto/ed25519, protocol/, fhe/keys,
  * sdk/crypto/envelope) against vectors recorded with the Node-only code it replaced
- * (test/fixtures/vectors/, made by generate.ts there): in Node, and the same checks bundled into
+ * (test/fixtures/vectors/, made by scripts/vectors/record-crypto-vectors.ts): in Node, and the same checks bundled into
  * a page in real Chromium. Node-side, also: the gateway server's node:crypto Ed25519 agrees with
  * the client's WebCrypto one, and core/bytes agrees with Buffer.
  */

@@ -9,7 +9,7 @@ import { pino, type Logger } from "pino";
 import { deployMedCipher, sponsorPatients, type MedCipherDeployment } from "../../deploy/local.js";
 import { startGatewayService, type GatewayService } from "../../gateway/service.js";
 import type { MedCipherAddresses } from "../../protocol/contracts.js";
-import { createMedCipherClient, type MedCipherClient } from "../../sdk/client.js";
+import { createMedCipherClient, type MedCipherClient } from "../../sdk/node.js";
 import { generateEncryptionKeyPair, type EncryptionKeyPair } from "../../sdk/crypto/x25519.js";
 
 export type Actor = { wallet: Wallet; encryptionKey: EncryptionKeyPair; client: MedCipherClient };

@@ -85,7 +85,7 @@ describe("predictions: the oracle's gateway rights and the patient's request →
 
       const fulfilled = await waitForPrediction(patient.client, { requestId: request.requestId, timeoutMs: 10_000 });
       expect(fulfilled.resultHash).to.equal(resultHash);
-      const { predictions } = await getPredictionResult(patient.client, { requestId: request.requestId, fhe });
+      const { predictions } = await getPredictionResult(patient.client, { requestId: request.requestId, fhe, keysHash });
       const plain = plainProbabilities(plainScores(model.weights, encodeReading(model.encodingSpec, reading)));
       // (hardhat's chai matchers take over closeTo for bigints, so compare by hand.)
       const worst = Math.max(...predictions[0]!.probabilities.map((p, i) => Math.abs(p - plain[i]!)));

@@ -1,0 +1,53 @@
+/**
+ * Keystore files (Node): the format of ./format.ts, one document per file, rewritten atomically
+ * so that a crash mid-write leaves the old file or the new one, never half of either.
+ */
+import { readFile } from "node:fs/promises";
+
+import { writeFileAtomic } from "../../core/node/atomicFile.js";
+import { KeystoreError } from "../errors.js";
+import {
+  decryptKeystore, DEFAULT_KDF, encryptKeystore, parseKeystore, serializeKeystore, withHeKeySet, withoutHeKeySet,
+  type HeKeySet, type KdfCost, type KeystoreSecrets, type OpenedKeystore,
+} from "./format.js";
+
+export async function writeKeystore(path: string, address: string, secrets: KeystoreSecrets, password: string, cost: KdfCost = DEFAULT_KDF): Promise<void> {
+  await writeFileAtomic(path, serializeKeystore(await encryptKeystore(address, secrets, password, cost)));
+}
+
+async function readKeystoreText(path: string): Promise<string> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (error) {
+    throw new KeystoreError(`Cannot read keystore ${path}.`, error);
+  }
+}
+
+export async function readKeystore(path: string, password: string): Promise<OpenedKeystore> {
+  return decryptKeystore(await readKeystoreText(path), password, path);
+}
+
+/** The public address of a keystore without decrypting it. */
+export async function keystoreAddress(path: string): Promise<string> {
+  return parseKeystore(await readKeystoreText(path), path).address;
+}
+
+/**
+ * Adds a key set to the keystore at `path` (read, add, atomic rewrite under the same password and
+ * KDF cost), unless one with the same keysHash is there. Call it before anything about the key
+ * set is sent anywhere: from then on a lost connection or a killed process cannot lose the key.
+ */
+export async function saveHeKeySet(path: string, password: string, keySet: HeKeySet): Promise<{ saved: boolean }> {
+  const { address, secrets, kdf } = await readKeystore(path, password);
+  const next = withHeKeySet(secrets, keySet);
+  if (next.added) await writeKeystore(path, address, next.secrets, password, kdf);
+  return { saved: next.added };
+}
+
+/** Removes a key set (the patient no longer needs to decrypt anything made under it). */
+export async function deleteHeKeySet(path: string, password: string, keysHash: string): Promise<{ deleted: boolean }> {
+  const { address, secrets, kdf } = await readKeystore(path, password);
+  const next = withoutHeKeySet(secrets, keysHash);
+  if (next.removed) await writeKeystore(path, address, next.secrets, password, kdf);
+  return { deleted: next.removed };
+}
