@@ -12,15 +12,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { expect } from "chai";
-import { JsonRpcProvider, Wallet } from "ethers";
+import { getBytes, JsonRpcProvider, Wallet } from "ethers";
 
-import { weightsHash, type ModelArtifact } from "../../fhe/index.js";
+import { FheClient, loadModel, predictionFromScores, scoreReading, weightsHash, type ModelArtifact } from "../../fhe/index.js";
+import { loadMaternalRisk } from "../../models/datasets.js";
+import { getPredictionResult } from "../../sdk/actions/getPredictionResult.js";
+import { requestPrediction } from "../../sdk/actions/requestPrediction.js";
+import { waitForPrediction } from "../../sdk/actions/waitForPrediction.js";
 import { Category, Purpose } from "../../protocol/codes.js";
 import { connectContracts } from "../../protocol/contracts.js";
 import { signConsentGrant } from "../../sdk/actions/signConsentGrant.js";
 import { signConsentRevocation } from "../../sdk/actions/signConsentRevocation.js";
 import { createMedCipherClient, type MedCipherClient } from "../../sdk/client.js";
-import { readKeystore } from "../../sdk/keystore.js";
+import { readKeystore, type KeystoreSecrets } from "../../sdk/keystore.js";
 import type { AppConfig } from "../../scripts/app/config.js";
 import { PLACEHOLDER_PAGE, startAppSite } from "../../scripts/app/site.js";
 import { startAppStack, type AppStack } from "../../scripts/app/stack.js";
@@ -69,6 +73,10 @@ describe("npm run app: the local stack", function () {
 
   /** The demo identity's backup, fetched as the page would and opened with the password config.json gives. */
   async function demoWallet(who: "patient" | "clinician"): Promise<Wallet> {
+    return (await demoBackup(who)).wallet;
+  }
+
+  async function demoBackup(who: "patient" | "clinician"): Promise<{ wallet: Wallet; secrets: KeystoreSecrets }> {
     const identity = config.demo![who];
     const response = await fetch(identity.keystoreUrl);
     expect(response.status).to.equal(200);
@@ -78,7 +86,7 @@ describe("npm run app: the local stack", function () {
     expect(address).to.equal(identity.address);
     expect(secrets.encryption?.publicKey).to.equal(identity.encryptionPublicKey);
     if (!secrets.privateKey) throw new Error(`the ${who} backup holds no wallet key`);
-    return new Wallet(secrets.privateKey, provider);
+    return { wallet: new Wallet(secrets.privateKey, provider), secrets };
   }
 
   it("serves config.json from the app origin with the chain, contracts, gateway, services, models and demo accounts", async function () {
@@ -131,6 +139,30 @@ describe("npm run app: the local stack", function () {
     expect(await provider.getBalance(clinician.address)).to.be.greaterThan(0n);
     const anchored = await records.queryFilter(records.filters.BatchAnchored(undefined, patient.address));
     expect(anchored.length, "the wearable's readings were anchored as a batch").to.be.greaterThan(0);
+  });
+
+  it("the oracle fulfils the demo patient's prediction: the SDK takes the model from modelBaseUrl, the backup's key set decrypts it to the plaintext model's answer", async function () {
+    const { wallet, secrets } = await demoBackup("patient");
+    const [keySet] = secrets.heKeySets ?? [];
+    expect(keySet, "the backup holds the registered CKKS key set").to.not.equal(undefined);
+    const fhe = await FheClient.importSecretKey(Uint8Array.from(Buffer.from(keySet!.secretKey, "base64")), config.demo!.patient.password);
+    try {
+      const encryptionKey = { publicKey: getBytes(secrets.encryption!.publicKey), privateKey: getBytes(secrets.encryption!.privateKey) };
+      // The browser-safe client, whose only model source is the one config.json names.
+      const patient = await createMedCipherClient({ account: wallet, addresses: config.addresses, gatewayUrl: config.gatewayUrl, encryptionKey, models: { modelBaseUrl: config.modelBaseUrl } });
+      const model = loadModel("maternal-risk-v1");
+      const reading = loadMaternalRisk().rows[model.training.split.testRows[1]!]!;
+      const modelId = config.models.find((m) => m.name === model.id)!.modelId;
+      const { requestId } = await requestPrediction(patient, { modelId, fhe, readings: reading, keysHash: keySet!.keysHash });
+      await waitForPrediction(patient, { requestId, timeoutMs: 60_000, pollMs: 200 });
+      const result = await getPredictionResult(patient, { requestId, fhe, keysHash: keySet!.keysHash });
+      const plaintext = predictionFromScores(model, scoreReading(model, reading));
+      expect(result.predictions[0]!.label).to.equal(plaintext.label);
+      const difference = Math.max(...result.predictions[0]!.probabilities.map((p, i) => Math.abs(p - plaintext.probabilities[i]!)));
+      expect(difference, "largest probability difference from the plaintext model").to.be.lessThan(0.01);
+    } finally {
+      fhe.dispose();
+    }
   });
 
   it("the dev faucet funds a fresh address with 1 ETH and a prediction budget, and refuses what is not an address", async function () {
