@@ -20,7 +20,13 @@ const MAX_BODY_BYTES = 16 * 1024 * 1024;
  * const connection = await network.create();
  * const rpc = await serveJsonRpc(connection.provider);   // rpc.url = "http://127.0.0.1:<port>"
  */
-export async function serveJsonRpc(provider: Eip1193Provider, options: { host?: string; port?: number } = {}): Promise<JsonRpcServerHandle> {
+export async function serveJsonRpc(provider: Eip1193Provider, options: { host?: string; port?: number; corsOrigins?: readonly string[] } = {}): Promise<JsonRpcServerHandle> {
+  // A page on another origin (the dapp of `npm run app`) posts JSON, which needs a preflight;
+  // only the origins named get an answer it may read, as with the gateway's allow-list.
+  const corsOrigins = new Set(options.corsOrigins ?? []);
+  const corsHeaders = (origin: string | undefined): Record<string, string> =>
+    origin !== undefined && corsOrigins.has(origin) ? { "access-control-allow-origin": origin, vary: "Origin" } : {};
+
   const answer = async (call: Call) => {
     if (typeof call !== "object" || call === null || typeof call.method !== "string") {
       return { jsonrpc: "2.0", id: call?.id ?? null, error: { code: -32600, message: "Invalid request: a JSON-RPC call needs a string method" } };
@@ -35,6 +41,12 @@ export async function serveJsonRpc(provider: Eip1193Provider, options: { host?: 
   };
 
   const server: Server = createServer((req, res) => {
+    const cors = corsHeaders(req.headers.origin);
+    for (const [name, value] of Object.entries(cors)) res.setHeader(name, value);
+    if (req.method === "OPTIONS" && cors["access-control-allow-origin"]) {
+      res.writeHead(204, { "access-control-allow-methods": "POST", "access-control-allow-headers": "content-type", "access-control-max-age": "600" }).end();
+      return;
+    }
     if (req.method !== "POST") {
       res.writeHead(405, { allow: "POST" }).end();
       return;

@@ -92,6 +92,17 @@ function checkSeedRecord(record: Uint8Array): void {
   if (!ok) throw new MalformedBlobError("seed record differs from the expected");
 }
 
+/**
+ * A fresh, aligned copy of `bytes[start, end)`. Not `bytes.slice()`: on a Node Buffer (a
+ * Uint8Array subclass) slice() is a view into a shared pool, so `.buffer` would be the whole pool
+ * and the words read from it someone else's bytes — a wrong result with no error.
+ */
+function copyOf(bytes: Uint8Array, start: number, end: number): Uint8Array {
+  const copy = new Uint8Array(end - start);
+  copy.set(bytes.subarray(start, end));
+  return copy;
+}
+
 /** SEAL bytes → packed bytes (the client and the evaluator call this on SEAL's own output). */
 export function packCiphertext(bytes: Uint8Array, layout: CiphertextLayout): Uint8Array {
   checkSealCiphertext(bytes, layout);
@@ -99,7 +110,7 @@ export function packCiphertext(bytes: Uint8Array, layout: CiphertextLayout): Uin
   const out = new Uint8Array(layout.packedBytes);
   out.set(bytes.subarray(0, METADATA_BYTES), 0);
   // Aligned copies: the coefficient words start at byte 113 of SEAL's output.
-  const words = new Uint32Array(bytes.slice(METADATA_BYTES, METADATA_BYTES + layout.words * 8).buffer);
+  const words = new Uint32Array(copyOf(bytes, METADATA_BYTES, METADATA_BYTES + layout.words * 8).buffer);
   const low = new Uint32Array(layout.words);
   let position = METADATA_BYTES + layout.words * 4;
   let accumulator = 0;
@@ -130,7 +141,7 @@ export function unpackCiphertext(packed: Uint8Array, layout: CiphertextLayout): 
   }
   const highBits = layout.bits - 32;
   const highMask = (1 << highBits) - 1;
-  const low = new Uint32Array(packed.slice(METADATA_BYTES, METADATA_BYTES + layout.words * 4).buffer);
+  const low = new Uint32Array(copyOf(packed, METADATA_BYTES, METADATA_BYTES + layout.words * 4).buffer);
   const words = new Uint32Array(layout.words * 2);
   let position = METADATA_BYTES + layout.words * 4;
   let accumulator = 0;

@@ -10,6 +10,7 @@ import type { AuditProof } from "../protocol/audit/entries.js";
 import type { AuditLog } from "./audit/auditLog.js";
 import { ed25519Sign, generateEd25519, type Ed25519KeyPair } from "./auth/ed25519.js";
 import { createNonceCache, type NonceCache, type RecordedReply } from "./auth/nonceCache.js";
+import { createCorsPolicy } from "./cors.js";
 import { createRequestVerifier, type AuthenticatedRequest } from "./auth/requestAuth.js";
 import {
   BadRequestError,
@@ -71,6 +72,11 @@ export type GatewayOptions = {
    * without it `/readyz` answers 503 "no readiness checks": a bare gateway cannot tell.
    */
   readiness?: () => Promise<ReadinessReport>;
+  /**
+   * Exact origins whose pages may call this gateway from a browser (gateway/cors.ts). Default
+   * none: no CORS header is sent and every preflight is refused.
+   */
+  corsOrigins?: readonly string[];
 };
 
 export type Gateway = {
@@ -94,7 +100,7 @@ type RequestState = {
 
 /** `bodyHash`: the body's SHA-256 when already known (a blob's id, verified by the store). */
 
-type Reply = { status: number; body: Uint8Array; contentType: string; requestDigest: string; mode?: "direct" | "session"; bodyHash?: string };
+type Reply = { status: number; body: Uint8Array; contentType: string; requestDigest: string; mode?: "direct" | "session"; bodyHash?: string; headers?: Record<string, string> };
 
 /**
  * The gateway's HTTP API (node:http, no framework):
@@ -104,7 +110,8 @@ type Reply = { status: number; body: Uint8Array; contentType: string; requestDig
  * - `GET /v1/blobs/:id` — download;
  * - `GET /v1/audit?owner=0x…` — the audit entries about a patient (signed, method "AUDIT");
  * - `GET /v1/audit/head`, `GET /v1/info`, `GET /healthz` (liveness), `GET /readyz` (can it
- *   serve: chain, role, storage), `GET /metrics` (Prometheus) — public.
+ *   serve: chain, role, storage), `GET /metrics` (Prometheus) — public;
+ * - `OPTIONS *` — CORS preflights: 204 for an origin in `corsOrigins`, 403 otherwise.
  *
  * Every response, errors included, carries the gateway's EIP-712 signature over the request's
  * digest, the status and the SHA-256 of the body.
@@ -125,6 +132,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const rateLimiter = createRateLimiter({ ratePerSecond: limits.ratePerSecond, burst: limits.burst });
   const uploadBudget = createByteBudget(limits.maxInFlightUploadBytes);
   const metrics = options.metrics ?? createGatewayMetrics();
+  const cors = createCorsPolicy(options.corsOrigins);
   metrics.observe({ auditEntries: () => options.audit.head().seq, uploadBytesInFlight: () => uploadBudget.inFlightBytes() });
   // Writes being handled, by signer and nonce: a retry that arrives while the original is still
   // running waits for the original's reply instead of doing the work twice.
@@ -268,6 +276,10 @@ export function createGateway(options: GatewayOptions): Gateway {
     const url = parseUrl(req);
     if (!url) throw new BadRequestError("The request target is not a valid URL path.");
     const path = url.pathname;
+    if (req.method === "OPTIONS") {
+      // A preflight carries no signature: it only asks whether a signed request may follow.
+      return { status: 204, body: new Uint8Array(), contentType: "text/plain", requestDigest: ZeroHash, headers: cors.preflight(req.headers) };
+    }
     if (path.startsWith("/v1/blobs/")) return handleBlob(req, path.slice("/v1/blobs/".length), state);
     if (req.method !== "GET") throw new BadRequestError(`Method ${req.method} not allowed on ${path}.`);
     if (path === "/healthz") return json(200, { ok: true });
@@ -340,7 +352,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
     rememberWriteReply(state, reply);
     if (state.writeKey) writesInFlight.delete(state.writeKey);
-    send(res, reply);
+    send(res, reply, cors.responseHeaders(req.headers));
     const routeName = routeLabel(parseUrl(req)?.pathname);
     metrics.requests.inc({ route: routeName, status: String(reply.status) });
     metrics.requestSeconds.observe({ route: routeName }, (performance.now() - started) / 1000);
@@ -371,7 +383,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
   }
 
-  function send(res: ServerResponse, reply: Reply) {
+  function send(res: ServerResponse, reply: Reply, corsHeaders: Record<string, string>) {
     if (res.headersSent || res.destroyed) return;
     const timestamp = now();
     const digest = responseDigest(options.chainId, {
@@ -381,6 +393,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       timestamp,
     });
     const headers: Record<string, string | number> = {
+      ...corsHeaders,
+      ...reply.headers,
       "content-type": reply.contentType,
       "content-length": reply.body.length,
       [HEADER_RESPONSE_TIMESTAMP]: String(timestamp),

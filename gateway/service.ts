@@ -29,6 +29,8 @@ export type GatewayServiceOptions = {
   blockNumberTtlMs?: number;
   /** /readyz: the chain check's time limit (default 5 s) and the oldest acceptable head block (default 0: no bound). */
   readiness?: { chainTimeoutMs?: number; maxBlockAgeSeconds?: number };
+  /** Exact origins whose pages may call the gateway from a browser (GATEWAY_CORS_ORIGINS); default none. */
+  corsOrigins?: readonly string[];
   logger?: Logger;
 };
 
@@ -68,6 +70,7 @@ export async function startGatewayService(options: GatewayServiceOptions): Promi
     limits: options.limits,
     logger,
     metrics,
+    corsOrigins: options.corsOrigins,
     readiness: createGatewayReadiness({
       provider: options.provider,
       identity: contracts.identity,

@@ -27,6 +27,8 @@ export { storeRecord, type StoreRecordParameters, type StoreRecordReturnType } f
 export { ingestReadings, type IngestReadingsParameters, type IngestReadingsReturnType } from "./actions/ingestReadings.js";
 export { grantConsent, type GrantConsentParameters, type GrantConsentReturnType } from "./actions/grantConsent.js";
 export { revokeConsent, type RevokeConsentParameters, type RevokeConsentReturnType } from "./actions/revokeConsent.js";
+export { signConsentGrant, type SignConsentGrantParameters, type SignConsentGrantReturnType, type SignedConsentGrant } from "./actions/signConsentGrant.js";
+export { signConsentRevocation, type SignConsentRevocationParameters, type SignConsentRevocationReturnType, type SignedConsentRevocation } from "./actions/signConsentRevocation.js";
 export { listConsents, type ListConsentsParameters, type ListConsentsReturnType, type ConsentGrant } from "./actions/listConsents.js";
 export { shareRecord, type ShareRecordParameters, type ShareRecordReturnType, type RecordShare } from "./actions/shareRecord.js";
 export { readRecord, type ReadRecordParameters, type ReadRecordReturnType } from "./actions/readRecord.js";

@@ -7,6 +7,7 @@ import {
   GATEWAY_ENV_PREFIX,
   gatewaySettingsMarkdownTable,
   GatewayConfigError,
+  gatewayCorsOrigins,
   loadGatewaySettings,
   printableGatewaySettings,
   type GatewaySettingName,
@@ -80,6 +81,7 @@ export function registerGatewayCommands(program: Command): void {
           timestampWindowSeconds: settings.TIMESTAMP_WINDOW_SECONDS, maxInFlightUploadBytes: settings.MAX_IN_FLIGHT_UPLOAD_BYTES,
         },
         readiness: { chainTimeoutMs: settings.READY_CHAIN_TIMEOUT_MS, maxBlockAgeSeconds: settings.READY_MAX_BLOCK_AGE_SECONDS },
+        corsOrigins: gatewayCorsOrigins(settings),
         logger,
       });
       let stopping = false;

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 
 import { nearestName } from "../../core/didYouMean.js";
 import { BaseError } from "../../core/errors.js";
+import { parseCorsOrigins } from "../cors.js";
 
 /**
  * Every setting of `medcipher gateway serve` in one self-documenting table, as the oracle's
@@ -29,6 +30,10 @@ export type GatewaySettingDefinition<T extends SettingType = SettingType> = {
 const atLeast = (min: number) => (v: number) => (Number.isInteger(v) && v >= min ? undefined : `must be an integer ≥ ${min}`);
 const portNumber = (v: number) => (Number.isInteger(v) && v >= 0 && v <= 65_535 ? undefined : "must be a TCP port (0–65535; 0: any free port)");
 const nonEmpty = (v: string) => (v.trim() === "" ? "must not be empty" : undefined);
+const originList = (v: string) => {
+  const { problems } = parseCorsOrigins(v);
+  return problems.length === 0 ? undefined : `must be a comma list of exact origins: ${problems.join("; ")}`;
+};
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
 function define<T extends SettingType>(definition: GatewaySettingDefinition<T>): GatewaySettingDefinition<T> {
@@ -50,6 +55,7 @@ export const GATEWAY_SETTINGS = {
   MAX_IN_FLIGHT_UPLOAD_BYTES: define({ description: "Upload bytes in progress at once, all connections; beyond it 503 GATEWAY_BUSY (keep it ≥ the largest kind's limit, 128 MiB)", type: "number", default: 1024 * MiB, validate: atLeast(128 * MiB) }),
   READY_CHAIN_TIMEOUT_MS: define({ description: "/readyz fails the chain check when the head block does not arrive within this", type: "number", default: 5_000, validate: atLeast(100) }),
   READY_MAX_BLOCK_AGE_SECONDS: define({ description: "/readyz fails the chain check when the head block is older than this (0: no bound; a chain mining only on demand has old heads). Set it on a public chain, e.g. 120 on Sepolia", type: "number", default: 0, validate: atLeast(0) }),
+  CORS_ORIGINS: define({ description: "Comma list of exact origins (`https://app.example,http://127.0.0.1:5173`) whose pages may call the gateway from a browser: preflights answered, the x-medcipher-* response headers exposed. Empty: no CORS headers at all, cross-origin pages are refused", type: "string", default: "", validate: originList }),
   LOG_LEVEL: define({ description: "pino log level", type: "string", default: "info", validate: (v) => (LOG_LEVELS.includes(v) ? undefined : `must be one of ${LOG_LEVELS.join(", ")}`) }),
 } as const satisfies Record<string, GatewaySettingDefinition>;
 
@@ -133,6 +139,11 @@ function parse(type: SettingType, raw: unknown): unknown {
     return Number.isFinite(value) ? value : undefined;
   }
   return typeof raw === "string" || typeof raw === "number" ? String(raw) : undefined;
+}
+
+/** The allow-list of CORS_ORIGINS as origins (validated by loadGatewaySettings). */
+export function gatewayCorsOrigins(settings: Pick<GatewaySettings, "CORS_ORIGINS">): string[] {
+  return parseCorsOrigins(settings.CORS_ORIGINS).origins;
 }
 
 export const REDACTED = "[redacted]";

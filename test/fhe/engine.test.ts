@@ -126,6 +126,18 @@ describe("fhe: engine (ckks-2048-v1)", function () {
         }
       });
 
+      it("reads an input held in a Node Buffer view (non-zero byteOffset, shared pool) exactly like a plain Uint8Array", async function () {
+        const input = client(model).encrypt(model, heldOut().slice(0, 2), { codec: "packed", form: "full" });
+        // What fs.readFile / HTTP bodies hand over: a Buffer inside a larger allocation.
+        const pool = Buffer.alloc(input.length + 3 * 1024);
+        pool.set(input, 1024);
+        const view = pool.subarray(1024, 1024 + input.length);
+        expect(view.byteOffset).to.not.equal(0);
+        const fromView = await evaluator.evaluate(model, view, { maskKey: MASK_KEY });
+        const fromCopy = await evaluator.evaluate(model, input, { maskKey: MASK_KEY });
+        expect(sha256Hex(fromView)).to.equal(sha256Hex(fromCopy));
+      });
+
       it("gives the same result bytes in another thread's SEAL instance (independent oracles agree)", async function () {
         const input = client(model).encrypt(model, heldOut().slice(0, 2));
         const here = await evaluator.evaluate(model, input, { maskKey: MASK_KEY });
