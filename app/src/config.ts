@@ -30,6 +30,8 @@ export type AppModel = {
   features: (string | AppModelFeature)[];
   /** Class labels in output order (for the risk picture before a result exists). */
   labels?: string[];
+  /** CKKS parameter set the model evaluates under (the patient's key set must match). */
+  paramSetId?: string;
 };
 
 export type DemoIdentity = {
