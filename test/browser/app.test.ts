@@ -251,4 +251,15 @@ describeInBrowser("reference dapp (app/): patient and clinician journeys in Chro
     await elsewhere.waitForFunction(() => Number(document.querySelector('[data-testid="readings-charts"]')?.getAttribute("data-readings")) === 120, undefined, { timeout: 60_000 });
     await rm(dir, { recursive: true, force: true });
   });
+
+  it("the demo patient's backup brings its bound device and its records, plotted after decryption", async function () {
+    this.timeout(120_000);
+    const demo = await suite.newPage();
+    await demo.goto(`${stack!.appUrl}/#/patient`);
+    await demo.waitForSelector('body[data-ready="true"]');
+    await demo.click('[data-testid="use-demo"]');
+    await outcome(demo, '[data-testid="registered"]', "identity-error", 60_000);
+    await demo.locator('[data-testid="devices"] li').first().waitFor({ timeout: 30_000 });
+    await demo.waitForFunction(() => Number(document.querySelector('[data-testid="readings-charts"]')?.getAttribute("data-readings")) > 0, undefined, { timeout: 60_000 });
+  });
 });
