@@ -22,7 +22,7 @@ import { registerDevice } from "../../sdk/actions/registerDevice.js";
 import { registerPatient } from "../../sdk/actions/registerPatient.js";
 import { createMedCipherClient } from "../../sdk/client.js";
 import { generateEncryptionKeyPair } from "../../sdk/crypto/x25519.js";
-import { heKeySetEntry, saveHeKeySet, writeKeystore, type KdfCost } from "../../sdk/keystore.js";
+import { heKeySetEntry, readKeystore, saveHeKeySet, writeKeystore, type KdfCost } from "../../sdk/keystore.js";
 import { paramSetIdToBytes32 } from "../../sdk/predictions.js";
 import { parseReadingsCsv } from "../../sdk/readings/csv.js";
 
@@ -104,6 +104,9 @@ export async function createDemoPatient(options: DemoPatientOptions): Promise<De
   const device = await createMedCipherClient({ account: options.device, addresses, gatewayUrl });
   const { readings } = parseReadingsCsv(readingsCsv(options.vitals, now, options.days));
   const ingest = await ingestReadings(device, { patient: patient.address, readings, readingsPerRecord: 40 });
+  // The record index travels in the backup (`extra.records`, as the app reads and exports it).
+  const opened = await readKeystore(file, DEMO_PASSWORD);
+  await writeKeystore(file, wallet.address, { ...opened.secrets, extra: { ...opened.secrets.extra, role: "patient", records: ingest.records } }, DEMO_PASSWORD, DEMO_KDF);
   return {
     address: wallet.address, encryptionPublicKey: hexlify(encryptionKey.publicKey), keystore: await readFile(file), password: DEMO_PASSWORD,
     device: options.device.address, readings: readings.length, records: ingest.records.length, keysHash,
