@@ -7,7 +7,7 @@
 import { readFile, stat } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { extname, join, normalize, sep } from "node:path";
+import { extname, join, normalize, resolve, sep } from "node:path";
 
 import { BaseError } from "../../core/errors.js";
 import { AppBadRequestError, AppStackError, AppStackStartingError } from "./errors.js";
@@ -117,8 +117,9 @@ function sendBytes(res: ServerResponse, status: number, body: Uint8Array, conten
 
 /** A file under `root`, never outside it (`..` in the path is refused). */
 async function sendFile(res: ServerResponse, root: string, path: string): Promise<void> {
-  const resolved = normalize(join(root, path));
-  if (!resolved.startsWith(normalize(root) + sep)) return sendJson(res, 403, errorBody("APP_FORBIDDEN", "Path outside the served directory."));
+  const resolved = resolve(normalize(join(root, path)));
+  // resolve() drops a trailing slash ("app/dist/" and "app/dist" must serve the same files).
+  if (!resolved.startsWith(resolve(root) + sep)) return sendJson(res, 403, errorBody("APP_FORBIDDEN", "Path outside the served directory."));
   const bytes = await readFile(resolved).catch(() => undefined);
   if (!bytes) return sendJson(res, 404, errorBody("APP_NOT_FOUND", `No file ${path}.`));
   sendBytes(res, 200, bytes, CONTENT_TYPES[extname(resolved)] ?? "application/octet-stream");
