@@ -1,6 +1,6 @@
 import { id as keccakUtf8, ZeroHash, type Provider } from "ethers";
 
-import { Category, categoryName, purposeName, RequestStatus } from "../protocol/codes.js";
+import { Category, categoryName, Purpose, purposeName, RequestStatus } from "../protocol/codes.js";
 import type { MedCipherContracts } from "../protocol/contracts.js";
 import { checksumAddress as getAddress } from "./address.js";
 import { ForbiddenError } from "./errors.js";
@@ -36,6 +36,8 @@ function isKeySetBeforeRegistration(access: WriteAccess): boolean {
  * - the owner (a registered patient) reads and writes their blobs; before registering, only their
  *   evaluation keys (isKeySetBeforeRegistration);
  * - a device bound to the patient now (IdentityRegistry.deviceOwner) writes the patient's records;
+ * - a grantee the PredictionRouter would accept as requester writes the patient's `he-input` only
+ *   (authorizeRequesterInput);
  * - a grantee reads under live consent for the blob's category and the request's purpose
  *   (ConsentManager.hasAccess), or a record-scoped consent for the record the blob was stored under;
  * - an oracle (ORACLE_ROLE) reads only the input ciphertext and the patient's evaluation keys named
@@ -106,6 +108,28 @@ export function createChainAccessPolicy(options: ChainPolicyOptions): AccessPoli
     return r;
   }
 
+  /**
+   * A clinician requesting a prediction for a patient uploads the encrypted input first. The rule
+   * mirrors PredictionRouter._checkRequest/_mayRequest for `msg.sender != patient`: the patient is
+   * registered and the signer holds live consent ConsentManager.hasAccess(signer, patient,
+   * PREDICTION, TREATDS); the upload must say so itself (kind he-input, category PREDICTION,
+   * purpose TREATDS), so the audit entry names the purpose it was granted under.
+   * Why it leaks nothing: the blob is a ciphertext under the patient's public key (only the patient
+   * holds the secret key), the grantee learns nothing it did not already send, and the oracle's
+   * result is encrypted for the patient as well, which the grantee cannot read. The worst a grantee
+   * can do is store bytes the patient did not ask for, as it could by requesting on chain.
+   */
+  async function authorizeRequesterInput(access: WriteAccess, signer: string, owner: string): Promise<void> {
+    if (access.category !== Category.PREDICTION) throw new ForbiddenError("a requester's input has category PREDICTION", { category: access.category });
+    if (access.purpose !== Purpose.TREATDS) {
+      throw new ForbiddenError("a requester uploads an input under purpose TREATDS (treatment decision support), as the router requires", { purpose: access.purpose });
+    }
+    if (!(await isPatient(owner))) throw new ForbiddenError("the owner is not a registered patient", { owner });
+    if (!(await hasAccess(signer, owner, Category.PREDICTION, Purpose.TREATDS))) {
+      throw new ForbiddenError("no live consent for PREDICTION records for purpose TREATDS", { grantee: signer, patient: owner, category: Category.PREDICTION, purpose: Purpose.TREATDS });
+    }
+  }
+
   return {
     viewCacheSize: () => cache.size,
 
@@ -121,6 +145,10 @@ export function createChainAccessPolicy(options: ChainPolicyOptions): AccessPoli
       if (signer === owner) {
         if (!(await isPatient(owner)) && !isKeySetBeforeRegistration(access)) throw new ForbiddenError("the owner is not a registered patient", { owner });
         return "owner";
+      }
+      if (access.kind === "he-input") {
+        await authorizeRequesterInput(access, signer, owner);
+        return "consent";
       }
       if ((await deviceOwner(signer)) === owner) {
         if (access.kind !== "record") throw new ForbiddenError("a device writes records only", { kind: access.kind });

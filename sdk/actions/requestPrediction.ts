@@ -4,7 +4,7 @@ import type { Sha256Hex } from "../../core/hash.js";
 import type { FheClient, Reading as FeatureReading } from "../../fhe/index.js";
 import { sendTransaction } from "../chain/send.js";
 import { requireGateway, type MedCipherClient } from "../client.js";
-import { Category } from "../../protocol/codes.js";
+import { Category, Purpose } from "../../protocol/codes.js";
 import { eventsIn } from "../../protocol/contracts.js";
 import { ChainError } from "../errors.js";
 import { currentKeysHash, requireKeySet } from "../keySets.js";
@@ -51,7 +51,8 @@ export async function requestPrediction(client: MedCipherClient, parameters: Req
   if (parameters.keysHash !== undefined) requireKeySet({ expected: await currentKeysHash(client, patient), actual: parameters.keysHash, patient });
   const { artifact } = await resolveRegisteredModel(client, parameters.modelId, parameters.models ?? client.models);
   const input = parameters.fhe.encrypt(artifact, parameters.readings);
-  const inputHash = await gateway.put(input, { owner: patient, kind: "he-input", category: Category.PREDICTION });
+  // The purpose the router requires of a requester other than the patient (the gateway checks it).
+  const inputHash = await gateway.put(input, { owner: patient, kind: "he-input", category: Category.PREDICTION, purpose: Purpose.TREATDS });
   const inputUri = `${gateway.url}/v1/blobs/${inputHash}`;
   const receipt = await sendTransaction("requestPrediction", () => client.contracts.router.requestPrediction(patient, parameters.modelId, inputHash, inputUri));
   const [requested] = eventsIn(client.contracts.router, receipt.logs, "PredictionRequested");

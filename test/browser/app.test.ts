@@ -187,11 +187,58 @@ describeInBrowser("reference dapp (app/): patient and clinician journeys in Chro
     await shot(clinician, "clinician");
   });
 
+  it("clinician: under decision-support consent, requests a prediction encrypted under the patient's key; the oracle fulfils; only the patient decrypts it, equal to the plaintext model", async function () {
+    this.timeout(360_000);
+    const clinicianAddress = stack!.config.demo!.clinician.address;
+    // The router takes a request from someone other than the patient under PREDICTION / TREATDS consent only.
+    await patient.fill('[data-testid="consent-grantee"]', clinicianAddress);
+    await patient.selectOption('[data-testid="consent-purpose"]', "4");
+    await patient.check('[data-testid="consent-category-7"]');
+    await patient.click('[data-testid="grant-consent"]');
+    await outcome(patient, `[data-testid="consent-row"][data-grantee="${clinicianAddress}"][data-purpose="4"][data-active="true"]`, "consent-error", 90_000);
+
+    await clinician.click('[data-testid="clinician-prediction-reload"]');
+    await clinician.locator(`[data-testid="clinician-prediction-patient"] option[value="${patientAddress}"]`).waitFor({ state: "attached", timeout: 60_000 });
+    const model = stack!.config.models.find((m) => m.name === "maternal-risk-v1")!;
+    await clinician.selectOption('[data-testid="clinician-prediction-patient"]', patientAddress);
+    await clinician.selectOption('[data-testid="clinician-prediction-model"]', String(model.modelId));
+    // The vitals come prefilled from the record the patient shared (read in the step before); age is typed.
+    expect(await clinician.inputValue('[data-testid="clinician-feature-systolicBP"]')).to.not.equal("");
+    await clinician.fill('[data-testid="clinician-feature-age"]', "41");
+    await clinician.click('[data-testid="clinician-request-prediction"]');
+    await outcome(clinician, '[data-testid="clinician-prediction-done"]', "clinician-prediction-error", 300_000);
+    const done = clinician.locator('[data-testid="clinician-prediction-done"]');
+    expect(await done.textContent()).to.contain("Result ready — encrypted for the patient; only they can read it");
+    const clinicianRequestId = (await done.getAttribute("data-request-id"))!;
+    const features = JSON.parse((await done.getAttribute("data-features"))!) as Record<string, number>;
+    expect(features.age).to.equal(41);
+    const steps = (await clinician.locator('[data-testid="clinician-prediction-progress"] li').allTextContents()).join("\n");
+    expect(steps).to.contain("public key set").and.to.contain("Waiting for the oracle");
+    // The clinician's page has no probabilities to show: it never held a key that opens the result.
+    expect(await clinician.locator('[data-testid="clinician-prediction-panel"] [data-testid="risk-label"]').count()).to.equal(0);
+    await clinician.locator('[data-testid="clinician-prediction-panel"]').screenshot({ path: `${SCREENSHOTS}clinician-prediction.png` });
+
+    await patient.click('[data-testid="requests-reload"]');
+    const row = patient.locator(`[data-testid="request-row"][data-request-id="${clinicianRequestId}"]`);
+    await row.waitFor({ timeout: 60_000 });
+    expect(await row.textContent()).to.not.contain("you");
+    await row.locator('[data-testid="decrypt-request"]').click();
+    const risk = row.locator('[data-testid="row-risk"]');
+    await outcome(patient, `[data-testid="request-row"][data-request-id="${clinicianRequestId}"] [data-testid="row-risk"]`, "decrypt-error", 60_000);
+    const decrypted = JSON.parse((await risk.getAttribute("data-probabilities"))!) as number[];
+    const artifact = loadModel(model.name);
+    const plaintext = predictionFromScores(artifact, scoreReading(artifact, features));
+    expect(decrypted).to.have.length(plaintext.probabilities.length);
+    decrypted.forEach((p, i) => expect(Math.abs(p - plaintext.probabilities[i]!), `class ${i}`).to.be.below(PROBABILITY_TOLERANCE));
+    expect(await risk.getAttribute("data-label")).to.equal(plaintext.label);
+  });
+
   it("patient revokes; the clinician's next read is refused in words, and the refusal is in the patient's audit trail", async function () {
     this.timeout(180_000);
     const clinicianAddress = stack!.config.demo!.clinician.address;
-    await patient.locator(`[data-testid="consent-row"][data-grantee="${clinicianAddress}"] [data-testid="revoke-consent"]`).click();
-    await outcome(patient, `[data-testid="consent-row"][data-grantee="${clinicianAddress}"][data-active="false"]`, "consent-error", 90_000);
+    // The treatment consent (purpose 1); the decision-support one stays.
+    await patient.locator(`[data-testid="consent-row"][data-grantee="${clinicianAddress}"][data-purpose="1"] [data-testid="revoke-consent"]`).click();
+    await outcome(patient, `[data-testid="consent-row"][data-grantee="${clinicianAddress}"][data-purpose="1"][data-active="false"]`, "consent-error", 90_000);
 
     errorsAllowed.add(clinician);
     await clinician.click('[data-testid="read-shared"]');

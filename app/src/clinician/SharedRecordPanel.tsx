@@ -18,7 +18,7 @@ import { useAction } from "../lib/progress.js";
 import { useSignedIn } from "../lib/session.js";
 import { GRANTABLE_PURPOSES, purposeWords } from "../lib/words.js";
 
-export function SharedRecordPanel({ initialShareId, patient }: { initialShareId?: string; patient?: string }) {
+export function SharedRecordPanel({ initialShareId, patient, onRead }: { initialShareId?: string; patient?: string; onRead?: (shared: { patient: string; readings: ReadSharedRecordReturnType["readings"] }) => void }) {
   const session = useSignedIn();
   const { client, identity } = session;
   const [shareId, setShareId] = useState(initialShareId ?? "");
@@ -39,6 +39,7 @@ export function SharedRecordPanel({ initialShareId, patient }: { initialShareId?
       track.step(`Fetching the share and the record (the gateway checks ${purposeWords(purpose).toLowerCase()} consent)`);
       const shared = await readSharedRecord(client, { shareId, purpose });
       track.step(`Verified against the chain and decrypted here: ${shared.readings.length} readings`);
+      onRead?.({ patient: shared.record.patient, readings: shared.readings });
       return shared;
     }).finally(session.changed);
   };

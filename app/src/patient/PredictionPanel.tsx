@@ -184,6 +184,8 @@ export function PredictionPanel({ records, registration }: { records: DecryptedR
           </select>
         </label>
         <button type="button" data-testid="new-key-set" disabled={keys.busy} onClick={makeKeySet}>Make another key set</button>
+        {/* A clinician's request arrives on the chain, not through this page: re-read the list. */}
+        <button type="button" data-testid="requests-reload" onClick={session.changed}>Reload</button>
       </div>
       <Progress steps={keys.steps} />
       <ErrorNotice error={keys.error} />
