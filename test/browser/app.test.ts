@@ -4,7 +4,8 @@
  * are made in the page and a clinician (the stack's demo clinician, imported from its backup)
  * walk the journeys of issue 11 §3, each in a browser context of their own (their own IndexedDB).
  * The prediction decrypted in the page is compared with the plaintext model evaluated here in
- * Node. Screenshots go to docs/screenshots/ for the README.
+ * Node. Screenshots go to a temporary folder; `npm run screenshots` sends them to
+ * docs/screenshots/ (the README's), so a plain test run leaves the working tree as it found it.
  */
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -21,9 +22,8 @@ import { startAppStack, type AppStack } from "../../scripts/app/stack.js";
 import { describeInBrowser } from "./harness.js";
 
 const APP_DIR = fileURLToPath(new URL("../../app/", import.meta.url));
-// No trailing slash: the stack serves files under exactly this directory.
 const APP_DIST = fileURLToPath(new URL("../../app/dist", import.meta.url));
-const SCREENSHOTS = fileURLToPath(new URL("../../docs/screenshots/", import.meta.url));
+const SCREENSHOTS = `${process.env.MEDCIPHER_SCREENSHOTS_DIR ?? join(tmpdir(), "medcipher-screenshots")}/`;
 const PASSWORD = "correct horse battery staple";
 
 /** The oracle's CKKS result against the plaintext model: the model's stated noise is ~1e-3 on scores. */
