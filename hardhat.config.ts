@@ -28,10 +28,15 @@ export default defineConfig({
     // the coverage-instrumented build of everything outgrew solc's WebAssembly memory (measured:
     // "RuntimeError: memory access out of bounds", HHE908, once the suite reached 12 test files).
     splitTestsCompilation: true,
-    // Artifacts for contracts we deploy but do not write: the local chain's LINK and Operator.
+    // Artifacts for contracts we deploy but do not write: the local chain's LINK and Operator, and
+    // Semaphore.
     npmFilesToBuild: [
       "@chainlink/contracts/src/v0.8/shared/token/ERC677/LinkToken.sol",
       "@chainlink/contracts/src/v0.8/operatorforwarder/Operator.sol",
+      // Semaphore v4 (the zero-knowledge group proofs): deployed as-is on development chains.
+      "@semaphore-protocol/contracts/Semaphore.sol",
+      "@semaphore-protocol/contracts/base/SemaphoreVerifier.sol",
+      "poseidon-solidity/PoseidonT3.sol",
     ],
   },
   networks: {

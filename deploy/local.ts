@@ -23,7 +23,9 @@ import type {
   ModelRegistry,
   Operator,
   PredictionRouter,
+  PrivacyGroups,
   RecordRegistry,
+  Semaphore,
 } from "../types/ethers-contracts/index.js";
 import { MedCipherLocalModule } from "./modules/MedCipher.js";
 import { DEFAULT_FEE, DEFAULT_JOB_ID } from "./modules/PredictionRouter.js";
@@ -97,6 +99,8 @@ export type MedCipherDeployment = {
   models: ModelRegistry;
   router: PredictionRouter;
   audit: AuditLogAnchor;
+  groups: PrivacyGroups;
+  semaphore: Semaphore;
   link: LinkToken;
   operator: Operator;
   addresses: MedCipherAddresses;
@@ -139,6 +143,8 @@ export async function deployMedCipher(
     models: await ethers.getContractAt("ModelRegistry", addresses.ModelRegistry, governance),
     router: await ethers.getContractAt("PredictionRouter", addresses.PredictionRouter, governance),
     audit: await ethers.getContractAt("AuditLogAnchor", addresses.AuditLogAnchor, governance),
+    groups: await ethers.getContractAt("PrivacyGroups", addresses.PrivacyGroups, governance),
+    semaphore: await ethers.getContractAt("Semaphore", addresses.Semaphore, governance),
     link: await ethers.getContractAt("LinkToken", addresses.LinkToken, governance),
     operator: await ethers.getContractAt("Operator", addresses.Operator, governance),
   };
@@ -186,7 +192,7 @@ export async function sponsorPatients(
 
 type Addressable = { getAddress(): Promise<string> };
 /** What the MedCipher Ignition modules return: one contract per deployable. */
-export type DeployedSuite = Record<"identity" | "consent" | "records" | "models" | "router" | "audit" | "link" | "operator", Addressable>;
+export type DeployedSuite = Record<"identity" | "consent" | "records" | "models" | "router" | "audit" | "groups" | "semaphore" | "link" | "operator", Addressable>;
 
 /** The addresses of a suite deployed by either Ignition module (`MedCipher`, `MedCipherLocal`). */
 export async function addressesOf(deployed: DeployedSuite): Promise<MedCipherAddresses> {
@@ -197,6 +203,8 @@ export async function addressesOf(deployed: DeployedSuite): Promise<MedCipherAdd
     ModelRegistry: await deployed.models.getAddress(),
     PredictionRouter: await deployed.router.getAddress(),
     AuditLogAnchor: await deployed.audit.getAddress(),
+    PrivacyGroups: await deployed.groups.getAddress(),
+    Semaphore: await deployed.semaphore.getAddress(),
     LinkToken: await deployed.link.getAddress(),
     Operator: await deployed.operator.getAddress(),
   };

@@ -3,7 +3,7 @@
  * the logs of its transaction, and encoding the data passed to `Operator.fulfillOracleRequest2`.
  * A reference for the oracle daemon; the tests and the gas benchmark use it.
  */
-import { AbiCoder, Interface, type Log, type TransactionReceipt } from "ethers";
+import { AbiCoder, Interface, ZeroAddress, type Log, type TransactionReceipt } from "ethers";
 
 import { IPredictionRouter__factory, Operator__factory } from "../types/ethers-contracts/index.js";
 
@@ -18,8 +18,12 @@ export type OracleJob = {
   callbackAddress: string;
   callbackFunctionId: string;
   expiration: bigint;
+  /** Zero for an anonymous request. */
   patient: string;
+  /** Zero for an anonymous request. */
   requester: string;
+  /** An anonymous request's one-time gateway key; absent for the others. */
+  accessKey?: string;
   modelId: bigint;
   inputHash: string;
   inputUri: string;
@@ -28,7 +32,8 @@ export type OracleJob = {
 
 /**
  * Reads the jobs of one request transaction: `OracleRequest` logs of `operator` joined with
- * `PredictionRequested` logs of `router` (both addresses compared case-insensitively).
+ * `PredictionRequested` or `AnonymousPredictionRequested` logs of `router` (both addresses
+ * compared case-insensitively).
  */
 export function jobsFromReceipt(receipt: TransactionReceipt, operator: string, router: string): OracleJob[] {
   return jobsFromLogs(receipt.logs, operator, router);
@@ -51,6 +56,19 @@ export function jobsFromLogs(logs: readonly Log[], operator: string, router: str
       });
     } else if (address === router.toLowerCase()) {
       const parsed = routerInterface.parseLog(log);
+      if (parsed?.name === "AnonymousPredictionRequested") {
+        predictions.push({
+          requestId: parsed.args.requestId as string,
+          patient: ZeroAddress,
+          requester: ZeroAddress,
+          accessKey: parsed.args.accessKey as string,
+          modelId: parsed.args.modelId as bigint,
+          inputHash: parsed.args.inputHash as string,
+          inputUri: parsed.args.inputUri as string,
+          keysHash: parsed.args.keysHash as string,
+        });
+        continue;
+      }
       if (parsed?.name !== "PredictionRequested") continue;
       predictions.push({
         requestId: parsed.args.requestId as string,

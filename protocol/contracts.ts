@@ -7,7 +7,9 @@ import {
   identityRegistryAbi,
   modelRegistryAbi,
   predictionRouterAbi,
+  privacyGroupsAbi,
   recordRegistryAbi,
+  semaphoreAbi,
 } from "./abi/generated.js";
 import type { EventArgs, EventNamed, TypedContract } from "./abi/typedContract.js";
 
@@ -19,6 +21,8 @@ export type MedCipherAddresses = {
   ModelRegistry: string;
   PredictionRouter: string;
   AuditLogAnchor: string;
+  PrivacyGroups: string;
+  Semaphore: string;
 };
 
 export type IdentityRegistryContract = TypedContract<typeof identityRegistryAbi>;
@@ -27,6 +31,8 @@ export type RecordRegistryContract = TypedContract<typeof recordRegistryAbi>;
 export type ModelRegistryContract = TypedContract<typeof modelRegistryAbi>;
 export type PredictionRouterContract = TypedContract<typeof predictionRouterAbi>;
 export type AuditLogAnchorContract = TypedContract<typeof auditLogAnchorAbi>;
+export type PrivacyGroupsContract = TypedContract<typeof privacyGroupsAbi>;
+export type SemaphoreContract = TypedContract<typeof semaphoreAbi>;
 
 export type MedCipherContracts = {
   identity: IdentityRegistryContract;
@@ -35,6 +41,8 @@ export type MedCipherContracts = {
   models: ModelRegistryContract;
   router: PredictionRouterContract;
   auditAnchor: AuditLogAnchorContract;
+  groups: PrivacyGroupsContract;
+  semaphore: SemaphoreContract;
 };
 
 /**
@@ -54,6 +62,8 @@ export function connectContracts(addresses: MedCipherAddresses, runner: Contract
     models: connectContract(modelRegistryAbi, addresses.ModelRegistry, runner),
     router: connectContract(predictionRouterAbi, addresses.PredictionRouter, runner),
     auditAnchor: connectContract(auditLogAnchorAbi, addresses.AuditLogAnchor, runner),
+    groups: connectContract(privacyGroupsAbi, addresses.PrivacyGroups, runner),
+    semaphore: connectContract(semaphoreAbi, addresses.Semaphore, runner),
   };
 }
 

@@ -27,6 +27,8 @@ export const GENERATED_CONTRACTS: readonly { exportName: string; sourceName: str
   { exportName: "modelRegistryAbi", sourceName: "contracts/models/ModelRegistry.sol", contractName: "ModelRegistry" },
   { exportName: "predictionRouterAbi", sourceName: "contracts/prediction/PredictionRouter.sol", contractName: "PredictionRouter" },
   { exportName: "auditLogAnchorAbi", sourceName: "contracts/audit/AuditLogAnchor.sol", contractName: "AuditLogAnchor" },
+  { exportName: "privacyGroupsAbi", sourceName: "contracts/privacy/PrivacyGroups.sol", contractName: "PrivacyGroups" },
+  { exportName: "semaphoreAbi", sourceName: "@semaphore-protocol/contracts/Semaphore.sol", contractName: "Semaphore" },
   { exportName: "operatorAbi", sourceName: "@chainlink/contracts/src/v0.8/operatorforwarder/Operator.sol", contractName: "Operator" },
   { exportName: "linkTokenAbi", sourceName: "@chainlink/contracts/src/v0.8/shared/token/ERC677/LinkToken.sol", contractName: "LinkToken" },
 ];

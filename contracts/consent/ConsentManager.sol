@@ -3,6 +3,7 @@ pragma solidity ^0.8.28;
 
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 
 import {IdentityGoverned} from "../access/IdentityGoverned.sol";
@@ -23,6 +24,11 @@ contract ConsentManager is IConsentManager, IdentityGoverned, EIP712, Nonces {
     /// @notice EIP-712 type hash of a signed revocation.
     bytes32 public constant REVOKE_TYPEHASH =
         keccak256("RevokeConsent(address patient,address grantee,uint8 purpose,uint256 nonce,uint256 deadline)");
+    /// @notice EIP-712 type hash of a private consent's opening (what the patient signs off-chain).
+    bytes32 public constant PRIVATE_CONSENT_TYPEHASH = keccak256(
+        "PrivateConsent(address patient,address grantee,uint256 groupId,uint8 purpose,uint32 categories,"
+        "uint40 validFrom,uint40 validUntil,uint32 epoch,bytes32 salt)"
+    );
     /// @inheritdoc IConsentManager
     uint40 public constant BREAK_GLASS_DURATION = 4 hours;
     /// @inheritdoc IConsentManager
@@ -42,6 +48,7 @@ contract ConsentManager is IConsentManager, IdentityGoverned, EIP712, Nonces {
         private _recordGrants;
     mapping(address patient => mapping(address provider => BreakGlass)) private _breakGlass;
     mapping(address patient => uint32) private _epochs;
+    mapping(bytes32 commitment => PrivateConsentState) private _privateConsents;
 
     /// @param identity_ The IdentityRegistry (PROVIDER_ROLE for break-glass).
     constructor(IIdentityRegistry identity_) IdentityGoverned(identity_) EIP712("MedCipher ConsentManager", "1") {}
@@ -149,6 +156,27 @@ contract ConsentManager is IConsentManager, IdentityGoverned, EIP712, Nonces {
         emit AllConsentsRevoked(msg.sender, newEpoch);
     }
 
+    // ─── Private consent ───────────────────────────────────────────────────────────────────────
+
+    /// @inheritdoc IConsentManager
+    function grantConsentPrivate(bytes32 commitment) external {
+        if (commitment == bytes32(0)) revert InvalidCommitment();
+        PrivateConsentState storage state = _privateConsents[commitment];
+        if (state.grantedAt != 0) revert PrivateConsentExists(commitment);
+        state.grantedAt = uint40(block.timestamp);
+        emit PrivateConsentGranted(commitment);
+    }
+
+    /// @inheritdoc IConsentManager
+    function revokeConsentPrivate(bytes32 consentHash, bytes32 revocationSecret) external {
+        bytes32 commitment = _privateCommitment(consentHash, keccak256(abi.encode(revocationSecret)));
+        PrivateConsentState storage state = _privateConsents[commitment];
+        if (state.grantedAt == 0) revert UnknownPrivateConsent(commitment);
+        if (state.revokedAt != 0) revert PrivateConsentAlreadyRevoked(commitment);
+        state.revokedAt = uint40(block.timestamp);
+        emit PrivateConsentRevoked(commitment);
+    }
+
     // ─── Break-glass ───────────────────────────────────────────────────────────────────────────
 
     /// @inheritdoc IConsentManager
@@ -207,6 +235,42 @@ contract ConsentManager is IConsentManager, IdentityGoverned, EIP712, Nonces {
         if (!Purpose.isValid(purpose)) return false;
         RecordGrant memory g = _recordGrants[patient][grantee][purpose][recordId];
         return g.epoch == _epochs[patient] && _inPeriod(g.validFrom, g.validUntil);
+    }
+
+    /// @inheritdoc IConsentManager
+    function privateConsentAllows(
+        PrivateConsent calldata opening,
+        bytes32 revocationHash,
+        bytes calldata patientSignature,
+        uint8 category,
+        uint8 purpose
+    ) external view returns (bool) {
+        if (!Purpose.isValid(purpose) || opening.purpose != purpose || category > Category.MAX) return false;
+        if (opening.patient == address(0)) return false;
+        if ((opening.categories & Category.bit(category)) == 0) return false;
+        if (opening.epoch != _epochs[opening.patient] || !_inPeriod(opening.validFrom, opening.validUntil)) return false;
+        bytes32 consentHash = _privateConsentHash(opening);
+        PrivateConsentState memory state = _privateConsents[_privateCommitment(consentHash, revocationHash)];
+        if (state.grantedAt == 0 || state.revokedAt != 0) return false;
+        // SignatureChecker: a patient who is a contract wallet signs through ERC-1271.
+        return SignatureChecker.isValidSignatureNowCalldata(
+            opening.patient, _hashTypedDataV4(consentHash), patientSignature
+        );
+    }
+
+    /// @inheritdoc IConsentManager
+    function privateConsentHash(PrivateConsent calldata opening) external pure returns (bytes32) {
+        return _privateConsentHash(opening);
+    }
+
+    /// @inheritdoc IConsentManager
+    function privateCommitment(bytes32 consentHash, bytes32 revocationHash) external pure returns (bytes32) {
+        return _privateCommitment(consentHash, revocationHash);
+    }
+
+    /// @inheritdoc IConsentManager
+    function privateConsentState(bytes32 commitment) external view returns (PrivateConsentState memory) {
+        return _privateConsents[commitment];
     }
 
     /// @inheritdoc IConsentManager
@@ -342,6 +406,27 @@ contract ConsentManager is IConsentManager, IdentityGoverned, EIP712, Nonces {
     function _sameProviderHolding(address patient, address provider) private view returns (bool) {
         uint32 holding = _identity.roleHolding(_identity.PROVIDER_ROLE(), provider);
         return holding != 0 && holding == _breakGlass[patient][provider].roleHolding;
+    }
+
+    function _privateConsentHash(PrivateConsent calldata o) private pure returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                PRIVATE_CONSENT_TYPEHASH,
+                o.patient,
+                o.grantee,
+                o.groupId,
+                o.purpose,
+                o.categories,
+                o.validFrom,
+                o.validUntil,
+                o.epoch,
+                o.salt
+            )
+        );
+    }
+
+    function _privateCommitment(bytes32 consentHash, bytes32 revocationHash) private pure returns (bytes32) {
+        return keccak256(abi.encode(consentHash, revocationHash));
     }
 
     function _inPeriod(uint40 validFrom, uint40 validUntil) private view returns (bool) {

@@ -33,6 +33,36 @@ interface IConsentManager is IGoverned {
     /// @param validFrom First second of validity.
     /// @param validUntil End of validity (exclusive).
     /// @param epoch The patient's epoch when granted.
+    /// @notice The opening of a private consent: what the patient hands the grantee off-chain, with
+    /// the patient's EIP-712 signature over it (`PrivateConsent(...)` typed data). The chain holds
+    /// only `privateCommitment(privateConsentHash(opening), revocationHash)` and its state.
+    /// @param patient Who consents.
+    /// @param grantee The grantee's address; zero when the consent is to a group.
+    /// @param groupId The IPrivacyGroups consent group consented to; zero for an individual grantee.
+    /// @param purpose One purpose (Purpose library).
+    /// @param categories Category bitmask.
+    /// @param validFrom Start (unix seconds).
+    /// @param validUntil End (unix seconds).
+    /// @param epoch The patient's `epochOf` at signing: `revokeAllConsents` ends it too.
+    /// @param salt 32 random bytes: without them the commitment could be guessed from the fields.
+    struct PrivateConsent {
+        address patient;
+        address grantee;
+        uint256 groupId;
+        uint8 purpose;
+        uint32 categories;
+        uint40 validFrom;
+        uint40 validUntil;
+        uint32 epoch;
+        bytes32 salt;
+    }
+
+    /// @notice On-chain state of a private consent commitment (one slot).
+    struct PrivateConsentState {
+        uint40 grantedAt;
+        uint40 revokedAt;
+    }
+
     struct RecordGrant {
         uint40 validFrom;
         uint40 validUntil;
@@ -121,6 +151,22 @@ interface IConsentManager is IGoverned {
     /// @param refusedUntil First second the provider may break the glass again.
     event BreakGlassRefusedUntil(address indexed patient, address indexed provider, uint40 refusedUntil);
 
+    /// @notice A private consent commitment was published. Names nobody: whoever sent it (usually a
+    /// relayer) is not the patient.
+    event PrivateConsentGranted(bytes32 indexed commitment);
+
+    /// @notice A private consent was revoked by whoever knew its revocation secret.
+    event PrivateConsentRevoked(bytes32 indexed commitment);
+
+    /// @notice The commitment was already published (by this grant or an identical copy of it).
+    error PrivateConsentExists(bytes32 commitment);
+    /// @notice No private consent has this commitment.
+    error UnknownPrivateConsent(bytes32 commitment);
+    /// @notice The private consent was already revoked.
+    error PrivateConsentAlreadyRevoked(bytes32 commitment);
+    /// @notice The commitment is zero.
+    error InvalidCommitment();
+
     /// @notice Grantee is zero or the patient themself.
     /// @param grantee The grantee given.
     error InvalidGrantee(address grantee);
@@ -164,6 +210,39 @@ interface IConsentManager is IGoverned {
     error RevocationSuperseded(
         address patient, address grantee, uint8 purpose, uint256 nonce, uint256 grantRevocableFrom
     );
+
+    /// @notice Publishes a private consent commitment. Anyone may send it: the commitment is worth
+    /// nothing without the opening and the patient's signature, which the grantee shows off-chain;
+    /// a copy sent ahead of it in the mempool publishes the identical commitment.
+    function grantConsentPrivate(bytes32 commitment) external;
+
+    /// @notice Revokes the private consent committed as `privateCommitment(consentHash,
+    /// keccak256(abi.encode(revocationSecret)))`. Anyone holding the secret (the patient, or a
+    /// relayer it gave it to) may send it; it reveals neither the patient nor the grantee.
+    function revokeConsentPrivate(bytes32 consentHash, bytes32 revocationSecret) external;
+
+    /// @notice Whether the opening is a live private consent for `category` under `purpose`:
+    /// published and not revoked, signed by `opening.patient`, within its period, at the patient's
+    /// current epoch. Who presents it (the grantee, or a member of the group) is the caller's check.
+    /// @param opening The consent's fields.
+    /// @param revocationHash keccak256 of the revocation secret (part of the opening given out).
+    /// @param patientSignature The patient's EIP-712 signature of `opening`.
+    function privateConsentAllows(
+        PrivateConsent calldata opening,
+        bytes32 revocationHash,
+        bytes calldata patientSignature,
+        uint8 category,
+        uint8 purpose
+    ) external view returns (bool allowed);
+
+    /// @notice EIP-712 struct hash of an opening (what the patient signs, inside the domain).
+    function privateConsentHash(PrivateConsent calldata opening) external pure returns (bytes32);
+
+    /// @notice The on-chain commitment: keccak256(abi.encode(consentHash, revocationHash)).
+    function privateCommitment(bytes32 consentHash, bytes32 revocationHash) external pure returns (bytes32);
+
+    /// @notice A private consent commitment's state.
+    function privateConsentState(bytes32 commitment) external view returns (PrivateConsentState memory);
 
     /// @notice Grant `grantee` access to the caller's data of `categories` for `purpose`.
     /// Replaces any earlier category grant of the same (grantee, purpose). Consumes the caller's

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {ISemaphore} from "@semaphore-protocol/contracts/interfaces/ISemaphore.sol";
+
 import {IGoverned} from "./IGoverned.sol";
 
 /// @title IPredictionRouter
@@ -30,7 +32,30 @@ interface IPredictionRouter is IGoverned {
     /// @notice Who paid a request's LINK (and gets it back if the request is cancelled).
     enum PaymentSource {
         RequesterDeposit,
-        SponsorBudget
+        SponsorBudget,
+        /// An anonymous request: the router's pool pays, bounded by the per-epoch slots.
+        AnonymousPool
+    }
+
+    /// @notice What an anonymous request asks for. The Semaphore proof's message commits to all of
+    /// it (`anonymousMessage`), so a relayer or front-runner can only submit it unchanged.
+    /// @param modelId The model.
+    /// @param epoch The rate-limit epoch the proof's scope names (current or the one before).
+    /// @param slot Which of the epoch's `anonymousRequestsPerEpoch` slots the proof spends.
+    /// @param accessKey A one-time key: the gateway lets it (and only it) read the request's
+    /// result, and it is nobody's account.
+    /// @param inputHash SHA-256 of the input ciphertext.
+    /// @param keysHash SHA-256 of the public-keys blob of a fresh key set made for this request
+    /// (not the patient's registered one, which would name the patient).
+    /// @param inputUri Where the input ciphertext is stored.
+    struct AnonymousRequest {
+        uint32 modelId;
+        uint32 epoch;
+        uint16 slot;
+        address accessKey;
+        bytes32 inputHash;
+        bytes32 keysHash;
+        string inputUri;
     }
 
     /// @notice What the router holds for one account (as patient and as requester), one slot.
@@ -88,6 +113,30 @@ interface IPredictionRouter is IGoverned {
         uint256 payment,
         uint40 expiresAt
     );
+
+    /// @notice A member of the registered-patients group asked for a prediction without saying who.
+    /// `PredictionFulfilled` / `PredictionFailed` / `PredictionCancelled` follow with patient zero.
+    /// @param requestId The Chainlink request id (`anonymousRequestIdFor(nullifier)`).
+    /// @param modelId The model.
+    /// @param inputHash SHA-256 of the input ciphertext.
+    /// @param inputUri Where the input ciphertext is stored.
+    /// @param keysHash SHA-256 of the request's own public-keys blob.
+    /// @param accessKey The request's one-time gateway key.
+    /// @param payment LINK paid from the pool.
+    /// @param expiresAt When the request may be cancelled.
+    event AnonymousPredictionRequested(
+        bytes32 indexed requestId,
+        uint32 indexed modelId,
+        bytes32 inputHash,
+        string inputUri,
+        bytes32 keysHash,
+        address accessKey,
+        uint256 payment,
+        uint40 expiresAt
+    );
+
+    /// @notice Governance changed how many anonymous requests one patient may make per epoch.
+    event AnonymousRequestsPerEpochChanged(uint16 previousLimit, uint16 newLimit);
 
     /// @notice The oracle delivered a result.
     /// @param requestId The request.
@@ -235,6 +284,21 @@ interface IPredictionRouter is IGoverned {
     /// @param max The largest accepted.
     error ValueTooLarge(uint256 value, uint256 max);
 
+    /// @notice The anonymous request names an epoch that is neither the current nor the previous one.
+    error EpochNotCurrent(uint32 epoch, uint32 current);
+    /// @notice The anonymous request's slot is not below the per-epoch limit.
+    error SlotOutOfRange(uint16 slot, uint16 perEpoch);
+    /// @notice The proof's scope is not the one for the request's epoch and slot.
+    error ScopeMismatch(uint256 scope, uint256 expected);
+    /// @notice The proof's message does not commit to this request.
+    error MessageMismatch(uint256 message, uint256 expected);
+    /// @notice The proof does not show membership of the registered-patients group.
+    error InvalidMembershipProof();
+    /// @notice This nullifier (one epoch slot of one patient) was already spent.
+    error NullifierSpent(uint256 nullifier, bytes32 requestId);
+    /// @notice The anonymous request has no access key or no input.
+    error InvalidAnonymousRequest();
+
     /// @notice Request a prediction for `patient` with model `modelId` on the stored input ciphertext.
     /// Paid from the caller's deposit if it covers the fee, else from the patient's sponsor budget
     /// (reverts NoSponsor otherwise); counts against both pending caps until the request ends.
@@ -248,6 +312,48 @@ interface IPredictionRouter is IGoverned {
     function requestPrediction(address patient, uint32 modelId, bytes32 inputHash, string calldata inputUri)
         external
         returns (bytes32 requestId);
+
+    /// @notice Request a prediction as an unnamed member of the registered-patients group. Anyone may
+    /// send it (a relayer): the proof, not the sender, authorises it; the pool pays. Each patient
+    /// has `anonymousRequestsPerEpoch` slots per epoch, each spendable once (its nullifier).
+    /// @return requestId `anonymousRequestIdFor(proof.nullifier)`, known before sending.
+    function requestPredictionAnonymous(AnonymousRequest calldata request, ISemaphore.SemaphoreProof calldata proof)
+        external
+        returns (bytes32 requestId);
+
+    /// @notice Every check `requestPredictionAnonymous` makes, as a view (for gateways and relayers):
+    /// reverts with the same errors, else returns the request id.
+    function checkAnonymousRequest(AnonymousRequest calldata request, ISemaphore.SemaphoreProof calldata proof)
+        external
+        view
+        returns (bytes32 requestId);
+
+    /// @notice The Semaphore scope of an epoch's slot (names this router and chain).
+    function anonymousScope(uint32 epoch, uint16 slot) external view returns (uint256);
+
+    /// @notice The Semaphore message an anonymous request's proof must carry.
+    function anonymousMessage(AnonymousRequest calldata request) external view returns (uint256);
+
+    /// @notice The request id an anonymous request spending `nullifier` gets.
+    function anonymousRequestIdFor(uint256 nullifier) external view returns (bytes32);
+
+    /// @notice An anonymous request's one-time access key (zero for other requests).
+    function accessKeyOf(bytes32 requestId) external view returns (address);
+
+    /// @notice The current rate-limit epoch (`block.timestamp / ANONYMOUS_EPOCH_SECONDS`).
+    function anonymousEpoch() external view returns (uint32);
+
+    /// @notice Length of a rate-limit epoch in seconds.
+    function ANONYMOUS_EPOCH_SECONDS() external view returns (uint32);
+
+    /// @notice How many anonymous requests one patient may make per epoch.
+    function anonymousRequestsPerEpoch() external view returns (uint16);
+
+    /// @notice Governance sets how many anonymous requests one patient may make per epoch.
+    function setAnonymousRequestsPerEpoch(uint16 limit) external;
+
+    /// @notice The PrivacyGroups contract whose patients' group authorises anonymous requests.
+    function privacyGroups() external view returns (address);
 
     /// @notice The Chainlink callback; only the Operator the request was sent to, once per request.
     /// The oracle sends `Operator.fulfillOracleRequest2(requestId, payment, router, selector,

@@ -2,12 +2,14 @@
 pragma solidity ^0.8.28;
 
 import {LinkTokenInterface} from "@chainlink/contracts/src/v0.8/shared/interfaces/LinkTokenInterface.sol";
+import {ISemaphore} from "@semaphore-protocol/contracts/interfaces/ISemaphore.sol";
 
 import {IdentityGoverned} from "../access/IdentityGoverned.sol";
 import {IConsentManager} from "../interfaces/IConsentManager.sol";
 import {IIdentityRegistry} from "../interfaces/IIdentityRegistry.sol";
 import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {IPredictionRouter} from "../interfaces/IPredictionRouter.sol";
+import {IPrivacyGroups} from "../interfaces/IPrivacyGroups.sol";
 import {IChainlinkOperator} from "../interfaces/external/IChainlinkOperator.sol";
 import {Category} from "../libraries/Category.sol";
 import {PredictionCodes} from "../libraries/PredictionCodes.sol";
@@ -26,9 +28,16 @@ contract PredictionRouter is IPredictionRouter, IdentityGoverned {
     /// @dev Defaults for the pending caps until governance sets its own (`setPendingCaps`).
     uint16 private constant DEFAULT_MAX_PENDING_PER_PATIENT = 32;
     uint16 private constant DEFAULT_MAX_PENDING_PER_REQUESTER = 128;
+    uint16 private constant DEFAULT_ANONYMOUS_REQUESTS_PER_EPOCH = 4;
+    /// @inheritdoc IPredictionRouter
+    uint32 public constant ANONYMOUS_EPOCH_SECONDS = 1 days;
+    /// @dev Domain label of anonymous requests' Semaphore scope and message (versioned).
+    string private constant ANONYMOUS_DOMAIN = "medcipher.predict.v1";
 
     /// @dev Four slots; the first is packed (20 + 4 + 1 + 1 + 4 + 2 bytes). `requester` is written
     /// only when it differs from the patient, so the patient's own request costs two slots.
+    /// An anonymous request (`payer` AnonymousPool) has no patient: `patient` holds its access key
+    /// instead (saving a slot), and the views report patient zero.
     /// `expiresAt` is stored as uint32 (good until 2106) to make room for `payer`.
     struct StoredRequest {
         address patient;
@@ -48,10 +57,13 @@ contract PredictionRouter is IPredictionRouter, IdentityGoverned {
         uint96 totalDeposits;
         uint16 maxPendingPerPatient;
         uint16 maxPendingPerRequester;
+        uint16 anonymousPerEpoch;
     }
 
     IConsentManager private immutable _consent;
     IModelRegistry private immutable _models;
+    IPrivacyGroups private immutable _groups;
+    uint256 private immutable _patientGroupId;
     LinkTokenInterface private immutable _link;
     IChainlinkOperator private immutable _operator;
     bool private immutable _onChainResults;
@@ -65,6 +77,7 @@ contract PredictionRouter is IPredictionRouter, IdentityGoverned {
     /// @param identity_ The IdentityRegistry (patients' key sets, governance, ORACLE_ROLE).
     /// @param consent_ The ConsentManager (TREATDS consent of grantees).
     /// @param models_ The ModelRegistry.
+    /// @param groups_ The PrivacyGroups whose patients' group authorises anonymous requests.
     /// @param link The LINK token.
     /// @param operator_ The Chainlink Operator requests go to; its owner transfers ownership to
     /// this router afterwards (`acceptOperatorOwnership`).
@@ -75,6 +88,7 @@ contract PredictionRouter is IPredictionRouter, IdentityGoverned {
         IIdentityRegistry identity_,
         IConsentManager consent_,
         IModelRegistry models_,
+        IPrivacyGroups groups_,
         address link,
         address operator_,
         bytes32 jobId_,
@@ -82,13 +96,16 @@ contract PredictionRouter is IPredictionRouter, IdentityGoverned {
         bool onChainResults_
     ) IdentityGoverned(identity_) {
         if (
-            address(consent_) == address(0) || address(models_) == address(0) || link == address(0)
-                || operator_ == address(0)
+            address(consent_) == address(0) || address(models_) == address(0) || address(groups_) == address(0)
+                || link == address(0) || operator_ == address(0)
         ) revert ZeroAddress();
         _checkSameIdentity(consent_);
         _checkSameIdentity(models_);
+        _checkSameIdentity(groups_);
         _consent = consent_;
         _models = models_;
+        _groups = groups_;
+        _patientGroupId = groups_.patientGroupId();
         _link = LinkTokenInterface(link);
         _operator = IChainlinkOperator(operator_);
         _expirySeconds = IChainlinkOperator(operator_).EXPIRYTIME();
@@ -98,7 +115,8 @@ contract PredictionRouter is IPredictionRouter, IdentityGoverned {
             fee: _toUint96(fee_),
             totalDeposits: 0,
             maxPendingPerPatient: DEFAULT_MAX_PENDING_PER_PATIENT,
-            maxPendingPerRequester: DEFAULT_MAX_PENDING_PER_REQUESTER
+            maxPendingPerRequester: DEFAULT_MAX_PENDING_PER_REQUESTER,
+            anonymousPerEpoch: DEFAULT_ANONYMOUS_REQUESTS_PER_EPOCH
         });
     }
 
@@ -122,6 +140,47 @@ contract PredictionRouter is IPredictionRouter, IdentityGoverned {
     }
 
     /// @inheritdoc IPredictionRouter
+    function requestPredictionAnonymous(AnonymousRequest calldata request, ISemaphore.SemaphoreProof calldata proof)
+        external
+        returns (bytes32 requestId)
+    {
+        Settings memory settings = _settings;
+        uint256 nonce;
+        (requestId, nonce) = _checkAnonymous(request, proof, settings.anonymousPerEpoch);
+        // The pool pays; the per-epoch slots bound what one patient can draw from it.
+        uint256 pool = _pool(settings.totalDeposits);
+        if (pool < settings.fee) revert InsufficientLink(pool, settings.fee);
+        StoredRequest storage r = _requests[requestId];
+        r.patient = request.accessKey;
+        r.modelId = request.modelId;
+        r.status = RequestStatus.Pending;
+        r.payer = PaymentSource.AnonymousPool;
+        uint40 expiresAt = uint40(block.timestamp + _expirySeconds);
+        r.expiresAt = uint32(expiresAt);
+        r.inputHash = request.inputHash;
+        emit AnonymousPredictionRequested(
+            requestId,
+            request.modelId,
+            request.inputHash,
+            request.inputUri,
+            request.keysHash,
+            request.accessKey,
+            settings.fee,
+            expiresAt
+        );
+        _send(nonce, settings.fee);
+    }
+
+    /// @inheritdoc IPredictionRouter
+    function checkAnonymousRequest(AnonymousRequest calldata request, ISemaphore.SemaphoreProof calldata proof)
+        external
+        view
+        returns (bytes32 requestId)
+    {
+        (requestId,) = _checkAnonymous(request, proof, _settings.anonymousPerEpoch);
+    }
+
+    /// @inheritdoc IPredictionRouter
     function fulfilPrediction(
         bytes32 requestId,
         uint16 failureCode,
@@ -133,9 +192,10 @@ contract PredictionRouter is IPredictionRouter, IdentityGoverned {
         StoredRequest storage r = _requests[requestId];
         RequestStatus status = r.status;
         if (status != RequestStatus.Pending) revert RequestNotPending(requestId, status);
-        address patient = r.patient;
+        bool isAnonymous = r.payer == PaymentSource.AnonymousPool;
+        address patient = isAnonymous ? address(0) : r.patient;
         address requester = r.requester;
-        _release(patient, requester);
+        if (!isAnonymous) _release(patient, requester);
         if (failureCode != 0) return _fail(r, requestId, patient, failureCode);
 
         if (requester != address(0) && !_mayRequest(requester, patient)) {
@@ -235,6 +295,13 @@ contract PredictionRouter is IPredictionRouter, IdentityGoverned {
     }
 
     /// @inheritdoc IPredictionRouter
+    function setAnonymousRequestsPerEpoch(uint16 limit) external onlyGovernance {
+        uint16 previous = _settings.anonymousPerEpoch;
+        _settings.anonymousPerEpoch = limit;
+        emit AnonymousRequestsPerEpochChanged(previous, limit);
+    }
+
+    /// @inheritdoc IPredictionRouter
     function sponsorPatients(address[] calldata patients, uint256 budget) external onlyGovernance {
         uint96 budget96 = _toUint96(budget);
         for (uint256 i = 0; i < patients.length; ++i) {
@@ -301,13 +368,14 @@ contract PredictionRouter is IPredictionRouter, IdentityGoverned {
     /// @inheritdoc IPredictionRouter
     function getRequest(bytes32 requestId) external view returns (PredictionRequest memory request) {
         StoredRequest storage r = _requests[requestId];
+        bool isAnonymous = r.payer == PaymentSource.AnonymousPool;
         request = PredictionRequest({
-            patient: r.patient,
+            patient: isAnonymous ? address(0) : r.patient,
             modelId: r.modelId,
             status: r.status,
             expiresAt: r.expiresAt,
             failureCode: r.failureCode,
-            requester: r.requester == address(0) ? r.patient : r.requester,
+            requester: isAnonymous ? address(0) : (r.requester == address(0) ? r.patient : r.requester),
             inputHash: r.inputHash,
             resultHash: r.resultHash
         });
@@ -328,6 +396,42 @@ contract PredictionRouter is IPredictionRouter, IdentityGoverned {
         bytes32 keysHash
     ) external view returns (bytes32) {
         return _requestId(_nonce(patient, requestCount, requester, modelId, inputHash, keysHash));
+    }
+
+    /// @inheritdoc IPredictionRouter
+    function anonymousScope(uint32 epoch, uint16 slot) external view returns (uint256) {
+        return _anonymousScope(epoch, slot);
+    }
+
+    /// @inheritdoc IPredictionRouter
+    function anonymousMessage(AnonymousRequest calldata request) external view returns (uint256) {
+        return _anonymousMessage(request);
+    }
+
+    /// @inheritdoc IPredictionRouter
+    function anonymousRequestIdFor(uint256 nullifier) external view returns (bytes32) {
+        return _requestId(_anonymousNonce(nullifier));
+    }
+
+    /// @inheritdoc IPredictionRouter
+    function accessKeyOf(bytes32 requestId) external view returns (address) {
+        StoredRequest storage r = _requests[requestId];
+        return r.payer == PaymentSource.AnonymousPool ? r.patient : address(0);
+    }
+
+    /// @inheritdoc IPredictionRouter
+    function anonymousEpoch() external view returns (uint32) {
+        return uint32(block.timestamp / ANONYMOUS_EPOCH_SECONDS);
+    }
+
+    /// @inheritdoc IPredictionRouter
+    function anonymousRequestsPerEpoch() external view returns (uint16) {
+        return _settings.anonymousPerEpoch;
+    }
+
+    /// @inheritdoc IPredictionRouter
+    function privacyGroups() external view returns (address) {
+        return address(_groups);
     }
 
     /// @inheritdoc IPredictionRouter
@@ -381,6 +485,65 @@ contract PredictionRouter is IPredictionRouter, IdentityGoverned {
     }
 
     // ─── Internal ──────────────────────────────────────────────────────────────────────────────
+
+    /// @dev Every check of an anonymous request, cheapest first; the proof (~270k gas) last.
+    function _checkAnonymous(
+        AnonymousRequest calldata request,
+        ISemaphore.SemaphoreProof calldata proof,
+        uint16 perEpoch
+    ) private view returns (bytes32 requestId, uint256 nonce) {
+        if (
+            request.accessKey == address(0) || request.inputHash == bytes32(0) || request.keysHash == bytes32(0)
+                || bytes(request.inputUri).length == 0
+        ) revert InvalidAnonymousRequest();
+        uint32 current = uint32(block.timestamp / ANONYMOUS_EPOCH_SECONDS);
+        // The previous epoch too: a proof made just before midnight is still good when mined after.
+        // Each epoch has its own scopes, so the per-epoch limit holds either way.
+        if (request.epoch != current && uint256(request.epoch) + 1 != current) {
+            revert EpochNotCurrent(request.epoch, current);
+        }
+        if (request.slot >= perEpoch) revert SlotOutOfRange(request.slot, perEpoch);
+        uint256 scope = _anonymousScope(request.epoch, request.slot);
+        if (proof.scope != scope) revert ScopeMismatch(proof.scope, scope);
+        uint256 message = _anonymousMessage(request);
+        if (proof.message != message) revert MessageMismatch(proof.message, message);
+        // The request record is the nullifier's record: its id derives from the nullifier alone.
+        nonce = _anonymousNonce(proof.nullifier);
+        requestId = _requestId(nonce);
+        if (_requests[requestId].status != RequestStatus.None) revert NullifierSpent(proof.nullifier, requestId);
+        (bool active,) = _models.modelStatus(request.modelId);
+        if (!active) revert ModelNotActive(request.modelId);
+        if (!_groups.verifyMembership(_patientGroupId, proof)) revert InvalidMembershipProof();
+    }
+
+    /// @dev Names this router and chain, so a proof's nullifier is spent here and nowhere else.
+    /// Shifted into the SNARK field like Semaphore's own hashes.
+    function _anonymousScope(uint32 epoch, uint16 slot) private view returns (uint256) {
+        return uint256(keccak256(abi.encode(ANONYMOUS_DOMAIN, block.chainid, address(this), epoch, slot))) >> 8;
+    }
+
+    function _anonymousMessage(AnonymousRequest calldata r) private view returns (uint256) {
+        return uint256(
+            keccak256(
+                abi.encode(
+                    ANONYMOUS_DOMAIN,
+                    block.chainid,
+                    address(this),
+                    r.modelId,
+                    r.epoch,
+                    r.slot,
+                    r.accessKey,
+                    r.inputHash,
+                    r.keysHash,
+                    r.inputUri
+                )
+            )
+        ) >> 8;
+    }
+
+    function _anonymousNonce(uint256 nullifier) private pure returns (uint256) {
+        return uint256(keccak256(abi.encode("medcipher.anonymous", nullifier)));
+    }
 
     /// @return keysHash The patient's evaluation-keys hash, emitted for the oracle.
     function _checkRequest(address patient, uint32 modelId) private view returns (bytes32 keysHash) {
@@ -468,11 +631,17 @@ contract PredictionRouter is IPredictionRouter, IdentityGoverned {
         expiresAt = r.expiresAt;
         if (block.timestamp < expiresAt) revert RequestNotExpired(requestId, expiresAt);
         r.status = RequestStatus.Cancelled;
+        PaymentSource payer = r.payer;
+        if (payer == PaymentSource.AnonymousPool) {
+            // The refund returns to the router's balance, which is the pool.
+            emit PredictionCancelled(requestId, address(0), msg.sender);
+            return expiresAt;
+        }
         address patient = r.patient;
         address requester = r.requester;
         _release(patient, requester);
         uint96 refund = _toUint96(payment);
-        if (r.payer == PaymentSource.SponsorBudget) {
+        if (payer == PaymentSource.SponsorBudget) {
             AccountState storage p = _accounts[patient];
             p.sponsorBudget = _toUint96(p.sponsorBudget + refund);
         } else {

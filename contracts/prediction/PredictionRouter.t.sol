@@ -7,10 +7,25 @@ import {ConsentManager} from "../consent/ConsentManager.sol";
 import {IdentityRegistry} from "../identity/IdentityRegistry.sol";
 import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {IPredictionRouter} from "../interfaces/IPredictionRouter.sol";
+import {IPrivacyGroups} from "../interfaces/IPrivacyGroups.sol";
 import {ModelRegistry} from "../models/ModelRegistry.sol";
 import {PredictionRouter} from "./PredictionRouter.sol";
 
 /// A stand-in Operator: only the constant the router reads at construction.
+/// @dev What the router's constructor reads from its PrivacyGroups; these tests make no anonymous
+/// requests (those need Semaphore proofs: test/contracts/anonymous.test.ts).
+contract GroupsStub {
+    address public immutable identityRegistry;
+
+    constructor(address identity) {
+        identityRegistry = identity;
+    }
+
+    function patientGroupId() external pure returns (uint256) {
+        return 0;
+    }
+}
+
 contract ExpiryOnlyOperator {
     uint256 public constant EXPIRYTIME = 5 minutes;
 }
@@ -56,7 +71,11 @@ contract PredictionRouterTest is Test {
         ModelRegistry models = new ModelRegistry(identity);
         link = new ProbeLink();
         router = new PredictionRouter(
-            identity, consent, models, address(link), address(new ExpiryOnlyOperator()), bytes32("job"), 1e17, false
+            identity,
+            consent,
+            models,
+            IPrivacyGroups(address(new GroupsStub(address(identity)))),
+            address(link), address(new ExpiryOnlyOperator()), bytes32("job"), 1e17, false
         );
         link.setRouter(router, address(this));
         modelId = models.registerModel(

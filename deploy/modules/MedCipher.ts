@@ -4,6 +4,7 @@ import AuditLogAnchorModule from "./AuditLogAnchor.js";
 import ConsentManagerModule from "./ConsentManager.js";
 import IdentityRegistryModule from "./IdentityRegistry.js";
 import ModelRegistryModule from "./ModelRegistry.js";
+import PrivacyGroupsModule from "./PrivacyGroups.js";
 import PredictionRouterModule, { LocalPredictionRouterModule } from "./PredictionRouter.js";
 import RecordRegistryModule from "./RecordRegistry.js";
 
@@ -17,8 +18,9 @@ export default buildModule("MedCipher", (m) => {
   const { records } = m.useModule(RecordRegistryModule);
   const { models } = m.useModule(ModelRegistryModule);
   const { audit } = m.useModule(AuditLogAnchorModule);
+  const { groups, semaphore } = m.useModule(PrivacyGroupsModule);
   const { router, link, operator } = m.useModule(PredictionRouterModule);
-  return { identity, consent, records, models, audit, router, link, operator };
+  return { identity, consent, records, models, audit, groups, semaphore, router, link, operator };
 });
 
 /**
@@ -31,7 +33,8 @@ export const MedCipherLocalModule = buildModule("MedCipherLocal", (m) => {
   const { records } = m.useModule(RecordRegistryModule);
   const { models } = m.useModule(ModelRegistryModule);
   const { audit } = m.useModule(AuditLogAnchorModule);
+  const { groups, semaphore } = m.useModule(PrivacyGroupsModule);
   const { router, link, operator } = m.useModule(LocalPredictionRouterModule);
   m.call(link, "mint", [router, m.getParameter("routerLink", 100n * 10n ** 18n)], { id: "FundRouter" });
-  return { identity, consent, records, models, audit, router, link, operator };
+  return { identity, consent, records, models, audit, groups, semaphore, router, link, operator };
 });

@@ -10,6 +10,7 @@ import ConsentManagerModule from "./ConsentManager.js";
 import IdentityRegistryModule from "./IdentityRegistry.js";
 import LocalChainlinkModule from "./LocalChainlink.js";
 import ModelRegistryModule from "./ModelRegistry.js";
+import PrivacyGroupsModule from "./PrivacyGroups.js";
 
 /** keccak256("medcipher-predict-v1"): the default Chainlink job id the oracle daemon serves. */
 export const DEFAULT_JOB_ID = "0xd66b076c2aef3fc316ead184a01d5883c5f7fff63bfb7020bb0ed3c04e81582b";
@@ -24,10 +25,12 @@ function buildRouter(
   const { identity } = m.useModule(IdentityRegistryModule);
   const { consent } = m.useModule(ConsentManagerModule);
   const { models } = m.useModule(ModelRegistryModule);
+  const { groups } = m.useModule(PrivacyGroupsModule);
   const router = m.contract("PredictionRouter", [
     identity,
     consent,
     models,
+    groups,
     link,
     operator,
     m.getParameter("jobId", DEFAULT_JOB_ID),

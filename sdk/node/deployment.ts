@@ -30,6 +30,8 @@ export async function loadDeployment(path: string): Promise<{ chainId: number; a
       ModelRegistry: address("ModelRegistry"),
       PredictionRouter: address("PredictionRouter"),
       AuditLogAnchor: address("AuditLogAnchor"),
+      PrivacyGroups: address("PrivacyGroups"),
+      Semaphore: address("Semaphore"),
     },
   };
 }

@@ -75,7 +75,7 @@ describe("deployment", function () {
       const file = await readDeploymentFile(directory, 31337);
       expect(file.chainId).to.equal(31337);
       expect(Object.keys(file.contracts).sort()).to.deep.equal(
-        ["AuditLogAnchor", "ConsentManager", "IdentityRegistry", "LinkToken", "ModelRegistry", "Operator", "PredictionRouter", "RecordRegistry"],
+        ["AuditLogAnchor", "ConsentManager", "IdentityRegistry", "LinkToken", "ModelRegistry", "Operator", "PredictionRouter", "PrivacyGroups", "RecordRegistry", "Semaphore"],
       );
       for (const [name, { address, abi }] of Object.entries(file.contracts)) {
         expect(address).to.equal(result.addresses[name as keyof typeof result.addresses]);

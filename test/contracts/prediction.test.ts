@@ -375,9 +375,9 @@ describe("PredictionRouter", function () {
     it("refuses zero addresses at construction", async function () {
       const suite = await networkHelpers.loadFixture(suiteFixture);
       const a = suite.addresses;
-      const args = [a.IdentityRegistry, a.ConsentManager, a.ModelRegistry, a.LinkToken, a.Operator, DEFAULT_JOB_ID, DEFAULT_FEE, false];
+      const args = [a.IdentityRegistry, a.ConsentManager, a.ModelRegistry, a.PrivacyGroups, a.LinkToken, a.Operator, DEFAULT_JOB_ID, DEFAULT_FEE, false];
       const factory = await ethers.getContractFactory("PredictionRouter");
-      for (const i of [0, 1, 2, 3, 4]) {
+      for (const i of [0, 1, 2, 3, 4, 5]) {
         const broken = [...args];
         broken[i] = ethers.ZeroAddress;
         await expect(factory.deploy(...(broken as Parameters<typeof factory.deploy>))).to.be.revertedWithCustomError(factory, "ZeroAddress");

@@ -34,7 +34,9 @@ import {
   ModelRegistry__factory,
   Operator__factory,
   PredictionRouter__factory,
+  PrivacyGroups__factory,
   RecordRegistry__factory,
+  Semaphore__factory,
 } from "../../types/ethers-contracts/index.js";
 
 const connection = await network.create();
@@ -126,6 +128,7 @@ describe("privacy scan", function () {
     const interfaces = [
       IdentityRegistry__factory, ConsentManager__factory, RecordRegistry__factory, ModelRegistry__factory,
       PredictionRouter__factory, AuditLogAnchor__factory, Operator__factory, LinkToken__factory,
+      PrivacyGroups__factory, Semaphore__factory,
     ].map((f) => new Interface(f.abi as InterfaceAbi));
     const allowedString = /^(medcipher:\/\/(blob|models)\/[A-Za-z0-9.\-_]+|diabetes-logreg|\d+\.\d+\.\d+|)$/;
     const problems: string[] = [];

@@ -183,7 +183,7 @@ describe("contracts review", function () {
 
       const router = await ethers.getContractFactory("PredictionRouter");
       const args = (consent: string, models: string) =>
-        [suite.addresses.IdentityRegistry, consent, models, suite.addresses.LinkToken, suite.addresses.Operator, ethers.ZeroHash, 0n, false] as const;
+        [suite.addresses.IdentityRegistry, consent, models, suite.addresses.PrivacyGroups, suite.addresses.LinkToken, suite.addresses.Operator, ethers.ZeroHash, 0n, false] as const;
       await expect(router.deploy(...args(consentAddress, suite.addresses.ModelRegistry)))
         .to.be.revertedWithCustomError(router, "IdentityRegistryMismatch")
         .withArgs(consentAddress, otherAddress);

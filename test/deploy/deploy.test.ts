@@ -84,7 +84,7 @@ describe("deploy: npm run deploy against a hardhat node process", function () {
     const before = await readFileOf();
     const refused = await deploy("--parameters", parameters);
     expect(refused.code).to.equal(1);
-    expect(refused.stderr).to.include("DEPLOY_CONFLICT").and.include("--reset").and.include("Argument at index 6 has been changed");
+    expect(refused.stderr).to.include("DEPLOY_CONFLICT").and.include("--reset").and.include("Argument at index 7 has been changed");
     expect(refused.stderr).to.not.match(/^\s+at /m); // one message, no stack trace
 
     const reset = await deploy("--parameters", parameters, "--reset");

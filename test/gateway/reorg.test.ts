@@ -33,7 +33,7 @@ describe("gateway: chain views across a reorg (anvil, real block replacement)", 
     await identity.waitForDeployment();
     const address = await identity.getAddress();
     const contracts = connectContracts({
-      IdentityRegistry: address, ConsentManager: ZeroAddress, RecordRegistry: ZeroAddress, ModelRegistry: ZeroAddress, PredictionRouter: ZeroAddress, AuditLogAnchor: ZeroAddress,
+      IdentityRegistry: address, ConsentManager: ZeroAddress, RecordRegistry: ZeroAddress, ModelRegistry: ZeroAddress, PredictionRouter: ZeroAddress, AuditLogAnchor: ZeroAddress, PrivacyGroups: ZeroAddress, Semaphore: ZeroAddress,
     }, provider);
     const policy = createChainAccessPolicy({ contracts, provider, blockNumberTtlMs: 0 });
 
