@@ -17,6 +17,9 @@ import { abiEncode, keccakHex } from "./abiWords.js";
 const CONSENT_MANAGER = getAddress("0xdc64a140aa3e981100a9beca4e685f962f0cf6c9");
 const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 
+/** The grant's JSON as parsed back, loose enough to be broken on purpose. */
+type GrantJson = { [key: string]: unknown; chainId: number; signature: string; revocationHash: string; opening: { [key: string]: unknown; patient: string; grantee: string; validFrom: number } };
+
 function codeOf(fn: () => unknown): string {
   try {
     fn();
@@ -74,7 +77,7 @@ describe("protocol/privateConsent: openings, commitments and revocation secrets"
   });
 
   it("refuses a changed field, another signer, another domain or a high-s signature (PRIVATE_CONSENT_SIGNATURE)", async () => {
-    const json = () => JSON.parse(serializePrivateConsentGrant(grant)) as Record<string, any>;
+    const json = () => JSON.parse(serializePrivateConsentGrant(grant)) as GrantJson;
     const changed = json();
     changed.opening.categories = 0xff;
     expect(codeOf(() => parsePrivateConsentGrant(JSON.stringify(changed)))).to.equal("PRIVATE_CONSENT_SIGNATURE");
@@ -82,7 +85,7 @@ describe("protocol/privateConsent: openings, commitments and revocation secrets"
     otherDomain.chainId = 1;
     expect(codeOf(() => parsePrivateConsentGrant(JSON.stringify(otherDomain)))).to.equal("PRIVATE_CONSENT_SIGNATURE");
     const forged = await signPrivateConsent({ signer: clinician, patientSecret, chainId: 31337, consentManager: CONSENT_MANAGER, consent: { ...fields, grantee: patient.address } });
-    const claimed = JSON.parse(serializePrivateConsentGrant(forged.grant)) as Record<string, any>;
+    const claimed = JSON.parse(serializePrivateConsentGrant(forged.grant)) as GrantJson;
     claimed.opening.patient = patient.address;
     claimed.opening.grantee = clinician.address;
     expect(codeOf(() => parsePrivateConsentGrant(JSON.stringify(claimed)))).to.equal("PRIVATE_CONSENT_SIGNATURE");
@@ -94,8 +97,8 @@ describe("protocol/privateConsent: openings, commitments and revocation secrets"
   });
 
   it("refuses malformed grants (PRIVATE_CONSENT_MALFORMED)", () => {
-    const base = JSON.parse(serializePrivateConsentGrant(grant)) as Record<string, any>;
-    const variants: [string, (g: Record<string, any>) => void][] = [
+    const base = JSON.parse(serializePrivateConsentGrant(grant)) as GrantJson;
+    const variants: [string, (g: GrantJson) => void][] = [
       ["extra key", (g) => { g.extra = 1; }],
       ["missing opening key", (g) => { delete g.opening.salt; }],
       ["version", (g) => { g.v = 2; }],

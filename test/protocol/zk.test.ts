@@ -309,7 +309,7 @@ describe("protocol/zk: Semaphore artifacts, identities, formulas and proofs", fu
       });
 
       it("refuses malformed headers with ZK_PROOF_MALFORMED", () => {
-        const json = JSON.parse(new TextDecoder().decode(Buffer.from(header, "base64url"))) as Record<string, any>;
+        const json = JSON.parse(new TextDecoder().decode(Buffer.from(header, "base64url"))) as { nonce: string; proof: { root: string; points: string[] } & Record<string, unknown> };
         const encode = (value: unknown) => bytesToBase64Url(utf8ToBytes(JSON.stringify(value)));
         const cases: [string, string][] = [
           ["not base64url", "!!!"],
