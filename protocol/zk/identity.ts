@@ -30,8 +30,10 @@ export type PatientIdentityContext = {
 };
 
 /**
- * The patient's Semaphore identity from `rootSecret` (the patient's 32-byte signing key, as held in
- * the keystore). Deterministic: same secret and context, same identity.
+ * The patient's Semaphore identity from `rootSecret`: a 32-byte secret the patient's keystore holds
+ * for good — the signing key when the keystore holds it, else (a browser wallet, whose key the app
+ * never sees) the keystore's X25519 encryption private key. Deterministic: same secret and
+ * context, same identity. Use the same root for deriveRevocationSecret (protocol/privateConsent.ts).
  *
  * @example
  * const identity = derivePatientIdentity(getBytes(wallet.privateKey), { chainId, privacyGroups });
