@@ -73,7 +73,7 @@ export type SolidityProof = {
   nullifier: bigint;
   message: bigint;
   scope: bigint;
-  points: readonly [bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint];
+  points: [bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint];
 };
 
 export function toSolidityProof(proof: SemaphoreProof): SolidityProof {

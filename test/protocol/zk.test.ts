@@ -165,10 +165,7 @@ describe("protocol/zk: Semaphore artifacts, identities, formulas and proofs", fu
       expect(() => groupAccessMessage({ ...http, method: "get" })).to.throw(TypeError);
     });
 
-    // TODO(lead merge): once PredictionRouter and PrivacyGroups are in main, deploy them on EDR
-    // (network.create()) and compare anonymousScope / anonymousMessage / anonymousRequestIdFor
-    // with the contract views, and verify a proof from here with PrivacyGroups.verifyMembership.
-    it("matches PredictionRouter's views on EDR (after the contracts merge)");
+    // The contracts' own views, and proofs from here verified by PrivacyGroups: test/protocol/zkContracts.test.ts (EDR).
   });
 
   describe("group history", () => {
