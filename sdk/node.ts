@@ -10,6 +10,7 @@ export { loadDeployment } from "./node/deployment.js";
 export { modelFiles, DEFAULT_MODEL_DIRECTORY } from "./node/models.js";
 export { writeKeystore, readKeystore, keystoreAddress, saveHeKeySet, deleteHeKeySet } from "./keystore/file.js";
 export { createNodeHttpTransport } from "./node/transport.js";
+export { readSemaphoreArtifacts, DEFAULT_SEMAPHORE_ARTIFACT_DIRECTORY } from "./node/semaphoreArtifacts.js";
 
 /**
  * `createMedCipherClient` of the browser entry, with the repository's models/ folder as the

@@ -27,6 +27,14 @@ export function isNodeSealLoaderImport(entry: NodeImport): boolean {
   return entry.path === "module" && entry.kind === "dynamic-import" && /node_modules[\\/]node-seal[\\/]dist[\\/]seal_(throws|allows)\.js$/.test(entry.importer);
 }
 
+/**
+ * npm packages that share a Node built-in's name and that browser bundlers (esbuild, Vite) resolve
+ * from node_modules like any package: `buffer` (feross/buffer) is a declared dependency of
+ * @zk-kit/utils, which Semaphore's identity and group packages import as `from "buffer"`. It is
+ * JavaScript, not Node: the bundle contains it, so it is resolved, not recorded. `node:buffer` still is.
+ */
+export const USERLAND_PACKAGES_NAMED_LIKE_BUILTINS: ReadonlySet<string> = new Set(["buffer"]);
+
 export type BrowserBundle = { code: string; bytes: number; nodeImports: NodeImport[]; errors: string[]; inputs: string[] };
 
 export type BundleOptions = { minify?: boolean };
@@ -38,7 +46,7 @@ export async function bundleForBrowser(contents: string, options: BundleOptions 
     name: "record-node-imports",
     setup(build) {
       build.onResolve({ filter: /.*/ }, (args) => {
-        if (!isNodeBuiltin(args.path)) return undefined;
+        if (!isNodeBuiltin(args.path) || USERLAND_PACKAGES_NAMED_LIKE_BUILTINS.has(args.path)) return undefined;
         const entry = { path: args.path, importer: args.importer.replace(REPO_ROOT, ""), kind: args.kind };
         nodeImports.push(entry);
         // Kept external only so that the build goes on and every offender is listed; the tests fail on them.
