@@ -19,7 +19,7 @@ import type { CodecName, SlotLayoutName } from "./blob.js";
 import { fixedCount, openCiphertextBlob, writeCiphertextBlob } from "./ciphertext-blob.js";
 import { columnGroups, encodeReading, layColumns, layTuples, MAX_COLUMN_GROUPS, sumRanges, type Reading } from "./encoding.js";
 import { MalformedBlobError, MissingEvaluationKeysError, ResultBindingError, WrongParameterSetError } from "./errors.js";
-import { openSecretKey, readEvaluationKeysBlob, sealSecretKey, writeEvaluationKeysBlob } from "./keys.js";
+import { checkPublicKeysOnly, openSecretKey, sealSecretKey, writeEvaluationKeysBlob } from "./keys.js";
 import type { ModelArtifact } from "./model.js";
 import { slotCount } from "./params.js";
 import { ownedBytes, parameterContext, sealCall, type ParameterContext } from "./seal.js";
@@ -254,7 +254,8 @@ export class FhePublicEncryptor {
   }
 
   static async fromEvaluationKeys(evaluationKeys: Uint8Array, paramSetId: string): Promise<FhePublicEncryptor> {
-    const sections = readEvaluationKeysBlob(evaluationKeys, paramSetId);
+    // A device refuses a blob that is not public keys only (a secret key handed over by mistake).
+    const { sections } = checkPublicKeysOnly(evaluationKeys, paramSetId);
     if (sections.publicKey === undefined) throw new MissingEvaluationKeysError("public key");
     const ctx = await parameterContext(paramSetId);
     const publicKey = new ctx.seal.PublicKey();

@@ -12,7 +12,7 @@ import { sha256Hex, type Sha256Hex } from "../core/hash.js";
 import { fixedCount, openCiphertextBlob, writeCiphertextBlob } from "./ciphertext-blob.js";
 import { columnFeatureIndices, columnGroups, constantOffsets, layWeights, MAX_COLUMN_GROUPS } from "./encoding.js";
 import { KeysHashMismatchError, MaskKeyRequiredError, MissingEvaluationKeysError, WrongModelError } from "./errors.js";
-import { readEvaluationKeysBlob } from "./keys.js";
+import { checkPublicKeysOnly } from "./keys.js";
 import { MASK_KEY_BYTES, maskSeed, maskSlots } from "./mask.js";
 import type { ModelArtifact } from "./model.js";
 import { slotCount } from "./params.js";
@@ -223,6 +223,7 @@ function checkEvaluationKeys(paramSetId: string, options: EvaluateOptions): void
     const actual = sha256Hex(options.evaluationKeys);
     if (actual !== options.expectedKeysHash) throw new KeysHashMismatchError(options.expectedKeysHash, actual);
   }
-  // The linear circuits need no key: the blob is checked (it names the patient's parameter set) but not loaded.
-  if (options.evaluationKeys !== undefined) readEvaluationKeysBlob(options.evaluationKeys, paramSetId);
+  // The linear circuits need no key: the blob is checked (public keys only, of the patient's
+  // parameter set) but not loaded.
+  if (options.evaluationKeys !== undefined) checkPublicKeysOnly(options.evaluationKeys, paramSetId);
 }
