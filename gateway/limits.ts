@@ -25,7 +25,8 @@ const MiB = 1024 * 1024;
 /** Sizes follow the fhe/ engine's measured artefacts with headroom (TOOLCHAIN.md). */
 export const DEFAULT_LIMITS: GatewayLimits = {
   maxBytes: {
-    record: 8 * MiB,
+    // An 8 MiB size bucket (core/padding.ts) plus the sealed record's header and tag.
+    record: 8 * MiB + 4 * 1024,
     "wrapped-key": 4 * 1024,
     "he-input": 16 * MiB,
     "he-keys": 128 * MiB,
