@@ -17,7 +17,20 @@ import type { CKKSEncoder, ComprModeType, Decryptor, Encryptor, KeyGenerator, Se
 import type { Sha256Hex } from "../core/hash.js";
 import type { CodecName, SlotLayoutName } from "./blob.js";
 import { fixedCount, openCiphertextBlob, writeCiphertextBlob } from "./ciphertext-blob.js";
-import { columnGroups, encodeReading, layColumns, layTuples, MAX_COLUMN_GROUPS, sumRanges, type Reading } from "./encoding.js";
+import {
+  COLUMN_COUNT_DIVISOR,
+  COLUMN_GROUP_BUCKETS,
+  columnGroups,
+  decodeCount,
+  encodeReading,
+  layColumns,
+  layTuples,
+  MAX_COLUMN_GROUPS,
+  sumRanges,
+  tiledCountDivisor,
+  tiledCountSlot,
+  type Reading,
+} from "./encoding.js";
 import { MalformedBlobError, MissingEvaluationKeysError, ResultBindingError, WrongParameterSetError } from "./errors.js";
 import { checkPublicKeysOnly, openSecretKey, sealSecretKey, writeEvaluationKeysBlob } from "./keys.js";
 import type { ModelArtifact } from "./model.js";
@@ -185,7 +198,8 @@ export class FheClient {
         columns: {
           maxReadings: MAX_COLUMN_GROUPS * slotCount(ctx.set),
           count: (readings) => columnGroups(readings, slotCount(ctx.set)) * layout.scoreCount,
-          maxCount: MAX_COLUMN_GROUPS * layout.scoreCount,
+          maxCount: MAX_COLUMN_GROUPS * layout.scoreCount + 1,
+          encryptedCount: COLUMN_GROUP_BUCKETS.map((groups) => groups * layout.scoreCount + 1),
         },
       },
     });
@@ -205,13 +219,15 @@ export class FheClient {
         // Reading r: group floor(r / slots), slot r mod slots, one ciphertext per score in the group.
         const slots = slotCount(ctx.set);
         const scores = layout.scoreCount;
-        rows = Array.from({ length: header.readings }, (_, r) => {
+        const readings = header.readings !== 0 ? header.readings : encryptedColumnCount(decoded, scores, slots);
+        rows = Array.from({ length: readings }, (_, r) => {
           const group = Math.floor(r / slots);
           return Array.from({ length: scores }, (_, k) => (decoded[group * scores + k] as Float64Array)[r % slots] as number);
         });
       } else {
         const slots = decoded[0] as Float64Array;
-        rows = header.readings === 1 ? [averageRows(sumRanges(layout, slots, layout.readingsPerCiphertext))] : sumRanges(layout, slots, header.readings);
+        const readings = header.readings !== 0 ? header.readings : encryptedTiledCount(layout, slots);
+        rows = readings === 1 ? [averageRows(sumRanges(layout, slots, layout.readingsPerCiphertext))] : sumRanges(layout, slots, readings);
       }
       for (const slots of decoded) slots.fill(0);
       return rows.map((scores) => predictionFromScores(model, scores));
@@ -305,6 +321,8 @@ function encryptReadings(
     // A single reading is replicated into every block; the client averages the copies (noise / √copies).
     const tiled = tuples.length === 1 ? new Array<Float64Array>(spec.layout.readingsPerCiphertext).fill(tuples[0] as Float64Array) : tuples;
     slotVectors = [layTuples(spec.layout, tiled, slotsPerCiphertext)];
+    // The count travels encrypted (fhe/encoding.ts tiledCountSlot), not in the header.
+    (slotVectors[0] as Float64Array)[tiledCountSlot(spec.layout, slotsPerCiphertext)] = tuples.length / tiledCountDivisor(spec.layout);
   }
   const plaintext = new ctx.seal.Plaintext();
   const seeded = (options.form ?? "seeded") === "seeded";
@@ -319,7 +337,8 @@ function encryptReadings(
       "input",
       ciphertexts,
       { chainIndex: ctx.firstChainIndex, size: 2, scaleLog2: ctx.set.inputScaleLog2, seeded },
-      { codec: options.codec ?? "packed", readings: list.length, binding: model.encodingSpecHash, layout: layoutName },
+      // readings 0: the count is inside the ciphertext, the header says nothing of it.
+      { codec: options.codec ?? "packed", readings: 0, binding: model.encodingSpecHash, layout: layoutName },
     );
   } finally {
     plaintext.delete();
@@ -346,6 +365,22 @@ export function predictionFromScores(model: Pick<ModelArtifact, "output">, rawSc
   const label = output.labels[classIndex];
   if (label === undefined) throw new MalformedBlobError("score count does not match the model's labels");
   return { scores, probabilities, classIndex, label };
+}
+
+/** The reading count a tiled result carries in its count slot; MalformedBlobError if it is not one. */
+function encryptedTiledCount(layout: ModelArtifact["encodingSpec"]["layout"], slots: Float64Array): number {
+  const count = decodeCount(slots[tiledCountSlot(layout, slots.length)] as number, tiledCountDivisor(layout));
+  if (!(count >= 1 && count <= layout.readingsPerCiphertext)) throw new MalformedBlobError("the encrypted reading count is out of range", { max: layout.readingsPerCiphertext });
+  return count;
+}
+
+/** The reading count a columns result carries in its last ciphertext (the mean of its slots). */
+function encryptedColumnCount(decoded: Float64Array[], scores: number, slotsPerGroup: number): number {
+  const marker = decoded[decoded.length - 1] as Float64Array;
+  const count = decodeCount(marker.reduce((a, b) => a + b, 0) / marker.length, COLUMN_COUNT_DIVISOR);
+  const capacity = ((decoded.length - 1) / scores) * slotsPerGroup;
+  if (!(count >= 1 && count <= capacity)) throw new MalformedBlobError("the encrypted reading count is out of range", { capacity });
+  return count;
 }
 
 function averageRows(rows: number[][]): number[] {
