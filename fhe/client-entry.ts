@@ -5,7 +5,7 @@
  * Node built-in (test/architecture/imports.test.ts walks it). The oracle-side evaluator and the
  * private-model mask, and reading model files from disk, are Node-only: fhe/index.ts.
  */
-export { FheClient, FhePublicEncryptor, predictionFromScores, type EncryptOptions, type GaloisRequirements, type Prediction } from "./client.js";
+export { FheClient, FhePublicEncryptor, predictionFromScores, type DecryptOptions, type EncryptOptions, type GaloisRequirements, type Prediction } from "./client.js";
 export {
   canonicalJson,
   encodingSpecHash,

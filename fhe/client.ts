@@ -64,6 +64,13 @@ export type EncryptOptions = {
   layout?: SlotLayoutName;
 };
 
+export type DecryptOptions = {
+  /** The input blob's SHA-256: the result must answer it (ResultBindingError otherwise). */
+  inputHash?: Sha256Hex;
+  /** Flooding noise: the i-th raw score (reading-major) gets `noise(i)` added before rounding. */
+  noise?: (index: number) => number;
+};
+
 export type GaloisRequirements = { relinKeys?: boolean; galoisSteps?: number[] };
 
 export class FheClient {
@@ -182,8 +189,10 @@ export class FheClient {
    * Decrypts a result blob into one prediction per reading. Pass the input's hash to check the
    * result answers it. Scores are rounded to the model's stated precision before anything is
    * returned: raw CKKS decryptions carry noise that can leak the secret key (Li–Micciancio).
+   * `noise` (for a result that leaves the client: sdk/results/release.ts) is added to each raw
+   * score before that rounding — noise flooding, docs/fhe.md "Decryption hygiene".
    */
-  decrypt(model: ModelArtifact, result: Uint8Array, options: { inputHash?: Sha256Hex } = {}): Prediction[] {
+  decrypt(model: ModelArtifact, result: Uint8Array, options: DecryptOptions = {}): Prediction[] {
     this.#alive();
     const ctx = this.#ctx;
     if (model.paramSetId !== this.paramSetId) throw new WrongParameterSetError(this.paramSetId, model.paramSetId);
@@ -230,7 +239,9 @@ export class FheClient {
         rows = readings === 1 ? [averageRows(sumRanges(layout, slots, layout.readingsPerCiphertext))] : sumRanges(layout, slots, readings);
       }
       for (const slots of decoded) slots.fill(0);
-      return rows.map((scores) => predictionFromScores(model, scores));
+      const noise = options.noise;
+      let drawn = 0;
+      return rows.map((scores) => predictionFromScores(model, noise === undefined ? scores : scores.map((score) => score + noise(drawn++))));
     } finally {
       ciphertext.delete();
       plaintext.delete();
