@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { hexlify, randomBytes, Wallet, type HDNodeWallet, type JsonRpcApiProvider, type Provider } from "ethers";
+import { Wallet, type HDNodeWallet, type JsonRpcApiProvider, type Provider } from "ethers";
 import { network } from "hardhat";
 import { pino, type Logger } from "pino";
 
