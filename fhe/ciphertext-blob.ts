@@ -52,8 +52,11 @@ export type OpenedCiphertexts = { header: BlobHeader; ciphertexts: Uint8Array[] 
 /**
  * What a caller accepts, per slot layout: how many readings at most, and how many ciphertexts a
  * blob with a given number of readings holds (`maxCount` bounds the blob before its header is read).
+ * A header with `readings` 0 is the current form: the count travels encrypted (fhe/encoding.ts),
+ * and the blob holds one of the `encryptedCount` numbers of ciphertexts (its size bucket).
+ * A non-zero `readings` is the older form with the count in clear, still read.
  */
-export type LayoutExpectation = { maxReadings: number; count: (readings: number) => number; maxCount: number };
+export type LayoutExpectation = { maxReadings: number; count: (readings: number) => number; maxCount: number; encryptedCount: readonly number[] };
 
 export type CiphertextExpectation = {
   kind: CiphertextBlobKind;
@@ -65,7 +68,7 @@ export type CiphertextExpectation = {
 
 /** A layout that always holds `count` ciphertexts. */
 export function fixedCount(count: number, maxReadings: number): LayoutExpectation {
-  return { maxReadings, count: () => count, maxCount: count };
+  return { maxReadings, count: () => count, maxCount: count, encryptedCount: [count] };
 }
 
 /** Checks a ciphertext blob against what the caller expects and returns SEAL bytes safe to load. */
@@ -78,13 +81,19 @@ export function openCiphertextBlob(ctx: ParameterContext, blob: Uint8Array, expe
   if (header.chainIndex !== expected.chainIndex) throw new WrongCiphertextShapeError("level", expected.chainIndex, header.chainIndex);
   if (header.ciphertextSize !== expected.size) throw new WrongCiphertextShapeError("size", expected.size, header.ciphertextSize);
   if (header.scaleLog2 !== expected.scaleLog2) throw new WrongCiphertextShapeError("scale", `2^${expected.scaleLog2}`, `2^${header.scaleLog2}`);
-  if (header.readings < 1 || header.readings > accepted.maxReadings) {
-    throw new WrongCiphertextShapeError("readings", `1..${accepted.maxReadings}`, header.readings);
+  if (header.readings > accepted.maxReadings) {
+    throw new WrongCiphertextShapeError("readings", `0 (encrypted) or 1..${accepted.maxReadings}`, header.readings);
   }
   const layout = ciphertextLayout(ctx, { chainIndex: header.chainIndex, size: header.ciphertextSize, scaleLog2: header.scaleLog2, seeded: header.seeded });
   const each = header.codec === "packed" ? layout.packedBytes : layout.totalBytes;
   const payload = payloadOf(blob);
-  const count = accepted.count(header.readings);
+  let count: number;
+  if (header.readings === 0) {
+    count = payload.length / each;
+    if (!accepted.encryptedCount.includes(count)) {
+      throw new MalformedBlobError("payload is not one of the accepted numbers of ciphertexts", { accepted: accepted.encryptedCount, bytes: payload.length, each });
+    }
+  } else count = accepted.count(header.readings);
   if (payload.length !== each * count) {
     throw new MalformedBlobError("payload is not the expected number of ciphertexts", { expected: each * count, actual: payload.length });
   }

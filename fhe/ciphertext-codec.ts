@@ -45,23 +45,7 @@ export function ciphertextLayout(ctx: ParameterContext, shape: CiphertextShape):
   if (parmsId === undefined) throw new MalformedBlobError("no such level", { chainIndex: shape.chainIndex });
   const n = ctx.set.polyModulusDegree;
   const moduli = shape.chainIndex + 1; // chain index 0 keeps one prime; each level above adds one
-  const words = n * moduli * (shape.seeded ? 1 : shape.size);
-  const suffixBytes = shape.seeded ? SEED_RECORD_BYTES : 0;
-  const totalBytes = METADATA_BYTES + words * 8 + suffixBytes;
-  const metadata = new Uint8Array(METADATA_BYTES);
-  const view = new DataView(metadata.buffer);
-  metadata.set(SEAL_MAGIC, 0);
-  view.setBigUint64(8, BigInt(totalBytes), true);
-  metadata.set(parmsId, 16);
-  metadata[48] = 1; // NTT form
-  view.setBigUint64(49, BigInt(shape.size), true);
-  view.setBigUint64(57, BigInt(n), true);
-  view.setBigUint64(65, BigInt(moduli), true);
-  view.setFloat64(73, 2 ** shape.scaleLog2, true);
-  view.setBigUint64(81, 1n, true); // correction factor (BGV only; 1 in CKKS)
-  metadata.set(SEAL_MAGIC, 89);
-  view.setBigUint64(97, BigInt(16 + 8 + words * 8), true);
-  view.setBigUint64(105, BigInt(words), true);
+  const { metadata, words, totalBytes, suffixBytes } = sealCiphertextMetadata(parmsId, { n, moduli, size: shape.size, scale: 2 ** shape.scaleLog2, seeded: shape.seeded });
   const bits = ctx.maxDataPrimeBits;
   // The packing loops keep their bit accumulator in 32-bit integers: at most 24 high bits per word.
   if (bits <= 32 || bits > 56) throw new RangeError(`packing supports 33..56-bit primes, not ${bits}`);
@@ -77,6 +61,34 @@ export function ciphertextLayout(ctx: ParameterContext, shape: CiphertextShape):
   return layout;
 }
 
+/**
+ * The 113 metadata bytes SEAL writes before a CKKS ciphertext's coefficients (a public key is one
+ * such ciphertext too, at the key level with scale 1), with the word count and total size.
+ */
+export function sealCiphertextMetadata(
+  parmsId: Uint8Array,
+  shape: { n: number; moduli: number; size: number; scale: number; seeded: boolean },
+): { metadata: Uint8Array; words: number; totalBytes: number; suffixBytes: number } {
+  const words = shape.n * shape.moduli * (shape.seeded ? 1 : shape.size);
+  const suffixBytes = shape.seeded ? SEED_RECORD_BYTES : 0;
+  const totalBytes = METADATA_BYTES + words * 8 + suffixBytes;
+  const metadata = new Uint8Array(METADATA_BYTES);
+  const view = new DataView(metadata.buffer);
+  metadata.set(SEAL_MAGIC, 0);
+  view.setBigUint64(8, BigInt(totalBytes), true);
+  metadata.set(parmsId, 16);
+  metadata[48] = 1; // NTT form
+  view.setBigUint64(49, BigInt(shape.size), true);
+  view.setBigUint64(57, BigInt(shape.n), true);
+  view.setBigUint64(65, BigInt(shape.moduli), true);
+  view.setFloat64(73, shape.scale, true);
+  view.setBigUint64(81, 1n, true); // correction factor (BGV only; 1 in CKKS)
+  metadata.set(SEAL_MAGIC, 89);
+  view.setBigUint64(97, BigInt(16 + 8 + words * 8), true);
+  view.setBigUint64(105, BigInt(words), true);
+  return { metadata, words, totalBytes, suffixBytes };
+}
+
 /** Checks SEAL ciphertext bytes against the layout (metadata and seed record byte for byte). */
 export function checkSealCiphertext(bytes: Uint8Array, layout: CiphertextLayout): void {
   if (bytes.length !== layout.totalBytes) throw new MalformedBlobError("ciphertext length", { expected: layout.totalBytes, actual: bytes.length });
@@ -86,7 +98,7 @@ export function checkSealCiphertext(bytes: Uint8Array, layout: CiphertextLayout)
   if (layout.suffixBytes > 0) checkSeedRecord(bytes.subarray(bytes.length - SEED_RECORD_BYTES));
 }
 
-function checkSeedRecord(record: Uint8Array): void {
+export function checkSeedRecord(record: Uint8Array): void {
   const view = new DataView(record.buffer, record.byteOffset, record.byteLength);
   const ok = SEAL_MAGIC.every((b, i) => record[i] === b) && view.getBigUint64(8, true) === BigInt(SEED_RECORD_BYTES) && record[16] === PRNG_BLAKE2XB;
   if (!ok) throw new MalformedBlobError("seed record differs from the expected");

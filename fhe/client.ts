@@ -17,9 +17,22 @@ import type { CKKSEncoder, ComprModeType, Decryptor, Encryptor, KeyGenerator, Se
 import type { Sha256Hex } from "../core/hash.js";
 import type { CodecName, SlotLayoutName } from "./blob.js";
 import { fixedCount, openCiphertextBlob, writeCiphertextBlob } from "./ciphertext-blob.js";
-import { columnGroups, encodeReading, layColumns, layTuples, MAX_COLUMN_GROUPS, sumRanges, type Reading } from "./encoding.js";
+import {
+  COLUMN_COUNT_DIVISOR,
+  COLUMN_GROUP_BUCKETS,
+  columnGroups,
+  decodeCount,
+  encodeReading,
+  layColumns,
+  layTuples,
+  MAX_COLUMN_GROUPS,
+  sumRanges,
+  tiledCountDivisor,
+  tiledCountSlot,
+  type Reading,
+} from "./encoding.js";
 import { MalformedBlobError, MissingEvaluationKeysError, ResultBindingError, WrongParameterSetError } from "./errors.js";
-import { openSecretKey, readEvaluationKeysBlob, sealSecretKey, writeEvaluationKeysBlob } from "./keys.js";
+import { checkPublicKeysOnly, openSecretKey, sealSecretKey, writeEvaluationKeysBlob } from "./keys.js";
 import type { ModelArtifact } from "./model.js";
 import { slotCount } from "./params.js";
 import { ownedBytes, parameterContext, sealCall, type ParameterContext } from "./seal.js";
@@ -49,6 +62,13 @@ export type EncryptOptions = {
    * (8,192 readings); fastest for the evaluator per reading; the result holds only scores.
    */
   layout?: SlotLayoutName;
+};
+
+export type DecryptOptions = {
+  /** The input blob's SHA-256: the result must answer it (ResultBindingError otherwise). */
+  inputHash?: Sha256Hex;
+  /** Flooding noise: the i-th raw score (reading-major) gets `noise(i)` added before rounding. */
+  noise?: (index: number) => number;
 };
 
 export type GaloisRequirements = { relinKeys?: boolean; galoisSteps?: number[] };
@@ -169,8 +189,10 @@ export class FheClient {
    * Decrypts a result blob into one prediction per reading. Pass the input's hash to check the
    * result answers it. Scores are rounded to the model's stated precision before anything is
    * returned: raw CKKS decryptions carry noise that can leak the secret key (Li–Micciancio).
+   * `noise` (for a result that leaves the client: sdk/results/release.ts) is added to each raw
+   * score before that rounding — noise flooding, docs/fhe.md "Decryption hygiene".
    */
-  decrypt(model: ModelArtifact, result: Uint8Array, options: { inputHash?: Sha256Hex } = {}): Prediction[] {
+  decrypt(model: ModelArtifact, result: Uint8Array, options: DecryptOptions = {}): Prediction[] {
     this.#alive();
     const ctx = this.#ctx;
     if (model.paramSetId !== this.paramSetId) throw new WrongParameterSetError(this.paramSetId, model.paramSetId);
@@ -185,7 +207,8 @@ export class FheClient {
         columns: {
           maxReadings: MAX_COLUMN_GROUPS * slotCount(ctx.set),
           count: (readings) => columnGroups(readings, slotCount(ctx.set)) * layout.scoreCount,
-          maxCount: MAX_COLUMN_GROUPS * layout.scoreCount,
+          maxCount: MAX_COLUMN_GROUPS * layout.scoreCount + 1,
+          encryptedCount: COLUMN_GROUP_BUCKETS.map((groups) => groups * layout.scoreCount + 1),
         },
       },
     });
@@ -205,16 +228,20 @@ export class FheClient {
         // Reading r: group floor(r / slots), slot r mod slots, one ciphertext per score in the group.
         const slots = slotCount(ctx.set);
         const scores = layout.scoreCount;
-        rows = Array.from({ length: header.readings }, (_, r) => {
+        const readings = header.readings !== 0 ? header.readings : encryptedColumnCount(decoded, scores, slots);
+        rows = Array.from({ length: readings }, (_, r) => {
           const group = Math.floor(r / slots);
           return Array.from({ length: scores }, (_, k) => (decoded[group * scores + k] as Float64Array)[r % slots] as number);
         });
       } else {
         const slots = decoded[0] as Float64Array;
-        rows = header.readings === 1 ? [averageRows(sumRanges(layout, slots, layout.readingsPerCiphertext))] : sumRanges(layout, slots, header.readings);
+        const readings = header.readings !== 0 ? header.readings : encryptedTiledCount(layout, slots);
+        rows = readings === 1 ? [averageRows(sumRanges(layout, slots, layout.readingsPerCiphertext))] : sumRanges(layout, slots, readings);
       }
       for (const slots of decoded) slots.fill(0);
-      return rows.map((scores) => predictionFromScores(model, scores));
+      const noise = options.noise;
+      let drawn = 0;
+      return rows.map((scores) => predictionFromScores(model, noise === undefined ? scores : scores.map((score) => score + noise(drawn++))));
     } finally {
       ciphertext.delete();
       plaintext.delete();
@@ -254,7 +281,8 @@ export class FhePublicEncryptor {
   }
 
   static async fromEvaluationKeys(evaluationKeys: Uint8Array, paramSetId: string): Promise<FhePublicEncryptor> {
-    const sections = readEvaluationKeysBlob(evaluationKeys, paramSetId);
+    // A device refuses a blob that is not public keys only (a secret key handed over by mistake).
+    const { sections } = checkPublicKeysOnly(evaluationKeys, paramSetId);
     if (sections.publicKey === undefined) throw new MissingEvaluationKeysError("public key");
     const ctx = await parameterContext(paramSetId);
     const publicKey = new ctx.seal.PublicKey();
@@ -304,6 +332,8 @@ function encryptReadings(
     // A single reading is replicated into every block; the client averages the copies (noise / √copies).
     const tiled = tuples.length === 1 ? new Array<Float64Array>(spec.layout.readingsPerCiphertext).fill(tuples[0] as Float64Array) : tuples;
     slotVectors = [layTuples(spec.layout, tiled, slotsPerCiphertext)];
+    // The count travels encrypted (fhe/encoding.ts tiledCountSlot), not in the header.
+    (slotVectors[0] as Float64Array)[tiledCountSlot(spec.layout, slotsPerCiphertext)] = tuples.length / tiledCountDivisor(spec.layout);
   }
   const plaintext = new ctx.seal.Plaintext();
   const seeded = (options.form ?? "seeded") === "seeded";
@@ -318,7 +348,8 @@ function encryptReadings(
       "input",
       ciphertexts,
       { chainIndex: ctx.firstChainIndex, size: 2, scaleLog2: ctx.set.inputScaleLog2, seeded },
-      { codec: options.codec ?? "packed", readings: list.length, binding: model.encodingSpecHash, layout: layoutName },
+      // readings 0: the count is inside the ciphertext, the header says nothing of it.
+      { codec: options.codec ?? "packed", readings: 0, binding: model.encodingSpecHash, layout: layoutName },
     );
   } finally {
     plaintext.delete();
@@ -345,6 +376,22 @@ export function predictionFromScores(model: Pick<ModelArtifact, "output">, rawSc
   const label = output.labels[classIndex];
   if (label === undefined) throw new MalformedBlobError("score count does not match the model's labels");
   return { scores, probabilities, classIndex, label };
+}
+
+/** The reading count a tiled result carries in its count slot; MalformedBlobError if it is not one. */
+function encryptedTiledCount(layout: ModelArtifact["encodingSpec"]["layout"], slots: Float64Array): number {
+  const count = decodeCount(slots[tiledCountSlot(layout, slots.length)] as number, tiledCountDivisor(layout));
+  if (!(count >= 1 && count <= layout.readingsPerCiphertext)) throw new MalformedBlobError("the encrypted reading count is out of range", { max: layout.readingsPerCiphertext });
+  return count;
+}
+
+/** The reading count a columns result carries in its last ciphertext (the mean of its slots). */
+function encryptedColumnCount(decoded: Float64Array[], scores: number, slotsPerGroup: number): number {
+  const marker = decoded[decoded.length - 1] as Float64Array;
+  const count = decodeCount(marker.reduce((a, b) => a + b, 0) / marker.length, COLUMN_COUNT_DIVISOR);
+  const capacity = ((decoded.length - 1) / scores) * slotsPerGroup;
+  if (!(count >= 1 && count <= capacity)) throw new MalformedBlobError("the encrypted reading count is out of range", { capacity });
+  return count;
 }
 
 function averageRows(rows: number[][]): number[] {

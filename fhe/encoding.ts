@@ -140,12 +140,46 @@ export function layTuples(layout: SlotLayout, tuples: readonly Float64Array[], s
   return slots;
 }
 
-/** The weight rows tiled over every block, as the server multiplies them. */
+/**
+ * The reading count travels encrypted, not in the blob header (whose size and fields anyone on
+ * the path sees). Tiled: in the last slot, after the last block, as `count / countDivisor`; the
+ * server's weights hold 1 there, so the result's last slot decrypts to the same value and only
+ * the key holder learns the count. The divisor keeps the value ≤ 64, well inside the slot
+ * budget, with a step of at least 1/8 between counts against a per-slot noise of ~10⁻³.
+ */
+export function tiledCountSlot(layout: SlotLayout, slotCount: number): number {
+  const slot = slotCount - 1;
+  if (layout.readingsPerCiphertext * layout.blockWidth > slot) {
+    throw new InvalidReadingError("the slot layout leaves no slot for the encrypted reading count", { blockWidth: layout.blockWidth, readingsPerCiphertext: layout.readingsPerCiphertext });
+  }
+  return slot;
+}
+
+/** The power of two the tiled count is divided by (so it stays ≤ 64). */
+export function tiledCountDivisor(layout: SlotLayout): number {
+  return 2 ** Math.max(0, Math.ceil(Math.log2(layout.readingsPerCiphertext / 64)));
+}
+
+/** Columns: the count, over 128, in every slot of one extra ciphertext (≤ 64 for 8,192 readings); decoded as the mean. */
+export const COLUMN_COUNT_DIVISOR = 128;
+
+/** Column groups are padded to a power of two (1, 2, 4, 8): the number of ciphertexts tells a bucket, not ⌈readings / slots⌉. */
+export function bucketedColumnGroups(readings: number, slotCount: number): number {
+  return 2 ** Math.ceil(Math.log2(columnGroups(readings, slotCount)));
+}
+
+/** The count a decrypted marker holds (the caller checks its range). */
+export function decodeCount(marker: number, divisor: number): number {
+  return Math.round(marker * divisor);
+}
+
+/** The weight rows tiled over every block, as the server multiplies them, and 1 in the count slot. */
 export function layWeights(layout: SlotLayout, weights: readonly (readonly number[])[], slotCount: number): Float64Array {
   const slots = new Float64Array(slotCount);
   for (let r = 0; r < layout.readingsPerCiphertext; r++) {
     weights.forEach((row, s) => slots.set(row, r * layout.blockWidth + s * layout.tupleLength));
   }
+  slots[tiledCountSlot(layout, slotCount)] = 1;
   return slots;
 }
 
@@ -174,6 +208,9 @@ export function sumRanges(layout: SlotLayout, slots: ArrayLike<number>, readings
  */
 export const MAX_COLUMN_GROUPS = 8;
 
+/** The numbers of column groups a current-form batch may hold (bucketedColumnGroups). */
+export const COLUMN_GROUP_BUCKETS: readonly number[] = [1, 2, 4, 8];
+
 /** The indices of the features that travel in the column layout. */
 export function columnFeatureIndices(spec: EncodingSpec): number[] {
   return spec.features.flatMap((feature, f) => (feature.expression.op === "constant" ? [] : [f]));
@@ -194,16 +231,20 @@ export function constantOffsets(spec: EncodingSpec, weights: readonly (readonly 
   );
 }
 
-/** The column plaintexts of a batch, group by group: group g, feature j at index g × features + j. */
+/**
+ * The column plaintexts of a batch, group by group: group g, feature j at index g × features + j,
+ * groups padded with empty ones to a power of two, then the count vector (COLUMN_COUNT_DIVISOR).
+ */
 export function layColumns(spec: EncodingSpec, tuples: readonly Float64Array[], slotCount: number): Float64Array[] {
   if (tuples.length === 0 || tuples.length > MAX_COLUMN_GROUPS * slotCount) {
     throw new InvalidReadingError("wrong number of readings for one column batch", { readings: tuples.length, max: MAX_COLUMN_GROUPS * slotCount });
   }
   const features = columnFeatureIndices(spec);
   const vectors: Float64Array[] = [];
-  for (let g = 0; g < columnGroups(tuples.length, slotCount); g++) {
+  for (let g = 0; g < bucketedColumnGroups(tuples.length, slotCount); g++) {
     const group = tuples.slice(g * slotCount, (g + 1) * slotCount);
     for (const f of features) vectors.push(Float64Array.from({ length: slotCount }, (_, r) => (r < group.length ? (group[r]![f] as number) : 0)));
   }
+  vectors.push(new Float64Array(slotCount).fill(tuples.length / COLUMN_COUNT_DIVISOR));
   return vectors;
 }

@@ -90,6 +90,19 @@ export class ResultBindingError extends BaseError {
   }
 }
 
+/**
+ * An evaluation-keys blob that does not load as public keys only: not an evaluation-keys blob at
+ * all (an exported secret key, a ciphertext), no public key, or a public-key section whose SEAL
+ * object is not a public key of the blob's parameter set (a secret key saved in its place).
+ * `reason` says which; nothing of the offending bytes is echoed.
+ */
+export class NotPublicKeysError extends BaseError {
+  override name = "NotPublicKeysError";
+  constructor(reason: string, details: Record<string, unknown> = {}, cause?: unknown) {
+    super(`Not a public-keys-only evaluation-keys blob: ${reason}`, { code: "FHE_NOT_PUBLIC_KEYS", details: { reason, ...details }, cause });
+  }
+}
+
 export class WrongPassphraseError extends BaseError {
   override name = "WrongPassphraseError";
   constructor() {

@@ -10,9 +10,9 @@
  */
 import { sha256Hex, type Sha256Hex } from "../core/hash.js";
 import { fixedCount, openCiphertextBlob, writeCiphertextBlob } from "./ciphertext-blob.js";
-import { columnFeatureIndices, columnGroups, constantOffsets, layWeights, MAX_COLUMN_GROUPS } from "./encoding.js";
+import { COLUMN_GROUP_BUCKETS, columnFeatureIndices, columnGroups, constantOffsets, layWeights, MAX_COLUMN_GROUPS } from "./encoding.js";
 import { KeysHashMismatchError, MaskKeyRequiredError, MissingEvaluationKeysError, WrongModelError } from "./errors.js";
-import { readEvaluationKeysBlob } from "./keys.js";
+import { checkPublicKeysOnly, readEvaluationKeysBlob } from "./keys.js";
 import { MASK_KEY_BYTES, maskSeed, maskSlots } from "./mask.js";
 import type { ModelArtifact } from "./model.js";
 import { slotCount } from "./params.js";
@@ -62,6 +62,8 @@ type PreparedModel = {
   columns: { j: number; weight: Plaintext }[][];
   /** Per score, the constant features' contribution, at the product scale. */
   offsets: Plaintext[];
+  /** 1 in every slot at the weight scale: carries a columns input's encrypted count into the result. */
+  one: Plaintext;
   columnCount: number;
 };
 
@@ -92,6 +94,7 @@ export async function createEvaluator(): Promise<FheEvaluator> {
       tiled,
       columns: model.weights.map((row) => columnTerms(travelling.map((f) => constant(row[f] as number, 2 ** set.weightScaleLog2)))),
       offsets: constantOffsets(spec, model.weights).map((offset) => constant(offset, 2 ** (set.inputScaleLog2 + set.weightScaleLog2))),
+      one: constant(1, 2 ** set.weightScaleLog2),
       columnCount: travelling.length,
     };
     created.push(entry);
@@ -121,7 +124,9 @@ export async function createEvaluator(): Promise<FheEvaluator> {
           columns: {
             maxReadings: MAX_COLUMN_GROUPS * slotCount(set),
             count: (readings) => columnGroups(readings, slotCount(set)) * entry.columnCount,
-            maxCount: MAX_COLUMN_GROUPS * entry.columnCount,
+            // Current form: a power-of-two number of groups, then the encrypted count.
+            maxCount: MAX_COLUMN_GROUPS * entry.columnCount + 1,
+            encryptedCount: COLUMN_GROUP_BUCKETS.map((groups) => groups * entry.columnCount + 1),
           },
         },
       });
@@ -151,7 +156,10 @@ export async function createEvaluator(): Promise<FheEvaluator> {
             return;
           }
           // Group g's feature j is input g × columnCount + j; its score k is output g × scores + k.
-          for (let g = 0; g * entry.columnCount < loadedCts.length; g++) {
+          // The current form ends with the encrypted count: it leaves as the last output, × 1.
+          const countCt = header.readings === 0 ? loadedCts[loadedCts.length - 1] : undefined;
+          const groupCts = countCt === undefined ? loadedCts.length : loadedCts.length - 1;
+          for (let g = 0; g * entry.columnCount < groupCts; g++) {
             const group = loadedCts.slice(g * entry.columnCount, (g + 1) * entry.columnCount);
             entry.columns.forEach((row, k) => {
               const sum = new seal.Ciphertext();
@@ -165,6 +173,11 @@ export async function createEvaluator(): Promise<FheEvaluator> {
               });
               evaluator.addPlainInplace(sum, entry.offsets[k] as Plaintext);
             });
+          }
+          if (countCt !== undefined) {
+            const count = new seal.Ciphertext();
+            outputs.push(count);
+            evaluator.multiplyPlain(countCt, entry.one, count);
           }
         });
         if (mask !== undefined) {
@@ -199,7 +212,7 @@ export async function createEvaluator(): Promise<FheEvaluator> {
     dispose() {
       for (const entry of created) {
         entry.tiled.delete();
-        for (const pt of [...entry.columns.flat().map((term) => term.weight), ...entry.offsets]) pt.delete();
+        for (const pt of [...entry.columns.flat().map((term) => term.weight), ...entry.offsets, entry.one]) pt.delete();
       }
       created.length = 0;
       prepared.clear();
@@ -223,6 +236,10 @@ function checkEvaluationKeys(paramSetId: string, options: EvaluateOptions): void
     const actual = sha256Hex(options.evaluationKeys);
     if (actual !== options.expectedKeysHash) throw new KeysHashMismatchError(options.expectedKeysHash, actual);
   }
-  // The linear circuits need no key: the blob is checked (it names the patient's parameter set) but not loaded.
-  if (options.evaluationKeys !== undefined) readEvaluationKeysBlob(options.evaluationKeys, paramSetId);
+  // The linear circuits need no key: the blob is checked (well formed, of the patient's parameter
+  // set — the precise engine errors — then public keys only) but not loaded.
+  if (options.evaluationKeys !== undefined) {
+    readEvaluationKeysBlob(options.evaluationKeys, paramSetId);
+    checkPublicKeysOnly(options.evaluationKeys, paramSetId);
+  }
 }

@@ -23,8 +23,9 @@ import { scryptAsync } from "@noble/hashes/scrypt.js";
 
 import { utf8ToBytes } from "../core/bytes.js";
 
-import { payloadOf, readBlobHeader, writeBlob } from "./blob.js";
-import { MalformedBlobError, WrongParameterSetError, WrongPassphraseError } from "./errors.js";
+import { hexToBytes, payloadOf, readBlobHeader, writeBlob } from "./blob.js";
+import { checkSeedRecord, sealCiphertextMetadata } from "./ciphertext-codec.js";
+import { MalformedBlobError, NotPublicKeysError, WrongParameterSetError, WrongPassphraseError } from "./errors.js";
 import { getParameterSet } from "./params.js";
 
 export const KeySection = { publicKey: 1, relinKeys: 2, galoisKeys: 3 } as const;
@@ -133,6 +134,58 @@ export function readEvaluationKeysBlob(blob: Uint8Array, expectedParamSetId: str
   }
   if (offset !== payload.length) throw new MalformedBlobError("trailing bytes after the key sections");
   return sections;
+}
+
+/**
+ * THE check that an evaluation-keys blob holds public keys only — the gateway runs it before it
+ * stores an `he-keys` upload, the SDK before it uploads or registers a key set, the oracle before
+ * it caches or uses one. Without SEAL (so it runs in the gateway and the browser):
+ * - the blob is an evaluation-keys blob (kind 3) of a known parameter set (`expectedParamSetId`
+ *   when given), its sections well formed (readEvaluationKeysBlob);
+ * - it has a public-key section, and that section's SEAL bytes are, metadata byte for byte, a
+ *   public key of the set: a ciphertext of size 2 in NTT form at the key level (its pinned
+ *   parms_id, every prime), scale 1, seeded (as FheClient writes it) or full, with a valid seed
+ *   record. A secret key saved there instead is a SEAL Plaintext (no size field, a coefficient
+ *   count where the size would be) and fails at byte 48.
+ * - key-switching sections exist only on sets with key switching (their size limit is 0
+ *   elsewhere) and are zstd SEAL data of bounded size; their content is checked by SEAL when the
+ *   evaluator loads them (fhe/reference.ts).
+ * Throws NotPublicKeysError (code FHE_NOT_PUBLIC_KEYS) with the engine error as its cause.
+ */
+export function checkPublicKeysOnly(blob: Uint8Array, expectedParamSetId?: string): { paramSetId: string; sections: EvaluationKeySections } {
+  let paramSetId: string;
+  let sections: EvaluationKeySections;
+  try {
+    // Header only (no payload read): the size cap that matters is the set's, applied next.
+    paramSetId = expectedParamSetId ?? readBlobHeader(blob, "evaluationKeys", Number.MAX_SAFE_INTEGER).paramSetId;
+    sections = readEvaluationKeysBlob(blob, paramSetId);
+  } catch (error) {
+    const e = error as { code?: string; shortMessage?: string };
+    throw new NotPublicKeysError("not a well-formed evaluation-keys blob", { engineCode: e.code }, error);
+  }
+  const publicKey = sections.publicKey;
+  if (publicKey === undefined) throw new NotPublicKeysError("no public key section", { paramSetId });
+  const set = getParameterSet(paramSetId);
+  const expectedPublicKey = (seeded: boolean) =>
+    sealCiphertextMetadata(hexToBytes(`0x${set.keyParmsIdHex}`), { n: set.polyModulusDegree, moduli: set.coeffModulusBits.length, size: 2, scale: 1, seeded });
+  const form = [true, false].map(expectedPublicKey).find((layout) => layout.totalBytes === publicKey.length);
+  if (form === undefined) throw new NotPublicKeysError("the public-key section has the size of no public key of the set", { paramSetId, bytes: publicKey.length });
+  const offset = form.metadata.findIndex((byte, i) => publicKey[i] !== byte);
+  if (offset !== -1) throw new NotPublicKeysError("the public-key section is not a SEAL public key of the set", { paramSetId, offset });
+  if (form.suffixBytes > 0) {
+    try {
+      checkSeedRecord(publicKey.subarray(publicKey.length - form.suffixBytes));
+    } catch (error) {
+      throw new NotPublicKeysError("the public key's seed record is not SEAL's", { paramSetId }, error);
+    }
+  }
+  if ((sections.relinKeys !== undefined || sections.galoisKeys !== undefined) && !set.keySwitching) {
+    throw new NotPublicKeysError("key-switching keys on a set without key switching", { paramSetId });
+  }
+  for (const bytes of [sections.relinKeys, sections.galoisKeys?.bytes]) {
+    if (bytes !== undefined && bytes[5] !== 2) throw new NotPublicKeysError("key-switching sections are zstd-compressed SEAL data", { paramSetId });
+  }
+  return { paramSetId, sections };
 }
 
 function checkSealHeader(bytes: Uint8Array): void {

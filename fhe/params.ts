@@ -24,6 +24,12 @@ export type ParameterSet = {
   keySwitching: boolean;
   /** Largest |value| a result slot may hold before it wraps around the modulus. */
   slotBudget: number;
+  /**
+   * SEAL's parms_id of the key level (every prime, the special prime included), as it
+   * serialises it: the public key carries it. Pinned here so the public-keys-only check
+   * (fhe/keys.ts) runs without SEAL (gateway, browser); test/fhe/keys.test.ts checks it against SEAL.
+   */
+  keyParmsIdHex: string;
   securityBits: 128;
   summary: string;
 };
@@ -41,6 +47,7 @@ const SETS: readonly ParameterSet[] = [
     keySwitching: false,
     // The product lives at scale 2^46 under a 54-bit prime: |slot| < 2^(53−46) = 128.
     slotBudget: 2 ** (53 - 46),
+    keyParmsIdHex: "e9095456ca0cdf3f03014aa380668265f838d37d95b763514f04e92bb39716ee",
     securityBits: 128,
     summary:
       "One ciphertext × plaintext product, no rescale, no rotation, no evaluation keys. The client tiles its tuple, " +
@@ -55,6 +62,7 @@ const SETS: readonly ParameterSet[] = [
     depth: 3,
     keySwitching: true,
     slotBudget: 2 ** (49 - 40),
+    keyParmsIdHex: "a3ef7b6517126ed7cf9f9918689961d77eda6ecc1d6ce03f01727db2f3002c8c",
     securityBits: 128,
     summary:
       "Three rescales at scale 2^40: a weighted sum with rotate-and-sum plus a cubic sigmoid on the server " +

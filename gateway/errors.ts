@@ -43,6 +43,18 @@ export class BlobConflictError extends GatewayError {
   }
 }
 
+/**
+ * An `he-keys` upload that does not load as public keys only (fhe/keys.ts checkPublicKeysOnly):
+ * a secret key sent by mistake, a ciphertext, junk. Nothing is stored; `reason` says what failed.
+ */
+export class NotPublicKeysError extends GatewayError {
+  override name = "NotPublicKeysError";
+  readonly httpStatus = 422;
+  constructor(details: { blobId: string; reason: string; engineCode?: string }) {
+    super(`An evaluation-keys blob must hold public keys only: ${details.reason}.`, { code: "GATEWAY_NOT_PUBLIC_KEYS", details });
+  }
+}
+
 /** The request is malformed (bad id, bad header, unknown kind). */
 export class BadRequestError extends GatewayError {
   override name = "BadRequestError";

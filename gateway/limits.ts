@@ -25,8 +25,10 @@ const MiB = 1024 * 1024;
 /** Sizes follow the fhe/ engine's measured artefacts with headroom (TOOLCHAIN.md). */
 export const DEFAULT_LIMITS: GatewayLimits = {
   maxBytes: {
-    record: 8 * MiB,
-    "wrapped-key": 4 * 1024,
+    // An 8 MiB size bucket (core/padding.ts) plus the sealed record's header and tag.
+    record: 8 * MiB + 4 * 1024,
+    // A record share: a 4 KiB size bucket sealed to the grantee (sdk/crypto/sealedBox.ts: + 64 B).
+    "wrapped-key": 4 * 1024 + 64,
     "he-input": 16 * MiB,
     "he-keys": 128 * MiB,
     "he-result": 16 * MiB,

@@ -5,6 +5,7 @@ import { getBytes, hexlify, ZeroAddress, ZeroHash, type SigningKey } from "ether
 import { pino, type Logger } from "pino";
 
 import { isSha256Hex, sha256Hex, type Sha256Hex } from "../core/hash.js";
+import { checkPublicKeysOnly } from "../fhe/keys.js";
 import { checksumAddress as getAddress } from "./address.js";
 import type { AuditProof } from "../protocol/audit/entries.js";
 import type { AuditLog } from "./audit/auditLog.js";
@@ -23,6 +24,7 @@ import {
   GatewayTimeoutError,
   InsufficientStorageError,
   isDiskFullError,
+  NotPublicKeysError,
   RateLimitedError,
 } from "./errors.js";
 import { createRateLimiter, DEFAULT_LIMITS, type GatewayLimits } from "./limits.js";
@@ -228,7 +230,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     const release = uploadBudget.reserve(reserved);
     let size: number;
     try {
-      size = await options.store.putStream(id, bodyChunks(req, (bytes) => metrics.bytesIn.inc({ route: "/v1/blobs/:id" }, bytes)), { maxBytes, kind });
+      const body = bodyChunks(req, (bytes) => metrics.bytesIn.inc({ route: "/v1/blobs/:id" }, bytes));
+      size = await options.store.putStream(id, kind === "he-keys" ? publicKeysOnly(id, body, { maxBytes, kind }) : body, { maxBytes, kind });
     } finally {
       release();
     }
@@ -451,6 +454,35 @@ async function* bodyChunks(req: IncomingMessage, onBytes: (bytes: number) => voi
   } finally {
     if (!req.readableEnded) req.resume();
   }
+}
+
+/**
+ * An `he-keys` body, passed on only once the whole of it is known to hold public keys only
+ * (checkPublicKeysOnly, the check the SDK and the oracle run too): the store sees no byte of a
+ * refused key set, so nothing is stored. Held in memory, bounded by the kind's limit (checked here
+ * too: an upload without a length is not bounded by the store until it sees the bytes).
+ */
+async function* publicKeysOnly(blobId: string, chunks: AsyncIterable<Uint8Array>, limit: { maxBytes: number; kind: string }): AsyncGenerator<Uint8Array> {
+  const held: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of chunks) {
+    size += chunk.length;
+    if (size > limit.maxBytes) throw new BlobTooLargeError({ kind: limit.kind, maxBytes: limit.maxBytes, bytes: size });
+    held.push(chunk);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of held) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  try {
+    checkPublicKeysOnly(bytes);
+  } catch (error) {
+    const e = error as { details?: { reason?: string; engineCode?: string } };
+    throw new NotPublicKeysError({ blobId, reason: e.details?.reason ?? "unreadable", ...(e.details?.engineCode ? { engineCode: e.details.engineCode } : {}) });
+  }
+  yield bytes;
 }
 
 /**

@@ -7,6 +7,8 @@ import { describeRevert, type JsonValue } from "../protocol/revert.js";
 
 // The gateway client's errors live with it in protocol/ (the oracle uses the client too).
 export { GatewayRequestError, GatewaySignatureError, GatewayUnavailableError, IntegrityError, InvalidInputError } from "../protocol/errors.js";
+// A sealed record or share whose size-bucket padding is not exact (core/padding.ts).
+export { PaddingError } from "../core/padding.js";
 
 /** The gateway's key is not registered on-chain (no GATEWAY_ROLE): its signatures prove nothing. */
 export class UntrustedGatewayError extends BaseError {

@@ -37,6 +37,8 @@ export { verifyRecord, type VerifyRecordParameters, type VerifyRecordReturnType 
 export { requestPrediction, type RequestPredictionParameters, type RequestPredictionReturnType } from "./actions/requestPrediction.js";
 export { waitForPrediction, type WaitForPredictionParameters, type WaitForPredictionReturnType } from "./actions/waitForPrediction.js";
 export { getPredictionResult, type GetPredictionResultParameters, type GetPredictionResultReturnType } from "./actions/getPredictionResult.js";
+export { shareResult, type ShareResultParameters, type ShareResultReturnType, type SharedResult } from "./actions/shareResult.js";
+export { readSharedResult, type ReadSharedResultParameters, type ReadSharedResultReturnType } from "./actions/readSharedResult.js";
 export { getAuditTrail, type GetAuditTrailParameters, type GetAuditTrailReturnType } from "./actions/getAuditTrail.js";
 export type { RecordRef, OnProgress } from "./actions/types.js";
 

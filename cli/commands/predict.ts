@@ -1,17 +1,21 @@
 import { readFile } from "node:fs/promises";
 
 import type { Command } from "commander";
+import { getBytes } from "ethers";
 
 import type { Prediction, Reading as FeatureReading } from "../../fhe/index.js";
 import { getPredictionResult } from "../../sdk/actions/getPredictionResult.js";
 import { readRecord } from "../../sdk/actions/readRecord.js";
+import { readSharedResult } from "../../sdk/actions/readSharedResult.js";
 import { requestPrediction } from "../../sdk/actions/requestPrediction.js";
+import { shareResult } from "../../sdk/actions/shareResult.js";
 import { waitForPrediction } from "../../sdk/actions/waitForPrediction.js";
 import type { MedCipherClient } from "../../sdk/client.js";
 import { InvalidInputError } from "../../sdk/errors.js";
 import { resolveRegisteredModel } from "../../sdk/predictions.js";
 import { modelInputsFromReadings } from "../../sdk/readings/modelInputs.js";
-import { globalOptions, makeClient, output, password, readRecordIndex } from "../context.js";
+import { parsePurpose } from "../../protocol/codes.js";
+import { globalOptions, makeClient, output, parseAddress, password, readRecordIndex } from "../context.js";
 import { currentKeysHash, fheForKeySet, requestKeysHash } from "../heKeys.js";
 
 /**
@@ -122,5 +126,38 @@ export function registerPredictCommands(program: Command): void {
     .option("--timeout <seconds>", "how long to wait for the fulfilment", "120")
     .action(async (request: string, options: { timeout: string }, command: Command) => {
       await waitAndDecrypt(command, request, Number(options.timeout));
+    });
+
+  program
+    .command("share-result <request>")
+    .description("Share a fulfilled prediction with a grantee: decrypted here, each score flooded with noise at the model's precision and rounded (docs/fhe.md, decryption hygiene), sealed to the grantee; prints the share id")
+    .requiredOption("--grantee <address>", "who may read it (they still need live consent for PREDICTION to fetch it)", parseAddress("--grantee"))
+    .option("--grantee-key <hex>", "the grantee's X25519 public key (default: the key registered for that address)")
+    .action(async (request: string, options: { grantee: string; granteeKey?: string }, command: Command) => {
+      const global = globalOptions(command);
+      const { client, identity } = await makeClient(global);
+      const keysHash = (await requestKeysHash(client, request)) ?? (await currentKeysHash(client));
+      const fhe = await fheForKeySet(identity, password(global), keysHash);
+      try {
+        const { shareId, shared } = await shareResult(client, {
+          requestId: request, fhe, keysHash, grantee: options.grantee, granteeEncryptionKey: options.granteeKey ? getBytes(options.granteeKey) : undefined,
+        });
+        output(command).result({ shareId, ...shared }, () => `share id ${shareId} (scores flooded with N(0, ${shared.release.floodSigma}²), rounded to ${shared.release.scoreDecimals} decimals)\n${predictionLines(shared.predictions)}`);
+      } finally {
+        fhe.dispose();
+      }
+    });
+
+  program
+    .command("read-result <share>")
+    .description("As a grantee, read a prediction a patient shared with you (consent for PREDICTION is checked by the gateway)")
+    .option("--purpose <purpose>", "purpose of use stated to the gateway: TREAT | ETREAT | HRESCH | TREATDS | PATRQT", "TREATDS")
+    .action(async (share: string, options: { purpose: string }, command: Command) => {
+      const global = globalOptions(command);
+      const purpose = parsePurpose(options.purpose);
+      if (purpose === undefined) throw new InvalidInputError(`Unknown purpose ${options.purpose} (TREAT, ETREAT, HRESCH, TREATDS, PATRQT).`, { purpose: options.purpose });
+      const { client } = await makeClient(global);
+      const shared = await readSharedResult(client, { shareId: share, purpose });
+      output(command).result(shared, () => `prediction shared by the patient for request ${shared.requestId} (model ${shared.modelId}; scores flooded and rounded to ${shared.release.scoreDecimals} decimals)\n${predictionLines(shared.predictions)}`);
     });
 }

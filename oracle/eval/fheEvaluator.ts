@@ -23,6 +23,7 @@ const ENGINE_REASONS: Record<string, FailureReason> = {
   UnknownParameterSetError: FailureReason.ParameterSetMismatch,
   KeysHashMismatchError: FailureReason.KeysHashMismatch,
   MissingEvaluationKeysError: FailureReason.KeysUnavailable,
+  NotPublicKeysError: FailureReason.KeysUnavailable,
   UnknownModelError: FailureReason.ModelUnavailable,
   ModelIntegrityError: FailureReason.ModelUnavailable,
   MaskKeyRequiredError: FailureReason.ModelUnavailable,

@@ -4,6 +4,7 @@ import { rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 import { isSha256Hex, sha256Hex } from "../../core/hash.js";
+import { checkPublicKeysOnly } from "../../fhe/keys.js";
 import { BadRequestInputError, FailureReason, GatewayRefusalError, NonRetryableError, RetryableError } from "../errors.js";
 
 /**
@@ -69,6 +70,22 @@ export function createOracleBlobs({ gateway, cacheDir, memoryBytes = DEFAULT_MEM
   };
 
   /**
+   * A key set is cached and used only if it holds public keys only (fhe/keys.ts): a secret key
+   * uploaded by mistake fails the request here, before it is written to the oracle's disk.
+   */
+  function requirePublicKeys(blobId: string, bytes: Uint8Array): void {
+    try {
+      checkPublicKeysOnly(bytes);
+    } catch (error) {
+      const e = error as { code?: string; details?: { reason?: string } };
+      throw new BadRequestInputError(FailureReason.KeysUnavailable, "keys blob does not hold public keys only", {
+        details: { blobId, engineCode: e.code, why: e.details?.reason },
+        cause: error,
+      });
+    }
+  }
+
+  /**
    * Memory first, then (keys only: nothing else is written there) the disk copy of an earlier
    * run, hash-checked before it is believed.
    */
@@ -82,11 +99,16 @@ export function createOracleBlobs({ gateway, cacheDir, memoryBytes = DEFAULT_MEM
     try {
       const bytes = new Uint8Array(readFileSync(pathOf(blobId)));
       if (sha256Hex(bytes) === blobId) {
+        requirePublicKeys(blobId, bytes);
         remember(blobId, bytes);
         return bytes;
       }
       rmSync(pathOf(blobId), { force: true });
-    } catch {
+    } catch (error) {
+      if (error instanceof BadRequestInputError) {
+        rmSync(pathOf(blobId), { force: true }); // cached before the check existed: never again
+        throw error;
+      }
       // not cached
     }
     return undefined;
@@ -140,6 +162,7 @@ export function createOracleBlobs({ gateway, cacheDir, memoryBytes = DEFAULT_MEM
     if (sha256Hex(bytes) !== blobId) {
       throw new BadRequestInputError(role === "input" ? FailureReason.InputHashMismatch : FailureReason.KeysHashMismatch, `${role} blob does not hash to its on-chain id`);
     }
+    if (role === "keys") requirePublicKeys(blobId, bytes);
     writeCached(blobId, bytes, role);
     return bytes;
   }

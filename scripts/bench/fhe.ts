@@ -19,7 +19,6 @@ import { availableParallelism, cpus } from "node:os";
 import { isMainThread, parentPort, Worker } from "node:worker_threads";
 
 import { sha256Hex } from "../../core/hash.js";
-import { readBlobHeader } from "../../fhe/blob.js";
 import { encodeReading } from "../../fhe/encoding.js";
 import { createEvaluator, FheClient, loadModel, MODEL_IDS, type EvaluateTimings, type ModelArtifact } from "../../fhe/index.js";
 import { createReferenceCircuit, createReferenceClient, referencePlain } from "../../fhe/reference.js";
@@ -31,7 +30,8 @@ const MASK_KEY = new Uint8Array(32).fill(0x42); // benchmark only; real mask key
 const TARGETS = { evalMs: 1, serverMs: 3, inputBytes: 32 * 1024, resultBytes: 32 * 1024, batchPredictionsPerSecond: 500_000 } as const;
 const BATCH_SECONDS = 4;
 
-type WorkerJob = { modelId: string; inputs: Uint8Array[]; seconds: number };
+/** `readings`: per input, how many readings it holds (the header no longer says: the count is encrypted). */
+type WorkerJob = { modelId: string; inputs: Uint8Array[]; readings: number[]; seconds: number };
 type WorkerReport = { predictions: number; evaluations: number; elapsedMs: number };
 
 async function main(): Promise<void> {
@@ -87,8 +87,8 @@ async function main(): Promise<void> {
       await evaluator.evaluate(model, columnInputs[i % columnInputs.length]!, options);
       if (i >= 10) columnRequestTimes.push(performance.now() - start);
     }
-    const batch = await runBatch(model, columnInputs, threads);
-    const tiledBatch = await runBatch(model, tiledInputs, threads);
+    const batch = await runBatch(model, columnInputs, columnInputs.map(() => slots), threads);
+    const tiledBatch = await runBatch(model, tiledInputs, tiledInputs.map(() => per), threads);
     client.dispose();
     evaluator.dispose();
 
@@ -207,7 +207,7 @@ async function benchReference() {
   }
 }
 
-async function runBatch(model: ModelArtifact, inputs: Uint8Array[], threads: number): Promise<{ predictionsPerSecond: number }> {
+async function runBatch(model: ModelArtifact, inputs: Uint8Array[], readings: number[], threads: number): Promise<{ predictionsPerSecond: number }> {
   const api = import.meta.resolve("tsx/esm/api");
   const bootstrap = `import(${JSON.stringify(api)}).then(({ register }) => { register(); return import(${JSON.stringify(import.meta.url)}); })`;
   const workers = Array.from({ length: threads }, () => new Worker(bootstrap, { eval: true }));
@@ -215,7 +215,7 @@ async function runBatch(model: ModelArtifact, inputs: Uint8Array[], threads: num
     worker.once("message", () => resolve());
     worker.once("error", reject);
   }));
-  workers.forEach((worker) => worker.postMessage({ modelId: model.id, inputs, seconds: BATCH_SECONDS } satisfies WorkerJob));
+  workers.forEach((worker) => worker.postMessage({ modelId: model.id, inputs, readings, seconds: BATCH_SECONDS } satisfies WorkerJob));
   await Promise.all(ready);
   const reports = workers.map((worker) => new Promise<WorkerReport>((resolve) => worker.once("message", resolve)));
   workers.forEach((worker) => worker.postMessage("go"));
@@ -231,7 +231,7 @@ async function runWorker(): Promise<void> {
   const model = loadModel(job.modelId);
   const evaluator = await createEvaluator();
   const options = { maskKey: MASK_KEY };
-  const readings = job.inputs.map((input) => readBlobHeader(input).readings);
+  const readings = job.readings;
   for (let i = 0; i < 50; i++) await evaluator.evaluate(model, job.inputs[i % job.inputs.length]!, options); // warm-up
   port.postMessage("ready");
   await new Promise((resolve) => port.once("message", resolve));

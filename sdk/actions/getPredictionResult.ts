@@ -18,6 +18,8 @@ export type GetPredictionResultParameters = {
   keysHash: string;
   /** Model sources for this call (default: the client's `models`). */
   models?: ModelSources;
+  /** Flooding noise for a result that will leave the client (shareResult passes it; see sdk/results/release.ts). */
+  noise?: (index: number) => number;
 };
 
 export type GetPredictionResultReturnType = { requestId: string; modelId: number; resultHash: string; keysHash: string; predictions: Prediction[] };
@@ -42,6 +44,6 @@ export async function getPredictionResult(client: MedCipherClient, parameters: G
   const result = await requireGateway(client).get(request.resultHash, { purpose: Purpose.TREATDS, ref: parameters.requestId });
   // gateway.get already checked SHA-256(result) == resultHash, the id asked for; fhe checks the binding to the input.
   if (result.length === 0) throw new IntegrityError("Prediction result", { requestId: parameters.requestId });
-  const predictions = parameters.fhe.decrypt(artifact, result, { inputHash: request.inputHash as Sha256Hex });
+  const predictions = parameters.fhe.decrypt(artifact, result, { inputHash: request.inputHash as Sha256Hex, ...(parameters.noise ? { noise: parameters.noise } : {}) });
   return { requestId: parameters.requestId, modelId, resultHash: request.resultHash, keysHash, predictions };
 }

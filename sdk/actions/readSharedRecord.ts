@@ -3,7 +3,8 @@ import { getAddress } from "ethers";
 
 import { requireEncryptionKey, requireGateway, type MedCipherClient } from "../client.js";
 import { openRecord, unwrapDataKey } from "../crypto/envelope.js";
-import { InvalidInputError } from "../errors.js";
+import { isSealedBox, openBox } from "../crypto/sealedBox.js";
+import { DecryptionError, InvalidInputError } from "../errors.js";
 import { readingsFromBundle, type Reading } from "../fhir/observations.js";
 import type { RecordShare } from "./shareRecord.js";
 import type { RecordRef } from "./types.js";
@@ -31,9 +32,13 @@ export async function readSharedRecord(client: MedCipherClient, parameters: Read
   const shareBytes = await gateway.get(parameters.shareId, { purpose: parameters.purpose });
   let share: RecordShare;
   try {
-    share = JSON.parse(new TextDecoder().decode(shareBytes)) as RecordShare;
-  } catch {
-    throw new InvalidInputError("The share is not a MedCipher record share.", { shareId: parameters.shareId });
+    // Sealed to the grantee's key (shares made before were plain JSON, and still read).
+    const json = isSealedBox(shareBytes) ? await openBox(shareBytes, requireEncryptionKey(client)) : shareBytes;
+    share = JSON.parse(new TextDecoder().decode(json)) as RecordShare;
+  } catch (error) {
+    if (error instanceof DecryptionError) throw new InvalidInputError("This share was sealed to another grantee's key.", { shareId: parameters.shareId });
+    if (error instanceof SyntaxError) throw new InvalidInputError("The share is not a MedCipher record share.", { shareId: parameters.shareId });
+    throw error;
   }
   if (share.v !== 1 || getAddress(share.grantee) !== client.address) throw new InvalidInputError("This share was made for another grantee.", { shareId: parameters.shareId });
   const sealed = await gateway.get(share.record.blobId, { purpose: parameters.purpose });

@@ -1,10 +1,12 @@
 import { hexlify, ZeroHash } from "ethers";
 
 import { sha256Hex, type Sha256Hex } from "../../core/hash.js";
+import { checkPublicKeysOnly } from "../../fhe/keys.js";
 import { sendTransaction } from "../chain/send.js";
 import { requireGateway, type MedCipherClient } from "../client.js";
 import { Category } from "../../protocol/codes.js";
 import { InvalidInputError } from "../errors.js";
+import { paramSetIdFromBytes32 } from "../predictions.js";
 
 /** The steps of onboarding, in the order they run; `onProgress` names each before it starts. */
 export type OnboardingStep = "save" | "upload" | "send" | "confirm";
@@ -55,6 +57,7 @@ export async function registerPatient(client: MedCipherClient, parameters: Regis
   const gateway = requireGateway(client);
   if (parameters.encryptionPublicKey.length !== 32) throw new InvalidInputError("encryptionPublicKey must be 32 bytes (X25519).");
   if (parameters.paramSetId === ZeroHash) throw new InvalidInputError("paramSetId must not be zero.");
+  checkKeySetToPublish(parameters.evaluationKeys, parameters.paramSetId);
   const keysHash = sha256Hex(parameters.evaluationKeys);
   const keysUri = `${gateway.url}/v1/blobs/${keysHash}`;
   const progress = parameters.onProgress ?? (() => undefined);
@@ -81,6 +84,16 @@ export async function registerPatient(client: MedCipherClient, parameters: Regis
     { timeoutMs: parameters.receiptTimeoutMs, onSent: (hash) => progress("confirm", `waiting for ${hash}`) },
   );
   return { keysHash, keysUri, transactionHash: receipt.hash, alreadyRegistered: false };
+}
+
+/**
+ * Refuses, before anything is saved, uploaded or sent, a key set that is not public keys only of
+ * the named parameter set (fhe/keys.ts checkPublicKeysOnly: the check the gateway and the oracle
+ * run too). A secret key passed here by mistake throws NotPublicKeysError (FHE_NOT_PUBLIC_KEYS)
+ * and never leaves the client.
+ */
+export function checkKeySetToPublish(evaluationKeys: Uint8Array, paramSetIdBytes32: string): void {
+  checkPublicKeysOnly(evaluationKeys, paramSetIdFromBytes32(paramSetIdBytes32));
 }
 
 /**

@@ -4,7 +4,7 @@ import { sha256Hex, type Sha256Hex } from "../../core/hash.js";
 import { sendTransaction } from "../chain/send.js";
 import { requireGateway, type MedCipherClient } from "../client.js";
 import { InvalidInputError } from "../errors.js";
-import { uploadKeySet, type KeySetToSave, type OnboardingStep } from "./registerPatient.js";
+import { checkKeySetToPublish, uploadKeySet, type KeySetToSave, type OnboardingStep } from "./registerPatient.js";
 
 export type RotateKeySetParameters = {
   /** The new key set's serialized evaluation keys (fhe/). */
@@ -40,6 +40,7 @@ export type RotateKeySetReturnType = {
 export async function rotateKeySet(client: MedCipherClient, parameters: RotateKeySetParameters): Promise<RotateKeySetReturnType> {
   const gateway = requireGateway(client);
   if (parameters.paramSetId === ZeroHash) throw new InvalidInputError("paramSetId must not be zero.");
+  checkKeySetToPublish(parameters.evaluationKeys, parameters.paramSetId);
   const keysHash = sha256Hex(parameters.evaluationKeys);
   const keysUri = `${gateway.url}/v1/blobs/${keysHash}`;
   const progress = parameters.onProgress ?? (() => undefined);

@@ -4,6 +4,7 @@ import type { Sha256Hex } from "../../core/hash.js";
 import { requireEncryptionKey, requireGateway, type MedCipherClient } from "../client.js";
 import { Purpose } from "../../protocol/codes.js";
 import { parseSealedRecord, unwrapDataKey, wrapDataKey, type WrappedKey } from "../crypto/envelope.js";
+import { sealBox } from "../crypto/sealedBox.js";
 import { InvalidInputError } from "../errors.js";
 import type { RecordRef } from "./types.js";
 
@@ -19,13 +20,18 @@ export type ShareRecordParameters = {
 
 export type ShareRecordReturnType = { shareId: Sha256Hex };
 
-/** The share object stored on the gateway (kind "wrapped-key"): the record's reference and its data key wrapped for the grantee. */
+/**
+ * The share: the record's reference and its data key wrapped for the grantee. Stored on the
+ * gateway (kind "wrapped-key") as a sealed box to the grantee's X25519 key (sdk/crypto/sealedBox.ts),
+ * so the gateway's disk holds no grantee, record id, salt, Merkle proof or category in clear.
+ */
 export type RecordShare = { v: 1; grantee: string; record: RecordRef; wrap: WrappedKey };
 
 /**
- * Shares a record with a grantee by wrapping its data key for the grantee's X25519 key. The
- * record is not re-encrypted. The grantee still needs live consent for the record's category to
- * fetch the share and the record from the gateway.
+ * Shares a record with a grantee by wrapping its data key for the grantee's X25519 key, and seals
+ * the whole share to that key too (the share blob tells the gateway nothing it does not already
+ * hold as metadata). The record is not re-encrypted. The grantee still needs live consent for
+ * the record's category to fetch the share and the record from the gateway.
  *
  * @example
  * const { shareId } = await shareRecord(patientClient, { record, grantee: clinician, granteeEncryptionKey });
@@ -43,7 +49,7 @@ export async function shareRecord(client: MedCipherClient, parameters: ShareReco
   const dataKey = await unwrapDataKey(parseSealedRecord(sealed).header.wrap, requireEncryptionKey(client));
   const share: RecordShare = { v: 1, grantee, record: parameters.record, wrap: await wrapDataKey(dataKey, granteeKey) };
   dataKey.fill(0);
-  const shareId = await gateway.put(new TextEncoder().encode(JSON.stringify(share)), {
+  const shareId = await gateway.put(await sealBox(new TextEncoder().encode(JSON.stringify(share)), granteeKey), {
     owner: parameters.record.patient,
     kind: "wrapped-key",
     category: parameters.record.category,

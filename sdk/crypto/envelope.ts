@@ -10,8 +10,15 @@
  * Sealed record layout: "MCE1" ‖ u32 big-endian header length ‖ header JSON ‖ AES-GCM ciphertext+tag.
  * The header (algorithm, IV, the wrap for the patient) is the GCM additional data, so it cannot be
  * swapped without failing decryption.
+ *
+ * Header `v: 2` (what `sealRecord` writes): the plaintext is padded to a size bucket
+ * (core/padding.ts) before encryption, so a record's size no longer counts its readings; the
+ * padding is inside the authenticated ciphertext and checked exactly when opened (PaddingError).
+ * The header's fields have fixed lengths, so the whole sealed record is bucket + a constant.
+ * `v: 1` records (unpadded, written before) still open.
  */
 import { base64UrlToBytes, bytesToBase64Url, bytesToUtf8, utf8ToBytes } from "../../core/bytes.js";
+import { padToBucket, unpadFromBucket } from "../../core/padding.js";
 import { DecryptionError } from "../errors.js";
 import { generateEncryptionKeyPair, importPrivateKey, importPublicKey, sharedSecret, type EncryptionKeyPair } from "./x25519.js";
 
@@ -22,7 +29,8 @@ const WRAP_INFO = utf8ToBytes("medcipher/wrap/v1");
 /** A data key wrapped for one recipient. All fields base64url. */
 export type WrappedKey = { alg: "X25519-HKDF-SHA256-A256GCM"; recipient: string; ephemeral: string; iv: string; ciphertext: string };
 
-export type EnvelopeHeader = { v: 1; alg: "A256GCM"; iv: string; wrap: WrappedKey };
+/** `v: 2`: plaintext padded to a size bucket; `v: 1`: unpadded (older records). */
+export type EnvelopeHeader = { v: 1 | 2; alg: "A256GCM"; iv: string; wrap: WrappedKey };
 
 const b64 = bytesToBase64Url;
 const unb64 = base64UrlToBytes;
@@ -82,13 +90,18 @@ export async function sealRecord(plaintext: Uint8Array, patientPublicKey: Uint8A
   return sealRecordWithRandomness(plaintext, patientPublicKey, { dataKey, iv, wrap: await freshWrapRandomness() });
 }
 
-/** @internal `sealRecord` with its random values given (test vectors only; see WrapRandomness). */
-export async function sealRecordWithRandomness(plaintext: Uint8Array, patientPublicKey: Uint8Array, randomness: RecordRandomness): Promise<SealedRecord> {
+/**
+ * @internal `sealRecord` with its random values given (test vectors only; see WrapRandomness).
+ * `format` 1 writes the older, unpadded form (the recorded vectors are in it).
+ */
+export async function sealRecordWithRandomness(plaintext: Uint8Array, patientPublicKey: Uint8Array, randomness: RecordRandomness, format: 1 | 2 = 2): Promise<SealedRecord> {
   const { dataKey, iv } = randomness;
-  const header: EnvelopeHeader = { v: 1, alg: "A256GCM", iv: b64(iv), wrap: await wrapDataKeyWithRandomness(dataKey, patientPublicKey, randomness.wrap) };
+  const header: EnvelopeHeader = { v: format, alg: "A256GCM", iv: b64(iv), wrap: await wrapDataKeyWithRandomness(dataKey, patientPublicKey, randomness.wrap) };
   const headerBytes = utf8ToBytes(JSON.stringify(header));
   const key = await subtle.importKey("raw", dataKey as BufferSource, "AES-GCM", false, ["encrypt"]);
-  const ciphertext = new Uint8Array(await subtle.encrypt({ name: "AES-GCM", iv: iv as BufferSource, additionalData: headerBytes }, key, plaintext as BufferSource));
+  const body = format === 2 ? padToBucket(plaintext) : plaintext;
+  const ciphertext = new Uint8Array(await subtle.encrypt({ name: "AES-GCM", iv: iv as BufferSource, additionalData: headerBytes }, key, body as BufferSource));
+  if (body !== plaintext) body.fill(0);
   const sealed = new Uint8Array(MAGIC.length + 4 + headerBytes.length + ciphertext.length);
   sealed.set(MAGIC, 0);
   new DataView(sealed.buffer).setUint32(MAGIC.length, headerBytes.length);
@@ -111,15 +124,18 @@ export function parseSealedRecord(sealed: Uint8Array): { header: EnvelopeHeader;
   return { header, headerBytes, ciphertext: sealed.subarray(8 + headerLength) };
 }
 
-/** Decrypts a sealed record with its data key (from `unwrapDataKey`). */
+/** Decrypts a sealed record with its data key (from `unwrapDataKey`); strips a v2 record's padding (PaddingError if it is not exact). */
 export async function openRecord(sealed: Uint8Array, dataKey: Uint8Array): Promise<Uint8Array> {
   const { header, headerBytes, ciphertext } = parseSealedRecord(sealed);
+  if (header.v !== 1 && header.v !== 2) throw new DecryptionError(`a sealed record of a known version (got ${String(header.v)})`);
+  let body: Uint8Array;
   try {
     const key = await subtle.importKey("raw", dataKey as BufferSource, "AES-GCM", false, ["decrypt"]);
-    return new Uint8Array(await subtle.decrypt({ name: "AES-GCM", iv: unb64(header.iv), additionalData: headerBytes as BufferSource }, key, ciphertext as BufferSource));
+    body = new Uint8Array(await subtle.decrypt({ name: "AES-GCM", iv: unb64(header.iv), additionalData: headerBytes as BufferSource }, key, ciphertext as BufferSource));
   } catch (error) {
     throw new DecryptionError("the record", error);
   }
+  return header.v === 2 ? unpadFromBucket(body) : body;
 }
 
 /** The patient's path: unwrap the data key from the record's own header, then decrypt. */

@@ -120,7 +120,8 @@ describe("fhe: the evaluator rejects what it does not expect, before SEAL parses
     await expectRejection(evaluate(patched(input, 40, [1])), WrongCiphertextShapeError, "FHE_WRONG_SHAPE");
     await expectRejection(evaluate(patched(input, 41, [3])), WrongCiphertextShapeError, "FHE_WRONG_SHAPE");
     await expectRejection(evaluate(patched(input, 42, [26])), WrongCiphertextShapeError, "FHE_WRONG_SHAPE");
-    await expectRejection(evaluate(patched(input, 44, [0, 0, 0, 0])), WrongCiphertextShapeError, "FHE_WRONG_SHAPE");
+    // 0 is the current form (the count is encrypted); a clear count above the layout's capacity is refused.
+    await expectRejection(evaluate(patched(input, 44, [maternal.encodingSpec.layout.readingsPerCiphertext + 1, 0, 0, 0])), WrongCiphertextShapeError, "FHE_WRONG_SHAPE");
     await expectRejection(evaluate(patched(input, 44, [0xff, 0xff, 0, 0])), WrongCiphertextShapeError, "FHE_WRONG_SHAPE");
   });
 

@@ -36,17 +36,18 @@ describe("gateway: memory under large concurrent uploads", function () {
     if (process.platform !== "linux") this.skip(); // reads /proc
     const dir = await mkdtemp(join(tmpdir(), "medcipher-gw-memory-"));
     const key = Wallet.createRandom();
-    const child = await spawnGateway(dir, key);
+    // Records stream (he-keys bodies are held for the public-keys-only check): raise their limit.
+    const child = await spawnGateway(dir, key, { maxBytes: { record: 128 * MiB } });
     try {
       const pid = child.process.pid!;
       const client = createGatewayClient({ url: child.url, signer: patient, chainId: 31337, gatewayAddress: key.address });
       // Warm up the code paths (signature checks, stores, audit) before the baseline.
-      await client.put(randomBytes(1000), { owner: patient.address, kind: "he-keys", category: 0 });
+      await client.put(randomBytes(1000), { owner: patient.address, kind: "record", category: 0 });
       const baseline = rssMiB(pid).now;
       // One 100 MiB body sent six times: the gateway streams, hashes and writes each one.
       const body = new Uint8Array(100 * MiB);
       for (let i = 0; i < body.length; i += 4096) body[i] = i % 251;
-      const ids = await Promise.all(Array.from({ length: 6 }, () => client.put(body, { owner: patient.address, kind: "he-keys", category: 0 })));
+      const ids = await Promise.all(Array.from({ length: 6 }, () => client.put(body, { owner: patient.address, kind: "record", category: 0 })));
       expect(new Set(ids).size).to.equal(1);
       const { peak } = rssMiB(pid);
       console.log(`      gateway RSS: baseline ${baseline.toFixed(0)} MiB, peak ${peak.toFixed(0)} MiB (growth ${(peak - baseline).toFixed(0)} MiB)`);

@@ -12,7 +12,7 @@ import { registerPatient } from "../../sdk/actions/registerPatient.js";
 import { shareRecord } from "../../sdk/actions/shareRecord.js";
 import { Category, Purpose } from "../../protocol/codes.js";
 import { parseReadingsCsv } from "../../sdk/readings/csv.js";
-import { fakeEvaluationKeys, startFixture, TEST_PARAM_SET, type Fixture } from "./fixture.js";
+import { freshEvaluationKeys, startFixture, TEST_PARAM_SET, type Fixture } from "./fixture.js";
 
 // Distinctive values no chain or gateway artefact would contain by chance.
 const CANARIES = ["187.3141", "1789.2468", "33.1592"];
@@ -75,7 +75,7 @@ describe("canary: planted readings never reach the chain, the gateway's files or
     const clinician = await fx.actor("clinician");
     const vendor = await fx.actor("vendor");
     const now = Math.floor(Date.now() / 1000);
-    await registerPatient(patient.client, { encryptionPublicKey: patient.encryptionKey.publicKey, evaluationKeys: fakeEvaluationKeys(), paramSetId: TEST_PARAM_SET });
+    await registerPatient(patient.client, { encryptionPublicKey: patient.encryptionKey.publicKey, evaluationKeys: (await freshEvaluationKeys()), paramSetId: TEST_PARAM_SET });
     await registerDevice(vendor.client, { device: device.wallet.address });
     await bindDevice(patient.client, { device: device.wallet, expiresAt: now + 86_400 });
     const csv = [

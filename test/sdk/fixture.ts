@@ -2,14 +2,16 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { hexlify, randomBytes, Wallet, type HDNodeWallet, type JsonRpcApiProvider, type Provider } from "ethers";
+import { Wallet, type HDNodeWallet, type JsonRpcApiProvider, type Provider } from "ethers";
 import { network } from "hardhat";
 import { pino, type Logger } from "pino";
 
 import { deployMedCipher, sponsorPatients, type MedCipherDeployment } from "../../deploy/local.js";
 import { startGatewayService, type GatewayService } from "../../gateway/service.js";
 import type { MedCipherAddresses } from "../../protocol/contracts.js";
+import { FheClient } from "../../fhe/client.js";
 import { createMedCipherClient, type MedCipherClient } from "../../sdk/node.js";
+import { paramSetIdToBytes32 } from "../../sdk/predictions.js";
 import { generateEncryptionKeyPair, type EncryptionKeyPair } from "../../sdk/crypto/x25519.js";
 
 export type Actor = { wallet: Wallet; encryptionKey: EncryptionKeyPair; client: MedCipherClient };
@@ -92,8 +94,18 @@ export async function startFixture(options: { logger?: Logger; extraRoles?: { or
   };
 }
 
-export function fakeEvaluationKeys(): Uint8Array {
-  return randomBytes(4096);
+/**
+ * A fresh, real public-keys blob (ckks-2048-v1, ~16 KiB, a few ms): the gateway and the SDK
+ * refuse anything that does not load as public keys only, so random bytes no longer register.
+ */
+export async function freshEvaluationKeys(): Promise<Uint8Array> {
+  const fhe = await FheClient.generate(TEST_PARAM_SET_ID);
+  try {
+    return fhe.evaluationKeys();
+  } finally {
+    fhe.dispose();
+  }
 }
 
-export const TEST_PARAM_SET = hexlify(randomBytes(32));
+export const TEST_PARAM_SET_ID = "ckks-2048-v1";
+export const TEST_PARAM_SET = paramSetIdToBytes32(TEST_PARAM_SET_ID);

@@ -23,7 +23,7 @@ import { buildObservation } from "../../sdk/fhir/observations.js";
 import { createMedCipherClient } from "../../sdk/client.js";
 import { parseReadingsCsv } from "../../sdk/readings/csv.js";
 import { startTestGateway } from "../gateway/helpers.js";
-import { fakeEvaluationKeys, startFixture, TEST_PARAM_SET, type Fixture } from "./fixture.js";
+import { freshEvaluationKeys, startFixture, TEST_PARAM_SET, type Fixture } from "./fixture.js";
 
 function readingsCsv(count: number): string {
   const rows = ["time,metric,value,unit"];
@@ -79,7 +79,7 @@ describe("integration: patient → device → batch → consent → read → rev
     const now = Math.floor(Date.now() / 1000);
 
     // Patient registers (evaluation keys stand in for fhe/ output: the registry only commits to them).
-    await registerPatient(patient.client, { encryptionPublicKey: patient.encryptionKey.publicKey, evaluationKeys: fakeEvaluationKeys(), paramSetId: TEST_PARAM_SET });
+    await registerPatient(patient.client, { encryptionPublicKey: patient.encryptionKey.publicKey, evaluationKeys: (await freshEvaluationKeys()), paramSetId: TEST_PARAM_SET });
 
     // A vendor-registered device is bound to the patient; it ingests a CSV as one anchored batch.
     await registerDevice(vendor.client, { device: device.wallet.address });

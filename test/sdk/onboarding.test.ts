@@ -7,12 +7,15 @@ import { hexlify, randomBytes, ZeroHash } from "ethers";
 import { pino } from "pino";
 
 import { sha256Hex } from "../../core/hash.js";
+import { FheClient } from "../../fhe/client.js";
+import { openSecretKey, writeEvaluationKeysBlob } from "../../fhe/keys.js";
 import { startGatewayService, type GatewayService } from "../../gateway/service.js";
 import { registerPatient, type KeySetToSave, type OnboardingStep } from "../../sdk/actions/registerPatient.js";
 import { rotateKeySet } from "../../sdk/actions/rotateKeySet.js";
 import { createMedCipherClient, type MedCipherClient } from "../../sdk/client.js";
+import { paramSetIdToBytes32 } from "../../sdk/predictions.js";
 import { Category, Purpose } from "../../protocol/codes.js";
-import { fakeEvaluationKeys, startFixture, TEST_PARAM_SET, type Actor, type Fixture } from "./fixture.js";
+import { freshEvaluationKeys, startFixture, TEST_PARAM_SET, TEST_PARAM_SET_ID, type Actor, type Fixture } from "./fixture.js";
 
 async function rejection(promise: Promise<unknown>): Promise<{ code?: string; message?: string; status?: number; details?: Record<string, unknown> }> {
   return promise.then(() => expect.fail("expected a rejection"), (error: unknown) => error as { code?: string });
@@ -60,7 +63,7 @@ describe("sdk onboarding: keys saved first, uploaded before registering, resumab
       const early = await rejection(client.gateway!.put(randomBytes(64), { owner: patient.wallet.address, kind: "record", category: Category.VITAL_SIGNS }));
       expect(early.code).to.equal("GATEWAY_FORBIDDEN");
       await new Promise((resolve) => setTimeout(resolve, 500));
-      const evaluationKeys = fakeEvaluationKeys();
+      const evaluationKeys = await freshEvaluationKeys();
       const result = await registerPatient(client, { encryptionPublicKey: patient.encryptionKey.publicKey, evaluationKeys, paramSetId: TEST_PARAM_SET });
       expect(result.alreadyRegistered).to.equal(false);
       expect(await fx.suite.identity.keySetOf(patient.wallet.address)).to.deep.equal([result.keysHash, TEST_PARAM_SET]);
@@ -75,7 +78,7 @@ describe("sdk onboarding: keys saved first, uploaded before registering, resumab
     const gateway = await gatewayWithBlockTtl(0);
     const client = await clientOn(patient, gateway.url);
     await gateway.close();
-    const evaluationKeys = fakeEvaluationKeys();
+    const evaluationKeys = await freshEvaluationKeys();
     const steps: OnboardingStep[] = [];
     const saved: KeySetToSave[] = [];
     const error = await rejection(registerPatient(client, {
@@ -96,7 +99,7 @@ describe("sdk onboarding: keys saved first, uploaded before registering, resumab
 
   it("registerPatient_again_isAnIdempotentResume_notPatientAlreadyRegistered", async function () {
     const patient = await fx.actor("patient");
-    const evaluationKeys = fakeEvaluationKeys();
+    const evaluationKeys = await freshEvaluationKeys();
     const parameters = { encryptionPublicKey: patient.encryptionKey.publicKey, evaluationKeys, paramSetId: TEST_PARAM_SET };
     const first = await registerPatient(patient.client, parameters);
     const steps: OnboardingStep[] = [];
@@ -105,7 +108,7 @@ describe("sdk onboarding: keys saved first, uploaded before registering, resumab
     expect(again.transactionHash).to.equal(undefined);
     expect(steps).to.deep.equal(["upload"]);
     // Another key set for a registered patient points at rotation, the way out.
-    const other = await rejection(registerPatient(patient.client, { ...parameters, evaluationKeys: fakeEvaluationKeys() }));
+    const other = await rejection(registerPatient(patient.client, { ...parameters, evaluationKeys: (await freshEvaluationKeys()) }));
     expect(other.code).to.equal("SDK_INVALID_INPUT");
     expect(other.message).to.include("rotateKeySet");
     expect(other.details).to.include({ registeredKeysHash: first.keysHash });
@@ -114,7 +117,7 @@ describe("sdk onboarding: keys saved first, uploaded before registering, resumab
   it("gateway_refusesAnUnregisteredAccountAnythingButItsOwnKeySetBoundToItsHash", async function () {
     const stranger = await fx.actor("stranger");
     const gateway = stranger.client.gateway!;
-    const keys = fakeEvaluationKeys();
+    const keys = await freshEvaluationKeys();
     // Not bound to its hash (ref zero, or another value), another category, or another kind: refused.
     for (const put of [
       { kind: "he-keys" as const, category: Category.PREDICTION },
@@ -132,8 +135,8 @@ describe("sdk onboarding: keys saved first, uploaded before registering, resumab
 
   it("rotateKeySet_savesUploadsThenRotates_andARetryDoesNotRotateTwice", async function () {
     const patient = await fx.actor("patient");
-    const first = await registerPatient(patient.client, { encryptionPublicKey: patient.encryptionKey.publicKey, evaluationKeys: fakeEvaluationKeys(), paramSetId: TEST_PARAM_SET });
-    const next = fakeEvaluationKeys();
+    const first = await registerPatient(patient.client, { encryptionPublicKey: patient.encryptionKey.publicKey, evaluationKeys: (await freshEvaluationKeys()), paramSetId: TEST_PARAM_SET });
+    const next = await freshEvaluationKeys();
     const steps: OnboardingStep[] = [];
     const rotated = await rotateKeySet(patient.client, {
       evaluationKeys: next, paramSetId: TEST_PARAM_SET,
@@ -154,8 +157,36 @@ describe("sdk onboarding: keys saved first, uploaded before registering, resumab
 
   it("rotateKeySet_refusesAnAccountThatIsNotRegistered_namingRegistration", async function () {
     const stranger = await fx.actor("stranger");
-    const error = await rejection(rotateKeySet(stranger.client, { evaluationKeys: fakeEvaluationKeys(), paramSetId: TEST_PARAM_SET }));
+    const error = await rejection(rotateKeySet(stranger.client, { evaluationKeys: await freshEvaluationKeys(), paramSetId: TEST_PARAM_SET }));
     expect(error.code).to.equal("SDK_INVALID_INPUT");
     expect(error.message).to.include("register");
+  });
+
+  it("registerPatient_andRotateKeySet_refuseASecretKeyPassedAsTheKeySet_beforeSavingUploadingOrSending", async function () {
+    const patient = await fx.actor("patient");
+    const fhe = await FheClient.generate(TEST_PARAM_SET_ID);
+    try {
+      const { secretKeyBytes } = await openSecretKey(await fhe.exportSecretKey("pass"), "pass");
+      const mistaken = writeEvaluationKeysBlob(TEST_PARAM_SET_ID, { publicKey: secretKeyBytes });
+      const steps: string[] = [];
+      const error = await rejection(registerPatient(patient.client, {
+        encryptionPublicKey: patient.encryptionKey.publicKey, evaluationKeys: mistaken, paramSetId: TEST_PARAM_SET,
+        saveKeySet: async () => { steps.push("save"); },
+        onProgress: (step) => steps.push(step),
+      }));
+      expect(error.code).to.equal("FHE_NOT_PUBLIC_KEYS");
+      expect(steps).to.deep.equal([]);
+      expect((await rejection(patient.client.gateway!.get(sha256Hex(mistaken), { purpose: Purpose.PATRQT }))).code).to.equal("GATEWAY_BLOB_NOT_FOUND");
+      expect((await fx.suite.identity.keySetOf(patient.wallet.address))[0]).to.equal(ZeroHash);
+      // The exported secret key, and real keys named under another parameter set: refused too.
+      expect((await rejection(registerPatient(patient.client, { encryptionPublicKey: patient.encryptionKey.publicKey, evaluationKeys: await fhe.exportSecretKey("pass"), paramSetId: TEST_PARAM_SET }))).code).to.equal("FHE_NOT_PUBLIC_KEYS");
+      expect((await rejection(registerPatient(patient.client, { encryptionPublicKey: patient.encryptionKey.publicKey, evaluationKeys: fhe.evaluationKeys(), paramSetId: paramSetIdToBytes32("ckks-8192-v1") }))).code).to.equal("FHE_NOT_PUBLIC_KEYS");
+      // Rotation: the same check, before anything leaves the client.
+      await registerPatient(patient.client, { encryptionPublicKey: patient.encryptionKey.publicKey, evaluationKeys: fhe.evaluationKeys(), paramSetId: TEST_PARAM_SET });
+      expect((await rejection(rotateKeySet(patient.client, { evaluationKeys: mistaken, paramSetId: TEST_PARAM_SET }))).code).to.equal("FHE_NOT_PUBLIC_KEYS");
+      expect((await fx.suite.identity.patientOf(patient.wallet.address)).keyVersion).to.equal(1n);
+    } finally {
+      fhe.dispose();
+    }
   });
 });
