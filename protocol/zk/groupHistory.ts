@@ -8,21 +8,13 @@
  * contract would refuse with a root it does not know.
  */
 import { Group } from "@semaphore-protocol/group";
-import { Interface, toBeHex, type Log } from "ethers";
+import { Interface, toBeHex, type InterfaceAbi, type Log } from "ethers";
 
+import { semaphoreAbi } from "../abi/generated.js";
 import { ZkGroupHistoryError } from "./errors.js";
 
-/**
- * ISemaphoreGroups' membership events (node_modules/@semaphore-protocol/contracts/interfaces/
- * ISemaphoreGroups.sol), written out here once: this module only needs the events, not the
- * compiled Semaphore artifact.
- */
-export const SEMAPHORE_GROUP_EVENTS = new Interface([
-  "event MemberAdded(uint256 indexed groupId, uint256 index, uint256 identityCommitment, uint256 merkleTreeRoot)",
-  "event MembersAdded(uint256 indexed groupId, uint256 startIndex, uint256[] identityCommitments, uint256 merkleTreeRoot)",
-  "event MemberUpdated(uint256 indexed groupId, uint256 index, uint256 identityCommitment, uint256 newIdentityCommitment, uint256 merkleTreeRoot)",
-  "event MemberRemoved(uint256 indexed groupId, uint256 index, uint256 identityCommitment, uint256 merkleTreeRoot)",
-]);
+/** The Semaphore contract's interface, from the generated ABI (its membership events are used here). */
+export const SEMAPHORE_GROUP_EVENTS = new Interface(semaphoreAbi as InterfaceAbi);
 
 const EVENT_NAMES = ["MemberAdded", "MembersAdded", "MemberUpdated", "MemberRemoved"] as const;
 
