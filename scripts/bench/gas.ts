@@ -22,6 +22,7 @@ import {
   medCipherDomain,
 } from "../../protocol/typedData.js";
 import { Category, Purpose, RequestStatus, categoryBit } from "../../protocol/codes.js";
+import { releaseProver } from "../../protocol/zk/prove.js";
 import { buildMerkleBatch } from "../../sdk/crypto/commitment.js";
 
 const TARGETS: Record<string, number | undefined> = {
@@ -213,6 +214,7 @@ const revocationSecret = hexlify(pseudoRandomBytes(32));
 const commitment = keccak256(coder.encode(["bytes32", "bytes32"], [consentHash, keccak256(coder.encode(["bytes32"], [revocationSecret]))]));
 results.grantConsentPrivate = await gasOf(suite.consent.connect(relayer).grantConsentPrivate(commitment));
 results.revokeConsentPrivate = await gasOf(suite.consent.connect(relayer).revokeConsentPrivate(consentHash, revocationSecret));
+await releaseProver();
 
 // Report.
 const rows = Object.entries(results).map(([operation, gas]) => {

@@ -8,6 +8,7 @@ import { generateProof } from "@semaphore-protocol/proof";
 type SemaphoreProof = Awaited<ReturnType<typeof generateProof>>;
 
 import { encodeFulfilment, jobsFromReceipt } from "../../deploy/prediction.js";
+import { releaseProver } from "../../protocol/zk/prove.js";
 import { RequestStatus } from "../../protocol/codes.js";
 import { blobUri, deploySuite, randomHash, registerPatient, type Suite } from "./fixtures.js";
 
@@ -74,6 +75,8 @@ function toSolidity(proof: SemaphoreProof) {
 }
 
 describe("anonymous prediction requests", function () {
+  // snarkjs keeps its curve's worker threads alive after the last proof.
+  after(releaseProver);
   const alice = new Identity("alice's semaphore secret");
   const bob = new Identity("bob's semaphore secret");
 
