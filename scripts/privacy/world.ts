@@ -340,3 +340,12 @@ export async function playPrivateForms(
   }
   return { ...world, truth };
 }
+
+/**
+ * Ends snarkjs's BN254 worker threads (it keeps them on `globalThis.curve_bn128` after a proof),
+ * without which a process that proved never exits.
+ */
+export async function releaseProver(): Promise<void> {
+  const curve = (globalThis as { curve_bn128?: { terminate(): Promise<void> } }).curve_bn128;
+  if (curve) await curve.terminate();
+}

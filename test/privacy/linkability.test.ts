@@ -11,28 +11,17 @@
 import path from "node:path";
 
 import { expect } from "chai";
-import { artifacts, network } from "hardhat";
-import type { InterfaceAbi } from "ethers";
+import { network } from "hardhat";
 
-import { formatReport, generatedAbis, observeChain, type ObserverReport } from "../../scripts/privacy/observer.js";
+import { artifactAbis } from "../../scripts/privacy/abis.js";
+import { formatReport, observeChain, type ObserverReport } from "../../scripts/privacy/observer.js";
 import { hasPrivateForms, playPrivateForms, playPublicForms, type World } from "../../scripts/privacy/world.js";
 
 const CIRCUITS = path.resolve(import.meta.dirname, "../../circuits/semaphore");
 const SEMAPHORE_ARTIFACTS = { wasm: path.join(CIRCUITS, "semaphore-20.wasm"), zkey: path.join(CIRCUITS, "semaphore-20.zkey") };
 
-/** ABIs for deployed contracts protocol/abi/generated.ts does not (yet) carry, from the build's artifacts. */
-async function extraAbis(addresses: Record<string, string>): Promise<Record<string, InterfaceAbi>> {
-  const known = generatedAbis();
-  const out: Record<string, InterfaceAbi> = {};
-  for (const name of Object.keys(addresses)) {
-    if (known[name]) continue;
-    if (await artifacts.artifactExists(name)) out[name] = (await artifacts.readArtifact(name)).abi as InterfaceAbi;
-  }
-  return out;
-}
-
 async function observe(connection: Awaited<ReturnType<typeof network.create>>, world: World): Promise<ObserverReport> {
-  return observeChain({ provider: connection.ethers.provider, deployment: world.addresses, abis: await extraAbis(world.addresses) });
+  return observeChain({ provider: connection.ethers.provider, deployment: world.addresses, abis: await artifactAbis(world.addresses) });
 }
 
 /** The observer's patient for each subject it linked, keyed by subject id. */
