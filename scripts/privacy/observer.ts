@@ -264,8 +264,12 @@ class Knowledge {
       const name = f.name.toLowerCase();
       if (!this.byName.has(name)) this.byName.set(name, new Map());
       this.byName.get(name)!.set(key, f.value);
-      if (!this.byType.has(f.type)) this.byType.set(f.type, new Map());
-      this.byType.get(f.type)!.set(key, f.value);
+      // Pools by type come from the chain's own records only: a view's computed answers (any
+      // hash of any arguments) would flood them with values nobody ever used.
+      if (group.kind !== "view") {
+        if (!this.byType.has(f.type)) this.byType.set(f.type, new Map());
+        this.byType.get(f.type)!.set(key, f.value);
+      }
       // A patient is who the chain says is one: an event's or a view answer's `patient`, never a
       // view argument (the observer itself put any address there) nor calldata (anyone can send any).
       if (name === "patient" && f.token && f.type === "address" && (group.kind === "log" || f.path.startsWith("out."))) this.patients.add(f.token);
@@ -372,8 +376,9 @@ function decodeTransaction(
     if (name) report.decodedCalls++;
     else report.undecodedCalls++;
   }
-  // Raw words too: what the ABI decode missed (and a creation's constructor arguments).
-  const raw = tx.data.length > 10 ? wordTokens(tx.data.slice(tx.to ? 10 : 2)) : [];
+  // Raw words too: what the ABI decode missed. Not of a contract creation: its data is bytecode
+  // (thousands of meaningless words), and deployments name no patient.
+  const raw = tx.data.length > 10 && tx.to ? wordTokens(tx.data.slice(10)) : [];
   for (const t of raw) fields.push({ path: "calldata~word", name: "word", type: "bytes32", value: t, token: t });
   const label = `tx ${tx.hash.slice(0, 10)} ${contract ?? to ?? "create"}.${name ?? (tx.to ? "?" : "deploy")} from ${tx.from}`;
   return { kind: "tx", label, name, contract, fields };
@@ -416,6 +421,8 @@ function poolFor(param: ParamType, knowledge: Knowledge, addressParams: number):
   const name = param.name.toLowerCase();
   const named = [...(knowledge.byName.get(name)?.values() ?? [])];
   if (param.type === "address") {
+    // Whose data: only patients are worth asking about (the observer links to patients).
+    if (name === "patient" && knowledge.patients.size > 0) return [...knowledge.patients].map((a) => getAddress(a));
     const all = [...knowledge.eoas, ...(addressParams > 1 ? [] : knowledge.contracts)].map((a) => getAddress(a));
     return unique([...named.filter((v) => String(v).toLowerCase() !== ZERO_ADDRESS).map((v) => getAddress(String(v))), ...all]);
   }
@@ -473,7 +480,7 @@ function toPlain(value: unknown): unknown {
 
 async function probeViews(options: ObserveOptions, abis: Record<string, InterfaceAbi>, knowledge: Knowledge, report: ObserverReport): Promise<void> {
   const { provider } = options;
-  const maxCalls = options.maxCallsPerFunction ?? 4_000;
+  const maxCalls = options.maxCallsPerFunction ?? 2_500;
   const rounds = options.viewRounds ?? 2;
   const stats = new Map<string, ViewStat>();
   const done = new Set<string>();
@@ -580,8 +587,12 @@ async function callView(
   const label = `view ${contract}.${fragment.name}(${args.map(short).join(", ")})`;
   const identifyingOut = outputs.filter((f) => f.token);
   if (identifyingOut.length === 0) {
-    // A relation between the inputs holds (hasAccess → true, grantOf → a live grant).
-    knowledge.add({ kind: "view", label, name: fragment.name, contract, fields: [...inputs, ...outputs] });
+    // A relation between the inputs holds (hasAccess → true, grantOf → a live grant), but only
+    // between the inputs the answer depends on: hasRecordAccess(P, P, anyId, ...) is true for any
+    // id because P reads its own data, which relates that id to nobody.
+    const relevant = await relevantInputs(provider, address, iface, fragment, args, result);
+    const kept = fragment.inputs.flatMap((p, i) => (relevant[i] ? inputs.filter((f) => f.path === `in.${p.name || i}` || f.path.startsWith(`in.${p.name || i}.`) || f.path.startsWith(`in.${p.name || i}[`)) : []));
+    knowledge.add({ kind: "view", label, name: fragment.name, contract, fields: [...kept, ...outputs] });
   } else {
     // A value computed from the inputs: each input relates to the outputs, not to the other
     // inputs (requestIdFor(anyone, ...) says nothing about anyone).
@@ -590,6 +601,42 @@ async function callView(
     }
     if (!inputs.some((f) => f.token)) knowledge.add({ kind: "view", label, name: fragment.name, contract, fields: outputs });
   }
+}
+
+/** A value of each scalar type that nothing on the chain holds, for counterfactual calls. */
+const FRESH: Record<string, unknown> = {
+  address: getAddress("0x" + "5a".repeat(20)),
+  bytes32: "0x" + "5a".repeat(32),
+  uint256: BigInt("0x" + "5a".repeat(32)),
+};
+
+/**
+ * For each argument: does the answer change when it is replaced by a value nobody holds? Only
+ * asked of identifying scalars (addresses, 32-byte values) when there are two or more of them;
+ * other arguments count as relevant.
+ */
+async function relevantInputs(
+  provider: Provider,
+  address: string,
+  iface: Interface,
+  fragment: FunctionFragment,
+  args: unknown[],
+  answer: string,
+): Promise<boolean[]> {
+  const identifying = fragment.inputs.map((p, i) => p.type in FRESH && valueKey(args[i]) !== valueKey(FRESH[p.type]));
+  if (identifying.filter(Boolean).length < 2) return fragment.inputs.map(() => true);
+  return Promise.all(
+    fragment.inputs.map(async (p, i) => {
+      if (!identifying[i]) return true;
+      const changed = [...args];
+      changed[i] = FRESH[p.type];
+      try {
+        return (await provider.call({ to: address, data: iface.encodeFunctionData(fragment, changed) })) !== answer;
+      } catch {
+        return true; // it reverts without this argument: the answer depends on it
+      }
+    }),
+  );
 }
 
 function short(v: unknown): string {
@@ -740,6 +787,10 @@ export function formatReport(report: ObserverReport, title = "chain observer"): 
     `  requests linked ${report.linkedRequests}/${report.requests}, consents linked ${report.linkedConsents}/${report.consents} ` +
       `(pairs ${report.linkedConsentPairs}), device bindings linked ${report.linkedDeviceBindings}/${report.deviceBindings}`,
   ];
+  const skipped = report.views.filter((v) => v.skipped).map((v) => `${v.contract}.${v.signature.split("(")[0]}`);
+  const cut = report.views.filter((v) => v.truncated).map((v) => `${v.contract}.${v.signature.split("(")[0]}`);
+  if (skipped.length) lines.push(`  views with an argument never seen on-chain (not called): ${skipped.join(", ")}`);
+  if (cut.length) lines.push(`  views called with the first candidates only: ${cut.join(", ")}`);
   const sets = report.subjects.filter((s) => s.anonymitySet !== undefined);
   if (sets.length) lines.push(`  anonymity sets of proofs: ${sets.map((s) => s.anonymitySet).join(", ")}`);
   for (const l of report.links) {

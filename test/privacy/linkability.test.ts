@@ -15,7 +15,7 @@ import { network } from "hardhat";
 
 import { artifactAbis } from "../../scripts/privacy/abis.js";
 import { formatReport, observeChain, type ObserverReport } from "../../scripts/privacy/observer.js";
-import { hasPrivateForms, playPrivateForms, playPublicForms, type World } from "../../scripts/privacy/world.js";
+import { hasPrivateForms, playPrivateForms, playPublicForms, releaseProver, type World } from "../../scripts/privacy/world.js";
 
 const CIRCUITS = path.resolve(import.meta.dirname, "../../circuits/semaphore");
 const SEMAPHORE_ARTIFACTS = { wasm: path.join(CIRCUITS, "semaphore-20.wasm"), zkey: path.join(CIRCUITS, "semaphore-20.zkey") };
@@ -30,6 +30,8 @@ function linkedPatients(report: ObserverReport, kind: "request" | "consent" | "d
 }
 
 describe("linkability: a chain observer", function () {
+  after(releaseProver);
+
   describe("control: today's public forms", function () {
     let report: ObserverReport;
     let world: World;
