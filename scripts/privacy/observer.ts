@@ -21,7 +21,9 @@
  *      governance) proves nothing, one seen with a single patient names that patient (a
  *      registered keysHash reused, a clinician with a single consenting patient), or
  *   3. the subject carried a Semaphore proof whose Merkle root's group (rebuilt from the
- *      Semaphore membership events) had a single member, whose commitment names P.
+ *      Semaphore membership events) had a single member, whose commitment names P, or
+ *   4. the subject's block changed the answer of a one-address view (accountOf, nonces,
+ *      epochOf, commitmentOf...) for P and for no other patient (a state diff, block by block).
  * Linking is deliberately eager (a false link is counted as a link): the private forms must show
  * zero even for an observer that over-claims.
  *
@@ -71,8 +73,10 @@ export type Link = {
   patients: string[];
   /** Non-patient parties the defining event names (grantee, provider, device). */
   counterparties: string[];
-  /** Why, one line each. */
+  /** Why, one line each (at most 12). */
   evidence: string[];
+  /** Which of the rules above named a patient: 1 the id, 2 a token of the defining tx, 3 a group of one, 4 a state diff. */
+  rules: number[];
 };
 
 export type Subject = {
@@ -341,8 +345,9 @@ export async function observeChain(options: ObserveOptions): Promise<ObserverRep
   for (const c of knowledge.contracts) knowledge.eoas.delete(c);
 
   await probeViews(options, abis, knowledge, report);
+  const touched = await patientStateChanges(options, abis, knowledge, fromBlock, toBlock, report);
 
-  link(knowledge, groupsOfTx, senderOfTx, nameOfAddress, report);
+  link(knowledge, groupsOfTx, senderOfTx, nameOfAddress, touched, report);
   report.patients = [...knowledge.patients].sort();
   return report;
 }
@@ -644,6 +649,54 @@ function short(v: unknown): string {
   return s.length > 14 ? `${s.slice(0, 10)}…` : s;
 }
 
+// ─── State over time ──────────────────────────────────────────────────────────────────────────
+
+/**
+ * For every block, the patients whose answer to some one-address view (accountOf, epochOf,
+ * nonces, commitmentOf, patientOf, ...) differs from the block before: a state diff names whom a
+ * transaction touched even when none of its fields does.
+ */
+async function patientStateChanges(
+  options: ObserveOptions,
+  abis: Record<string, InterfaceAbi>,
+  knowledge: Knowledge,
+  fromBlock: number,
+  toBlock: number,
+  report: ObserverReport,
+): Promise<Map<number, Set<string>>> {
+  const probes: { address: string; data: string; patient: string }[] = [];
+  for (const [contract, address] of Object.entries(options.deployment)) {
+    const abi = abis[contract];
+    if (!abi) continue;
+    const iface = new Interface(abi);
+    iface.forEachFunction((f) => {
+      if (!f.constant || f.inputs.length !== 1 || f.inputs[0]!.type !== "address") return;
+      for (const patient of knowledge.patients) probes.push({ address, data: iface.encodeFunctionData(f, [getAddress(patient)]), patient });
+    });
+  }
+  const touched = new Map<number, Set<string>>();
+  const answer = async (probe: (typeof probes)[number], blockTag: number) => {
+    report.viewCalls++;
+    try {
+      return await options.provider.call({ to: probe.address, data: probe.data, blockTag });
+    } catch {
+      return "revert"; // the contract did not exist yet, or the view reverts there
+    }
+  };
+  let previous = await Promise.all(probes.map((p) => answer(p, Math.max(fromBlock - 1, 0))));
+  for (let block = fromBlock; block <= toBlock; block++) {
+    const current = await Promise.all(probes.map((p) => answer(p, block)));
+    current.forEach((value, i) => {
+      if (value === previous[i] || previous[i] === "revert") return;
+      const set = touched.get(block) ?? new Set<string>();
+      set.add(probes[i]!.patient);
+      touched.set(block, set);
+    });
+    previous = current;
+  }
+  return touched;
+}
+
 // ─── Linking ──────────────────────────────────────────────────────────────────────────────────
 
 const SUBJECT_EVENTS: { kind: SubjectKind; match: (name: string) => boolean }[] = [
@@ -656,6 +709,7 @@ function link(
   groupsOfTx: Map<string, Group[]>,
   senderOfTx: Map<string, string>,
   names: Map<string, string>,
+  touched: Map<number, Set<string>>,
   report: ObserverReport,
 ): void {
   const anonymity = anonymitySets(knowledge);
@@ -689,9 +743,12 @@ function link(
   for (const { subject, defining, own, idToken } of subjects) {
     const patients = new Set<string>();
     const evidence: string[] = [];
+    const rules = new Set<number>();
+    let rule = 1;
     const note = (patient: string, why: string) => {
       patients.add(patient);
-      if (evidence.length < 8) evidence.push(why);
+      rules.add(rule);
+      if (evidence.length < 12) evidence.push(why);
     };
     // 1. The subject's own id named together with a patient.
     if (idToken) {
@@ -703,6 +760,7 @@ function link(
     // The defining event itself naming a patient (a public consent, a binding).
     for (const f of own.fields) if (f.token && knowledge.patients.has(f.token)) note(f.token, `${own.label} names patient ${f.token} (${f.path})`);
     // 2. A token of the defining transaction seen with exactly one patient.
+    rule = 2;
     const sender = senderOfTx.get(subject.txHash);
     const tokens = new Set<string>(sender ? [sender] : []);
     for (const g of defining) for (const t of g.tokens) if (!names.has(t)) tokens.add(t);
@@ -713,7 +771,16 @@ function link(
       const [p] = [...ps] as [string];
       note(p, t === sender ? `sent by ${t}${p === t ? " (the patient)" : `, seen only with patient ${p}`}` : `${short(t)} in the defining tx is seen only with patient ${p}`);
     }
+    // 4. The block that made the subject changed one patient's state and no other's (each
+    // transaction is its own block on the test chain; on a real one this narrows to a block).
+    rule = 4;
+    const changed = touched.get(subject.block);
+    if (changed?.size === 1) {
+      const [p] = [...changed] as [string];
+      note(p, `block ${subject.block} changed the state of patient ${p} only (${short(subject.id)})`);
+    }
     // 3. A Semaphore proof against a group of one.
+    rule = 3;
     const root = defining
       .flatMap((g) => g.fields)
       .find((f) => f.path.endsWith(".merkleTreeRoot") && f.token)?.token;
@@ -731,7 +798,7 @@ function link(
       .filter((f) => f.token && f.type === "address" && !knowledge.patients.has(f.token) && !names.has(f.token) && f.name !== "emitter" && f.name !== "submitter" && f.name !== "word")
       .map((f) => f.token!);
     report.subjects.push(subject);
-    if (patients.size > 0) report.links.push({ kind: subject.kind, subject: subject.id, patients: [...patients].sort(), counterparties: [...new Set(counterparties)], evidence });
+    if (patients.size > 0) report.links.push({ kind: subject.kind, subject: subject.id, patients: [...patients].sort(), counterparties: [...new Set(counterparties)], evidence, rules: [...rules].sort() });
   }
 
   const count = (kind: SubjectKind) => report.subjects.filter((s) => s.kind === kind).length;

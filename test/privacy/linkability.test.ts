@@ -60,6 +60,14 @@ describe("linkability: a chain observer", function () {
       }
     });
 
+    it("names a requester's patient by the request's own event, by the sender, and by the block's state diff", function () {
+      const requests = report.links.filter((l) => l.kind === "request");
+      // Every request: its event names the patient (rule 1); each the patient sent itself also
+      // by its sender (2); and each changed that patient's router account only (4).
+      expect(requests.every((l) => l.rules.includes(1) && l.rules.includes(4)), JSON.stringify(requests.map((l) => l.rules))).to.equal(true);
+      expect(requests.filter((l) => l.rules.includes(2))).to.have.length.of.at.least(4);
+    });
+
     it("links every consent to its (patient, grantee) pair", function () {
       expect(report.consents).to.equal(4);
       expect(report.linkedConsents).to.equal(4);
@@ -135,6 +143,9 @@ describe("linkability: a chain observer", function () {
       const linked = report.links.filter((l) => l.kind === "request").map((l) => l.patients.join()).sort();
       expect(linked).to.deep.equal([p0, p1].sort());
       expect(report.subjects.filter((s) => s.kind === "request").map((s) => s.anonymitySet)).to.include(1);
+      const rules = report.links.filter((l) => l.kind === "request").flatMap((l) => l.rules);
+      expect(rules).to.include(3); // the group of one
+      expect(rules).to.include(2); // the registered keysHash
     });
 
     it("links the private consent the patient sent itself", function () {
