@@ -26,7 +26,7 @@ import { generateProof, verifyProof } from "@semaphore-protocol/proof";
 
 import { artifactAbis } from "../privacy/abis.js";
 import { formatReport, observeChain } from "../privacy/observer.js";
-import { hasPrivateForms, playPrivateForms, playPublicForms, releaseProver } from "../privacy/world.js";
+import { playPrivateForms, releaseProver } from "../privacy/world.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const CIRCUITS = path.join(ROOT, "circuits/semaphore");
@@ -66,13 +66,10 @@ for (const proof of proofs) {
 
 console.error(`proved: median ${round(median(proveTimes))} ms; observing a run`);
 // ── Linkability ──────────────────────────────────────────────────────────────────────────────
-const privateForms = hasPrivateForms();
 const connection = await network.create();
-const world = privateForms ? await playPrivateForms(connection, ARTIFACTS) : await playPublicForms(connection);
+const world = await playPrivateForms(connection, ARTIFACTS);
 const report = await observeChain({ provider: connection.ethers.provider, deployment: world.addresses, abis: await artifactAbis(world.addresses) });
-const linkSource = privateForms
-  ? "private forms (anonymous requests, private consents, researchers' group)"
-  : "CONTROL ONLY — the private forms are not in this build yet; these counts are the public forms' and must not be read as the private forms' result";
+const linkSource = "private forms (anonymous requests, private consents, researchers' group)";
 
 const results = {
   generatedAt: new Date().toISOString(),
@@ -102,7 +99,7 @@ const results = {
   },
 };
 
-console.log(formatReport(report, privateForms ? "private forms" : "control (public forms)"));
+console.log(formatReport(report, "private forms"));
 console.log("");
 console.table({
   proveMs: { value: results.proveMs, note: `median of ${PROOFS}, depth ${DEPTH}` },

@@ -10,7 +10,7 @@
  */
 import type { NetworkConnection } from "hardhat/types/network";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
-import { Contract, Wallet, encodeBytes32String, hexlify, keccak256, randomBytes, type InterfaceAbi, type TransactionReceipt, type TypedDataField } from "ethers";
+import { Contract, Wallet, encodeBytes32String, hexlify, keccak256, randomBytes, type InterfaceAbi, type TransactionReceipt } from "ethers";
 
 import { Group } from "@semaphore-protocol/group";
 import { Identity } from "@semaphore-protocol/identity";
@@ -20,7 +20,8 @@ import { sha256Hex } from "../../core/hash.js";
 import { deployMedCipher, sponsorPatients, type MedCipherDeployment } from "../../deploy/local.js";
 import { modelRegistration } from "../../deploy/models.js";
 import { FheClient, loadModel } from "../../fhe/index.js";
-import { predictionRouterAbi } from "../../protocol/abi/generated.js";
+import { consentManagerAbi, predictionRouterAbi, privacyGroupsAbi } from "../../protocol/abi/generated.js";
+import { PRIVATE_CONSENT_TYPES } from "../../protocol/privateConsent.js";
 import { Category, Purpose, categoryBit } from "../../protocol/codes.js";
 import { BIND_DEVICE_TYPES, GRANT_CONSENT_TYPES, medCipherDomain } from "../../protocol/typedData.js";
 
@@ -178,47 +179,6 @@ export async function playPublicForms(connection: NetworkConnection): Promise<Wo
 
 // ─── The private forms (issue 12), written against the interfaces ──────────────────────────────
 
-/** The parts of IPrivacyGroups, IPredictionRouter and IConsentManager the private run uses. */
-export const PRIVATE_FORMS_ABI: InterfaceAbi = [
-  "function joinPatientGroup(uint256 commitment)",
-  "function createGroup(bytes32 descriptionHash) returns (uint256 groupId)",
-  "function addMembers(uint256 groupId, uint256[] commitments)",
-  "function patientGroupId() view returns (uint256)",
-  "function semaphore() view returns (address)",
-  "function verifyMembership(uint256 groupId, (uint256 merkleTreeDepth, uint256 merkleTreeRoot, uint256 nullifier, uint256 message, uint256 scope, uint256[8] points) proof) view returns (bool)",
-  "event GroupCreated(uint256 indexed groupId, address indexed admin, bytes32 descriptionHash)",
-  "function requestPredictionAnonymous((uint32 modelId, uint32 epoch, uint16 slot, address accessKey, bytes32 inputHash, bytes32 keysHash, string inputUri) request, (uint256 merkleTreeDepth, uint256 merkleTreeRoot, uint256 nullifier, uint256 message, uint256 scope, uint256[8] points) proof) returns (bytes32)",
-  "function anonymousScope(uint32 epoch, uint16 slot) view returns (uint256)",
-  "function anonymousMessage((uint32 modelId, uint32 epoch, uint16 slot, address accessKey, bytes32 inputHash, bytes32 keysHash, string inputUri) request) view returns (uint256)",
-  "function anonymousRequestIdFor(uint256 nullifier) view returns (bytes32)",
-  "function anonymousEpoch() view returns (uint32)",
-  "function grantConsentPrivate(bytes32 commitment)",
-  "function revokeConsentPrivate(bytes32 consentHash, bytes32 revocationSecret)",
-  "function privateConsentHash((address patient, address grantee, uint256 groupId, uint8 purpose, uint32 categories, uint40 validFrom, uint40 validUntil, uint32 epoch, bytes32 salt) opening) view returns (bytes32)",
-  "function privateCommitment(bytes32 consentHash, bytes32 revocationHash) view returns (bytes32)",
-  "function epochOf(address patient) view returns (uint32)",
-];
-
-/** The PrivateConsent typed data (PRIVATE_CONSENT_TYPEHASH), under the ConsentManager domain. */
-export const PRIVATE_CONSENT_TYPES: Record<string, TypedDataField[]> = {
-  PrivateConsent: [
-    { name: "patient", type: "address" },
-    { name: "grantee", type: "address" },
-    { name: "groupId", type: "uint256" },
-    { name: "purpose", type: "uint8" },
-    { name: "categories", type: "uint32" },
-    { name: "validFrom", type: "uint40" },
-    { name: "validUntil", type: "uint40" },
-    { name: "epoch", type: "uint32" },
-    { name: "salt", type: "bytes32" },
-  ],
-};
-
-/** Whether this build has the private forms (the generated router ABI has the anonymous path). */
-export function hasPrivateForms(): boolean {
-  return (predictionRouterAbi as readonly { name?: string }[]).some((e) => e.name === "requestPredictionAnonymous");
-}
-
 export type SemaphoreProofArtifacts = { wasm: string; zkey: string };
 
 /**
@@ -243,9 +203,9 @@ export async function playPrivateForms(
   const world = await setUpWorld(connection);
   const { suite, actors, chainId } = world;
   if (!world.addresses.PrivacyGroups) throw new Error("deployMedCipher() returned no PrivacyGroups address: the private forms are not deployed");
-  const groups = new Contract(world.addresses.PrivacyGroups!, PRIVATE_FORMS_ABI, actors.governance);
-  const router = new Contract(suite.addresses.PredictionRouter, PRIVATE_FORMS_ABI, actors.relayer);
-  const consent = new Contract(suite.addresses.ConsentManager, PRIVATE_FORMS_ABI, actors.relayer);
+  const groups = new Contract(world.addresses.PrivacyGroups!, privacyGroupsAbi as InterfaceAbi, actors.governance);
+  const router = new Contract(suite.addresses.PredictionRouter, predictionRouterAbi as InterfaceAbi, actors.relayer);
+  const consent = new Contract(suite.addresses.ConsentManager, consentManagerAbi as InterfaceAbi, actors.relayer);
   world.addresses.Semaphore = String(await groups.getFunction("semaphore")());
   const truth: WorldTruth = { requests: new Map(), consents: [], bindings: [], groupAccesses: 0 };
   await bindDevices(connection, world, truth);

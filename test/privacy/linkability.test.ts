@@ -15,7 +15,7 @@ import { network } from "hardhat";
 
 import { artifactAbis } from "../../scripts/privacy/abis.js";
 import { formatReport, observeChain, type ObserverReport } from "../../scripts/privacy/observer.js";
-import { hasPrivateForms, playPrivateForms, playPublicForms, releaseProver, type World } from "../../scripts/privacy/world.js";
+import { playPrivateForms, playPublicForms, releaseProver, type World } from "../../scripts/privacy/world.js";
 
 const CIRCUITS = path.resolve(import.meta.dirname, "../../circuits/semaphore");
 const SEMAPHORE_ARTIFACTS = { wasm: path.join(CIRCUITS, "semaphore-20.wasm"), zkey: path.join(CIRCUITS, "semaphore-20.zkey") };
@@ -91,10 +91,6 @@ describe("linkability: a chain observer", function () {
 
     before(async function () {
       this.timeout(600_000);
-      if (!hasPrivateForms()) {
-        console.log("    (the router has no anonymous path in this build: the private forms are not merged; skipped)");
-        this.skip();
-      }
       const fresh = await network.create();
       world = await playPrivateForms(fresh, SEMAPHORE_ARTIFACTS);
       report = await observe(fresh, world);
@@ -131,7 +127,6 @@ describe("linkability: a chain observer", function () {
 
     before(async function () {
       this.timeout(600_000);
-      if (!hasPrivateForms()) this.skip();
       const fresh = await network.create();
       world = await playPrivateForms(fresh, SEMAPHORE_ARTIFACTS, { careless: true });
       report = await observe(fresh, world);
