@@ -244,6 +244,14 @@ describe("gateway: reads under private consent and anonymous group consent", fun
       expect(head.aggregateRefusals.byCode.GATEWAY_ZK_MESSAGE_MISMATCH).to.equal(2);
     });
 
+    it("refuses a proof whose timestamp is outside the gateway's clock-skew window", async function () {
+      const stale = await refusal(readBlobAsGroupMember({
+        url: service.url, gatewayAddress: gatewayKey.address, blobId: labBlob, identity: members[0]!, group: await currentGroup(), artifacts, grant, privacyGroups,
+        nowSeconds: Math.floor(Date.now() / 1000) - 121,
+      }));
+      expect(stale).to.include({ code: "GATEWAY_ZK_STALE", status: 401 });
+    });
+
     it("refuses a tampered proof and a malformed header", async function () {
       const headers = await headersFor(members[0]!);
       const access = decodeGroupAccess(headers[HEADER_GROUP_ACCESS]!);
@@ -264,6 +272,22 @@ describe("gateway: reads under private consent and anonymous group consent", fun
       await startService();
       expect((await readdir(join(dataDir, "nullifiers"))).some((name) => `0x${name}` === nullifierOf(headers))).to.equal(true);
       expect((await refusal(send(headers))).code).to.equal("GATEWAY_ZK_NULLIFIER_REPLAY");
+    });
+
+    it("spends a nullifier once under concurrency, and keeps the two consent forms apart", async function () {
+      const headers = await headersFor(members[0]!);
+      const results = await Promise.allSettled([send(headers), send(headers), send(headers)]);
+      expect(results.filter((r) => r.status === "fulfilled")).to.have.length(1);
+      for (const r of results.filter((r): r is PromiseRejectedResult => r.status === "rejected")) expect(r.reason.code).to.equal("GATEWAY_ZK_NULLIFIER_REPLAY");
+      // A group consent shown with a signature, an individual one with a proof, and a proof beside a signature.
+      const asSigner = await refusal(readBlobWithPrivateConsent({ gateway: clientFor(clinician), blobId: labBlob, grant }));
+      expect(asSigner.reason).to.match(/group consent is used with a membership proof/);
+      const individual = await publishedGrant();
+      const withProof = { ...(await headersFor(members[0]!)), [HEADER_PRIVATE_CONSENT]: encodePrivateConsentHeader(individual) };
+      expect((await refusal(send(withProof))).reason).to.match(/individual's private consent is used with the grantee's signature/);
+      const both = await fetch(`${service.url}${groupReadPath(labBlob)}`, { headers: { ...(await headersFor(members[0]!)), "x-medcipher-auth": "e30" } });
+      expect(both.status).to.equal(400);
+      expect(((await both.json()) as { error: { code: string } }).error.code).to.equal("GATEWAY_ZK_PROOF_MALFORMED");
     });
 
     it("refuses a removed member's proof; the member cannot prove against the new group; the others still read", async function () {
