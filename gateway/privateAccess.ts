@@ -49,7 +49,11 @@ export type GroupRead = {
   method: string;
   target: string;
   bodySha256: string;
-  meta: BlobMeta;
+  /**
+   * The blob's metadata, asked only once the proof is accepted: as a signed read authenticates
+   * before the blob is looked up, nobody learns whether a blob exists without a valid proof.
+   */
+  loadMeta: () => Promise<BlobMeta>;
   grantHeader: string;
   accessHeader: string;
   now: number;
@@ -169,7 +173,7 @@ export async function createPrivateAccess(options: PrivateAccessOptions): Promis
       // The purpose is the consent's own: an anonymous request signs no fields to state another.
       const purpose = grant.opening.purpose;
       Object.assign(read.established, { nullifier, groupId: groupId.toString(), purpose });
-      await checkAllows(grant, read.meta, purpose);
+      await checkAllows(grant, await read.loadMeta(), purpose);
       return { nullifier, groupId: groupId.toString(), purpose };
     },
   };

@@ -249,12 +249,17 @@ export function createGateway(options: GatewayOptions): Gateway {
     const retryAfterMs = rateLimiter.take(`anonymous:${req.socket.remoteAddress ?? ""}`);
     if (retryAfterMs > 0) throw new RateLimitedError({ signer: "anonymous", retryAfterMs });
     const access = requirePrivateAccess();
-    const meta = await options.metadata.get(id);
-    if (!meta) throw new BlobNotFoundError(id);
+    let meta: BlobMeta | undefined;
+    const loadMeta = async () => {
+      meta = await options.metadata.get(id);
+      if (!meta) throw new BlobNotFoundError(id);
+      return meta;
+    };
     state.anonymous = {};
     const granted = await access.authorizeGroupMember({
-      method: "GET", target: req.url ?? "", bodySha256: sha256Hex(new Uint8Array()), meta, grantHeader, accessHeader, now: now(), established: state.anonymous,
+      method: "GET", target: req.url ?? "", bodySha256: sha256Hex(new Uint8Array()), loadMeta, grantHeader, accessHeader, now: now(), established: state.anonymous,
     });
+    if (!meta) throw new BlobNotFoundError(id);
     const bytes = await options.store.get(id);
     if (!bytes) throw new BlobNotFoundError(id);
     await options.audit.append({ actor: granted.nullifier, actorKind: "nullifier", group: granted.groupId, action: "read", blobId: id, owner: meta.owner, purpose: granted.purpose, outcome: "granted", reason: "group-consent" });

@@ -260,6 +260,8 @@ describe("gateway: reads under private consent and anonymous group consent", fun
       const tampered = { ...headers, [HEADER_GROUP_ACCESS]: encodeGroupAccess({ ...access, proof: { ...access.proof, points } }) };
       expect(await refusal(send(tampered))).to.include({ code: "GATEWAY_ZK_PROOF_INVALID", status: 403 });
       expect((await refusal(send({ ...headers, [HEADER_GROUP_ACCESS]: "e30" }))).code).to.equal("GATEWAY_ZK_PROOF_MALFORMED");
+      // Without a valid proof nobody learns whether a blob exists: the proof is checked first.
+      expect((await refusal(send(tampered, sha256Hex(randomBytes(8))))).code).to.equal("GATEWAY_ZK_MESSAGE_MISMATCH");
       // The untampered proof still works: the refusals spent nothing.
       expect(hexlify(await send(headers))).to.equal(hexlify(labBytes));
     });
