@@ -119,6 +119,9 @@ describe("gateway: reads under private consent and anonymous group consent", fun
       const entry = (await auditEntries()).find((e) => e.blobId === labBlob && e.outcome === "granted" && e.actor === clinician.address);
       expect(entry, "audit entry of the read").to.include({ reason: "private-consent", purpose: Purpose.TREAT, owner: patientAddress });
       expect(entry!.actorKind).to.equal(undefined);
+      // Session mode (Ed25519 per request) carries the grant the same way.
+      const session = createGatewayClient({ url: service.url, signer: clinician, chainId, gatewayAddress: gatewayKey.address, session: true });
+      expect(hexlify(await readBlobWithPrivateConsent({ gateway: session, blobId: labBlob, grant }))).to.equal(hexlify(labBytes));
       // No public consent exists: the chain policy alone refuses.
       expect((await refusal(clientFor(clinician).get(labBlob, { purpose: Purpose.TREAT }))).reason).to.match(/no live consent/);
     });
