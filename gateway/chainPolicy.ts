@@ -5,6 +5,7 @@ import type { MedCipherContracts } from "../protocol/contracts.js";
 import { checksumAddress as getAddress } from "./address.js";
 import { ForbiddenError } from "./errors.js";
 import type { AccessPolicy, GrantReason, ReadAccess, WriteAccess } from "./policy.js";
+import type { ChainView } from "./privateAccess.js";
 
 export const ORACLE_ROLE = keccakUtf8("ORACLE_ROLE");
 
@@ -44,7 +45,7 @@ function isKeySetBeforeRegistration(access: WriteAccess): boolean {
  *   by a pending prediction request (`ref` = request id), and writes only that request's result.
  * Everything else is refused with the reason.
  */
-export function createChainAccessPolicy(options: ChainPolicyOptions): AccessPolicy & { viewCacheSize(): number } {
+export function createChainAccessPolicy(options: ChainPolicyOptions): AccessPolicy & { viewCacheSize(): number; view: ChainView } {
   const { contracts, provider } = options;
   const ttl = options.blockNumberTtlMs ?? 0;
   let blockPromise: Promise<string> | undefined;
@@ -132,6 +133,8 @@ export function createChainAccessPolicy(options: ChainPolicyOptions): AccessPoli
 
   return {
     viewCacheSize: () => cache.size,
+    /** The same per-block memo, for other chain checks (gateway/privateAccess.ts): one staleness bound for all. */
+    view,
 
     async authorizeWrite(access: WriteAccess): Promise<GrantReason> {
       const signer = getAddress(access.signer);

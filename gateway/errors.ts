@@ -109,6 +109,51 @@ export class ForbiddenError extends GatewayError {
   }
 }
 
+/**
+ * A read under a private or group consent (gateway/privateAccess.ts) refused before the chain's
+ * consent answer: a malformed or forged grant, a malformed proof, a proof bound to another request
+ * or consent, a proof PrivacyGroups does not accept, a nullifier already used. Each case has its
+ * own code (see PRIVATE_ACCESS_CODES); the chain saying "no live consent" is a ForbiddenError.
+ */
+export class PrivateAccessError extends GatewayError {
+  override name = "PrivateAccessError";
+  readonly httpStatus: number;
+  constructor(code: PrivateAccessCode, message: string, details?: Record<string, unknown>) {
+    super(message, { code, details });
+    this.httpStatus = PRIVATE_ACCESS_CODES[code];
+  }
+}
+
+/** Every PrivateAccessError code and its HTTP status. */
+export const PRIVATE_ACCESS_CODES = {
+  /** The private-consent header does not parse (protocol/privateConsent.ts strict parser). */
+  GATEWAY_PRIVATE_CONSENT_MALFORMED: 400,
+  /** The grant's signature is not its patient's (or not canonical). */
+  GATEWAY_PRIVATE_CONSENT_SIGNATURE: 403,
+  /** The group-access header does not parse, or a group read carries a signed-request header too. */
+  GATEWAY_ZK_PROOF_MALFORMED: 400,
+  /** The proof's timestamp is outside the clock-skew window. */
+  GATEWAY_ZK_STALE: 401,
+  /** The proof's scope is not this consent's with the header's nonce on this deployment. */
+  GATEWAY_ZK_SCOPE_MISMATCH: 401,
+  /** The proof's message is not this request's (method, path, body, time, this gateway). */
+  GATEWAY_ZK_MESSAGE_MISMATCH: 401,
+  /** The proof does not verify (tampered, or made for other public inputs). */
+  GATEWAY_ZK_PROOF_INVALID: 403,
+  /** The proof's root was never the group's (not a member when it was made, or a made-up group). */
+  GATEWAY_ZK_ROOT_UNKNOWN: 403,
+  /** The proof's root was replaced longer ago than PrivacyGroups.rootWindow(). */
+  GATEWAY_ZK_ROOT_EXPIRED: 403,
+  /** The proof's root predates a removal from the group: a removed member's proof. */
+  GATEWAY_ZK_ROOT_BEFORE_REMOVAL: 403,
+  /** The consent names a group that does not exist or has no members. */
+  GATEWAY_ZK_GROUP_UNKNOWN: 403,
+  /** This nullifier was already accepted once: a replayed proof. */
+  GATEWAY_ZK_NULLIFIER_REPLAY: 401,
+} as const;
+
+export type PrivateAccessCode = keyof typeof PRIVATE_ACCESS_CODES;
+
 export class RateLimitedError extends GatewayError {
   override name = "RateLimitedError";
   readonly httpStatus = 429;

@@ -3,7 +3,7 @@ import type { BlobKind } from "../protocol/gateway.js";
 import type { BlobMeta } from "./store/metadata.js";
 
 /** The rule that allowed an access; it is written to the audit log. */
-export type GrantReason = "owner" | "device" | "consent" | "oracle";
+export type GrantReason = "owner" | "device" | "consent" | "oracle" | "private-consent" | "group-consent";
 
 export type ReadAccess = { signer: string; blobId: Sha256Hex; purpose: number; ref: string; meta: BlobMeta };
 export type WriteAccess = { signer: string; blobId: Sha256Hex; owner: string; kind: BlobKind; category: number; purpose: number; ref: string };

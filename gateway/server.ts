@@ -24,12 +24,18 @@ import {
   GatewayTimeoutError,
   InsufficientStorageError,
   isDiskFullError,
+  ForbiddenError,
   NotPublicKeysError,
+  PrivateAccessError,
   RateLimitedError,
 } from "./errors.js";
 import { createRateLimiter, DEFAULT_LIMITS, type GatewayLimits } from "./limits.js";
 import { createGatewayMetrics, routeLabel, type GatewayMetrics } from "./metrics.js";
 import type { AccessPolicy } from "./policy.js";
+import type { PrivateAccess } from "./privateAccess.js";
+import { groupReadRequestDigest } from "../protocol/groupRead.js";
+import { HEADER_PRIVATE_CONSENT } from "../protocol/privateConsent.js";
+import { HEADER_GROUP_ACCESS } from "../protocol/zk/access.js";
 import {
   HEADER_AUTH,
   HEADER_GATEWAY,
@@ -79,6 +85,12 @@ export type GatewayOptions = {
    * none: no CORS header is sent and every preflight is refused.
    */
   corsOrigins?: readonly string[];
+  /**
+   * Reads under private consent (a grantee's signed GET with `x-medcipher-private-consent`) and
+   * group consent (an anonymous member's GET with a membership proof), gateway/privateAccess.ts.
+   * Without it such reads are refused.
+   */
+  privateAccess?: PrivateAccess;
 };
 
 export type Gateway = {
@@ -98,6 +110,8 @@ type RequestState = {
   replayedReply?: boolean;
   /** The write's key in `writesInFlight`, removed once its reply is recorded. */
   writeKey?: string;
+  /** An anonymous group member, once its proof is accepted: refusals are audited by its nullifier. */
+  anonymous?: { nullifier?: string; groupId?: string; purpose?: number };
 };
 
 /** `bodyHash`: the body's SHA-256 when already known (a blob's id, verified by the store). */
@@ -181,11 +195,15 @@ export function createGateway(options: GatewayOptions): Gateway {
   async function handleBlob(req: IncomingMessage, blobId: string, state: RequestState): Promise<Reply> {
     if (!isSha256Hex(blobId)) throw new BadRequestError("Blob id must be 0x-prefixed lowercase SHA-256 hex.", { blobId });
     const id = blobId as Sha256Hex;
+    if (req.method === "GET" && req.headers[HEADER_GROUP_ACCESS] !== undefined) return handleGroupRead(req, id, state);
     if (req.method === "GET") {
       const auth = authenticate(req, "GET", id, state);
       const meta = await options.metadata.get(id);
       if (!meta) throw new BlobNotFoundError(id);
-      const reason = await options.policy.authorizeRead({ signer: auth.signer, blobId: id, purpose: auth.fields.purpose, ref: auth.fields.ref, meta });
+      const grantHeader = singleHeader(req, HEADER_PRIVATE_CONSENT);
+      const reason = grantHeader !== undefined
+        ? await requirePrivateAccess().authorizeGrantee({ signer: auth.signer, purpose: auth.fields.purpose, meta, grantHeader })
+        : await options.policy.authorizeRead({ signer: auth.signer, blobId: id, purpose: auth.fields.purpose, ref: auth.fields.ref, meta });
       const bytes = await options.store.get(id);
       if (!bytes) throw new BlobNotFoundError(id);
       await options.audit.append({ actor: auth.signer, action: "read", blobId: id, owner: meta.owner, purpose: auth.fields.purpose, outcome: "granted", reason });
@@ -211,6 +229,41 @@ export function createGateway(options: GatewayOptions): Gateway {
       return write;
     }
     throw new BadRequestError(`Method ${req.method} not allowed on blobs.`);
+  }
+
+  function requirePrivateAccess(): PrivateAccess {
+    if (!options.privateAccess) throw new ForbiddenError("this gateway serves no reads under private or group consent");
+    return options.privateAccess;
+  }
+
+  /**
+   * An anonymous member of a consent group reads a blob: no signer, the proof instead (see
+   * gateway/privateAccess.ts). Rate-limited per connection's remote address, as there is no signer.
+   */
+  async function handleGroupRead(req: IncomingMessage, id: Sha256Hex, state: RequestState): Promise<Reply> {
+    const accessHeader = singleHeader(req, HEADER_GROUP_ACCESS)!;
+    state.claimed = { digest: groupReadRequestDigest(accessHeader) };
+    if (req.headers[HEADER_AUTH] !== undefined) throw new PrivateAccessError("GATEWAY_ZK_PROOF_MALFORMED", "A group read carries a membership proof instead of a signature, not both.");
+    const grantHeader = singleHeader(req, HEADER_PRIVATE_CONSENT);
+    if (grantHeader === undefined) throw new PrivateAccessError("GATEWAY_PRIVATE_CONSENT_MALFORMED", `A group read needs the ${HEADER_PRIVATE_CONSENT} header.`);
+    const retryAfterMs = rateLimiter.take(`anonymous:${req.socket.remoteAddress ?? ""}`);
+    if (retryAfterMs > 0) throw new RateLimitedError({ signer: "anonymous", retryAfterMs });
+    const access = requirePrivateAccess();
+    let meta: BlobMeta | undefined;
+    const loadMeta = async () => {
+      meta = await options.metadata.get(id);
+      if (!meta) throw new BlobNotFoundError(id);
+      return meta;
+    };
+    state.anonymous = {};
+    const granted = await access.authorizeGroupMember({
+      method: "GET", target: req.url ?? "", bodySha256: sha256Hex(new Uint8Array()), loadMeta, grantHeader, accessHeader, now: now(), established: state.anonymous,
+    });
+    if (!meta) throw new BlobNotFoundError(id);
+    const bytes = await options.store.get(id);
+    if (!bytes) throw new BlobNotFoundError(id);
+    await options.audit.append({ actor: granted.nullifier, actorKind: "nullifier", group: granted.groupId, action: "read", blobId: id, owner: meta.owner, purpose: granted.purpose, outcome: "granted", reason: "group-consent" });
+    return { status: 200, body: bytes, contentType: "application/octet-stream", requestDigest: state.claimed.digest!, bodyHash: id };
   }
 
   async function handlePut(req: IncomingMessage, id: Sha256Hex, auth: AuthenticatedRequest): Promise<Reply> {
@@ -312,6 +365,15 @@ export function createGateway(options: GatewayOptions): Gateway {
     if (!path.startsWith("/v1/blobs/") && path !== "/v1/audit") return;
     const blobId = path.startsWith("/v1/blobs/") ? path.slice("/v1/blobs/".length) : ZeroHash;
     if (!isSha256Hex(blobId)) return;
+    const anonymous = state.anonymous;
+    if (anonymous?.nullifier && !(error instanceof RateLimitedError)) {
+      const meta = await options.metadata.get(blobId).catch(() => undefined);
+      await options.audit.append({
+        actor: anonymous.nullifier, actorKind: "nullifier", group: anonymous.groupId, action: "read", blobId,
+        owner: meta?.owner ?? null, purpose: anonymous.purpose ?? 0, outcome: "refused", reason: error.code,
+      });
+      return;
+    }
     if (!state.auth || error instanceof RateLimitedError) {
       aggregateRefusals.total += 1;
       aggregateRefusals.byCode[error.code] = (aggregateRefusals.byCode[error.code] ?? 0) + 1;
@@ -496,6 +558,12 @@ async function* publicKeysOnly(blobId: string, chunks: AsyncIterable<Uint8Array>
 function sameBlob(meta: BlobMeta, wanted: { owner: string; kind: string; category: number; ref: string }): boolean {
   return meta.owner === wanted.owner && meta.kind === wanted.kind && meta.category === wanted.category &&
     (meta.ref === wanted.ref || wanted.kind === "he-result");
+}
+
+/** A request header sent once; undefined when absent (a repeated one is joined by node:http or an array). */
+function singleHeader(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
 }
 
 /** The request's URL, or undefined when its target is not a valid URL (`GET http://[`). */

@@ -5,6 +5,7 @@ import { connectContracts, type MedCipherAddresses } from "../protocol/contracts
 import { createAuditAnchorer, type AuditAnchorer } from "./audit/anchor.js";
 import type { AuditLog } from "./audit/auditLog.js";
 import { createChainAccessPolicy } from "./chainPolicy.js";
+import { createPrivateAccess } from "./privateAccess.js";
 import { DEFAULT_LIMITS, type GatewayLimits } from "./limits.js";
 import { createGatewayMetrics, type GatewayMetrics } from "./metrics.js";
 import { createGatewayReadiness, GATEWAY_ROLE } from "./readiness.js";
@@ -55,15 +56,21 @@ export async function startGatewayService(options: GatewayServiceOptions): Promi
   const { audit } = data;
   const metrics = createGatewayMetrics();
   let stopping = false;
+  const policy = createChainAccessPolicy({
+    contracts, provider: options.provider, blockNumberTtlMs: options.blockNumberTtlMs,
+    onView: (hit) => metrics.chainViews.inc({ result: hit ? "hit" : "miss" }),
+  });
+  const privateAccess = await createPrivateAccess({
+    chainId, gatewayAddress: address, consent: contracts.consent, groups: contracts.groups, view: policy.view, nullifiers: data.nullifiers,
+    maxSkewSeconds: options.limits?.timestampWindowSeconds ?? DEFAULT_LIMITS.timestampWindowSeconds,
+  });
   const gateway = createGateway({
     store: data.store,
     metadata: data.metadata,
     audit,
     nonces: data.nonces,
-    policy: createChainAccessPolicy({
-      contracts, provider: options.provider, blockNumberTtlMs: options.blockNumberTtlMs,
-      onView: (hit) => metrics.chainViews.inc({ result: hit ? "hit" : "miss" }),
-    }),
+    policy,
+    privateAccess,
     signingKey: options.signingKey,
     gatewayAddress: address,
     chainId,

@@ -38,6 +38,7 @@ import {
   type GatewayMethod,
   type GatewayRequestFields,
 } from "./gateway.js";
+import { encodePrivateConsentHeader, HEADER_PRIVATE_CONSENT, type PrivateConsentGrant } from "./privateConsent.js";
 
 /**
  * Anything that can sign the gateway's EIP-712 requests: an ethers v6 `Signer` (a `Wallet`, or a
@@ -76,7 +77,16 @@ export type GatewayClientOptions = {
 
 /** `ref`: see GatewayRequestFields.ref (record id / batch root, or prediction request id). */
 export type PutBlobParameters = { owner: string; kind: BlobKind; category: number; purpose?: number; ref?: string };
-export type GetBlobParameters = { purpose: number; ref?: string };
+export type GetBlobParameters = {
+  purpose: number;
+  ref?: string;
+  /**
+   * Read as the grantee of this private consent (protocol/privateConsent.ts): the grant travels in
+   * `x-medcipher-private-consent` beside the usual signature, and the gateway checks it against
+   * the chain (ConsentManager.privateConsentAllows) instead of the public consents.
+   */
+  privateConsent?: PrivateConsentGrant;
+};
 
 export type GatewayClient = {
   readonly url: string;
@@ -161,16 +171,16 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
    * twice) and re-sent writes with their original answer, so reads are signed again, once, with
    * a new nonce.
    */
-  async function signedRequest(method: GatewayMethod, path: string, fields: SignedFields, body?: Uint8Array) {
+  async function signedRequest(method: GatewayMethod, path: string, fields: SignedFields, body?: Uint8Array, extraHeaders: Record<string, string> = {}) {
     try {
-      return await signAndSend(method, path, fields, body);
+      return await signAndSend(method, path, fields, body, extraHeaders);
     } catch (error) {
       if (method === "PUT" || !(error instanceof GatewayRequestError) || error.code !== "GATEWAY_AUTH_REPLAY") throw error;
-      return signAndSend(method, path, fields, body);
+      return signAndSend(method, path, fields, body, extraHeaders);
     }
   }
 
-  async function signAndSend(method: GatewayMethod, path: string, fields: SignedFields, body?: Uint8Array) {
+  async function signAndSend(method: GatewayMethod, path: string, fields: SignedFields, body: Uint8Array | undefined, extraHeaders: Record<string, string>) {
     signerAddress ??= getAddress(await options.signer.getAddress());
     const full: GatewayRequestFields = {
       ...fields,
@@ -199,7 +209,7 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
       nonce: full.nonce,
       signature,
     });
-    const headers: Record<string, string> = { [HEADER_AUTH]: header };
+    const headers: Record<string, string> = { ...extraHeaders, [HEADER_AUTH]: header };
     if (activeSession) headers[HEADER_SESSION] = activeSession.header;
     return exchange(path, method === "PUT" ? "PUT" : "GET", digest, headers, body);
   }
@@ -282,7 +292,8 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
     async get(requestedId, parameters) {
       const blobId = requestedId.toLowerCase();
       if (!isSha256Hex(blobId)) throw new InvalidInputError("A blob id is 0x followed by the 64 hex digits of the blob's SHA-256.", { blobId: requestedId });
-      const { bytes, bodyHash } = await signedRequest("GET", `/v1/blobs/${blobId}`, { blobId, purpose: parameters.purpose, owner: ZeroAddress, kind: "", category: 0, ref: refOf(parameters.ref) });
+      const grantHeaders: Record<string, string> = parameters.privateConsent ? { [HEADER_PRIVATE_CONSENT]: encodePrivateConsentHeader(parameters.privateConsent) } : {};
+      const { bytes, bodyHash } = await signedRequest("GET", `/v1/blobs/${blobId}`, { blobId, purpose: parameters.purpose, owner: ZeroAddress, kind: "", category: 0, ref: refOf(parameters.ref) }, undefined, grantHeaders);
       if (bodyHash !== blobId) throw new IntegrityError("Blob from gateway", { blobId, actual: bodyHash });
       return bytes;
     },

@@ -9,6 +9,7 @@ import { pathExists, TEMP_PREFIX, tempPathIn } from "../../core/node/atomicFile.
 import type { BlobStore } from "./blobStore.js";
 import { createDirectoryBlobStore } from "./directoryStore.js";
 import { createDirectoryMetadataStore, type MetadataStore } from "./metadata.js";
+import { openNullifierStore, type NullifierStore } from "./nullifiers.js";
 
 /** Everything durable a gateway keeps, under one directory. */
 export type GatewayData = {
@@ -16,6 +17,8 @@ export type GatewayData = {
   metadata: MetadataStore;
   audit: AuditLog;
   nonces: NonceCache;
+  /** Nullifiers of accepted group-access proofs (`<dataDir>/nullifiers/`), kept across restarts. */
+  nullifiers: NullifierStore;
   /** What start-up cleaning removed. */
   cleaned: { tempFiles: number; blobsWithoutMetadata: number };
   close(): Promise<void>;
@@ -42,12 +45,14 @@ export async function openGatewayData(dataDir: string, options: { windowSeconds:
   const metaDir = join(dataDir, "meta");
   const cleaned = await cleanAfterCrash(blobsDir, metaDir);
   const audit = await openAuditLog(join(dataDir, "audit.jsonl"));
+  const nullifiers = await openNullifierStore(join(dataDir, "nullifiers"));
   const nonces = openNonceStore(join(dataDir, "nonces.sqlite"), { windowSeconds: options.windowSeconds, durable: options.durableNonces });
   return {
     store: createDirectoryBlobStore(blobsDir),
     metadata: createDirectoryMetadataStore(metaDir),
     audit,
     nonces,
+    nullifiers,
     cleaned,
     async close() {
       await audit.close();

@@ -8,6 +8,7 @@ import { createMerkleTree, verifyConsistency, verifyInclusion } from "./merkle.j
 
 /** One access decision. Addresses, ids and codes only: never content, never keys. */
 export type AuditEntryInput = {
+  /** Who accessed: an address, or, when `actorKind` is "nullifier", a Semaphore nullifier (0x + 64 hex). */
   actor: string;
   action: "read" | "write" | "audit-read";
   blobId: string;
@@ -15,8 +16,16 @@ export type AuditEntryInput = {
   owner: string | null;
   purpose: number;
   outcome: "granted" | "refused";
-  /** Error code when refused, or the rule that granted ("owner", "device", "consent", "oracle"). */
+  /** Error code when refused, or the rule that granted ("owner", "device", "consent", "oracle", "private-consent", "group-consent"). */
   reason: string;
+  /**
+   * Absent for an actor known by address (every entry before issue 12 and all signed requests).
+   * "nullifier": an anonymous member of the consent group `group` (a decimal Semaphore group id)
+   * proved membership for this one access; `actor` is the proof's nullifier, which names no member
+   * and is new for every access (its scope is fresh), so entries cannot be linked to each other.
+   */
+  actorKind?: "nullifier";
+  group?: string;
 };
 
 export type AuditEntry = AuditEntryInput & {
@@ -39,10 +48,14 @@ export class AuditLogCorruptError extends BaseError {
 
 /** Field order is fixed here so the hash does not depend on how an entry was built. */
 export function hashAuditEntry(entry: Omit<AuditEntry, "hash">): Sha256Hex {
-  const canonical = JSON.stringify([
+  const fields: unknown[] = [
     entry.seq, entry.time, entry.prev, entry.actor, entry.action, entry.blobId, entry.owner,
     entry.purpose, entry.outcome, entry.reason,
-  ]);
+  ];
+  // Appended only when present, so every entry written before anonymous accessors existed (and
+  // every address entry since) hashes exactly as it always did: old logs and anchors stay valid.
+  if (entry.actorKind !== undefined || entry.group !== undefined) fields.push(entry.actorKind ?? null, entry.group ?? null);
+  const canonical = JSON.stringify(fields);
   return sha256Hex(new TextEncoder().encode(canonical));
 }
 

@@ -7,4 +7,6 @@ export { joinPatientGroup, type JoinPatientGroupParameters, type JoinPatientGrou
 export { requestPredictionAnonymous, type RequestPredictionAnonymousParameters, type RequestPredictionAnonymousReturnType } from "./requestPredictionAnonymous.js";
 export { grantConsentPrivate, revokeConsentPrivate, type GrantConsentPrivateParameters, type RevokeConsentPrivateParameters } from "./privateConsent.js";
 export { groupAccessHeaders, type GroupAccessHeadersParameters } from "./groupAccess.js";
+export { readBlobAsGroupMember, type ReadBlobAsGroupMemberParameters, type ReadBlobAsGroupMemberReturnType } from "./readBlobAsGroupMember.js";
+export { readBlobWithPrivateConsent, type ReadBlobWithPrivateConsentParameters } from "./readBlobWithPrivateConsent.js";
 export { relay, RelayerError, type RelayedMethod } from "./relayer.js";
