@@ -35,7 +35,7 @@ export type PrivateAccessOptions = {
   chainId: number;
   gatewayAddress: string;
   consent: Pick<ConsentManagerContract, "privateConsentAllows" | "getAddress">;
-  groups: Pick<PrivacyGroupsContract, "verifyMembership" | "getAddress">;
+  groups: Pick<PrivacyGroupsContract, "verifyMembership" | "patientGroupId" | "getAddress">;
   view: ChainView;
   nullifiers: NullifierStore;
   /** How far a proof's timestamp may be from `now` (the gateway's timestamp window). */
@@ -86,6 +86,10 @@ export async function createPrivateAccess(options: PrivateAccessOptions): Promis
   const gateway = getAddress(options.gatewayAddress);
   const consentManager = getAddress(await options.consent.getAddress());
   const privacyGroups = getAddress(await options.groups.getAddress());
+  // Every registered patient is in it: a consent to it would open the data to all of them. On
+  // MedCipher's own Semaphore it is group 0, which an opening cannot name as a group (0 means an
+  // individual grantee); this guards a PrivacyGroups deployed on a shared Semaphore.
+  const patientsGroup = await options.groups.patientGroupId();
 
   /** The strict parser's verdict, and the grant must be for this deployment's ConsentManager. */
   function parseGrant(header: string): ParsedPrivateConsentGrant {
@@ -147,6 +151,7 @@ export async function createPrivateAccess(options: PrivateAccessOptions): Promis
       const grant = parseGrant(read.grantHeader);
       const { groupId } = grant.opening;
       if (groupId === 0n) throw new ForbiddenError("an individual's private consent is used with the grantee's signature, not a membership proof");
+      if (groupId === patientsGroup) throw new ForbiddenError("a consent to the registered-patients group is refused: it would open the data to every registered patient", { groupId: groupId.toString() });
       let access: GroupAccess;
       try {
         access = decodeGroupAccess(read.accessHeader);

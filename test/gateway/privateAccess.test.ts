@@ -304,6 +304,19 @@ describe("gateway: reads under private consent and anonymous group consent", fun
       expect(hexlify(await read(members[0]!))).to.equal(hexlify(labBytes));
     });
 
+    it("cannot be given to the registered-patients group: every registered patient could read", async function () {
+      // MedCipher deploys its own Semaphore, so the patients' group is its group 0, and groupId 0
+      // in an opening means "an individual grantee": no opening can name the patients' group.
+      expect(await suite.groups.patientGroupId()).to.equal(0n);
+      let refused: unknown;
+      try {
+        await publishedGrant({ groupId: 0n, grantee: ZeroAddress, purpose: Purpose.HRESCH });
+      } catch (error) {
+        refused = error;
+      }
+      expect(refused).to.have.property("message").that.matches(/exactly one of grantee .* and groupId .* must be set/);
+    });
+
     it("refuses after the patient revokes the group consent, audited under the nullifier", async function () {
       const headers = await headersFor(members[0]!);
       await (await suite.consent.connect(relayer).revokeConsentPrivate(grant.consentHash, deriveRevocationSecret(patientSecret, grant.opening.salt))).wait();
