@@ -31,6 +31,8 @@ import { createRateLimiter, DEFAULT_LIMITS, type GatewayLimits } from "./limits.
 import { createGatewayMetrics, routeLabel, type GatewayMetrics } from "./metrics.js";
 import type { AccessPolicy } from "./policy.js";
 import {
+  decodeAnonymousUpload,
+  HEADER_ANONYMOUS,
   HEADER_AUTH,
   HEADER_GATEWAY,
   HEADER_RESPONSE_KEY,
@@ -42,6 +44,7 @@ import {
   MAX_SESSION_SECONDS,
   responseDigest,
   responseKeyDigest,
+  type AnonymousUpload,
   type ErrorBody,
   type GatewayMethod,
 } from "../protocol/gateway.js";
@@ -221,7 +224,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     const maxBytes = limits.maxBytes[kind];
     const declared = Number(req.headers["content-length"] ?? NaN);
     if (Number.isFinite(declared) && declared > maxBytes) throw new BlobTooLargeError({ kind, maxBytes, bytes: declared });
-    const reason = await options.policy.authorizeWrite({ signer: auth.signer, blobId: id, owner, kind, category, purpose, ref });
+    const anonymous = anonymousUploadOf(req);
+    const reason = await options.policy.authorizeWrite({ signer: auth.signer, blobId: id, owner, kind, category, purpose, ref, ...(anonymous ? { anonymous } : {}) });
     const wanted = { owner, kind, category, ref };
     const existing = await options.metadata.get(id);
     if (existing && !sameBlob(existing, wanted)) throw new BlobConflictError(id);
@@ -496,6 +500,18 @@ async function* publicKeysOnly(blobId: string, chunks: AsyncIterable<Uint8Array>
 function sameBlob(meta: BlobMeta, wanted: { owner: string; kind: string; category: number; ref: string }): boolean {
   return meta.owner === wanted.owner && meta.kind === wanted.kind && meta.category === wanted.category &&
     (meta.ref === wanted.ref || wanted.kind === "he-result");
+}
+
+/** The decoded `x-medcipher-anonymous` header (an anonymous request and its proof), if sent; malformed is a 400. */
+function anonymousUploadOf(req: IncomingMessage): AnonymousUpload | undefined {
+  const raw = req.headers[HEADER_ANONYMOUS];
+  const header = Array.isArray(raw) ? raw[0] : raw;
+  if (header === undefined) return undefined;
+  try {
+    return decodeAnonymousUpload(header);
+  } catch (error) {
+    throw new BadRequestError(`Malformed ${HEADER_ANONYMOUS} header: ${(error as Error).message}.`);
+  }
 }
 
 /** The request's URL, or undefined when its target is not a valid URL (`GET http://[`). */

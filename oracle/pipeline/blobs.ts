@@ -199,14 +199,15 @@ export function createOracleBlobs({ gateway, cacheDir, memoryBytes = DEFAULT_MEM
     keep: (blobId: string, bytes: Uint8Array) => writeCached(blobId, bytes),
 
     /**
-     * Stores a result ciphertext on the gateway as the patient's blob; idempotent (content-addressed):
+     * Stores a result ciphertext on the gateway as `owner`'s blob (the patient, or an anonymous
+     * request's accessKey); idempotent (content-addressed):
      * identical bytes already stored count as stored. Every refusal is retryable.
      */
-    async storeResult(bytes: Uint8Array, patient: string, requestId: string): Promise<{ resultHash: string; resultUri: string }> {
+    async storeResult(bytes: Uint8Array, owner: string, requestId: string): Promise<{ resultHash: string; resultUri: string }> {
       let blobId: string;
       const started = performance.now();
       try {
-        blobId = await gateway.put(bytes, { owner: patient, kind: "he-result", category: PREDICTION_CATEGORY, purpose: ORACLE_READ_PURPOSE, ref: requestId });
+        blobId = await gateway.put(bytes, { owner, kind: "he-result", category: PREDICTION_CATEGORY, purpose: ORACLE_READ_PURPOSE, ref: requestId });
       } catch (error) {
         onError?.(error);
         const e = error as { name?: string; status?: number; code?: string };

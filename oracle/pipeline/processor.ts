@@ -8,7 +8,7 @@ import type { EvalTask } from "../eval/types.js";
 import { BadRequestInputError, errorMessage, FailureReason, failureReasonName, GatewayRefusalError, isRetryable, RetryableError } from "../errors.js";
 import { failpoint, failpointsArmed } from "../failpoints.js";
 import { backoffDelayMs, sleep } from "../retry.js";
-import type { Job, JobStore } from "../store/jobStore.js";
+import { blobOwnerOf, type Job, type JobStore } from "../store/jobStore.js";
 import type { JobState } from "../store/states.js";
 import type { OracleBlobs } from "./blobs.js";
 
@@ -117,7 +117,7 @@ export function createProcessor({ common, store, reader, blobs, pool, txManager,
           // The cached result is gone (disk cleaned): evaluate again; it is deterministic.
           return moved(job, "evaluated", "verified", { resultHash: null });
         }
-        const { resultHash, resultUri } = await blobs.storeResult(bytes, prediction.patient, job.requestId);
+        const { resultHash, resultUri } = await blobs.storeResult(bytes, blobOwnerOf(prediction), job.requestId);
         return moved(job, "evaluated", "stored", { resultHash, resultUri });
       }
       default:
