@@ -109,7 +109,7 @@ export async function requestPredictionAnonymous(parameters: RequestPredictionAn
   if (!block) throw new Error("No latest block.");
   const epoch = currentEpoch(block.timestamp);
 
-  const generate = parameters.generateKeySet ?? (async (id: string) => (await import("../../fhe/client.js")).FheClient.generate(id));
+  const generate = parameters.generateKeySet ?? (async (id: string) => (await import("../../fhe/client-entry.js")).FheClient.generate(id));
   const fhe = await generate(parameters.model.paramSetId);
   try {
     // A key set for this request alone: the registered one's keysHash would name the patient.
@@ -189,7 +189,7 @@ export async function getAnonymousPredictionResult(parameters: GetAnonymousPredi
   if (onChain.inputHash.toLowerCase() !== secrets.request.inputHash.toLowerCase()) throw new IntegrityError("Anonymous request input", { requestId: secrets.requestId });
   const result = await parameters.gateway.clientFor(new Wallet(secrets.accessKey)).get(onChain.resultHash, { purpose: Purpose.TREATDS, ref: secrets.requestId });
   if (result.length === 0) throw new IntegrityError("Prediction result", { requestId: secrets.requestId });
-  const load = parameters.importKeySet ?? (async (exported: Uint8Array, password: string) => (await import("../../fhe/client.js")).FheClient.importSecretKey(exported, password));
+  const load = parameters.importKeySet ?? (async (exported: Uint8Array, password: string) => (await import("../../fhe/client-entry.js")).FheClient.importSecretKey(exported, password));
   const fhe = await load(decodeBase64(secrets.keySet.secretKey), parameters.keystorePassword);
   try {
     return { requestId: secrets.requestId, resultHash: onChain.resultHash, predictions: fhe.decrypt(parameters.model, result, { inputHash: secrets.request.inputHash as Sha256Hex }) };
