@@ -134,6 +134,31 @@ describe("relayer: the relaying service on a real chain", function () {
     }
   });
 
+  it("a front-runner who publishes the same commitment first, in the same block, leaves the grant done (its hash)", async () => {
+    const { url } = await startRelayer();
+    const commitment = hexlify(randomBytes(32));
+    const { stranger } = suite.actors;
+    await connection.provider.request({ method: "evm_setAutomine", params: [false] });
+    try {
+      const pending = () => ethers.provider.getTransactionCount(relayerKey.address, "pending");
+      const before = await pending();
+      const relayed = relay({ relayerUrl: url, to: suite.addresses.ConsentManager, method: "grantConsentPrivate", args: [commitment], wait: true });
+      // Once the relayer's transaction is in the mempool, copy it with a higher tip and mine one block.
+      while ((await pending()) === before) await new Promise((r) => setTimeout(r, 20));
+      const copy = await suite.consent.connect(stranger).grantConsentPrivate(commitment, { maxPriorityFeePerGas: 50n * 10n ** 9n, maxFeePerGas: 100n * 10n ** 9n, gasLimit: 200_000 });
+      await connection.provider.request({ method: "evm_mine", params: [] });
+      const block = (await ethers.provider.getBlock("latest"))!;
+      expect(block.transactions, "both in one block, the copy first").to.have.length(2);
+      expect(block.transactions[0]).to.equal(copy.hash);
+      const answer = await relayed;
+      expect(answer.outcome).to.equal("already-published");
+      expect(answer.transactionHash).to.equal(copy.hash);
+      expect(answer.receipt?.status).to.equal(0); // the relayer's own, mined after the copy, reverted
+    } finally {
+      await connection.provider.request({ method: "evm_setAutomine", params: [true] });
+    }
+  });
+
   it("refuses every other target, selector and malformed body with a code, sending nothing", async () => {
     const { url } = await startRelayer({ BURST: 50 });
     const nonce = await ethers.provider.getTransactionCount(relayerKey.address);
