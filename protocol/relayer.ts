@@ -83,6 +83,8 @@ export const RELAYER_ERROR_STATUS = {
   RELAYER_RATE_LIMITED: 429,
   RELAYER_BODY_TOO_LARGE: 413,
   RELAYER_NOT_FOUND: 404,
+  /** A browser preflight from an origin the relayer does not list (RELAYER_CORS_ORIGINS). */
+  RELAYER_CORS: 403,
   /** The relayer's own wallet cannot pay gas. */
   RELAYER_UNFUNDED: 503,
   /** The node did not take the transaction, or the receipt did not come in time. */

@@ -59,6 +59,11 @@ export type RelayerOptions = {
   /** Where to search for the transaction that already published a commitment (deployment block). */
   startBlock?: number;
   logger?: Logger;
+  /**
+   * Exact origins whose pages may call the relayer (a browser app using sdk/privacy). Default none:
+   * no CORS header, every preflight refused.
+   */
+  corsOrigins?: readonly string[];
 };
 
 export type Relayer = {
@@ -69,6 +74,8 @@ export type Relayer = {
   listen(port?: number, host?: string): Promise<string>;
   close(): Promise<void>;
 };
+
+const RECEIPT_POLL_MS = 250;
 
 type Call = { to: string; data: string; wait: boolean; method: RelayedMethod; contract: RelayedContract };
 
@@ -180,11 +187,13 @@ export async function createRelayer(options: RelayerOptions): Promise<Relayer> {
   }
 
   async function awaitReceipt(call: Call, transactionHash: string, gasLimit: bigint): Promise<RelayResponseBody> {
-    let receipt: TransactionReceipt | null;
-    try {
-      receipt = await options.provider.waitForTransaction(transactionHash, 1, limits.receiptTimeoutMs);
-    } catch (error) {
-      throw new RelayerRefusal("RELAYER_TIMEOUT", `No receipt for ${transactionHash} within ${limits.receiptTimeoutMs} ms; it may still be mined.`, { transactionHash }, error);
+    // Polled directly, not provider.waitForTransaction: its block subscription can miss a block
+    // mined between its first receipt check and the subscription's start, and then waits forever.
+    const deadline = Date.now() + limits.receiptTimeoutMs;
+    let receipt: TransactionReceipt | null = null;
+    while (!receipt && Date.now() < deadline) {
+      receipt = await options.provider.getTransactionReceipt(transactionHash).catch(() => null);
+      if (!receipt) await new Promise((resolve) => setTimeout(resolve, RECEIPT_POLL_MS));
     }
     if (!receipt) throw new RelayerRefusal("RELAYER_TIMEOUT", `No receipt for ${transactionHash} within ${limits.receiptTimeoutMs} ms; it may still be mined.`, { transactionHash });
     const summary = { blockNumber: receipt.blockNumber, status: receipt.status ?? 0, gasUsed: receipt.gasUsed.toString() };
@@ -227,8 +236,26 @@ export async function createRelayer(options: RelayerOptions): Promise<Relayer> {
 
   const server: Server = createServer((request, response) => void handle(request, response));
 
+  const corsOrigins = new Set(options.corsOrigins ?? []);
+
+  /** CORS for listed origins only; a preflight from any other origin is refused. */
+  function cors(request: IncomingMessage, response: ServerResponse): boolean {
+    const origin = request.headers.origin;
+    const allowed = typeof origin === "string" && corsOrigins.has(origin);
+    if (allowed) {
+      response.setHeader("access-control-allow-origin", origin);
+      response.setHeader("access-control-expose-headers", "retry-after");
+    }
+    response.setHeader("vary", "origin");
+    if (request.method !== "OPTIONS") return false;
+    if (!allowed) throw new RelayerRefusal("RELAYER_CORS", "This origin may not call the relayer from a browser.", { origin: origin ?? null });
+    response.writeHead(204, { "access-control-allow-methods": "GET, POST", "access-control-allow-headers": "content-type", "access-control-max-age": "600" }).end();
+    return true;
+  }
+
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     try {
+      if (cors(request, response)) return;
       const path = (request.url ?? "/").split("?")[0];
       if (request.method === "GET" && path === RELAYER_INFO_PATH) return answer(response, 200, info());
       if (request.method === "GET" && path === "/healthz") return answer(response, 200, { ok: true });

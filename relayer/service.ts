@@ -11,7 +11,7 @@ import { pino, type Logger } from "pino";
 import { loadDeployment } from "../sdk/node/deployment.js";
 import { RelayerConfigError } from "./errors.js";
 import { createRelayer, type Relayer } from "./server.js";
-import { printableRelayerSettings, type RelayerSettings } from "./settings.js";
+import { printableRelayerSettings, relayerCorsOrigins, type RelayerSettings } from "./settings.js";
 
 export type RelayerService = { url: string; relayer: Relayer; close(): Promise<void> };
 
@@ -41,7 +41,7 @@ export async function startRelayerService(settings: RelayerSettings, options: { 
   const balance = await provider.getBalance(wallet.address);
   if (balance === 0n) logger.warn({ address: wallet.address }, "the relayer's wallet has no ETH: every relay will be refused RELAYER_UNFUNDED until it is funded");
   const relayer = await createRelayer({
-    provider, wallet, targets, chainId, startBlock: settings.START_BLOCK, logger,
+    provider, wallet, targets, chainId, startBlock: settings.START_BLOCK, logger, corsOrigins: relayerCorsOrigins(settings),
     limits: {
       maxGas: settings.MAX_GAS, gasHeadroomPercent: settings.GAS_HEADROOM_PERCENT, maxFeePerGasGwei: settings.MAX_FEE_PER_GAS_GWEI,
       ratePerMinute: settings.RATE_PER_MINUTE, burst: settings.BURST, maxBodyBytes: settings.MAX_BODY_BYTES, receiptTimeoutMs: settings.RECEIPT_TIMEOUT_MS,

@@ -2,6 +2,7 @@
  * The relayer's settings, from `RELAYER_<NAME>` environment variables (or code, in tests), each
  * validated once at start-up. The signing key is sensitive: printableRelayerSettings() redacts it.
  */
+import { parseCorsOrigins } from "../gateway/cors.js";
 import { RelayerConfigError } from "./errors.js";
 
 type Kind = "string" | "number";
@@ -22,13 +23,14 @@ export const RELAYER_SETTINGS = {
   START_BLOCK: { description: "Block to search from for the transaction that already published a commitment", type: "number", default: 0, validate: atLeast(0) },
   HOST: { description: "Listen address (loopback: put Tor or a reverse proxy in front)", type: "string", default: "127.0.0.1" },
   PORT: { description: "Listen port (0: any free port)", type: "number", default: 8790, validate: atLeast(0) },
-  MAX_GAS: { description: "Gas cap of one relayed transaction; a call estimated above it is refused (an anonymous request uses ~450k)", type: "number", default: 1_500_000, validate: atLeast(21_000) },
+  MAX_GAS: { description: "Gas cap of one relayed transaction; a call estimated above it is refused (an anonymous request uses ~420k, a private grant ~45k)", type: "number", default: 1_500_000, validate: atLeast(21_000) },
   GAS_HEADROOM_PERCENT: { description: "Added to the estimate for the gas limit (still capped by MAX_GAS)", type: "number", default: 20, validate: atLeast(0) },
   MAX_FEE_PER_GAS_GWEI: { description: "Ceiling for maxFeePerGas; a higher network fee is refused rather than paid", type: "number", default: 200, validate: atLeast(1) },
   RATE_PER_MINUTE: { description: "Sustained relay requests per client IP per minute", type: "number", default: 6, validate: atLeast(1) },
   BURST: { description: "Relay requests one client IP may burst before RATE_PER_MINUTE applies", type: "number", default: 12, validate: atLeast(1) },
   MAX_BODY_BYTES: { description: "Largest request body", type: "number", default: 16_384, validate: atLeast(256) },
   RECEIPT_TIMEOUT_MS: { description: "How long a request with wait=true waits for the receipt", type: "number", default: 60_000, validate: atLeast(100) },
+  CORS_ORIGINS: { description: "Comma-separated exact origins whose pages may call the relayer from a browser (empty: none, no CORS header is sent)", type: "string", default: "", validate: (v: string) => parseCorsOrigins(v).problems[0] },
   LOG_LEVEL: { description: "pino log level", type: "string", default: "info", validate: (v: string) => (["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(v) ? undefined : "must be a pino level") },
 } as const satisfies Record<string, Definition>;
 
@@ -62,6 +64,11 @@ export function loadRelayerSettings(options: { env?: Record<string, string | und
   if (values.DEPLOYMENT_FILE === "" && (values.ROUTER_ADDRESS === "" || values.CONSENT_MANAGER_ADDRESS === "")) problems.push("DEPLOYMENT_FILE, or both ROUTER_ADDRESS and CONSENT_MANAGER_ADDRESS, are required");
   if (problems.length > 0) throw new RelayerConfigError("Invalid relayer settings", problems);
   return Object.freeze(values) as RelayerSettings;
+}
+
+/** RELAYER_CORS_ORIGINS as a list (validated by loadRelayerSettings). */
+export function relayerCorsOrigins(settings: RelayerSettings): string[] {
+  return parseCorsOrigins(settings.CORS_ORIGINS).origins;
 }
 
 /** The settings with sensitive values redacted, for logs. */

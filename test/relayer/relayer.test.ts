@@ -207,6 +207,22 @@ describe("relayer: the relaying service on a real chain", function () {
     expect(Number(third.headers.get("retry-after"))).to.be.greaterThan(0);
   });
 
+  it("answers browsers only from the listed origins", async () => {
+    const app = "http://127.0.0.1:5173";
+    const { url } = await startRelayer({ CORS_ORIGINS: app });
+    const preflight = (origin: string) => fetch(`${url}${RELAY_PATH}`, { method: "OPTIONS", headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "content-type" } });
+    const ok = await preflight(app);
+    expect(ok.status).to.equal(204);
+    expect(ok.headers.get("access-control-allow-origin")).to.equal(app);
+    expect(ok.headers.get("access-control-allow-methods")).to.include("POST");
+    const other = await preflight("https://evil.example");
+    expect(other.status).to.equal(403);
+    expect(other.headers.get("access-control-allow-origin")).to.equal(null);
+    const info = await fetch(`${url}${RELAYER_INFO_PATH}`, { headers: { origin: app } });
+    expect(info.headers.get("access-control-allow-origin")).to.equal(app);
+    expect(() => loadRelayerSettings({ env: {}, overrides: { PRIVATE_KEY: relayerKey.privateKey, DEPLOYMENT_FILE: "x", CORS_ORIGINS: "https://app.example/" } })).to.throw(/CORS_ORIGINS/);
+  });
+
   it("logs selectors, calldata hashes and transaction hashes, never calldata or the client's address", async () => {
     const commitment = hexlify(randomBytes(32));
     const { url } = await startRelayer();
