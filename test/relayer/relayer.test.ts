@@ -75,6 +75,11 @@ describe("relayer: the relaying service on a real chain", function () {
     const { identity } = await joinPatientGroup({ privacyGroups: suite.groups.connect(patient) as never, chainId: suite.chainId, patient: patient.address, patientSecret });
     expect(identity.commitment).to.equal(derivePatientIdentity(patientSecret, { chainId: suite.chainId, privacyGroups: suite.addresses.PrivacyGroups }).commitment);
     expect(await suite.groups.commitmentOf(patient.address)).to.equal(identity.commitment);
+    // Joining again (a restored keystore) derives the same identity and sends nothing.
+    const blockBefore = await ethers.provider.getBlockNumber();
+    const rejoin = await joinPatientGroup({ privacyGroups: suite.groups.connect(patient) as never, chainId: suite.chainId, patient: patient.address, patientSecret });
+    expect([rejoin.alreadyJoined, rejoin.transactionHash, rejoin.identity.commitment]).to.deep.equal([true, null, identity.commitment]);
+    expect(await ethers.provider.getBlockNumber()).to.equal(blockBefore);
 
     const router = suite.addresses.PredictionRouter;
     const inputHash = randomHash();
