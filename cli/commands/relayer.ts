@@ -25,6 +25,12 @@ export function registerRelayerCommands(program: Command): void {
     .command("start")
     .description(`Serve the relayer over HTTP until SIGINT/SIGTERM. Settings come from ${RELAYER_ENV_PREFIX}* environment variables (see \`relayer settings\`). Logs are JSON lines on stdout`)
     .action(async () => {
+      // The relayer reads only RELAYER_*: a global --rpc / --deployment would be silently ignored.
+      const ignored = (["rpc", "deployment", "identity", "keystore"] as const).filter((flag) => program.getOptionValueSource(flag) === "cli");
+      if (ignored.length > 0) {
+        console.error(`relayer start takes no ${ignored.map((flag) => `--${flag}`).join(", ")}: set RELAYER_RPC_URL, RELAYER_DEPLOYMENT_FILE, RELAYER_PRIVATE_KEY or RELAYER_KEYSTORE_FILE instead (see \`relayer settings\`)`);
+        process.exit(EXIT_CONFIG);
+      }
       const settings = settingsOrExit();
       let service: Awaited<ReturnType<typeof startRelayerService>>;
       try {

@@ -45,9 +45,12 @@ describe("cli: medcipher relayer start", function () {
     expect(await exited).to.equal(0);
   });
 
-  it("exits 78 listing every problem of a bad configuration", () => {
+  it("exits 78 listing every problem of a bad configuration, and on the CLI's global --rpc (it reads RELAYER_* only)", () => {
     const run = spawnSync(process.execPath, ["--import", "tsx", "cli/medcipher.ts", "relayer", "start"], { cwd: ROOT, env: { ...process.env, RELAYER_MAX_GAS: "10", RELAYER_TYPO: "1" }, encoding: "utf8" });
     expect(run.status).to.equal(78);
+    const flags = spawnSync(process.execPath, ["--import", "tsx", "cli/medcipher.ts", "--rpc", "http://127.0.0.1:9", "relayer", "start"], { cwd: ROOT, encoding: "utf8" });
+    expect(flags.status).to.equal(78);
+    expect(flags.stderr).to.include("relayer start takes no --rpc").and.to.include("RELAYER_RPC_URL");
     expect(run.stderr).to.include("RELAYER_TYPO is not a relayer setting").and.to.include("MAX_GAS must be an integer").and.to.include("PRIVATE_KEY or KEYSTORE_FILE is required");
   });
 });
