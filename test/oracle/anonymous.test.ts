@@ -1,4 +1,6 @@
-import { readFileSync, existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 
@@ -6,10 +8,13 @@ import { expect } from "chai";
 import { Wallet, ZeroAddress, type Signer } from "ethers";
 
 import { sha256Hex } from "../../core/hash.js";
+import { FheClient } from "../../fhe/client.js";
 import { encodeReading } from "../../fhe/encoding.js";
 import { scores } from "../../models/logistic.js";
 import { startOracle, type OracleHandle } from "../../oracle/daemon.js";
 import type { Settings } from "../../oracle/config/settings.js";
+import { createOracleBlobs, keysCaching } from "../../oracle/pipeline/blobs.js";
+import type { PredictionDetails } from "../../oracle/store/jobStore.js";
 import { releaseProver } from "../../protocol/zk/prove.js";
 import { spawnOracle } from "./helpers/child.js";
 import { gatewayClientFor, joinPatientGroup, prepareAnonymousRequest, submitAnonymous, uploadBeforeSubmission, type AnonymousMember, type PreparedAnonymousRequest } from "./helpers/anonymous.js";
@@ -106,6 +111,8 @@ describe("oracle: anonymous prediction requests (AnonymousPredictionRequested â†
     const job = JSON.parse(jobRow(settings.DATA_DIR, served.requestId)!.request) as { prediction: Record<string, string> };
     expect(job.prediction).to.include({ patient: ZeroAddress, requester: ZeroAddress, accessKey: served.request.accessKey, keysHash: served.request.keysHash });
     expect(storeText(settings.DATA_DIR)).not.to.include(patientHex());
+    // The request's one-time key set was kept in memory only, never in the oracle's disk cache.
+    expect(existsSync(join(settings.DATA_DIR, "blobs", served.request.keysHash.slice(2)))).to.equal(false);
     expect(logs.text().toLowerCase()).to.include(served.requestId.slice(2));
     expect(logs.text().toLowerCase()).not.to.include(patientHex());
   });
@@ -156,4 +163,77 @@ describe("oracle: anonymous prediction requests (AnonymousPredictionRequested â†
       for (const text of [first.text(), second.text(), storeText(crashSettings.DATA_DIR)]) expect(text.toLowerCase()).not.to.include(patientHex());
     });
   }
+
+  it("as a Chainlink external adapter: answers for an anonymous request, stores the result under the accessKey", async function () {
+    const TOKEN = "bridge-secret-token";
+    const adapter = await startOracle({ settings: world.settings({ ADAPTER_ONLY: true, ADAPTER_TOKEN: TOKEN }), logDestination: logs.stream });
+    try {
+      const prepared = await prepareAnonymousRequest(world, member, { slot: 3 });
+      opened.push(prepared);
+      await uploadBeforeSubmission(prepared);
+      await submitAnonymous(world, prepared, relayer);
+      const { requestId } = prepared;
+      const response = await fetch(`${adapter.url}/adapter`, {
+        method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ id: "anon-1", data: { requestId } }),
+      });
+      const body = (await response.json()) as { statusCode: number; data: { failureCode: number; resultHash: string; fulfilmentData: string } };
+      expect(body.statusCode, JSON.stringify(body)).to.equal(200);
+      expect(body.data.failureCode).to.equal(0);
+      // What the node's ethtx task does with the answer.
+      const [log] = (await world.suite.operator.queryFilter(world.suite.operator.filters.OracleRequest(), 0, "latest")).filter((l) => l.args.requestId === requestId);
+      const node = new Wallet(world.oracleKey.privateKey, world.ethers.provider);
+      await (await world.suite.operator.connect(node).fulfillOracleRequest2(requestId, log!.args.payment, log!.args.callbackAddr, log!.args.callbackFunctionId, log!.args.cancelExpiration, body.data.fulfilmentData, { gasLimit: 700_000 })).wait();
+      const onChain = await world.status(requestId);
+      expect(onChain.status).to.equal(Status.Fulfilled);
+      expect(onChain.resultHash).to.equal(body.data.resultHash);
+      const model = world.artifacts.find((m) => m.id === prepared.modelName)!;
+      expect(prepared.fhe.decrypt(model, await prepared.gateway.get(onChain.resultHash, { purpose: 0 }), { inputHash: sha256Hex(prepared.input) })).to.have.length(1);
+    } finally {
+      await adapter.stop();
+    }
+  });
+});
+
+describe("oracle: an anonymous request's one-time key set stays off the disk cache", function () {
+  this.timeout(60_000);
+
+  it("caches a patient's key set on disk and a one-time key set in memory only (forgotten when the request settles)", async function () {
+    const fhe = await FheClient.generate("ckks-2048-v1");
+    const other = await FheClient.generate("ckks-2048-v1");
+    const dir = await mkdtemp(join(tmpdir(), "medcipher-oracle-onetime-"));
+    try {
+      const named = fhe.evaluationKeys();
+      const oneTime = other.evaluationKeys();
+      const served = new Map<string, Uint8Array>([[sha256Hex(named), named], [sha256Hex(oneTime), oneTime]]);
+      let gets = 0;
+      const blobs = createOracleBlobs({
+        cacheDir: dir,
+        gateway: {
+          url: "http://gateway.invalid",
+          async get(blobId) {
+            gets++;
+            return served.get(blobId)!;
+          },
+          async put() {
+            throw new Error("not used");
+          },
+        },
+      });
+      const ref = `0x${"11".repeat(32)}`;
+      await blobs.fetch(sha256Hex(named), "keys", ref, keysCaching({ patient: Wallet.createRandom().address } as PredictionDetails));
+      await blobs.fetch(sha256Hex(oneTime), "keys", ref, keysCaching({ patient: ZeroAddress, accessKey: Wallet.createRandom().address } as PredictionDetails));
+      for (let i = 0; i < 50 && !existsSync(join(dir, sha256Hex(named).slice(2))); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect((await readdir(dir)).filter((name) => !name.endsWith(".tmp"))).to.deep.equal([sha256Hex(named).slice(2)]);
+      // In memory until forgotten: a second fetch asks the gateway again only afterwards.
+      await blobs.fetch(sha256Hex(oneTime), "keys", ref, { oneTime: true });
+      expect(gets).to.equal(2);
+      blobs.forget(sha256Hex(oneTime));
+      await blobs.fetch(sha256Hex(oneTime), "keys", ref, { oneTime: true });
+      expect(gets).to.equal(3);
+    } finally {
+      fhe.dispose();
+      other.dispose();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
