@@ -161,6 +161,7 @@ async function assemble(common: Common, options: StartOracleOptions): Promise<Or
     ...(options.gateway ? {} : { signBatch: (txs) => pool.signTransactions(txs) }),
     onSettled: (job) => {
       blobs.forget(job.request.prediction.inputHash);
+      if (job.request.prediction.accessKey) blobs.forget(job.request.prediction.keysHash);
       if (job.resultHash) blobs.forget(job.resultHash);
     },
   });

@@ -10,7 +10,7 @@ import type { Common } from "../common.js";
 import type { EvalPool } from "../eval/pool.js";
 import type { EvalTask } from "../eval/types.js";
 import { BadRequestInputError, ForbiddenFieldError, FailureReason, NonRetryableError, failureReasonName } from "../errors.js";
-import type { OracleBlobs } from "../pipeline/blobs.js";
+import { keysCaching, type OracleBlobs } from "../pipeline/blobs.js";
 
 /**
  * The evaluation as a Chainlink external adapter: a Chainlink node's direct-request job calls it
@@ -98,7 +98,7 @@ export function createExternalAdapter({ common, rpc, reader, blobs, pool, router
       const keysHash = log.keysHash.toLowerCase();
       if (inputHash !== onChain.inputHash.toLowerCase()) throw new BadRequestInputError(FailureReason.InputHashMismatch, "log and router disagree on the input hash");
       const input = await blobs.fetch(inputHash, "input", requestId);
-      const keys = await blobs.fetch(keysHash, "keys", requestId);
+      const keys = await blobs.fetch(keysHash, "keys", requestId, keysCaching(log));
       if (sha256Hex(input) !== inputHash) throw new BadRequestInputError(FailureReason.InputHashMismatch, "input hash mismatch");
       if (sha256Hex(keys) !== keysHash) throw new BadRequestInputError(FailureReason.KeysHashMismatch, "keys hash mismatch");
       const task: EvalTask = {

@@ -6,6 +6,7 @@ import { hexlify, randomBytes, Wallet, type Signer } from "ethers";
 import { sha256Hex } from "../../core/hash.js";
 import { openSecretKey, writeEvaluationKeysBlob } from "../../fhe/keys.js";
 import { readAuditLogFile } from "../../gateway/audit/auditLog.js";
+import { createCorsPolicy } from "../../gateway/cors.js";
 import { Category } from "../../protocol/codes.js";
 import { decodeAnonymousUpload, encodeAnonymousUpload, HEADER_ANONYMOUS, HEADER_AUTH } from "../../protocol/gateway.js";
 import { releaseProver } from "../../protocol/zk/prove.js";
@@ -78,6 +79,9 @@ describe("gateway: anonymous prediction requests (blobs owned by the one-time ac
     }
     expect(() => decodeAnonymousUpload("not base64url json!")).to.throw(/not base64url JSON/);
     expect(() => decodeAnonymousUpload("A".repeat(9000))).to.throw(/longer than/);
+    // A browser page may send it cross-origin (the preflight allows it).
+    const preflight = createCorsPolicy(["https://app.example"]).preflight({ origin: "https://app.example", "access-control-request-headers": `${HEADER_AUTH},${HEADER_ANONYMOUS}` });
+    expect(preflight["access-control-allow-headers"]!.split(", ")).to.include(HEADER_ANONYMOUS);
   });
 
   it("stores the input and fresh public keys before submission, with the proof header; audited as the accessKey's, naming no patient", async function () {
