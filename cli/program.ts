@@ -10,6 +10,7 @@ import { registerAuditCommand } from "./commands/audit.js";
 import { registerConsentCommands } from "./commands/consent.js";
 import { registerDeviceCommands } from "./commands/device.js";
 import { registerGatewayCommands } from "./commands/gateway.js";
+import { registerRelayerCommands } from "./commands/relayer.js";
 import { registerIngestCommand } from "./commands/ingest.js";
 import { registerKeysCommands } from "./commands/keys.js";
 import { registerPatientCommands } from "./commands/patient.js";
@@ -41,6 +42,7 @@ export async function buildProgram(): Promise<Command> {
   registerPredictCommands(program);
   registerAuditCommand(program);
   registerGatewayCommands(program);
+  registerRelayerCommands(program);
   registerAdminCommands(program);
   // The oracle daemon's commands (oracle/cli.ts) load only when asked for: they pull in the
   // daemon, its job store and worker pool.

@@ -1,8 +1,10 @@
-import { id as keccakUtf8, ZeroHash, type Provider } from "ethers";
+import { id as keccakUtf8, ZeroAddress, ZeroHash, type Provider } from "ethers";
 
 import { Category, categoryName, Purpose, purposeName, RequestStatus } from "../protocol/codes.js";
+import { HEADER_ANONYMOUS } from "../protocol/gateway.js";
 import type { MedCipherContracts } from "../protocol/contracts.js";
 import { checksumAddress as getAddress } from "./address.js";
+import { createAnonymousRules } from "./anonymousPolicy.js";
 import { ForbiddenError } from "./errors.js";
 import type { AccessPolicy, GrantReason, ReadAccess, WriteAccess } from "./policy.js";
 import type { ChainView } from "./privateAccess.js";
@@ -20,6 +22,8 @@ export type ChainPolicyOptions = {
   blockNumberTtlMs?: number;
   /** Told of every chain view asked: `true` when the view came from the block's cache (metrics). */
   onView?: (cacheHit: boolean) => void;
+  /** First block searched for the router's events (its deployment block); default 0. */
+  fromBlock?: number;
 };
 
 /**
@@ -32,6 +36,11 @@ function isKeySetBeforeRegistration(access: WriteAccess): boolean {
   return access.kind === "he-keys" && access.category === Category.PREDICTION && access.ref.toLowerCase() === access.blobId;
 }
 
+/** An input or keys upload naming a request (`ref`) that is not the onboarding key set: an anonymous request's, or nothing. */
+function isPredictionBlob(access: WriteAccess): boolean {
+  return (access.kind === "he-input" || access.kind === "he-keys") && access.ref !== ZeroHash && !isKeySetBeforeRegistration(access);
+}
+
 /**
  * Authorisation from the chain, per request:
  * - the owner (a registered patient) reads and writes their blobs; before registering, only their
@@ -42,7 +51,9 @@ function isKeySetBeforeRegistration(access: WriteAccess): boolean {
  * - a grantee reads under live consent for the blob's category and the request's purpose
  *   (ConsentManager.hasAccess), or a record-scoped consent for the record the blob was stored under;
  * - an oracle (ORACLE_ROLE) reads only the input ciphertext and the patient's evaluation keys named
- *   by a pending prediction request (`ref` = request id), and writes only that request's result.
+ *   by a pending prediction request (`ref` = request id), and writes only that request's result;
+ * - an anonymous request's accessKey uploads the request's input and keys, and the oracle serving
+ *   it reads them and writes its result, owned by the accessKey (anonymousPolicy.ts).
  * Everything else is refused with the reason.
  */
 export function createChainAccessPolicy(options: ChainPolicyOptions): AccessPolicy & { viewCacheSize(): number; view: ChainView } {
@@ -101,12 +112,20 @@ export function createChainAccessPolicy(options: ChainPolicyOptions): AccessPoli
   const hasRecordAccess = (g: string, p: string, r: string, c: number, u: number) =>
     view(`raccess:${g}:${p}:${r}:${c}:${u}`, () => contracts.consent.hasRecordAccess(g, p, r, c, u));
 
-  async function pendingRequestFor(ref: string, owner: string) {
+  const anonymous = createAnonymousRules({ contracts, view, request, fromBlock: options.fromBlock });
+
+  /**
+   * The blobs of the pending request `ref` whose blobs `owner` owns: the patient's, or for an
+   * anonymous request (patient zero) its accessKey's.
+   */
+  async function pendingRequestFor(ref: string, owner: string): Promise<{ inputHash: string; keysHash(): Promise<string | undefined> }> {
     if (ref === ZeroHash) throw new ForbiddenError("an oracle must name the prediction request it serves (ref)");
     const r = await request(ref);
     if (r.status !== RequestStatus.Pending) throw new ForbiddenError("the prediction request is not pending", { requestId: ref, status: r.status });
-    if (r.patient !== owner) throw new ForbiddenError("the prediction request is for another patient", { requestId: ref });
-    return r;
+    if (r.patient === owner) return { inputHash: r.inputHash, keysHash: () => keysHashOf(owner) };
+    const anonymousBlobs = r.patient === ZeroAddress ? await anonymous.blobsOf(ref, owner) : undefined;
+    if (anonymousBlobs) return anonymousBlobs;
+    throw new ForbiddenError("the prediction request is for another patient", { requestId: ref });
   }
 
   /**
@@ -145,8 +164,17 @@ export function createChainAccessPolicy(options: ChainPolicyOptions): AccessPoli
         if (access.category !== Category.PREDICTION) throw new ForbiddenError("prediction results have category PREDICTION");
         return "oracle";
       }
+      if (access.anonymous) {
+        await anonymous.authorizeUpload(access, signer);
+        return "anonymous";
+      }
       if (signer === owner) {
-        if (!(await isPatient(owner)) && !isKeySetBeforeRegistration(access)) throw new ForbiddenError("the owner is not a registered patient", { owner });
+        if (await isPatient(owner)) return "owner";
+        if (await anonymous.isOnChainUpload(access, signer)) return "anonymous";
+        if (isPredictionBlob(access)) {
+          throw new ForbiddenError(`the owner is not a registered patient, nor the accessKey of an anonymous request on-chain under ref (before submission, send the request and its proof in ${HEADER_ANONYMOUS})`, { owner, requestId: access.ref });
+        }
+        if (!isKeySetBeforeRegistration(access)) throw new ForbiddenError("the owner is not a registered patient", { owner });
         return "owner";
       }
       if (access.kind === "he-input") {
@@ -167,7 +195,7 @@ export function createChainAccessPolicy(options: ChainPolicyOptions): AccessPoli
       if (signer === owner) return "owner";
       if (access.ref !== ZeroHash && (await isOracle(signer))) {
         const r = await pendingRequestFor(access.ref, owner);
-        if (access.blobId === r.inputHash || access.blobId === (await keysHashOf(owner))) return "oracle";
+        if (access.blobId === r.inputHash || access.blobId === (await r.keysHash())) return "oracle";
         throw new ForbiddenError("an oracle reads only the input and evaluation keys of the request it serves", { requestId: access.ref });
       }
       if (access.purpose < 1 || access.purpose > 5) throw new ForbiddenError("a grantee must state a valid purpose of use", { purpose: access.purpose });

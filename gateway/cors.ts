@@ -10,6 +10,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 
 import {
+  HEADER_ANONYMOUS,
   HEADER_AUTH,
   HEADER_GATEWAY,
   HEADER_RESPONSE_KEY,
@@ -22,7 +23,7 @@ import { GatewayError } from "./errors.js";
 /** Methods a page may use cross-origin: reads and uploads (`PUT /v1/blobs/:id`). */
 export const CORS_ALLOWED_METHODS = ["GET", "PUT"] as const;
 /** Request headers the SDK sends beyond the CORS-safelisted ones. */
-export const CORS_ALLOWED_HEADERS = [HEADER_AUTH, HEADER_SESSION, "content-type"] as const;
+export const CORS_ALLOWED_HEADERS = [HEADER_AUTH, HEADER_SESSION, HEADER_ANONYMOUS, "content-type"] as const;
 /**
  * Response headers the SDK reads (sdk/gateway/client.ts): without them exposed, fetch() in a page
  * sees null and the client refuses the response as unsigned.

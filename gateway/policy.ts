@@ -1,12 +1,13 @@
 import type { Sha256Hex } from "../core/hash.js";
-import type { BlobKind } from "../protocol/gateway.js";
+import type { AnonymousUpload, BlobKind } from "../protocol/gateway.js";
 import type { BlobMeta } from "./store/metadata.js";
 
 /** The rule that allowed an access; it is written to the audit log. */
-export type GrantReason = "owner" | "device" | "consent" | "oracle" | "private-consent" | "group-consent";
+export type GrantReason = "owner" | "device" | "consent" | "oracle" | "anonymous" | "private-consent" | "group-consent";
 
 export type ReadAccess = { signer: string; blobId: Sha256Hex; purpose: number; ref: string; meta: BlobMeta };
-export type WriteAccess = { signer: string; blobId: Sha256Hex; owner: string; kind: BlobKind; category: number; purpose: number; ref: string };
+/** `anonymous`: the decoded `x-medcipher-anonymous` header, when the upload carries one (anonymousPolicy.ts). */
+export type WriteAccess = { signer: string; blobId: Sha256Hex; owner: string; kind: BlobKind; category: number; purpose: number; ref: string; anonymous?: AnonymousUpload };
 
 /**
  * Who may do what. The gateway asks on every request; implementations throw ForbiddenError with

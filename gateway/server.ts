@@ -37,6 +37,8 @@ import { groupReadRequestDigest } from "../protocol/groupRead.js";
 import { HEADER_PRIVATE_CONSENT } from "../protocol/privateConsent.js";
 import { HEADER_GROUP_ACCESS } from "../protocol/zk/access.js";
 import {
+  decodeAnonymousUpload,
+  HEADER_ANONYMOUS,
   HEADER_AUTH,
   HEADER_GATEWAY,
   HEADER_RESPONSE_KEY,
@@ -48,6 +50,7 @@ import {
   MAX_SESSION_SECONDS,
   responseDigest,
   responseKeyDigest,
+  type AnonymousUpload,
   type ErrorBody,
   type GatewayMethod,
 } from "../protocol/gateway.js";
@@ -274,7 +277,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     const maxBytes = limits.maxBytes[kind];
     const declared = Number(req.headers["content-length"] ?? NaN);
     if (Number.isFinite(declared) && declared > maxBytes) throw new BlobTooLargeError({ kind, maxBytes, bytes: declared });
-    const reason = await options.policy.authorizeWrite({ signer: auth.signer, blobId: id, owner, kind, category, purpose, ref });
+    const anonymous = anonymousUploadOf(req);
+    const reason = await options.policy.authorizeWrite({ signer: auth.signer, blobId: id, owner, kind, category, purpose, ref, ...(anonymous ? { anonymous } : {}) });
     const wanted = { owner, kind, category, ref };
     const existing = await options.metadata.get(id);
     if (existing && !sameBlob(existing, wanted)) throw new BlobConflictError(id);
@@ -564,6 +568,17 @@ function sameBlob(meta: BlobMeta, wanted: { owner: string; kind: string; categor
 function singleHeader(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value[0] : value;
+}
+
+/** The decoded `x-medcipher-anonymous` header (an anonymous request and its proof), if sent; malformed is a 400. */
+function anonymousUploadOf(req: IncomingMessage): AnonymousUpload | undefined {
+  const header = singleHeader(req, HEADER_ANONYMOUS);
+  if (header === undefined) return undefined;
+  try {
+    return decodeAnonymousUpload(header);
+  } catch (error) {
+    throw new BadRequestError(`Malformed ${HEADER_ANONYMOUS} header: ${(error as Error).message}.`);
+  }
 }
 
 /** The request's URL, or undefined when its target is not a valid URL (`GET http://[`). */

@@ -28,6 +28,8 @@ export type GatewayServiceOptions = {
   anchorIntervalMs?: number;
   /** See ChainPolicyOptions.blockNumberTtlMs. */
   blockNumberTtlMs?: number;
+  /** See ChainPolicyOptions.fromBlock (GATEWAY_START_BLOCK). */
+  fromBlock?: number;
   /** /readyz: the chain check's time limit (default 5 s) and the oldest acceptable head block (default 0: no bound). */
   readiness?: { chainTimeoutMs?: number; maxBlockAgeSeconds?: number };
   /** Exact origins whose pages may call the gateway from a browser (GATEWAY_CORS_ORIGINS); default none. */
@@ -57,7 +59,7 @@ export async function startGatewayService(options: GatewayServiceOptions): Promi
   const metrics = createGatewayMetrics();
   let stopping = false;
   const policy = createChainAccessPolicy({
-    contracts, provider: options.provider, blockNumberTtlMs: options.blockNumberTtlMs,
+    contracts, provider: options.provider, blockNumberTtlMs: options.blockNumberTtlMs, fromBlock: options.fromBlock,
     onView: (hit) => metrics.chainViews.inc({ result: hit ? "hit" : "miss" }),
   });
   const privateAccess = await createPrivateAccess({

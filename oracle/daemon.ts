@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { getAddress, Wallet } from "ethers";
 import type { DestinationStream } from "pino";
 
-import { operatorInterface, ORACLE_REQUEST_TOPIC, PREDICTION_REQUESTED_TOPIC } from "./chain/abi.js";
+import { ANONYMOUS_PREDICTION_REQUESTED_TOPIC, operatorInterface, ORACLE_REQUEST_TOPIC, PREDICTION_REQUESTED_TOPIC } from "./chain/abi.js";
 import { createChainFollower, type ChainUpdate } from "./chain/follower.js";
 import { createChainReader } from "./chain/reader.js";
 import { createRequestDecoder } from "./chain/requests.js";
@@ -161,6 +161,7 @@ async function assemble(common: Common, options: StartOracleOptions): Promise<Or
     ...(options.gateway ? {} : { signBatch: (txs) => pool.signTransactions(txs) }),
     onSettled: (job) => {
       blobs.forget(job.request.prediction.inputHash);
+      if (job.request.prediction.accessKey) blobs.forget(job.request.prediction.keysHash);
       if (job.resultHash) blobs.forget(job.resultHash);
     },
   });
@@ -171,7 +172,7 @@ async function assemble(common: Common, options: StartOracleOptions): Promise<Or
   const follower = createChainFollower({
     common, rpc, store,
     addresses: [operator, router],
-    topics: [ORACLE_REQUEST_TOPIC, PREDICTION_REQUESTED_TOPIC],
+    topics: [ORACLE_REQUEST_TOPIC, PREDICTION_REQUESTED_TOPIC, ANONYMOUS_PREDICTION_REQUESTED_TOPIC],
     decodeLogs: createRequestDecoder({ operator, router }),
     onUpdate: (update: ChainUpdate) => {
       if (update.type === "reorg") logger.warn({ ancestor: update.ancestor, dropped: update.dropped, reopened: update.reopened }, "jobs from dropped blocks forgotten until they reappear; fulfilments dropped re-sent");

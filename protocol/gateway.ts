@@ -5,10 +5,12 @@
  * gateway's EIP-712 signature over `GatewayResponse`, which binds the status and the SHA-256 of the
  * body to the exact request it answers (so a response can be neither forged nor replayed).
  */
-import { getBytes, id as keccakUtf8, keccak256, toUtf8Bytes, TypedDataEncoder, ZeroAddress, ZeroHash } from "ethers";
+import { getAddress, getBytes, id as keccakUtf8, keccak256, toUtf8Bytes, TypedDataEncoder, ZeroAddress, ZeroHash } from "ethers";
 
 import { base64UrlToBytes, bytesToBase64Url, bytesToUtf8, utf8ToBytes } from "../core/bytes.js";
 import { hexToBytes } from "../core/hex.js";
+import type { AnonymousRequest } from "./zk/predict.js";
+import type { SemaphoreProof } from "./zk/prove.js";
 
 export const PROTOCOL_VERSION = "1";
 export const DOMAIN_NAME = "MedCipher Gateway";
@@ -272,3 +274,129 @@ export const ZERO_ADDRESS = ZeroAddress;
 /** JSON error body of every refused request. */
 export type ErrorBody = { error: { code: string; message: string; details?: Record<string, unknown> } };
 
+
+/**
+ * Anonymous prediction requests (IPredictionRouter.requestPredictionAnonymous). The request's
+ * one-time `accessKey` is an ordinary secp256k1 key held by the patient's client: every blob of the
+ * request is stored with owner = accessKey (an address that is nobody's account) and every gateway
+ * request about them is signed by it, so the gateway never learns which patient asks.
+ *
+ * Before the request is on-chain the gateway cannot look it up, so an upload of its input or keys
+ * carries the request and its Semaphore proof in `x-medcipher-anonymous` (base64url JSON
+ * `{ request, proof }`); the gateway asks `router.checkAnonymousRequest(request, proof)` by eth_call
+ * (the very checks the transaction makes) and compares the blob's hash with the request's. The
+ * header is not signed: the proof's message commits to the whole request, and the request names the
+ * accessKey, which must be the request's signer.
+ */
+export const HEADER_ANONYMOUS = "x-medcipher-anonymous";
+/** Longest header accepted before parsing (a depth-20 proof with a short URI encodes to ~1.6 KB). */
+export const ANONYMOUS_HEADER_MAX_CHARS = 8192;
+/** Longest `inputUri` the header may carry (characters). */
+export const ANONYMOUS_INPUT_URI_MAX_CHARS = 2048;
+
+/** What `x-medcipher-anonymous` carries: IPredictionRouter.AnonymousRequest and its proof (decimal strings, as Semaphore gives them). */
+export type AnonymousUpload = { request: AnonymousRequest; proof: SemaphoreProof };
+
+/** The header is not exactly what encodeAnonymousUpload writes. */
+export class AnonymousHeaderError extends TypeError {
+  override name = "AnonymousHeaderError";
+}
+
+/** BN254's scalar field (public signals) and base field (proof coordinates). */
+const BN254_SCALAR_FIELD = 21888242871839275222246405745257275088548364400416034343698204186575808495617n;
+const BN254_BASE_FIELD = 21888242871839275222246405745257275088696311157297823662689037894645226208583n;
+
+export function encodeAnonymousUpload(upload: AnonymousUpload): string {
+  const { request, proof } = upload;
+  return encodeJsonHeader({
+    request: {
+      modelId: request.modelId,
+      epoch: request.epoch,
+      slot: request.slot,
+      accessKey: getAddress(request.accessKey),
+      inputHash: request.inputHash.toLowerCase(),
+      keysHash: request.keysHash.toLowerCase(),
+      inputUri: request.inputUri,
+    },
+    proof: {
+      merkleTreeDepth: proof.merkleTreeDepth,
+      merkleTreeRoot: BigInt(proof.merkleTreeRoot).toString(),
+      nullifier: BigInt(proof.nullifier).toString(),
+      message: BigInt(proof.message).toString(),
+      scope: BigInt(proof.scope).toString(),
+      points: proof.points.map((point) => BigInt(point).toString()),
+    },
+  });
+}
+
+/**
+ * Parses `x-medcipher-anonymous`, refusing (AnonymousHeaderError) anything but what
+ * encodeAnonymousUpload writes: unknown or missing keys, numbers out of their Solidity type's range,
+ * hashes that are not 0x + 64 lower-case hex, non-canonical decimals, values outside BN254's fields.
+ */
+export function decodeAnonymousUpload(header: string): AnonymousUpload {
+  if (header.length > ANONYMOUS_HEADER_MAX_CHARS) throw new AnonymousHeaderError(`header longer than ${ANONYMOUS_HEADER_MAX_CHARS} characters`);
+  let json: unknown;
+  try {
+    json = decodeJsonHeader(header);
+  } catch {
+    throw new AnonymousHeaderError("not base64url JSON");
+  }
+  const top = exactObject(json, ["request", "proof"], "header");
+  const r = exactObject(top.request, ["modelId", "epoch", "slot", "accessKey", "inputHash", "keysHash", "inputUri"], "request");
+  const p = exactObject(top.proof, ["merkleTreeDepth", "merkleTreeRoot", "nullifier", "message", "scope", "points"], "proof");
+  if (typeof r.accessKey !== "string" || !/^0x[0-9a-fA-F]{40}$/.test(r.accessKey)) throw new AnonymousHeaderError("request.accessKey is not an address");
+  let accessKey: string;
+  try {
+    accessKey = getAddress(r.accessKey);
+  } catch {
+    throw new AnonymousHeaderError("request.accessKey has a wrong checksum");
+  }
+  if (typeof r.inputUri !== "string" || r.inputUri.length > ANONYMOUS_INPUT_URI_MAX_CHARS) throw new AnonymousHeaderError(`request.inputUri is not a string of at most ${ANONYMOUS_INPUT_URI_MAX_CHARS} characters`);
+  if (!Array.isArray(p.points) || p.points.length !== 8) throw new AnonymousHeaderError("proof.points are not 8 numbers");
+  const depth = uintField(p.merkleTreeDepth, "proof.merkleTreeDepth", 32);
+  if (depth < 1) throw new AnonymousHeaderError("proof.merkleTreeDepth is not 1-32");
+  return {
+    request: {
+      modelId: uintField(r.modelId, "request.modelId", 0xffffffff),
+      epoch: uintField(r.epoch, "request.epoch", 0xffffffff),
+      slot: uintField(r.slot, "request.slot", 0xffff),
+      accessKey,
+      inputHash: hashField(r.inputHash, "request.inputHash"),
+      keysHash: hashField(r.keysHash, "request.keysHash"),
+      inputUri: r.inputUri,
+    },
+    proof: {
+      merkleTreeDepth: depth,
+      merkleTreeRoot: decimalField(p.merkleTreeRoot, "proof.merkleTreeRoot", BN254_SCALAR_FIELD),
+      nullifier: decimalField(p.nullifier, "proof.nullifier", BN254_SCALAR_FIELD),
+      message: decimalField(p.message, "proof.message", BN254_SCALAR_FIELD),
+      scope: decimalField(p.scope, "proof.scope", BN254_SCALAR_FIELD),
+      points: p.points.map((point: unknown, i: number) => decimalField(point, `proof.points[${i}]`, BN254_BASE_FIELD)) as SemaphoreProof["points"],
+    },
+  };
+}
+
+function exactObject(value: unknown, keys: readonly string[], what: string): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new AnonymousHeaderError(`${what} is not an object`);
+  const actual = Object.keys(value).sort();
+  const wanted = [...keys].sort();
+  if (actual.length !== wanted.length || actual.some((key, i) => key !== wanted[i])) throw new AnonymousHeaderError(`${what} has keys ${actual.join(",")}, expected ${wanted.join(",")}`);
+  return value as Record<string, unknown>;
+}
+
+function uintField(value: unknown, name: string, max: number): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > max) throw new AnonymousHeaderError(`${name} is not an integer 0-${max}`);
+  return value;
+}
+
+function hashField(value: unknown, name: string): string {
+  if (typeof value !== "string" || !/^0x[0-9a-f]{64}$/.test(value)) throw new AnonymousHeaderError(`${name} is not 0x and 64 lower-case hex digits`);
+  return value;
+}
+
+function decimalField(value: unknown, name: string, bound: bigint): string {
+  if (typeof value !== "string" || !/^(0|[1-9][0-9]{0,77})$/.test(value)) throw new AnonymousHeaderError(`${name} is not a canonical decimal string`);
+  if (BigInt(value) >= bound) throw new AnonymousHeaderError(`${name} is not below BN254's field`);
+  return value;
+}

@@ -7,7 +7,7 @@
  * import sdk/: one client, so the signing and checking rules cannot drift between two copies.
  * The SDK re-exports it (sdk/gateway/client.ts).
  */
-import { getAddress, hexlify, isAddress, isHexString, randomBytes, recoverAddress, ZeroAddress, ZeroHash, type Signer } from "ethers";
+import { getAddress, hexlify, isAddress, isHexString, randomBytes, recoverAddress, Wallet, ZeroAddress, ZeroHash, type Signer } from "ethers";
 
 import { generateEd25519KeyPair, importEd25519PublicKey, signEd25519, verifyEd25519, type Ed25519SigningKey } from "../core/crypto/ed25519.js";
 import { bytesToUtf8 } from "../core/bytes.js";
@@ -15,12 +15,15 @@ import { isSha256Hex, sha256Hex, type Sha256Hex } from "../core/hash.js";
 import { hexToBytes } from "../core/hex.js";
 import { createFetchTransport, type HttpResponse, type HttpTransport } from "../core/http.js";
 import type { AuditProof } from "./audit/entries.js";
+import { Category } from "./codes.js";
 import { GatewayRequestError, GatewaySignatureError, GatewayUnavailableError, IntegrityError, InvalidInputError } from "./errors.js";
 import {
   decodeJsonHeader,
+  encodeAnonymousUpload,
   encodeAuthHeader,
   encodeJsonHeader,
   gatewayDomain,
+  HEADER_ANONYMOUS,
   HEADER_AUTH,
   HEADER_RESPONSE_KEY,
   HEADER_RESPONSE_SIGNATURE,
@@ -33,6 +36,7 @@ import {
   responseKeyDigest,
   SESSION_TYPES,
   type ResponseKeyHeader,
+  type AnonymousUpload,
   type BlobKind,
   type ErrorBody,
   type GatewayMethod,
@@ -75,8 +79,20 @@ export type GatewayClientOptions = {
   session?: boolean | { lifetimeSeconds?: number };
 };
 
-/** `ref`: see GatewayRequestFields.ref (record id / batch root, or prediction request id). */
-export type PutBlobParameters = { owner: string; kind: BlobKind; category: number; purpose?: number; ref?: string };
+/**
+ * `ref`: see GatewayRequestFields.ref (record id / batch root, or prediction request id).
+ * `anonymous`: the anonymous request and proof an upload before its submission carries
+ * (`x-medcipher-anonymous`); see `putAnonymous`, which fills in the rest.
+ */
+export type PutBlobParameters = { owner: string; kind: BlobKind; category: number; purpose?: number; ref?: string; anonymous?: AnonymousUpload };
+
+/**
+ * An upload of an anonymous request's input (`he-input`) or fresh public keys (`he-keys`). The
+ * client's signer must be the request's accessKey. `requestId` is the id the request gets
+ * (`anonymousRequestIdFor(router, proof.nullifier)`, or `checkAnonymousRequest`'s answer). With
+ * `proof` the upload may come before the request is on-chain; without it, only after.
+ */
+export type PutAnonymousParameters = { kind: "he-input" | "he-keys"; request: AnonymousUpload["request"]; requestId: string; proof?: AnonymousUpload["proof"] };
 export type GetBlobParameters = {
   purpose: number;
   ref?: string;
@@ -93,6 +109,12 @@ export type GatewayClient = {
   readonly gatewayAddress: string;
   /** Uploads `bytes`; returns their SHA-256 id. */
   put(bytes: Uint8Array, parameters: PutBlobParameters): Promise<Sha256Hex>;
+  /**
+   * Uploads an anonymous request's input or public keys, owned by and signed as its accessKey
+   * (the client's signer), category PREDICTION, `ref` = the request id. Checks before sending that
+   * the signer is the accessKey and that the bytes hash to the request's inputHash / keysHash.
+   */
+  putAnonymous(bytes: Uint8Array, parameters: PutAnonymousParameters): Promise<Sha256Hex>;
   /** Downloads and verifies a blob (response signature and SHA-256). */
   get(blobId: string, parameters: GetBlobParameters): Promise<Uint8Array>;
   /**
@@ -274,20 +296,39 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
 
   const parseJson = <T>(bytes: Uint8Array): T => JSON.parse(bytesToUtf8(bytes)) as T;
 
+  async function put(bytes: Uint8Array, parameters: PutBlobParameters): Promise<Sha256Hex> {
+    const blobId = sha256Hex(bytes);
+    const extraHeaders: Record<string, string> = parameters.anonymous ? { [HEADER_ANONYMOUS]: encodeAnonymousUpload(parameters.anonymous) } : {};
+    await signedRequest("PUT", `/v1/blobs/${blobId}`, {
+      blobId,
+      purpose: parameters.purpose ?? 0,
+      owner: ownerOf(parameters.owner),
+      kind: parameters.kind,
+      category: parameters.category,
+      ref: refOf(parameters.ref),
+    }, bytes, extraHeaders);
+    return blobId;
+  }
+
   return {
     url: base,
     gatewayAddress,
-    async put(bytes, parameters) {
+    put,
+    async putAnonymous(bytes, parameters) {
+      const { request, kind } = parameters;
+      const accessKey = ownerOf(request.accessKey);
+      signerAddress ??= getAddress(await options.signer.getAddress());
+      if (signerAddress !== accessKey) throw new InvalidInputError("An anonymous request's blobs are uploaded by its accessKey: sign with the accessKey's wallet.", { signer: signerAddress, accessKey });
+      const expected = (kind === "he-input" ? request.inputHash : request.keysHash).toLowerCase();
       const blobId = sha256Hex(bytes);
-      await signedRequest("PUT", `/v1/blobs/${blobId}`, {
-        blobId,
-        purpose: parameters.purpose ?? 0,
-        owner: ownerOf(parameters.owner),
-        kind: parameters.kind,
-        category: parameters.category,
-        ref: refOf(parameters.ref),
-      }, bytes);
-      return blobId;
+      if (blobId !== expected) throw new InvalidInputError(`The bytes are not the request's ${kind === "he-input" ? "input" : "public keys"} (their SHA-256 differs from the request's).`, { kind, blobId, expected });
+      return put(bytes, {
+        owner: accessKey,
+        kind,
+        category: Category.PREDICTION,
+        ref: refOf(parameters.requestId),
+        anonymous: parameters.proof ? { request, proof: parameters.proof } : undefined,
+      });
     },
     async get(requestedId, parameters) {
       const blobId = requestedId.toLowerCase();
@@ -311,4 +352,13 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
       transport.close();
     },
   };
+}
+
+/**
+ * A fresh one-time accessKey for an anonymous request: an ordinary secp256k1 wallet that is
+ * nobody's account. Pass it as `signer` of a gateway client (its own, not the patient's: the
+ * gateway must see only the accessKey) and as `request.accessKey` (its address).
+ */
+export function newAccessKey(): Wallet {
+  return new Wallet(hexlify(randomBytes(32)));
 }

@@ -8,4 +8,4 @@ export {
   type HeKeySet, type KdfCost, type KeystoreJson, type KeystoreSecrets, type OpenedKeystore,
 } from "./keystore/format.js";
 export { heKeySetEntry } from "./keystore/keySets.js";
-export { writeKeystore, readKeystore, keystoreAddress, saveHeKeySet, deleteHeKeySet } from "./keystore/file.js";
+export { writeKeystore, readKeystore, keystoreAddress, saveHeKeySet, deleteHeKeySet, saveAnonymousRequest } from "./keystore/file.js";

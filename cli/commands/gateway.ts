@@ -74,6 +74,7 @@ export function registerGatewayCommands(program: Command): void {
         anchorSigner: anchorSeconds > 0 ? identity.wallet.connect(provider) : undefined,
         anchorIntervalMs: anchorSeconds * 1000,
         blockNumberTtlMs: settings.BLOCK_TTL_MS,
+        fromBlock: settings.START_BLOCK,
         port: settings.PORT,
         host: settings.HOST,
         limits: {

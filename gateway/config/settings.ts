@@ -48,6 +48,7 @@ export const GATEWAY_SETTINGS = {
   PORT: define({ description: "TCP port (0: any free port)", type: "number", default: 8787, validate: portNumber }),
   ANCHOR_INTERVAL_SECONDS: define({ description: "Anchor the audit-log tree head on-chain this often (0: never)", type: "number", default: 60, validate: atLeast(0) }),
   BLOCK_TTL_MS: define({ description: "Reuse a fetched head block this long: chain views are cached per block, so authorisation is at most one block plus this stale", type: "number", default: 250, validate: atLeast(0) }),
+  START_BLOCK: define({ description: "First block searched for the router's AnonymousPredictionRequested events (an anonymous request's keysHash is only in its event): the router's deployment block", type: "number", default: 0, validate: atLeast(0) }),
   RATE_PER_SECOND: define({ description: "Sustained requests per second per signer", type: "number", default: 100, validate: atLeast(1) }),
   BURST: define({ description: "Requests a signer may burst before RATE_PER_SECOND applies", type: "number", default: 200, validate: atLeast(1) }),
   REQUEST_TIMEOUT_MS: define({ description: "Per-request time limit (body upload, chain checks, response); answered 503 past it", type: "number", default: 30_000, validate: atLeast(100) }),

@@ -31,3 +31,4 @@ export function jobStateOfClosedRequest(status: number): JobState {
 
 export const ORACLE_REQUEST_TOPIC = operatorInterface.getEvent("OracleRequest")!.topicHash;
 export const PREDICTION_REQUESTED_TOPIC = routerInterface.getEvent("PredictionRequested")!.topicHash;
+export const ANONYMOUS_PREDICTION_REQUESTED_TOPIC = routerInterface.getEvent("AnonymousPredictionRequested")!.topicHash;

@@ -142,6 +142,35 @@ export function decodePredictionRequestedLog(topics: readonly string[], data: st
   });
 }
 
+/**
+ * AnonymousPredictionRequested(bytes32 indexed requestId, uint32 indexed modelId, bytes32 inputHash, string inputUri, bytes32 keysHash, address accessKey, uint256 payment, uint40 expiresAt),
+ * as the job's details: patient and requester zero (there is none to name), the accessKey beside them.
+ */
+export function decodeAnonymousPredictionRequestedLog(topics: readonly string[], data: string): PredictionRequestedLogArgs | undefined {
+  if (topics.length !== 3) return undefined;
+  const words = Words.of(data);
+  if (!words || words.count < 7) return undefined;
+  return attempt(() => {
+    const indexed = Words.of(`0x${topics.slice(1).map((t) => bytes32Topic(t).slice(2)).join("")}`)!;
+    const accessKey = words.address(3);
+    if (accessKey === ZERO_ADDRESS) throw new RangeError("an anonymous request has an access key");
+    return {
+      requestId: indexed.bytes32(0),
+      patient: ZERO_ADDRESS,
+      modelId: indexed.smallUint(1, 32),
+      requester: ZERO_ADDRESS,
+      inputHash: words.bytes32(0),
+      inputUri: words.dynamicString(1),
+      keysHash: words.bytes32(2),
+      accessKey,
+      payment: words.uint(4),
+      expiresAt: words.smallUint(5, 40),
+    };
+  });
+}
+
+const ZERO_ADDRESS = "0x0000000000000000000000000000000000000000";
+
 function bytes32Topic(topic: string): string {
   if (!/^0x[0-9a-fA-F]{64}$/.test(topic)) throw new RangeError("not a topic");
   return topic.toLowerCase();

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { isSha256Hex, sha256Hex } from "../../core/hash.js";
 import { checkPublicKeysOnly } from "../../fhe/keys.js";
 import { BadRequestInputError, FailureReason, GatewayRefusalError, NonRetryableError, RetryableError } from "../errors.js";
+import type { PredictionDetails } from "../store/jobStore.js";
 
 /**
  * Blob access for the oracle: a gateway (anything with the SDK gateway client's `get`/`put`)
@@ -31,6 +32,11 @@ export const ORACLE_READ_PURPOSE = 4;
 export const PREDICTION_CATEGORY = 7;
 
 export type BlobRole = "input" | "keys";
+
+/** An anonymous request's key set is its own, made for it alone and never used again: memory only, not on disk. */
+export function keysCaching(prediction: PredictionDetails): { oneTime: boolean } {
+  return { oneTime: prediction.accessKey !== undefined };
+}
 
 export type OracleBlobs = ReturnType<typeof createOracleBlobs>;
 
@@ -118,9 +124,9 @@ export function createOracleBlobs({ gateway, cacheDir, memoryBytes = DEFAULT_MEM
    * Kept in memory; keys also on disk, written in the background (nothing waits for it) by
    * rename, so a reader never sees half a blob. Not fsynced: every disk read re-checks the hash.
    */
-  function writeCached(blobId: string, bytes: Uint8Array, role?: BlobRole): void {
+  function writeCached(blobId: string, bytes: Uint8Array, role?: BlobRole, oneTime = false): void {
     remember(blobId, bytes);
-    if (role !== "keys") return;
+    if (role !== "keys" || oneTime) return;
     const target = pathOf(blobId);
     const temp = `${target}.${randomBytes(6).toString("hex")}.tmp`;
     void writeFile(temp, bytes)
@@ -149,7 +155,7 @@ export function createOracleBlobs({ gateway, cacheDir, memoryBytes = DEFAULT_MEM
     return new RetryableError(`gateway unavailable while reading the ${role}`, { code: "ORACLE_GATEWAY_UNAVAILABLE", cause: error, details: { blobId } });
   }
 
-  async function fetchFromGateway(blobId: string, role: BlobRole, requestId: string): Promise<Uint8Array> {
+  async function fetchFromGateway(blobId: string, role: BlobRole, requestId: string, oneTime: boolean): Promise<Uint8Array> {
     let bytes: Uint8Array;
     const started = performance.now();
     try {
@@ -163,15 +169,20 @@ export function createOracleBlobs({ gateway, cacheDir, memoryBytes = DEFAULT_MEM
       throw new BadRequestInputError(role === "input" ? FailureReason.InputHashMismatch : FailureReason.KeysHashMismatch, `${role} blob does not hash to its on-chain id`);
     }
     if (role === "keys") requirePublicKeys(blobId, bytes);
-    writeCached(blobId, bytes, role);
+    writeCached(blobId, bytes, role, oneTime);
     return bytes;
   }
 
   const inFlight = new Map<string, Promise<Uint8Array>>();
 
   return {
-    /** The blob from the cache, else from the gateway (verified there and again here), cached. */
-    async fetch(blobId: string, role: BlobRole, requestId: string): Promise<Uint8Array> {
+    /**
+     * The blob from the cache, else from the gateway (verified there and again here), cached.
+     * `oneTime`: a key set made for this one request (an anonymous request's), never used again:
+     * kept in memory only, not on disk (`forget` it when the request settles).
+     */
+    async fetch(blobId: string, role: BlobRole, requestId: string, options: { oneTime?: boolean } = {}): Promise<Uint8Array> {
+      const oneTime = options.oneTime ?? false;
       if (!isSha256Hex(blobId)) {
         throw new BadRequestInputError(role === "input" ? FailureReason.InputUnavailable : FailureReason.KeysUnavailable, `${role} hash is not a SHA-256 id`);
       }
@@ -185,10 +196,10 @@ export function createOracleBlobs({ gateway, cacheDir, memoryBytes = DEFAULT_MEM
         try {
           return await pending;
         } catch {
-          return fetchFromGateway(blobId, role, requestId);
+          return fetchFromGateway(blobId, role, requestId, oneTime);
         }
       }
-      const fetching = fetchFromGateway(blobId, role, requestId).finally(() => inFlight.delete(blobId));
+      const fetching = fetchFromGateway(blobId, role, requestId, oneTime).finally(() => inFlight.delete(blobId));
       inFlight.set(blobId, fetching);
       return fetching;
     },
@@ -199,14 +210,15 @@ export function createOracleBlobs({ gateway, cacheDir, memoryBytes = DEFAULT_MEM
     keep: (blobId: string, bytes: Uint8Array) => writeCached(blobId, bytes),
 
     /**
-     * Stores a result ciphertext on the gateway as the patient's blob; idempotent (content-addressed):
+     * Stores a result ciphertext on the gateway as `owner`'s blob (the patient, or an anonymous
+     * request's accessKey); idempotent (content-addressed):
      * identical bytes already stored count as stored. Every refusal is retryable.
      */
-    async storeResult(bytes: Uint8Array, patient: string, requestId: string): Promise<{ resultHash: string; resultUri: string }> {
+    async storeResult(bytes: Uint8Array, owner: string, requestId: string): Promise<{ resultHash: string; resultUri: string }> {
       let blobId: string;
       const started = performance.now();
       try {
-        blobId = await gateway.put(bytes, { owner: patient, kind: "he-result", category: PREDICTION_CATEGORY, purpose: ORACLE_READ_PURPOSE, ref: requestId });
+        blobId = await gateway.put(bytes, { owner, kind: "he-result", category: PREDICTION_CATEGORY, purpose: ORACLE_READ_PURPOSE, ref: requestId });
       } catch (error) {
         onError?.(error);
         const e = error as { name?: string; status?: number; code?: string };
@@ -229,7 +241,7 @@ export function createOracleBlobs({ gateway, cacheDir, memoryBytes = DEFAULT_MEM
       return { resultHash: blobId, resultUri: `${gateway.url.replace(/\/+$/, "")}/v1/blobs/${blobId}` };
     },
 
-    /** Drops a settled request's input or result from memory (they are never on disk). */
+    /** Drops a settled request's input, result or one-time keys from memory (they are never on disk). */
     forget(blobId: string): void {
       const inMemory = memory.get(blobId);
       if (inMemory) {

@@ -8,9 +8,9 @@ import type { EvalTask } from "../eval/types.js";
 import { BadRequestInputError, errorMessage, FailureReason, failureReasonName, GatewayRefusalError, isRetryable, RetryableError } from "../errors.js";
 import { failpoint, failpointsArmed } from "../failpoints.js";
 import { backoffDelayMs, sleep } from "../retry.js";
-import type { Job, JobStore } from "../store/jobStore.js";
+import { blobOwnerOf, type Job, type JobStore } from "../store/jobStore.js";
 import type { JobState } from "../store/states.js";
-import type { OracleBlobs } from "./blobs.js";
+import { keysCaching, type OracleBlobs } from "./blobs.js";
 
 /**
  * Drives each confirmed job through fetch → verify → evaluate → store, one committed step at a
@@ -86,12 +86,12 @@ export function createProcessor({ common, store, reader, blobs, pool, txManager,
         if (onChain.inputHash.toLowerCase() !== prediction.inputHash.toLowerCase()) {
           throw new BadRequestInputError(FailureReason.InputHashMismatch, "request log and router disagree on the input hash");
         }
-        await Promise.all([blobs.fetch(prediction.inputHash, "input", job.requestId), blobs.fetch(prediction.keysHash, "keys", job.requestId)]);
+        await Promise.all([blobs.fetch(prediction.inputHash, "input", job.requestId), blobs.fetch(prediction.keysHash, "keys", job.requestId, keysCaching(prediction))]);
         return moved(job, "confirmed", "fetched");
       }
       case "fetched": {
         const input = await blobs.fetch(prediction.inputHash, "input", job.requestId);
-        const keys = await blobs.fetch(prediction.keysHash, "keys", job.requestId);
+        const keys = await blobs.fetch(prediction.keysHash, "keys", job.requestId, keysCaching(prediction));
         if (sha256Hex(input) !== prediction.inputHash.toLowerCase()) throw new BadRequestInputError(FailureReason.InputHashMismatch, "input does not hash to the on-chain inputHash");
         if (sha256Hex(keys) !== prediction.keysHash.toLowerCase()) throw new BadRequestInputError(FailureReason.KeysHashMismatch, "keys do not hash to the on-chain keysHash");
         const model = await loadModel(job);
@@ -101,7 +101,7 @@ export function createProcessor({ common, store, reader, blobs, pool, txManager,
       case "verified": {
         const model = await loadModel(job);
         const input = await blobs.fetch(prediction.inputHash, "input", job.requestId);
-        const keys = await blobs.fetch(prediction.keysHash, "keys", job.requestId);
+        const keys = await blobs.fetch(prediction.keysHash, "keys", job.requestId, keysCaching(prediction));
         const outcome = await pool.evaluate(taskOf(model, input, keys));
         if (!outcome.ok) {
           const reason = (outcome.reason ?? FailureReason.EvaluationFailed) as FailureReason;
@@ -117,7 +117,7 @@ export function createProcessor({ common, store, reader, blobs, pool, txManager,
           // The cached result is gone (disk cleaned): evaluate again; it is deterministic.
           return moved(job, "evaluated", "verified", { resultHash: null });
         }
-        const { resultHash, resultUri } = await blobs.storeResult(bytes, prediction.patient, job.requestId);
+        const { resultHash, resultUri } = await blobs.storeResult(bytes, blobOwnerOf(prediction), job.requestId);
         return moved(job, "evaluated", "stored", { resultHash, resultUri });
       }
       default:

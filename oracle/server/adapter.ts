@@ -1,14 +1,16 @@
 import { AbiCoder } from "ethers";
 
 import { sha256Hex } from "../../core/hash.js";
-import { PREDICTION_REQUESTED_TOPIC, RequestStatus, routerInterface } from "../chain/abi.js";
+import { ANONYMOUS_PREDICTION_REQUESTED_TOPIC, PREDICTION_REQUESTED_TOPIC, RequestStatus } from "../chain/abi.js";
+import { decodeRouterRequestLog } from "../chain/requests.js";
+import { blobOwnerOf } from "../store/jobStore.js";
 import type { ChainReader } from "../chain/reader.js";
 import { toQuantity, type RpcClient, type RpcLog } from "../chain/rpc.js";
 import type { Common } from "../common.js";
 import type { EvalPool } from "../eval/pool.js";
 import type { EvalTask } from "../eval/types.js";
 import { BadRequestInputError, ForbiddenFieldError, FailureReason, NonRetryableError, failureReasonName } from "../errors.js";
-import type { OracleBlobs } from "../pipeline/blobs.js";
+import { keysCaching, type OracleBlobs } from "../pipeline/blobs.js";
 
 /**
  * The evaluation as a Chainlink external adapter: a Chainlink node's direct-request job calls it
@@ -75,28 +77,28 @@ export function createExternalAdapter({ common, rpc, reader, blobs, pool, router
 }) {
   const { logger, metrics, settings } = common;
 
+  /** The request's PredictionRequested or AnonymousPredictionRequested log, decoded. */
   async function findRequestLog(requestId: string) {
     const logs = await rpc.request<RpcLog[]>("eth_getLogs", [{
-      address: router, topics: [PREDICTION_REQUESTED_TOPIC, requestId], fromBlock: toQuantity(settings.START_BLOCK), toBlock: "latest",
+      address: router, topics: [[PREDICTION_REQUESTED_TOPIC, ANONYMOUS_PREDICTION_REQUESTED_TOPIC], requestId], fromBlock: toQuantity(settings.START_BLOCK), toBlock: "latest",
     }]);
     const log = logs.find((l) => !l.removed);
-    if (!log) return undefined;
-    return routerInterface.parseLog({ topics: log.topics, data: log.data });
+    return log ? decodeRouterRequestLog(log) : undefined;
   }
 
   async function evaluate(requestId: string): Promise<{ failureCode: number; resultHash: string; resultUri: string }> {
     const onChain = await reader.getRequest(requestId);
     if (onChain.status !== RequestStatus.Pending) throw new AdapterInputError("Request is not pending on-chain", { status: onChain.status });
     const log = await findRequestLog(requestId);
-    if (!log) throw new AdapterInputError("No PredictionRequested log for this request id");
+    if (!log) throw new AdapterInputError("No PredictionRequested or AnonymousPredictionRequested log for this request id");
     try {
-      const model = await reader.getModel(Number(log.args.modelId));
+      const model = await reader.getModel(log.modelId);
       if (!model || !(await reader.modelActive(model.modelId))) throw new BadRequestInputError(FailureReason.ModelUnavailable, "model unknown or retired");
-      const inputHash = (log.args.inputHash as string).toLowerCase();
-      const keysHash = (log.args.keysHash as string).toLowerCase();
+      const inputHash = log.inputHash.toLowerCase();
+      const keysHash = log.keysHash.toLowerCase();
       if (inputHash !== onChain.inputHash.toLowerCase()) throw new BadRequestInputError(FailureReason.InputHashMismatch, "log and router disagree on the input hash");
       const input = await blobs.fetch(inputHash, "input", requestId);
-      const keys = await blobs.fetch(keysHash, "keys", requestId);
+      const keys = await blobs.fetch(keysHash, "keys", requestId, keysCaching(log));
       if (sha256Hex(input) !== inputHash) throw new BadRequestInputError(FailureReason.InputHashMismatch, "input hash mismatch");
       if (sha256Hex(keys) !== keysHash) throw new BadRequestInputError(FailureReason.KeysHashMismatch, "keys hash mismatch");
       const task: EvalTask = {
@@ -106,7 +108,7 @@ export function createExternalAdapter({ common, rpc, reader, blobs, pool, router
       validate?.(task);
       const outcome = await pool.evaluate(task);
       if (!outcome.ok) throw new BadRequestInputError((outcome.reason ?? FailureReason.EvaluationFailed) as FailureReason, outcome.message);
-      const stored = await blobs.storeResult(outcome.result, log.args.patient as string, requestId);
+      const stored = await blobs.storeResult(outcome.result, blobOwnerOf(log), requestId);
       return { failureCode: 0, ...stored };
     } catch (error) {
       if (error instanceof BadRequestInputError) {

@@ -5,7 +5,12 @@ import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import { errorMessage, NonRetryableError } from "../errors.js";
 import { isTerminal, JOB_STATES, type JobState } from "./states.js";
 
-/** The router's PredictionRequested fields: what to evaluate. */
+/**
+ * The router's PredictionRequested fields: what to evaluate. An anonymous request
+ * (AnonymousPredictionRequested) names no patient and no requester (both the zero address) but
+ * its one-time `accessKey`, which owns its blobs at the gateway; its `keysHash` is that of the
+ * request's own fresh key set.
+ */
 export type PredictionDetails = {
   patient: string;
   modelId: number;
@@ -13,7 +18,14 @@ export type PredictionDetails = {
   inputHash: string;
   inputUri: string;
   keysHash: string;
+  /** Anonymous requests only. */
+  accessKey?: string;
 };
+
+/** Who owns the request's blobs at the gateway (and so its result): the accessKey of an anonymous request, else the patient. */
+export function blobOwnerOf(prediction: PredictionDetails): string {
+  return prediction.accessKey ?? prediction.patient;
+}
 
 /**
  * One request: the Operator's OracleRequest fields (everything `fulfillOracleRequest2` needs

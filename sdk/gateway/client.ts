@@ -4,9 +4,12 @@
  */
 export {
   createGatewayClient,
+  newAccessKey,
   type GatewayClient,
   type GatewayClientOptions,
   type GatewaySigner,
   type GetBlobParameters,
+  type PutAnonymousParameters,
   type PutBlobParameters,
 } from "../../protocol/gatewayClient.js";
+export { decodeAnonymousUpload, encodeAnonymousUpload, HEADER_ANONYMOUS, type AnonymousUpload } from "../../protocol/gateway.js";

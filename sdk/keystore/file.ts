@@ -6,6 +6,8 @@ import { readFile } from "node:fs/promises";
 
 import { writeFileAtomic } from "../../core/node/atomicFile.js";
 import { KeystoreError } from "../errors.js";
+import { withAnonymousRequest } from "../privacy/anonymousSecrets.js";
+import type { AnonymousRequestSecrets } from "../privacy/requestPredictionAnonymous.js";
 import {
   decryptKeystore, DEFAULT_KDF, encryptKeystore, parseKeystore, serializeKeystore, withHeKeySet, withoutHeKeySet,
   type HeKeySet, type KdfCost, type KeystoreSecrets, type OpenedKeystore,
@@ -50,4 +52,15 @@ export async function deleteHeKeySet(path: string, password: string, keysHash: s
   const next = withoutHeKeySet(secrets, keysHash);
   if (next.removed) await writeKeystore(path, address, next.secrets, password, kdf);
   return { deleted: next.removed };
+}
+
+/**
+ * Adds an anonymous request's secrets (its one-time accessKey and fresh CKKS secret key) to the
+ * keystore at `path`, encrypted like the rest; see sdk/privacy/anonymousSecrets.ts.
+ */
+export async function saveAnonymousRequest(path: string, password: string, entry: AnonymousRequestSecrets): Promise<{ saved: boolean }> {
+  const { address, secrets, kdf } = await readKeystore(path, password);
+  const next = withAnonymousRequest(secrets, entry);
+  if (next.added) await writeKeystore(path, address, next.secrets, password, kdf);
+  return { saved: next.added };
 }

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { AbiCoder, hexlify, randomBytes, Wallet } from "ethers";
 
 import { operatorInterface, routerInterface } from "../../oracle/chain/abi.js";
-import { decodeOracleRequestLog, decodePredictionRequestedLog, encodeFulfilCalldata } from "../../oracle/chain/abiCodec.js";
+import { decodeAnonymousPredictionRequestedLog, decodeOracleRequestLog, decodePredictionRequestedLog, encodeFulfilCalldata } from "../../oracle/chain/abiCodec.js";
 
 const address = () => Wallet.createRandom().address;
 const word = () => hexlify(randomBytes(32));
@@ -29,6 +29,24 @@ describe("oracle: direct ABI coding of request logs and fulfilments", function (
         inputUri: p.inputUri, keysHash: p.keysHash, payment: p.payment, expiresAt: Number(p.expiresAt),
       });
     }
+  });
+
+  it("decodes AnonymousPredictionRequested as ethers does, naming no patient or requester (zero) and the accessKey", function () {
+    const zero = "0x0000000000000000000000000000000000000000";
+    for (const [i, uri] of uris.entries()) {
+      const log = routerInterface.encodeEventLog("AnonymousPredictionRequested", [word(), 4_000_000_000 + i, word(), uri, word(), address(), 5n * 10n ** 16n, 2n ** 40n - 1n - BigInt(i)]);
+      const p = routerInterface.parseLog(log)!.args;
+      expect(decodeAnonymousPredictionRequestedLog(log.topics, log.data)).to.deep.equal({
+        requestId: p.requestId, patient: zero, modelId: Number(p.modelId), requester: zero, inputHash: p.inputHash,
+        inputUri: p.inputUri, keysHash: p.keysHash, accessKey: p.accessKey, payment: p.payment, expiresAt: Number(p.expiresAt),
+      });
+      // A named request's decoder refuses it (other topic count), and the other way round.
+      expect(decodePredictionRequestedLog(log.topics, log.data)).to.equal(undefined);
+    }
+    const named = routerInterface.encodeEventLog("PredictionRequested", [word(), address(), 7, address(), word(), "uri", word(), 1n, 2n]);
+    expect(decodeAnonymousPredictionRequestedLog(named.topics, named.data)).to.equal(undefined);
+    const noKey = routerInterface.encodeEventLog("AnonymousPredictionRequested", [word(), 1, word(), "uri", word(), zero, 1n, 2n]);
+    expect(decodeAnonymousPredictionRequestedLog(noKey.topics, noKey.data)).to.equal(undefined);
   });
 
   it("decodes malformed logs to undefined, never to a wrong value", function () {
