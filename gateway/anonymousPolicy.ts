@@ -9,7 +9,8 @@
  *   category PREDICTION, `ref` = the request id, and only the bytes the request commits to
  *   (`inputHash`, `keysHash`): (a) once the request is on-chain (`accessKeyOf(ref)` = signer), or
  *   (b) before it is sent, when the upload carries the request and its proof and
- *   `checkAnonymousRequest` (eth_call: the transaction's own checks) returns `ref`;
+ *   `checkAnonymousRequest` (eth_call: the transaction's own checks) returns `ref`, and no other
+ *   request of the same epoch slot (same id) was uploaded before submission;
  * - an oracle serving a pending anonymous request (`getRequest(ref).patient` = 0,
  *   `accessKeyOf(ref)` = owner) reads its input and keys and writes its result (chainPolicy.ts).
  */
@@ -50,9 +51,33 @@ export type AnonymousRules = {
   blobsOf(ref: string, owner: string): Promise<{ inputHash: string; keysHash(): Promise<string | undefined> } | undefined>;
 };
 
+/** Request ids whose pre-submission content is remembered (see `claim`); the oldest are forgotten first. */
+export const MAX_PRESUBMISSION_CLAIMS = 65_536;
+
 export function createAnonymousRules(options: AnonymousRulesOptions): AnonymousRules {
   const { contracts, view } = options;
   const fromBlock = options.fromBlock ?? 0;
+  const claims = new Map<string, string>();
+
+  /**
+   * The request id depends only on the proof's nullifier (one per patient, epoch and slot), not on
+   * the request's content: a patient could prove many different requests for one slot and upload
+   * each one's input and keys under a fresh accessKey, unbounded and unlinkable. So before
+   * submission a request id takes the first content (inputHash, keysHash) uploaded under it and
+   * refuses others; once on-chain, the chain says which content it is (rule (a)). Kept in memory
+   * (a restart forgets; the proof is valid for two epochs at most), bounded.
+   */
+  function claim(requestId: string, request: AnonymousUpload["request"]) {
+    const content = `${request.inputHash}:${request.keysHash}`;
+    const claimed = claims.get(requestId);
+    if (claimed !== undefined && claimed !== content) {
+      throw new ForbiddenError("another request of this epoch slot (same request id) was uploaded before submission: submit that one, or use another slot", { requestId });
+    }
+    if (claimed === undefined) {
+      claims.set(requestId, content);
+      if (claims.size > MAX_PRESUBMISSION_CLAIMS) claims.delete(claims.keys().next().value!);
+    }
+  }
 
   const accessKeyOf = (ref: string) => view(`accessKey:${ref}`, async () => getAddress(await contracts.router.accessKeyOf(ref)));
 
@@ -111,6 +136,7 @@ export function createAnonymousRules(options: AnonymousRulesOptions): AnonymousR
       checkHash(access, upload.request);
       const requestId = await checkedRequestId(upload);
       if (requestId !== access.ref.toLowerCase()) throw new ForbiddenError("ref is not the anonymous request's id", { ref: access.ref, requestId });
+      claim(requestId, upload.request);
     },
 
     async blobsOf(ref, owner) {

@@ -99,6 +99,15 @@ describe("gateway: anonymous prediction requests (blobs owned by the one-time ac
     expect(JSON.stringify(entries).toLowerCase()).not.to.include(patient);
   });
 
+  it("before submission, takes one request per epoch slot (request id): another one for the same slot is refused", async function () {
+    const rival = await prepare({ slot: 0 });
+    expect(rival.requestId).to.equal(prepared.requestId); // the id depends on the nullifier only
+    const r = await refusal(rival.gateway.putAnonymous(rival.keys, { kind: "he-keys", request: rival.request, proof: rival.proof, requestId: rival.requestId }));
+    expect(r.reason).to.match(/another request of this epoch slot/);
+    // The first request's own uploads go on being accepted (retries).
+    await prepared.gateway.putAnonymous(prepared.keys, { kind: "he-keys", request: prepared.request, proof: prepared.proof, requestId: prepared.requestId });
+  });
+
   it("refuses a proof that does not verify, and a proof of another request (the router's reasons)", async function () {
     const other = await prepare({ slot: 1 });
     const { request, requestId } = other;
