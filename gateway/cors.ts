@@ -18,12 +18,14 @@ import {
   HEADER_RESPONSE_TIMESTAMP,
   HEADER_SESSION,
 } from "../protocol/gateway.js";
+import { HEADER_PRIVATE_CONSENT } from "../protocol/privateConsent.js";
+import { HEADER_GROUP_ACCESS } from "../protocol/zk/access.js";
 import { GatewayError } from "./errors.js";
 
 /** Methods a page may use cross-origin: reads and uploads (`PUT /v1/blobs/:id`). */
 export const CORS_ALLOWED_METHODS = ["GET", "PUT"] as const;
 /** Request headers the SDK sends beyond the CORS-safelisted ones. */
-export const CORS_ALLOWED_HEADERS = [HEADER_AUTH, HEADER_SESSION, HEADER_ANONYMOUS, "content-type"] as const;
+export const CORS_ALLOWED_HEADERS = [HEADER_AUTH, HEADER_SESSION, HEADER_ANONYMOUS, HEADER_PRIVATE_CONSENT, HEADER_GROUP_ACCESS, "content-type"] as const;
 /**
  * Response headers the SDK reads (sdk/gateway/client.ts): without them exposed, fetch() in a page
  * sees null and the client refuses the response as unsigned.

@@ -44,6 +44,7 @@ import { generateEncryptionKeyPair } from "../../sdk/crypto/x25519.js";
 import { paramSetIdToBytes32 } from "../../sdk/predictions.js";
 import { parseReadingsCsv } from "../../sdk/readings/csv.js";
 import { modelInputsFromReadings } from "../../sdk/readings/modelInputs.js";
+import { runPrivacySteps, type PrivacyDemoSummary } from "./privacy.js";
 
 export type DemoOptions = {
   /** Where progress lines go (default: stdout). */
@@ -73,6 +74,8 @@ export type DemoSummary = {
   /** The FHIR R4 resources the demo produced: the clinician's decrypted Bundle, the patient's Consents, the audit trail. */
   fhir: { sharedBundle: Bundle; consents: Consent[]; auditEvents: AuditEvent[] };
   oracleJobs: Record<string, number>;
+  /** Steps 11–14: the anonymous prediction, the group consent and the researcher's read, what a chain observer links. */
+  privacy: PrivacyDemoSummary;
 };
 
 const HOUR_SECONDS = 3_600;
@@ -259,6 +262,24 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     info(`gateway: ${[...accesses].map(([kind, count]) => `${kind}×${count}`).join(", ")}`);
     info(`${trail.events.length} FHIR AuditEvents; audit head anchored on-chain ${trail.anchoredHead?.verified ? "and verified" : "but NOT verified"}`);
 
+    // ── 11–14. The same, unlinkable ───────────────────────────────────────────────────────
+    // Other patients of the clinic register too: an anonymity set of one would be no anonymity.
+    const neighbours: Wallet[] = [];
+    for (let i = 0; i < 3; i++) {
+      const wallet = await fresh();
+      const client = await createMedCipherClient({ account: wallet, addresses, gatewayUrl: gateway.url });
+      const keys = await FheClient.generate(maternalModel.paramSetId);
+      await registerPatient(client, { encryptionPublicKey: (await generateEncryptionKeyPair()).publicKey, evaluationKeys: keys.evaluationKeys(), paramSetId: paramSetIdToBytes32(maternalModel.paramSetId) });
+      keys.dispose();
+      neighbours.push(wallet);
+    }
+    const privacy = await runPrivacySteps({
+      print, provider: ethers.provider, rpcUrl: rpc.url, chainId: Number((await ethers.provider.getNetwork()).chainId), suite,
+      gateway: { url: gateway.url, address: gateway.address, dataDir: join(dataDir, "gateway") }, fresh,
+      patients: [patientWallet, ...neighbours], model: maternalModel, modelId: modelIdOf.get(maternalModel.id)!, readings: features,
+      recordBlobId: ingest.records[0]!.blobId, plaintextScores: scoreReading(maternalModel, features), closers,
+    }, 11);
+
     const summary: DemoSummary = {
       dataDir,
       predictions,
@@ -268,6 +289,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
       auditHeadVerified: trail.anchoredHead?.verified === true,
       fhir: { sharedBundle: shared.bundle, consents, auditEvents: trail.events },
       oracleJobs: oracle.jobCounts(),
+      privacy,
     };
     print(`\nDone: ${predictions.length} encrypted predictions, ${predictions.filter((p) => p.encrypted.label === p.plaintext.label).length} agree with the plaintext model; files in ${dataDir}`);
     return summary;

@@ -29,6 +29,7 @@ describe("architecture: the import graph", function () {
     ["protocol/", sourceFiles("protocol")],
     [`the client side of fhe/ (${FHE_CLIENT_ENTRY})`, [FHE_CLIENT_ENTRY]],
     ["the SDK's browser entry (sdk/index.ts)", ["sdk/index.ts"]],
+    ["the SDK's privacy entry (sdk/privacy/index.ts, medcipher/privacy)", ["sdk/privacy/index.ts"]],
   ] as const) {
     it(`${name} reaches no Node built-in`, function () {
       expect(nodeImportsFrom(roots), "Node built-ins in the browser-safe graph").to.deep.equal([]);
