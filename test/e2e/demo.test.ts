@@ -23,7 +23,21 @@ describe("end-to-end demo (npm start)", function () {
       expect(prediction.encrypted.label, `row ${prediction.row}`).to.equal(prediction.plaintext.label);
       expect(prediction.maxProbabilityDifference).to.be.at.most(2e-3);
     }
-    expect(summary.oracleJobs.fulfilled).to.equal(5);
+    // The five named requests and the anonymous one of step 12.
+    expect(summary.oracleJobs.fulfilled).to.equal(6);
+  });
+
+  it("makes an anonymous prediction and a researcher's anonymous read that a chain observer links to nobody", function () {
+    const { privacy } = summary;
+    privacy.anonymousScores.forEach((score) => expect(Number.isFinite(score)).to.equal(true));
+    expect(privacy.maxScoreDifference).to.be.at.most(2e-3);
+    expect(privacy.researcherReadBytes).to.be.greaterThan(0);
+    expect(privacy.researcherAuditedAs).to.match(/^0x[0-9a-f]{64}$/);
+    expect(privacy.privateLinks).to.deep.equal({ requests: 0, consents: 0 });
+    // The control in the same run: the public forms of steps 5–9 are all linked.
+    expect(privacy.observer.linkedRequests).to.equal(privacy.observer.requests - 1);
+    expect(privacy.observer.linkedDeviceBindings).to.equal(privacy.observer.deviceBindings);
+    expect(lines.join("\n")).to.match(/\[14\] A chain observer/);
   });
 
   it("shares under consent, refuses after revocation and verifies the anchored audit head", function () {
