@@ -248,7 +248,8 @@ contract ConsentManager is IConsentManager, IdentityGoverned, EIP712, Nonces {
         if (!Purpose.isValid(purpose) || opening.purpose != purpose || category > Category.MAX) return false;
         if (opening.patient == address(0)) return false;
         if ((opening.categories & Category.bit(category)) == 0) return false;
-        if (opening.epoch != _epochs[opening.patient] || !_inPeriod(opening.validFrom, opening.validUntil)) return false;
+        if (opening.epoch != _epochs[opening.patient]) return false;
+        if (!_inPeriod(opening.validFrom, opening.validUntil)) return false;
         bytes32 consentHash = _privateConsentHash(opening);
         PrivateConsentState memory state = _privateConsents[_privateCommitment(consentHash, revocationHash)];
         if (state.grantedAt == 0 || state.revokedAt != 0) return false;
