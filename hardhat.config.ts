@@ -16,6 +16,10 @@ export default defineConfig({
   solidity: {
     profiles: {
       default: {
+        // One compilation job per root file. Merged, the coverage-instrumented Solidity tests'
+        // job outgrew solc's WebAssembly memory (HHE908) once Semaphore's interfaces and the
+        // private forms joined it; isolated, a full build takes ~2 min on this machine.
+        isolated: true,
         compilers: [
           // MedCipher's own contracts.
           { version: "0.8.28", path: solc("solc"), settings: { optimizer, evmVersion: "cancun", viaIR: false } },

@@ -20,6 +20,7 @@ import { Category } from "../protocol/codes.js";
 import type { MedCipherContracts } from "../protocol/contracts.js";
 import type { AnonymousUpload } from "../protocol/gateway.js";
 import { decodeRevert, describeRevert } from "../protocol/revert.js";
+import { toSolidityProof } from "../protocol/zk/proofFormat.js";
 import { checksumAddress as getAddress } from "./address.js";
 import { ForbiddenError } from "./errors.js";
 import type { WriteAccess } from "./policy.js";
@@ -91,7 +92,7 @@ export function createAnonymousRules(options: AnonymousRulesOptions): AnonymousR
   /** checkAnonymousRequest by eth_call: the request id, or ForbiddenError naming the router's reason. */
   const checkedRequestId = (upload: AnonymousUpload) => view(`anonCheck:${JSON.stringify(upload)}`, async () => {
     try {
-      return (await contracts.router.checkAnonymousRequest(upload.request, solidityProof(upload.proof))).toLowerCase();
+      return (await contracts.router.checkAnonymousRequest(upload.request, toSolidityProof(upload.proof))).toLowerCase();
     } catch (error) {
       const revert = decodeRevert(error);
       if (revert) throw new ForbiddenError(`the router refuses the anonymous request: ${describeRevert(revert)}`, { revert: revert.reason });
@@ -148,17 +149,3 @@ export function createAnonymousRules(options: AnonymousRulesOptions): AnonymousR
   };
 }
 
-/**
- * ISemaphore.SemaphoreProof as ethers encodes it. protocol/zk/prove.ts has the same conversion,
- * but importing it loads snarkjs, which a gateway that never proves has no use for.
- */
-function solidityProof(proof: AnonymousUpload["proof"]) {
-  return {
-    merkleTreeDepth: BigInt(proof.merkleTreeDepth),
-    merkleTreeRoot: BigInt(proof.merkleTreeRoot),
-    nullifier: BigInt(proof.nullifier),
-    message: BigInt(proof.message),
-    scope: BigInt(proof.scope),
-    points: proof.points.map((point) => BigInt(point)) as [bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint],
-  };
-}

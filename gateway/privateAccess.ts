@@ -22,7 +22,7 @@ import { categoryName, purposeName } from "../protocol/codes.js";
 import type { ConsentManagerContract, PrivacyGroupsContract } from "../protocol/contracts.js";
 import { decodePrivateConsentHeader, type ParsedPrivateConsentGrant } from "../protocol/privateConsent.js";
 import { checkGroupAccessBinding, decodeGroupAccess, type GroupAccess } from "../protocol/zk/access.js";
-import { toSolidityProof } from "../protocol/zk/prove.js";
+import { toSolidityProof } from "../protocol/zk/proofFormat.js";
 import { checksumAddress as getAddress } from "./address.js";
 import { ForbiddenError, PrivateAccessError, type PrivateAccessCode } from "./errors.js";
 import type { BlobMeta } from "./store/metadata.js";
