@@ -149,6 +149,9 @@ export async function runPrivacySteps(ctx: PrivacyDemoContext, firstStep: number
   info(`public forms (steps 5–9): requests linked to their patient ${report.linkedRequests - linkedPrivateRequests}/${report.requests - 1}, consents ${report.linkedConsents - linkedPrivateConsents}/${report.consents - privateConsentSubjects.size}, device bindings ${report.linkedDeviceBindings}/${report.deviceBindings}`);
   info(`the anonymous request: linked ${linkedPrivateRequests === 0 ? "to nobody" : "TO A PATIENT"}; its proof's anonymity set is the ${ctx.patients.length} patients of the group`);
   info(`the group consent: linked ${linkedPrivateConsents === 0 ? "to nobody" : "TO A PATIENT"}; the researcher's read left no transaction at all`);
+  for (const l of report.links.filter((x) => x.subject.toLowerCase() === privateRequest || privateConsentSubjects.has(x.subject))) {
+    info(`  linked by rule ${l.rules.join(", ")}: ${l.evidence.join("; ")}`);
+  }
   return {
     anonymousRequestId: sent.requestId,
     anonymousScores: scores,

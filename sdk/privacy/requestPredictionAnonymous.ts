@@ -122,7 +122,9 @@ export async function requestPredictionAnonymous(parameters: RequestPredictionAn
     const { slot, requestId } = await findFreeSlot({ router: contracts.router, chainId: parameters.chainId, identity: parameters.identity, epoch, skip: parameters.skipSlots });
     const request: AnonymousRequest = {
       modelId: parameters.modelId, epoch, slot, accessKey: accessKey.address, inputHash, keysHash,
-      inputUri: `${parameters.gateway.url.replace(/\/$/, "")}/v1/blobs/${inputHash}`,
+      // Content-addressed, naming no gateway: the gateway's URL would say which clinic's service
+      // the patient uses, and a chain observer would share it with the patient's public requests.
+      inputUri: `medcipher://blob/${inputHash}`,
     };
     const secrets: AnonymousRequestSecrets = {
       requestId, router, chainId: Number(parameters.chainId), request, accessKey: accessKey.privateKey,

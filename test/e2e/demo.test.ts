@@ -29,6 +29,8 @@ describe("end-to-end demo (npm start)", function () {
 
   it("makes an anonymous prediction and a researcher's anonymous read that a chain observer links to nobody", function () {
     const { privacy } = summary;
+    // What the observer held against the private forms, if anything (the demo prints it under step 14).
+    for (const line of lines.filter((l) => l.includes("linked by rule"))) console.log(line);
     privacy.anonymousScores.forEach((score) => expect(Number.isFinite(score)).to.equal(true));
     expect(privacy.maxScoreDifference).to.be.at.most(2e-3);
     expect(privacy.researcherReadBytes).to.be.greaterThan(0);

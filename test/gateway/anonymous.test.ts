@@ -67,7 +67,7 @@ describe("gateway: anonymous prediction requests (blobs owned by the one-time ac
       ["slot beyond uint16", { ...json, request: { ...json.request, slot: 65_536 } }],
       ["fractional epoch", { ...json, request: { ...json.request, epoch: 1.5 } }],
       ["upper-case hash", { ...json, request: { ...json.request, inputHash: (json.request.inputHash as string).toUpperCase().replace("0X", "0x") } }],
-      ["bad address checksum", { ...json, request: { ...json.request, accessKey: (json.request.accessKey as string).replace(/[a-f]/, (c) => c.toUpperCase()).replace(/[A-F](?=[^A-F]*$)/, (c) => c.toLowerCase()) } }],
+      ["bad address checksum", { ...json, request: { ...json.request, accessKey: flipFirstLetterCase(json.request.accessKey as string) } }],
       ["hex nullifier", { ...json, proof: { ...json.proof, nullifier: `0x${BigInt(json.proof.nullifier as string).toString(16)}` } }],
       ["leading zero", { ...json, proof: { ...json.proof, scope: `0${json.proof.scope as string}` } }],
       ["seven points", { ...json, proof: { ...json.proof, points: (json.proof.points as string[]).slice(0, 7) } }],
@@ -211,3 +211,8 @@ describe("gateway: anonymous prediction requests (blobs owned by the one-time ac
     }
   });
 });
+
+/** The checksummed address with one letter's case swapped: the EIP-55 checksum fixes every letter's case, so this one is always wrong. */
+function flipFirstLetterCase(address: string): string {
+  return `0x${address.slice(2).replace(/[a-fA-F]/, (c) => (c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase()))}`;
+}
