@@ -33,6 +33,18 @@ export const BIND_DEVICE_TYPES: Record<string, TypedDataField[]> = {
   ],
 };
 
+/** `IdentityRegistry.BIND_DEVICE_PQ_TYPEHASH`: BindDevice that also commits to the device's ML-DSA-65 key (keccak256). */
+export const BIND_DEVICE_PQ_TYPES: Record<string, TypedDataField[]> = {
+  BindDevicePq: [
+    { name: "device", type: "address" },
+    { name: "patient", type: "address" },
+    { name: "expiresAt", type: "uint40" },
+    { name: "pqKeyHash", type: "bytes32" },
+    { name: "nonce", type: "uint32" },
+    { name: "deadline", type: "uint256" },
+  ],
+};
+
 /** `ConsentManager.GRANT_TYPEHASH`; signed by the patient, nonce = `nonces(patient)` (exactly: every consent change moves it). */
 export const GRANT_CONSENT_TYPES: Record<string, TypedDataField[]> = {
   GrantConsent: [

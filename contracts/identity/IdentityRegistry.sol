@@ -26,7 +26,18 @@ contract IdentityRegistry is IIdentityRegistry, AccessControlDefaultAdminRules, 
         "BindDevice(address device,address patient,uint40 expiresAt,uint32 nonce,uint256 deadline)"
     );
 
+    /// @inheritdoc IIdentityRegistry
+    bytes32 public constant BIND_DEVICE_PQ_TYPEHASH = keccak256(
+        "BindDevicePq(address device,address patient,uint40 expiresAt,bytes32 pqKeyHash,uint32 nonce,uint256 deadline)"
+    );
+
+    /// @dev X25519 public key (32 bytes) followed by an ML-KEM-768 encapsulation key (1184 bytes).
+    uint256 private constant HYBRID_KEY_LENGTH = 32 + 1184;
+
     mapping(address account => Patient) private _patients;
+    mapping(address account => HybridKey) private _hybridKeys;
+    /// @dev keccak256(device, patient, pqKeyHash) → first binding time.
+    mapping(bytes32 binding => uint40 since) private _pqKeyBindings;
     mapping(address device => Device) private _devices;
     mapping(bytes32 role => mapping(address account => uint32 grants)) private _roleGrants;
 
@@ -91,6 +102,7 @@ contract IdentityRegistry is IIdentityRegistry, AccessControlDefaultAdminRules, 
             d.patient = address(0);
             d.expiresAt = 0;
             d.revoked = false;
+            d.pqKeyHash = bytes32(0);
         }
         d.vendor = msg.sender;
         if (boundTo != address(0)) emit DeviceUnbound(device, boundTo, msg.sender);
@@ -109,26 +121,42 @@ contract IdentityRegistry is IIdentityRegistry, AccessControlDefaultAdminRules, 
     function bindDevice(address device, uint40 expiresAt, uint256 deadline, bytes calldata deviceSignature)
         external
     {
-        _registered(msg.sender);
-        Device storage d = _devices[device];
-        if (!_usable(d)) revert DeviceNotUsable(device);
-        if (d.patient != address(0) && d.patient != msg.sender && block.timestamp < d.expiresAt) {
-            revert DeviceBoundToAnother(device, d.patient);
-        }
-        if (expiresAt <= block.timestamp) revert InvalidExpiry(expiresAt);
-        if (block.timestamp > deadline) revert SignatureExpired(deadline);
+        uint32 nonce = _devices[device].bindNonce;
+        bytes32 structHash =
+            keccak256(abi.encode(BIND_DEVICE_TYPEHASH, device, msg.sender, expiresAt, nonce, deadline));
+        _bind(device, expiresAt, bytes32(0), deadline, structHash, deviceSignature);
+    }
 
-        uint32 nonce = d.bindNonce;
-        bytes32 digest = _hashTypedDataV4(
-            keccak256(abi.encode(BIND_DEVICE_TYPEHASH, device, msg.sender, expiresAt, nonce, deadline))
+    /// @inheritdoc IIdentityRegistry
+    function bindDevicePq(
+        address device,
+        uint40 expiresAt,
+        bytes32 pqKeyHash,
+        uint256 deadline,
+        bytes calldata deviceSignature
+    ) external {
+        if (pqKeyHash == bytes32(0)) revert InvalidPqKey();
+        uint32 nonce = _devices[device].bindNonce;
+        bytes32 structHash = keccak256(
+            abi.encode(BIND_DEVICE_PQ_TYPEHASH, device, msg.sender, expiresAt, pqKeyHash, nonce, deadline)
         );
-        address signer = ECDSA.recoverCalldata(digest, deviceSignature);
-        if (signer != device) revert InvalidDeviceSignature(signer, device);
+        _bind(device, expiresAt, pqKeyHash, deadline, structHash, deviceSignature);
+        bytes32 binding = keccak256(abi.encode(device, msg.sender, pqKeyHash));
+        if (_pqKeyBindings[binding] == 0) _pqKeyBindings[binding] = uint40(block.timestamp);
+        emit DevicePqKeyBound(device, msg.sender, pqKeyHash);
+    }
 
-        d.patient = msg.sender;
-        d.expiresAt = expiresAt;
-        d.bindNonce = nonce + 1;
-        emit DeviceBound(device, msg.sender, expiresAt, nonce);
+    // ─── Hybrid encryption keys ────────────────────────────────────────────────────────────────
+
+    /// @inheritdoc IIdentityRegistry
+    function publishHybridEncryptionKey(bytes calldata key) external {
+        if (key.length != HYBRID_KEY_LENGTH) revert InvalidHybridKey(key.length);
+        bytes32 keyHash = keccak256(key);
+        HybridKey storage current = _hybridKeys[msg.sender];
+        if (current.keyHash == keyHash) revert HybridKeyUnchanged(keyHash);
+        uint32 version = current.version + 1;
+        _hybridKeys[msg.sender] = HybridKey({keyHash: keyHash, publishedAt: uint64(block.number), version: version});
+        emit HybridEncryptionKeyPublished(msg.sender, keyHash, version, key);
     }
 
     /// @inheritdoc IIdentityRegistry
@@ -140,6 +168,7 @@ contract IdentityRegistry is IIdentityRegistry, AccessControlDefaultAdminRules, 
         }
         d.patient = address(0);
         d.expiresAt = 0;
+        d.pqKeyHash = bytes32(0);
         emit DeviceUnbound(device, patient, msg.sender);
     }
 
@@ -167,6 +196,16 @@ contract IdentityRegistry is IIdentityRegistry, AccessControlDefaultAdminRules, 
     }
 
     /// @inheritdoc IIdentityRegistry
+    function hybridEncryptionKeyOf(address account) external view returns (HybridKey memory) {
+        return _hybridKeys[account];
+    }
+
+    /// @inheritdoc IIdentityRegistry
+    function pqKeyBoundSince(address device, address patient, bytes32 pqKeyHash) external view returns (uint40) {
+        return _pqKeyBindings[keccak256(abi.encode(device, patient, pqKeyHash))];
+    }
+
+    /// @inheritdoc IIdentityRegistry
     function roleHolding(bytes32 role, address account) external view returns (uint32) {
         return hasRole(role, account) ? _roleGrants[role][account] : 0;
     }
@@ -185,6 +224,36 @@ contract IdentityRegistry is IIdentityRegistry, AccessControlDefaultAdminRules, 
     function _grantRole(bytes32 role, address account) internal override returns (bool granted) {
         granted = super._grantRole(role, account);
         if (granted) ++_roleGrants[role][account];
+    }
+
+    /// @dev The checks and effects both bindings share; `structHash` is the EIP-712 struct the
+    /// device signed (with the current bind nonce).
+    function _bind(
+        address device,
+        uint40 expiresAt,
+        bytes32 pqKeyHash,
+        uint256 deadline,
+        bytes32 structHash,
+        bytes calldata deviceSignature
+    ) private {
+        _registered(msg.sender);
+        Device storage d = _devices[device];
+        if (!_usable(d)) revert DeviceNotUsable(device);
+        if (d.patient != address(0) && d.patient != msg.sender && block.timestamp < d.expiresAt) {
+            revert DeviceBoundToAnother(device, d.patient);
+        }
+        if (expiresAt <= block.timestamp) revert InvalidExpiry(expiresAt);
+        if (block.timestamp > deadline) revert SignatureExpired(deadline);
+
+        address signer = ECDSA.recoverCalldata(_hashTypedDataV4(structHash), deviceSignature);
+        if (signer != device) revert InvalidDeviceSignature(signer, device);
+
+        uint32 nonce = d.bindNonce;
+        d.patient = msg.sender;
+        d.expiresAt = expiresAt;
+        d.bindNonce = nonce + 1;
+        d.pqKeyHash = pqKeyHash;
+        emit DeviceBound(device, msg.sender, expiresAt, nonce);
     }
 
     function _registered(address account) private view returns (Patient storage p) {

@@ -32,12 +32,26 @@ interface IIdentityRegistry is IAccessControlDefaultAdminRules {
     /// @param bindNonce Incremented on every bind; the device signs it so a bind cannot be replayed.
     /// @param revoked Whether the vendor revoked the device (compromised, recalled).
     /// @param vendor The DEVICE_VENDOR account that registered the device.
+    /// @param pqKeyHash keccak256 of the ML-DSA-65 public key the current binding commits to (zero
+    /// for a binding made with {bindDevice}, which signs with ECDSA only).
     struct Device {
         address patient;
         uint40 expiresAt;
         uint32 bindNonce;
         bool revoked;
         address vendor;
+        bytes32 pqKeyHash;
+    }
+
+    /// @notice An account's published hybrid (post-quantum) encryption key. The chain keeps the
+    /// commitment; the key itself is in the {HybridEncryptionKeyPublished} event of `publishedAt`.
+    /// @param keyHash keccak256 of the key (X25519 public key ‖ ML-KEM-768 encapsulation key).
+    /// @param publishedAt The block whose event carries the key.
+    /// @param version Incremented on every publication (1 for the first).
+    struct HybridKey {
+        bytes32 keyHash;
+        uint64 publishedAt;
+        uint32 version;
     }
 
     /// @notice A patient registered.
@@ -68,6 +82,22 @@ interface IIdentityRegistry is IAccessControlDefaultAdminRules {
     /// @param patient The patient.
     /// @param encryptionKey The new public key.
     event EncryptionKeyRotated(address indexed patient, bytes32 encryptionKey);
+
+    /// @notice An account published a hybrid encryption key (X25519 + ML-KEM-768): data keys
+    /// wrapped for it from now on are post-quantum. Any account may publish one (grantees who are
+    /// not patients too).
+    /// @param account The account.
+    /// @param keyHash keccak256(key), what {hybridEncryptionKeyOf} returns.
+    /// @param version The account's publication number (1, 2, …).
+    /// @param key X25519 public key (32 bytes) ‖ ML-KEM-768 encapsulation key (1184 bytes).
+    event HybridEncryptionKeyPublished(address indexed account, bytes32 indexed keyHash, uint32 version, bytes key);
+
+    /// @notice A binding made with {bindDevicePq} committed to the device's ML-DSA public key.
+    /// Emitted with {DeviceBound}, so a reader can find every key a device signed with for a patient.
+    /// @param device The device.
+    /// @param patient The patient.
+    /// @param pqKeyHash keccak256 of the device's ML-DSA-65 public key.
+    event DevicePqKeyBound(address indexed device, address indexed patient, bytes32 pqKeyHash);
 
     /// @notice A device vendor registered a device.
     /// @param device The device's signing address.
@@ -104,6 +134,15 @@ interface IIdentityRegistry is IAccessControlDefaultAdminRules {
     error InvalidKeySet();
     /// @notice A zero encryption public key.
     error InvalidEncryptionKey();
+    /// @notice A hybrid encryption key of the wrong length (it must be 32 + 1184 bytes).
+    /// @param length The length given.
+    error InvalidHybridKey(uint256 length);
+    /// @notice A hybrid key publication of the key already published (a retried publication that
+    /// already landed); nothing changes.
+    /// @param keyHash The current (and requested) key hash.
+    error HybridKeyUnchanged(bytes32 keyHash);
+    /// @notice A post-quantum device binding with a zero key hash.
+    error InvalidPqKey();
     /// @notice A key-set rotation to the key set the patient already has (a retried rotation that
     /// already landed); nothing changes, `keyVersion` stays.
     /// @param keysHash The current (and requested) keys hash.
@@ -181,6 +220,28 @@ interface IIdentityRegistry is IAccessControlDefaultAdminRules {
     /// @param deviceSignature The device's 65-byte signature.
     function bindDevice(address device, uint40 expiresAt, uint256 deadline, bytes calldata deviceSignature) external;
 
+    /// @notice {bindDevice}, and the binding commits to the device's ML-DSA-65 public key: the
+    /// device signs `BindDevicePq(address device,address patient,uint40 expiresAt,bytes32 pqKeyHash,
+    /// uint32 nonce,uint256 deadline)` with ECDSA, and every record it uploads from then on carries
+    /// an ML-DSA signature the gateway and each reader check against `pqKeyHash`.
+    /// @param device The device.
+    /// @param expiresAt End of the binding (exclusive, in the future).
+    /// @param pqKeyHash keccak256 of the device's ML-DSA-65 public key (not zero).
+    /// @param deadline Last second the device signature is accepted.
+    /// @param deviceSignature The device's 65-byte ECDSA signature.
+    function bindDevicePq(
+        address device,
+        uint40 expiresAt,
+        bytes32 pqKeyHash,
+        uint256 deadline,
+        bytes calldata deviceSignature
+    ) external;
+
+    /// @notice Publish (or replace) the caller's hybrid encryption key. The chain stores its
+    /// keccak256; the key is in the event, so readers fetch it from one block's logs.
+    /// @param key X25519 public key (32 bytes) ‖ ML-KEM-768 encapsulation key (1184 bytes).
+    function publishHybridEncryptionKey(bytes calldata key) external;
+
     /// @notice End a binding; by the bound patient or by the device itself.
     /// @param device The device.
     function unbindDevice(address device) external;
@@ -205,6 +266,20 @@ interface IIdentityRegistry is IAccessControlDefaultAdminRules {
     /// @param device The device.
     /// @return info The record.
     function deviceOf(address device) external view returns (Device memory info);
+
+    /// @notice An account's hybrid encryption key commitment (all zero when none was published).
+    /// @param account The account.
+    /// @return key The commitment and the block of the event that carries the key.
+    function hybridEncryptionKeyOf(address account) external view returns (HybridKey memory key);
+
+    /// @notice Since when (unix seconds) `device` has been bound to `patient` under the ML-DSA key
+    /// `pqKeyHash`, by its first such binding; 0 if never. Later bindings do not erase it, so
+    /// records signed under an earlier key stay verifiable.
+    /// @param device The device.
+    /// @param patient The patient.
+    /// @param pqKeyHash keccak256 of the ML-DSA public key.
+    /// @return since The first binding's time, or 0.
+    function pqKeyBoundSince(address device, address patient, bytes32 pqKeyHash) external view returns (uint40 since);
 
     /// @notice The patient a device may act for right now: address(0) when the device is unknown,
     /// revoked, unbound, its binding has expired, or its vendor no longer holds DEVICE_VENDOR_ROLE.
@@ -232,4 +307,6 @@ interface IIdentityRegistry is IAccessControlDefaultAdminRules {
     function GATEWAY_ROLE() external view returns (bytes32);
     /// @notice EIP-712 type hash of `BindDevice`.
     function BIND_DEVICE_TYPEHASH() external view returns (bytes32);
+    /// @notice EIP-712 type hash of `BindDevicePq`.
+    function BIND_DEVICE_PQ_TYPEHASH() external view returns (bytes32);
 }

@@ -21,6 +21,19 @@ export const identityRegistryAbi = [
   },
   {
     "inputs": [],
+    "name": "BIND_DEVICE_PQ_TYPEHASH",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
     "name": "BIND_DEVICE_TYPEHASH",
     "outputs": [
       {
@@ -159,6 +172,39 @@ export const identityRegistryAbi = [
     "type": "function"
   },
   {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "device",
+        "type": "address"
+      },
+      {
+        "internalType": "uint40",
+        "name": "expiresAt",
+        "type": "uint40"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "pqKeyHash",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "deadline",
+        "type": "uint256"
+      },
+      {
+        "internalType": "bytes",
+        "name": "deviceSignature",
+        "type": "bytes"
+      }
+    ],
+    "name": "bindDevicePq",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
     "inputs": [],
     "name": "cancelDefaultAdminTransfer",
     "outputs": [],
@@ -253,6 +299,11 @@ export const identityRegistryAbi = [
             "internalType": "address",
             "name": "vendor",
             "type": "address"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "pqKeyHash",
+            "type": "bytes32"
           }
         ],
         "internalType": "struct IIdentityRegistry.Device",
@@ -394,6 +445,42 @@ export const identityRegistryAbi = [
         "type": "address"
       }
     ],
+    "name": "hybridEncryptionKeyOf",
+    "outputs": [
+      {
+        "components": [
+          {
+            "internalType": "bytes32",
+            "name": "keyHash",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "uint64",
+            "name": "publishedAt",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint32",
+            "name": "version",
+            "type": "uint32"
+          }
+        ],
+        "internalType": "struct IIdentityRegistry.HybridKey",
+        "name": "",
+        "type": "tuple"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      }
+    ],
     "name": "isPatient",
     "outputs": [
       {
@@ -522,6 +609,48 @@ export const identityRegistryAbi = [
       }
     ],
     "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "device",
+        "type": "address"
+      },
+      {
+        "internalType": "address",
+        "name": "patient",
+        "type": "address"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "pqKeyHash",
+        "type": "bytes32"
+      }
+    ],
+    "name": "pqKeyBoundSince",
+    "outputs": [
+      {
+        "internalType": "uint40",
+        "name": "",
+        "type": "uint40"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes",
+        "name": "key",
+        "type": "bytes"
+      }
+    ],
+    "name": "publishHybridEncryptionKey",
+    "outputs": [],
+    "stateMutability": "nonpayable",
     "type": "function"
   },
   {
@@ -811,6 +940,31 @@ export const identityRegistryAbi = [
       {
         "indexed": true,
         "internalType": "address",
+        "name": "patient",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "bytes32",
+        "name": "pqKeyHash",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DevicePqKeyBound",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "device",
+        "type": "address"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
         "name": "vendor",
         "type": "address"
       },
@@ -891,6 +1045,37 @@ export const identityRegistryAbi = [
       }
     ],
     "name": "EncryptionKeyRotated",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      },
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "keyHash",
+        "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint32",
+        "name": "version",
+        "type": "uint32"
+      },
+      {
+        "indexed": false,
+        "internalType": "bytes",
+        "name": "key",
+        "type": "bytes"
+      }
+    ],
+    "name": "HybridEncryptionKeyPublished",
     "type": "event"
   },
   {
@@ -1174,6 +1359,17 @@ export const identityRegistryAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "keyHash",
+        "type": "bytes32"
+      }
+    ],
+    "name": "HybridKeyUnchanged",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "address",
         "name": "recovered",
         "type": "address"
@@ -1204,8 +1400,24 @@ export const identityRegistryAbi = [
     "type": "error"
   },
   {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "length",
+        "type": "uint256"
+      }
+    ],
+    "name": "InvalidHybridKey",
+    "type": "error"
+  },
+  {
     "inputs": [],
     "name": "InvalidKeySet",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "InvalidPqKey",
     "type": "error"
   },
   {
@@ -9122,6 +9334,17 @@ export const medCipherErrorsAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "keyHash",
+        "type": "bytes32"
+      }
+    ],
+    "name": "HybridKeyUnchanged",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "address",
         "name": "dependency",
         "type": "address"
@@ -9280,6 +9503,17 @@ export const medCipherErrorsAbi = [
     "type": "error"
   },
   {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "length",
+        "type": "uint256"
+      }
+    ],
+    "name": "InvalidHybridKey",
+    "type": "error"
+  },
+  {
     "inputs": [],
     "name": "InvalidInput",
     "type": "error"
@@ -9313,6 +9547,11 @@ export const medCipherErrorsAbi = [
       }
     ],
     "name": "InvalidPeriod",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "InvalidPqKey",
     "type": "error"
   },
   {
