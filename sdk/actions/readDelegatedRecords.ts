@@ -25,7 +25,10 @@ export type DelegatedRecord = ReadSharedRecordReturnType & { shareId: string };
 export type RejectedShare = { shareId: string; anchor: string; code: string; message: string };
 
 export type ReadDelegatedRecordsReturnType = {
-  /** Each record once, verified against its on-chain commitment, in anchoring order. */
+  /**
+   * Each record once, verified against its on-chain commitment: batch by batch in chain order,
+   * within a batch by the time of each record's first reading.
+   */
   records: DelegatedRecord[];
   rejected: RejectedShare[];
   /** Categories the patient anchored records of that this grantee holds no live consent for (for `purpose`): not asked for. */
@@ -63,12 +66,13 @@ export async function readDelegatedRecords(client: MedCipherClient, parameters: 
   const seen = new Set<string>();
   for (const anchor of anchors) {
     if (!open.get(anchor.category)) continue;
+    const found: DelegatedRecord[] = [];
     for (const shareId of await gateway.listShares({ owner: patient, ref: anchor.id, category: anchor.category, purpose })) {
       try {
         const shared = await readSharedRecord(client, { shareId, purpose });
         if (seen.has(shared.record.blobId)) continue;
         seen.add(shared.record.blobId);
-        result.records.push({ ...shared, shareId });
+        found.push({ ...shared, shareId });
       } catch (error) {
         if (isSomeoneElsesShare(error)) continue;
         // A forged response or an unreachable gateway is not about this share: stop.
@@ -76,6 +80,11 @@ export async function readDelegatedRecords(client: MedCipherClient, parameters: 
         result.rejected.push({ shareId, anchor: anchor.id, code: error.code, message: error.shortMessage });
       }
     }
+    // The listing is ordered by share id, which says nothing; a batch's leaves cannot be ordered
+    // from their proofs either (sorted-pair hashing), so records go in the order of their readings.
+    const firstTime = (r: DelegatedRecord) => r.readings[0]?.time ?? "";
+    found.sort((a, b) => firstTime(a).localeCompare(firstTime(b)) || a.record.blobId.localeCompare(b.record.blobId));
+    result.records.push(...found);
   }
   return result;
 }
