@@ -45,7 +45,8 @@ function isPredictionBlob(access: WriteAccess): boolean {
  * Authorisation from the chain, per request:
  * - the owner (a registered patient) reads and writes their blobs; before registering, only their
  *   evaluation keys (isKeySetBeforeRegistration);
- * - a device bound to the patient now (IdentityRegistry.deviceOwner) writes the patient's records;
+ * - a device bound to the patient now (IdentityRegistry.deviceOwner) writes the patient's records
+ *   and their shares (`wrapped-key`: delegated sharing, the record's key wrapped to a grantee);
  * - a grantee the PredictionRouter would accept as requester writes the patient's `he-input` only
  *   (authorizeRequesterInput);
  * - a grantee reads under live consent for the blob's category and the request's purpose
@@ -182,7 +183,9 @@ export function createChainAccessPolicy(options: ChainPolicyOptions): AccessPoli
         return "consent";
       }
       if ((await deviceOwner(signer)) === owner) {
-        if (access.kind !== "record") throw new ForbiddenError("a device writes records only", { kind: access.kind });
+        // Its records, and their data keys wrapped to the grantees live at upload (delegated
+        // sharing: sealed boxes the gateway cannot read, like the patient's own shares).
+        if (access.kind !== "record" && access.kind !== "wrapped-key") throw new ForbiddenError("a device writes records and their shares only", { kind: access.kind });
         return "device";
       }
       throw new ForbiddenError("only the patient or a device bound to the patient may store the patient's blobs", { signer, owner });

@@ -53,6 +53,7 @@ import {
   type AnonymousUpload,
   type ErrorBody,
   type GatewayMethod,
+  type ShareListing,
 } from "../protocol/gateway.js";
 import type { ReadinessReport } from "./readiness.js";
 import type { BlobStore } from "./store/blobStore.js";
@@ -128,6 +129,8 @@ type Reply = { status: number; body: Uint8Array; contentType: string; requestDig
  *   signed in the auth header);
  * - `GET /v1/blobs/:id` — download;
  * - `GET /v1/audit?owner=0x…` — the audit entries about a patient (signed, method "AUDIT");
+ * - `GET /v1/shares?owner=0x…&ref=0x…&category=n` — the record shares under a record id or batch
+ *   root that the signer may read (signed, method "LIST");
  * - `GET /v1/audit/head`, `GET /v1/info`, `GET /healthz` (liveness), `GET /readyz` (can it
  *   serve: chain, role, storage), `GET /metrics` (Prometheus) — public;
  * - `OPTIONS *` — CORS preflights: 204 for an origin in `corsOrigins`, 403 otherwise.
@@ -294,9 +297,9 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
     // The first upload to create the metadata decides it; a concurrent one with other metadata
     // learns the winner here and is refused (its identical bytes are already stored).
-    const { meta, created } = existing
-      ? { meta: existing, created: false }
-      : await options.metadata.create({ blobId: id, ...wanted, size, writer: auth.signer, storedAt: new Date(now() * 1000).toISOString() });
+    // Also for a blob stored before: create() then repairs its (owner, ref) index entry, which a
+    // crash between the metadata and the entry may have left unwritten.
+    const { meta, created } = await options.metadata.create({ blobId: id, ...wanted, size, writer: auth.signer, storedAt: new Date(now() * 1000).toISOString() });
     if (!sameBlob(meta, wanted)) throw new BlobConflictError(id);
     await options.audit.append({ actor: auth.signer, action: "write", blobId: id, owner, purpose, outcome: "granted", reason });
     return json(created ? 201 : 200, { blobId: id, size }, auth.digest);
@@ -332,6 +335,47 @@ export function createGateway(options: GatewayOptions): Gateway {
     return json(200, proof, auth.digest);
   }
 
+  /**
+   * The share listing: how a grantee finds the shares a device made for it (delegated sharing,
+   * sdk/actions/delegateRecordKey.ts) without asking the patient. Owner, ref and category are
+   * signed (method LIST) and the query must repeat them. The signer must be allowed to read a
+   * share of that owner, category and ref at all (the read rule, on the listing's own terms)
+   * before anything is looked up, so a caller without consent is refused whether or not shares
+   * exist: the refusal says nothing about them. Then every listed share passes the same read
+   * rule again, on its own metadata (the index is only a pointer to it).
+   */
+  async function handleShareListing(req: IncomingMessage, url: URL, state: RequestState): Promise<Reply> {
+    const auth = authenticate(req, "LIST", ZeroHash, state);
+    const { purpose, kind, category } = auth.fields;
+    const owner = getAddress(auth.fields.owner);
+    const ref = auth.fields.ref;
+    if (kind !== "wrapped-key") throw new BadRequestError('A share listing signs kind "wrapped-key".', { kind });
+    if (owner === ZeroAddress || ref === ZeroHash) throw new BadRequestError("A share listing names the patient (owner) and the record id or batch root (ref).");
+    const query = { owner: url.searchParams.get("owner"), ref: url.searchParams.get("ref")?.toLowerCase(), category: url.searchParams.get("category") };
+    let queryOwner: string | undefined;
+    try {
+      queryOwner = query.owner === null ? undefined : getAddress(query.owner);
+    } catch {
+      queryOwner = undefined;
+    }
+    if (queryOwner !== owner || query.ref !== ref || query.category !== String(category)) {
+      throw new BadRequestError("The query's owner, ref and category must be the signed ones.", { owner, ref, category });
+    }
+    const asking = { signer: auth.signer, purpose, ref: ZeroHash };
+    const listing: BlobMeta = { blobId: ZeroHash as Sha256Hex, owner, kind: "wrapped-key", category, ref, size: 0, writer: ZeroAddress, storedAt: "" };
+    const reason = await options.policy.authorizeRead({ ...asking, blobId: listing.blobId, meta: listing });
+    const shareIds: Sha256Hex[] = [];
+    for (const blobId of await options.metadata.listByRef(owner, ref)) {
+      const meta = await options.metadata.get(blobId);
+      if (!meta || meta.kind !== "wrapped-key" || meta.owner !== owner || meta.ref !== ref || meta.category !== category) continue;
+      await options.policy.authorizeRead({ ...asking, blobId, meta });
+      shareIds.push(blobId);
+    }
+    await options.audit.append({ actor: auth.signer, action: "list", blobId: ref, owner, purpose, outcome: "granted", reason });
+    const body: ShareListing = { owner, ref, category, shareIds };
+    return json(200, body, auth.digest);
+  }
+
   async function route(req: IncomingMessage, state: RequestState): Promise<Reply> {
     const url = parseUrl(req);
     if (!url) throw new BadRequestError("The request target is not a valid URL path.");
@@ -350,6 +394,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     if (path === "/v1/info") return json(200, { gateway: gatewayAddress, chainId: options.chainId, protocol: 1, limits });
     if (path === "/v1/audit/head") return json(200, { ...options.audit.head(), aggregateRefusals });
     if (path === "/v1/audit") return handleAudit(req, url, state);
+    if (path === "/v1/shares") return handleShareListing(req, url, state);
     return json(404, { error: { code: "GATEWAY_NOT_FOUND", message: `No route ${path}.` } });
   }
 
@@ -366,8 +411,9 @@ export function createGateway(options: GatewayOptions): Gateway {
     // established signer, and rate-limited ones, are only counted (aggregateRefusals).
     const path = parseUrl(req)?.pathname;
     if (!path) return;
-    if (!path.startsWith("/v1/blobs/") && path !== "/v1/audit") return;
-    const blobId = path.startsWith("/v1/blobs/") ? path.slice("/v1/blobs/".length) : ZeroHash;
+    if (!path.startsWith("/v1/blobs/") && path !== "/v1/audit" && path !== "/v1/shares") return;
+    // A refused listing is audited under the ref it asked about, as a granted one is.
+    const blobId = path.startsWith("/v1/blobs/") ? path.slice("/v1/blobs/".length) : path === "/v1/shares" ? state.auth?.fields.ref ?? ZeroHash : ZeroHash;
     if (!isSha256Hex(blobId)) return;
     const anonymous = state.anonymous;
     if (anonymous?.nullifier && !(error instanceof RateLimitedError)) {
@@ -386,7 +432,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     const meta = await options.metadata.get(blobId).catch(() => undefined);
     await options.audit.append({
       actor: state.auth.signer,
-      action: req.method === "PUT" ? "write" : path === "/v1/audit" ? "audit-read" : "read",
+      action: req.method === "PUT" ? "write" : path === "/v1/audit" ? "audit-read" : path === "/v1/shares" ? "list" : "read",
       blobId,
       owner: meta?.owner ?? (state.auth.fields.owner !== ZeroAddress ? getAddress(state.auth.fields.owner) : null),
       purpose: state.auth.fields.purpose,

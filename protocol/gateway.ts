@@ -23,8 +23,15 @@ export function isBlobKind(value: string): value is BlobKind {
   return (BLOB_KINDS as readonly string[]).includes(value);
 }
 
-/** The operations a request can sign for. */
-export type GatewayMethod = "GET" | "PUT" | "AUDIT";
+/** The operations a request can sign for ("LIST": the share listing, `GET /v1/shares`). */
+export type GatewayMethod = "GET" | "PUT" | "AUDIT" | "LIST";
+
+/**
+ * The answer of `GET /v1/shares?owner=…&ref=…&category=…`: the ids of the `wrapped-key` blobs
+ * (record shares) `owner` has under `ref` with that category, each of which the signer may read
+ * now. A grantee finds delegated shares of records uploaded after its consent with it.
+ */
+export type ShareListing = { owner: string; ref: string; category: number; shareIds: string[] };
 
 /** Headers. Names are lowercase, as node:http delivers them. */
 export const HEADER_AUTH = "x-medcipher-auth";
@@ -105,17 +112,17 @@ export type GatewayRequestFields = {
   blobId: string;
   /** Purpose-of-use code (contracts/libraries/ConsentCodes.sol `Purpose`); 0 for writes by the owner. */
   purpose: number;
-  /** Writes: the patient who owns the blob. Reads: zero address. */
+  /** Writes and LIST: the patient who owns the blob(s). Reads: zero address. */
   owner: string;
-  /** Writes: the blob kind. Reads: "". */
+  /** Writes: the blob kind; LIST: "wrapped-key". Reads: "". */
   kind: string;
-  /** Writes: the record category code. Reads: 0. */
+  /** Writes and LIST: the record category code. Reads: 0. */
   category: number;
   /**
    * What the access is about on-chain: for a record write, the record id or batch root it will be
    * anchored under; for an oracle, the prediction request id (reads of its input and keys, the
    * write of its result); for a grantee's read, optionally a record id covered by a record-scoped
-   * consent. Zero otherwise.
+   * consent; for LIST, the record id or batch root whose shares are listed. Zero otherwise.
    */
   ref: string;
   /** Unix seconds. */

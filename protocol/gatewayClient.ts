@@ -41,6 +41,7 @@ import {
   type ErrorBody,
   type GatewayMethod,
   type GatewayRequestFields,
+  type ShareListing,
 } from "./gateway.js";
 import { encodePrivateConsentHeader, HEADER_PRIVATE_CONSENT, type PrivateConsentGrant } from "./privateConsent.js";
 
@@ -104,6 +105,9 @@ export type GetBlobParameters = {
   privateConsent?: PrivateConsentGrant;
 };
 
+/** Which shares to list: the patient's, under one record id or batch root, of one category, read for `purpose`. */
+export type ListSharesParameters = { owner: string; ref: string; category: number; purpose: number };
+
 export type GatewayClient = {
   readonly url: string;
   readonly gatewayAddress: string;
@@ -117,6 +121,12 @@ export type GatewayClient = {
   putAnonymous(bytes: Uint8Array, parameters: PutAnonymousParameters): Promise<Sha256Hex>;
   /** Downloads and verifies a blob (response signature and SHA-256). */
   get(blobId: string, parameters: GetBlobParameters): Promise<Uint8Array>;
+  /**
+   * The ids of the record shares (`wrapped-key` blobs) `owner` has under `ref` with `category`
+   * that the signer may read for `purpose` (`GET /v1/shares`, signed, method LIST): 403
+   * GATEWAY_FORBIDDEN without live consent, whether or not there are any.
+   */
+  listShares(parameters: ListSharesParameters): Promise<Sha256Hex[]>;
   /**
    * The audit entries about `owner` (the signer must be allowed to read them), each with its
    * Merkle inclusion proof; `since` (the anchored tree size) adds the consistency proof from that
@@ -337,6 +347,19 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
       const { bytes, bodyHash } = await signedRequest("GET", `/v1/blobs/${blobId}`, { blobId, purpose: parameters.purpose, owner: ZeroAddress, kind: "", category: 0, ref: refOf(parameters.ref) }, undefined, grantHeaders);
       if (bodyHash !== blobId) throw new IntegrityError("Blob from gateway", { blobId, actual: bodyHash });
       return bytes;
+    },
+    async listShares(parameters) {
+      const owner = ownerOf(parameters.owner);
+      const ref = refOf(parameters.ref).toLowerCase();
+      if (ref === ZeroHash) throw new InvalidInputError("A share listing needs the record id or batch root (ref).");
+      const path = `/v1/shares?owner=${owner}&ref=${ref}&category=${parameters.category}`;
+      const { bytes } = await signedRequest("LIST", path, { blobId: ZeroHash, purpose: parameters.purpose, owner, kind: "wrapped-key", category: parameters.category, ref });
+      const listing = parseJson<ShareListing>(bytes);
+      const shareIds = Array.isArray(listing.shareIds) ? listing.shareIds : [];
+      if (!Array.isArray(listing.shareIds) || !shareIds.every((id) => typeof id === "string" && isSha256Hex(id)) || listing.ref !== ref || getAddress(listing.owner) !== owner) {
+        throw new GatewayUnavailableError(`${base}${path}`, new Error("the share listing is not the one asked for, or malformed"));
+      }
+      return shareIds as Sha256Hex[];
     },
     async audit(owner, auditOptions = {}) {
       const address = getAddress(owner);

@@ -30,9 +30,18 @@ export { revokeConsent, type RevokeConsentParameters, type RevokeConsentReturnTy
 export { signConsentGrant, type SignConsentGrantParameters, type SignConsentGrantReturnType, type SignedConsentGrant } from "./actions/signConsentGrant.js";
 export { signConsentRevocation, type SignConsentRevocationParameters, type SignConsentRevocationReturnType, type SignedConsentRevocation } from "./actions/signConsentRevocation.js";
 export { listConsents, type ListConsentsParameters, type ListConsentsReturnType, type ConsentGrant } from "./actions/listConsents.js";
-export { shareRecord, type ShareRecordParameters, type ShareRecordReturnType, type RecordShare } from "./actions/shareRecord.js";
+export { shareRecord, sealRecordShare, type ShareRecordParameters, type ShareRecordReturnType, type RecordShare, type RecordShareInput } from "./actions/shareRecord.js";
 export { readRecord, type ReadRecordParameters, type ReadRecordReturnType } from "./actions/readRecord.js";
 export { readSharedRecord, type ReadSharedRecordParameters, type ReadSharedRecordReturnType } from "./actions/readSharedRecord.js";
+export { liveGrantees, type LiveGranteesParameters, type LiveGranteesReturnType, type LiveGrantee } from "./actions/liveGrantees.js";
+export {
+  delegateRecordKey, delegateRecordKeys, registeredEncryptionKey, NO_ENCRYPTION_KEY,
+  type DelegateRecordKeyParameters, type DelegateRecordKeyReturnType, type DelegateRecordKeysParameters, type DelegationOptions, type DelegationReport,
+  type EncryptionKeyResolver, type SkippedGrantee,
+} from "./actions/delegateRecordKey.js";
+export {
+  readDelegatedRecords, type ReadDelegatedRecordsParameters, type ReadDelegatedRecordsReturnType, type DelegatedRecord, type RejectedShare,
+} from "./actions/readDelegatedRecords.js";
 export { verifyRecord, type VerifyRecordParameters, type VerifyRecordReturnType } from "./actions/verifyRecord.js";
 export { requestPrediction, type RequestPredictionParameters, type RequestPredictionReturnType } from "./actions/requestPrediction.js";
 export { waitForPrediction, type WaitForPredictionParameters, type WaitForPredictionReturnType } from "./actions/waitForPrediction.js";

@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 
 import type { Command } from "commander";
 
+import type { DelegationReport } from "../../sdk/actions/delegateRecordKey.js";
 import { ingestReadings } from "../../sdk/actions/ingestReadings.js";
 import { parseCategory } from "../../protocol/codes.js";
 import { InvalidInputError } from "../../sdk/errors.js";
@@ -39,6 +40,17 @@ export function registerIngestCommand(program: Command): void {
         [`ingested ${readings.length} readings as ${result.records.length} encrypted records${rejected.length ? ` (${rejected.length} rows skipped)` : ""}`,
           `batch root ${result.root} (tx ${result.transactionHash})`,
           `record index ${index}`,
-          ...result.records.map((r) => `  ${r.blobId}  ${r.readings} readings`)].join("\n"));
+          ...result.records.map((r) => `  ${r.blobId}  ${r.readings} readings`),
+          ...delegationLines(result.delegation)].join("\n"));
     });
+}
+
+/** Delegated sharing's outcome: whom each record was also wrapped to, and who was left out and why. */
+function delegationLines(report: DelegationReport | undefined): string[] {
+  if (!report || report.grantees.length === 0) return [];
+  const shared = new Set(report.shares.map((s) => s.grantee));
+  return [
+    `shared each record with ${shared.size} grantee(s) holding live consent: ${[...shared].join(", ") || "none"}`,
+    ...report.skipped.map((s) => `  not shared with ${s.grantee}: ${s.reason}`),
+  ];
 }

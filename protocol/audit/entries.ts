@@ -10,7 +10,8 @@ import { createMerkleTree, verifyConsistency, verifyInclusion } from "./merkle.j
 export type AuditEntryInput = {
   /** Who accessed: an address, or, when `actorKind` is "nullifier", a Semaphore nullifier (0x + 64 hex). */
   actor: string;
-  action: "read" | "write" | "audit-read";
+  /** "list": a share listing (`GET /v1/shares`); its `blobId` is the `ref` listed under. */
+  action: "read" | "write" | "audit-read" | "list";
   blobId: string;
   /** The blob's owner (patient), when known. */
   owner: string | null;

@@ -11,6 +11,7 @@ import { sealRecord } from "../crypto/envelope.js";
 import { InvalidInputError } from "../errors.js";
 import { buildObservationBundle, type Reading } from "../fhir/observations.js";
 import { signReadings } from "../readings/deviceSignature.js";
+import { delegateRecordKeys, type DelegationOptions, type DelegationReport } from "./delegateRecordKey.js";
 import type { OnProgress, RecordRef } from "./types.js";
 
 export type IngestReadingsParameters = {
@@ -28,10 +29,17 @@ export type IngestReadingsParameters = {
    * `AnchorBatch`): for devices holding no gas.
    */
   relayer?: Signer;
+  /**
+   * Delegated sharing (delegateRecordKey.ts), on by default: before anchoring, each record's data
+   * key is also wrapped to every grantee with a live public consent for the category now, and one
+   * share per record and grantee is stored. `false` turns it off; options choose the key resolver.
+   */
+  delegate?: false | DelegationOptions;
   onProgress?: OnProgress;
 };
 
-export type IngestReadingsReturnType = { root: string; transactionHash: string; records: RecordRef[] };
+/** `delegation`: who was shared with and who was skipped (absent when `delegate: false`). */
+export type IngestReadingsReturnType = { root: string; transactionHash: string; records: RecordRef[]; delegation?: DelegationReport };
 
 /** Defined in chain/typedData.ts with the other contract messages; still exported here for callers of this file. */
 export { ANCHOR_BATCH_TYPES };
@@ -39,7 +47,8 @@ export { ANCHOR_BATCH_TYPES };
 /**
  * Readings → FHIR Observation bundles → each sealed under a fresh data key wrapped to the
  * patient's registered X25519 key → salted commitments → one Merkle batch → blobs uploaded to the
- * gateway → the root anchored on-chain in one transaction. Returns what is needed to read, share
+ * gateway → each data key also wrapped to the live grantees (`delegate`) → the root anchored
+ * on-chain in one transaction. Returns what is needed to read, share
  * and prove each record later (keep it: the patient's record index).
  *
  * @example
@@ -64,12 +73,12 @@ export async function ingestReadings(client: MedCipherClient, parameters: Ingest
 
   const chunks: Reading[][] = [];
   for (let i = 0; i < readings.length; i += perRecord) chunks.push(readings.slice(i, i + perRecord));
-  const sealedRecords: { sealed: Uint8Array; salt: string; readingId: string; count: number }[] = [];
+  const sealedRecords: { sealed: Uint8Array; dataKey: Uint8Array; salt: string; readingId: string; count: number }[] = [];
   for (const [index, chunk] of chunks.entries()) {
     const bundle = buildObservationBundle(chunk, { patient, device });
-    const { sealed } = await sealRecord(new TextEncoder().encode(JSON.stringify(bundle)), patientKey);
+    const { sealed, dataKey } = await sealRecord(new TextEncoder().encode(JSON.stringify(bundle)), patientKey);
     const salt = newSalt();
-    sealedRecords.push({ sealed, salt, readingId: recordCommitment(salt, sealed), count: chunk.length });
+    sealedRecords.push({ sealed, dataKey, salt, readingId: recordCommitment(salt, sealed), count: chunk.length });
     progress("encrypt", index + 1, chunks.length);
   }
 
@@ -79,6 +88,16 @@ export async function ingestReadings(client: MedCipherClient, parameters: Ingest
     const blobId = await gateway.put(record.sealed, { owner: patient, kind: "record", category, ref: batch.root });
     records.push({ patient, blobId, readingId: record.readingId, salt: record.salt, category, root: batch.root, proof: batch.proofs[index]!, readings: record.count });
     progress("upload", index + 1, sealedRecords.length);
+  }
+  let delegation: DelegationReport | undefined;
+  try {
+    if (parameters.delegate !== false) {
+      delegation = await delegateRecordKeys(client, {
+        ...parameters.delegate, patient, category, records: records.map((record, i) => ({ record, dataKey: sealedRecords[i]!.dataKey })), onProgress: progress,
+      });
+    }
+  } finally {
+    for (const record of sealedRecords) record.dataKey.fill(0);
   }
 
   const uri = `${gateway.url}/v1/blobs`;
@@ -97,5 +116,5 @@ export async function ingestReadings(client: MedCipherClient, parameters: Ingest
     receipt = await sendTransaction("anchorBatch", () => client.contracts.records.anchorBatch(patient, batch.root, count, category, uri));
   }
   progress("anchor", 1, 1);
-  return { root: batch.root, transactionHash: receipt.hash, records };
+  return { root: batch.root, transactionHash: receipt.hash, records, delegation };
 }

@@ -20,6 +20,14 @@ export type ReadSharedRecordParameters = {
 export type ReadSharedRecordReturnType = { record: RecordRef; bundle: Bundle; readings: Reading[] };
 
 /**
+ * `details.reason` of the InvalidInputError for a share that is someone else's: sealed to another
+ * key, or made out to another grantee. A grantee trying every share under a batch root
+ * (readDelegatedRecords) skips these and nothing else.
+ */
+export const SHARE_NOT_FOR_THIS_KEY = "sealed-to-another-key";
+export const SHARE_NOT_FOR_THIS_GRANTEE = "made-for-another-grantee";
+
+/**
  * The grantee's side of sharing: fetch the share and the record (the gateway checks consent on
  * each), verify the record against its on-chain commitment, unwrap the data key with the
  * grantee's X25519 key, decrypt.
@@ -36,11 +44,11 @@ export async function readSharedRecord(client: MedCipherClient, parameters: Read
     const json = isSealedBox(shareBytes) ? await openBox(shareBytes, requireEncryptionKey(client)) : shareBytes;
     share = JSON.parse(new TextDecoder().decode(json)) as RecordShare;
   } catch (error) {
-    if (error instanceof DecryptionError) throw new InvalidInputError("This share was sealed to another grantee's key.", { shareId: parameters.shareId });
+    if (error instanceof DecryptionError) throw new InvalidInputError("This share was sealed to another grantee's key.", { shareId: parameters.shareId, reason: SHARE_NOT_FOR_THIS_KEY });
     if (error instanceof SyntaxError) throw new InvalidInputError("The share is not a MedCipher record share.", { shareId: parameters.shareId });
     throw error;
   }
-  if (share.v !== 1 || getAddress(share.grantee) !== client.address) throw new InvalidInputError("This share was made for another grantee.", { shareId: parameters.shareId });
+  if (share.v !== 1 || getAddress(share.grantee) !== client.address) throw new InvalidInputError("This share was made for another grantee.", { shareId: parameters.shareId, reason: SHARE_NOT_FOR_THIS_GRANTEE });
   const sealed = await gateway.get(share.record.blobId, { purpose: parameters.purpose });
   await verifyRecord(client, { record: share.record, sealed });
   const dataKey = await unwrapDataKey(share.wrap, requireEncryptionKey(client));

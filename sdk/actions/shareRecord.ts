@@ -2,6 +2,7 @@ import { getAddress, getBytes } from "ethers";
 
 import type { Sha256Hex } from "../../core/hash.js";
 import { requireEncryptionKey, requireGateway, type MedCipherClient } from "../client.js";
+import type { GatewayClient } from "../gateway/client.js";
 import { Purpose } from "../../protocol/codes.js";
 import { parseSealedRecord, unwrapDataKey, wrapDataKey, type WrappedKey } from "../crypto/envelope.js";
 import { sealBox } from "../crypto/sealedBox.js";
@@ -47,13 +48,31 @@ export async function shareRecord(client: MedCipherClient, parameters: ShareReco
   }
   const sealed = await gateway.get(parameters.record.blobId, { purpose: Purpose.PATRQT });
   const dataKey = await unwrapDataKey(parseSealedRecord(sealed).header.wrap, requireEncryptionKey(client));
-  const share: RecordShare = { v: 1, grantee, record: parameters.record, wrap: await wrapDataKey(dataKey, granteeKey) };
-  dataKey.fill(0);
-  const shareId = await gateway.put(await sealBox(new TextEncoder().encode(JSON.stringify(share)), granteeKey), {
-    owner: parameters.record.patient,
-    kind: "wrapped-key",
-    category: parameters.record.category,
-    ref: parameters.record.root ?? parameters.record.readingId,
-  });
-  return { shareId };
+  try {
+    return { shareId: await putRecordShare(gateway, parameters.record, await sealRecordShare({ record: parameters.record, dataKey, grantee, granteeKey })) };
+  } finally {
+    dataKey.fill(0);
+  }
+}
+
+/** One share of one record for one grantee, with the data key in the clear (the caller zeroes it). */
+export type RecordShareInput = { record: RecordRef; dataKey: Uint8Array; grantee: string; granteeKey: Uint8Array };
+
+/**
+ * The bytes of one share: `record`'s data key wrapped to `granteeKey`, with the record's
+ * reference, sealed to the same key. What `shareRecord` and delegated sharing
+ * (delegateRecordKey.ts) store as a `wrapped-key` blob; `readSharedRecord` opens it.
+ */
+export async function sealRecordShare(input: RecordShareInput): Promise<Uint8Array> {
+  const share: RecordShare = { v: 1, grantee: getAddress(input.grantee), record: input.record, wrap: await wrapDataKey(input.dataKey, input.granteeKey) };
+  return sealBox(new TextEncoder().encode(JSON.stringify(share)), input.granteeKey);
+}
+
+/**
+ * Stores a sealed share of `record`: kind `wrapped-key`, owned by the record's patient, under its
+ * category and its batch root (or record id, when anchored alone), which the gateway's share
+ * listing (`GET /v1/shares`) finds it by. Returns the share id.
+ */
+export async function putRecordShare(gateway: GatewayClient, record: RecordRef, sealedShare: Uint8Array): Promise<Sha256Hex> {
+  return gateway.put(sealedShare, { owner: record.patient, kind: "wrapped-key", category: record.category, ref: record.root ?? record.readingId });
 }

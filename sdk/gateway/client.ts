@@ -9,6 +9,7 @@ export {
   type GatewayClientOptions,
   type GatewaySigner,
   type GetBlobParameters,
+  type ListSharesParameters,
   type PutAnonymousParameters,
   type PutBlobParameters,
 } from "../../protocol/gatewayClient.js";

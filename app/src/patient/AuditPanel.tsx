@@ -28,7 +28,7 @@ const EVENT_WORDS: Record<string, string> = {
   PredictionRefused: "prediction result refused",
 };
 
-const ACTION_WORDS: Record<string, string> = { read: "read", write: "stored", "audit-read": "read the audit log of" };
+const ACTION_WORDS: Record<string, string> = { read: "read", write: "stored", "audit-read": "read the audit log of", list: "listed the shares of" };
 
 export function AuditPanel() {
   const { client, identity, version } = useSignedIn();

@@ -21,6 +21,7 @@ import type { DecryptedRecord } from "./useRecords.js";
 const INGEST_STEP_WORDS: Record<string, string> = {
   encrypt: "Encrypting the readings as FHIR bundles, each under a fresh key wrapped to yours",
   upload: "Uploading the encrypted records to the storage gateway",
+  delegate: "Wrapping each record's key to the grantees you consented to",
   anchor: "Anchoring their Merkle root on-chain (one transaction)",
 };
 
