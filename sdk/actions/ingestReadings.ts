@@ -11,6 +11,8 @@ import { sealRecord } from "../crypto/envelope.js";
 import { InvalidInputError } from "../errors.js";
 import { buildObservationBundle, type Reading } from "../fhir/observations.js";
 import { signReadings } from "../readings/deviceSignature.js";
+import type { MlDsaSigner } from "../../core/crypto/mldsa.js";
+import { signRecord } from "../../protocol/signedRecord.js";
 import type { OnProgress, RecordRef } from "./types.js";
 
 export type IngestReadingsParameters = {
@@ -28,6 +30,12 @@ export type IngestReadingsParameters = {
    * `AnchorBatch`): for devices holding no gas.
    */
   relayer?: Signer;
+  /**
+   * The device's ML-DSA-65 key (sdk/keystore/pqSigningKey.ts `pqSignerOf`): each record is
+   * uploaded as a signed record (protocol/signedRecord.ts). Required by the gateway once the
+   * device was bound with `bindDevicePq`; the client must be the device.
+   */
+  pqSigner?: MlDsaSigner;
   onProgress?: OnProgress;
 };
 
@@ -44,6 +52,8 @@ export { ANCHOR_BATCH_TYPES };
  *
  * @example
  * const { root, records } = await ingestReadings(deviceClient, { patient, readings });
+ * // A device bound with bindDevicePq signs every record with its ML-DSA-65 key:
+ * await ingestReadings(deviceClient, { patient, readings, pqSigner: await pqSignerOf(deviceSecrets) });
  */
 export async function ingestReadings(client: MedCipherClient, parameters: IngestReadingsParameters): Promise<IngestReadingsReturnType> {
   const gateway = requireGateway(client);
@@ -60,6 +70,7 @@ export async function ingestReadings(client: MedCipherClient, parameters: Ingest
 
   const signAsDevice = parameters.signAsDevice ?? true;
   const device = client.address === patient ? undefined : client.address;
+  if (parameters.pqSigner && !device) throw new InvalidInputError("pqSigner is a device's key: ingest as the device (the patient's own uploads are not device-signed).", { patient });
   const readings = signAsDevice && device ? await signReadings(client.account, patient, client.chainId, parameters.readings) : [...parameters.readings];
 
   const chunks: Reading[][] = [];
@@ -69,7 +80,10 @@ export async function ingestReadings(client: MedCipherClient, parameters: Ingest
     const bundle = buildObservationBundle(chunk, { patient, device });
     const { sealed } = await sealRecord(new TextEncoder().encode(JSON.stringify(bundle)), patientKey);
     const salt = newSalt();
-    sealedRecords.push({ sealed, salt, readingId: recordCommitment(salt, sealed), count: chunk.length });
+    const blob = parameters.pqSigner
+      ? await signRecord(sealed, parameters.pqSigner, { device: device!, patient, chainId: client.chainId, identityRegistry: client.addresses.IdentityRegistry, category })
+      : sealed;
+    sealedRecords.push({ sealed: blob, salt, readingId: recordCommitment(salt, blob), count: chunk.length });
     progress("encrypt", index + 1, chunks.length);
   }
 

@@ -7,6 +7,7 @@ import { parseSealedRecord, unwrapDataKey, wrapDataKey, type WrappedKey } from "
 import { sealBox } from "../crypto/sealedBox.js";
 import { InvalidInputError } from "../errors.js";
 import type { RecordRef } from "./types.js";
+import { verifyRecordSignature } from "./verifyRecordSignature.js";
 
 export type ShareRecordParameters = {
   record: RecordRef;
@@ -45,7 +46,9 @@ export async function shareRecord(client: MedCipherClient, parameters: ShareReco
     if (info.registeredAt === 0n) throw new InvalidInputError(`${grantee} has no registered encryption key: pass granteeEncryptionKey.`, { grantee });
     granteeKey = getBytes(info.encryptionKey);
   }
-  const sealed = await gateway.get(parameters.record.blobId, { purpose: Purpose.PATRQT });
+  const blob = await gateway.get(parameters.record.blobId, { purpose: Purpose.PATRQT });
+  // A record is shared only once its device signature (if any) checks: a grantee is never handed a forgery.
+  const { envelope: sealed } = await verifyRecordSignature(client, { blob, patient: parameters.record.patient, category: parameters.record.category });
   const dataKey = await unwrapDataKey(parseSealedRecord(sealed).header.wrap, requireEncryptionKey(client));
   const share: RecordShare = { v: 1, grantee, record: parameters.record, wrap: await wrapDataKey(dataKey, granteeKey) };
   dataKey.fill(0);
