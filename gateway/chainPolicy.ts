@@ -105,6 +105,7 @@ export function createChainAccessPolicy(options: ChainPolicyOptions): AccessPoli
   const deviceOwner = (d: string) => view(`deviceOwner:${d}`, async () => getAddress(await contracts.identity.deviceOwner(d)));
   const isOracle = (a: string) => view(`oracle:${a}`, () => contracts.identity.hasRole(ORACLE_ROLE, a));
   const devicePqKeyHash = (d: string) => view(`pqKey:${d}`, async () => (await contracts.identity.deviceOf(d)).pqKeyHash.toLowerCase());
+  const pqKeyBoundSince = (d: string, p: string, k: string) => view(`pqSince:${d}:${p}:${k}`, async () => Number(await contracts.identity.pqKeyBoundSince(d, p, k)));
   const request = (r: string) => view(`request:${r}`, async () => {
     const q = await contracts.router.getRequest(r);
     return { patient: getAddress(q.patient), status: Number(q.status), inputHash: q.inputHash.toLowerCase() };
@@ -157,7 +158,7 @@ export function createChainAccessPolicy(options: ChainPolicyOptions): AccessPoli
     /** The same per-block memo, for other chain checks (gateway/privateAccess.ts): one staleness bound for all. */
     view,
     /** The device bindings, through the same memo, for record signatures (gateway/recordSignatures.ts). */
-    devices: { deviceOwner, devicePqKeyHash },
+    devices: { deviceOwner, devicePqKeyHash, pqKeyBoundSince },
 
     async authorizeWrite(access: WriteAccess): Promise<GrantReason> {
       const signer = getAddress(access.signer);

@@ -10,7 +10,8 @@
  *   a device uploads — that device;
  * - it was signed within the freshness window (`maxAgeSeconds` back, `maxSkewSeconds` ahead);
  * - the device is bound to the owner now (IdentityRegistry.deviceOwner) and its binding commits
- *   to this key (`deviceOf(device).pqKeyHash == keccak256(publicKey)`);
+ *   to this key (`deviceOf(device).pqKeyHash == keccak256(publicKey)`), bound no later than it
+ *   signed (`pqKeyBoundSince`, give or take RECORD_SIGNATURE_CLOCK_SKEW_SECONDS), as readers check;
  * - the envelope that follows is exactly the one the header names (length and SHA-256).
  * A device whose binding commits to an ML-DSA key may upload signed records only.
  *
@@ -39,6 +40,7 @@ import {
   isSealedEnvelope,
   isSignedRecord,
   parseSignedRecordPrefix,
+  RECORD_SIGNATURE_CLOCK_SKEW_SECONDS,
   RecordSignatureError,
   signedRecordPrefixLength,
   verifySignedRecordPrefix,
@@ -54,6 +56,8 @@ export type DeviceViews = {
   deviceOwner(device: string): Promise<string>;
   /** deviceOf(device).pqKeyHash, lowercase 0x-hex (ZeroHash for a binding without an ML-DSA key). */
   devicePqKeyHash(device: string): Promise<string>;
+  /** IdentityRegistry.pqKeyBoundSince: the key's first binding to the device for the patient (unix seconds, 0 if never). */
+  pqKeyBoundSince(device: string, patient: string, pqKeyHash: string): Promise<number>;
 };
 
 export type RecordSignatureCheckOptions = {
@@ -121,6 +125,11 @@ export function createRecordSignatureCheck(options: RecordSignatureCheckOptions)
       throw new RecordSignatureError("RECORD_SIGNATURE_WRONG_KEY", boundKey === ZeroHash ? "the device's binding commits to no ML-DSA key" : "the device's binding commits to another ML-DSA key", {
         device: header.device, boundKeyHash: boundKey, publicKeyHash: prefix.publicKeyHash,
       });
+    }
+    // What readers check too (sdk/actions/verifyRecordSignature.ts): never store a record they would refuse.
+    const boundSince = await devices.pqKeyBoundSince(header.device, header.patient, prefix.publicKeyHash);
+    if (header.signedAt + RECORD_SIGNATURE_CLOCK_SKEW_SECONDS < boundSince) {
+      throw new RecordSignatureError("RECORD_SIGNATURE_WRONG_KEY", "signed before the key was bound to the device for the patient", { device: header.device, signedAt: header.signedAt, boundSince });
     }
 
     // Accepted so far: pass everything on, hashing the envelope after the prefix.

@@ -38,6 +38,13 @@ export const MAX_SIGNED_RECORD_HEADER_BYTES = 4096;
 /** The most a wrapper adds to the sealed envelope it carries (the gateway's record limit allows for it). */
 export const MAX_SIGNED_RECORD_OVERHEAD_BYTES = 8 + MAX_SIGNED_RECORD_HEADER_BYTES + ML_DSA_65.signatureBytes;
 
+/**
+ * `signedAt` is the device's clock, a binding's time (`pqKeyBoundSince`) a block's timestamp: a
+ * record signed right after its binding may carry a time a little before the block's. This much
+ * is tolerated, by the gateway and by readers alike.
+ */
+export const RECORD_SIGNATURE_CLOCK_SKEW_SECONDS = 300;
+
 /** The sealed envelope's magic prefix ("MCE" and a version digit): the only thing a signed record carries. */
 const ENVELOPE_MAGIC_PREFIX = utf8ToBytes("MCE");
 /** An envelope's magic plus its header-length field: the least a sealed envelope is. */

@@ -1,13 +1,9 @@
 import { getAddress } from "ethers";
 
-import { isSignedRecord, RecordSignatureError, verifySignedRecord } from "../../protocol/signedRecord.js";
+import { isSignedRecord, RECORD_SIGNATURE_CLOCK_SKEW_SECONDS, RecordSignatureError, verifySignedRecord } from "../../protocol/signedRecord.js";
 import type { MedCipherClient } from "../client.js";
 
-/**
- * `signedAt` is the device's clock, `boundSince` a block's timestamp: a record signed right after
- * its binding may carry a time a little before the block's. This much is tolerated.
- */
-export const RECORD_SIGNATURE_CLOCK_SKEW_SECONDS = 300;
+export { RECORD_SIGNATURE_CLOCK_SKEW_SECONDS };
 
 export type VerifyRecordSignatureParameters = {
   /** The record blob as stored (a signed record "MCS1…", or a plain sealed envelope "MCE…"). */
