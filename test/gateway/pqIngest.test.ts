@@ -1,10 +1,10 @@
-import { readdir } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 
 import { expect } from "chai";
 import { ZeroHash } from "ethers";
 
-import { utf8ToBytes } from "../../core/bytes.js";
+import { bytesToBase64, bytesToBase64Url, bytesToHexString, utf8ToBytes } from "../../core/bytes.js";
 import { sha256Hex } from "../../core/hash.js";
 import { createMlDsaSigner, generateMlDsaKeyPair, type MlDsaSigner } from "../../core/crypto/mldsa.js";
 import { readAuditLogFile } from "../../gateway/audit/auditLog.js";
@@ -62,6 +62,7 @@ describe("post-quantum device signatures: gateway ingestion and readers", functi
   let secondDevice: Actor;
   let classicDevice: Actor;
   let pqSigner: MlDsaSigner;
+  let pqSeed: Uint8Array;
   let secondSigner: MlDsaSigner;
   let strayKey: MlDsaSigner;
   let sealedA: Uint8Array;
@@ -109,7 +110,10 @@ describe("post-quantum device signatures: gateway ingestion and readers", functi
       await registerPatient(p.client, { encryptionPublicKey: p.encryptionKey.publicKey, evaluationKeys: await freshEvaluationKeys(), paramSetId: TEST_PARAM_SET });
     }
     for (const d of [device, secondDevice, classicDevice]) await registerDevice(vendor.client, { device: d.wallet.address });
-    [pqSigner, secondSigner, strayKey] = await Promise.all([0, 1, 2].map(async () => createMlDsaSigner(await generateMlDsaKeyPair())));
+    const pqPair = await generateMlDsaKeyPair();
+    pqSeed = Uint8Array.from(pqPair.seed);
+    pqSigner = await createMlDsaSigner(pqPair);
+    [secondSigner, strayKey] = await Promise.all([0, 1].map(async () => createMlDsaSigner(await generateMlDsaKeyPair())));
     const expiresAt = now() + 30 * 86_400;
     const bound = await bindDevicePq(patient.client, { device: device.wallet, expiresAt, pqPublicKey: pqSigner.publicKey });
     expect(bound.pqKeyHash).to.equal(pqSigner.publicKeyHash);
@@ -272,5 +276,22 @@ describe("post-quantum device signatures: gateway ingestion and readers", functi
     expect((await expectRefusedUpload(device, await signRecord(sealedB, pqSigner, contextFor(device)), "GATEWAY_RECORD_SIGNATURE_WRONG_KEY", 403)).reason).to.match(/another ML-DSA key/);
     const ingest = await ingestReadings(device.client, { patient: patient.wallet.address, readings: readings(2), pqSigner: newKey });
     expect((await readRecord(patient.client, { record: ingest.records[0]! })).readings).to.have.length(2);
+  });
+
+  it("the device's ML-DSA secret (its seed) reaches neither the gateway's files nor its log", async function () {
+    const files = await filesUnder(fx.dataDir);
+    expect(files.length).to.be.greaterThan(10);
+    const encodings = [bytesToHexString(pqSeed), bytesToBase64Url(pqSeed), bytesToBase64(pqSeed)];
+    for (const file of files) {
+      const bytes = await readFile(file);
+      expect(bytes.indexOf(Buffer.from(pqSeed)), `${file} holds the raw seed`).to.equal(-1);
+      const text = bytes.toString("latin1");
+      for (const encoded of encodings) expect(text.includes(encoded), `${file} holds the seed encoded`).to.equal(false);
+    }
+    // The public key is there (in every signed record's header): the scan does see inside the blobs.
+    const publicKey = bytesToBase64Url(pqSigner.publicKey);
+    const withPublicKey = [];
+    for (const file of files) if ((await readFile(file, "latin1")).includes(publicKey)) withPublicKey.push(file);
+    expect(withPublicKey.length, "blobs carrying the device's public key").to.be.greaterThan(0);
   });
 });
