@@ -103,8 +103,8 @@ describe("post-quantum device signatures: gateway ingestion and readers", functi
   before(async function () {
     fx = await startFixture();
     [patient, otherPatient, clinician, device, secondDevice, classicDevice] = await Promise.all(
-      ["patient", "otherPatient", "clinician", "device", "secondDevice", "classicDevice"].map((name) => fx.actor(name)),
-    );
+      (["patient", "otherPatient", "clinician", "device", "secondDevice", "classicDevice"] as const).map((name) => fx.actor(name)),
+    ) as [Actor, Actor, Actor, Actor, Actor, Actor];
     const vendor = await fx.actor("vendor");
     for (const p of [patient, otherPatient]) {
       await registerPatient(p.client, { encryptionPublicKey: p.encryptionKey.publicKey, evaluationKeys: await freshEvaluationKeys(), paramSetId: TEST_PARAM_SET });
@@ -113,7 +113,8 @@ describe("post-quantum device signatures: gateway ingestion and readers", functi
     const pqPair = await generateMlDsaKeyPair();
     pqSeed = Uint8Array.from(pqPair.seed);
     pqSigner = await createMlDsaSigner(pqPair);
-    [secondSigner, strayKey] = await Promise.all([0, 1].map(async () => createMlDsaSigner(await generateMlDsaKeyPair())));
+    secondSigner = await createMlDsaSigner(await generateMlDsaKeyPair());
+    strayKey = await createMlDsaSigner(await generateMlDsaKeyPair());
     const expiresAt = now() + 30 * 86_400;
     const bound = await bindDevicePq(patient.client, { device: device.wallet, expiresAt, pqPublicKey: pqSigner.publicKey });
     expect(bound.pqKeyHash).to.equal(pqSigner.publicKeyHash);
