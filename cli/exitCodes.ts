@@ -63,6 +63,9 @@ export function exitCodeFor(error: unknown): number {
   if (typeof code === "string") {
     if (code in byCode) return byCode[code]!;
     if (code.startsWith("FHE_")) return ExitCode.INVALID_INPUT;
+    // A device's ML-DSA record signature refused, by a reader or by the gateway (protocol/signedRecord.ts).
+    if (code.startsWith("RECORD_SIGNATURE_") || code.startsWith("GATEWAY_RECORD_SIGNATURE_")) return ExitCode.INTEGRITY;
+    if (code === "MLDSA_KEY_INVALID") return ExitCode.KEYSTORE;
   }
   return ExitCode.INTERNAL;
 }

@@ -8,6 +8,7 @@ import { createAnonymousRules } from "./anonymousPolicy.js";
 import { ForbiddenError } from "./errors.js";
 import type { AccessPolicy, GrantReason, ReadAccess, WriteAccess } from "./policy.js";
 import type { ChainView } from "./privateAccess.js";
+import type { DeviceViews } from "./recordSignatures.js";
 
 export const ORACLE_ROLE = keccakUtf8("ORACLE_ROLE");
 
@@ -57,7 +58,7 @@ function isPredictionBlob(access: WriteAccess): boolean {
  *   it reads them and writes its result, owned by the accessKey (anonymousPolicy.ts).
  * Everything else is refused with the reason.
  */
-export function createChainAccessPolicy(options: ChainPolicyOptions): AccessPolicy & { viewCacheSize(): number; view: ChainView } {
+export function createChainAccessPolicy(options: ChainPolicyOptions): AccessPolicy & { viewCacheSize(): number; view: ChainView; devices: DeviceViews } {
   const { contracts, provider } = options;
   const ttl = options.blockNumberTtlMs ?? 0;
   let blockPromise: Promise<string> | undefined;
@@ -104,6 +105,8 @@ export function createChainAccessPolicy(options: ChainPolicyOptions): AccessPoli
   const isPatient = (a: string) => view(`isPatient:${a}`, () => contracts.identity.isPatient(a));
   const deviceOwner = (d: string) => view(`deviceOwner:${d}`, async () => getAddress(await contracts.identity.deviceOwner(d)));
   const isOracle = (a: string) => view(`oracle:${a}`, () => contracts.identity.hasRole(ORACLE_ROLE, a));
+  const devicePqKeyHash = (d: string) => view(`pqKey:${d}`, async () => (await contracts.identity.deviceOf(d)).pqKeyHash.toLowerCase());
+  const pqKeyBoundSince = (d: string, p: string, k: string) => view(`pqSince:${d}:${p}:${k}`, async () => Number(await contracts.identity.pqKeyBoundSince(d, p, k)));
   const request = (r: string) => view(`request:${r}`, async () => {
     const q = await contracts.router.getRequest(r);
     return { patient: getAddress(q.patient), status: Number(q.status), inputHash: q.inputHash.toLowerCase() };
@@ -155,6 +158,8 @@ export function createChainAccessPolicy(options: ChainPolicyOptions): AccessPoli
     viewCacheSize: () => cache.size,
     /** The same per-block memo, for other chain checks (gateway/privateAccess.ts): one staleness bound for all. */
     view,
+    /** The device bindings, through the same memo, for record signatures (gateway/recordSignatures.ts). */
+    devices: { deviceOwner, devicePqKeyHash, pqKeyBoundSince },
 
     async authorizeWrite(access: WriteAccess): Promise<GrantReason> {
       const signer = getAddress(access.signer);

@@ -154,6 +154,42 @@ export const PRIVATE_ACCESS_CODES = {
 
 export type PrivateAccessCode = keyof typeof PRIVATE_ACCESS_CODES;
 
+/**
+ * A record upload refused for its device signature (gateway/recordSignatures.ts): the codes of
+ * protocol/signedRecord.ts's RecordSignatureError with GATEWAY_ before them. Nothing is stored;
+ * `details.reason` says exactly what failed.
+ */
+export class RecordSignatureRefusedError extends GatewayError {
+  override name = "RecordSignatureRefusedError";
+  readonly httpStatus: number;
+  constructor(code: RecordSignatureRefusalCode, message: string, details?: Record<string, unknown>) {
+    super(message, { code, details });
+    this.httpStatus = RECORD_SIGNATURE_REFUSALS[code];
+  }
+}
+
+/** Every RecordSignatureRefusedError code and its HTTP status. */
+export const RECORD_SIGNATURE_REFUSALS = {
+  /** Not the signed-record layout: bad magic or version, truncated, a non-canonical header. */
+  GATEWAY_RECORD_SIGNATURE_MALFORMED: 400,
+  /** The ML-DSA-65 signature does not verify over the header (forged or altered). */
+  GATEWAY_RECORD_SIGNATURE_INVALID: 403,
+  /** The signature is for another envelope than the one uploaded (lifted onto other bytes). */
+  GATEWAY_RECORD_SIGNATURE_BODY_MISMATCH: 422,
+  /** The signing key is not the one the device's current binding commits to. */
+  GATEWAY_RECORD_SIGNATURE_WRONG_KEY: 403,
+  /** The signing device is not bound to the upload's owner now. */
+  GATEWAY_RECORD_SIGNATURE_DEVICE_NOT_BOUND: 403,
+  /** Signed for another chain, registry, patient, category or device than this upload's. */
+  GATEWAY_RECORD_SIGNATURE_WRONG_CONTEXT: 403,
+  /** Signed outside the freshness window (limits.recordSignatureMaxAgeSeconds back, the timestamp window ahead). */
+  GATEWAY_RECORD_SIGNATURE_STALE: 401,
+  /** An unsigned record from a device bound with an ML-DSA key. */
+  GATEWAY_RECORD_SIGNATURE_MISSING: 403,
+} as const;
+
+export type RecordSignatureRefusalCode = keyof typeof RECORD_SIGNATURE_REFUSALS;
+
 export class RateLimitedError extends GatewayError {
   override name = "RateLimitedError";
   readonly httpStatus = 429;

@@ -18,6 +18,11 @@ export type GatewayLimits = {
    * work, not memory. Keep it at least the largest `maxBytes`, or that kind can never be stored.
    */
   maxInFlightUploadBytes: number;
+  /**
+   * How old a record's ML-DSA signature (`signedAt`) may be when it is uploaded
+   * (gateway/recordSignatures.ts); signatures from the future are allowed `timestampWindowSeconds`.
+   */
+  recordSignatureMaxAgeSeconds: number;
 };
 
 const MiB = 1024 * 1024;
@@ -25,8 +30,9 @@ const MiB = 1024 * 1024;
 /** Sizes follow the fhe/ engine's measured artefacts with headroom (TOOLCHAIN.md). */
 export const DEFAULT_LIMITS: GatewayLimits = {
   maxBytes: {
-    // An 8 MiB size bucket (core/padding.ts) plus the sealed record's header and tag.
-    record: 8 * MiB + 4 * 1024,
+    // An 8 MiB size bucket (core/padding.ts) plus the sealed record's header and tag, and the
+    // device's ML-DSA-65 signature wrapper around it (≤ 7413 B, protocol/signedRecord.ts).
+    record: 8 * MiB + 12 * 1024,
     // A record share: a 4 KiB size bucket sealed to the grantee (sdk/crypto/sealedBox.ts: + 64 B).
     "wrapped-key": 4 * 1024 + 64,
     "he-input": 16 * MiB,
@@ -39,6 +45,7 @@ export const DEFAULT_LIMITS: GatewayLimits = {
   requestTimeoutMs: 30_000,
   timestampWindowSeconds: 120,
   maxInFlightUploadBytes: 1024 * MiB,
+  recordSignatureMaxAgeSeconds: 3600,
 };
 
 export type RateLimiter = {

@@ -56,6 +56,7 @@ import {
   type ShareListing,
 } from "../protocol/gateway.js";
 import type { ReadinessReport } from "./readiness.js";
+import type { RecordSignatures } from "./recordSignatures.js";
 import type { BlobStore } from "./store/blobStore.js";
 import type { BlobMeta, MetadataStore } from "./store/metadata.js";
 
@@ -79,6 +80,12 @@ export type GatewayOptions = {
   nonces?: NonceCache;
   /** Prometheus metrics served at `/metrics` (default: a registry of its own). */
   metrics?: GatewayMetrics;
+  /**
+   * Device ML-DSA signatures on `record` uploads, checked as the body streams in
+   * (gateway/recordSignatures.ts; `startGatewayService` wires it to the chain). Without it records
+   * are stored as they come.
+   */
+  recordSignatures?: RecordSignatures;
   /**
    * What `/readyz` reports (gateway/readiness.ts, wired by `startGatewayService` to the chain);
    * without it `/readyz` answers 503 "no readiness checks": a bare gateway cannot tell.
@@ -143,6 +150,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const logger = options.logger ?? pino({ name: "gateway" });
   const gatewayAddress = getAddress(options.gatewayAddress);
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
+  const recordSignatureWindow = { maxAgeSeconds: limits.recordSignatureMaxAgeSeconds, maxSkewSeconds: limits.timestampWindowSeconds };
   const nonces = options.nonces ?? createNonceCache({ windowSeconds: limits.timestampWindowSeconds });
   const verifier = createRequestVerifier({
     chainId: options.chainId,
@@ -290,7 +298,10 @@ export function createGateway(options: GatewayOptions): Gateway {
     const release = uploadBudget.reserve(reserved);
     let size: number;
     try {
-      const body = bodyChunks(req, (bytes) => metrics.bytesIn.inc({ route: "/v1/blobs/:id" }, bytes));
+      const received = bodyChunks(req, (bytes) => metrics.bytesIn.inc({ route: "/v1/blobs/:id" }, bytes));
+      const body = kind === "record" && options.recordSignatures
+        ? options.recordSignatures.check({ blobId: id, signer: auth.signer, owner, category, grantedAs: reason, now: now(), window: recordSignatureWindow }, received)
+        : received;
       size = await options.store.putStream(id, kind === "he-keys" ? publicKeysOnly(id, body, { maxBytes, kind }) : body, { maxBytes, kind });
     } finally {
       release();

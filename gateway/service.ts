@@ -6,6 +6,7 @@ import { createAuditAnchorer, type AuditAnchorer } from "./audit/anchor.js";
 import type { AuditLog } from "./audit/auditLog.js";
 import { createChainAccessPolicy } from "./chainPolicy.js";
 import { createPrivateAccess } from "./privateAccess.js";
+import { createRecordSignatureCheck } from "./recordSignatures.js";
 import { DEFAULT_LIMITS, type GatewayLimits } from "./limits.js";
 import { createGatewayMetrics, type GatewayMetrics } from "./metrics.js";
 import { createGatewayReadiness, GATEWAY_ROLE } from "./readiness.js";
@@ -79,6 +80,7 @@ export async function startGatewayService(options: GatewayServiceOptions): Promi
     limits: options.limits,
     logger,
     metrics,
+    recordSignatures: createRecordSignatureCheck({ chainId, identityRegistry: options.addresses.IdentityRegistry, devices: policy.devices }),
     corsOrigins: options.corsOrigins,
     readiness: createGatewayReadiness({
       provider: options.provider,

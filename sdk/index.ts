@@ -23,6 +23,13 @@ export { rotateKeySet, type RotateKeySetParameters, type RotateKeySetReturnType 
 export { registerDevice, type RegisterDeviceParameters, type RegisterDeviceReturnType } from "./actions/registerDevice.js";
 export { bindDevice, type BindDeviceParameters, type BindDeviceReturnType } from "./actions/bindDevice.js";
 export { unbindDevice, type UnbindDeviceParameters, type UnbindDeviceReturnType } from "./actions/unbindDevice.js";
+export { bindDevicePq, BIND_DEVICE_PQ_TYPES, type BindDevicePqParameters, type BindDevicePqReturnType } from "./actions/bindDevicePq.js";
+export {
+  verifyRecordSignature, RECORD_SIGNATURE_CLOCK_SKEW_SECONDS,
+  type VerifyRecordSignatureParameters, type VerifyRecordSignatureReturnType, type DeviceRecordSignature,
+} from "./actions/verifyRecordSignature.js";
+export * from "./crypto/mldsa.js";
+export { pqSigningKeyEntry, pqSignerOf, withPqSigningKey } from "./keystore/pqSigningKey.js";
 export { storeRecord, type StoreRecordParameters, type StoreRecordReturnType } from "./actions/storeRecord.js";
 export { ingestReadings, type IngestReadingsParameters, type IngestReadingsReturnType } from "./actions/ingestReadings.js";
 export { grantConsent, type GrantConsentParameters, type GrantConsentReturnType } from "./actions/grantConsent.js";
@@ -63,7 +70,7 @@ export { parseReadingsCsv, type ParseReadingsResult, type RejectedRow } from "./
 export { signReadings, recoverReadingSigner } from "./readings/deviceSignature.js";
 export {
   encryptKeystore, decryptKeystore, parseKeystore, serializeKeystore, heKeySetsOf, withHeKeySet, withoutHeKeySet, DEFAULT_KDF,
-  type KeystoreSecrets, type HeKeySet, type KeystoreJson, type KdfCost, type OpenedKeystore,
+  type KeystoreSecrets, type HeKeySet, type KeystoreJson, type KdfCost, type OpenedKeystore, type PqSigningKey,
 } from "./keystore/format.js";
 export { heKeySetEntry } from "./keystore/keySets.js";
 export { openBrowserKeystore, type BrowserKeystore, type OpenBrowserKeystoreOptions, type StoredIdentity } from "./keystore/browser.js";

@@ -5,7 +5,8 @@
  */
 export {
   DEFAULT_KDF, encryptKeystore, decryptKeystore, parseKeystore, serializeKeystore, heKeySetsOf, withHeKeySet, withoutHeKeySet,
-  type HeKeySet, type KdfCost, type KeystoreJson, type KeystoreSecrets, type OpenedKeystore,
+  type HeKeySet, type KdfCost, type KeystoreJson, type KeystoreSecrets, type OpenedKeystore, type PqSigningKey,
 } from "./keystore/format.js";
 export { heKeySetEntry } from "./keystore/keySets.js";
-export { writeKeystore, readKeystore, keystoreAddress, saveHeKeySet, deleteHeKeySet, saveAnonymousRequest } from "./keystore/file.js";
+export { writeKeystore, readKeystore, keystoreAddress, saveHeKeySet, deleteHeKeySet, saveAnonymousRequest, savePqSigningKey } from "./keystore/file.js";
+export { pqSigningKeyEntry, pqSignerOf, withPqSigningKey } from "./keystore/pqSigningKey.js";

@@ -80,6 +80,7 @@ export function registerGatewayCommands(program: Command): void {
         limits: {
           ratePerSecond: settings.RATE_PER_SECOND, burst: settings.BURST, requestTimeoutMs: settings.REQUEST_TIMEOUT_MS,
           timestampWindowSeconds: settings.TIMESTAMP_WINDOW_SECONDS, maxInFlightUploadBytes: settings.MAX_IN_FLIGHT_UPLOAD_BYTES,
+          recordSignatureMaxAgeSeconds: settings.RECORD_SIGNATURE_MAX_AGE_SECONDS,
         },
         readiness: { chainTimeoutMs: settings.READY_CHAIN_TIMEOUT_MS, maxBlockAgeSeconds: settings.READY_MAX_BLOCK_AGE_SECONDS },
         corsOrigins: gatewayCorsOrigins(settings),

@@ -61,7 +61,7 @@ export function registerRecordCommands(program: Command): void {
 
   program
     .command("verify <record>")
-    .description("Check a record against the chain without decrypting it: blob hash, salted commitment, Merkle inclusion under an anchored batch root")
+    .description("Check a record against the chain without decrypting it: blob hash, salted commitment, Merkle inclusion under an anchored batch root, and a device's ML-DSA-65 signature when the record carries one")
     .option("--patient <address>", "whose record index to look in (default: this identity)", parseAddress("--patient"))
     .option("--purpose <purpose>", "purpose of use stated to the gateway: TREAT | ETREAT | HRESCH | TREATDS | PATRQT (default: PATRQT for the patient's own record, TREAT for anyone else's)")
     .action(async (record: string, options: { patient?: string; purpose?: string }, command: Command) => {
@@ -72,8 +72,9 @@ export function registerRecordCommands(program: Command): void {
       const ref = await findRecord(global, patient, record);
       if (!ref) throw new InvalidInputError(`Record ${record} is not in ${patient}'s record index.`, { record });
       const sealed = await client.gateway!.get(ref.blobId, { purpose, ref: ref.root ?? ref.readingId });
-      const result = await verifyRecord(client, { record: ref, sealed });
-      output(command).result({ verified: true, record: ref, ...result }, () =>
-        `verified: ${ref.blobId} is reading ${ref.readingId} of ${result.batch ? `batch ${ref.root}` : "a single record"} anchored at ${new Date(result.anchoredAt * 1000).toISOString()}`);
+      const { anchoredAt, batch, deviceSignature } = await verifyRecord(client, { record: ref, sealed });
+      const signedBy = deviceSignature ? `; ML-DSA-65 signature of device ${deviceSignature.device} (key ${deviceSignature.publicKeyHash}) verified` : "";
+      output(command).result({ verified: true, record: ref, anchoredAt, batch, deviceSignature }, () =>
+        `verified: ${ref.blobId} is reading ${ref.readingId} of ${batch ? `batch ${ref.root}` : "a single record"} anchored at ${new Date(anchoredAt * 1000).toISOString()}${signedBy}`);
     });
 }

@@ -12,6 +12,8 @@ import { InvalidInputError } from "../errors.js";
 import { buildObservationBundle, type Reading } from "../fhir/observations.js";
 import { signReadings } from "../readings/deviceSignature.js";
 import { delegateRecordKeys, type DelegationOptions, type DelegationReport } from "./delegateRecordKey.js";
+import type { MlDsaSigner } from "../../core/crypto/mldsa.js";
+import { signRecord } from "../../protocol/signedRecord.js";
 import type { OnProgress, RecordRef } from "./types.js";
 
 export type IngestReadingsParameters = {
@@ -35,6 +37,12 @@ export type IngestReadingsParameters = {
    * share per record and grantee is stored. `false` turns it off; options choose the key resolver.
    */
   delegate?: false | DelegationOptions;
+  /**
+   * The device's ML-DSA-65 key (sdk/keystore/pqSigningKey.ts `pqSignerOf`): each record is
+   * uploaded as a signed record (protocol/signedRecord.ts). Required by the gateway once the
+   * device was bound with `bindDevicePq`; the client must be the device.
+   */
+  pqSigner?: MlDsaSigner;
   onProgress?: OnProgress;
 };
 
@@ -53,6 +61,8 @@ export { ANCHOR_BATCH_TYPES };
  *
  * @example
  * const { root, records } = await ingestReadings(deviceClient, { patient, readings });
+ * // A device bound with bindDevicePq signs every record with its ML-DSA-65 key:
+ * await ingestReadings(deviceClient, { patient, readings, pqSigner: await pqSignerOf(deviceSecrets) });
  */
 export async function ingestReadings(client: MedCipherClient, parameters: IngestReadingsParameters): Promise<IngestReadingsReturnType> {
   const gateway = requireGateway(client);
@@ -69,6 +79,7 @@ export async function ingestReadings(client: MedCipherClient, parameters: Ingest
 
   const signAsDevice = parameters.signAsDevice ?? true;
   const device = client.address === patient ? undefined : client.address;
+  if (parameters.pqSigner && !device) throw new InvalidInputError("pqSigner is a device's key: ingest as the device (the patient's own uploads are not device-signed).", { patient });
   const readings = signAsDevice && device ? await signReadings(client.account, patient, client.chainId, parameters.readings) : [...parameters.readings];
 
   const chunks: Reading[][] = [];
@@ -78,7 +89,10 @@ export async function ingestReadings(client: MedCipherClient, parameters: Ingest
     const bundle = buildObservationBundle(chunk, { patient, device });
     const { sealed, dataKey } = await sealRecord(new TextEncoder().encode(JSON.stringify(bundle)), patientKey);
     const salt = newSalt();
-    sealedRecords.push({ sealed, dataKey, salt, readingId: recordCommitment(salt, sealed), count: chunk.length });
+    const blob = parameters.pqSigner
+      ? await signRecord(sealed, parameters.pqSigner, { device: device!, patient, chainId: client.chainId, identityRegistry: client.addresses.IdentityRegistry, category })
+      : sealed;
+    sealedRecords.push({ sealed: blob, dataKey, salt, readingId: recordCommitment(salt, blob), count: chunk.length });
     progress("encrypt", index + 1, chunks.length);
   }
 

@@ -12,15 +12,16 @@ export type ReadRecordParameters = { record: RecordRef };
 export type ReadRecordReturnType = { bundle: Bundle; readings: Reading[] };
 
 /**
- * The patient reads one of their own records: fetch, verify against the chain, unwrap the data
+ * The patient reads one of their own records: fetch, verify against the chain (commitment, and a
+ * device's ML-DSA signature when the record carries one), unwrap the data
  * key from the record's header with the patient's X25519 key, decrypt.
  *
  * @example
  * const { readings } = await readRecord(patientClient, { record });
  */
 export async function readRecord(client: MedCipherClient, parameters: ReadRecordParameters): Promise<ReadRecordReturnType> {
-  const sealed = await requireGateway(client).get(parameters.record.blobId, { purpose: Purpose.PATRQT });
-  await verifyRecord(client, { record: parameters.record, sealed });
+  const blob = await requireGateway(client).get(parameters.record.blobId, { purpose: Purpose.PATRQT });
+  const { envelope: sealed } = await verifyRecord(client, { record: parameters.record, sealed: blob });
   const plaintext = await openRecordAsPatient(sealed, requireEncryptionKey(client));
   const bundle = JSON.parse(new TextDecoder().decode(plaintext)) as Bundle;
   return { bundle, readings: readingsFromBundle(bundle) };

@@ -49,8 +49,8 @@ export async function readSharedRecord(client: MedCipherClient, parameters: Read
     throw error;
   }
   if (share.v !== 1 || getAddress(share.grantee) !== client.address) throw new InvalidInputError("This share was made for another grantee.", { shareId: parameters.shareId, reason: SHARE_NOT_FOR_THIS_GRANTEE });
-  const sealed = await gateway.get(share.record.blobId, { purpose: parameters.purpose });
-  await verifyRecord(client, { record: share.record, sealed });
+  const blob = await gateway.get(share.record.blobId, { purpose: parameters.purpose });
+  const { envelope: sealed } = await verifyRecord(client, { record: share.record, sealed: blob });
   const dataKey = await unwrapDataKey(share.wrap, requireEncryptionKey(client));
   const bundle = JSON.parse(new TextDecoder().decode(await openRecord(sealed, dataKey))) as Bundle;
   dataKey.fill(0);

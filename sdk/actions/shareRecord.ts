@@ -8,6 +8,7 @@ import { parseSealedRecord, unwrapDataKey, wrapDataKey, type WrappedKey } from "
 import { sealBox } from "../crypto/sealedBox.js";
 import { InvalidInputError } from "../errors.js";
 import type { RecordRef } from "./types.js";
+import { verifyRecordSignature } from "./verifyRecordSignature.js";
 
 export type ShareRecordParameters = {
   record: RecordRef;
@@ -46,7 +47,9 @@ export async function shareRecord(client: MedCipherClient, parameters: ShareReco
     if (info.registeredAt === 0n) throw new InvalidInputError(`${grantee} has no registered encryption key: pass granteeEncryptionKey.`, { grantee });
     granteeKey = getBytes(info.encryptionKey);
   }
-  const sealed = await gateway.get(parameters.record.blobId, { purpose: Purpose.PATRQT });
+  const blob = await gateway.get(parameters.record.blobId, { purpose: Purpose.PATRQT });
+  // A record is shared only once its device signature (if any) checks: a grantee is never handed a forgery.
+  const { envelope: sealed } = await verifyRecordSignature(client, { blob, patient: parameters.record.patient, category: parameters.record.category });
   const dataKey = await unwrapDataKey(parseSealedRecord(sealed).header.wrap, requireEncryptionKey(client));
   try {
     return { shareId: await putRecordShare(gateway, parameters.record, await sealRecordShare({ record: parameters.record, dataKey, grantee, granteeKey })) };

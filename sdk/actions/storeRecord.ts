@@ -7,6 +7,8 @@ import { newSalt, recordCommitment } from "../crypto/commitment.js";
 import { sealRecord } from "../crypto/envelope.js";
 import { InvalidInputError } from "../errors.js";
 import { readingCount } from "../fhir/observations.js";
+import type { MlDsaSigner } from "../../core/crypto/mldsa.js";
+import { signRecord } from "../../protocol/signedRecord.js";
 import type { RecordRef } from "./types.js";
 
 export type StoreRecordParameters = {
@@ -18,6 +20,8 @@ export type StoreRecordParameters = {
   category: number;
   /** An earlier record of the same patient this one amends (its record id); it must not be amended yet. */
   supersedes?: string;
+  /** The device's ML-DSA-65 key, when the client is a device bound with `bindDevicePq` (see ingestReadings). */
+  pqSigner?: MlDsaSigner;
 };
 
 export type StoreRecordReturnType = { record: RecordRef; transactionHash: string };
@@ -33,12 +37,16 @@ export type StoreRecordReturnType = { record: RecordRef; transactionHash: string
 export async function storeRecord(client: MedCipherClient, parameters: StoreRecordParameters): Promise<StoreRecordReturnType> {
   const gateway = requireGateway(client);
   const patient = getAddress(parameters.patient);
+  if (parameters.pqSigner && client.address === patient) throw new InvalidInputError("pqSigner is a device's key: store as the device.", { patient });
   const info = await client.contracts.identity.patientOf(patient);
   if (info.registeredAt === 0n) throw new InvalidInputError(`${patient} is not a registered patient.`, { patient });
   const { sealed } = await sealRecord(new TextEncoder().encode(JSON.stringify(parameters.resource)), getBytes(info.encryptionKey));
   const salt = newSalt();
-  const readingId = recordCommitment(salt, sealed);
-  const blobId = await gateway.put(sealed, { owner: patient, kind: "record", category: parameters.category, ref: readingId });
+  const blob = parameters.pqSigner
+    ? await signRecord(sealed, parameters.pqSigner, { device: client.address, patient, chainId: client.chainId, identityRegistry: client.addresses.IdentityRegistry, category: parameters.category })
+    : sealed;
+  const readingId = recordCommitment(salt, blob);
+  const blobId = await gateway.put(blob, { owner: patient, kind: "record", category: parameters.category, ref: readingId });
   const uri = `${gateway.url}/v1/blobs/${blobId}`;
   const receipt = await sendTransaction("anchorRecord", () =>
     client.contracts.records.anchorRecord(patient, readingId, parameters.category, uri, parameters.supersedes ?? ZeroHash));

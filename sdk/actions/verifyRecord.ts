@@ -6,14 +6,19 @@ import type { MedCipherClient } from "../client.js";
 import { recordCommitment, verifyMerkleProof } from "../crypto/commitment.js";
 import { IntegrityError } from "../errors.js";
 import type { RecordRef } from "./types.js";
+import { verifyRecordSignature, type DeviceRecordSignature } from "./verifyRecordSignature.js";
 
+/** `sealed`: the record blob as fetched (a signed record or a plain sealed envelope). */
 export type VerifyRecordParameters = { record: RecordRef; sealed: Uint8Array };
-export type VerifyRecordReturnType = { anchoredAt: number; batch: boolean };
+/** `envelope`: the sealed envelope to open; `deviceSignature`: the device's ML-DSA signature, checked (null when unsigned). */
+export type VerifyRecordReturnType = { anchoredAt: number; batch: boolean; envelope: Uint8Array; deviceSignature: DeviceRecordSignature | null };
 
 /**
  * Proves that `sealed` is the record the chain committed to: its SHA-256 is the blob id, the
  * salted commitment is the reading id, the Merkle proof leads to a root anchored on-chain for the
  * record's patient and category (or the record is anchored by itself). Throws IntegrityError.
+ * A signed record's ML-DSA signature is then checked (verifyRecordSignature: RecordSignatureError);
+ * the commitment covers the signature, so it cannot have been stripped or swapped.
  *
  * @example
  * await verifyRecord(client, { record, sealed });
@@ -33,5 +38,6 @@ export async function verifyRecord(client: MedCipherClient, parameters: VerifyRe
     const onChain = await client.contracts.records.verifyInclusion(record.patient, record.root, record.readingId, record.proof);
     if (!onChain) throw new IntegrityError("Record inclusion proof (on-chain check)", { root: record.root });
   }
-  return { anchoredAt: Number(entry.anchoredAt), batch: record.root !== null };
+  const { envelope, deviceSignature } = await verifyRecordSignature(client, { blob: sealed, patient: record.patient, category: record.category });
+  return { anchoredAt: Number(entry.anchoredAt), batch: record.root !== null, envelope, deviceSignature };
 }

@@ -10,8 +10,9 @@ import { withAnonymousRequest } from "../privacy/anonymousSecrets.js";
 import type { AnonymousRequestSecrets } from "../privacy/requestPredictionAnonymous.js";
 import {
   decryptKeystore, DEFAULT_KDF, encryptKeystore, parseKeystore, serializeKeystore, withHeKeySet, withoutHeKeySet,
-  type HeKeySet, type KdfCost, type KeystoreSecrets, type OpenedKeystore,
+  type HeKeySet, type KdfCost, type KeystoreSecrets, type OpenedKeystore, type PqSigningKey,
 } from "./format.js";
+import { withPqSigningKey } from "./pqSigningKey.js";
 
 export async function writeKeystore(path: string, address: string, secrets: KeystoreSecrets, password: string, cost: KdfCost = DEFAULT_KDF): Promise<void> {
   await writeFileAtomic(path, serializeKeystore(await encryptKeystore(address, secrets, password, cost)));
@@ -63,4 +64,15 @@ export async function saveAnonymousRequest(path: string, password: string, entry
   const next = withAnonymousRequest(secrets, entry);
   if (next.added) await writeKeystore(path, address, next.secrets, password, kdf);
   return { saved: next.added };
+}
+
+/**
+ * Adds a device's ML-DSA-65 key to the keystore at `path` unless it holds one (then the kept
+ * entry is returned): save it before binding, so the key the chain commits to is never lost.
+ */
+export async function savePqSigningKey(path: string, password: string, entry: PqSigningKey): Promise<{ saved: boolean; entry: PqSigningKey }> {
+  const { address, secrets, kdf } = await readKeystore(path, password);
+  const next = withPqSigningKey(secrets, entry);
+  if (next.added) await writeKeystore(path, address, next.secrets, password, kdf);
+  return { saved: next.added, entry: next.secrets.pqSigning! };
 }

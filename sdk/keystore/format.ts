@@ -30,9 +30,14 @@ export type KeystoreSecrets = {
    * them still decrypt), a newer one not yet on-chain is a registration or rotation to resume.
    */
   heKeySets?: HeKeySet[];
+  /** A device's ML-DSA-65 signing key (./pqSigningKey.ts), for bindings made with bindDevicePq. */
+  pqSigning?: PqSigningKey;
   /** Anything else the owner wants kept encrypted (e.g. record salts index). */
   extra?: Record<string, unknown>;
 };
+
+/** A device's ML-DSA-65 key: the 32-byte FIPS 204 seed (base64url; the public key is derived from it) and keccak256 of the public key. */
+export type PqSigningKey = { alg: "ML-DSA-65"; seed: string; publicKeyHash: string; createdAt: string };
 
 /** One CKKS key set, whole: enough to decrypt (secret key) and to re-publish (evaluation keys). */
 export type HeKeySet = {
