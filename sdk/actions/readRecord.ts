@@ -1,6 +1,6 @@
 import type { Bundle } from "@medplum/fhirtypes";
 
-import { requireEncryptionKey, requireGateway, type MedCipherClient } from "../client.js";
+import { requireRecipientKey, requireGateway, type MedCipherClient } from "../client.js";
 import { Purpose } from "../../protocol/codes.js";
 import { openRecordAsPatient } from "../crypto/envelope.js";
 import { readingsFromBundle, type Reading } from "../fhir/observations.js";
@@ -22,7 +22,7 @@ export type ReadRecordReturnType = { bundle: Bundle; readings: Reading[] };
 export async function readRecord(client: MedCipherClient, parameters: ReadRecordParameters): Promise<ReadRecordReturnType> {
   const blob = await requireGateway(client).get(parameters.record.blobId, { purpose: Purpose.PATRQT });
   const { envelope: sealed } = await verifyRecord(client, { record: parameters.record, sealed: blob });
-  const plaintext = await openRecordAsPatient(sealed, requireEncryptionKey(client));
+  const plaintext = await openRecordAsPatient(sealed, requireRecipientKey(client));
   const bundle = JSON.parse(new TextDecoder().decode(plaintext)) as Bundle;
   return { bundle, readings: readingsFromBundle(bundle) };
 }

@@ -1,7 +1,7 @@
 import { getAddress, getBytes } from "ethers";
 
 import type { Sha256Hex } from "../../core/hash.js";
-import { requireEncryptionKey, requireGateway, type MedCipherClient } from "../client.js";
+import { requireRecipientKey, requireGateway, type MedCipherClient } from "../client.js";
 import type { GatewayClient } from "../gateway/client.js";
 import { Purpose } from "../../protocol/codes.js";
 import { parseSealedRecord, unwrapDataKey, wrapDataKey, type WrappedKey } from "../crypto/envelope.js";
@@ -50,7 +50,7 @@ export async function shareRecord(client: MedCipherClient, parameters: ShareReco
   const blob = await gateway.get(parameters.record.blobId, { purpose: Purpose.PATRQT });
   // A record is shared only once its device signature (if any) checks: a grantee is never handed a forgery.
   const { envelope: sealed } = await verifyRecordSignature(client, { blob, patient: parameters.record.patient, category: parameters.record.category });
-  const dataKey = await unwrapDataKey(parseSealedRecord(sealed).header.wrap, requireEncryptionKey(client));
+  const dataKey = await unwrapDataKey(parseSealedRecord(sealed).header.wrap, requireRecipientKey(client));
   try {
     return { shareId: await putRecordShare(gateway, parameters.record, await sealRecordShare({ record: parameters.record, dataKey, grantee, granteeKey })) };
   } finally {
