@@ -23,7 +23,8 @@ export async function resolveEncryptionKey(client: MedCipherClient, account: str
   if (hybrid) return hybrid;
   const info = await client.contracts.identity.patientOf(who);
   if (info.registeredAt === 0n) {
-    throw new InvalidInputError(`${who} has published no encryption key (neither a hybrid key nor a patient's X25519 key)`, { grantee: who, reason: NO_ENCRYPTION_KEY });
+    // The same words as registeredEncryptionKey's: a delegation report's `skipped[].reason` is this message.
+    throw new InvalidInputError(`grantee ${who} has no published encryption key: it cannot receive delegated records`, { grantee: who, reason: NO_ENCRYPTION_KEY });
   }
   return getBytes(info.encryptionKey);
 }

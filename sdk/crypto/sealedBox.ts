@@ -10,7 +10,7 @@
  * nobody without it can tell for whom a box is. The plaintext is padded to a size bucket
  * (core/padding.ts) inside the ciphertext: a share's size does not tell its Merkle proof's depth.
  *
- * Hybrid layout (to a 1216-byte X25519 ‖ ML-KEM-768 key), "MCS2" ‖ 32 B ephemeral X25519 public key
+ * Hybrid layout (to a 1216-byte X25519 ‖ ML-KEM-768 key), "MCH1" ‖ 32 B ephemeral X25519 public key
  * ‖ 1088 B ML-KEM-768 ciphertext ‖ 12 B IV ‖ AES-256-GCM(padded plaintext) ‖ 16 B tag; the key is
  * hybrid.ts's combination of both shared secrets (info "medcipher/sealed-box/v2"), the first 1136
  * bytes the additional data. Again no recipient key in the box. `sealBox` picks the layout by the
@@ -27,7 +27,8 @@ const subtle = globalThis.crypto.subtle;
 const MAGIC = utf8ToBytes("MCS1");
 const INFO = utf8ToBytes("medcipher/sealed-box/v1");
 const HEAD_BYTES = MAGIC.length + 32 + 12;
-const HYBRID_MAGIC = utf8ToBytes("MCS2");
+// Not "MCS2": signed records (protocol/signedRecord.ts) already start "MCS1", and their next version would be "MCS2".
+const HYBRID_MAGIC = utf8ToBytes("MCH1");
 const HYBRID_INFO = utf8ToBytes("medcipher/sealed-box/v2");
 const HYBRID_HEAD_BYTES = HYBRID_MAGIC.length + 32 + ML_KEM_768.ciphertextBytes + 12;
 /** What a hybrid box adds to its padded plaintext: head and GCM tag (1152 B). */
@@ -37,7 +38,7 @@ export const CLASSIC_BOX_OVERHEAD_BYTES = HEAD_BYTES + 16;
 
 const startsWith = (bytes: Uint8Array, magic: Uint8Array) => magic.every((byte, i) => bytes[i] === byte);
 
-/** A classic ("MCS1") or hybrid ("MCS2") sealed box, by its magic and minimum length. */
+/** A classic ("MCS1") or hybrid ("MCH1") sealed box, by its magic and minimum length. */
 export function isSealedBox(bytes: Uint8Array): boolean {
   return isClassicBox(bytes) || isHybridBox(bytes);
 }
@@ -85,7 +86,7 @@ export async function sealBox(plaintext: Uint8Array, recipientPublicKey: Uint8Ar
   return box;
 }
 
-/** The hybrid box ("MCS2") of `plaintext` for a 1216-byte hybrid key. */
+/** The hybrid box ("MCH1") of `plaintext` for a 1216-byte hybrid key. */
 export async function sealHybridBox(plaintext: Uint8Array, recipientHybridKey: Uint8Array): Promise<Uint8Array> {
   const { key, ephemeralPublic, kemCiphertext } = await hybridEncapsulate(recipientHybridKey, HYBRID_INFO);
   const head = new Uint8Array(HYBRID_HEAD_BYTES);

@@ -159,7 +159,7 @@ describe("sdk: hybrid encryption keys on-chain (publish, resolve) and records wr
     expect([refused.code, refused.details?.reason]).to.deep.equal(["SDK_DECRYPTION", "mlkem-key-needed"]);
 
     const share = await clinician.client.gateway!.get(ingested.delegation!.shares[0]!.shareId, { purpose: Purpose.TREAT });
-    expect(new TextDecoder().decode(share.subarray(0, 4)), "the share is a hybrid sealed box").to.equal("MCS2");
+    expect(new TextDecoder().decode(share.subarray(0, 4)), "the share is a hybrid sealed box").to.equal("MCH1");
     const opened = JSON.parse(new TextDecoder().decode(await openBox(share, clinician.client.encryptionKey!))) as RecordShare;
     expect(opened.wrap.alg, "the share's wrap is hybrid").to.equal(HYBRID_WRAP_ALG);
 

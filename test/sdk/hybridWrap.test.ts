@@ -141,7 +141,7 @@ describe("sdk: hybrid key wrap (X25519 + ML-KEM-768)", function () {
   });
 });
 
-describe("sdk: hybrid sealed box (\"MCS2\")", function () {
+describe("sdk: hybrid sealed box (\"MCH1\")", function () {
   this.timeout(60_000);
   let alice: HybridKeyPair;
 
@@ -152,7 +152,7 @@ describe("sdk: hybrid sealed box (\"MCS2\")", function () {
   it("seals to a 1216-byte key as bucket + 1152 B, names no key, opens for the recipient only", async function () {
     const plaintext = utf8ToBytes("a share's JSON");
     const box = await sealBox(plaintext, hybridPublicKey(alice));
-    expect(new TextDecoder().decode(box.subarray(0, 4))).to.equal("MCS2");
+    expect(new TextDecoder().decode(box.subarray(0, 4))).to.equal("MCH1");
     expect(isSealedBox(box)).to.equal(true);
     expect(box.length).to.equal(bucketLength(plaintext.length) + HYBRID_BOX_OVERHEAD_BYTES);
     expect(box.length, "a 4 KiB-bucket hybrid share fits the gateway's wrapped-key limit").to.be.at.most(DEFAULT_LIMITS.maxBytes["wrapped-key"]);
