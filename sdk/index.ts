@@ -30,6 +30,7 @@ export {
 } from "./actions/verifyRecordSignature.js";
 export * from "./crypto/mldsa.js";
 export { pqSigningKeyEntry, pqSignerOf, withPqSigningKey } from "./keystore/pqSigningKey.js";
+export { hybridEncryptionEntry, recipientKeyFromSecrets, withHybridEncryptionKey, x25519PairFromSecrets } from "./keystore/hybridEncryptionKey.js";
 export { storeRecord, type StoreRecordParameters, type StoreRecordReturnType } from "./actions/storeRecord.js";
 export { ingestReadings, type IngestReadingsParameters, type IngestReadingsReturnType } from "./actions/ingestReadings.js";
 export { grantConsent, type GrantConsentParameters, type GrantConsentReturnType } from "./actions/grantConsent.js";

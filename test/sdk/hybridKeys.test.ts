@@ -118,7 +118,7 @@ describe("sdk: hybrid encryption keys on-chain (publish, resolve) and records wr
           return events.map((e) => {
             if (!("args" in e)) return e;
             const key = getBytes(e.args.key);
-            key[100] ^= 0x01;
+            key[100] = key[100]! ^ 0x01;
             return { ...e, args: { ...e.args, keyHash: e.args.keyHash, key: hexlify(key) } };
           });
         };

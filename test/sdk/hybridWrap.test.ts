@@ -37,7 +37,7 @@ async function expectDecryptionError(promise: Promise<unknown>, what: string): P
 /** `field` with one bit flipped at `index`. */
 function flipped(wrap: HybridWrappedKey, field: keyof HybridWrappedKey, index = 0): WrappedKey {
   const value = base64UrlToBytes(wrap[field]);
-  value[index] ^= 0x01;
+  value[index] = value[index]! ^ 0x01;
   return { ...wrap, [field]: bytesToBase64Url(value) };
 }
 
@@ -170,7 +170,7 @@ describe("sdk: hybrid sealed box (\"MCH1\")", function () {
     const box = await sealBox(utf8ToBytes("share"), hybridPublicKey(alice));
     for (const [what, index] of [["X25519 ephemeral", 4], ["ML-KEM ciphertext", 4 + 32 + 500], ["IV", 4 + 32 + 1088], ["body", box.length - 1]] as const) {
       const altered = Uint8Array.from(box);
-      altered[index] ^= 0x01;
+      altered[index] = altered[index]! ^ 0x01;
       await expectDecryptionError(openBox(altered, alice), what);
     }
     await expectDecryptionError(openBox(box.subarray(0, box.length - 1), alice), "truncated body");
