@@ -3,6 +3,9 @@
  * `publishHybridEncryptionKey`), resolving (`resolveEncryptionKey`), and the records and delegated
  * shares that are then wrapped post-quantum end to end.
  */
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+
 import { expect } from "chai";
 import { getBytes, hexlify, keccak256 } from "ethers";
 
@@ -166,5 +169,29 @@ describe("sdk: hybrid encryption keys on-chain (publish, resolve) and records wr
     const delegated = await readDelegatedRecords(clinician.client, { patient: patient.wallet.address, purpose: Purpose.TREAT });
     expect(delegated.rejected).to.deep.equal([]);
     expect(delegated.records.flatMap((r) => r.readings.map((reading) => reading.value))).to.deep.equal(heartRates(30, 70).map((r) => r.value));
+
+    // Canary: no ML-KEM seed (nor X25519 private key) reached the chain or the gateway's files and log.
+    const secrets = [patient, clinician].flatMap((actor) => {
+      const pair = actor.client.encryptionKey as HybridKeyPair;
+      return [pair.mlkem.seed, pair.x25519.privateKey];
+    });
+    const publicHex = Buffer.from(hybridPublicKey(clinician.client.encryptionKey as HybridKeyPair)).toString("hex");
+    const chain: string[] = [];
+    const latest = await fx.provider.getBlockNumber();
+    for (let n = 0; n <= latest; n++) {
+      const block = (await fx.provider.send("eth_getBlockByNumber", [`0x${n.toString(16)}`, true])) as { transactions: { hash: string }[] };
+      chain.push(JSON.stringify(block));
+      for (const tx of block.transactions) chain.push(JSON.stringify(await fx.provider.send("eth_getTransactionReceipt", [tx.hash])));
+    }
+    const chainText = chain.join("\n").toLowerCase();
+    expect(chainText.includes(publicHex), "self-check: the scan finds the published public key").to.equal(true);
+    const files = await Promise.all((await readdir(fx.dataDir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => readFile(join(e.parentPath, e.name))));
+    expect(files.length).to.be.greaterThan(3);
+    for (const secret of secrets) {
+      const hex = Buffer.from(secret).toString("hex");
+      const b64 = Buffer.from(secret).toString("base64url");
+      expect(chainText.includes(hex), "a secret key on-chain").to.equal(false);
+      for (const file of files) expect(file.toString("hex").includes(hex) || file.toString("latin1").includes(b64), "a secret key in a gateway file or log").to.equal(false);
+    }
   });
 });
