@@ -5,6 +5,7 @@
  * recorded vectors) still opens with the new code and a hybrid key pair.
  */
 import { expect } from "chai";
+import { build } from "esbuild";
 import { keccak256 } from "ethers";
 
 import { base64UrlToBytes, bytesToBase64Url, hexStringToBytes, utf8ToBytes } from "../../core/bytes.js";
@@ -19,6 +20,7 @@ import { HYBRID_BOX_OVERHEAD_BYTES, isSealedBox, openBox, sealBox } from "../../
 import { generateEncryptionKeyPair } from "../../sdk/crypto/x25519.js";
 import { DEFAULT_LIMITS } from "../../gateway/limits.js";
 import envelope from "../fixtures/vectors/envelope.json" with { type: "json" };
+import { describeInBrowser, serveStatic, type StaticSite } from "../browser/harness.js";
 
 const bytes = (value: string) => hexStringToBytes(value.slice(2));
 const randomKey = () => globalThis.crypto.getRandomValues(new Uint8Array(32));
@@ -185,5 +187,58 @@ describe("sdk: hybrid sealed box (\"MCH1\")", function () {
     expect(await openBox(box, classic)).to.deep.equal(utf8ToBytes("old share"));
     expect(await openBox(box, hybridOnClassic)).to.deep.equal(utf8ToBytes("old share"));
     expect((await failure(sealBox(utf8ToBytes("x"), new Uint8Array(64)))).code).to.equal("SDK_INVALID_INPUT");
+  });
+});
+
+/** What the page reports: whether it has ML-KEM, and what the hybrid and classic paths did there. */
+type BrowserOutcome = { available: boolean; generate: string; wrap: string; classic: string; hybridRoundTrip: string };
+
+describeInBrowser("sdk: hybrid wrap in Chromium (ML-KEM-768 from WebCrypto, or a clear MLKEM_UNAVAILABLE)", ({ newPage, pageErrors }) => {
+  let site: StaticSite;
+  before(async function () {
+    const bundle = await build({
+      stdin: {
+        contents: `import { generateHybridKeyPair, hybridPublicKey } from "./sdk/crypto/hybrid.ts";
+          import { mlKemAvailable } from "./sdk/crypto/mlkem.ts";
+          import { unwrapDataKey, wrapDataKey } from "./sdk/crypto/envelope.ts";
+          import { generateEncryptionKeyPair } from "./sdk/crypto/x25519.ts";
+          const codeOf = (promise) => promise.then(() => "ok", (error) => String(error.code ?? error));
+          globalThis.runHybrid = async () => {
+            const available = await mlKemAvailable();
+            const dataKey = crypto.getRandomValues(new Uint8Array(32));
+            const x25519 = await generateEncryptionKeyPair();
+            const fakeHybrid = new Uint8Array(1216); fakeHybrid.set(x25519.publicKey, 0);
+            const classicWrap = await wrapDataKey(dataKey, x25519.publicKey);
+            const opened = await unwrapDataKey(classicWrap, { x25519, mlkem: { publicKey: new Uint8Array(1184), seed: new Uint8Array(64) } });
+            let hybridRoundTrip = "skipped";
+            if (available) {
+              const pair = await generateHybridKeyPair();
+              const back = await unwrapDataKey(await wrapDataKey(dataKey, hybridPublicKey(pair)), pair);
+              hybridRoundTrip = back.every((b, i) => b === dataKey[i]) ? "ok" : "mismatch";
+            }
+            return { available, generate: await codeOf(generateHybridKeyPair()), wrap: available ? "n/a" : await codeOf(wrapDataKey(dataKey, fakeHybrid)),
+              classic: opened.every((b, i) => b === dataKey[i]) ? "ok" : "mismatch", hybridRoundTrip };
+          };`,
+        resolveDir: new URL("../../", import.meta.url).pathname,
+        loader: "ts",
+      },
+      bundle: true, platform: "browser", format: "esm", write: false, logLevel: "silent",
+    });
+    site = await serveStatic({ files: {
+      "/index.html": "<!doctype html><title>hybrid</title><script type=module src=/hybrid.js></script>",
+      "/hybrid.js": bundle.outputFiles[0]!.text,
+    } });
+  });
+  after(() => site?.close());
+
+  it("hybrid wraps round-trip where WebCrypto has ML-KEM-768, else fail with MLKEM_UNAVAILABLE while classic wraps keep working", async function () {
+    const page = await newPage();
+    await page.goto(site.url);
+    await page.waitForFunction(() => typeof (globalThis as { runHybrid?: unknown }).runHybrid === "function");
+    const outcome = await page.evaluate(() => (globalThis as unknown as { runHybrid(): Promise<BrowserOutcome> }).runHybrid());
+    expect(outcome.classic, "a classic wrap opens with a hybrid-shaped pair").to.equal("ok");
+    if (outcome.available) expect([outcome.generate, outcome.hybridRoundTrip]).to.deep.equal(["ok", "ok"]);
+    else expect([outcome.generate, outcome.wrap], "Debian's Chromium 150 has no ML-KEM in WebCrypto yet").to.deep.equal(["MLKEM_UNAVAILABLE", "MLKEM_UNAVAILABLE"]);
+    expect(pageErrors(page)).to.deep.equal([]);
   });
 });
