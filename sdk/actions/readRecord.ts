@@ -14,7 +14,7 @@ export type ReadRecordReturnType = { bundle: Bundle; readings: Reading[] };
 /**
  * The patient reads one of their own records: fetch, verify against the chain (commitment, and a
  * device's ML-DSA signature when the record carries one), unwrap the data
- * key from the record's header with the patient's X25519 key, decrypt.
+ * key from the record's header with the patient's key pair (X25519, or hybrid once it published one), decrypt.
  *
  * @example
  * const { readings } = await readRecord(patientClient, { record });

@@ -30,7 +30,7 @@ export const SHARE_NOT_FOR_THIS_GRANTEE = "made-for-another-grantee";
 /**
  * The grantee's side of sharing: fetch the share and the record (the gateway checks consent on
  * each), verify the record against its on-chain commitment, unwrap the data key with the
- * grantee's X25519 key, decrypt.
+ * grantee's key pair (X25519 or hybrid X25519 + ML-KEM-768), decrypt.
  *
  * @example
  * const { readings } = await readSharedRecord(clinicianClient, { shareId, purpose: Purpose.TREAT });

@@ -39,7 +39,7 @@ export type ShareResultReturnType = { shareId: Sha256Hex; shared: SharedResult }
 /**
  * The one way a decrypted prediction leaves the patient's client: decrypted here, each score
  * flooded with Gaussian noise of one unit of the model's stated precision and rounded to it
- * (IND-CPA-D hygiene, docs/fhe.md), sealed to the grantee's X25519 key (sdk/crypto/sealedBox.ts)
+ * (IND-CPA-D hygiene, docs/fhe.md), sealed to the grantee's key (hybrid when it published one) (sdk/crypto/sealedBox.ts)
  * and stored on the gateway as the patient's PREDICTION blob. The grantee reads it with
  * readSharedResult under live consent for PREDICTION. Sharing the same result again releases the
  * same noisy values (the noise is derived from the patient's key and the result).
