@@ -3,7 +3,7 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 
 import type { Command } from "commander";
-import { FetchRequest, getAddress, getBytes, isAddress, JsonRpcProvider, Network, Wallet } from "ethers";
+import { FetchRequest, getAddress, isAddress, JsonRpcProvider, Network, Wallet } from "ethers";
 
 import { BaseError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/node/atomicFile.js";
@@ -11,7 +11,8 @@ import type { RecordRef } from "../sdk/actions/types.js";
 import type { MedCipherAddresses } from "../protocol/contracts.js";
 import { loadDeployment } from "../sdk/node/deployment.js";
 import { createMedCipherClient, type MedCipherClient } from "../sdk/node.js";
-import type { EncryptionKeyPair } from "../sdk/crypto/x25519.js";
+import type { RecipientKeyPair } from "../sdk/crypto/hybrid.js";
+import { recipientKeyFromSecrets } from "../sdk/keystore/hybridEncryptionKey.js";
 import { GatewayUnavailableError, InvalidInputError, KeystoreError, TimeoutError } from "../sdk/errors.js";
 import { readKeystore, type KeystoreSecrets } from "../sdk/keystore.js";
 import { createNodeHttpTransport } from "../sdk/node/transport.js";
@@ -55,15 +56,14 @@ export function password(options: Pick<GlobalOptions, "passwordEnv">): string {
   return value;
 }
 
-export type Identity = { address: string; secrets: KeystoreSecrets; wallet: Wallet; encryptionKey?: EncryptionKeyPair };
+export type Identity = { address: string; secrets: KeystoreSecrets; wallet: Wallet; encryptionKey?: RecipientKeyPair };
 
 export async function loadIdentity(options: GlobalOptions, name = options.identity): Promise<Identity> {
   // --keystore names the acting identity's file only; other identities (a relayer) stay in <home>/keys/.
   const path = keystorePath(name === options.identity ? options : { home: options.home, identity: name });
   const { address, secrets } = await readKeystore(path, password(options));
-  const encryptionKey = secrets.encryption
-    ? { publicKey: getBytes(secrets.encryption.publicKey), privateKey: getBytes(secrets.encryption.privateKey) }
-    : undefined;
+  // The hybrid pair once the keystore holds an ML-KEM seed (`keys publish-hybrid`), else the X25519 pair.
+  const encryptionKey = await recipientKeyFromSecrets(secrets);
   if (!secrets.privateKey) throw new KeystoreError(`Keystore ${path} holds no Ethereum key: its account lives in a browser wallet, which the CLI cannot sign with.`);
   return { address, secrets, wallet: new Wallet(secrets.privateKey), encryptionKey };
 }

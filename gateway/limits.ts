@@ -33,8 +33,11 @@ export const DEFAULT_LIMITS: GatewayLimits = {
     // An 8 MiB size bucket (core/padding.ts) plus the sealed record's header and tag, and the
     // device's ML-DSA-65 signature wrapper around it (≤ 7413 B, protocol/signedRecord.ts).
     record: 8 * MiB + 12 * 1024,
-    // A record share: a 4 KiB size bucket sealed to the grantee (sdk/crypto/sealedBox.ts: + 64 B).
-    "wrapped-key": 4 * 1024 + 64,
+    // A record share: a 4 KiB size bucket sealed to the grantee (sdk/crypto/sealedBox.ts). A hybrid
+    // box (X25519 + ML-KEM-768) adds 1152 B (ephemeral key, 1088 B ML-KEM ciphertext, IV, tag), a
+    // classic one 64 B; a hybrid share's JSON (≈ 2.2 KB + 69 B per Merkle proof level: up to 27
+    // levels) still fits the 4 KiB bucket: measured 5,248 B for a hybrid share, 4,160 B classic.
+    "wrapped-key": 4 * 1024 + 1152,
     "he-input": 16 * MiB,
     "he-keys": 128 * MiB,
     "he-result": 16 * MiB,

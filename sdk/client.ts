@@ -2,6 +2,7 @@ import { getAddress, id as keccakUtf8, type Provider, type Signer } from "ethers
 
 import { configureSeal } from "../fhe/seal.js";
 import { connectContracts, type MedCipherAddresses, type MedCipherContracts } from "../protocol/contracts.js";
+import { x25519PairOf, type RecipientKeyPair } from "./crypto/hybrid.js";
 import type { EncryptionKeyPair } from "./crypto/x25519.js";
 import type { GatewayTransport } from "./gateway/transport.js";
 import { GatewayUnavailableError, InvalidInputError, UntrustedGatewayError } from "./errors.js";
@@ -13,7 +14,8 @@ export const GATEWAY_ROLE = keccakUtf8("GATEWAY_ROLE");
 /**
  * What every action takes first: who acts (an ethers v6 Signer — a Wallet, or a JsonRpcSigner
  * from `new BrowserProvider(window.ethereum)`), the contracts, and optionally the gateway and the
- * actor's X25519 key pair (needed to decrypt).
+ * actor's encryption key pair (needed to decrypt): an X25519 pair, or a hybrid X25519 + ML-KEM-768
+ * pair (sdk/crypto/hybrid.ts), which also opens what was wrapped to its X25519 part.
  */
 export type MedCipherClient = {
   chainId: number;
@@ -23,7 +25,7 @@ export type MedCipherClient = {
   addresses: MedCipherAddresses;
   contracts: MedCipherContracts;
   gateway?: GatewayClient;
-  encryptionKey?: EncryptionKeyPair;
+  encryptionKey?: RecipientKeyPair;
   /** Where model artifacts come from (see sdk/predictions.ts). */
   models?: ModelSources;
 };
@@ -41,7 +43,7 @@ export type CreateMedCipherClientParameters = {
   gatewaySession?: boolean;
   /** How gateway requests travel (default fetch); Node tools pass `createNodeHttpTransport()` from the Node entry. */
   gatewayTransport?: GatewayTransport;
-  encryptionKey?: EncryptionKeyPair;
+  encryptionKey?: RecipientKeyPair;
   /** Abort any one gateway request after this many milliseconds (GatewayUnavailableError). Default: no limit. */
   gatewayTimeoutMs?: number;
   /**
@@ -108,7 +110,13 @@ export function requireGateway(client: MedCipherClient): GatewayClient {
   return client.gateway;
 }
 
+/** The X25519 part of the client's key pair (of a hybrid pair too): for what only X25519 does. */
 export function requireEncryptionKey(client: MedCipherClient): EncryptionKeyPair {
-  if (!client.encryptionKey) throw new InvalidInputError("This action needs the account's X25519 key pair (encryptionKey).");
+  return x25519PairOf(requireRecipientKey(client));
+}
+
+/** The client's whole key pair, classic or hybrid: what opens wraps and sealed boxes. */
+export function requireRecipientKey(client: MedCipherClient): RecipientKeyPair {
+  if (!client.encryptionKey) throw new InvalidInputError("This action needs the account's encryption key pair (encryptionKey).");
   return client.encryptionKey;
 }

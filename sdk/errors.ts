@@ -18,11 +18,15 @@ export class UntrustedGatewayError extends BaseError {
   }
 }
 
-/** Decryption failed: wrong key, or ciphertext altered (AES-GCM authentication). */
+/**
+ * Decryption failed: wrong key, or ciphertext altered (AES-GCM authentication). `reason` replaces
+ * the generic "wrong key or altered ciphertext" when the cause is known (e.g. a hybrid wrap given
+ * only an X25519 key pair: `details.reason` "mlkem-key-needed").
+ */
 export class DecryptionError extends BaseError {
   override name = "DecryptionError";
-  constructor(what: string, cause?: unknown) {
-    super(`Could not decrypt ${what}: wrong key or altered ciphertext.`, { code: "SDK_DECRYPTION", cause });
+  constructor(what: string, cause?: unknown, known?: { reason: string; explanation: string }) {
+    super(`Could not decrypt ${what}: ${known?.explanation ?? "wrong key or altered ciphertext"}.`, { code: "SDK_DECRYPTION", cause, details: known ? { reason: known.reason } : undefined });
   }
 }
 

@@ -30,6 +30,7 @@ export {
 } from "./actions/verifyRecordSignature.js";
 export * from "./crypto/mldsa.js";
 export { pqSigningKeyEntry, pqSignerOf, withPqSigningKey } from "./keystore/pqSigningKey.js";
+export { hybridEncryptionEntry, recipientKeyFromSecrets, withHybridEncryptionKey, x25519PairFromSecrets } from "./keystore/hybridEncryptionKey.js";
 export { storeRecord, type StoreRecordParameters, type StoreRecordReturnType } from "./actions/storeRecord.js";
 export { ingestReadings, type IngestReadingsParameters, type IngestReadingsReturnType } from "./actions/ingestReadings.js";
 export { grantConsent, type GrantConsentParameters, type GrantConsentReturnType } from "./actions/grantConsent.js";
@@ -58,8 +59,19 @@ export { readSharedResult, type ReadSharedResultParameters, type ReadSharedResul
 export { getAuditTrail, type GetAuditTrailParameters, type GetAuditTrailReturnType } from "./actions/getAuditTrail.js";
 export type { RecordRef, OnProgress } from "./actions/types.js";
 
-export { sealRecord, openRecord, openRecordAsPatient, wrapDataKey, unwrapDataKey, type WrappedKey } from "./crypto/envelope.js";
+export {
+  sealRecord, openRecord, openRecordAsPatient, wrapDataKey, wrapDataKeyHybrid, unwrapDataKey, CLASSIC_WRAP_ALG, HYBRID_WRAP_ALG,
+  type WrappedKey, type ClassicWrappedKey, type HybridWrappedKey,
+} from "./crypto/envelope.js";
+export { sealBox, openBox, isSealedBox } from "./crypto/sealedBox.js";
 export { generateEncryptionKeyPair, type EncryptionKeyPair } from "./crypto/x25519.js";
+export {
+  generateHybridKeyPair, hybridPublicKey, hybridPublicKeyHash, splitHybridPublicKey, isHybridKeyPair, HYBRID_PUBLIC_KEY_BYTES,
+  type HybridKeyPair, type RecipientKeyPair,
+} from "./crypto/hybrid.js";
+export { generateMlKemKeyPair, mlKemKeyPairFromSeed, mlKemAvailable, MlKemKeyError, MlKemUnavailableError, ML_KEM_768, type MlKemKeyPair } from "./crypto/mlkem.js";
+export { publishHybridEncryptionKey, type PublishHybridEncryptionKeyParameters, type PublishHybridEncryptionKeyReturnType } from "./actions/publishHybridEncryptionKey.js";
+export { resolveEncryptionKey, publishedHybridKey } from "./actions/resolveEncryptionKey.js";
 export { buildMerkleBatch, verifyMerkleProof, recordCommitment, merkleLeaf, newSalt } from "./crypto/commitment.js";
 export {
   buildObservation, buildBloodPressureObservation, buildObservationBundle, readingsFromBundle, readingCount, consentToFhir, consentFromFhir,

@@ -8,5 +8,6 @@ export {
   type HeKeySet, type KdfCost, type KeystoreJson, type KeystoreSecrets, type OpenedKeystore, type PqSigningKey,
 } from "./keystore/format.js";
 export { heKeySetEntry } from "./keystore/keySets.js";
-export { writeKeystore, readKeystore, keystoreAddress, saveHeKeySet, deleteHeKeySet, saveAnonymousRequest, savePqSigningKey } from "./keystore/file.js";
+export { writeKeystore, readKeystore, keystoreAddress, saveHeKeySet, deleteHeKeySet, saveAnonymousRequest, savePqSigningKey, saveHybridEncryptionKey } from "./keystore/file.js";
 export { pqSigningKeyEntry, pqSignerOf, withPqSigningKey } from "./keystore/pqSigningKey.js";
+export { hybridEncryptionEntry, recipientKeyFromSecrets, withHybridEncryptionKey, x25519PairFromSecrets } from "./keystore/hybridEncryptionKey.js";

@@ -8,7 +8,7 @@ import { modelFiles } from "./node/models.js";
 export * from "./index.js";
 export { loadDeployment } from "./node/deployment.js";
 export { modelFiles, DEFAULT_MODEL_DIRECTORY } from "./node/models.js";
-export { writeKeystore, readKeystore, keystoreAddress, saveHeKeySet, deleteHeKeySet, saveAnonymousRequest, savePqSigningKey } from "./keystore/file.js";
+export { writeKeystore, readKeystore, keystoreAddress, saveHeKeySet, deleteHeKeySet, saveAnonymousRequest, savePqSigningKey, saveHybridEncryptionKey } from "./keystore/file.js";
 export { createNodeHttpTransport } from "./node/transport.js";
 export { readSemaphoreArtifacts, DEFAULT_SEMAPHORE_ARTIFACT_DIRECTORY } from "./node/semaphoreArtifacts.js";
 

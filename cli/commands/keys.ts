@@ -4,10 +4,12 @@ import { Option, type Command } from "commander";
 import { hexlify, Wallet } from "ethers";
 
 import { createPatientIdentity } from "../../sdk/actions/createPatientIdentity.js";
+import { publishHybridEncryptionKey } from "../../sdk/actions/publishHybridEncryptionKey.js";
+import { generateHybridKeyPair, isHybridKeyPair } from "../../sdk/crypto/hybrid.js";
 import { InvalidInputError } from "../../sdk/errors.js";
-import { DEFAULT_KDF, keystoreAddress, writeKeystore } from "../../sdk/keystore.js";
+import { DEFAULT_KDF, keystoreAddress, saveHybridEncryptionKey, writeKeystore } from "../../sdk/keystore.js";
 import { generateEncryptionKeyPair } from "../../sdk/crypto/x25519.js";
-import { globalOptions, keystorePath, output, password } from "../context.js";
+import { globalOptions, keystorePath, loadIdentity, makeClient, output, password } from "../context.js";
 
 export function registerKeysCommands(program: Command): void {
   const keys = program.command("keys").description("Create and inspect encrypted identities (keystores under <home>/keys/)");
@@ -43,6 +45,23 @@ export function registerKeysCommands(program: Command): void {
       }, password(global), { ...DEFAULT_KDF, N: n });
       out.result({ identity: global.identity, address: wallet.address, encryptionPublicKey: hexlify(encryptionKey.publicKey), keystore: path }, () =>
         [`identity ${global.identity}`, `address                ${wallet.address}`, `encryption public key  ${hexlify(encryptionKey.publicKey)}`, `keystore               ${path}`].join("\n"));
+    });
+
+  keys
+    .command("publish-hybrid")
+    .description("Post-quantum: add an ML-KEM-768 key to this identity's X25519 key (kept in the keystore first) and publish the hybrid public key on-chain, so records and shares for it are wrapped X25519 + ML-KEM-768; publishing the key already on-chain sends nothing")
+    .action(async (_options: unknown, command: Command) => {
+      const global = globalOptions(command);
+      const out = output(command);
+      const identity = await loadIdentity(global);
+      if (!identity.encryptionKey) throw new InvalidInputError("This identity has no encryption key pair; re-create it with `keys init`.");
+      const current = identity.encryptionKey;
+      // Saved before anything is sent: the ML-KEM seed of a published key must never be lost.
+      const hybrid = isHybridKeyPair(current) ? current : (await saveHybridEncryptionKey(keystorePath(global), password(global), await generateHybridKeyPair(current))).pair;
+      const { client } = await makeClient(global, { gateway: false, identity: { ...identity, encryptionKey: hybrid } });
+      const result = await publishHybridEncryptionKey(client, { key: hybrid });
+      out.result({ identity: global.identity, address: client.address, ...result }, () =>
+        result.published ? `published hybrid encryption key ${result.keyHash} (version ${result.version})` : `hybrid encryption key ${result.keyHash} already published (version ${result.version}): nothing sent`);
     });
 
   keys

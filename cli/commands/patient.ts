@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import type { FheClient } from "../../fhe/index.js";
 import { registerPatient, type OnboardingStep } from "../../sdk/actions/registerPatient.js";
 import { rotateKeySet } from "../../sdk/actions/rotateKeySet.js";
+import { requireEncryptionKey } from "../../sdk/client.js";
 import { InvalidInputError } from "../../sdk/errors.js";
 import { deleteHeKeySet, heKeySetEntry, heKeySetsOf, saveHeKeySet, type HeKeySet } from "../../sdk/keystore.js";
 import { paramSetIdToBytes32 } from "../../sdk/predictions.js";
@@ -90,7 +91,7 @@ export function registerPatientCommands(program: Command): void {
       }
       const evaluationKeys = new Uint8Array(Buffer.from(keySet.evaluationKeys, "base64"));
       const result = await registerPatient(client, {
-        encryptionPublicKey: client.encryptionKey!.publicKey,
+        encryptionPublicKey: requireEncryptionKey(client).publicKey,
         evaluationKeys,
         paramSetId: paramSetIdToBytes32(keySet.paramSet),
         saveKeySet: saverFor(global, pass, keySet),

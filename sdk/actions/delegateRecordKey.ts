@@ -14,6 +14,7 @@ import type { Sha256Hex } from "../../core/hash.js";
 import { requireGateway, type MedCipherClient } from "../client.js";
 import { InvalidInputError } from "../errors.js";
 import { liveGrantees } from "./liveGrantees.js";
+import { resolveEncryptionKey } from "./resolveEncryptionKey.js";
 import { putRecordShare, sealRecordShare } from "./shareRecord.js";
 import type { OnProgress, RecordRef } from "./types.js";
 
@@ -28,9 +29,9 @@ export type EncryptionKeyResolver = (client: MedCipherClient, account: string) =
 export const NO_ENCRYPTION_KEY = "no-encryption-key";
 
 /**
- * The default resolver: the X25519 key the account registered in the IdentityRegistry
- * (`patientOf`). Grantees who are not patients publish none there yet; pass a resolver of your own
- * (e.g. one that reads a hybrid key) with `resolveEncryptionKey`.
+ * The X25519 key the account registered as a patient in the IdentityRegistry (`patientOf`) only:
+ * the resolver before hybrid keys. The default is now `resolveEncryptionKey`
+ * (resolveEncryptionKey.ts), which prefers a published hybrid key and falls back to this one.
  */
 export async function registeredEncryptionKey(client: MedCipherClient, account: string): Promise<Uint8Array> {
   const grantee = getAddress(account);
@@ -66,7 +67,7 @@ export async function delegateRecordKey(client: MedCipherClient, parameters: Del
 }
 
 export type DelegationOptions = {
-  /** Where grantees' keys come from; default `registeredEncryptionKey`. */
+  /** Where grantees' keys come from; default `resolveEncryptionKey` (hybrid key if published, else the registered X25519 key). */
   resolveEncryptionKey?: EncryptionKeyResolver;
   /** First block searched for consents (the ConsentManager's deployment block); default 0. */
   consentsFromBlock?: number;
@@ -104,7 +105,7 @@ export type DelegationReport = {
  * const report = await delegateRecordKeys(deviceClient, { patient, category, records });
  */
 export async function delegateRecordKeys(client: MedCipherClient, parameters: DelegateRecordKeysParameters): Promise<DelegationReport> {
-  const resolve = parameters.resolveEncryptionKey ?? registeredEncryptionKey;
+  const resolve = parameters.resolveEncryptionKey ?? resolveEncryptionKey;
   const live = await liveGrantees(client, { patient: parameters.patient, category: parameters.category, fromBlock: parameters.consentsFromBlock });
   const report: DelegationReport = { grantees: live.map((g) => g.grantee), shares: [], skipped: [] };
   const keyed: { grantee: string; key: Uint8Array }[] = [];

@@ -11,6 +11,7 @@ import { sealRecord } from "../crypto/envelope.js";
 import { InvalidInputError } from "../errors.js";
 import { buildObservationBundle, type Reading } from "../fhir/observations.js";
 import { signReadings } from "../readings/deviceSignature.js";
+import { publishedHybridKey } from "./resolveEncryptionKey.js";
 import { delegateRecordKeys, type DelegationOptions, type DelegationReport } from "./delegateRecordKey.js";
 import type { MlDsaSigner } from "../../core/crypto/mldsa.js";
 import { signRecord } from "../../protocol/signedRecord.js";
@@ -54,7 +55,7 @@ export { ANCHOR_BATCH_TYPES };
 
 /**
  * Readings → FHIR Observation bundles → each sealed under a fresh data key wrapped to the
- * patient's registered X25519 key → salted commitments → one Merkle batch → blobs uploaded to the
+ * patient's published hybrid key (X25519 + ML-KEM-768), else its registered X25519 key → salted commitments → one Merkle batch → blobs uploaded to the
  * gateway → each data key also wrapped to the live grantees (`delegate`) → the root anchored
  * on-chain in one transaction. Returns what is needed to read, share
  * and prove each record later (keep it: the patient's record index).
@@ -75,7 +76,8 @@ export async function ingestReadings(client: MedCipherClient, parameters: Ingest
 
   const info = await client.contracts.identity.patientOf(patient);
   if (info.registeredAt === 0n) throw new InvalidInputError(`${patient} is not a registered patient.`, { patient });
-  const patientKey = getBytes(info.encryptionKey);
+  // Wrapped post-quantum (X25519 + ML-KEM-768) once the patient has published a hybrid key.
+  const patientKey = (await publishedHybridKey(client, patient)) ?? getBytes(info.encryptionKey);
 
   const signAsDevice = parameters.signAsDevice ?? true;
   const device = client.address === patient ? undefined : client.address;

@@ -1,7 +1,7 @@
 import { getAddress } from "ethers";
 
 import { BaseError } from "../../core/errors.js";
-import { requireEncryptionKey, requireGateway, type MedCipherClient } from "../client.js";
+import { requireRecipientKey, requireGateway, type MedCipherClient } from "../client.js";
 import { GatewaySignatureError, GatewayUnavailableError, InvalidInputError } from "../errors.js";
 import { readSharedRecord, SHARE_NOT_FOR_THIS_GRANTEE, SHARE_NOT_FOR_THIS_KEY, type ReadSharedRecordReturnType } from "./readSharedRecord.js";
 
@@ -51,7 +51,7 @@ export type ReadDelegatedRecordsReturnType = {
  */
 export async function readDelegatedRecords(client: MedCipherClient, parameters: ReadDelegatedRecordsParameters): Promise<ReadDelegatedRecordsReturnType> {
   const gateway = requireGateway(client);
-  requireEncryptionKey(client);
+  requireRecipientKey(client);
   const patient = getAddress(parameters.patient);
   const { purpose } = parameters;
   const fromBlock = parameters.fromBlock ?? 0;

@@ -1,7 +1,7 @@
 import type { Bundle } from "@medplum/fhirtypes";
 import { getAddress } from "ethers";
 
-import { requireEncryptionKey, requireGateway, type MedCipherClient } from "../client.js";
+import { requireRecipientKey, requireGateway, type MedCipherClient } from "../client.js";
 import { openRecord, unwrapDataKey } from "../crypto/envelope.js";
 import { isSealedBox, openBox } from "../crypto/sealedBox.js";
 import { DecryptionError, InvalidInputError } from "../errors.js";
@@ -30,7 +30,7 @@ export const SHARE_NOT_FOR_THIS_GRANTEE = "made-for-another-grantee";
 /**
  * The grantee's side of sharing: fetch the share and the record (the gateway checks consent on
  * each), verify the record against its on-chain commitment, unwrap the data key with the
- * grantee's X25519 key, decrypt.
+ * grantee's key pair (X25519 or hybrid X25519 + ML-KEM-768), decrypt.
  *
  * @example
  * const { readings } = await readSharedRecord(clinicianClient, { shareId, purpose: Purpose.TREAT });
@@ -41,7 +41,7 @@ export async function readSharedRecord(client: MedCipherClient, parameters: Read
   let share: RecordShare;
   try {
     // Sealed to the grantee's key (shares made before were plain JSON, and still read).
-    const json = isSealedBox(shareBytes) ? await openBox(shareBytes, requireEncryptionKey(client)) : shareBytes;
+    const json = isSealedBox(shareBytes) ? await openBox(shareBytes, requireRecipientKey(client)) : shareBytes;
     share = JSON.parse(new TextDecoder().decode(json)) as RecordShare;
   } catch (error) {
     if (error instanceof DecryptionError) throw new InvalidInputError("This share was sealed to another grantee's key.", { shareId: parameters.shareId, reason: SHARE_NOT_FOR_THIS_KEY });
@@ -51,7 +51,7 @@ export async function readSharedRecord(client: MedCipherClient, parameters: Read
   if (share.v !== 1 || getAddress(share.grantee) !== client.address) throw new InvalidInputError("This share was made for another grantee.", { shareId: parameters.shareId, reason: SHARE_NOT_FOR_THIS_GRANTEE });
   const blob = await gateway.get(share.record.blobId, { purpose: parameters.purpose });
   const { envelope: sealed } = await verifyRecord(client, { record: share.record, sealed: blob });
-  const dataKey = await unwrapDataKey(share.wrap, requireEncryptionKey(client));
+  const dataKey = await unwrapDataKey(share.wrap, requireRecipientKey(client));
   const bundle = JSON.parse(new TextDecoder().decode(await openRecord(sealed, dataKey))) as Bundle;
   dataKey.fill(0);
   return { record: share.record, bundle, readings: readingsFromBundle(bundle) };

@@ -1,6 +1,6 @@
 import { getAddress } from "ethers";
 
-import { requireEncryptionKey, requireGateway, type MedCipherClient } from "../client.js";
+import { requireRecipientKey, requireGateway, type MedCipherClient } from "../client.js";
 import { openBox } from "../crypto/sealedBox.js";
 import { DecryptionError, InvalidInputError } from "../errors.js";
 import type { SharedResult } from "./shareResult.js";
@@ -25,7 +25,7 @@ export async function readSharedResult(client: MedCipherClient, parameters: Read
   const bytes = await requireGateway(client).get(parameters.shareId, { purpose: parameters.purpose });
   let shared: SharedResult;
   try {
-    shared = JSON.parse(new TextDecoder().decode(await openBox(bytes, requireEncryptionKey(client)))) as SharedResult;
+    shared = JSON.parse(new TextDecoder().decode(await openBox(bytes, requireRecipientKey(client)))) as SharedResult;
   } catch (error) {
     if (error instanceof DecryptionError) throw new InvalidInputError("This result was sealed to another grantee's key.", { shareId: parameters.shareId });
     if (error instanceof SyntaxError) throw new InvalidInputError("The share is not a MedCipher shared result.", { shareId: parameters.shareId });

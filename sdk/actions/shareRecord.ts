@@ -1,12 +1,12 @@
-import { getAddress, getBytes } from "ethers";
+import { getAddress } from "ethers";
 
 import type { Sha256Hex } from "../../core/hash.js";
-import { requireEncryptionKey, requireGateway, type MedCipherClient } from "../client.js";
+import { requireRecipientKey, requireGateway, type MedCipherClient } from "../client.js";
 import type { GatewayClient } from "../gateway/client.js";
 import { Purpose } from "../../protocol/codes.js";
 import { parseSealedRecord, unwrapDataKey, wrapDataKey, type WrappedKey } from "../crypto/envelope.js";
 import { sealBox } from "../crypto/sealedBox.js";
-import { InvalidInputError } from "../errors.js";
+import { resolveEncryptionKey } from "./resolveEncryptionKey.js";
 import type { RecordRef } from "./types.js";
 import { verifyRecordSignature } from "./verifyRecordSignature.js";
 
@@ -14,8 +14,8 @@ export type ShareRecordParameters = {
   record: RecordRef;
   grantee: string;
   /**
-   * The grantee's X25519 public key. Default: the key the grantee registered in the
-   * IdentityRegistry (grantees who are not patients pass theirs here).
+   * The grantee's public key: 32-byte X25519 or 1216-byte hybrid (X25519 ‖ ML-KEM-768). Default
+   * `resolveEncryptionKey`: the grantee's published hybrid key, else its registered X25519 key.
    */
   granteeEncryptionKey?: Uint8Array;
 };
@@ -30,7 +30,8 @@ export type ShareRecordReturnType = { shareId: Sha256Hex };
 export type RecordShare = { v: 1; grantee: string; record: RecordRef; wrap: WrappedKey };
 
 /**
- * Shares a record with a grantee by wrapping its data key for the grantee's X25519 key, and seals
+ * Shares a record with a grantee by wrapping its data key for the grantee's key (hybrid when the
+ * grantee published one: see `resolveEncryptionKey`), and seals
  * the whole share to that key too (the share blob tells the gateway nothing it does not already
  * hold as metadata). The record is not re-encrypted. The grantee still needs live consent for
  * the record's category to fetch the share and the record from the gateway.
@@ -41,16 +42,11 @@ export type RecordShare = { v: 1; grantee: string; record: RecordRef; wrap: Wrap
 export async function shareRecord(client: MedCipherClient, parameters: ShareRecordParameters): Promise<ShareRecordReturnType> {
   const gateway = requireGateway(client);
   const grantee = getAddress(parameters.grantee);
-  let granteeKey = parameters.granteeEncryptionKey;
-  if (!granteeKey) {
-    const info = await client.contracts.identity.patientOf(grantee);
-    if (info.registeredAt === 0n) throw new InvalidInputError(`${grantee} has no registered encryption key: pass granteeEncryptionKey.`, { grantee });
-    granteeKey = getBytes(info.encryptionKey);
-  }
+  const granteeKey = parameters.granteeEncryptionKey ?? (await resolveEncryptionKey(client, grantee));
   const blob = await gateway.get(parameters.record.blobId, { purpose: Purpose.PATRQT });
   // A record is shared only once its device signature (if any) checks: a grantee is never handed a forgery.
   const { envelope: sealed } = await verifyRecordSignature(client, { blob, patient: parameters.record.patient, category: parameters.record.category });
-  const dataKey = await unwrapDataKey(parseSealedRecord(sealed).header.wrap, requireEncryptionKey(client));
+  const dataKey = await unwrapDataKey(parseSealedRecord(sealed).header.wrap, requireRecipientKey(client));
   try {
     return { shareId: await putRecordShare(gateway, parameters.record, await sealRecordShare({ record: parameters.record, dataKey, grantee, granteeKey })) };
   } finally {

@@ -1,11 +1,11 @@
-import { getAddress, getBytes } from "ethers";
+import { getAddress } from "ethers";
 
 import type { Sha256Hex } from "../../core/hash.js";
 import type { FheClient, Prediction } from "../../fhe/index.js";
 import { requireEncryptionKey, requireGateway, type MedCipherClient } from "../client.js";
 import { Category } from "../../protocol/codes.js";
 import { sealBox } from "../crypto/sealedBox.js";
-import { InvalidInputError } from "../errors.js";
+import { resolveEncryptionKey } from "./resolveEncryptionKey.js";
 import { resolveRegisteredModel, type ModelSources } from "../predictions.js";
 import { floodingKey, floodingNoise, floodingSigma } from "../results/release.js";
 import { getPredictionResult } from "./getPredictionResult.js";
@@ -16,7 +16,7 @@ export type ShareResultParameters = {
   fhe: Pick<FheClient, "decrypt">;
   keysHash: string;
   grantee: string;
-  /** The grantee's X25519 public key. Default: the key the grantee registered in the IdentityRegistry. */
+  /** The grantee's public key (32-byte X25519 or 1216-byte hybrid). Default `resolveEncryptionKey`: its published hybrid key, else its registered X25519 key. */
   granteeEncryptionKey?: Uint8Array;
   models?: ModelSources;
 };
@@ -39,7 +39,7 @@ export type ShareResultReturnType = { shareId: Sha256Hex; shared: SharedResult }
 /**
  * The one way a decrypted prediction leaves the patient's client: decrypted here, each score
  * flooded with Gaussian noise of one unit of the model's stated precision and rounded to it
- * (IND-CPA-D hygiene, docs/fhe.md), sealed to the grantee's X25519 key (sdk/crypto/sealedBox.ts)
+ * (IND-CPA-D hygiene, docs/fhe.md), sealed to the grantee's key (hybrid when it published one) (sdk/crypto/sealedBox.ts)
  * and stored on the gateway as the patient's PREDICTION blob. The grantee reads it with
  * readSharedResult under live consent for PREDICTION. Sharing the same result again releases the
  * same noisy values (the noise is derived from the patient's key and the result).
@@ -50,12 +50,7 @@ export type ShareResultReturnType = { shareId: Sha256Hex; shared: SharedResult }
 export async function shareResult(client: MedCipherClient, parameters: ShareResultParameters): Promise<ShareResultReturnType> {
   const gateway = requireGateway(client);
   const grantee = getAddress(parameters.grantee);
-  let granteeKey = parameters.granteeEncryptionKey;
-  if (!granteeKey) {
-    const info = await client.contracts.identity.patientOf(grantee);
-    if (info.registeredAt === 0n) throw new InvalidInputError(`${grantee} has no registered encryption key: pass granteeEncryptionKey.`, { grantee });
-    granteeKey = getBytes(info.encryptionKey);
-  }
+  const granteeKey = parameters.granteeEncryptionKey ?? (await resolveEncryptionKey(client, grantee));
   const request = await client.contracts.router.getRequest(parameters.requestId);
   const models = parameters.models ?? client.models;
   const { artifact } = await resolveRegisteredModel(client, Number(request.modelId), models);

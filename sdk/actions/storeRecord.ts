@@ -9,6 +9,7 @@ import { InvalidInputError } from "../errors.js";
 import { readingCount } from "../fhir/observations.js";
 import type { MlDsaSigner } from "../../core/crypto/mldsa.js";
 import { signRecord } from "../../protocol/signedRecord.js";
+import { publishedHybridKey } from "./resolveEncryptionKey.js";
 import type { RecordRef } from "./types.js";
 
 export type StoreRecordParameters = {
@@ -28,7 +29,7 @@ export type StoreRecordReturnType = { record: RecordRef; transactionHash: string
 
 /**
  * One record on its own (not batched): sealed under a fresh data key wrapped to the patient's
- * registered X25519 key, stored on the gateway, and anchored with `anchorRecord` under its salted
+ * published hybrid key, else its registered X25519 key, stored on the gateway, and anchored with `anchorRecord` under its salted
  * commitment. Amendments link to the record they supersede; nothing is overwritten.
  *
  * @example
@@ -40,7 +41,8 @@ export async function storeRecord(client: MedCipherClient, parameters: StoreReco
   if (parameters.pqSigner && client.address === patient) throw new InvalidInputError("pqSigner is a device's key: store as the device.", { patient });
   const info = await client.contracts.identity.patientOf(patient);
   if (info.registeredAt === 0n) throw new InvalidInputError(`${patient} is not a registered patient.`, { patient });
-  const { sealed } = await sealRecord(new TextEncoder().encode(JSON.stringify(parameters.resource)), getBytes(info.encryptionKey));
+  const patientKey = (await publishedHybridKey(client, patient)) ?? getBytes(info.encryptionKey);
+  const { sealed } = await sealRecord(new TextEncoder().encode(JSON.stringify(parameters.resource)), patientKey);
   const salt = newSalt();
   const blob = parameters.pqSigner
     ? await signRecord(sealed, parameters.pqSigner, { device: client.address, patient, chainId: client.chainId, identityRegistry: client.addresses.IdentityRegistry, category: parameters.category })

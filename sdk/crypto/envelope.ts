@@ -16,18 +16,36 @@
  * padding is inside the authenticated ciphertext and checked exactly when opened (PaddingError).
  * The header's fields have fixed lengths, so the whole sealed record is bucket + a constant.
  * `v: 1` records (unpadded, written before) still open.
+ *
+ * The wrap is versioned by its `alg`. "X25519-HKDF-SHA256-A256GCM" (above) is the classic wrap to a
+ * 32-byte X25519 key; "X25519MLKEM768-HKDF-SHA256-A256GCM" is the hybrid wrap to a 1216-byte
+ * X25519 ‖ ML-KEM-768 key (hybrid.ts: HKDF over both shared secrets, info "medcipher/wrap/v2"),
+ * which stays secret against a quantum attacker as long as ML-KEM does. `wrapDataKey` picks by the
+ * key's length; `unwrapDataKey` opens both, so every record written before still opens.
  */
 import { base64UrlToBytes, bytesToBase64Url, bytesToUtf8, utf8ToBytes } from "../../core/bytes.js";
 import { padToBucket, unpadFromBucket } from "../../core/padding.js";
-import { DecryptionError } from "../errors.js";
+import { DecryptionError, InvalidInputError } from "../errors.js";
+import { HYBRID_PUBLIC_KEY_BYTES, hybridDecapsulate, hybridEncapsulate, isHybridKeyPair, x25519PairOf, X25519_PUBLIC_KEY_BYTES, type RecipientKeyPair } from "./hybrid.js";
 import { generateEncryptionKeyPair, importPrivateKey, importPublicKey, sharedSecret, type EncryptionKeyPair } from "./x25519.js";
 
 const subtle = globalThis.crypto.subtle;
 const MAGIC = utf8ToBytes("MCE1");
 const WRAP_INFO = utf8ToBytes("medcipher/wrap/v1");
+const HYBRID_WRAP_INFO = utf8ToBytes("medcipher/wrap/v2");
 
-/** A data key wrapped for one recipient. All fields base64url. */
-export type WrappedKey = { alg: "X25519-HKDF-SHA256-A256GCM"; recipient: string; ephemeral: string; iv: string; ciphertext: string };
+export const CLASSIC_WRAP_ALG = "X25519-HKDF-SHA256-A256GCM";
+export const HYBRID_WRAP_ALG = "X25519MLKEM768-HKDF-SHA256-A256GCM";
+
+/** A data key wrapped for one recipient's X25519 key. All fields base64url. */
+export type ClassicWrappedKey = { alg: typeof CLASSIC_WRAP_ALG; recipient: string; ephemeral: string; iv: string; ciphertext: string };
+/**
+ * A data key wrapped for one recipient's hybrid key. `recipient` is the X25519 part of the
+ * recipient's key (the whole key is bound in the KEK's salt), `ephemeral` the X25519 ephemeral
+ * public key, `kem` the ML-KEM-768 ciphertext (1088 B). All fields base64url.
+ */
+export type HybridWrappedKey = { alg: typeof HYBRID_WRAP_ALG; recipient: string; ephemeral: string; kem: string; iv: string; ciphertext: string };
+export type WrappedKey = ClassicWrappedKey | HybridWrappedKey;
 
 /** `v: 2`: plaintext padded to a size bucket; `v: 1`: unpadded (older records). */
 export type EnvelopeHeader = { v: 1 | 2; alg: "A256GCM"; iv: string; wrap: WrappedKey };
@@ -55,13 +73,29 @@ async function wrapKeyFor(ephemeralPub: Uint8Array, recipientPub: Uint8Array, se
   return subtle.deriveKey({ name: "HKDF", hash: "SHA-256", salt, info: WRAP_INFO }, ikm, { name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"]);
 }
 
-/** Wraps a raw 32-byte data key for `recipientPublicKey`. */
+/**
+ * Wraps a raw 32-byte data key for `recipientPublicKey`: the classic wrap for a 32-byte X25519
+ * key, the hybrid wrap for a 1216-byte X25519 ‖ ML-KEM-768 key (InvalidInputError for any other
+ * length).
+ */
 export async function wrapDataKey(dataKey: Uint8Array, recipientPublicKey: Uint8Array): Promise<WrappedKey> {
+  if (recipientPublicKey.length === HYBRID_PUBLIC_KEY_BYTES) return wrapDataKeyHybrid(dataKey, recipientPublicKey);
+  if (recipientPublicKey.length !== X25519_PUBLIC_KEY_BYTES) {
+    throw new InvalidInputError(`An encryption key is ${X25519_PUBLIC_KEY_BYTES} bytes (X25519) or ${HYBRID_PUBLIC_KEY_BYTES} bytes (X25519 ‖ ML-KEM-768), not ${recipientPublicKey.length}.`, { bytes: recipientPublicKey.length, reason: "bad-encryption-key-length" });
+  }
   return wrapDataKeyWithRandomness(dataKey, recipientPublicKey, await freshWrapRandomness());
 }
 
-/** @internal `wrapDataKey` with its random values given (test vectors only; see WrapRandomness). */
-export async function wrapDataKeyWithRandomness(dataKey: Uint8Array, recipientPublicKey: Uint8Array, randomness: WrapRandomness): Promise<WrappedKey> {
+/** The hybrid wrap (X25519 + ML-KEM-768) of a data key for a 1216-byte hybrid public key. */
+export async function wrapDataKeyHybrid(dataKey: Uint8Array, recipientHybridKey: Uint8Array): Promise<HybridWrappedKey> {
+  const { key, ephemeralPublic, kemCiphertext } = await hybridEncapsulate(recipientHybridKey, HYBRID_WRAP_INFO);
+  const iv = randomBytes(12);
+  const ciphertext = new Uint8Array(await subtle.encrypt({ name: "AES-GCM", iv }, key, dataKey as BufferSource));
+  return { alg: HYBRID_WRAP_ALG, recipient: b64(recipientHybridKey.subarray(0, X25519_PUBLIC_KEY_BYTES)), ephemeral: b64(ephemeralPublic), kem: b64(kemCiphertext), iv: b64(iv), ciphertext: b64(ciphertext) };
+}
+
+/** @internal The classic wrap with its random values given (test vectors only; see WrapRandomness). */
+export async function wrapDataKeyWithRandomness(dataKey: Uint8Array, recipientPublicKey: Uint8Array, randomness: WrapRandomness): Promise<ClassicWrappedKey> {
   const { ephemeral, iv } = randomness;
   const secret = await sharedSecret(await importPrivateKey(ephemeral), await importPublicKey(recipientPublicKey));
   const kek = await wrapKeyFor(ephemeral.publicKey, recipientPublicKey, secret);
@@ -69,25 +103,48 @@ export async function wrapDataKeyWithRandomness(dataKey: Uint8Array, recipientPu
   return { alg: "X25519-HKDF-SHA256-A256GCM", recipient: b64(recipientPublicKey), ephemeral: b64(ephemeral.publicKey), iv: b64(iv), ciphertext: b64(ciphertext) };
 }
 
-/** Unwraps a data key with the recipient's key pair; DecryptionError if it was not wrapped for it. */
-export async function unwrapDataKey(wrapped: WrappedKey, recipient: EncryptionKeyPair): Promise<Uint8Array> {
+/**
+ * Unwraps a data key with the recipient's key pair (classic or hybrid); DecryptionError if it was
+ * not wrapped for it, was altered, or is a hybrid wrap and `recipient` has no ML-KEM key
+ * (`details.reason` "mlkem-key-needed"). A hybrid pair opens classic wraps made to its X25519 part.
+ */
+export async function unwrapDataKey(wrapped: WrappedKey, recipient: RecipientKeyPair): Promise<Uint8Array> {
+  const alg = (wrapped as { alg?: unknown }).alg;
+  if (alg === HYBRID_WRAP_ALG) return unwrapHybrid(wrapped as HybridWrappedKey, recipient);
+  if (alg !== CLASSIC_WRAP_ALG) throw new DecryptionError(`a wrapped data key of a known algorithm (got ${JSON.stringify(alg)})`);
+  const pair = x25519PairOf(recipient);
   try {
     const ephemeralPub = unb64(wrapped.ephemeral);
-    const secret = await sharedSecret(await importPrivateKey(recipient), await importPublicKey(ephemeralPub));
-    const kek = await wrapKeyFor(ephemeralPub, recipient.publicKey, secret);
+    const secret = await sharedSecret(await importPrivateKey(pair), await importPublicKey(ephemeralPub));
+    const kek = await wrapKeyFor(ephemeralPub, pair.publicKey, secret);
     return new Uint8Array(await subtle.decrypt({ name: "AES-GCM", iv: unb64(wrapped.iv) }, kek, unb64(wrapped.ciphertext)));
   } catch (error) {
     throw new DecryptionError("the wrapped data key", error);
   }
 }
 
+async function unwrapHybrid(wrapped: HybridWrappedKey, recipient: RecipientKeyPair): Promise<Uint8Array> {
+  if (!isHybridKeyPair(recipient)) {
+    throw new DecryptionError("a hybrid (X25519 + ML-KEM-768) wrapped data key", undefined, { reason: "mlkem-key-needed", explanation: "it needs the recipient's ML-KEM-768 key as well, and this key pair is X25519 only" });
+  }
+  try {
+    const kek = await hybridDecapsulate(recipient, unb64(wrapped.ephemeral), unb64(wrapped.kem), HYBRID_WRAP_INFO);
+    return new Uint8Array(await subtle.decrypt({ name: "AES-GCM", iv: unb64(wrapped.iv) }, kek, unb64(wrapped.ciphertext)));
+  } catch (error) {
+    throw new DecryptionError("the hybrid wrapped data key", error);
+  }
+}
+
 export type SealedRecord = { sealed: Uint8Array; dataKey: Uint8Array };
 
-/** Encrypts `plaintext` under a fresh data key wrapped for `patientPublicKey`. */
+/**
+ * Encrypts `plaintext` under a fresh data key wrapped for `patientPublicKey` (32-byte X25519:
+ * classic wrap; 1216-byte hybrid key: hybrid wrap).
+ */
 export async function sealRecord(plaintext: Uint8Array, patientPublicKey: Uint8Array): Promise<SealedRecord> {
   const dataKey = randomBytes(32);
   const iv = randomBytes(12);
-  return sealRecordWithRandomness(plaintext, patientPublicKey, { dataKey, iv, wrap: await freshWrapRandomness() });
+  return sealUnder(plaintext, dataKey, iv, await wrapDataKey(dataKey, patientPublicKey), 2);
 }
 
 /**
@@ -96,7 +153,11 @@ export async function sealRecord(plaintext: Uint8Array, patientPublicKey: Uint8A
  */
 export async function sealRecordWithRandomness(plaintext: Uint8Array, patientPublicKey: Uint8Array, randomness: RecordRandomness, format: 1 | 2 = 2): Promise<SealedRecord> {
   const { dataKey, iv } = randomness;
-  const header: EnvelopeHeader = { v: format, alg: "A256GCM", iv: b64(iv), wrap: await wrapDataKeyWithRandomness(dataKey, patientPublicKey, randomness.wrap) };
+  return sealUnder(plaintext, dataKey, iv, await wrapDataKeyWithRandomness(dataKey, patientPublicKey, randomness.wrap), format);
+}
+
+async function sealUnder(plaintext: Uint8Array, dataKey: Uint8Array, iv: Uint8Array, wrap: WrappedKey, format: 1 | 2): Promise<SealedRecord> {
+  const header: EnvelopeHeader = { v: format, alg: "A256GCM", iv: b64(iv), wrap };
   const headerBytes = utf8ToBytes(JSON.stringify(header));
   const key = await subtle.importKey("raw", dataKey as BufferSource, "AES-GCM", false, ["encrypt"]);
   const body = format === 2 ? padToBucket(plaintext) : plaintext;
@@ -139,7 +200,7 @@ export async function openRecord(sealed: Uint8Array, dataKey: Uint8Array): Promi
 }
 
 /** The patient's path: unwrap the data key from the record's own header, then decrypt. */
-export async function openRecordAsPatient(sealed: Uint8Array, patient: EncryptionKeyPair): Promise<Uint8Array> {
+export async function openRecordAsPatient(sealed: Uint8Array, patient: RecipientKeyPair): Promise<Uint8Array> {
   const { header } = parseSealedRecord(sealed);
   return openRecord(sealed, await unwrapDataKey(header.wrap, patient));
 }

@@ -12,6 +12,8 @@ import {
   decryptKeystore, DEFAULT_KDF, encryptKeystore, parseKeystore, serializeKeystore, withHeKeySet, withoutHeKeySet,
   type HeKeySet, type KdfCost, type KeystoreSecrets, type OpenedKeystore, type PqSigningKey,
 } from "./format.js";
+import type { HybridKeyPair } from "../crypto/hybrid.js";
+import { recipientKeyFromSecrets, withHybridEncryptionKey } from "./hybridEncryptionKey.js";
 import { withPqSigningKey } from "./pqSigningKey.js";
 
 export async function writeKeystore(path: string, address: string, secrets: KeystoreSecrets, password: string, cost: KdfCost = DEFAULT_KDF): Promise<void> {
@@ -75,4 +77,17 @@ export async function savePqSigningKey(path: string, password: string, entry: Pq
   const next = withPqSigningKey(secrets, entry);
   if (next.added) await writeKeystore(path, address, next.secrets, password, kdf);
   return { saved: next.added, entry: next.secrets.pqSigning! };
+}
+
+/**
+ * Adds a hybrid key (the ML-KEM-768 seed beside the X25519 pair) to the keystore at `path` unless
+ * it holds one: save it before publishing, so the key the chain names is never lost. Returns the
+ * pair the keystore holds afterwards.
+ */
+export async function saveHybridEncryptionKey(path: string, password: string, pair: HybridKeyPair): Promise<{ saved: boolean; pair: HybridKeyPair }> {
+  const { address, secrets, kdf } = await readKeystore(path, password);
+  const next = withHybridEncryptionKey(secrets, pair);
+  if (next.added) await writeKeystore(path, address, next.secrets, password, kdf);
+  const kept = await recipientKeyFromSecrets(next.secrets);
+  return { saved: next.added, pair: kept as HybridKeyPair };
 }

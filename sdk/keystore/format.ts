@@ -32,12 +32,24 @@ export type KeystoreSecrets = {
   heKeySets?: HeKeySet[];
   /** A device's ML-DSA-65 signing key (./pqSigningKey.ts), for bindings made with bindDevicePq. */
   pqSigning?: PqSigningKey;
+  /**
+   * The ML-KEM-768 half of the hybrid encryption key (./hybridEncryptionKey.ts); its X25519 half is
+   * `encryption`. Keystores written before have none and still open (X25519 only).
+   */
+  hybridEncryption?: HybridEncryptionEntry;
   /** Anything else the owner wants kept encrypted (e.g. record salts index). */
   extra?: Record<string, unknown>;
 };
 
 /** A device's ML-DSA-65 key: the 32-byte FIPS 204 seed (base64url; the public key is derived from it) and keccak256 of the public key. */
 export type PqSigningKey = { alg: "ML-DSA-65"; seed: string; publicKeyHash: string; createdAt: string };
+
+/**
+ * The ML-KEM-768 seed (64 B, base64url; the encapsulation key is derived from it) and keccak256 of
+ * the whole 1216-byte hybrid public key (`encryption`'s X25519 public ‖ the ML-KEM key): what
+ * `hybridEncryptionKeyOf(account).keyHash` holds once it is published.
+ */
+export type HybridEncryptionEntry = { alg: "X25519MLKEM768"; mlkemSeed: string; publicKeyHash: string; createdAt: string };
 
 /** One CKKS key set, whole: enough to decrypt (secret key) and to re-publish (evaluation keys). */
 export type HeKeySet = {

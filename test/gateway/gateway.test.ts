@@ -133,7 +133,8 @@ describe("gateway: storage, authentication, limits", function () {
 
   it("refuses an oversized upload, by header and by streamed size", async function () {
     await expectCode(client(patient).put(randomBytes(64 * 1024 + 1), { owner: patient.address, kind: "record", category: 0 }), "GATEWAY_BLOB_TOO_LARGE");
-    await expectCode(client(patient).put(randomBytes(5000), { owner: patient.address, kind: "wrapped-key", category: 0 }), "GATEWAY_BLOB_TOO_LARGE");
+    // One byte over a hybrid share (a 4 KiB bucket in an X25519 + ML-KEM-768 sealed box, + 1152 B).
+    await expectCode(client(patient).put(randomBytes(4 * 1024 + 1152 + 1), { owner: patient.address, kind: "wrapped-key", category: 0 }), "GATEWAY_BLOB_TOO_LARGE");
   });
 
   it("rate-limits a signer", async function () {
