@@ -1,10 +1,13 @@
-import { computeAddress, type Provider, type Signer, type SigningKey } from "ethers";
+import { computeAddress, decodeBytes32String, ZeroHash, type Provider, type Signer, type SigningKey } from "ethers";
 import { pino, type Logger } from "pino";
 
 import { connectContracts, type MedCipherAddresses } from "../protocol/contracts.js";
 import { createAuditAnchorer, type AuditAnchorer } from "./audit/anchor.js";
 import type { AuditLog } from "./audit/auditLog.js";
+import { MODEL_IDS } from "../fhe/model.js";
+import { loadModel } from "../fhe/modelFile.js";
 import { createChainAccessPolicy } from "./chainPolicy.js";
+import { createIngestFirewall, type FirewallMode, type IngestFirewall } from "./firewall.js";
 import { createPrivateAccess } from "./privateAccess.js";
 import { DEFAULT_LIMITS, type GatewayLimits } from "./limits.js";
 import { createGatewayMetrics, type GatewayMetrics } from "./metrics.js";
@@ -34,6 +37,15 @@ export type GatewayServiceOptions = {
   readiness?: { chainTimeoutMs?: number; maxBlockAgeSeconds?: number };
   /** Exact origins whose pages may call the gateway from a browser (GATEWAY_CORS_ORIGINS); default none. */
   corsOrigins?: readonly string[];
+  /**
+   * The ingestion firewall (GATEWAY_FIREWALL, gateway/firewall.ts). Default `required`: every
+   * prediction input is re-randomised before it is stored and a direct `he-input` upload is
+   * refused; `offered`: the route runs, direct uploads are still taken; `off`: neither (no SEAL
+   * in the gateway).
+   */
+  firewall?: FirewallMode | "off";
+  /** Public keys the firewall keeps loaded (GATEWAY_FIREWALL_KEY_CACHE). */
+  firewallMaxCachedKeys?: number;
   logger?: Logger;
 };
 
@@ -66,7 +78,9 @@ export async function startGatewayService(options: GatewayServiceOptions): Promi
     chainId, gatewayAddress: address, consent: contracts.consent, groups: contracts.groups, view: policy.view, nullifiers: data.nullifiers,
     maxSkewSeconds: options.limits?.timestampWindowSeconds ?? DEFAULT_LIMITS.timestampWindowSeconds,
   });
+  const firewall = createServiceFirewall(options, contracts, policy.view, data.store);
   const gateway = createGateway({
+    firewall,
     store: data.store,
     metadata: data.metadata,
     audit,
@@ -116,7 +130,33 @@ export async function startGatewayService(options: GatewayServiceOptions): Promi
       stopping = true;
       await anchorer?.stop();
       await gateway.close();
+      firewall?.dispose();
       await data.close();
     },
   };
+}
+
+/**
+ * The firewall as the service runs it: the owner's key set from the chain (keySetOf, through the
+ * policy's per-block memo), the keys from this gateway's own store, the shipped models' exact
+ * input shapes.
+ */
+function createServiceFirewall(
+  options: GatewayServiceOptions,
+  contracts: ReturnType<typeof connectContracts>,
+  view: <T>(key: string, read: () => Promise<T>) => Promise<T>,
+  store: { get(id: `0x${string}`): Promise<Uint8Array | undefined> },
+): IngestFirewall | undefined {
+  const mode = options.firewall ?? "required";
+  if (mode === "off") return undefined;
+  return createIngestFirewall({
+    mode,
+    keySetOf: (owner) => view(`keySet:${owner}`, async () => {
+      const [keysHash, paramSetId] = await contracts.identity.keySetOf(owner);
+      return { keysHash: keysHash.toLowerCase(), paramSetId: keysHash === ZeroHash ? "" : decodeBytes32String(paramSetId) };
+    }),
+    loadKeys: (keysHash) => store.get(keysHash),
+    models: MODEL_IDS.map((id) => loadModel(id)),
+    ...(options.firewallMaxCachedKeys !== undefined ? { maxCachedKeys: options.firewallMaxCachedKeys } : {}),
+  });
 }

@@ -7,13 +7,10 @@ import { HEADER_BYTES, readBlobHeader } from "../../fhe/blob.js";
 import { inputExpectation, openCiphertextBlob, writeCiphertextBlob } from "../../fhe/ciphertext-blob.js";
 import { encodeReading } from "../../fhe/encoding.js";
 import { checkWellFormed, firewallInput, loadFirewallKey, rerandomize, type FirewallKey } from "../../fhe/firewall.js";
-import { createEvaluator, FheClient, FhePublicEncryptor, loadModel, MODEL_IDS, scoreReading, type FheEvaluator, type ModelArtifact } from "../../fhe/index.js";
+import { createEvaluator, FheClient, FhePublicEncryptor, loadModel, scoreReading, type FheEvaluator } from "../../fhe/index.js";
 import { openSecretKey } from "../../fhe/keys.js";
-import { PRECISION_PATHS, type PrecisionPath } from "../../fhe/model.js";
 import { ownedBytes, parameterContext, type ParameterContext } from "../../fhe/seal.js";
 import { loadMaternalRisk } from "../../models/datasets.js";
-import { mulberry32 } from "../../models/logistic.js";
-import { createPrecisionRig, disposePrecisionRig, maxScoreError, randomReading, type PrecisionRig } from "../../scripts/bench/precision.js";
 import { agreement, bitsOf, firstCoefficientBit, inputHashBit, recoverBits, subvertedEncryptions, type LeakChannel } from "./helpers/subverted.js";
 
 const maternal = loadModel("maternal-risk-v1");
@@ -142,37 +139,8 @@ describe("fhe: the reverse firewall at ingestion (fhe/firewall.ts)", function ()
       prediction!.scores.forEach((score, k) => expect(Math.abs(score - reference[k]!)).to.be.at.most(maternal.output.scoreNoise.single + 0.5 * 10 ** -maternal.output.scoreDecimals));
     });
 
-    /** Readings per path: fewer than test/fhe/precision.test.ts (that suite states the bounds; this one shows the firewall keeps them). */
-    const READINGS: Record<PrecisionPath, number> = { single: 120, tiledBatch: 4 * 44, columns: 1024 };
-    for (const id of MODEL_IDS) {
-      describe(id, function () {
-        const model: ModelArtifact = loadModel(id);
-        let rig: PrecisionRig;
-        let rigKey: FirewallKey;
-        before(async function () {
-          rig = await createPrecisionRig(model.paramSetId);
-          rigKey = await loadFirewallKey(rig.client.evaluationKeys());
-        });
-        after(function () {
-          rigKey?.dispose();
-          if (rig) disposePrecisionRig(rig);
-        });
-        for (const path of PRECISION_PATHS) {
-          for (const encryption of ["client", "device"] as const) {
-            it(`firewalled ${encryption} inputs, ${path}: |decrypted − plaintext score| within the stated bound`, async function () {
-              const random = mulberry32(0xf1e3 ^ path.length);
-              const readings = Array.from({ length: READINGS[path] }, () => randomReading(model.encodingSpec, random));
-              const encryptor = encryption === "client" ? rig.client : rig.device;
-              // maxScoreError's "device" slot, filled with the encryptor behind the firewall.
-              const behindFirewall = { encrypt: (...args: Parameters<FheClient["encrypt"]>) => firewallInput(rigKey, encryptor.encrypt(...args)).blob };
-              const firewalled = { ...rig, device: behindFirewall as unknown as FhePublicEncryptor };
-              const bound = model.output.scoreNoise[path];
-              expect(await maxScoreError(firewalled, model, path, "device", readings, true), "noise before rounding").to.be.at.most(bound);
-            });
-          }
-        }
-      });
-    }
+    // Every path, both encryptions, behind the firewall, against the stated bounds:
+    // test/fhe/precision.test.ts ("client+firewall", "device+firewall" in scripts/bench/precision.ts ENCRYPTIONS).
   });
 
   describe("refuses what an honest encryptor of the parameter set does not write", function () {
