@@ -1,7 +1,7 @@
 import { computeAddress, decodeBytes32String, ZeroHash, type Provider, type Signer, type SigningKey } from "ethers";
 import { pino, type Logger } from "pino";
 
-import { connectContracts, type MedCipherAddresses } from "../protocol/contracts.js";
+import { connectContracts, type MedCipherAddresses, type MedCipherContracts } from "../protocol/contracts.js";
 import { createAuditAnchorer, type AuditAnchorer } from "./audit/anchor.js";
 import type { AuditLog } from "./audit/auditLog.js";
 import { MODEL_IDS } from "../fhe/model.js";
@@ -13,6 +13,7 @@ import { DEFAULT_LIMITS, type GatewayLimits } from "./limits.js";
 import { createGatewayMetrics, type GatewayMetrics } from "./metrics.js";
 import { createGatewayReadiness, GATEWAY_ROLE } from "./readiness.js";
 import { createGateway, type Gateway } from "./server.js";
+import type { BlobStore } from "./store/blobStore.js";
 import { openGatewayData } from "./store/dataDir.js";
 
 export type GatewayServiceOptions = {
@@ -78,7 +79,10 @@ export async function startGatewayService(options: GatewayServiceOptions): Promi
     chainId, gatewayAddress: address, consent: contracts.consent, groups: contracts.groups, view: policy.view, nullifiers: data.nullifiers,
     maxSkewSeconds: options.limits?.timestampWindowSeconds ?? DEFAULT_LIMITS.timestampWindowSeconds,
   });
-  const firewall = createServiceFirewall(options, contracts, policy.view, data.store);
+  const firewallMode = options.firewall ?? "required";
+  const firewall = firewallMode === "off"
+    ? undefined
+    : createChainFirewall({ mode: firewallMode, contracts, view: policy.view, store: data.store, maxCachedKeys: options.firewallMaxCachedKeys });
   const gateway = createGateway({
     firewall,
     store: data.store,
@@ -138,25 +142,25 @@ export async function startGatewayService(options: GatewayServiceOptions): Promi
 
 /**
  * The firewall as the service runs it: the owner's key set from the chain (keySetOf, through the
- * policy's per-block memo), the keys from this gateway's own store, the shipped models' exact
- * input shapes.
+ * policy's per-block memo, so it is as fresh as every other authorisation), the keys from this
+ * gateway's own store, the shipped models' exact input shapes.
  */
-function createServiceFirewall(
-  options: GatewayServiceOptions,
-  contracts: ReturnType<typeof connectContracts>,
-  view: <T>(key: string, read: () => Promise<T>) => Promise<T>,
-  store: { get(id: `0x${string}`): Promise<Uint8Array | undefined> },
-): IngestFirewall | undefined {
-  const mode = options.firewall ?? "required";
-  if (mode === "off") return undefined;
+export function createChainFirewall(options: {
+  mode: FirewallMode;
+  contracts: Pick<MedCipherContracts, "identity">;
+  view: <T>(key: string, read: () => Promise<T>) => Promise<T>;
+  store: Pick<BlobStore, "get">;
+  maxCachedKeys?: number;
+}): IngestFirewall {
+  const { contracts, view, store } = options;
   return createIngestFirewall({
-    mode,
+    mode: options.mode,
     keySetOf: (owner) => view(`keySet:${owner}`, async () => {
       const [keysHash, paramSetId] = await contracts.identity.keySetOf(owner);
       return { keysHash: keysHash.toLowerCase(), paramSetId: keysHash === ZeroHash ? "" : decodeBytes32String(paramSetId) };
     }),
     loadKeys: (keysHash) => store.get(keysHash),
     models: MODEL_IDS.map((id) => loadModel(id)),
-    ...(options.firewallMaxCachedKeys !== undefined ? { maxCachedKeys: options.firewallMaxCachedKeys } : {}),
+    ...(options.maxCachedKeys !== undefined ? { maxCachedKeys: options.maxCachedKeys } : {}),
   });
 }
