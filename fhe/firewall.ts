@@ -49,7 +49,7 @@ export async function loadFirewallKey(evaluationKeys: Uint8Array, expectedParamS
   const ctx = await parameterContext(paramSetId);
   const publicKey: PublicKey = new ctx.seal.PublicKey();
   try {
-    sealCall("public key load", () => publicKey.loadFromArray(ctx.context, sections.publicKey));
+    sealCall("public key load", () => publicKey.loadFromArray(ctx.context, plainBytes(sections.publicKey!)));
     const encryptor = sealCall("encryptor creation", () => new ctx.seal.Encryptor(ctx.context, publicKey));
     let disposed = false;
     return {
@@ -119,7 +119,7 @@ export function rerandomize(key: FirewallKey, sealBytes: Uint8Array): Uint8Array
 
 function rerandomizeWith(key: FirewallKey, sealBytes: Uint8Array, ciphertext: Ciphertext, zero: Ciphertext): Uint8Array {
   const { seal, context, evaluator } = key.ctx;
-  sealCall("firewall input load", () => ciphertext.loadFromArray(context, sealBytes));
+  sealCall("firewall input load", () => ciphertext.loadFromArray(context, plainBytes(sealBytes)));
   sealCall("firewall re-randomisation", () => {
     key.encryptor.encryptZero(zero);
     zero.setScale(ciphertext.scale());
@@ -167,6 +167,14 @@ export function firewallInput(key: FirewallKey, blob: Uint8Array, options: { mod
 /** The parameter set an input blob names (header only): which key the firewall needs. */
 export function inputParamSetId(blob: Uint8Array): string {
   return readBlobHeader(blob, "input").paramSetId;
+}
+
+/**
+ * node-seal's binding takes a Uint8Array and nothing derived from it: a Node Buffer (what the
+ * gateway's store and HTTP bodies hand over) is refused with "expected Uint8Array".
+ */
+function plainBytes(bytes: Uint8Array): Uint8Array {
+  return bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes);
 }
 
 const primesByContext = new WeakMap<ParameterContext, { low: Uint32Array; high: Uint32Array }>();
