@@ -24,6 +24,7 @@ import { Category } from "../../protocol/codes.js";
 import { encodeAuthHeader, FIREWALL_PATH_PREFIX, gatewayDomain, HEADER_AUTH, REQUEST_TYPES, type GatewayRequestFields } from "../../protocol/gateway.js";
 import { createGatewayClient } from "../../sdk/gateway/client.js";
 import { agreement, bitsOf, inputHashBit, recoverBits, subvertedEncryptions } from "../fhe/helpers/subverted.js";
+import { joinPatientGroup, prepareAnonymousRequest, uploadBeforeSubmission } from "../oracle/helpers/anonymous.js";
 import { createWorld, logSink, READINGS, waitFor, type World } from "../oracle/helpers/world.js";
 
 const maternal = loadModel("maternal-risk-v1");
@@ -176,6 +177,13 @@ describe("gateway: the ingestion firewall (POST /v1/firewall/he-input/:rawId)", 
     const recovered = recoverBits(stored, inputHashBit);
     expect(agreement(recovered, secret)).to.be.within(16, 48);
     expect(recovered).to.not.deep.equal(secret);
+  });
+
+  it("takes an anonymous request's input as proven (its inputHash is inside the proof), under required too", async function () {
+    const member = await joinPatientGroup(world, world.patients[1]!);
+    const prepared = await prepareAnonymousRequest(world, member, { slot: 3 });
+    await uploadBeforeSubmission(prepared);
+    expect(sha256Hex(await prepared.gateway.get(prepared.request.inputHash, { purpose: 0 }))).to.equal(prepared.request.inputHash);
   });
 
   it("end to end: the oracle evaluates the firewalled input the chain names, and the patient decrypts the plaintext model's answer", async function () {
