@@ -5,7 +5,10 @@
  */
 import { HEADER_BYTES, payloadOf, readBlobHeader, writeBlob, type BlobHeader, type CodecName, type SlotLayoutName } from "./blob.js";
 import { ciphertextLayout, checkSealCiphertext, packCiphertext, unpackCiphertext, type CiphertextShape } from "./ciphertext-codec.js";
+import { COLUMN_GROUP_BUCKETS, columnFeatureIndices, columnGroups, MAX_COLUMN_GROUPS } from "./encoding.js";
 import { MalformedBlobError, WrongCiphertextShapeError, WrongParameterSetError } from "./errors.js";
+import type { ModelArtifact } from "./model.js";
+import { slotCount } from "./params.js";
 import type { ParameterContext } from "./seal.js";
 
 export type CiphertextBlobKind = "input" | "result";
@@ -71,6 +74,49 @@ export function fixedCount(count: number, maxReadings: number): LayoutExpectatio
   return { maxReadings, count: () => count, maxCount: count, encryptedCount: [count] };
 }
 
+/**
+ * What an input blob must be: a fresh ciphertext (top level, size 2, the set's input scale) in
+ * either slot layout. With the model, exactly what its evaluator accepts (tiled: one ciphertext of
+ * at most `readingsPerCiphertext` readings; columns: groups × its travelling features, plus the
+ * count ciphertext). Without it (the ingestion firewall, which may not know the model), what any
+ * model of the set could send: tiled one ciphertext; columns only the current form (count
+ * encrypted, header `readings` 0), groups × f + 1 ciphertexts for any f up to the slot count.
+ */
+export function inputExpectation(ctx: ParameterContext, model?: Pick<ModelArtifact, "encodingSpec">): CiphertextExpectation {
+  const slots = slotCount(ctx.set);
+  const shape = { kind: "input", chainIndex: ctx.firstChainIndex, size: 2, scaleLog2: ctx.set.inputScaleLog2 } as const;
+  if (model !== undefined) {
+    const features = columnFeatureIndices(model.encodingSpec).length;
+    return {
+      ...shape,
+      layouts: {
+        tiled: fixedCount(1, model.encodingSpec.layout.readingsPerCiphertext),
+        columns: {
+          maxReadings: MAX_COLUMN_GROUPS * slots,
+          count: (readings) => columnGroups(readings, slots) * features,
+          // Current form: a power-of-two number of groups, then the encrypted count.
+          maxCount: MAX_COLUMN_GROUPS * features + 1,
+          encryptedCount: COLUMN_GROUP_BUCKETS.map((groups) => groups * features + 1),
+        },
+      },
+    };
+  }
+  const anyFeatures = Array.from({ length: slots }, (_, f) => f + 1);
+  return {
+    ...shape,
+    layouts: {
+      tiled: fixedCount(1, slots),
+      columns: {
+        // The older clear-count form needs the model to know its count: refused here.
+        maxReadings: 0,
+        count: () => 0,
+        maxCount: MAX_COLUMN_GROUPS * slots + 1,
+        encryptedCount: COLUMN_GROUP_BUCKETS.flatMap((groups) => anyFeatures.map((features) => groups * features + 1)),
+      },
+    },
+  };
+}
+
 /** Checks a ciphertext blob against what the caller expects and returns SEAL bytes safe to load. */
 export function openCiphertextBlob(ctx: ParameterContext, blob: Uint8Array, expected: CiphertextExpectation): OpenedCiphertexts {
   const maxCount = Math.max(...Object.values(expected.layouts).map((l) => l.maxCount));
@@ -82,7 +128,7 @@ export function openCiphertextBlob(ctx: ParameterContext, blob: Uint8Array, expe
   if (header.ciphertextSize !== expected.size) throw new WrongCiphertextShapeError("size", expected.size, header.ciphertextSize);
   if (header.scaleLog2 !== expected.scaleLog2) throw new WrongCiphertextShapeError("scale", `2^${expected.scaleLog2}`, `2^${header.scaleLog2}`);
   if (header.readings > accepted.maxReadings) {
-    throw new WrongCiphertextShapeError("readings", `0 (encrypted) or 1..${accepted.maxReadings}`, header.readings);
+    throw new WrongCiphertextShapeError("readings", accepted.maxReadings === 0 ? "0 (encrypted)" : `0 (encrypted) or 1..${accepted.maxReadings}`, header.readings);
   }
   const layout = ciphertextLayout(ctx, { chainIndex: header.chainIndex, size: header.ciphertextSize, scaleLog2: header.scaleLog2, seeded: header.seeded });
   const each = header.codec === "packed" ? layout.packedBytes : layout.totalBytes;

@@ -53,6 +53,18 @@ export class WrongCiphertextShapeError extends BaseError {
   }
 }
 
+/**
+ * A ciphertext coefficient is not below its prime (a word ≥ q_j): SEAL would refuse it on load,
+ * a crafted one could carry bits no honest encryptor writes. Checked by the ingestion firewall
+ * (fhe/firewall.ts) before SEAL parses anything; the value itself is not echoed.
+ */
+export class CoefficientNotReducedError extends BaseError {
+  override name = "CoefficientNotReducedError";
+  constructor(details: { ciphertext: number; polynomial: number; prime: number; coefficient: number }) {
+    super("Ciphertext coefficient is not reduced modulo its prime", { code: "FHE_COEFFICIENT_NOT_REDUCED", details });
+  }
+}
+
 /** The input was encoded for another model (its binding is not this model's encodingSpecHash). */
 export class WrongModelError extends BaseError {
   override name = "WrongModelError";

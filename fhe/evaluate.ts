@@ -9,8 +9,8 @@
  * evaluator.dispose();
  */
 import { sha256Hex, type Sha256Hex } from "../core/hash.js";
-import { fixedCount, openCiphertextBlob, writeCiphertextBlob } from "./ciphertext-blob.js";
-import { COLUMN_GROUP_BUCKETS, columnFeatureIndices, columnGroups, constantOffsets, layWeights, MAX_COLUMN_GROUPS } from "./encoding.js";
+import { inputExpectation, openCiphertextBlob, writeCiphertextBlob } from "./ciphertext-blob.js";
+import { columnFeatureIndices, constantOffsets, layWeights } from "./encoding.js";
 import { KeysHashMismatchError, MaskKeyRequiredError, MissingEvaluationKeysError, WrongModelError } from "./errors.js";
 import { checkPublicKeysOnly, readEvaluationKeysBlob } from "./keys.js";
 import { MASK_KEY_BYTES, maskSeed, maskSlots } from "./mask.js";
@@ -114,22 +114,7 @@ export async function createEvaluator(): Promise<FheEvaluator> {
       const { ctx } = entry;
       const started = performance.now();
       const set = ctx.set;
-      const { header, ciphertexts } = openCiphertextBlob(ctx, input, {
-        kind: "input",
-        chainIndex: ctx.firstChainIndex,
-        size: 2,
-        scaleLog2: set.inputScaleLog2,
-        layouts: {
-          tiled: fixedCount(1, model.encodingSpec.layout.readingsPerCiphertext),
-          columns: {
-            maxReadings: MAX_COLUMN_GROUPS * slotCount(set),
-            count: (readings) => columnGroups(readings, slotCount(set)) * entry.columnCount,
-            // Current form: a power-of-two number of groups, then the encrypted count.
-            maxCount: MAX_COLUMN_GROUPS * entry.columnCount + 1,
-            encryptedCount: COLUMN_GROUP_BUCKETS.map((groups) => groups * entry.columnCount + 1),
-          },
-        },
-      });
+      const { header, ciphertexts } = openCiphertextBlob(ctx, input, inputExpectation(ctx, model));
       if (header.binding !== model.encodingSpecHash) {
         throw new WrongModelError({ modelId: model.id, expected: model.encodingSpecHash, actual: header.binding });
       }

@@ -22,8 +22,8 @@ import { HEADER_PRIVATE_CONSENT } from "../protocol/privateConsent.js";
 import { HEADER_GROUP_ACCESS } from "../protocol/zk/access.js";
 import { GatewayError } from "./errors.js";
 
-/** Methods a page may use cross-origin: reads and uploads (`PUT /v1/blobs/:id`). */
-export const CORS_ALLOWED_METHODS = ["GET", "PUT"] as const;
+/** Methods a page may use cross-origin: reads, uploads (`PUT /v1/blobs/:id`) and the firewall (`POST /v1/firewall/he-input/:rawId`). */
+export const CORS_ALLOWED_METHODS = ["GET", "PUT", "POST"] as const;
 /** Request headers the SDK sends beyond the CORS-safelisted ones. */
 export const CORS_ALLOWED_HEADERS = [HEADER_AUTH, HEADER_SESSION, HEADER_ANONYMOUS, HEADER_PRIVATE_CONSENT, HEADER_GROUP_ACCESS, "content-type"] as const;
 /**

@@ -55,6 +55,40 @@ export class NotPublicKeysError extends GatewayError {
   }
 }
 
+/**
+ * The ingestion firewall (gateway/firewall.ts) refused an input: each case has its own code (see
+ * FIREWALL_CODES). A malformed ciphertext keeps the engine's code (`engineCode`, e.g.
+ * FHE_COEFFICIENT_NOT_REDUCED) beside its own. Nothing is stored.
+ */
+export class FirewallError extends GatewayError {
+  override name = "FirewallError";
+  readonly httpStatus: number;
+  constructor(code: FirewallCode, message: string, details?: Record<string, unknown>) {
+    super(message, { code, details });
+    this.httpStatus = FIREWALL_CODES[code];
+  }
+}
+
+/** Every FirewallError code and its HTTP status. */
+export const FIREWALL_CODES = {
+  /** The input is not what an honest encryptor of the owner's parameter set writes (details.engineCode says how). */
+  GATEWAY_FIREWALL_MALFORMED_INPUT: 422,
+  /** The input's parameter set is not that of the owner's key set. */
+  GATEWAY_FIREWALL_WRONG_PARAMETER_SET: 422,
+  /** The request names a key set (`ref`) that is not the owner's current one on-chain. */
+  GATEWAY_FIREWALL_KEY_MISMATCH: 409,
+  /** The owner has no key set on-chain (not a registered patient). */
+  GATEWAY_FIREWALL_NO_KEY_SET: 409,
+  /** The owner's evaluation keys (the blob named by keySetOf) are not stored here, or not public keys. */
+  GATEWAY_FIREWALL_KEYS_UNAVAILABLE: 409,
+  /** This gateway requires the firewall: a direct `he-input` upload is refused (POST /v1/firewall/he-input/:id instead). */
+  GATEWAY_FIREWALL_REQUIRED: 403,
+  /** This gateway runs no firewall. */
+  GATEWAY_FIREWALL_UNAVAILABLE: 404,
+} as const;
+
+export type FirewallCode = keyof typeof FIREWALL_CODES;
+
 /** The request is malformed (bad id, bad header, unknown kind). */
 export class BadRequestError extends GatewayError {
   override name = "BadRequestError";

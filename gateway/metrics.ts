@@ -61,5 +61,6 @@ export function createGatewayMetrics() {
 export function routeLabel(path: string | undefined): string {
   if (path === undefined) return "invalid";
   if (path.startsWith("/v1/blobs/")) return "/v1/blobs/:id";
+  if (path.startsWith("/v1/firewall/he-input/")) return "/v1/firewall/he-input/:rawId";
   return ["/v1/audit", "/v1/audit/head", "/v1/shares", "/v1/info", "/healthz", "/readyz", "/metrics"].includes(path) ? path : "other";
 }

@@ -12,6 +12,7 @@ import type { AuditLog } from "./audit/auditLog.js";
 import { ed25519Sign, generateEd25519, type Ed25519KeyPair } from "./auth/ed25519.js";
 import { createNonceCache, type NonceCache, type RecordedReply } from "./auth/nonceCache.js";
 import { createCorsPolicy } from "./cors.js";
+import { createFirewallRoute, type IngestFirewall } from "./firewall.js";
 import { createRequestVerifier, type AuthenticatedRequest } from "./auth/requestAuth.js";
 import {
   BadRequestError,
@@ -24,6 +25,7 @@ import {
   GatewayTimeoutError,
   InsufficientStorageError,
   isDiskFullError,
+  FirewallError,
   ForbiddenError,
   NotPublicKeysError,
   PrivateAccessError,
@@ -46,7 +48,9 @@ import {
   HEADER_RESPONSE_TIMESTAMP,
   HEADER_SESSION,
   encodeJsonHeader,
+  FIREWALL_PATH_PREFIX,
   isBlobKind,
+  isWriteMethod,
   MAX_SESSION_SECONDS,
   responseDigest,
   responseKeyDigest,
@@ -102,6 +106,12 @@ export type GatewayOptions = {
    * Without it such reads are refused.
    */
   privateAccess?: PrivateAccess;
+  /**
+   * The ingestion firewall (gateway/firewall.ts): serves `POST /v1/firewall/he-input/:rawId`, and
+   * in mode `required` refuses direct `he-input` uploads. Without it neither (the route answers
+   * GATEWAY_FIREWALL_UNAVAILABLE).
+   */
+  firewall?: IngestFirewall;
 };
 
 export type Gateway = {
@@ -163,6 +173,11 @@ export function createGateway(options: GatewayOptions): Gateway {
   const uploadBudget = createByteBudget(limits.maxInFlightUploadBytes);
   const metrics = options.metrics ?? createGatewayMetrics();
   const cors = createCorsPolicy(options.corsOrigins);
+  const firewallRoute = options.firewall && createFirewallRoute({
+    firewall: options.firewall, policy: options.policy, store: options.store, metadata: options.metadata, audit: options.audit,
+    maxBytes: limits.maxBytes["he-input"], reserveUpload: (bytes) => uploadBudget.reserve(bytes),
+    onBytesIn: (bytes) => metrics.bytesIn.inc({ route: routeLabel(FIREWALL_PATH_PREFIX) }, bytes), now,
+  });
   metrics.observe({ auditEntries: () => options.audit.head().seq, uploadBytesInFlight: () => uploadBudget.inFlightBytes() });
   // Writes being handled, by signer and nonce: a retry that arrives while the original is still
   // running waits for the original's reply instead of doing the work twice.
@@ -225,24 +240,44 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
     if (req.method === "PUT") {
       const auth = authenticate(req, "PUT", id, state);
-      const key = `${auth.signer}:${auth.fields.nonce}`;
-      if (auth.retry) {
-        req.resume(); // the original answer does not depend on the re-sent body
-        const original = writesInFlight.get(key);
-        const recorded = original ? await original.catch(() => undefined) : nonces.recordedReply(auth.signer, auth.fields.nonce);
-        if (recorded && recorded.status < 500 && recorded.status !== 429) {
-          state.replayedReply = true;
-          return { ...recorded, requestDigest: auth.digest, bodyHash: undefined };
-        }
-        // The original never finished (crash, full disk): do the (idempotent) write now.
-      }
-      // Stays in flight until handle() has recorded the reply, so a retry never falls in between.
-      const write = handlePut(req, id, auth);
-      writesInFlight.set(key, write);
-      state.writeKey = key;
-      return write;
+      return writeOnce(req, auth, state, () => handlePut(req, id, auth));
     }
     throw new BadRequestError(`Method ${req.method} not allowed on blobs.`);
+  }
+
+  /**
+   * A signed write, done once per (signer, nonce): a retry of the same signed request gets the
+   * original answer (waiting for it while it still runs) instead of doing the work twice.
+   */
+  async function writeOnce(req: IncomingMessage, auth: AuthenticatedRequest, state: RequestState, write: () => Promise<Reply>): Promise<Reply> {
+    const key = `${auth.signer}:${auth.fields.nonce}`;
+    if (auth.retry) {
+      req.resume(); // the original answer does not depend on the re-sent body
+      const original = writesInFlight.get(key);
+      const recorded = original ? await original.catch(() => undefined) : nonces.recordedReply(auth.signer, auth.fields.nonce);
+      if (recorded && recorded.status < 500 && recorded.status !== 429) {
+        state.replayedReply = true;
+        return { ...recorded, requestDigest: auth.digest, bodyHash: undefined };
+      }
+      // The original never finished (crash, full disk): do the (idempotent) write now.
+    }
+    // Stays in flight until handle() has recorded the reply, so a retry never falls in between.
+    const pending = write();
+    writesInFlight.set(key, pending);
+    state.writeKey = key;
+    return pending;
+  }
+
+  /** `POST /v1/firewall/he-input/:rawId`: the ingestion firewall (gateway/firewall.ts). */
+  async function handleFirewall(req: IncomingMessage, rawId: string, state: RequestState): Promise<Reply> {
+    if (req.method !== "POST") throw new BadRequestError(`Method ${req.method} not allowed on the firewall (POST).`);
+    if (!isSha256Hex(rawId)) throw new BadRequestError("The firewall path ends with the raw body's SHA-256 (0x-prefixed lowercase hex).", { rawId });
+    const auth = authenticate(req, "FIREWALL", rawId, state);
+    if (!firewallRoute) throw new FirewallError("GATEWAY_FIREWALL_UNAVAILABLE", "This gateway runs no ingestion firewall: upload the input directly (PUT).");
+    return writeOnce(req, auth, state, async () => {
+      const { status, reply } = await firewallRoute.handle(req, rawId as Sha256Hex, auth);
+      return json(status, reply, auth.digest);
+    });
   }
 
   function requirePrivateAccess(): PrivateAccess {
@@ -290,6 +325,9 @@ export function createGateway(options: GatewayOptions): Gateway {
     if (Number.isFinite(declared) && declared > maxBytes) throw new BlobTooLargeError({ kind, maxBytes, bytes: declared });
     const anonymous = anonymousUploadOf(req);
     const reason = await options.policy.authorizeWrite({ signer: auth.signer, blobId: id, owner, kind, category, purpose, ref, ...(anonymous ? { anonymous } : {}) });
+    if (kind === "he-input" && options.firewall?.mode === "required" && reason !== "anonymous") {
+      throw new FirewallError("GATEWAY_FIREWALL_REQUIRED", `This gateway re-randomises every prediction input: send it through POST ${FIREWALL_PATH_PREFIX}<its SHA-256> and commit the id it returns.`);
+    }
     const wanted = { owner, kind, category, ref };
     const existing = await options.metadata.get(id);
     if (existing && !sameBlob(existing, wanted)) throw new BlobConflictError(id);
@@ -396,6 +434,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       return { status: 204, body: new Uint8Array(), contentType: "text/plain", requestDigest: ZeroHash, headers: cors.preflight(req.headers) };
     }
     if (path.startsWith("/v1/blobs/")) return handleBlob(req, path.slice("/v1/blobs/".length), state);
+    if (path.startsWith(FIREWALL_PATH_PREFIX)) return handleFirewall(req, path.slice(FIREWALL_PATH_PREFIX.length), state);
     if (req.method !== "GET") throw new BadRequestError(`Method ${req.method} not allowed on ${path}.`);
     if (path === "/healthz") return json(200, { ok: true });
     if (path === "/readyz") return handleReadiness();
@@ -422,9 +461,12 @@ export function createGateway(options: GatewayOptions): Gateway {
     // established signer, and rate-limited ones, are only counted (aggregateRefusals).
     const path = parseUrl(req)?.pathname;
     if (!path) return;
-    if (!path.startsWith("/v1/blobs/") && path !== "/v1/audit" && path !== "/v1/shares") return;
+    const firewalled = path.startsWith(FIREWALL_PATH_PREFIX);
+    if (!path.startsWith("/v1/blobs/") && path !== "/v1/audit" && path !== "/v1/shares" && !firewalled) return;
     // A refused listing is audited under the ref it asked about, as a granted one is.
-    const blobId = path.startsWith("/v1/blobs/") ? path.slice("/v1/blobs/".length) : path === "/v1/shares" ? state.auth?.fields.ref ?? ZeroHash : ZeroHash;
+    const blobId = path.startsWith("/v1/blobs/") ? path.slice("/v1/blobs/".length)
+      : firewalled ? path.slice(FIREWALL_PATH_PREFIX.length)
+      : path === "/v1/shares" ? state.auth?.fields.ref ?? ZeroHash : ZeroHash;
     if (!isSha256Hex(blobId)) return;
     const anonymous = state.anonymous;
     if (anonymous?.nullifier && !(error instanceof RateLimitedError)) {
@@ -443,7 +485,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     const meta = await options.metadata.get(blobId).catch(() => undefined);
     await options.audit.append({
       actor: state.auth.signer,
-      action: req.method === "PUT" ? "write" : path === "/v1/audit" ? "audit-read" : path === "/v1/shares" ? "list" : "read",
+      action: req.method === "PUT" || firewalled ? "write" : path === "/v1/audit" ? "audit-read" : path === "/v1/shares" ? "list" : "read",
       blobId,
       owner: meta?.owner ?? (state.auth.fields.owner !== ZeroAddress ? getAddress(state.auth.fields.owner) : null),
       purpose: state.auth.fields.purpose,
@@ -499,7 +541,7 @@ export function createGateway(options: GatewayOptions): Gateway {
    */
   function rememberWriteReply(state: RequestState, reply: Reply) {
     const auth = state.auth;
-    if (!auth || auth.fields.method !== "PUT" || state.replayedReply || reply.status === 429 || reply.status >= 500) return;
+    if (!auth || !isWriteMethod(auth.fields.method) || state.replayedReply || reply.status === 429 || reply.status >= 500) return;
     const recorded: RecordedReply = { status: reply.status, contentType: reply.contentType, body: reply.body };
     try {
       nonces.recordReply(auth.signer, auth.fields.nonce, recorded);

@@ -1,16 +1,20 @@
-import { computeAddress, type Provider, type Signer, type SigningKey } from "ethers";
+import { computeAddress, decodeBytes32String, ZeroHash, type Provider, type Signer, type SigningKey } from "ethers";
 import { pino, type Logger } from "pino";
 
-import { connectContracts, type MedCipherAddresses } from "../protocol/contracts.js";
+import { connectContracts, type MedCipherAddresses, type MedCipherContracts } from "../protocol/contracts.js";
 import { createAuditAnchorer, type AuditAnchorer } from "./audit/anchor.js";
 import type { AuditLog } from "./audit/auditLog.js";
+import { MODEL_IDS } from "../fhe/model.js";
+import { loadModel } from "../fhe/modelFile.js";
 import { createChainAccessPolicy } from "./chainPolicy.js";
+import { createIngestFirewall, type FirewallMode, type IngestFirewall } from "./firewall.js";
 import { createPrivateAccess } from "./privateAccess.js";
 import { createRecordSignatureCheck } from "./recordSignatures.js";
 import { DEFAULT_LIMITS, type GatewayLimits } from "./limits.js";
 import { createGatewayMetrics, type GatewayMetrics } from "./metrics.js";
 import { createGatewayReadiness, GATEWAY_ROLE } from "./readiness.js";
 import { createGateway, type Gateway } from "./server.js";
+import type { BlobStore } from "./store/blobStore.js";
 import { openGatewayData } from "./store/dataDir.js";
 
 export type GatewayServiceOptions = {
@@ -35,6 +39,15 @@ export type GatewayServiceOptions = {
   readiness?: { chainTimeoutMs?: number; maxBlockAgeSeconds?: number };
   /** Exact origins whose pages may call the gateway from a browser (GATEWAY_CORS_ORIGINS); default none. */
   corsOrigins?: readonly string[];
+  /**
+   * The ingestion firewall (GATEWAY_FIREWALL, gateway/firewall.ts). Default `required`: every
+   * prediction input is re-randomised before it is stored and a direct `he-input` upload is
+   * refused; `offered`: the route runs, direct uploads are still taken; `off`: neither (no SEAL
+   * in the gateway).
+   */
+  firewall?: FirewallMode | "off";
+  /** Public keys the firewall keeps loaded (GATEWAY_FIREWALL_KEY_CACHE). */
+  firewallMaxCachedKeys?: number;
   logger?: Logger;
 };
 
@@ -67,7 +80,12 @@ export async function startGatewayService(options: GatewayServiceOptions): Promi
     chainId, gatewayAddress: address, consent: contracts.consent, groups: contracts.groups, view: policy.view, nullifiers: data.nullifiers,
     maxSkewSeconds: options.limits?.timestampWindowSeconds ?? DEFAULT_LIMITS.timestampWindowSeconds,
   });
+  const firewallMode = options.firewall ?? "required";
+  const firewall = firewallMode === "off"
+    ? undefined
+    : createChainFirewall({ mode: firewallMode, contracts, view: policy.view, store: data.store, maxCachedKeys: options.firewallMaxCachedKeys });
   const gateway = createGateway({
+    firewall,
     store: data.store,
     metadata: data.metadata,
     audit,
@@ -118,7 +136,33 @@ export async function startGatewayService(options: GatewayServiceOptions): Promi
       stopping = true;
       await anchorer?.stop();
       await gateway.close();
+      firewall?.dispose();
       await data.close();
     },
   };
+}
+
+/**
+ * The firewall as the service runs it: the owner's key set from the chain (keySetOf, through the
+ * policy's per-block memo, so it is as fresh as every other authorisation), the keys from this
+ * gateway's own store, the shipped models' exact input shapes.
+ */
+export function createChainFirewall(options: {
+  mode: FirewallMode;
+  contracts: Pick<MedCipherContracts, "identity">;
+  view: <T>(key: string, read: () => Promise<T>) => Promise<T>;
+  store: Pick<BlobStore, "get">;
+  maxCachedKeys?: number;
+}): IngestFirewall {
+  const { contracts, view, store } = options;
+  return createIngestFirewall({
+    mode: options.mode,
+    keySetOf: (owner) => view(`keySet:${owner}`, async () => {
+      const [keysHash, paramSetId] = await contracts.identity.keySetOf(owner);
+      return { keysHash: keysHash.toLowerCase(), paramSetId: keysHash === ZeroHash ? "" : decodeBytes32String(paramSetId) };
+    }),
+    loadKeys: (keysHash) => store.get(keysHash),
+    models: MODEL_IDS.map((id) => loadModel(id)),
+    ...(options.maxCachedKeys !== undefined ? { maxCachedKeys: options.maxCachedKeys } : {}),
+  });
 }

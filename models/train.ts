@@ -279,15 +279,19 @@ function train(options: {
 /**
  * Stated noise bounds per model and path: max |decrypted − plaintext score| before rounding,
  * measured by scripts/bench/precision.ts (two runs, 4,096 and 8,192 random readings) from each input's allowed
- * domain, client and device encryption alike, × 1.5 and rounded up to two digits. Tiled slots
+ * domain, client and device encryption alike, × 1.5 and rounded up to two digits. The column
+ * bounds cover inputs behind the ingestion firewall too (fhe/firewall.ts: one public-key
+ * encryption's noise more, which dominates a column batch; re-measured with it: heart 3.05e-4,
+ * maternal 1.11e-3 → 4.6e-4 and 1.7e-3, from 3.9e-4 and 1.2e-3). The single and tiled paths are
+ * dominated by the weights' encoding error, and the firewall moves them by no more than a run's spread. Tiled slots
  * carry the weight plaintext's encoding error at 2^19 times |feature|, which grows towards the
  * domain's corners (maternal's centred squares reach |x| ≈ 30): a tiled batch is the least
  * precise path, a single request averages its blocks, a column batch multiplies by constants.
  * test/fhe/precision.test.ts checks them on fresh random readings.
  */
 const SCORE_NOISE: Record<string, Record<PrecisionPath, number>> = {
-  "heart-disease-lr-v1": { single: 1.8e-4, tiledBatch: 1.7e-3, columns: 3.9e-4 },
-  "maternal-risk-v1": { single: 6.7e-4, tiledBatch: 1.2e-2, columns: 1.2e-3 },
+  "heart-disease-lr-v1": { single: 1.8e-4, tiledBatch: 1.7e-3, columns: 4.6e-4 },
+  "maternal-risk-v1": { single: 6.7e-4, tiledBatch: 1.2e-2, columns: 1.7e-3 },
 };
 
 /**

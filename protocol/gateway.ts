@@ -23,8 +23,13 @@ export function isBlobKind(value: string): value is BlobKind {
   return (BLOB_KINDS as readonly string[]).includes(value);
 }
 
-/** The operations a request can sign for ("LIST": the share listing, `GET /v1/shares`). */
-export type GatewayMethod = "GET" | "PUT" | "AUDIT" | "LIST";
+/**
+ * The operations a request can sign for. `LIST`: the share listing (`GET /v1/shares`).
+ * `FIREWALL`: an input ciphertext sent through the gateway's ingestion firewall
+ * (`POST /v1/firewall/he-input/:rawId`), which stores the re-randomised blob under its own id;
+ * signed apart from PUT so a firewall request cannot be replayed as a direct upload of the raw bytes.
+ */
+export type GatewayMethod = "GET" | "PUT" | "AUDIT" | "LIST" | "FIREWALL";
 
 /**
  * The answer of `GET /v1/shares?owner=…&ref=…&category=…`: the ids of the `wrapped-key` blobs
@@ -32,6 +37,20 @@ export type GatewayMethod = "GET" | "PUT" | "AUDIT" | "LIST";
  * now. A grantee finds delegated shares of records uploaded after its consent with it.
  */
 export type ShareListing = { owner: string; ref: string; category: number; shareIds: string[] };
+
+/** Writes: a re-sent write (same signed request) gets its original answer; a re-sent read is a replay. */
+export function isWriteMethod(method: GatewayMethod): boolean {
+  return method === "PUT" || method === "FIREWALL";
+}
+
+/** Where `FIREWALL` requests go: this prefix, then the SHA-256 of the raw body. */
+export const FIREWALL_PATH_PREFIX = "/v1/firewall/he-input/";
+
+/**
+ * The firewall's answer (201): the stored, re-randomised blob's id — what the client commits
+ * on-chain — the id of the raw bytes it was sent, the key set it re-randomised under, and the size.
+ */
+export type FirewallReply = { blobId: string; rawBlobId: string; keysHash: string; size: number };
 
 /** Headers. Names are lowercase, as node:http delivers them. */
 export const HEADER_AUTH = "x-medcipher-auth";
@@ -122,7 +141,9 @@ export type GatewayRequestFields = {
    * What the access is about on-chain: for a record write, the record id or batch root it will be
    * anchored under; for an oracle, the prediction request id (reads of its input and keys, the
    * write of its result); for a grantee's read, optionally a record id covered by a record-scoped
-   * consent; for LIST, the record id or batch root whose shares are listed. Zero otherwise.
+   * consent; for LIST, the record id or batch root whose shares are listed; for a FIREWALL
+   * request, the keysHash the input was encrypted under (zero: the owner's current key set).
+   * Zero otherwise.
    */
   ref: string;
   /** Unix seconds. */

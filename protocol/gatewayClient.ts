@@ -22,6 +22,7 @@ import {
   encodeAnonymousUpload,
   encodeAuthHeader,
   encodeJsonHeader,
+  FIREWALL_PATH_PREFIX,
   gatewayDomain,
   HEADER_ANONYMOUS,
   HEADER_AUTH,
@@ -29,6 +30,7 @@ import {
   HEADER_RESPONSE_SIGNATURE,
   HEADER_RESPONSE_TIMESTAMP,
   HEADER_SESSION,
+  isWriteMethod,
   MAX_SESSION_SECONDS,
   REQUEST_TYPES,
   requestDigest,
@@ -39,6 +41,7 @@ import {
   type AnonymousUpload,
   type BlobKind,
   type ErrorBody,
+  type FirewallReply,
   type GatewayMethod,
   type GatewayRequestFields,
   type ShareListing,
@@ -94,6 +97,13 @@ export type PutBlobParameters = { owner: string; kind: BlobKind; category: numbe
  * `proof` the upload may come before the request is on-chain; without it, only after.
  */
 export type PutAnonymousParameters = { kind: "he-input" | "he-keys"; request: AnonymousUpload["request"]; requestId: string; proof?: AnonymousUpload["proof"] };
+/**
+ * An input sent through the gateway's ingestion firewall. `keysHash`: the key set the input was
+ * encrypted under; the gateway refuses it (GATEWAY_FIREWALL_KEY_MISMATCH) unless it is the
+ * owner's current one. Omitted: the owner's current key set, whatever it is.
+ */
+export type PutFirewalledParameters = { owner: string; category: number; purpose?: number; keysHash?: string };
+
 export type GetBlobParameters = {
   purpose: number;
   ref?: string;
@@ -113,6 +123,12 @@ export type GatewayClient = {
   readonly gatewayAddress: string;
   /** Uploads `bytes`; returns their SHA-256 id. */
   put(bytes: Uint8Array, parameters: PutBlobParameters): Promise<Sha256Hex>;
+  /**
+   * Sends a prediction input (`he-input`) through the gateway's ingestion firewall, which
+   * re-randomises it under the owner's public key and stores the result: returns the stored
+   * blob's id (`blobId`, to commit on-chain; not the SHA-256 of `bytes`, which is `rawBlobId`).
+   */
+  putFirewalled(bytes: Uint8Array, parameters: PutFirewalledParameters): Promise<FirewallReply & { blobId: Sha256Hex }>;
   /**
    * Uploads an anonymous request's input or public keys, owned by and signed as its accessKey
    * (the client's signer), category PREDICTION, `ref` = the request id. Checks before sending that
@@ -207,7 +223,7 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
     try {
       return await signAndSend(method, path, fields, body, extraHeaders);
     } catch (error) {
-      if (method === "PUT" || !(error instanceof GatewayRequestError) || error.code !== "GATEWAY_AUTH_REPLAY") throw error;
+      if (isWriteMethod(method) || !(error instanceof GatewayRequestError) || error.code !== "GATEWAY_AUTH_REPLAY") throw error;
       return signAndSend(method, path, fields, body, extraHeaders);
     }
   }
@@ -243,7 +259,7 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
     });
     const headers: Record<string, string> = { ...extraHeaders, [HEADER_AUTH]: header };
     if (activeSession) headers[HEADER_SESSION] = activeSession.header;
-    return exchange(path, method === "PUT" ? "PUT" : "GET", digest, headers, body);
+    return exchange(path, HTTP_METHODS[method], digest, headers, body);
   }
 
   async function exchange(path: string, httpMethod: string, digest: string, headers: Record<string, string>, body?: Uint8Array) {
@@ -320,10 +336,28 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
     return blobId;
   }
 
+  async function putFirewalled(bytes: Uint8Array, parameters: PutFirewalledParameters): Promise<FirewallReply & { blobId: Sha256Hex }> {
+    const rawBlobId = sha256Hex(bytes);
+    const { bytes: body } = await signedRequest("FIREWALL", `${FIREWALL_PATH_PREFIX}${rawBlobId}`, {
+      blobId: rawBlobId,
+      purpose: parameters.purpose ?? 0,
+      owner: ownerOf(parameters.owner),
+      kind: "he-input",
+      category: parameters.category,
+      ref: refOf(parameters.keysHash),
+    }, bytes);
+    const reply = parseJson<Partial<FirewallReply>>(body);
+    const blobId = typeof reply.blobId === "string" ? reply.blobId.toLowerCase() : "";
+    // The answer is signed by the gateway; still, an id that is no SHA-256, or the raw bytes' own, is no firewalled blob.
+    if (!isSha256Hex(blobId) || blobId === rawBlobId || reply.rawBlobId !== rawBlobId) throw new IntegrityError("Firewall reply", { rawBlobId, blobId: reply.blobId });
+    return { blobId, rawBlobId, keysHash: String(reply.keysHash), size: Number(reply.size) };
+  }
+
   return {
     url: base,
     gatewayAddress,
     put,
+    putFirewalled,
     async putAnonymous(bytes, parameters) {
       const { request, kind } = parameters;
       const accessKey = ownerOf(request.accessKey);
@@ -376,6 +410,9 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
     },
   };
 }
+
+/** The HTTP method each signed operation travels as. */
+const HTTP_METHODS: Record<GatewayMethod, string> = { GET: "GET", AUDIT: "GET", PUT: "PUT", FIREWALL: "POST" };
 
 /**
  * A fresh one-time accessKey for an anonymous request: an ordinary secp256k1 wallet that is

@@ -84,6 +84,8 @@ export function registerGatewayCommands(program: Command): void {
         },
         readiness: { chainTimeoutMs: settings.READY_CHAIN_TIMEOUT_MS, maxBlockAgeSeconds: settings.READY_MAX_BLOCK_AGE_SECONDS },
         corsOrigins: gatewayCorsOrigins(settings),
+        firewall: settings.FIREWALL as "required" | "offered" | "off",
+        firewallMaxCachedKeys: settings.FIREWALL_KEY_CACHE,
         logger,
       });
       let stopping = false;

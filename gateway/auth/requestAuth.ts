@@ -4,6 +4,7 @@ import type { KeyObject } from "node:crypto";
 import {
   decodeAuthHeader,
   decodeJsonHeader,
+  isWriteMethod,
   MAX_SESSION_SECONDS,
   requestDigest,
   sessionDigest,
@@ -145,7 +146,7 @@ export function createRequestVerifier(options: {
         }
       }
       const nonceState = options.nonces.use(recovered, auth.nonce, digest, auth.timestamp, current);
-      if (nonceState === "replay" || (nonceState === "retry" && method !== "PUT")) throw new ReplayedRequestError({ signer: recovered, nonce: auth.nonce });
+      if (nonceState === "replay" || (nonceState === "retry" && !isWriteMethod(method))) throw new ReplayedRequestError({ signer: recovered, nonce: auth.nonce });
       if (nonceState === "full") throw new AuthenticationError("Gateway nonce cache is full; retry shortly.");
       return { signer: recovered, fields, digest, mode: sessionValue ? "session" : "direct", retry: nonceState === "retry" };
     },

@@ -173,8 +173,9 @@ async function main(): Promise<void> {
       ? { age: 20 + (i % 40), systolicBP: 100 + (i % 60), diastolicBP: 60 + (i % 30), bloodGlucose: 6 + (i % 10), bodyTemp: 98, heartRate: 60 + (i % 30) }
       : { age: 40 + (i % 30), sex: i % 2, cp: 1 + (i % 4), trestbps: 110 + (i % 50), chol: 180 + (i % 120), fbs: i % 2, restecg: i % 3, thalach: 120 + (i % 60), exang: i % 2, oldpeak: (i % 40) / 10, slope: 1 + (i % 3), ca: i % 4, thal: [3, 6, 7][i % 3]! };
     const bytes = patients[p]!.fhe.encrypt(model, reading);
-    await patients[p]!.client.put(bytes, { owner: patients[p]!.wallet.address, kind: "he-input", category: Category.PREDICTION });
-    inputs.push({ patient: p, modelId: modelIds[modelIndex]!, inputHash: sha256Hex(bytes) });
+    // Through the gateway's ingestion firewall (required by default): the stored blob's id goes on-chain.
+    const { blobId } = await patients[p]!.client.putFirewalled(bytes, { owner: patients[p]!.wallet.address, category: Category.PREDICTION });
+    inputs.push({ patient: p, modelId: modelIds[modelIndex]!, inputHash: blobId });
   }
   log(`${total} inputs encrypted and uploaded`);
 

@@ -7,17 +7,21 @@
  *
  * Paths: `single` (one reading per request, replicated into every block and averaged),
  * `tiledBatch` (a full tiled ciphertext of readings), `columns` (column batch, 1,024 per group).
- * Encryption: `client` (secret key, seeded inputs), `device` (the patient's public key).
+ * Encryption: `client` (secret key, seeded inputs), `device` (the patient's public key), and each
+ * of them behind the ingestion firewall (`client+firewall`, `device+firewall`: fhe/firewall.ts adds
+ * a fresh public-key encryption of zero, so one public-key encryption's noise more), which is what
+ * the oracle evaluates when the gateway requires the firewall.
  */
 import { pathToFileURL } from "node:url";
 
 import { encodeReading, type EncodingSpec, type Reading } from "../../fhe/encoding.js";
+import { firewallInput, loadFirewallKey, type FirewallKey } from "../../fhe/firewall.js";
 import { createEvaluator, FheClient, FhePublicEncryptor, loadModel, MODEL_IDS, type FheEvaluator, type ModelArtifact } from "../../fhe/index.js";
 import { PRECISION_PATHS, type PrecisionPath } from "../../fhe/model.js";
 import { mulberry32, scores } from "../../models/logistic.js";
 
-export type Encryption = "client" | "device";
-export const ENCRYPTIONS: readonly Encryption[] = ["client", "device"];
+export type Encryption = "client" | "device" | "client+firewall" | "device+firewall";
+export const ENCRYPTIONS: readonly Encryption[] = ["client", "device", "client+firewall", "device+firewall"];
 
 /** One reading drawn uniformly from the spec's allowed domain (range, or the listed categories). */
 export function randomReading(spec: EncodingSpec, random: () => number): Reading {
@@ -30,14 +34,19 @@ export function randomReading(spec: EncodingSpec, random: () => number): Reading
   return reading;
 }
 
-export type PrecisionRig = { evaluator: FheEvaluator; client: FheClient; device: FhePublicEncryptor; maskKey: Uint8Array };
+export type PrecisionRig = { evaluator: FheEvaluator; client: FheClient; device: FhePublicEncryptor; firewall: FirewallKey; maskKey: Uint8Array };
 
 export async function createPrecisionRig(paramSetId: string): Promise<PrecisionRig> {
   const client = await FheClient.generate(paramSetId);
-  return { evaluator: await createEvaluator(), client, device: await FhePublicEncryptor.fromEvaluationKeys(client.evaluationKeys(), paramSetId), maskKey: new Uint8Array(32).fill(0x42) };
+  const keys = client.evaluationKeys();
+  return {
+    evaluator: await createEvaluator(), client, device: await FhePublicEncryptor.fromEvaluationKeys(keys, paramSetId),
+    firewall: await loadFirewallKey(keys, paramSetId), maskKey: new Uint8Array(32).fill(0x42),
+  };
 }
 
 export function disposePrecisionRig(rig: PrecisionRig): void {
+  rig.firewall.dispose();
   rig.evaluator.dispose();
   rig.device.dispose();
   rig.client.dispose();
@@ -49,7 +58,10 @@ export function disposePrecisionRig(rig: PrecisionRig): void {
  */
 export async function maxScoreError(rig: PrecisionRig, model: ModelArtifact, path: PrecisionPath, encryption: Encryption, readings: readonly Reading[], raw: boolean): Promise<number> {
   const decrypting = raw ? { ...model, output: { ...model.output, scoreDecimals: 15 } } : model;
-  const encryptor = encryption === "client" ? rig.client : rig.device;
+  const plain = encryption.startsWith("client") ? rig.client : rig.device;
+  const encryptor: Pick<FheClient, "encrypt"> = encryption.endsWith("+firewall")
+    ? { encrypt: (...args: Parameters<FheClient["encrypt"]>) => firewallInput(rig.firewall, plain.encrypt(...args)).blob }
+    : plain;
   const per = path === "single" ? 1 : path === "tiledBatch" ? model.encodingSpec.layout.readingsPerCiphertext : 1024;
   let max = 0;
   for (let start = 0; start < readings.length; start += per) {

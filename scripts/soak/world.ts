@@ -223,8 +223,8 @@ export async function createSoakWorld(options: {
       const model = artifacts[which]!;
       const reading = randomReading(model.id, random);
       const bytes = patient.fhe.encrypt(model, reading);
-      const inputHash = sha256Hex(bytes);
-      await retry(() => patient.gateway.put(bytes, { owner: patient.wallet.address, kind: "he-input", category: Category.PREDICTION }), `upload of request ${index}`);
+      // Through the gateway's ingestion firewall (required by default): the stored, re-randomised blob's id goes on-chain.
+      const { blobId: inputHash } = await retry(() => patient.gateway.putFirewalled(bytes, { owner: patient.wallet.address, category: Category.PREDICTION }), `upload of request ${index}`);
       const data = routerInterface.encodeFunctionData("requestPrediction", [patient.wallet.address, modelIds[which]!, inputHash, `${gatewayUrl}/v1/blobs/${inputHash}`]);
       const raw = await patient.wallet.signTransaction({ to: addresses.PredictionRouter, data, nonce: patient.nonce++, gasLimit: 600_000n, chainId: options.chainId, type: 2, ...REQUEST_FEES });
       const txHash = keccak256(raw);

@@ -28,13 +28,22 @@ export type RequestPredictionParameters = {
   keysHash?: string;
   /** Model sources for this call (default: the client's `models`). */
   models?: ModelSources;
+  /**
+   * Send the input through the gateway's ingestion firewall (default true): the gateway
+   * re-randomises the ciphertext under the patient's public key and stores that, and its id is
+   * what goes on-chain, so the stored and evaluated input carries none of this encryptor's
+   * randomness (docs/fhe.md "Reverse firewall"). `false` uploads the ciphertext as encrypted, for
+   * a gateway that runs no firewall (GATEWAY_FIREWALL=off); a gateway that requires it refuses that.
+   */
+  firewall?: boolean;
 };
 
 export type RequestPredictionReturnType = { requestId: string; inputHash: Sha256Hex; transactionHash: string };
 
 /**
- * Encodes the model's feature tuple, encrypts it under the patient's CKKS key, stores the
- * ciphertext on the gateway (category PREDICTION) and calls `requestPrediction`. The oracle then
+ * Encodes the model's feature tuple, encrypts it under the patient's CKKS key, sends the
+ * ciphertext through the gateway's ingestion firewall, which stores it re-randomised (category
+ * PREDICTION), and calls `requestPrediction` with the stored blob's hash. The oracle then
  * evaluates it; wait with `waitForPrediction`, decrypt with `getPredictionResult`.
  *
  * Every request needs a sponsor: the caller's LINK deposit at the router or the patient's
@@ -52,7 +61,10 @@ export async function requestPrediction(client: MedCipherClient, parameters: Req
   const { artifact } = await resolveRegisteredModel(client, parameters.modelId, parameters.models ?? client.models);
   const input = parameters.fhe.encrypt(artifact, parameters.readings);
   // The purpose the router requires of a requester other than the patient (the gateway checks it).
-  const inputHash = await gateway.put(input, { owner: patient, kind: "he-input", category: Category.PREDICTION, purpose: Purpose.TREATDS });
+  const upload = { owner: patient, category: Category.PREDICTION, purpose: Purpose.TREATDS };
+  const inputHash = parameters.firewall === false
+    ? await gateway.put(input, { ...upload, kind: "he-input" })
+    : (await gateway.putFirewalled(input, { ...upload, ...(parameters.keysHash !== undefined ? { keysHash: parameters.keysHash } : {}) })).blobId;
   const inputUri = `${gateway.url}/v1/blobs/${inputHash}`;
   const receipt = await sendTransaction("requestPrediction", () => client.contracts.router.requestPrediction(patient, parameters.modelId, inputHash, inputUri));
   const [requested] = eventsIn(client.contracts.router, receipt.logs, "PredictionRequested");

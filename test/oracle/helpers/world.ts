@@ -17,7 +17,9 @@ import { loadModel } from "../../../fhe/modelFile.js";
 import { openAuditLog } from "../../../gateway/audit/auditLog.js";
 import type { AccessPolicy } from "../../../gateway/policy.js";
 import { createChainAccessPolicy } from "../../../gateway/chainPolicy.js";
+import type { FirewallMode } from "../../../gateway/firewall.js";
 import { createGateway } from "../../../gateway/server.js";
+import { createChainFirewall } from "../../../gateway/service.js";
 import { createDirectoryBlobStore } from "../../../gateway/store/directoryStore.js";
 import { createDirectoryMetadataStore } from "../../../gateway/store/metadata.js";
 import { loadSettings, type Settings } from "../../../oracle/config/settings.js";
@@ -51,7 +53,11 @@ export const READINGS = {
  */
 export type PolicyInterceptor = { beforeRead?: (access: Parameters<AccessPolicy["authorizeRead"]>[0]) => void; beforeWrite?: (access: Parameters<AccessPolicy["authorizeWrite"]>[0]) => void };
 
-export async function createWorld(options: { patients?: number; chain?: "edr" | "anvil" } = {}) {
+/**
+ * `firewall`: the gateway runs the ingestion firewall (gateway/firewall.ts) in that mode; with
+ * `required`, `world.request` sends inputs through it and requests the stored blob's hash.
+ */
+export async function createWorld(options: { patients?: number; chain?: "edr" | "anvil"; firewall?: FirewallMode } = {}) {
   // Ignition keeps a journal per chain id on disk for a chain process (deploy/deployments/chain-<id>):
   // a chain id of its own per world, and the journal removed once deployed, so runs never collide.
   const anvilChainId = 1_000_000 + Math.floor(Math.random() * 1_000_000);
@@ -90,11 +96,15 @@ export async function createWorld(options: { patients?: number; chain?: "edr" | 
   const a = suite.addresses;
   const contracts = connectContracts(a, ethers.provider);
   const chainId = Number((await ethers.provider.getNetwork()).chainId);
+  const store = createDirectoryBlobStore(join(dir, "gateway", "blobs"));
+  const chainPolicy = createChainAccessPolicy({ contracts, provider: ethers.provider });
+  const firewall = options.firewall ? createChainFirewall({ mode: options.firewall, contracts, view: chainPolicy.view, store }) : undefined;
   const gateway = createGateway({
-    store: createDirectoryBlobStore(join(dir, "gateway", "blobs")),
+    store,
     metadata: createDirectoryMetadataStore(join(dir, "gateway", "meta")),
     audit,
-    policy: interceptedPolicy(createChainAccessPolicy({ contracts, provider: ethers.provider }), interceptor),
+    firewall,
+    policy: interceptedPolicy(chainPolicy, interceptor),
     signingKey: gatewayKey.signingKey,
     gatewayAddress: gatewayKey.address,
     chainId,
@@ -138,12 +148,18 @@ export async function createWorld(options: { patients?: number; chain?: "edr" | 
       });
     },
 
-    /** Encrypts a reading for `patient`, uploads it and requests a prediction; returns the request id. */
+    /**
+     * Encrypts a reading for `patient`, uploads it (through the firewall when the world requires
+     * it) and requests a prediction; returns the request id and the input the oracle evaluates.
+     */
     async request(patient: Patient, modelId: keyof typeof READINGS = "maternal-risk-v1", input?: Uint8Array, options: { manualMine?: boolean; gasLimit?: number } = {}): Promise<{ requestId: string; input: Uint8Array; blockNumber: number }> {
       const artifact = artifacts.find((m) => m.id === modelId)!;
-      const bytes = input ?? patient.fhe.encrypt(artifact, READINGS[modelId]);
+      let bytes = input ?? patient.fhe.encrypt(artifact, READINGS[modelId]);
+      if (firewall?.mode === "required") {
+        const { blobId } = await patient.gateway.putFirewalled(bytes, { owner: patient.address, category: Category.PREDICTION });
+        bytes = await patient.gateway.get(blobId, { purpose: 0 });
+      } else await patient.gateway.put(bytes, { owner: patient.address, kind: "he-input", category: Category.PREDICTION });
       const inputHash = sha256Hex(bytes);
-      await patient.gateway.put(bytes, { owner: patient.address, kind: "he-input", category: Category.PREDICTION });
       // A gas limit of the test's choosing: a request re-included elsewhere by a reorg must not run
       // out of the gas estimated for its first position (first writes of a slot cost more).
       const tx = await suite.router.connect(patient.signer).requestPrediction(patient.address, modelIds[modelId]!, inputHash, `${gatewayUrl}/v1/blobs/${inputHash}`, options.gasLimit ? { gasLimit: options.gasLimit } : {});
@@ -174,6 +190,7 @@ export async function createWorld(options: { patients?: number; chain?: "edr" | 
 
     async close() {
       await gateway.close();
+      firewall?.dispose();
       await audit.close();
       await rpc.close();
       for (const p of patients) p.fhe.dispose();
