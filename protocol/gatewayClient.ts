@@ -412,7 +412,7 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
 }
 
 /** The HTTP method each signed operation travels as. */
-const HTTP_METHODS: Record<GatewayMethod, string> = { GET: "GET", AUDIT: "GET", PUT: "PUT", FIREWALL: "POST" };
+const HTTP_METHODS: Record<GatewayMethod, string> = { GET: "GET", AUDIT: "GET", LIST: "GET", PUT: "PUT", FIREWALL: "POST" };
 
 /**
  * A fresh one-time accessKey for an anonymous request: an ordinary secp256k1 wallet that is
