@@ -30,6 +30,7 @@ import {
   type AnonymousRequestSecrets,
 } from "../../sdk/privacy/index.js";
 import { observeChain, type ObserverReport } from "../privacy/observer.js";
+import { stepPrinter } from "./primitives.js";
 
 export type PrivacyDemoContext = {
   print: (line: string) => void;
@@ -64,7 +65,7 @@ export type PrivacyDemoSummary = {
 
 export async function runPrivacySteps(ctx: PrivacyDemoContext, firstStep: number): Promise<PrivacyDemoSummary> {
   const { print, suite } = ctx;
-  const step = (n: number, text: string) => print(`\n[${n}] ${text}`);
+  const step = stepPrinter(print);
   const info = (text: string) => print(`    ${text}`);
   const chainId = BigInt(ctx.chainId);
   const artifacts = await readSemaphoreArtifacts();

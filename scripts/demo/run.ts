@@ -24,27 +24,37 @@ import { startGatewayService } from "../../gateway/service.js";
 import { loadMaternalRisk, loadHeartDisease, MATERNAL_CLASSES, type Dataset } from "../../models/datasets.js";
 import { loadSettings } from "../../oracle/config/settings.js";
 import { startOracle } from "../../oracle/daemon.js";
-import { bindDevice } from "../../sdk/actions/bindDevice.js";
+import { createMlDsaSigner, generateMlDsaKeyPair } from "../../core/crypto/mldsa.js";
+import { bindDevicePq } from "../../sdk/actions/bindDevicePq.js";
 import { getAuditTrail } from "../../sdk/actions/getAuditTrail.js";
 import { getPredictionResult } from "../../sdk/actions/getPredictionResult.js";
 import { grantConsent } from "../../sdk/actions/grantConsent.js";
 import { ingestReadings } from "../../sdk/actions/ingestReadings.js";
 import { listConsents } from "../../sdk/actions/listConsents.js";
+import { publishHybridEncryptionKey } from "../../sdk/actions/publishHybridEncryptionKey.js";
+import { readDelegatedRecords } from "../../sdk/actions/readDelegatedRecords.js";
 import { readSharedRecord } from "../../sdk/actions/readSharedRecord.js";
 import { registerDevice } from "../../sdk/actions/registerDevice.js";
 import { registerPatient } from "../../sdk/actions/registerPatient.js";
 import { requestPrediction } from "../../sdk/actions/requestPrediction.js";
 import { revokeConsent } from "../../sdk/actions/revokeConsent.js";
+import type { RecordRef } from "../../sdk/actions/types.js";
+import { verifyRecordSignature } from "../../sdk/actions/verifyRecordSignature.js";
 import { shareRecord } from "../../sdk/actions/shareRecord.js";
 import { waitForPrediction } from "../../sdk/actions/waitForPrediction.js";
 import type { MedCipherAddresses } from "../../protocol/contracts.js";
+import { requireGateway, type MedCipherClient } from "../../sdk/client.js";
 import { createMedCipherClient } from "../../sdk/node.js";
 import { Category, Purpose } from "../../protocol/codes.js";
+import { generateHybridKeyPair } from "../../sdk/crypto/hybrid.js";
 import { generateEncryptionKeyPair } from "../../sdk/crypto/x25519.js";
 import { paramSetIdToBytes32 } from "../../sdk/predictions.js";
+import { parseSealedRecord } from "../../sdk/crypto/envelope.js";
+import type { Reading } from "../../sdk/fhir/observations.js";
 import { parseReadingsCsv } from "../../sdk/readings/csv.js";
 import { modelInputsFromReadings } from "../../sdk/readings/modelInputs.js";
 import { runPrivacySteps, type PrivacyDemoSummary } from "./privacy.js";
+import { stepPrinter } from "./primitives.js";
 
 export type DemoOptions = {
   /** Where progress lines go (default: stdout). */
@@ -69,6 +79,12 @@ export type DemoSummary = {
   predictions: DemoPrediction[];
   clinicianReadReadings: number;
   clinicianRefusedAfterRevoke: boolean;
+  /** Step 6: readings of the records the wearable uploaded after the grant, read by the clinician with the patient offline. */
+  delegatedReadReadings: number;
+  /** Step 9: delegated records the clinician could still read of those uploaded after the revocation (0). */
+  delegatedAfterRevoke: number;
+  /** The wrap algorithm of the records' data keys, and the device signature on them. */
+  recordProtection: { wrap: string; signature: string };
   auditEvents: number;
   auditHeadVerified: boolean;
   /** The FHIR R4 resources the demo produced: the clinician's decrypted Bundle, the patient's Consents, the audit trail. */
@@ -82,7 +98,7 @@ const HOUR_SECONDS = 3_600;
 
 export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   const print = options.print ?? ((line: string) => console.log(line));
-  const step = (n: number, text: string) => print(`\n[${n}] ${text}`);
+  const step = stepPrinter(print);
   const info = (text: string) => print(`    ${text}`);
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "medcipher-demo-")));
   const rowsPerModel = options.rowsPerModel ?? 4;
@@ -160,50 +176,63 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     info(`oracle ${oracle.address} (ops ${oracle.url}/metrics, logs ${oracleLog})`);
 
     // ── 4. Patient ──────────────────────────────────────────────────────────────────────────
-    step(4, "Patient: wallet, X25519 key pair and CKKS key set on the device; register on-chain");
+    step(4, "Patient: wallet, hybrid X25519 + ML-KEM-768 key pair and CKKS key set on the device; register on-chain");
     const maternal = loadMaternalRisk();
     const heart = loadHeartDisease();
     const [maternalModel, heartModel] = artifacts as [ModelArtifact, ModelArtifact];
     const patientRow = maternalModel.training.split.testRows[0]!;
     const patientVitals = maternal.rows[patientRow]!;
     const patientWallet = await fresh();
-    const patientKey = await generateEncryptionKeyPair();
+    const patientKey = await generateHybridKeyPair();
     const patient = await createMedCipherClient({ account: patientWallet, addresses, gatewayUrl: gateway.url, encryptionKey: patientKey });
     const fhe = await FheClient.generate(maternalModel.paramSetId);
     closers.push(async () => fhe.dispose());
-    const registered = await registerPatient(patient, { encryptionPublicKey: patientKey.publicKey, evaluationKeys: fhe.evaluationKeys(), paramSetId: paramSetIdToBytes32(maternalModel.paramSetId) });
+    const registered = await registerPatient(patient, { encryptionPublicKey: patientKey.x25519.publicKey, evaluationKeys: fhe.evaluationKeys(), paramSetId: paramSetIdToBytes32(maternalModel.paramSetId) });
     info(`patient ${patient.address}: evaluation keys ${registered.keysHash.slice(0, 18)}… committed on-chain; the secret key never leaves this client`);
+    const patientHybrid = await publishHybridEncryptionKey(patient, { key: patientKey });
+    info(`hybrid encryption key published (1216 B in the event, keccak256 ${short(patientHybrid.keyHash)} stored): record keys are wrapped to it from now on`);
     await sponsorPatients(suite, [patient.address]);
     info("governance sponsors the patient's predictions (a LINK budget from the router's pool)");
 
     // ── 5. Device ───────────────────────────────────────────────────────────────────────────
-    step(5, "Wearable: vendor registers it, the patient binds it, it ingests a day of vitals");
+    step(5, "Wearable: vendor registers it, the patient binds it with its ML-DSA-65 key, it ingests a day of vitals");
     const deviceWallet = await fresh();
     const vendorClient = await createMedCipherClient({ account: vendor, addresses, gatewayUrl: gateway.url });
     await registerDevice(vendorClient, { device: deviceWallet.address });
     const latestBlock = await ethers.provider.getBlock("latest");
-    await bindDevice(patient, { device: deviceWallet, expiresAt: latestBlock!.timestamp + 30 * 24 * HOUR_SECONDS });
+    const devicePqKey = await generateMlDsaKeyPair();
+    const pqSigner = await createMlDsaSigner(devicePqKey);
+    const bound = await bindDevicePq(patient, { device: deviceWallet, expiresAt: latestBlock!.timestamp + 30 * 24 * HOUR_SECONDS, pqPublicKey: devicePqKey.publicKey });
+    info(`binding commits to the device's ML-DSA-65 key (keccak256 ${short(bound.pqKeyHash)}); the gateway refuses its unsigned records`);
     const device = await createMedCipherClient({ account: deviceWallet, addresses, gatewayUrl: gateway.url });
     const csvPath = join(dataDir, "readings.csv");
     await writeFile(csvPath, dayOfReadings(patientVitals, latestBlock!.timestamp));
     const { readings } = parseReadingsCsv(await readFile(csvPath, "utf8"));
-    const ingest = await ingestReadings(device, { patient: patient.address, readings, readingsPerRecord: 24 });
-    info(`${readings.length} signed readings → ${ingest.records.length} FHIR bundles, each AES-256-GCM encrypted → one Merkle root ${ingest.root.slice(0, 18)}… anchored`);
+    const ingest = await ingestReadings(device, { patient: patient.address, readings, readingsPerRecord: 24, pqSigner });
+    const recordProtection = await protectionOf(patient, ingest.records[0]!);
+    info(`${readings.length} signed readings → ${ingest.records.length} FHIR bundles, each AES-256-GCM encrypted, key wrapped ${recordProtection.wrap}, signed ${recordProtection.signature} and checked by the gateway → one Merkle root ${ingest.root.slice(0, 18)}… anchored`);
 
     // ── 6. Clinician, consent, sharing ─────────────────────────────────────────────────────
-    step(6, "Clinician: the patient signs a consent (EIP-712), a relayer pays the gas; the clinician reads a shared record");
+    step(6, "Clinician: the patient signs a consent (EIP-712), a relayer pays the gas; the clinician reads a shared record, then new records with the patient offline");
     const clinicianWallet = await fresh();
-    const clinicianKey = await generateEncryptionKeyPair();
+    const clinicianKey = await generateHybridKeyPair();
     const clinician = await createMedCipherClient({ account: clinicianWallet, addresses, gatewayUrl: gateway.url, encryptionKey: clinicianKey });
+    await publishHybridEncryptionKey(clinician, { key: clinicianKey });
     const relayer = await fresh();
     const now = (await ethers.provider.getBlock("latest"))!.timestamp;
     await grantConsent(patient, { grantee: clinician.address, purpose: Purpose.TREAT, categories: [Category.VITAL_SIGNS], validUntil: now + 7 * 24 * HOUR_SECONDS, relayer });
-    const { shareId } = await shareRecord(patient, { record: ingest.records[0]!, grantee: clinician.address, granteeEncryptionKey: clinicianKey.publicKey });
+    const { shareId } = await shareRecord(patient, { record: ingest.records[0]!, grantee: clinician.address });
     const shared = await readSharedRecord(clinician, { shareId, purpose: Purpose.TREAT });
     info(`consent TREAT/vital-signs for 7 days; clinician decrypted ${shared.readings.length} readings, commitment verified against the anchored batch`);
     const observations = (shared.bundle.entry ?? []).map((e) => e.resource?.meta?.profile?.[0]?.split("/").pop() ?? "laboratory");
     info(`the shared record is a FHIR R4 Bundle of ${observations.length} Observations (${[...new Set(observations)].join(", ")}): blood pressure as one bp panel per reading pair`);
     const consents = (await listConsents(patient)).map((g) => g.fhir);
+    // The patient's phone is now offline: the wearable wraps each new record's key to the live grantee.
+    const fromBlock = await ethers.provider.getBlockNumber();
+    const nextHour = await ingestReadings(device, { patient: patient.address, readings: shiftHours(readings.slice(-10), 1), readingsPerRecord: 10, pqSigner });
+    const delegated = await readDelegatedRecords(clinician, { patient: patient.address, purpose: Purpose.TREAT, fromBlock });
+    const delegatedReadReadings = delegated.records.reduce((n, r) => n + r.readings.length, 0);
+    info(`patient offline: the wearable uploaded ${nextHour.records.length} new record and wrapped its key to ${nextHour.delegation?.shares.length ?? 0} live grantee; the clinician found and decrypted ${delegatedReadReadings} readings from the chain's anchors and its own key`);
 
     // ── 7. Predictions ─────────────────────────────────────────────────────────────────────
     step(7, "Encrypted predictions: the device encrypts each feature tuple, the oracle evaluates it blind");
@@ -249,6 +278,15 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
       info(`clinician refused: ${(error as { shortMessage?: string }).shortMessage ?? String(error)}`);
     }
     if (!refused) throw new Error("the clinician could still read after revocation");
+    const afterRevokeBlock = await ethers.provider.getBlockNumber();
+    const lateHour = await ingestReadings(device, { patient: patient.address, readings: shiftHours(readings.slice(-10), 2), readingsPerRecord: 10, pqSigner });
+    let delegatedAfterRevoke = 0;
+    try {
+      delegatedAfterRevoke = (await readDelegatedRecords(clinician, { patient: patient.address, purpose: Purpose.TREAT, fromBlock: afterRevokeBlock })).records.length;
+    } catch (error) {
+      if ((error as { code?: string }).code !== "GATEWAY_FORBIDDEN") throw error;
+    }
+    info(`a record uploaded after the revocation was wrapped to ${lateHour.delegation?.shares.length ?? 0} grantees; the clinician reads ${delegatedAfterRevoke} of them`);
 
     // ── 10. Audit ──────────────────────────────────────────────────────────────────────────
     step(10, "Audit trail: chain events + the gateway's hash-chained access log, anchored on-chain");
@@ -285,6 +323,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
       predictions,
       clinicianReadReadings: shared.readings.length,
       clinicianRefusedAfterRevoke: refused,
+      delegatedReadReadings,
+      delegatedAfterRevoke,
+      recordProtection,
       auditEvents: trail.events.length,
       auditHeadVerified: trail.anchoredHead?.verified === true,
       fhir: { sharedBundle: shared.bundle, consents, auditEvents: trail.events },
@@ -316,6 +357,18 @@ function dayOfReadings(vitals: Record<string, number>, endSeconds: number): stri
     }
   }
   return lines.join("\n") + "\n";
+}
+
+/** The readings moved `hours` later (a later upload of the same wearable). */
+function shiftHours(readings: readonly Reading[], hours: number): Reading[] {
+  return readings.map((r) => ({ ...r, time: new Date(Date.parse(r.time) + hours * HOUR_SECONDS * 1000).toISOString() }));
+}
+
+/** What protects a stored record, as its owner reads it back: the data key's wrap and the device's signature (checked). */
+async function protectionOf(patient: MedCipherClient, record: RecordRef): Promise<{ wrap: string; signature: string }> {
+  const blob = await requireGateway(patient).get(record.blobId, { purpose: Purpose.PATRQT });
+  const { envelope, deviceSignature } = await verifyRecordSignature(patient, { blob, patient: record.patient, category: record.category });
+  return { wrap: parseSealedRecord(envelope).header.wrap.alg, signature: deviceSignature ? "ML-DSA-65" : "none" };
 }
 
 function labelOf(model: ModelArtifact, data: Dataset, row: number): string {

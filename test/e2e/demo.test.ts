@@ -45,8 +45,24 @@ describe("end-to-end demo (npm start)", function () {
   it("shares under consent, refuses after revocation and verifies the anchored audit head", function () {
     expect(summary.clinicianReadReadings).to.equal(24);
     expect(summary.clinicianRefusedAfterRevoke).to.equal(true);
+    // Delegated sharing: the hour uploaded after the grant, read with the patient offline; nothing of the hour after the revocation.
+    expect(summary.delegatedReadReadings).to.equal(10);
+    expect(summary.delegatedAfterRevoke).to.equal(0);
     expect(summary.auditHeadVerified).to.equal(true);
     expect(lines.join("\n")).to.match(/\[10\] Audit trail/);
+  });
+
+  it("protects records post-quantum and says, under every step, which primitive protects it and whether it is post-quantum", function () {
+    expect(summary.recordProtection).to.deep.equal({ wrap: "X25519MLKEM768-HKDF-SHA256-A256GCM", signature: "ML-DSA-65" });
+    const text = lines.join("\n");
+    const steps = [...text.matchAll(/^\[(\d+)\] /gm)].map((m) => Number(m[1]));
+    expect(steps).to.deep.equal(Array.from({ length: 14 }, (_, i) => i + 1));
+    for (const step of steps) {
+      const block = text.split(`\n[${step}] `)[1]!.split(/\n\[\d+\] /)[0]!;
+      expect(block, `step ${step}`).to.match(/⟐ .+: .+ — (post-quantum|NOT post-quantum)/);
+    }
+    expect(text).to.match(/record confidentiality: AES-256-GCM .* — post-quantum/);
+    expect(text).to.match(/transactions: ECDSA secp256k1 .* — NOT post-quantum/);
   });
 
   it("emits only FHIR R4 conformant resources: the shared Bundle (vital-signs profiles), the Consent, every AuditEvent granted and refused", function () {
