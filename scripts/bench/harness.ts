@@ -26,9 +26,23 @@ export async function freePort(): Promise<number> {
 
 export type RpcReply = { result?: unknown; error?: { message: string } };
 
+/**
+ * POSTs a JSON-RPC body. A keep-alive socket the node closed while the load generator was busy
+ * (Node's server drops idle sockets after 5 s) fails before the request is sent: retried, twice.
+ */
+async function post(url: string, body: unknown): Promise<unknown> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      return await response.json();
+    } catch (error) {
+      if (attempt >= 2 || !(error instanceof TypeError)) throw error;
+    }
+  }
+}
+
 export async function rpc(url: string, method: string, params: unknown[] = []): Promise<unknown> {
-  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
-  const reply = (await response.json()) as RpcReply;
+  const reply = (await post(url, { jsonrpc: "2.0", id: 1, method, params })) as RpcReply;
   if (reply.error) throw new Error(`${method}: ${reply.error.message}`);
   return reply.result;
 }
@@ -36,9 +50,7 @@ export async function rpc(url: string, method: string, params: unknown[] = []): 
 /** One JSON-RPC batch; replies in call order. */
 export async function rpcBatch(url: string, calls: { method: string; params: unknown[] }[]): Promise<RpcReply[]> {
   if (calls.length === 0) return [];
-  const body = calls.map((c, i) => ({ jsonrpc: "2.0", id: i, ...c }));
-  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-  const replies = (await response.json()) as (RpcReply & { id: number })[];
+  const replies = (await post(url, calls.map((c, i) => ({ jsonrpc: "2.0", id: i, ...c })))) as (RpcReply & { id: number })[];
   return replies.sort((a, b) => a.id - b.id);
 }
 
