@@ -5,12 +5,14 @@
  * (batched where the load generator sends many transactions) so the load generator costs little.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, mkdirSync, readdirSync, rmdirSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, readdirSync, rmdirSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { routerInterface } from "../../oracle/chain/abi.js";
+import { operatorInterface, routerInterface } from "../../oracle/chain/abi.js";
+import type { Settings } from "../../oracle/config/settings.js";
+import { spawnOracle } from "../../test/oracle/helpers/child.js";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -99,61 +101,55 @@ process.on("exit", () => {
   for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
 });
 
+/**
+ * Removes Ignition's journal for `chainId` (deploy/deployments/chain-<id>). Ignition journals
+ * deployments per chain id; a journal left by an earlier throw-away chain with the same id makes
+ * the next deployment resume against contracts that no longer exist.
+ */
+export function removeIgnitionJournal(chainId: number): void {
+  rmSync(join(ROOT, "deploy", "deployments", `chain-${chainId}`), { recursive: true, force: true });
+  try {
+    rmdirSync(join(ROOT, "deploy", "deployments"));
+  } catch {
+    // not empty: other chains' journals live there
+  }
+}
+
 export type ChainProcess = { url: string; pid: number; stop(): void };
 
-/**
- * A `hardhat node` on a free port with a chain id of its own (Ignition journals deployments per
- * chain id under deploy/deployments/: the journal is removed on exit so reruns start clean).
- */
-export async function startHardhatNode(chainId: number): Promise<ChainProcess> {
+/** A `hardhat node` on a free port with a chain id of its own; `nodeArgs` are Node flags for its process. */
+export async function startHardhatNode(chainId: number, nodeArgs: string[] = []): Promise<ChainProcess> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const journal = join(ROOT, "deploy", "deployments", `chain-${chainId}`);
-  const removeJournal = () => {
-    rmSync(journal, { recursive: true, force: true });
-    try {
-      rmdirSync(join(ROOT, "deploy", "deployments"));
-    } catch {
-      // not empty: other chains' journals live there
-    }
-  };
-  removeJournal();
-  process.on("exit", removeJournal);
-  const node = spawn(process.execPath, [join(ROOT, "node_modules/hardhat/dist/src/cli.js"), "node", "--port", String(port), "--chain-id", String(chainId)], { cwd: ROOT, stdio: "ignore" });
+  removeIgnitionJournal(chainId);
+  process.on("exit", () => removeIgnitionJournal(chainId));
+  const node = spawn(process.execPath, [...nodeArgs, join(ROOT, "node_modules/hardhat/dist/src/cli.js"), "node", "--port", String(port), "--chain-id", String(chainId)], { cwd: ROOT, stdio: "ignore" });
   children.push(node);
   await waitUntil(async () => Boolean(await rpc(url, "eth_chainId")), "hardhat node", 60_000);
   return { url, pid: node.pid!, stop: () => void node.kill("SIGTERM") };
 }
 
-export type OracleProcess = { pid: number; opsUrl: string; logFile: string; stop(): Promise<void> };
+export type OracleProcess = { pid: number; opsUrl: string; text(): string; stop(): Promise<void> };
 
-/** The daemon as operators run it (`oracle/main.ts start`), configured by ORACLE_* variables; resolves once it logged "oracle started". */
-export async function startOracleProcess(env: Record<string, string>, workDir: string): Promise<OracleProcess> {
-  mkdirSync(workDir, { recursive: true });
+/**
+ * The daemon as operators run it (test/oracle/helpers/child.ts `spawnOracle`), with its data and
+ * ops port of its own; resolves once it logged "oracle started" (which it logs at level info).
+ * `nodeArgs` are Node flags for its process (profiling, GC tracing).
+ */
+export async function startOracleProcess(settings: Partial<Settings>, dataDir: string, nodeArgs: string[] = []): Promise<OracleProcess> {
+  mkdirSync(dataDir, { recursive: true });
   const opsPort = await freePort();
-  const logFile = join(workDir, "oracle.log");
-  const oracle = spawn(process.execPath, ["--import", "tsx", "oracle/main.ts", "start"], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ORACLE_HTTP_PORT: String(opsPort), ORACLE_DATA_DIR: join(workDir, "data"), ...env },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  children.push(oracle);
-  const log = createWriteStream(logFile);
-  let tail = "";
-  let started = false;
-  oracle.stdout!.on("data", (chunk: Buffer) => {
-    log.write(chunk);
-    tail = (tail + chunk.toString("utf8")).slice(-20_000);
-    if (/oracle started/.test(tail)) started = true;
-  });
-  await waitUntil(() => started || oracle.exitCode !== null, "oracle start", 180_000);
-  if (oracle.exitCode !== null) throw new Error(`oracle exited: ${tail.slice(-2000)}`);
+  const oracle = spawnOracle({ HTTP_PORT: opsPort, DATA_DIR: dataDir, ...settings }, nodeArgs.length > 0 ? { NODE_OPTIONS: nodeArgs.join(" ") } : {});
+  children.push(oracle.process);
+  const started = () => oracle.output.some((line) => line.includes('"oracle started"'));
+  await waitUntil(() => started() || oracle.process.exitCode !== null, "oracle start", 180_000);
+  if (oracle.process.exitCode !== null) throw new Error(`oracle exited: ${oracle.output.slice(-20).join("\n")}`);
   return {
-    pid: oracle.pid!, opsUrl: `http://127.0.0.1:${opsPort}`, logFile,
+    pid: oracle.process.pid!, opsUrl: `http://127.0.0.1:${opsPort}`, text: oracle.text,
     stop: async () => {
-      if (oracle.exitCode !== null) return;
-      oracle.kill("SIGTERM");
-      await new Promise((r) => oracle.once("exit", r));
+      if (oracle.process.exitCode !== null) return;
+      oracle.process.kill("SIGTERM");
+      await oracle.exited;
     },
   };
 }
@@ -162,12 +158,16 @@ export type Settlement = { at: number; kind: string; block: number; transactionH
 
 /**
  * Follows the router's events from `fromBlock`: when each request was mined and when it settled
- * (PredictionFulfilled, PredictionFailed …), timed by when the watcher first saw each block.
+ * (the first later router event naming it: PredictionFulfilled, PredictionFailed, a cancellation),
+ * timed by when the watcher first saw each block. With `operator`, also counts each request's
+ * OracleResponse events there (more than one would be a duplicate fulfilment).
  */
-export function watchRequests(url: string, router: string, fromBlock: number) {
+export function watchRequests(url: string, contracts: { router: string; operator?: string }, fromBlock: number) {
   const blockSeenAt = new Map<number, number>();
   const minedAt = new Map<string, { at: number; block: number; transactionHash: string }>();
   const settled = new Map<string, Settlement>();
+  const responses = new Map<string, number>();
+  const operator = contracts.operator?.toLowerCase();
   let last = fromBlock - 1;
   let running = true;
   const loop = (async () => {
@@ -177,15 +177,21 @@ export function watchRequests(url: string, router: string, fromBlock: number) {
         if (head > last) {
           const now = performance.now();
           for (let b = last + 1; b <= head; b++) blockSeenAt.set(b, now);
-          const logs = (await rpc(url, "eth_getLogs", [{ fromBlock: "0x" + (last + 1).toString(16), toBlock: "0x" + head.toString(16), address: router }])) as { topics: string[]; data: string; blockNumber: string; transactionHash: string }[];
+          const address = operator ? [contracts.router, contracts.operator!] : contracts.router;
+          const logs = (await rpc(url, "eth_getLogs", [{ fromBlock: "0x" + (last + 1).toString(16), toBlock: "0x" + head.toString(16), address }])) as { address: string; topics: string[]; data: string; blockNumber: string; transactionHash: string }[];
           for (const entry of logs) {
+            if (entry.address.toLowerCase() === operator) {
+              const parsed = operatorInterface.parseLog(entry);
+              if (parsed?.name === "OracleResponse") responses.set(parsed.args[0] as string, (responses.get(parsed.args[0] as string) ?? 0) + 1);
+              continue;
+            }
             const parsed = routerInterface.parseLog(entry);
             if (!parsed) continue;
             const requestId = parsed.args[0] as string;
             const block = Number(entry.blockNumber);
             const at = blockSeenAt.get(block) ?? now;
-            if (parsed.name === "PredictionRequested") minedAt.set(requestId, { at, block, transactionHash: entry.transactionHash });
-            else if (/^Prediction(Fulfilled|Failed)$/.test(parsed.name) && !settled.has(requestId)) settled.set(requestId, { at, kind: parsed.name, block, transactionHash: entry.transactionHash });
+            if (parsed.name === "PredictionRequested") minedAt.set(requestId, { at, block, transactionHash: entry.transactionHash.toLowerCase() });
+            else if (minedAt.has(requestId) && !settled.has(requestId)) settled.set(requestId, { at, kind: parsed.name, block, transactionHash: entry.transactionHash });
           }
           last = head;
         }
@@ -196,8 +202,8 @@ export function watchRequests(url: string, router: string, fromBlock: number) {
     }
   })();
   return {
-    minedAt, settled,
-    /** Request ids mined in transactions `hashes` (the load generator's own). */
+    blockSeenAt, minedAt, settled, responses,
+    /** Request ids mined in transactions `hashes` (lower-case: the load generator's own). */
     requestsOf(hashes: Set<string>): string[] {
       return [...minedAt.entries()].filter(([, m]) => hashes.has(m.transactionHash)).map(([id]) => id);
     },
