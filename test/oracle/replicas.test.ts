@@ -1,0 +1,116 @@
+import { expect } from "chai";
+import pg from "pg";
+
+import { startPostgres, type PostgresCluster } from "../services/postgres.js";
+import { spawnOracle, type OracleChild } from "./helpers/child.js";
+import { createWorld, waitFor, type World } from "./helpers/world.js";
+
+const Status = { Pending: 1n, Fulfilled: 2n };
+const BURST = 12;
+
+type Replica = { child: OracleChild; replicaId: string; url: string };
+type ReplicaCheck = { replicaId?: string; nonceOwner?: boolean };
+
+/** The ops server URL from the "oracle started" log line. */
+function startedUrl(child: OracleChild): string | undefined {
+  const line = child.output.find((l) => l.includes("\"oracle started\""));
+  return line ? (JSON.parse(line) as { url: string }).url : undefined;
+}
+
+async function replicaCheck(replica: Replica): Promise<ReplicaCheck | undefined> {
+  const body = (await (await fetch(`${replica.url}/readyz`)).json()) as { checks: { replica?: ReplicaCheck } };
+  return body.checks.replica;
+}
+
+describe("oracle replicas on one Postgres (two daemon processes, one operator key)", function () {
+  this.timeout(300_000);
+  let world: World;
+  let cluster: PostgresCluster;
+  const children: OracleChild[] = [];
+
+  before(async function () {
+    [world, cluster] = await Promise.all([createWorld({ patients: 2 }), startPostgres()]);
+  });
+  afterEach(async function () {
+    for (const child of children.splice(0)) {
+      if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill("SIGKILL");
+      await child.exited;
+    }
+  });
+  after(async function () {
+    await world?.close();
+    await cluster?.stop();
+  });
+
+  async function startReplica(settings: ReturnType<World["settings"]>, replicaId: string): Promise<Replica> {
+    // Each evaluation is held 300 ms (a slower model) and a replica takes two jobs at a time, so
+    // the burst outruns one replica and the claims split it between both.
+    const child = spawnOracle({ ...settings, REPLICA_ID: replicaId }, { ORACLE_FAILPOINT: "after:verified=pause:300" });
+    children.push(child);
+    const url = await waitFor(() => startedUrl(child) ?? (child.process.exitCode !== null && "exited"), `${replicaId} start`);
+    expect(url, child.text().slice(-2000)).to.not.equal("exited");
+    return { child, replicaId, url };
+  }
+
+  it("the nonce owner SIGKILLed mid-burst: every request fulfilled exactly once, the survivor takes the lease, and both replicas did pipeline work", async function () {
+    const url = await cluster.createDatabase("replicas");
+    const settings = world.settings({
+      START_BLOCK: await world.ethers.provider.getBlockNumber() + 1,
+      JOB_STORE: "postgres", DATABASE_URL: url, NONCE_LEASE_POLL_MS: 200, JOB_CLAIM_MS: 2_000, MAX_JOBS_IN_FLIGHT: 2, LOG_LEVEL: "debug",
+    });
+    const a = await startReplica(settings, "replica-a");
+    await waitFor(async () => (await replicaCheck(a))?.nonceOwner === true, "replica-a owns the nonce lease");
+    const b = await startReplica(settings, "replica-b");
+    expect(await replicaCheck(b)).to.deep.include({ replicaId: "replica-b", nonceOwner: false });
+
+    // The burst: requests from two patients; the owner is killed once some are fulfilled.
+    const requestIds: string[] = [];
+    const sending = (async () => {
+      for (let i = 0; i < BURST; i++) requestIds.push((await world.request(world.patients[i % 2]!)).requestId);
+    })();
+    const fulfilled = async () => (await Promise.all(requestIds.map(async (id) => (await world.status(id)).status === Status.Fulfilled))).filter(Boolean).length;
+    await waitFor(async () => (await fulfilled()) >= 3 || undefined, "first fulfilments by replica-a", 60_000);
+    a.child.process.kill("SIGKILL");
+    const killedAt = { sent: requestIds.length, fulfilled: await fulfilled() };
+    expect((await a.child.exited).signal).to.equal("SIGKILL");
+    await sending;
+    expect(killedAt.fulfilled, `the kill landed mid-burst (${killedAt.sent} requests sent then)`).to.be.lessThan(BURST);
+
+    await waitFor(async () => (await replicaCheck(b))?.nonceOwner === true, "replica-b takes the nonce lease", 30_000);
+    await waitFor(async () => ((await fulfilled()) === BURST ? true : undefined), "every request fulfilled", 120_000)
+      .catch((error: unknown) => {
+        throw new Error(`${(error as Error).message}\n--- replica-b ---\n${b.child.text().slice(-4000)}`, { cause: error });
+      });
+    for (const id of requestIds) {
+      expect((await world.status(id)).status).to.equal(Status.Fulfilled);
+      expect(await world.fulfilmentCount(id), `OracleResponse events of ${id}`).to.equal(1);
+    }
+    expect(b.child.text()).to.include("took the nonce lease");
+
+    // The shared store agrees, and the lease names the survivor at a later epoch.
+    const db = new pg.Client({ connectionString: url });
+    await db.connect();
+    try {
+      const states = (await db.query("SELECT state, COUNT(*)::int AS n FROM jobs GROUP BY state")).rows as { state: string; n: number }[];
+      await waitFor(async () => {
+        const rows = (await db.query("SELECT COUNT(*)::int AS n FROM jobs WHERE state = 'fulfilled'")).rows as { n: number }[];
+        return rows[0]!.n === BURST || undefined;
+      }, "the store records every fulfilment", 30_000).catch(() => expect.fail(`job states: ${JSON.stringify(states)}`));
+      const lease = (await db.query("SELECT owner, epoch FROM nonce_lease")).rows[0] as { owner: string; epoch: string };
+      expect(lease.owner).to.equal("replica-b");
+      expect(Number(lease.epoch)).to.equal(2);
+    } finally {
+      await db.end();
+    }
+
+    // Both replicas advanced pipeline steps (the standby worked on claimed jobs before the takeover).
+    const advanced = (lines: string[]) => lines.filter((l) => l.includes("\"job advanced\"")).length;
+    const takeover = b.child.output.findIndex((l) => l.includes("took the nonce lease"));
+    expect(advanced(a.child.output), "replica-a pipeline steps").to.be.greaterThan(0);
+    expect(advanced(b.child.output.slice(0, takeover)), "replica-b pipeline steps while standby").to.be.greaterThan(0);
+    console.log(`      replica-a: ${advanced(a.child.output)} steps before its SIGKILL (${killedAt.fulfilled}/${BURST} fulfilled, ${killedAt.sent} requested); replica-b: ${advanced(b.child.output.slice(0, takeover))} steps as standby, took over at epoch 2`);
+
+    b.child.process.kill("SIGTERM");
+    expect((await b.child.exited).code, b.child.text().slice(-2000)).to.equal(0);
+  });
+});
