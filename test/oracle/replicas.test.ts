@@ -42,10 +42,12 @@ describe("oracle replicas on one Postgres (two daemon processes, one operator ke
     await cluster?.stop();
   });
 
-  async function startReplica(settings: ReturnType<World["settings"]>, replicaId: string): Promise<Replica> {
-    // Each evaluation is held 300 ms (a slower model) and a replica takes two jobs at a time, so
-    // the burst outruns one replica and the claims split it between both.
-    const child = spawnOracle({ ...settings, REPLICA_ID: replicaId }, { ORACLE_FAILPOINT: "after:verified=pause:300" });
+  /**
+   * By default each evaluation is held 300 ms (a slower model) and a replica takes two jobs at a
+   * time, so a burst outruns one replica and the claims split it between both.
+   */
+  async function startReplica(settings: ReturnType<World["settings"]>, replicaId: string, failpoint = "after:verified=pause:300"): Promise<Replica> {
+    const child = spawnOracle({ ...settings, REPLICA_ID: replicaId }, { ORACLE_FAILPOINT: failpoint });
     children.push(child);
     const url = await waitFor(() => startedUrl(child) ?? (child.process.exitCode !== null && "exited"), `${replicaId} start`);
     expect(url, child.text().slice(-2000)).to.not.equal("exited");
@@ -110,6 +112,45 @@ describe("oracle replicas on one Postgres (two daemon processes, one operator ke
     expect(advanced(b.child.output.slice(0, takeover)), "replica-b pipeline steps while standby").to.be.greaterThan(0);
     console.log(`      replica-a: ${advanced(a.child.output)} steps before its SIGKILL (${killedAt.fulfilled}/${BURST} fulfilled, ${killedAt.sent} requested); replica-b: ${advanced(b.child.output.slice(0, takeover))} steps as standby, took over at epoch 2`);
 
+    b.child.process.kill("SIGTERM");
+    expect((await b.child.exited).code, b.child.text().slice(-2000)).to.equal(0);
+  });
+
+  it("the owner dies after recording signed fulfilments, before broadcasting them: the survivor sends those same transactions, once", async function () {
+    const url = await cluster.createDatabase("recorded");
+    const settings = world.settings({
+      START_BLOCK: await world.ethers.provider.getBlockNumber() + 1,
+      JOB_STORE: "postgres", DATABASE_URL: url, NONCE_LEASE_POLL_MS: 200, JOB_CLAIM_MS: 2_000,
+    });
+    const a = await startReplica(settings, "replica-a", "after:recorded");
+    await waitFor(async () => (await replicaCheck(a))?.nonceOwner === true, "replica-a owns the nonce lease");
+    const b = await startReplica(settings, "replica-b", "");
+    const requestIds: string[] = [];
+    for (let i = 0; i < 4; i++) requestIds.push((await world.request(world.patients[i % 2]!)).requestId);
+    expect((await a.child.exited).signal, a.child.text().slice(-2000)).to.equal("SIGKILL");
+
+    const db = new pg.Client({ connectionString: url });
+    await db.connect();
+    try {
+      // What replica-a signed and recorded, never broadcast.
+      const recorded = (await db.query("SELECT request_id, hash FROM txs WHERE status = 'pending'")).rows as { request_id: string; hash: string }[];
+      expect(recorded.length).to.be.greaterThan(0);
+      for (const tx of recorded) expect(await world.ethers.provider.getTransaction(tx.hash), "not broadcast before the kill").to.equal(null);
+
+      await waitFor(async () => (await Promise.all(requestIds.map(async (id) => (await world.status(id)).status === Status.Fulfilled))).every(Boolean) || undefined,
+        "every request fulfilled by the survivor", 60_000).catch((error: unknown) => {
+        throw new Error(`${(error as Error).message}\n--- replica-b ---\n${b.child.text().slice(-4000)}`, { cause: error });
+      });
+      for (const id of requestIds) expect(await world.fulfilmentCount(id), `OracleResponse events of ${id}`).to.equal(1);
+      // The recorded bytes were the ones mined: the same fulfilment, not a second one signed anew.
+      for (const tx of recorded) {
+        const [response] = await world.suite.operator.queryFilter(world.suite.operator.filters.OracleResponse(tx.request_id), 0, "latest");
+        expect(response?.transactionHash).to.equal(tx.hash);
+      }
+      expect((await replicaCheck(b))?.nonceOwner).to.equal(true);
+    } finally {
+      await db.end();
+    }
     b.child.process.kill("SIGTERM");
     expect((await b.child.exited).code, b.child.text().slice(-2000)).to.equal(0);
   });
