@@ -154,4 +154,43 @@ describe("oracle replicas on one Postgres (two daemon processes, one operator ke
     b.child.process.kill("SIGTERM");
     expect((await b.child.exited).code, b.child.text().slice(-2000)).to.equal(0);
   });
+
+  it("the nonce owner hangs (SIGSTOP) mid-burst: its lease session times out, the survivor takes over, and the resumed old owner sends nothing", async function () {
+    const url = await cluster.createDatabase("hung");
+    const settings = world.settings({
+      START_BLOCK: await world.ethers.provider.getBlockNumber() + 1,
+      JOB_STORE: "postgres", DATABASE_URL: url, NONCE_LEASE_POLL_MS: 200, JOB_CLAIM_MS: 2_000, MAX_JOBS_IN_FLIGHT: 2,
+    });
+    const a = await startReplica(settings, "replica-a");
+    await waitFor(async () => (await replicaCheck(a))?.nonceOwner === true, "replica-a owns the nonce lease");
+    const b = await startReplica(settings, "replica-b");
+    const requestIds: string[] = [];
+    const fulfilled = async () => (await Promise.all(requestIds.map(async (id) => (await world.status(id)).status === Status.Fulfilled))).filter(Boolean).length;
+    for (let i = 0; i < 4; i++) requestIds.push((await world.request(world.patients[i % 2]!)).requestId);
+    await waitFor(async () => (await fulfilled()) >= 1 || undefined, "a first fulfilment by replica-a", 60_000);
+    // Hung, not dead: its TCP sessions stay open, only the idle-session timeout frees the lock.
+    a.child.process.kill("SIGSTOP");
+    const stoppedAt = Date.now();
+    for (let i = 0; i < 4; i++) requestIds.push((await world.request(world.patients[i % 2]!)).requestId);
+    await waitFor(async () => (await replicaCheck(b))?.nonceOwner === true, "replica-b takes the nonce lease", 30_000);
+    const takeoverMs = Date.now() - stoppedAt;
+    await waitFor(async () => ((await fulfilled()) === requestIds.length ? true : undefined), "every request fulfilled", 120_000)
+      .catch((error: unknown) => {
+        throw new Error(`${(error as Error).message}\n--- replica-b ---\n${b.child.text().slice(-4000)}`, { cause: error });
+      });
+
+    // The old owner resumes with stale state in memory: it learns it lost the lease and sends nothing.
+    a.child.process.kill("SIGCONT");
+    await waitFor(() => a.child.output.some((l) => l.includes("lost the nonce lease")), "replica-a notices it lost the lease", 30_000);
+    expect(await replicaCheck(a)).to.deep.include({ replicaId: "replica-a", nonceOwner: false });
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    for (const id of requestIds) expect(await world.fulfilmentCount(id), `OracleResponse events of ${id}`).to.equal(1);
+    expect(await replicaCheck(b)).to.deep.include({ nonceOwner: true });
+    console.log(`      takeover ${takeoverMs} ms after SIGSTOP (lease idle timeout 2000 ms, poll 200 ms)`);
+
+    for (const replica of [a, b]) {
+      replica.child.process.kill("SIGTERM");
+      expect((await replica.child.exited).code, replica.child.text().slice(-2000)).to.equal(0);
+    }
+  });
 });
