@@ -208,7 +208,7 @@ async function assemble(common: Common, options: StartOracleOptions): Promise<Or
     const epoch = replication.lease.epoch();
     if (epoch === undefined) return false;
     if (epoch !== txEpoch) {
-      await txManager.init();
+      await txManager.init({ takeover: true });
       txEpoch = epoch;
       logger.info({ replicaId: replication.replicaId, epoch, nextNonce: txManager.nextNonce }, "nonce state taken over from the store and the chain");
     }

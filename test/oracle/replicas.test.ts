@@ -5,7 +5,7 @@ import { startPostgres, type PostgresCluster } from "../services/postgres.js";
 import { spawnOracle, type OracleChild } from "./helpers/child.js";
 import { createWorld, waitFor, type World } from "./helpers/world.js";
 
-const Status = { Pending: 1n, Fulfilled: 2n };
+const Status = { Pending: 1n, Fulfilled: 2n, Cancelled: 5n };
 const BURST = 12;
 
 type Replica = { child: OracleChild; replicaId: string; url: string };
@@ -191,6 +191,42 @@ describe("oracle replicas on one Postgres (two daemon processes, one operator ke
     for (const replica of [a, b]) {
       replica.child.process.kill("SIGTERM");
       expect((await replica.child.exited).code, replica.child.text().slice(-2000)).to.equal(0);
+    }
+  });
+
+  it("a request cancelled on-chain after the dead owner recorded its fulfilment: the new owner checks the request and does not send it", async function () {
+    const url = await cluster.createDatabase("cancelled");
+    const settings = world.settings({
+      START_BLOCK: await world.ethers.provider.getBlockNumber() + 1,
+      JOB_STORE: "postgres", DATABASE_URL: url, NONCE_LEASE_POLL_MS: 200, JOB_CLAIM_MS: 2_000,
+    });
+    const a = await startReplica(settings, "replica-a", "after:recorded");
+    const patient = world.patients[0]!;
+    const { requestId } = await world.request(patient);
+    expect((await a.child.exited).signal, a.child.text().slice(-2000)).to.equal("SIGKILL");
+    const db = new pg.Client({ connectionString: url });
+    await db.connect();
+    try {
+      const [recorded] = (await db.query("SELECT hash FROM txs WHERE request_id = $1 AND status = 'pending'", [requestId])).rows as { hash: string }[];
+      expect(recorded, "replica-a recorded a fulfilment").to.not.equal(undefined);
+      // The patient cancels the expired request before any replica takes the lease over.
+      await world.networkHelpers.time.increase(3_600);
+      await (await world.suite.router.connect(patient.signer).cancelPrediction(requestId, await world.suite.router.fee())).wait();
+
+      const b = await startReplica(settings, "replica-b", "");
+      const state = async () => ((await db.query("SELECT state FROM jobs WHERE request_id = $1", [requestId])).rows[0] as { state: string }).state;
+      await waitFor(async () => (await state()) === "refused" || undefined, "the job takes the chain's verdict", 30_000)
+        .catch((error: unknown) => {
+          throw new Error(`${(error as Error).message}\n--- replica-b ---\n${b.child.text().slice(-4000)}`, { cause: error });
+        });
+      expect(b.child.text()).to.include("not re-sending it");
+      expect(await world.ethers.provider.getTransaction(recorded!.hash), "the recorded fulfilment is never broadcast").to.equal(null);
+      expect((await world.status(requestId)).status).to.equal(Status.Cancelled);
+      expect(await world.fulfilmentCount(requestId)).to.equal(0);
+      b.child.process.kill("SIGTERM");
+      expect((await b.child.exited).code, b.child.text().slice(-2000)).to.equal(0);
+    } finally {
+      await db.end();
     }
   });
 });
