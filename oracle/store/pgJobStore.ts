@@ -132,8 +132,9 @@ const SET_CURSOR = "INSERT INTO cursor (id, block_number, block_hash) VALUES (1,
 const PUT_RING = "INSERT INTO block_ring (block_number, block_hash) VALUES ($1, $2) ON CONFLICT (block_number) DO UPDATE SET block_hash = excluded.block_hash";
 
 /**
- * The nonce lease's epoch this replica holds: every write of nonces and transaction outcomes
- * checks it inside its transaction, so a stale owner's write fails ORACLE_NONCE_LEASE_LOST.
+ * The nonce lease's epoch this replica holds: every write of nonces and transaction outcomes, and
+ * of the chain follower (only the owner follows), checks it inside its transaction, so a stale
+ * owner's write fails ORACLE_NONCE_LEASE_LOST.
  */
 export type StoreFence = { replicaId: string; epoch: () => number | undefined };
 
@@ -226,7 +227,7 @@ export async function createPgJobStore({ url, now = Date.now, poolSize = 10, fen
     pool,
 
     async commitRange(logs: readonly RequestLog[], cursor: Cursor, ringSize: number): Promise<RecordOutcome[]> {
-      return transaction(async (db) => {
+      return fenced(async (db) => {
         const outcomes: RecordOutcome[] = [];
         for (const log of logs) {
           const id = log.request.requestId;
@@ -292,11 +293,7 @@ export async function createPgJobStore({ url, now = Date.now, poolSize = 10, fen
     generation: () => generation,
 
     async confirmUpTo(blockNumber: number): Promise<number> {
-      try {
-        return (await pool.query("UPDATE jobs SET state = 'confirmed', updated_at = $1 WHERE state = 'seen' AND block_number <= $2", [now(), blockNumber])).rowCount ?? 0;
-      } catch (error) {
-        throw storeError(error);
-      }
+      return fenced(async (db) => (await db.query("UPDATE jobs SET state = 'confirmed', updated_at = $1 WHERE state = 'seen' AND block_number <= $2", [now(), blockNumber])).rowCount ?? 0);
     },
 
     async getJob(requestId: string): Promise<Job | undefined> {

@@ -130,6 +130,11 @@ describe("nonce lease on Postgres", function () {
       expect(await refusal(storeA.recordSubmissions([tx(2, 1)], 2))).to.equal("ORACLE_NONCE_LEASE_LOST");
       expect(await refusal(storeA.setNextNonce(9))).to.equal("ORACLE_NONCE_LEASE_LOST");
       expect(await refusal(storeA.resolveMined(0, hash(901), hash(1), "fulfilled", 11))).to.equal("ORACLE_NONCE_LEASE_LOST");
+      // Nor does it move the chain cursor back (only the owner follows the chain).
+      expect(await refusal(storeA.commitRange([requestLog(3, 9)], { blockNumber: 9, blockHash: hash(1009) }, 64))).to.equal("ORACLE_NONCE_LEASE_LOST");
+      expect(await refusal(storeA.confirmUpTo(9))).to.equal("ORACLE_NONCE_LEASE_LOST");
+      expect(await storeB.getCursor()).to.deep.equal({ blockNumber: 10, blockHash: hash(1010) });
+      expect(await storeB.getJob(hash(3))).to.equal(undefined);
       expect((await storeB.getJob(hash(2)))?.state).to.equal("confirmed");
       expect(await storeB.getNextNonce()).to.equal(1);
       expect((await storeB.pendingTxs()).map((t) => t.nonce)).to.deep.equal([0]);
