@@ -56,7 +56,7 @@ export async function openGatewayData(dataDir: string, options: { windowSeconds:
     cleaned,
     async close() {
       await audit.close();
-      nonces.close();
+      await nonces.close();
     },
   };
 }
