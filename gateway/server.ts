@@ -442,7 +442,11 @@ export function createGateway(options: GatewayOptions): Gateway {
       return { status: 200, body: new TextEncoder().encode(await metrics.registry.metrics()), contentType: metrics.registry.contentType, requestDigest: ZeroHash };
     }
     if (path === "/v1/info") return json(200, { gateway: gatewayAddress, chainId: options.chainId, protocol: 1, limits });
-    if (path === "/v1/audit/head") return json(200, { ...options.audit.head(), aggregateRefusals });
+    if (path === "/v1/audit/head") {
+      // On a shared log, other replicas may have appended since this one last looked.
+      await options.audit.refresh();
+      return json(200, { ...options.audit.head(), aggregateRefusals });
+    }
     if (path === "/v1/audit") return handleAudit(req, url, state);
     if (path === "/v1/shares") return handleShareListing(req, url, state);
     return json(404, { error: { code: "GATEWAY_NOT_FOUND", message: `No route ${path}.` } });

@@ -25,6 +25,27 @@ CREATE TABLE IF NOT EXISTS gateway_nonces (
   body BYTEA
 );
 CREATE INDEX IF NOT EXISTS gateway_nonces_by_expiry ON gateway_nonces (expires);
+CREATE TABLE IF NOT EXISTS gateway_blob_meta (
+  blob_id TEXT PRIMARY KEY,
+  owner_key TEXT NOT NULL,
+  ref_key TEXT NOT NULL,
+  meta TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS gateway_blob_meta_by_ref ON gateway_blob_meta (owner_key, ref_key);
+CREATE TABLE IF NOT EXISTS gateway_nullifiers (
+  nullifier TEXT PRIMARY KEY,
+  group_id TEXT NOT NULL,
+  proof_timestamp BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS gateway_audit (
+  seq BIGINT PRIMARY KEY,
+  hash TEXT NOT NULL,
+  entry TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS gateway_audit_anchor (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  seq BIGINT NOT NULL
+);
 `;
 
 export async function openGatewayDatabase(url: string, options: { max?: number } = {}): Promise<GatewayDatabase> {
