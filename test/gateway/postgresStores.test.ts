@@ -3,6 +3,7 @@ import { expect } from "chai";
 import { sha256Hex, type Sha256Hex } from "../../core/hash.js";
 import type { AuditLog } from "../../gateway/audit/auditLog.js";
 import type { NonceCache } from "../../gateway/auth/nonceCache.js";
+import { createPostgresAnchorCoordinator } from "../../gateway/postgres/anchorLock.js";
 import { openPostgresAuditLog } from "../../gateway/postgres/auditLog.js";
 import { openGatewayDatabase, type GatewayDatabase } from "../../gateway/postgres/database.js";
 import { createPostgresMetadataStore } from "../../gateway/postgres/metadata.js";
@@ -125,6 +126,41 @@ describe("gateway: state shared by replicas in Postgres", function () {
       } catch (error) {
         expect(error).to.be.instanceOf(TypeError);
       }
+    });
+  });
+
+  describe("anchoring", function () {
+    it("lets one replica anchor at a time (the other skips the tick) and hands the next one the size last anchored", async function () {
+      const ca = createPostgresAnchorCoordinator(one.pool);
+      const cb = createPostgresAnchorCoordinator(two.pool);
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const seen: number[] = [];
+      const first = ca.exclusive(async (anchored) => {
+        seen.push(anchored);
+        await held;
+        return 7;
+      });
+      // Wait until A holds the lock, then B's tick must not run its anchor at all.
+      while (seen.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(await cb.exclusive(async () => expect.fail("a second replica anchored concurrently"))).to.deep.equal({ ran: false });
+      release();
+      expect(await first).to.deep.equal({ ran: true });
+      expect(await cb.exclusive(async (anchored) => {
+        seen.push(anchored);
+        return undefined; // nothing new to anchor: the recorded size stays
+      })).to.deep.equal({ ran: true });
+      expect(await ca.exclusive(async (anchored) => {
+        seen.push(anchored);
+        return 5; // an older size never moves the record back
+      })).to.deep.equal({ ran: true });
+      await cb.exclusive(async (anchored) => {
+        seen.push(anchored);
+        return undefined;
+      });
+      expect(seen).to.deep.equal([0, 7, 7, 7]);
     });
   });
 
