@@ -252,14 +252,15 @@ export function createGateway(options: GatewayOptions): Gateway {
   async function writeOnce(req: IncomingMessage, auth: AuthenticatedRequest, state: RequestState, write: () => Promise<Reply>): Promise<Reply> {
     const key = `${auth.signer}:${auth.fields.nonce}`;
     if (auth.retry) {
-      req.resume(); // the original answer does not depend on the re-sent body
       const original = writesInFlight.get(key);
       const recorded = original ? await original.catch(() => undefined) : await nonces.recordedReply(auth.signer, auth.fields.nonce);
       if (recorded && recorded.status < 500 && recorded.status !== 429) {
+        req.resume(); // the original answer does not depend on the re-sent body
         state.replayedReply = true;
         return { ...recorded, requestDigest: auth.digest, bodyHash: undefined };
       }
-      // The original never finished (crash, full disk): do the (idempotent) write now.
+      // The original never finished (crash, full disk, a 503), or is still running on another
+      // replica: do the (idempotent) write now, from this request's body, so it is left unread until here.
     }
     // Stays in flight until handle() has recorded the reply, so a retry never falls in between.
     const pending = write();

@@ -6,6 +6,7 @@
  * audit log stays one chain, and a retried upload is answered as the original was.
  */
 import { mkdtemp, rm } from "node:fs/promises";
+import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -13,6 +14,7 @@ import { expect } from "chai";
 import { hexlify, randomBytes, Wallet } from "ethers";
 
 import { sha256Hex } from "../../core/hash.js";
+import { HEADER_AUTH } from "../../protocol/gateway.js";
 import { openPostgresAuditLog } from "../../gateway/postgres/auditLog.js";
 import { openGatewayDatabase, type GatewayDatabase } from "../../gateway/postgres/database.js";
 import type { GatewayBackends } from "../../gateway/store/dataDir.js";
@@ -21,7 +23,7 @@ import { Category } from "../../protocol/codes.js";
 import { createGatewayClient } from "../../sdk/gateway/client.js";
 import { startPostgres, type PostgresCluster } from "../services/postgres.js";
 import { startS3, type S3Endpoint } from "../services/s3.js";
-import { signedGet, signedPut } from "./helpers.js";
+import { signedGet, signedPut, signedPutHeader } from "./helpers.js";
 import { kill, spawnGateway, type GatewayChild } from "./process/spawn.js";
 
 describe("gateway: two replicas on one Postgres and one S3 bucket", function () {
@@ -110,6 +112,34 @@ describe("gateway: two replicas on one Postgres and one S3 bucket", function () 
     const writes = (await openPostgresAuditLog(database.pool).then((log) => log.entries())).filter((e) => e.blobId === id && e.action === "write");
     expect(writes).to.have.length(1);
     expect(hexlify(await client(b).get(id, { purpose: 0 }))).to.equal(hexlify(bytes));
+  });
+
+  it("(d) a retry through the other replica while the first attempt is still uploading does the write itself, and both succeed", async function () {
+    const [a, b] = urls();
+    const bytes = randomBytes(256 * 1024);
+    const { blobId, header } = signedPutHeader(key.address, patient, sha256Hex(bytes), { owner: patient.address, kind: "record", category: Category.VITAL_SIGNS });
+    // The first attempt sends half its body to A, then stalls (a slow or dying client link).
+    const slow = request(`${a}/v1/blobs/${blobId}`, { method: "PUT", headers: { [HEADER_AUTH]: header, "content-length": String(bytes.length) } });
+    const slowReply = new Promise<number>((resolve, reject) => {
+      slow.once("response", (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      });
+      slow.once("error", reject);
+    });
+    slowReply.catch(() => undefined); // awaited below; a failure before then must not go unhandled
+    try {
+      slow.write(bytes.subarray(0, bytes.length / 2));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // B sees the nonce as this request's retry but has no recorded reply: it must read the body it was sent.
+      const retried = await fetch(`${b}/v1/blobs/${blobId}`, { method: "PUT", body: Buffer.from(bytes), headers: { [HEADER_AUTH]: header } });
+      expect(retried.status, await retried.clone().text()).to.equal(201);
+      slow.end(bytes.subarray(bytes.length / 2));
+      expect(await slowReply, "the first attempt finds the same bytes stored: idempotent").to.be.oneOf([200, 201]);
+      expect(hexlify(await client(a).get(blobId, { purpose: 0 }))).to.equal(hexlify(bytes));
+    } finally {
+      slow.destroy();
+    }
   });
 
   it("(c) interleaved concurrent writes through both replicas make one audit chain that verifies", async function () {

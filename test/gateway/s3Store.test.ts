@@ -10,6 +10,7 @@ import { sha256Hex } from "../../core/hash.js";
 import { BlobIntegrityError, BlobStoreUnavailableError, BlobTooLargeError } from "../../gateway/errors.js";
 import { createS3BlobStore, type S3BlobStore } from "../../gateway/store/s3Store.js";
 import { startS3, type S3Endpoint } from "../services/s3.js";
+import { signedGet, signedPut, startTestGateway } from "./helpers.js";
 
 async function* chunked(bytes: Uint8Array, size = 64 * 1024): AsyncIterable<Uint8Array> {
   for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
@@ -103,6 +104,31 @@ describe("gateway: S3 blob store (on s3rver)", function () {
       expect(await missing.checkReady().catch((e: unknown) => e)).to.be.instanceOf(BlobStoreUnavailableError);
     } finally {
       await missing.close();
+    }
+  });
+
+  it("through HTTP: an unreachable bucket is 503 GATEWAY_BLOB_STORE_UNAVAILABLE for uploads and reads, /readyz names blobStore, nothing is recorded", async function () {
+    const gw = await startTestGateway({
+      backends: { blobStore: { kind: "s3", endpoint: "http://127.0.0.1:1", bucket: "gone", region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId: "a", secretAccessKey: "b" }, requestTimeoutMs: 2_000 } },
+    });
+    try {
+      const bytes = new Uint8Array(randomBytes(300));
+      const put = signedPut(gw.url, gw.key.address, gw.key, bytes, { owner: gw.key.address, kind: "record", category: 0 });
+      for (const attempt of [1, 2]) {
+        // The retry is not answered from a recorded reply: a 503 is never recorded, so it tries again.
+        const response = await put();
+        expect(response.status, `attempt ${attempt}`).to.equal(503);
+        expect(((await response.json()) as { error: { code: string } }).error.code).to.equal("GATEWAY_BLOB_STORE_UNAVAILABLE");
+      }
+      // Nothing half-written: no metadata, so the blob is unknown (404), not a broken read.
+      expect((await signedGet(gw.url, gw.key.address, gw.key, sha256Hex(bytes))()).status).to.equal(404);
+      const ready = await fetch(`${gw.url}/readyz`);
+      const body = (await ready.json()) as { failing: string[]; checks: { blobStore: { error: string } } };
+      expect(ready.status).to.equal(503);
+      expect(body.failing).to.deep.equal(["blobStore"]);
+      expect(body.checks.blobStore.error).to.include("blob store is unavailable");
+    } finally {
+      await gw.close();
     }
   });
 });
