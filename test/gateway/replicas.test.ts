@@ -5,10 +5,12 @@
  * is refused by the other replica, an upload acknowledged by one is served by the other, the
  * audit log stays one chain, and a retried upload is answered as the original was.
  */
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 
 import { expect } from "chai";
 import { hexlify, randomBytes, Wallet } from "ethers";
@@ -17,10 +19,12 @@ import { sha256Hex } from "../../core/hash.js";
 import { HEADER_AUTH } from "../../protocol/gateway.js";
 import { openPostgresAuditLog } from "../../gateway/postgres/auditLog.js";
 import { openGatewayDatabase, type GatewayDatabase } from "../../gateway/postgres/database.js";
+import { GATEWAY_ROLE } from "../../gateway/readiness.js";
 import type { GatewayBackends } from "../../gateway/store/dataDir.js";
 import { verifyAuditChain, verifyAuditProof } from "../../protocol/audit/entries.js";
 import { Category } from "../../protocol/codes.js";
 import { createGatewayClient } from "../../sdk/gateway/client.js";
+import { PASSWORD, ROOT, startCliHarness, type CliHarness } from "../cli/harness.js";
 import { startPostgres, type PostgresCluster } from "../services/postgres.js";
 import { startS3, type S3Endpoint } from "../services/s3.js";
 import { signedGet, signedPut, signedPutHeader } from "./helpers.js";
@@ -160,5 +164,99 @@ describe("gateway: two replicas on one Postgres and one S3 bucket", function () 
     expect(heads[0]).to.deep.equal(heads[1]);
     expect(heads[0]!.seq).to.equal(fromB.tree.size);
     await log.close();
+  });
+});
+
+/** `medcipher gateway serve` as a real process on a free port; resolves with its url once it logs "gateway listening". */
+async function serve(harness: CliHarness, identity: string, env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
+  const dataDir = await mkdtemp(join(tmpdir(), "medcipher-replica-serve-"));
+  const argv = ["--import", "tsx", "cli/medcipher.ts", "--home", harness.home, "--rpc", harness.rpcUrl, "--deployment", harness.deployment, "--identity", identity,
+    "gateway", "serve", "--port", "0", "--data-dir", dataDir, "--anchor-interval", "1", "--block-ttl-ms", "0"];
+  const child = spawn(process.execPath, argv, { cwd: ROOT, env: { ...process.env, MEDCIPHER_PASSWORD: PASSWORD, GATEWAY_LOG_LEVEL: "info", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on("line", (text) => {
+      const line = JSON.parse(text) as { msg: string; url?: string };
+      if (line.msg === "gateway listening") resolve(line.url!);
+    });
+    child.once("close", (code) => reject(new Error(`gateway serve exited with ${code}: ${stderr}`)));
+  });
+  return { child, url };
+}
+
+describe("gateway: two `medcipher gateway serve` replicas on a chain, one Postgres and one S3 bucket", function () {
+  this.timeout(240_000);
+  let harness: CliHarness;
+  let cluster: PostgresCluster;
+  let s3: S3Endpoint;
+  let gatewayAddress: string;
+  const running: ChildProcess[] = [];
+  const urls: string[] = [];
+
+  before(async function () {
+    harness = await startCliHarness();
+    cluster = await startPostgres();
+    s3 = await startS3();
+    gatewayAddress = (await harness.newIdentity("gw")).address;
+    await (await harness.fx.suite.identity.grantRole(GATEWAY_ROLE, gatewayAddress)).wait();
+    // Exactly what an operator sets (docs/gateway.md), anchoring every second on both replicas.
+    const env = {
+      GATEWAY_BLOB_STORE: "s3", GATEWAY_S3_ENDPOINT: s3.endpoint, GATEWAY_S3_BUCKET: s3.bucket, GATEWAY_S3_FORCE_PATH_STYLE: "true",
+      GATEWAY_DATABASE_URL: await cluster.createDatabase("gateway_serve_replicas"),
+      AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    };
+    for (const replica of await Promise.all([serve(harness, "gw", env), serve(harness, "gw", env)])) {
+      running.push(replica.child);
+      urls.push(replica.url);
+    }
+  });
+
+  after(async function () {
+    await Promise.all(running.map((child) => new Promise<void>((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once("close", () => resolve());
+      child.kill("SIGTERM");
+    })));
+    await s3?.stop();
+    await cluster?.stop();
+    await harness?.close();
+  });
+
+  it("refuses on one replica a request replayed from the other; the audit chain is one, and only one replica anchors it", async function () {
+    const [a, b] = urls as [string, string];
+    for (const url of urls) {
+      const ready = (await (await fetch(`${url}/readyz`)).json()) as { ready: boolean; checks: Record<string, { kind?: string }> };
+      expect(ready.ready, JSON.stringify(ready)).to.equal(true);
+      expect(ready.checks.blobStore!.kind).to.equal("s3");
+      expect(ready.checks.database!.kind).to.equal("postgres");
+    }
+    const reader = Wallet.createRandom();
+    const missing = sha256Hex(randomBytes(8));
+    for (let i = 0; i < 6; i++) {
+      const first = i % 2 ? b : a;
+      const other = i % 2 ? a : b;
+      const send = signedGet(first, gatewayAddress, reader, missing);
+      expect((await send(first)).status, "authenticated, audited, and not found").to.equal(404);
+      const replayed = await send(other);
+      expect(replayed.status).to.equal(401);
+      expect(((await replayed.json()) as { error: { code: string } }).error.code).to.equal("GATEWAY_AUTH_REPLAY");
+    }
+    const heads = await Promise.all(urls.map(async (url) => (await fetch(`${url}/v1/audit/head`)).json() as Promise<{ seq: number; head: string }>));
+    expect(heads[0]).to.deep.equal(heads[1]);
+    expect(heads[0]!.seq).to.equal(6);
+    // Both replicas run the anchoring timer with the same key; the advisory lock lets one send.
+    const anchor = harness.fx.suite.audit;
+    for (const deadline = Date.now() + 30_000; Number((await anchor.latestHead(gatewayAddress)).entryCount) < 6 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 200));
+    const latest = await anchor.latestHead(gatewayAddress);
+    expect(Number(latest.entryCount)).to.equal(6);
+    expect(latest.headHash).to.equal(heads[0]!.head);
+    await new Promise((r) => setTimeout(r, 2_500)); // a few more ticks on both replicas
+    const events = await anchor.queryFilter(anchor.filters.AuditHeadAnchored(gatewayAddress));
+    expect(events.map((e) => Number(e.args.entryCount)), "each head anchored once, in order").to.deep.equal([...new Set(events.map((e) => Number(e.args.entryCount)))].sort((x, y) => x - y));
+    for (const url of urls) {
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      expect(metrics, "no replica's anchor collided with the other's").to.match(/^gateway_audit_anchor_failures_total 0$/m);
+    }
   });
 });
