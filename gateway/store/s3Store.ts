@@ -35,6 +35,9 @@ export type S3BlobStore = BlobStore & {
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
+const ignore = () => undefined;
+const SILENT_LOGGER = { trace: ignore, debug: ignore, info: ignore, warn: ignore, error: ignore };
+
 /**
  * Blobs as objects `<prefix><hash>` in one bucket. A streamed upload is spooled to disk and
  * verified (size limit, SHA-256) before a single PutObject, which S3 makes visible atomically: the
@@ -53,6 +56,9 @@ export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<S3
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
     maxAttempts: 2,
+    // Without a logger the SDK writes some failures to the console ("non-retryable streaming
+    // request"); every failure is already a BlobStoreUnavailableError the gateway logs and answers.
+    logger: SILENT_LOGGER,
     requestHandler: { requestTimeout: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, connectionTimeout: 3_000 },
   });
   await mkdir(options.spoolDir, { recursive: true });
