@@ -287,3 +287,15 @@ export class DataDirectoryError extends BaseError {
     super(`Gateway data directory ${details.path} is unusable: ${details.problem} (${details.errno}).`, { code: "GATEWAY_DATA_DIR_UNUSABLE", details, cause });
   }
 }
+
+/**
+ * The blob store (an S3-compatible endpoint) did not answer or refused the request. The request
+ * changed nothing: an upload is either wholly in the store or not at all. Retry shortly.
+ */
+export class BlobStoreUnavailableError extends GatewayError {
+  override name = "BlobStoreUnavailableError";
+  readonly httpStatus = 503;
+  constructor(details: { operation: "put" | "get" | "has" | "delete" | "ready"; blobId?: string; reason: string }, cause?: unknown) {
+    super(`The blob store is unavailable (${details.operation}: ${details.reason}); nothing was half-written. Retry shortly.`, { code: "GATEWAY_BLOB_STORE_UNAVAILABLE", details, cause });
+  }
+}

@@ -27,6 +27,8 @@ export type GatewayReadinessOptions = {
   /** The chain check fails when the head block is older than this (0: no bound). */
   maxBlockAgeSeconds: number;
   isStopping?: () => boolean;
+  /** The blob store and the database (gateway/store/dataDir.ts `checks`): S3 and Postgres when configured. */
+  backends?: { blobStore(): Promise<ReadinessCheck>; database(): Promise<ReadinessCheck> };
 };
 
 /**
@@ -36,7 +38,9 @@ export type GatewayReadinessOptions = {
  *   started on, and (with `maxBlockAgeSeconds`) is recent: without it no authorisation works;
  * - `gatewayRole`: the gateway's key holds GATEWAY_ROLE now; clients (the SDK's `connectGateway`)
  *   refuse a gateway without it and its anchors revert, so it must not report ready;
- * - `storage`: a probe file in the data directory can be written, fsynced and removed.
+ * - `storage`: a probe file in the data directory can be written, fsynced and removed;
+ * - `blobStore`, `database` (with `backends`): the S3 bucket answers (HeadBucket) and Postgres
+ *   answers a query, each within `chainTimeoutMs`; directory and embedded storage report ok.
  */
 export function createGatewayReadiness(options: GatewayReadinessOptions): () => Promise<ReadinessReport> {
   const { provider, identity, address } = options;
@@ -103,6 +107,12 @@ export function createGatewayReadiness(options: GatewayReadinessOptions): () => 
       ["chain", run(chain)] as const,
       ["gatewayRole", run(gatewayRole, { role: "GATEWAY_ROLE", address })] as const,
       ["storage", run(storage, { dataDir: options.dataDir })] as const,
+      ...(options.backends
+        ? [
+          ["blobStore", run(() => withTimeout(options.backends!.blobStore(), options.chainTimeoutMs, "the blob store"))] as const,
+          ["database", run(() => withTimeout(options.backends!.database(), options.chainTimeoutMs, "the database"))] as const,
+        ]
+        : []),
     ].map(async ([name, result]) => [name, await result] as const));
     const checks: Record<string, ReadinessCheck> = Object.fromEntries(entries);
     if (options.isStopping?.()) checks.notStopping = { ok: false, error: "the gateway is stopping" };

@@ -210,11 +210,11 @@ export function createGateway(options: GatewayOptions): Gateway {
   });
 
   /** Verifies the signature, records who asked (so even refusals are signed for their request), rate-limits. */
-  function authenticate(req: IncomingMessage, method: GatewayMethod, blobId: string, state: RequestState): AuthenticatedRequest {
+  async function authenticate(req: IncomingMessage, method: GatewayMethod, blobId: string, state: RequestState): Promise<AuthenticatedRequest> {
     const header = req.headers[HEADER_AUTH];
     const session = req.headers[HEADER_SESSION];
     state.claimed = {};
-    const auth = verifier.verify(Array.isArray(header) ? header[0] : header, method, blobId, Array.isArray(session) ? session[0] : session, state.claimed);
+    const auth = await verifier.verify(Array.isArray(header) ? header[0] : header, method, blobId, Array.isArray(session) ? session[0] : session, state.claimed);
     state.auth = auth;
     const retryAfterMs = rateLimiter.take(auth.signer);
     if (retryAfterMs > 0) throw new RateLimitedError({ signer: auth.signer, retryAfterMs });
@@ -226,7 +226,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     const id = blobId as Sha256Hex;
     if (req.method === "GET" && req.headers[HEADER_GROUP_ACCESS] !== undefined) return handleGroupRead(req, id, state);
     if (req.method === "GET") {
-      const auth = authenticate(req, "GET", id, state);
+      const auth = await authenticate(req, "GET", id, state);
       const meta = await options.metadata.get(id);
       if (!meta) throw new BlobNotFoundError(id);
       const grantHeader = singleHeader(req, HEADER_PRIVATE_CONSENT);
@@ -239,7 +239,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       return { status: 200, body: bytes, contentType: "application/octet-stream", requestDigest: auth.digest, mode: auth.mode, bodyHash: id };
     }
     if (req.method === "PUT") {
-      const auth = authenticate(req, "PUT", id, state);
+      const auth = await authenticate(req, "PUT", id, state);
       return writeOnce(req, auth, state, () => handlePut(req, id, auth));
     }
     throw new BadRequestError(`Method ${req.method} not allowed on blobs.`);
@@ -252,14 +252,15 @@ export function createGateway(options: GatewayOptions): Gateway {
   async function writeOnce(req: IncomingMessage, auth: AuthenticatedRequest, state: RequestState, write: () => Promise<Reply>): Promise<Reply> {
     const key = `${auth.signer}:${auth.fields.nonce}`;
     if (auth.retry) {
-      req.resume(); // the original answer does not depend on the re-sent body
       const original = writesInFlight.get(key);
-      const recorded = original ? await original.catch(() => undefined) : nonces.recordedReply(auth.signer, auth.fields.nonce);
+      const recorded = original ? await original.catch(() => undefined) : await nonces.recordedReply(auth.signer, auth.fields.nonce);
       if (recorded && recorded.status < 500 && recorded.status !== 429) {
+        req.resume(); // the original answer does not depend on the re-sent body
         state.replayedReply = true;
         return { ...recorded, requestDigest: auth.digest, bodyHash: undefined };
       }
-      // The original never finished (crash, full disk): do the (idempotent) write now.
+      // The original never finished (crash, full disk, a 503), or is still running on another
+      // replica: do the (idempotent) write now, from this request's body, so it is left unread until here.
     }
     // Stays in flight until handle() has recorded the reply, so a retry never falls in between.
     const pending = write();
@@ -272,7 +273,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   async function handleFirewall(req: IncomingMessage, rawId: string, state: RequestState): Promise<Reply> {
     if (req.method !== "POST") throw new BadRequestError(`Method ${req.method} not allowed on the firewall (POST).`);
     if (!isSha256Hex(rawId)) throw new BadRequestError("The firewall path ends with the raw body's SHA-256 (0x-prefixed lowercase hex).", { rawId });
-    const auth = authenticate(req, "FIREWALL", rawId, state);
+    const auth = await authenticate(req, "FIREWALL", rawId, state);
     if (!firewallRoute) throw new FirewallError("GATEWAY_FIREWALL_UNAVAILABLE", "This gateway runs no ingestion firewall: upload the input directly (PUT).");
     return writeOnce(req, auth, state, async () => {
       const { status, reply } = await firewallRoute.handle(req, rawId as Sha256Hex, auth);
@@ -355,7 +356,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   }
 
   async function handleAudit(req: IncomingMessage, url: URL, state: RequestState): Promise<Reply> {
-    const auth = authenticate(req, "AUDIT", ZeroHash, state);
+    const auth = await authenticate(req, "AUDIT", ZeroHash, state);
     const ownerParam = url.searchParams.get("owner") ?? auth.fields.owner;
     let owner: string;
     try {
@@ -394,7 +395,7 @@ export function createGateway(options: GatewayOptions): Gateway {
    * rule again, on its own metadata (the index is only a pointer to it).
    */
   async function handleShareListing(req: IncomingMessage, url: URL, state: RequestState): Promise<Reply> {
-    const auth = authenticate(req, "LIST", ZeroHash, state);
+    const auth = await authenticate(req, "LIST", ZeroHash, state);
     const { purpose, kind, category } = auth.fields;
     const owner = getAddress(auth.fields.owner);
     const ref = auth.fields.ref;
@@ -442,7 +443,11 @@ export function createGateway(options: GatewayOptions): Gateway {
       return { status: 200, body: new TextEncoder().encode(await metrics.registry.metrics()), contentType: metrics.registry.contentType, requestDigest: ZeroHash };
     }
     if (path === "/v1/info") return json(200, { gateway: gatewayAddress, chainId: options.chainId, protocol: 1, limits });
-    if (path === "/v1/audit/head") return json(200, { ...options.audit.head(), aggregateRefusals });
+    if (path === "/v1/audit/head") {
+      // On a shared log, other replicas may have appended since this one last looked.
+      await options.audit.refresh();
+      return json(200, { ...options.audit.head(), aggregateRefusals });
+    }
     if (path === "/v1/audit") return handleAudit(req, url, state);
     if (path === "/v1/shares") return handleShareListing(req, url, state);
     return json(404, { error: { code: "GATEWAY_NOT_FOUND", message: `No route ${path}.` } });
@@ -518,7 +523,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     } finally {
       clearTimeout(timer);
     }
-    rememberWriteReply(state, reply);
+    // Recorded before the answer leaves, so a retry (here or on another replica) finds it.
+    await rememberWriteReply(state, reply);
     if (state.writeKey) writesInFlight.delete(state.writeKey);
     send(res, reply, cors.responseHeaders(req.headers));
     const routeName = routeLabel(parseUrl(req)?.pathname);
@@ -539,12 +545,12 @@ export function createGateway(options: GatewayOptions): Gateway {
    * A write's final answer is what its retries get; not a transient one (429, 5xx), which a
    * retry may turn into success.
    */
-  function rememberWriteReply(state: RequestState, reply: Reply) {
+  async function rememberWriteReply(state: RequestState, reply: Reply): Promise<void> {
     const auth = state.auth;
     if (!auth || !isWriteMethod(auth.fields.method) || state.replayedReply || reply.status === 429 || reply.status >= 500) return;
     const recorded: RecordedReply = { status: reply.status, contentType: reply.contentType, body: reply.body };
     try {
-      nonces.recordReply(auth.signer, auth.fields.nonce, recorded);
+      await nonces.recordReply(auth.signer, auth.fields.nonce, recorded);
     } catch (error) {
       // A full disk here costs only the exact replay of this answer: a retry redoes the write.
       logger.warn({ err: error }, "could not remember a write's reply for retries");

@@ -15,11 +15,13 @@ import { createGatewayMetrics, type GatewayMetrics } from "./metrics.js";
 import { createGatewayReadiness, GATEWAY_ROLE } from "./readiness.js";
 import { createGateway, type Gateway } from "./server.js";
 import type { BlobStore } from "./store/blobStore.js";
-import { openGatewayData } from "./store/dataDir.js";
+import { openGatewayData, type GatewayBackends } from "./store/dataDir.js";
 
 export type GatewayServiceOptions = {
-  /** Blobs, metadata, the audit log and the used nonces live under this directory. */
+  /** Blobs, metadata, the audit log and the used nonces live under this directory (unless `backends` says otherwise). */
   dataDir: string;
+  /** Blobs in S3 and shared state in Postgres, for replicas (settings BLOB_STORE, S3_*, DATABASE_URL); default: all in `dataDir`. */
+  backends?: GatewayBackends;
   provider: Provider;
   addresses: MedCipherAddresses;
   /** The gateway's key: signs responses; as a Signer connected to `provider` it also sends audit anchors. */
@@ -67,7 +69,7 @@ export async function startGatewayService(options: GatewayServiceOptions): Promi
   const chainId = Number((await options.provider.getNetwork()).chainId);
   const address = computeAddress(options.signingKey.publicKey);
   const contracts = connectContracts(options.addresses, options.provider);
-  const data = await openGatewayData(options.dataDir, { windowSeconds: options.limits?.timestampWindowSeconds ?? DEFAULT_LIMITS.timestampWindowSeconds });
+  const data = await openGatewayData(options.dataDir, { windowSeconds: options.limits?.timestampWindowSeconds ?? DEFAULT_LIMITS.timestampWindowSeconds, backends: options.backends });
   if (data.cleaned.tempFiles + data.cleaned.blobsWithoutMetadata > 0) logger.warn({ dataDir: options.dataDir, ...data.cleaned }, "removed what an interrupted run left behind");
   const { audit } = data;
   const metrics = createGatewayMetrics();
@@ -109,6 +111,7 @@ export async function startGatewayService(options: GatewayServiceOptions): Promi
       chainTimeoutMs: options.readiness?.chainTimeoutMs ?? 5_000,
       maxBlockAgeSeconds: options.readiness?.maxBlockAgeSeconds ?? 0,
       isStopping: () => stopping,
+      backends: data.checks,
     }),
   });
   const url = await gateway.listen(options.port ?? 0, options.host ?? "127.0.0.1");
@@ -116,6 +119,7 @@ export async function startGatewayService(options: GatewayServiceOptions): Promi
     ? createAuditAnchorer({
       audit, anchorContract: connectContracts(options.addresses, options.anchorSigner).auditAnchor, intervalMs: options.anchorIntervalMs ?? 60_000, logger,
       onFailure: () => metrics.anchorFailures.inc(),
+      ...(data.anchorCoordinator ? { coordinator: data.anchorCoordinator } : {}),
     })
     : undefined;
   if (anchorer) metrics.observe({ lastAnchor: () => anchorer.lastAnchor() });

@@ -7,6 +7,7 @@ import {
   GATEWAY_ENV_PREFIX,
   gatewaySettingsMarkdownTable,
   GatewayConfigError,
+  gatewayBackends,
   gatewayCorsOrigins,
   loadGatewaySettings,
   printableGatewaySettings,
@@ -68,6 +69,7 @@ export function registerGatewayCommands(program: Command): void {
       const anchorSeconds = settings.ANCHOR_INTERVAL_SECONDS;
       const service = await startGatewayService({
         dataDir: resolve(settings.DATA_DIR),
+        backends: gatewayBackends(settings),
         provider,
         addresses,
         signingKey: identity.wallet.signingKey,

@@ -14,20 +14,40 @@ export type AuditAnchorer = {
 };
 
 /**
+ * Decides which of several replicas sharing one audit chain anchors it
+ * (gateway/postgres/anchorLock.ts). `exclusive` runs `anchor` only when this replica holds the
+ * anchoring lock, giving it the size last anchored by any replica; `anchor` returns the size it
+ * anchored (undefined: nothing to anchor).
+ */
+export type AnchorCoordinator = {
+  exclusive(anchor: (anchoredSeq: number) => Promise<number | undefined>): Promise<{ ran: boolean }>;
+};
+
+/**
  * Periodically writes the audit log's head to AuditLogAnchor.anchorHead(head, count), sent by the
  * gateway's key (GATEWAY_ROLE). The log is fsynced first, so an anchored head is always on disk.
  * Anchors never overlap; a failed anchor is logged and retried at the next tick.
  */
-export function createAuditAnchorer(options: { audit: AuditLog; anchorContract: AuditLogAnchorContract; intervalMs: number; logger: Logger; onFailure?: () => void }): AuditAnchorer {
+export function createAuditAnchorer(options: { audit: AuditLog; anchorContract: AuditLogAnchorContract; intervalMs: number; logger: Logger; onFailure?: () => void; coordinator?: AnchorCoordinator }): AuditAnchorer {
   let lastSeq = 0;
   let last: { seq: number; at: number } | undefined;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> = Promise.resolve();
 
   async function anchor() {
+    if (!options.coordinator) return anchorAbove(0);
+    let result: Awaited<ReturnType<typeof anchorAbove>> = undefined;
+    await options.coordinator.exclusive(async (anchoredSeq) => {
+      result = await anchorAbove(anchoredSeq);
+      return result?.seq;
+    });
+    return result;
+  }
+
+  async function anchorAbove(anchoredSeq: number) {
     await options.audit.sync();
     const { seq, head } = options.audit.head();
-    if (seq === 0 || seq <= lastSeq) return undefined;
+    if (seq === 0 || seq <= Math.max(lastSeq, anchoredSeq)) return undefined;
     const tx = await options.anchorContract.anchorHead(head, seq);
     const receipt = await tx.wait();
     lastSeq = seq;

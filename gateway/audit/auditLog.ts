@@ -17,7 +17,12 @@ export type AuditLog = {
   consistencyProof(fromSize: number, toSize: number): string[];
   /** Merkle root of the first `size` entries. */
   root(size: number): string;
-  /** Flushes to disk (fsync): call before anchoring the head. */
+  /**
+   * Brings `head`, `root` and the proofs up to date with entries written elsewhere (by other
+   * replicas on a shared log); a no-op for a log only this process writes.
+   */
+  refresh(): Promise<void>;
+  /** Makes everything appended durable (fsync; catch-up on a shared log): call before anchoring the head. */
   sync(): Promise<void>;
   close(): Promise<void>;
 };
@@ -112,6 +117,7 @@ export async function openAuditLog(path: string, options: { now?: () => Date } =
     inclusionProof: (entrySeq, size) => tree.inclusionProof(entrySeq - 1, size),
     consistencyProof: (fromSize, toSize) => tree.consistencyProof(fromSize, toSize),
     root: (size) => tree.root(size),
+    async refresh() {},
     async sync() {
       await drain();
       await file.sync();

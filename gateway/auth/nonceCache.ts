@@ -18,14 +18,18 @@ export type NonceUse = "fresh" | "replay" | "retry" | "full";
 /** A reply remembered for the retries of one request. */
 export type RecordedReply = { status: number; contentType: string; body: Uint8Array };
 
+/**
+ * Asynchronous, so a shared store (gateway/postgres/nonces.ts: replicas behind one load balancer)
+ * implements the same contract as the embedded ones.
+ */
 export type NonceCache = {
   /** Records the nonce for `digest`; "retry" if it was already used by the same digest, "replay" by another. */
-  use(signer: string, nonce: string, digest: string, timestamp: number, nowSeconds: number): NonceUse;
+  use(signer: string, nonce: string, digest: string, timestamp: number, nowSeconds: number): Promise<NonceUse>;
   /** Remembers the reply a retry of this request gets. */
-  recordReply(signer: string, nonce: string, reply: RecordedReply): void;
-  recordedReply(signer: string, nonce: string): RecordedReply | undefined;
-  size(): number;
-  close(): void;
+  recordReply(signer: string, nonce: string, reply: RecordedReply): Promise<void>;
+  recordedReply(signer: string, nonce: string): Promise<RecordedReply | undefined>;
+  size(): Promise<number>;
+  close(): Promise<void>;
 };
 
 const keyOf = (signer: string, nonce: string) => `${signer.toLowerCase()}:${nonce.toLowerCase()}`;
@@ -47,7 +51,7 @@ export function createNonceCache(options: { windowSeconds: number; maxEntries?: 
   };
 
   return {
-    use(signer, nonce, digest, timestamp, now) {
+    async use(signer, nonce, digest, timestamp, now) {
       sweep(now);
       const key = keyOf(signer, nonce);
       const seen = entries.get(key);
@@ -56,13 +60,13 @@ export function createNonceCache(options: { windowSeconds: number; maxEntries?: 
       entries.set(key, { expiry: timestamp + options.windowSeconds, digest });
       return "fresh";
     },
-    recordReply(signer, nonce, reply) {
+    async recordReply(signer, nonce, reply) {
       const entry = entries.get(keyOf(signer, nonce));
       if (entry) entry.reply = reply;
     },
-    recordedReply: (signer, nonce) => entries.get(keyOf(signer, nonce))?.reply,
-    size: () => entries.size,
-    close() {},
+    recordedReply: async (signer, nonce) => entries.get(keyOf(signer, nonce))?.reply,
+    size: async () => entries.size,
+    async close() {},
   };
 }
 
@@ -91,7 +95,7 @@ export function openNonceStore(path: string, options: { windowSeconds: number; m
   type Row = { digest: string; status: number | null; content_type: string | null; body: Uint8Array | null };
 
   return {
-    use(signer, nonce, digest, timestamp, now) {
+    async use(signer, nonce, digest, timestamp, now) {
       if (now !== lastSweep) {
         lastSweep = now;
         count -= Number(deleteExpired.run(now).changes);
@@ -104,15 +108,17 @@ export function openNonceStore(path: string, options: { windowSeconds: number; m
       count += 1;
       return "fresh";
     },
-    recordReply(signer, nonce, reply) {
+    async recordReply(signer, nonce, reply) {
       saveReply.run(reply.status, reply.contentType, reply.body, keyOf(signer, nonce));
     },
-    recordedReply(signer, nonce) {
+    async recordedReply(signer, nonce) {
       const row = select.get(keyOf(signer, nonce)) as Row | undefined;
       if (!row || row.status === null || row.body === null) return undefined;
       return { status: row.status, contentType: row.content_type ?? "application/json", body: new Uint8Array(row.body) };
     },
-    size: () => count,
-    close: () => db.close(),
+    size: async () => count,
+    async close() {
+      db.close();
+    },
   };
 }

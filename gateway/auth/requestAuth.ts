@@ -41,7 +41,7 @@ export type RequestVerifier = {
    * chain and gateway, so a refusal (expired, replayed, bad signature) can still be signed for
    * the exact request it answers and the client can read the reason.
    */
-  verify(headerValue: string | undefined, method: GatewayMethod, blobId: string, sessionValue?: string, claimed?: { digest?: string }): AuthenticatedRequest;
+  verify(headerValue: string | undefined, method: GatewayMethod, blobId: string, sessionValue?: string, claimed?: { digest?: string }): Promise<AuthenticatedRequest>;
 };
 
 type VerifiedSession = { signer: string; key: KeyObject; notAfter: number };
@@ -102,7 +102,7 @@ export function createRequestVerifier(options: {
   }
 
   return {
-    verify(headerValue, method, blobId, sessionValue, claimed) {
+    async verify(headerValue, method, blobId, sessionValue, claimed) {
       if (!headerValue) throw new AuthenticationError("Missing x-medcipher-auth header: every request must be signed.");
       const auth = parseAuth(headerValue);
       if (auth.chainId !== options.chainId || auth.gateway.toLowerCase() !== gateway.toLowerCase()) {
@@ -145,7 +145,7 @@ export function createRequestVerifier(options: {
           throw new AuthenticationError("Request signature does not match the claimed signer.", { signer: auth.signer });
         }
       }
-      const nonceState = options.nonces.use(recovered, auth.nonce, digest, auth.timestamp, current);
+      const nonceState = await options.nonces.use(recovered, auth.nonce, digest, auth.timestamp, current);
       if (nonceState === "replay" || (nonceState === "retry" && !isWriteMethod(method))) throw new ReplayedRequestError({ signer: recovered, nonce: auth.nonce });
       if (nonceState === "full") throw new AuthenticationError("Gateway nonce cache is full; retry shortly.");
       return { signer: recovered, fields, digest, mode: sessionValue ? "session" : "direct", retry: nonceState === "retry" };

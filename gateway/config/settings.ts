@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { nearestName } from "../../core/didYouMean.js";
 import { BaseError } from "../../core/errors.js";
 import { parseCorsOrigins } from "../cors.js";
+import type { GatewayBackends } from "../store/dataDir.js";
 
 /**
  * Every setting of `medcipher gateway serve` in one self-documenting table, as the oracle's
@@ -60,6 +61,13 @@ export const GATEWAY_SETTINGS = {
   CORS_ORIGINS: define({ description: "Comma list of exact origins (`https://app.example,http://127.0.0.1:5173`) whose pages may call the gateway from a browser: preflights answered, the x-medcipher-* response headers exposed. Empty: no CORS headers at all, cross-origin pages are refused", type: "string", default: "", validate: originList }),
   FIREWALL: define({ description: "The ingestion firewall (POST /v1/firewall/he-input/:rawId re-randomises a prediction input under the patient's public key and stores the result): `required` refuses direct he-input uploads, so no client can skip it; `offered` also takes direct uploads (older clients); `off` runs no firewall", type: "string", default: "required", validate: (v) => (["required", "offered", "off"].includes(v) ? undefined : "must be required, offered or off") }),
   FIREWALL_KEY_CACHE: define({ description: "Patients' public keys the firewall keeps loaded (least recently used evicted): ~32 KiB each at N=2048", type: "number", default: 256, validate: atLeast(1) }),
+  BLOB_STORE: define({ description: "Where blobs are kept: `directory` (under DATA_DIR, the embedded default) or `s3` (an S3-compatible bucket: AWS, MinIO, R2…; uploads are spooled and verified under DATA_DIR/spool first). Credentials: the standard AWS variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE) or the instance's role", type: "string", default: "directory", validate: (v) => (["directory", "s3"].includes(v) ? undefined : "must be directory or s3") }),
+  S3_ENDPOINT: define({ description: "S3 endpoint URL (`http://127.0.0.1:9000` for MinIO); empty: AWS's endpoint for S3_REGION", type: "string", default: "", validate: (v) => (v === "" || /^https?:\/\/[^\s/]+/.test(v) ? undefined : "must be an http(s) URL or empty") }),
+  S3_BUCKET: define({ description: "The bucket (must exist; required with BLOB_STORE=s3)", type: "string", default: "" }),
+  S3_REGION: define({ description: "The bucket's region (MinIO accepts any, e.g. us-east-1)", type: "string", default: "us-east-1", validate: nonEmpty }),
+  S3_PREFIX: define({ description: "Key prefix inside the bucket (e.g. `gateway/`), so deployments can share a bucket", type: "string", default: "" }),
+  S3_FORCE_PATH_STYLE: define({ description: "Path-style URLs (`endpoint/bucket/key`), which MinIO and most self-hosted endpoints need: `true` or `false`", type: "string", default: "false", validate: (v) => (["true", "false"].includes(v) ? undefined : "must be true or false") }),
+  DATABASE_URL: define({ description: "Postgres connection URL (`postgres://user:password@host:5432/db`). Set: used nonces, blob metadata, group-access nullifiers and the audit log are kept there, shared by every replica (one audit chain, one anchoring replica); empty: all under DATA_DIR", type: "string", default: "", sensitive: true, validate: (v) => (v === "" || /^postgres(ql)?:\/\//.test(v) ? undefined : "must be a postgres:// or postgresql:// URL or empty") }),
   LOG_LEVEL: define({ description: "pino log level", type: "string", default: "info", validate: (v) => (LOG_LEVELS.includes(v) ? undefined : `must be one of ${LOG_LEVELS.join(", ")}`) }),
 } as const satisfies Record<string, GatewaySettingDefinition>;
 
@@ -116,6 +124,7 @@ export function loadGatewaySettings(options: LoadGatewaySettingsOptions = {}): G
     if (complaint) problems.push(`${name} ${complaint}`);
     values[name] = value;
   }
+  if (values.BLOB_STORE === "s3" && values.S3_BUCKET === "") problems.push("S3_BUCKET must be set when BLOB_STORE is s3");
   if (problems.length > 0) throw new GatewayConfigError("Invalid gateway settings", { problems, ...(options.file ? { file: options.file } : {}) });
   return Object.freeze(values as GatewaySettings);
 }
@@ -148,6 +157,19 @@ function parse(type: SettingType, raw: unknown): unknown {
 /** The allow-list of CORS_ORIGINS as origins (validated by loadGatewaySettings). */
 export function gatewayCorsOrigins(settings: Pick<GatewaySettings, "CORS_ORIGINS">): string[] {
   return parseCorsOrigins(settings.CORS_ORIGINS).origins;
+}
+
+/** Where blobs and shared state live, from BLOB_STORE, S3_* and DATABASE_URL (validated by loadGatewaySettings). */
+export function gatewayBackends(settings: Pick<GatewaySettings, "BLOB_STORE" | "S3_ENDPOINT" | "S3_BUCKET" | "S3_REGION" | "S3_PREFIX" | "S3_FORCE_PATH_STYLE" | "DATABASE_URL">): GatewayBackends {
+  return {
+    blobStore: settings.BLOB_STORE === "s3"
+      ? {
+        kind: "s3", bucket: settings.S3_BUCKET, region: settings.S3_REGION, prefix: settings.S3_PREFIX, forcePathStyle: settings.S3_FORCE_PATH_STYLE === "true",
+        ...(settings.S3_ENDPOINT ? { endpoint: settings.S3_ENDPOINT } : {}),
+      }
+      : { kind: "directory" },
+    ...(settings.DATABASE_URL ? { databaseUrl: settings.DATABASE_URL } : {}),
+  };
 }
 
 export const REDACTED = "[redacted]";

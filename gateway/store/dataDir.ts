@@ -2,14 +2,36 @@ import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 import { isSha256Hex } from "../../core/hash.js";
+import type { AnchorCoordinator } from "../audit/anchor.js";
 import { openAuditLog, type AuditLog } from "../audit/auditLog.js";
 import { openNonceStore, type NonceCache } from "../auth/nonceCache.js";
 import { DataDirectoryError } from "../errors.js";
+import { createPostgresAnchorCoordinator } from "../postgres/anchorLock.js";
+import { openPostgresAuditLog } from "../postgres/auditLog.js";
+import { openGatewayDatabase, type GatewayDatabase } from "../postgres/database.js";
+import { createPostgresMetadataStore } from "../postgres/metadata.js";
+import { createPostgresNonceCache } from "../postgres/nonces.js";
+import { createPostgresNullifierStore } from "../postgres/nullifiers.js";
+import type { ReadinessCheck } from "../readiness.js";
 import { pathExists, TEMP_PREFIX, tempPathIn } from "../../core/node/atomicFile.js";
 import type { BlobStore } from "./blobStore.js";
 import { createDirectoryBlobStore } from "./directoryStore.js";
 import { createDirectoryMetadataStore, type MetadataStore } from "./metadata.js";
 import { openNullifierStore, type NullifierStore } from "./nullifiers.js";
+import { createS3BlobStore, type S3BlobStoreOptions } from "./s3Store.js";
+
+/**
+ * Where the gateway keeps what is not in its data directory. Default: everything in the
+ * directory (embedded). `blobStore.kind: "s3"` puts blobs in an S3-compatible bucket (uploads are
+ * still spooled under `<dataDir>/spool`); `databaseUrl` puts the state replicas must share (used
+ * nonces, blob metadata, nullifiers, the audit log) in Postgres. Both together: any number of
+ * replicas behind one load balancer behave as one gateway (docs/gateway.md, "Replicas on S3 and
+ * Postgres").
+ */
+export type GatewayBackends = {
+  blobStore?: { kind: "directory" } | ({ kind: "s3" } & Omit<S3BlobStoreOptions, "spoolDir">);
+  databaseUrl?: string;
+};
 
 /** Everything durable a gateway keeps, under one directory. */
 export type GatewayData = {
@@ -21,6 +43,11 @@ export type GatewayData = {
   nullifiers: NullifierStore;
   /** What start-up cleaning removed. */
   cleaned: { tempFiles: number; blobsWithoutMetadata: number };
+  /** What /readyz reports of the backends: `blobStore` and `database`, checked on every call. */
+  checks: { blobStore(): Promise<ReadinessCheck>; database(): Promise<ReadinessCheck> };
+  /** With a shared database, the anchoring lock (only one replica anchors); undefined otherwise. */
+  anchorCoordinator?: AnchorCoordinator;
+  /** Closes the logs, the database pool and the S3 client: nothing is left holding the process. */
   close(): Promise<void>;
 };
 
@@ -33,32 +60,75 @@ const PROBLEMS: Record<string, string> = {
 };
 
 /**
- * Opens `<dataDir>/blobs`, `meta`, `audit.jsonl` and `nonces.sqlite`. First it checks that the
+ * Opens `<dataDir>/blobs`, `meta`, `audit.jsonl` and `nonces.sqlite` (or, per `backends`, the
+ * bucket and the shared database in their place). First it checks that the
  * directory takes writes (a read-only mount is a DataDirectoryError naming the path, not an
  * EROFS stack from deep inside), then cleans what a crash can leave: temp files of interrupted
  * writes, and blobs whose metadata was never written (the blob is written first, so such a blob
  * was never acknowledged to anyone).
  */
-export async function openGatewayData(dataDir: string, options: { windowSeconds: number; durableNonces?: boolean }): Promise<GatewayData> {
+export async function openGatewayData(dataDir: string, options: { windowSeconds: number; durableNonces?: boolean; backends?: GatewayBackends }): Promise<GatewayData> {
   await checkWritable(dataDir);
   const blobsDir = join(dataDir, "blobs");
   const metaDir = join(dataDir, "meta");
-  const cleaned = await cleanAfterCrash(blobsDir, metaDir);
-  const audit = await openAuditLog(join(dataDir, "audit.jsonl"));
-  const nullifiers = await openNullifierStore(join(dataDir, "nullifiers"));
-  const nonces = openNonceStore(join(dataDir, "nonces.sqlite"), { windowSeconds: options.windowSeconds, durable: options.durableNonces });
+  const databaseUrl = options.backends?.databaseUrl;
+  const blobConfig = options.backends?.blobStore ?? { kind: "directory" as const };
+  // With metadata in Postgres, a blob file without a metadata file is not an orphan: keep it.
+  const cleaned = await cleanAfterCrash(blobsDir, metaDir, { orphans: databaseUrl === undefined });
+  const opened: { close(): Promise<void> }[] = [];
+  try {
+    const database = databaseUrl ? await openGatewayDatabase(databaseUrl) : undefined;
+    if (database) opened.push(database);
+    const s3 = blobConfig.kind === "s3" ? await createS3BlobStore({ ...blobConfig, spoolDir: join(dataDir, "spool") }) : undefined;
+    if (s3) opened.push(s3);
+    const shared = database ? await openSharedState(database, options.windowSeconds) : undefined;
+    const audit = shared?.audit ?? await openAuditLog(join(dataDir, "audit.jsonl"));
+    opened.unshift(audit);
+    const nonces = shared?.nonces ?? openNonceStore(join(dataDir, "nonces.sqlite"), { windowSeconds: options.windowSeconds, durable: options.durableNonces });
+    opened.unshift(nonces);
+    const nullifiers = shared?.nullifiers ?? await openNullifierStore(join(dataDir, "nullifiers"));
+    return {
+      store: s3 ?? createDirectoryBlobStore(blobsDir),
+      metadata: shared?.metadata ?? createDirectoryMetadataStore(metaDir),
+      audit,
+      nonces,
+      nullifiers,
+      cleaned,
+      checks: {
+        blobStore: async () => {
+          if (!s3 || blobConfig.kind !== "s3") return { ok: true, kind: "directory" };
+          await s3.checkReady();
+          return { ok: true, kind: "s3", bucket: blobConfig.bucket };
+        },
+        database: async () => {
+          if (!database) return { ok: true, kind: "embedded" };
+          await database.ping();
+          return { ok: true, kind: "postgres" };
+        },
+      },
+      ...(database ? { anchorCoordinator: createPostgresAnchorCoordinator(database.pool) } : {}),
+      // Logs first (they drain into the pool), then the pool and the S3 client.
+      close: () => closeAll(opened),
+    };
+  } catch (error) {
+    await closeAll(opened).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function openSharedState(database: GatewayDatabase, windowSeconds: number) {
   return {
-    store: createDirectoryBlobStore(blobsDir),
-    metadata: createDirectoryMetadataStore(metaDir),
-    audit,
-    nonces,
-    nullifiers,
-    cleaned,
-    async close() {
-      await audit.close();
-      nonces.close();
-    },
+    audit: await openPostgresAuditLog(database.pool),
+    nonces: createPostgresNonceCache(database.pool, { windowSeconds }),
+    metadata: createPostgresMetadataStore(database.pool),
+    nullifiers: createPostgresNullifierStore(database.pool),
   };
+}
+
+async function closeAll(resources: { close(): Promise<void> }[]): Promise<void> {
+  const errors: unknown[] = [];
+  for (const resource of resources) await resource.close().catch((error: unknown) => errors.push(error));
+  if (errors.length > 0) throw new AggregateError(errors, "closing the gateway's stores failed");
 }
 
 async function checkWritable(dataDir: string): Promise<void> {
@@ -73,7 +143,7 @@ async function checkWritable(dataDir: string): Promise<void> {
   }
 }
 
-async function cleanAfterCrash(blobsDir: string, metaDir: string): Promise<GatewayData["cleaned"]> {
+async function cleanAfterCrash(blobsDir: string, metaDir: string, options: { orphans: boolean }): Promise<GatewayData["cleaned"]> {
   const cleaned = { tempFiles: 0, blobsWithoutMetadata: 0 };
   for (const dir of [blobsDir, metaDir]) {
     for (const shard of await entriesOf(dir)) {
@@ -84,6 +154,7 @@ async function cleanAfterCrash(blobsDir: string, metaDir: string): Promise<Gatew
       }
     }
   }
+  if (!options.orphans) return cleaned;
   for (const shard of await entriesOf(blobsDir)) {
     for (const name of await entriesOf(join(blobsDir, shard))) {
       if (!isSha256Hex(`0x${name}`)) continue;

@@ -21,6 +21,7 @@ import { createIngestFirewall } from "../../gateway/firewall.js";
 import { startOracle, type OracleHandle } from "../../oracle/daemon.js";
 import { readAuditLogFile } from "../../gateway/audit/auditLog.js";
 import { Category } from "../../protocol/codes.js";
+import { releaseProver } from "../../protocol/zk/prove.js";
 import { encodeAuthHeader, FIREWALL_PATH_PREFIX, gatewayDomain, HEADER_AUTH, REQUEST_TYPES, type GatewayRequestFields } from "../../protocol/gateway.js";
 import { createGatewayClient } from "../../sdk/gateway/client.js";
 import { agreement, bitsOf, inputHashBit, recoverBits, subvertedEncryptions } from "../fhe/helpers/subverted.js";
@@ -58,6 +59,8 @@ describe("gateway: the ingestion firewall (POST /v1/firewall/he-input/:rawId)", 
   });
   after(async function () {
     await world?.close();
+    // The anonymous test proves with snarkjs, whose curve workers keep mocha alive until ended.
+    await releaseProver();
   });
 
   it("stores the re-randomised input, not the raw one, and returns its id; the patient reads it back", async function () {

@@ -10,10 +10,11 @@ import type { AuditLog } from "../../gateway/audit/auditLog.js";
 import { ForbiddenError } from "../../gateway/errors.js";
 import type { GatewayLimits } from "../../gateway/limits.js";
 import type { AccessPolicy } from "../../gateway/policy.js";
+import type { ReadinessCheck, ReadinessReport } from "../../gateway/readiness.js";
 import { encodeAuthHeader, HEADER_AUTH, requestDigest, type GatewayRequestFields } from "../../protocol/gateway.js";
 import { createGateway, type Gateway } from "../../gateway/server.js";
 import { DEFAULT_LIMITS } from "../../gateway/limits.js";
-import { openGatewayData } from "../../gateway/store/dataDir.js";
+import { openGatewayData, type GatewayBackends, type GatewayData } from "../../gateway/store/dataDir.js";
 
 /** Owners read and write their own blobs; nothing else. Stands in for the chain in storage/auth tests. */
 export const ownerOnlyPolicy: AccessPolicy = {
@@ -32,11 +33,14 @@ export const ownerOnlyPolicy: AccessPolicy = {
 
 export type TestGateway = { gateway: Gateway; url: string; dir: string; key: BaseWallet; audit: AuditLog; close(): Promise<void> };
 
-/** A gateway on loopback over a fresh data directory (`dir`), opened as the service opens it. */
-export async function startTestGateway(options: { policy?: AccessPolicy; chainId?: number; limits?: Partial<GatewayLimits>; now?: () => number; key?: BaseWallet; dir?: string } = {}): Promise<TestGateway> {
+/**
+ * A gateway on loopback over a fresh data directory (`dir`), opened as the service opens it; with
+ * `backends`, on S3 and/or Postgres (its /readyz then reports their checks).
+ */
+export async function startTestGateway(options: { policy?: AccessPolicy; chainId?: number; limits?: Partial<GatewayLimits>; now?: () => number; key?: BaseWallet; dir?: string; backends?: GatewayBackends } = {}): Promise<TestGateway> {
   const dir = options.dir ?? await mkdtemp(join(tmpdir(), "medcipher-gw-"));
   const key = options.key ?? Wallet.createRandom();
-  const data = await openGatewayData(dir, { windowSeconds: options.limits?.timestampWindowSeconds ?? DEFAULT_LIMITS.timestampWindowSeconds });
+  const data = await openGatewayData(dir, { windowSeconds: options.limits?.timestampWindowSeconds ?? DEFAULT_LIMITS.timestampWindowSeconds, backends: options.backends });
   const { audit } = data;
   const gateway = createGateway({
     store: data.store,
@@ -50,6 +54,7 @@ export async function startTestGateway(options: { policy?: AccessPolicy; chainId
     limits: options.limits,
     now: options.now,
     logger: pino({ level: "silent" }),
+    ...(options.backends ? { readiness: () => backendReadiness(data.checks) } : {}),
   });
   const url = await gateway.listen(0);
   return {
@@ -60,6 +65,14 @@ export async function startTestGateway(options: { policy?: AccessPolicy; chainId
       if (!options.dir) await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** /readyz of a test gateway: only the backends' checks (no chain here). */
+async function backendReadiness(checks: GatewayData["checks"]): Promise<ReadinessReport> {
+  const run = (check: () => Promise<ReadinessCheck>) => check().catch((error: unknown): ReadinessCheck => ({ ok: false, error: (error as Error).message }));
+  const results = { blobStore: await run(checks.blobStore), database: await run(checks.database) };
+  const failing = Object.entries(results).filter(([, c]) => !c.ok).map(([name]) => name);
+  return { ready: failing.length === 0, failing, checks: results };
 }
 
 /** Signs a GET by hand so tests can replay it, age it or sign it for another chain. */

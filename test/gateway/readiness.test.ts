@@ -95,7 +95,10 @@ describe("gateway: /readyz, /metrics and the start/stop log lines (medcipher gat
     const ready = await readyzOnce(gw.url, (a) => a.status === 200);
     expect(ready.status, JSON.stringify(ready.body)).to.equal(200);
     expect(ready.body).to.deep.include({ ready: true, failing: [] });
-    expect(Object.keys(ready.body.checks).sort()).to.deep.equal(["chain", "gatewayRole", "storage"]);
+    expect(Object.keys(ready.body.checks).sort()).to.deep.equal(["blobStore", "chain", "database", "gatewayRole", "storage"]);
+    // No S3 and no Postgres configured: the embedded stores, reported as such.
+    expect(ready.body.checks.blobStore).to.deep.include({ ok: true, kind: "directory" });
+    expect(ready.body.checks.database).to.deep.include({ ok: true, kind: "embedded" });
   });
 
   it("exposes every metric docs/gateway.md lists after a few requests", async function () {

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 
 import { expect } from "chai";
 
-import { GATEWAY_SETTINGS, GatewayConfigError, gatewaySettingsMarkdownTable, loadGatewaySettings } from "../../gateway/config/settings.js";
+import { GATEWAY_SETTINGS, gatewayBackends, GatewayConfigError, gatewaySettingsMarkdownTable, loadGatewaySettings, printableGatewaySettings, REDACTED } from "../../gateway/config/settings.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -68,5 +68,41 @@ describe("gateway settings", function () {
     for (const name of Object.keys(GATEWAY_SETTINGS)) expect(run.stdout).to.include(`\`${name}\``);
     const doc = readFileSync(new URL("../../docs/gateway.md", import.meta.url), "utf8");
     expect(doc).to.include(gatewaySettingsMarkdownTable());
+  });
+
+  it("defaults to the embedded stores; BLOB_STORE=s3, S3_* and DATABASE_URL select the bucket and the shared database", function () {
+    expect(gatewayBackends(loadGatewaySettings({ env: {} }))).to.deep.equal({ blobStore: { kind: "directory" } });
+    const url = "postgres://gw:s3cret@db.internal:5432/medcipher";
+    const settings = loadGatewaySettings({
+      env: {
+        GATEWAY_BLOB_STORE: "s3", GATEWAY_S3_ENDPOINT: "http://127.0.0.1:9000", GATEWAY_S3_BUCKET: "blobs", GATEWAY_S3_REGION: "eu-west-1",
+        GATEWAY_S3_PREFIX: "gw/", GATEWAY_S3_FORCE_PATH_STYLE: "true", GATEWAY_DATABASE_URL: url,
+      },
+    });
+    expect(gatewayBackends(settings)).to.deep.equal({
+      blobStore: { kind: "s3", endpoint: "http://127.0.0.1:9000", bucket: "blobs", region: "eu-west-1", prefix: "gw/", forcePathStyle: true },
+      databaseUrl: url,
+    });
+    // AWS itself: no endpoint, virtual-hosted URLs.
+    expect(gatewayBackends(loadGatewaySettings({ env: { GATEWAY_BLOB_STORE: "s3", GATEWAY_S3_BUCKET: "b" } })).blobStore).to.deep.equal({ kind: "s3", bucket: "b", region: "us-east-1", prefix: "", forcePathStyle: false });
+    const printed = printableGatewaySettings(settings);
+    expect(printed.DATABASE_URL, "the URL may hold the password").to.equal(REDACTED);
+    expect(JSON.stringify(printed)).not.to.include("s3cret");
+  });
+
+  it("refuses an s3 store without a bucket, unknown store kinds and malformed endpoint or database URLs, without echoing the URL", function () {
+    try {
+      loadGatewaySettings({ env: { GATEWAY_BLOB_STORE: "s3", GATEWAY_S3_FORCE_PATH_STYLE: "yes", GATEWAY_S3_ENDPOINT: "minio:9000", GATEWAY_DATABASE_URL: "mysql://u:pw@h/db" } });
+      expect.fail("should have thrown");
+    } catch (error) {
+      expect(error).to.be.instanceOf(GatewayConfigError);
+      const problems = ((error as GatewayConfigError).details.problems as string[]).join("\n");
+      expect(problems).to.match(/^S3_BUCKET must be set when BLOB_STORE is s3/m);
+      expect(problems).to.match(/^S3_FORCE_PATH_STYLE must be true or false/m);
+      expect(problems).to.match(/^S3_ENDPOINT must be an http\(s\) URL/m);
+      expect(problems).to.match(/^DATABASE_URL must be a postgres:\/\//m);
+      expect(problems).not.to.include("pw@");
+    }
+    expect(() => loadGatewaySettings({ env: { GATEWAY_BLOB_STORE: "ipfs" } })).to.throw(GatewayConfigError);
   });
 });
