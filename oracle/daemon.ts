@@ -48,7 +48,7 @@ export type OracleHandle = {
   url: string;
   common: Common;
   /** Job counts by state, from the store. */
-  jobCounts: () => Record<string, number>;
+  jobCounts: () => Promise<Record<string, number>>;
   /** Stops cleanly: parks or finishes the jobs in hand, closes everything. */
   stop: () => Promise<void>;
 };

@@ -40,6 +40,8 @@ export function createChainFollower({ common, rpc, store, addresses, topics, dec
   let rangeLimit = settings.MAX_BLOCK_RANGE;
   let lastTickAt = 0;
   let lastError: string | undefined;
+  /** The cursor as last read or written, for status() (which must not wait on the store). */
+  let cursorBlock = settings.START_BLOCK - 1;
 
   const emit = (update: ChainUpdate) => onUpdate?.(update);
 
@@ -53,7 +55,7 @@ export function createChainFollower({ common, rpc, store, addresses, topics, dec
 
   /** Newest ring entry that is still on the chain; everything above it is forgotten. */
   async function findAncestor(below: number): Promise<Cursor> {
-    const ring = store.ringAtOrBelow(below);
+    const ring = await store.ringAtOrBelow(below);
     for (let i = 0; i < ring.length; i += ANCESTOR_BATCH) {
       const slice = ring.slice(i, i + ANCESTOR_BATCH);
       const blocks = await rpc.batch(slice.map((c) => ({ method: "eth_getBlockByNumber", params: [toQuantity(c.blockNumber), false] })));
@@ -74,7 +76,7 @@ export function createChainFollower({ common, rpc, store, addresses, topics, dec
     const block = cursor.blockNumber <= head ? await getBlock(cursor.blockNumber) : null;
     if (block && block.hash === cursor.blockHash) return cursor;
     const ancestor = await findAncestor(cursor.blockNumber - 1);
-    const { dropped, reopened } = store.rollbackTo(ancestor);
+    const { dropped, reopened } = await store.rollbackTo(ancestor);
     metrics.reorgs.inc();
     logger.warn({ from: cursor.blockNumber, ancestor: ancestor.blockNumber, dropped: dropped.length, reopened: reopened.length }, "reorg detected: forgetting dropped blocks");
     emit({ type: "reorg", ancestor: ancestor.blockNumber, dropped, reopened });
@@ -110,8 +112,10 @@ export function createChainFollower({ common, rpc, store, addresses, topics, dec
   async function tick(): Promise<void> {
     head = Number(await rpc.request<string>("eth_blockNumber"));
     metrics.chainHead.set(head);
-    let cursor = store.getCursor() ?? initialCursor();
+    let cursor = (await store.getCursor()) ?? initialCursor();
+    cursorBlock = cursor.blockNumber;
     cursor = await checkReorg(cursor);
+    cursorBlock = cursor.blockNumber;
 
     for (let ranges = 0; ranges < MAX_RANGES_PER_TICK && cursor.blockNumber < head; ranges++) {
       const from = cursor.blockNumber + 1;
@@ -134,7 +138,7 @@ export function createChainFollower({ common, rpc, store, addresses, topics, dec
         break;
       }
       const next = { blockNumber: to, blockHash: range.toHash };
-      const outcomes = store.commitRange(range.logs, next, settings.REORG_RING_SIZE);
+      const outcomes = await store.commitRange(range.logs, next, settings.REORG_RING_SIZE);
       const duplicates = outcomes.filter((o) => o === "duplicate").length;
       const recorded = outcomes.length - duplicates;
       if (duplicates > 0) {
@@ -145,12 +149,13 @@ export function createChainFollower({ common, rpc, store, addresses, topics, dec
         if (outcomes[i] !== "duplicate") logger.info({ requestId: log.request.requestId, block: log.blockNumber, outcome: outcomes[i] }, "request seen");
       }
       cursor = next;
+      cursorBlock = cursor.blockNumber;
       if (recorded > 0) await failpoint("after:seen");
       emit({ type: "block", head, cursor: cursor.blockNumber, recorded, duplicates });
     }
 
     const safeBlock = head - settings.CONFIRMATIONS + 1;
-    const confirmed = store.confirmUpTo(Math.min(safeBlock, cursor.blockNumber));
+    const confirmed = await store.confirmUpTo(Math.min(safeBlock, cursor.blockNumber));
     if (confirmed > 0) {
       await failpoint("after:confirmed");
       emit({ type: "confirm", safeBlock, confirmed });
@@ -183,6 +188,6 @@ export function createChainFollower({ common, rpc, store, addresses, topics, dec
   return {
     tick,
     run,
-    status: () => ({ head, cursor: (store.getCursor() ?? initialCursor()).blockNumber, lastTickAt, lastError }),
+    status: () => ({ head, cursor: cursorBlock, lastTickAt, lastError }),
   };
 }

@@ -87,6 +87,8 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
   const minBalance = BigInt(settings.MIN_BALANCE_WEI);
   const bumpFactor = BigInt(100 + settings.GAS_BUMP_PERCENT);
   let nextNonce = 0;
+  /** Pending transaction records as last counted (status() must not wait on the store). */
+  let pendingCount = 0;
   /** The account's nonce on the chain ("latest"), as last read. */
   let chainNonce = 0;
   let lowBalance = false;
@@ -138,9 +140,9 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
    * Fees for a transaction at `nonce`: the market's, raised above every earlier transaction of
    * ours at that nonce (an orphan may still sit in a mempool; a node replaces it only for a bump).
    */
-  function feesAt(nonce: number, market: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }): { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint } {
+  async function feesAt(nonce: number, market: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }): Promise<{ maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }> {
     let { maxFeePerGas, maxPriorityFeePerGas } = market;
-    for (const earlier of store.txsOfNonce(nonce)) {
+    for (const earlier of await store.txsOfNonce(nonce)) {
       const fee = (BigInt(earlier.maxFeePerGas) * bumpFactor + 99n) / 100n;
       const priority = (BigInt(earlier.maxPriorityFeePerGas) * bumpFactor + 99n) / 100n;
       if (fee > maxFeePerGas) maxFeePerGas = fee;
@@ -172,10 +174,16 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
    * after a reorg): it is never re-sent — its bytes may answer a request whose content changed —
    * and its nonce counts as a hole, filled by a replacement at higher fees.
    */
-  function isLive(tx: TxRecord): boolean {
+  async function isLive(tx: TxRecord): Promise<boolean> {
     if (tx.requestId === FILLER_REQUEST_ID) return true;
-    const job = store.getJob(tx.requestId);
+    const job = await store.getJob(tx.requestId);
     return job !== undefined && job.state === "submitted" && job.nonce === tx.nonce;
+  }
+
+  /** The live records among `txs`, in their order. */
+  async function liveOf(txs: readonly TxRecord[]): Promise<TxRecord[]> {
+    const live = await Promise.all(txs.map(isLive));
+    return txs.filter((_, i) => live[i]);
   }
 
   /**
@@ -184,15 +192,15 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
    * chain's with no live transaction. New transactions take the holes first, so the next nonce
    * follows the chain whichever of the monitor and the re-sent jobs runs first.
    */
-  function nonceHoles(latest: number): number[] {
-    const pending = store.pendingTxs().filter((t) => t.nonce >= latest);
+  async function nonceHoles(latest: number): Promise<number[]> {
+    const pending = (await store.pendingTxs()).filter((t) => t.nonce >= latest);
     const expected = Math.max(latest, ...pending.map((t) => t.nonce + 1));
     if (nextNonce > expected) {
       logger.warn({ local: nextNonce, chain: latest, expected }, "account nonce went back (reorg); lowering the next nonce");
       nextNonce = expected;
-      store.setNextNonce(nextNonce);
+      await store.setNextNonce(nextNonce);
     }
-    const live = new Set(pending.filter(isLive).map((t) => t.nonce));
+    const live = new Set((await liveOf(pending)).map((t) => t.nonce));
     const holes: number[] = [];
     for (let n = latest; n < nextNonce; n++) if (!live.has(n)) holes.push(n);
     return holes;
@@ -216,46 +224,48 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
   async function resyncNonce(reason: string): Promise<void> {
     const latest = await chainNonceOf("latest");
     chainNonce = latest;
-    const pendingOurs = store.pendingTxs().filter((t) => t.nonce >= latest);
+    const pendingOurs = (await store.pendingTxs()).filter((t) => t.nonce >= latest);
     const highestOurs = pendingOurs.reduce((m, t) => Math.max(m, t.nonce + 1), 0);
     const target = Math.max(latest, highestOurs, nextNonce);
     if (latest > nextNonce) logger.warn({ local: nextNonce, chain: latest, reason }, "nonce moved by another sender; resynchronised");
     nextNonce = target;
-    store.setNextNonce(nextNonce);
+    await store.setNextNonce(nextNonce);
   }
 
   async function init(): Promise<void> {
     await exclusive(async () => {
       // The store's nonce and pending transactions belong to one account. After a key rotation
       // they must have settled first (see docs/oracle.md, "Rotate keys").
-      const previous = store.getMeta("account");
+      const previous = await store.getMeta("account");
       if (previous !== undefined && previous.toLowerCase() !== account.address.toLowerCase()) {
-        if (store.pendingTxs().length > 0) {
+        if ((await store.pendingTxs()).length > 0) {
           throw new ConfigError("The job store has unsettled transactions of another oracle account; start the previous key until oracle_tx_pending is 0", { previous, current: account.address });
         }
-        store.setNextNonce(0);
+        await store.setNextNonce(0);
         logger.warn({ previous, current: account.address }, "oracle account changed; nonce state reset");
       }
-      store.setMeta("account", account.address);
+      await store.setMeta("account", account.address);
       const latest = await chainNonceOf("latest");
       chainNonce = latest;
-      nextNonce = Math.max(store.getNextNonce() ?? 0, latest);
+      nextNonce = Math.max((await store.getNextNonce()) ?? 0, latest);
       // Only live transactions are re-sent: an orphan's bytes may answer a changed request.
-      const pending = store.pendingTxs().filter((t) => t.nonce >= latest && isLive(t));
+      const recorded = await store.pendingTxs();
+      pendingCount = recorded.length;
+      const pending = await liveOf(recorded.filter((t) => t.nonce >= latest));
       const newestPerNonce = new Map<number, TxRecord>();
       for (const tx of pending) newestPerNonce.set(tx.nonce, tx);
       if (newestPerNonce.size > 0) {
         logger.info({ count: newestPerNonce.size }, "re-sending transactions recorded before the last stop");
         await broadcast([...newestPerNonce.values()], "rebroadcast");
       }
-      store.setNextNonce(nextNonce);
+      await store.setNextNonce(nextNonce);
     });
   }
 
   /** Records a request closed on-chain before we sent, in the state the chain gives it. */
-  function closeJob(job: Job, status: number, from: readonly JobState[]): void {
+  async function closeJob(job: Job, status: number, from: readonly JobState[]): Promise<void> {
     const state = jobStateOfClosedRequest(status);
-    const closed = store.transition(job.requestId, from, state, { lastError: `request already closed on-chain (router status ${status}); nothing sent` });
+    const closed = await store.transition(job.requestId, from, state, { lastError: `request already closed on-chain (router status ${status}); nothing sent` });
     if (closed) {
       logger.warn({ requestId: job.requestId, status, state }, "request already settled or cancelled on-chain; not sending");
       onSettled?.(job, state);
@@ -303,18 +313,18 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
           // The Operator would take the request but the router's callback would revert: sending
           // would strand it. Hold it and say so; an operator has to look (gas limit, router).
           logger.error({ requestId: job.requestId }, "simulated fulfilment: the router callback failed; not sending");
-          store.patch(job.requestId, job.state, { lastError: "router callback fails in simulation", nextAttemptAt: Date.now() + CALLBACK_FAILURE_RETRY_MS });
+          await store.patch(job.requestId, job.state, { lastError: "router callback fails in simulation", nextAttemptAt: Date.now() + CALLBACK_FAILURE_RETRY_MS });
         }
         continue;
       }
       const reason = revertReason(simulation.reason);
       const status = reason !== undefined && REQUEST_CLOSED_REASONS.some((r) => reason.includes(r)) ? await requestStatus(job) : undefined;
       if (status !== undefined && status !== RequestStatus.Pending) {
-        closeJob(job, status, ["confirmed", "fetched", "verified", "evaluated", "stored"]);
+        await closeJob(job, status, ["confirmed", "fetched", "verified", "evaluated", "stored"]);
         continue;
       }
       if (!isRetryable(simulation.reason)) logger.error({ requestId: job.requestId, err: reason }, "fulfilment simulation reverted");
-      store.patch(job.requestId, job.state, { lastError: reason ?? errorMessage(simulation.reason), nextAttemptAt: Date.now() + SIMULATION_RETRY_MS });
+      await store.patch(job.requestId, job.state, { lastError: reason ?? errorMessage(simulation.reason), nextAttemptAt: Date.now() + SIMULATION_RETRY_MS });
     }
     if (ready.length === 0) return [];
     return exclusive(() => signAndSend(ready, calldata, fees, accountNonce, started, simulatedAt));
@@ -325,16 +335,16 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
     // Read in the same round trip as the simulation: after a reorg it can be lower than what the
     // monitor saw last, and the holes below our next nonce must follow it.
     chainNonce = accountNonce;
-    const holes = nonceHoles(chainNonce);
+    const holes = await nonceHoles(chainNonce);
     const nonces = ready.map((_, i) => (i < holes.length ? holes[i]! : nextNonce + (i - holes.length)));
     const after = Math.max(nextNonce, ...nonces.map((n) => n + 1));
-    const unsigned: UnsignedTx[] = ready.map((job, i) => {
-      const fees = feesAt(nonces[i]!, market);
+    const unsigned: UnsignedTx[] = await Promise.all(ready.map(async (job, i) => {
+      const fees = await feesAt(nonces[i]!, market);
       return {
         chainId: chainId.toString(), nonce: nonces[i]!, to: operatorAddress, data: calldata.get(job.requestId)!,
         gasLimit: String(settings.FULFIL_GAS_LIMIT), maxFeePerGas: fees.maxFeePerGas.toString(), maxPriorityFeePerGas: fees.maxPriorityFeePerGas.toString(),
       };
-    });
+    }));
     const signatures = signBatch && unsigned.length > 1
       ? await signBatch(unsigned)
       : unsigned.map((t) => sign(t.nonce, t.data, BigInt(t.maxFeePerGas), BigInt(t.maxPriorityFeePerGas)));
@@ -343,8 +353,9 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
       maxFeePerGas: unsigned[i]!.maxFeePerGas, maxPriorityFeePerGas: unsigned[i]!.maxPriorityFeePerGas,
     }));
     // Recorded before anything is broadcast; the nonce advances only once the record is in.
-    store.recordSubmissions(signed, after);
+    await store.recordSubmissions(signed, after);
     nextNonce = after;
+    pendingCount += signed.length;
     for (const s of signed) holeSince.delete(s.nonce);
     await failpoint("after:recorded");
     for (const s of signed) logger.info({ requestId: s.requestId, nonce: s.nonce, hash: s.hash }, "fulfilment sent");
@@ -374,9 +385,9 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
   }
 
   /** The job waiting on `tx` (submitted at its nonce), if any. */
-  function waitingJob(tx: TxRecord): Job | undefined {
+  async function waitingJob(tx: TxRecord): Promise<Job | undefined> {
     if (tx.requestId === FILLER_REQUEST_ID) return undefined;
-    const job = store.getJob(tx.requestId);
+    const job = await store.getJob(tx.requestId);
     return job && job.state === "submitted" && job.nonce === tx.nonce ? job : undefined;
   }
 
@@ -398,7 +409,7 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
       list.push({ tx, receipt: settled.value as RpcReceipt | null });
       byNonce.set(tx.nonce, list);
     }
-    const cursor = store.getCursor()?.blockNumber ?? -1;
+    const cursor = (await store.getCursor())?.blockNumber ?? -1;
     for (const [nonce, list] of byNonce) {
       const mined = list.find((e) => e.receipt !== null);
       if (!mined) {
@@ -406,8 +417,8 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
         missingReceiptSince.set(nonce, since);
         if (Date.now() - since < NONCE_TAKEN_AFTER_MS) continue;
         missingReceiptSince.delete(nonce);
-        const waiting = list.map((e) => waitingJob(e.tx)).find((j) => j !== undefined);
-        store.resolveDropped(nonce, waiting?.requestId ?? FILLER_REQUEST_ID, "stored", "nonce taken by another transaction");
+        const waiting = (await Promise.all(list.map((e) => waitingJob(e.tx)))).find((j) => j !== undefined);
+        await store.resolveDropped(nonce, waiting?.requestId ?? FILLER_REQUEST_ID, "stored", "nonce taken by another transaction");
         if (waiting) logger.warn({ requestId: waiting.requestId, nonce }, "our transaction's nonce was used by another transaction; re-submitting");
         continue;
       }
@@ -415,11 +426,11 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
       const receipt = mined.receipt!;
       const block = Number(receipt.blockNumber);
       if (block > cursor || head - block + 1 < settings.CONFIRMATIONS) continue;
-      const job = waitingJob(mined.tx);
-      const others = list.map((e) => waitingJob(e.tx)).filter((j): j is Job => j !== undefined && j.requestId !== mined.tx.requestId);
+      const job = await waitingJob(mined.tx);
+      const others = (await Promise.all(list.map((e) => waitingJob(e.tx)))).filter((j): j is Job => j !== undefined && j.requestId !== mined.tx.requestId);
       if (receipt.status === "0x1") {
         const outcome = job ? finalStateFromReceipt(receipt, job) : undefined;
-        store.resolveMined(nonce, mined.tx.hash, mined.tx.requestId, outcome?.state ?? "fulfilled", block, outcome?.note);
+        await store.resolveMined(nonce, mined.tx.hash, mined.tx.requestId, outcome?.state ?? "fulfilled", block, outcome?.note);
         if (job && outcome) {
           metrics.requestToFulfilSeconds.observe((Date.now() - job.seenAt) / 1000);
           logger.info({ requestId: job.requestId, hash: mined.tx.hash, state: outcome.state, block }, "fulfilment mined");
@@ -429,12 +440,12 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
       } else {
         // Reverted: most likely settled by someone else first. Go round the submit step again;
         // its simulation decides between taking the chain's verdict and retrying.
-        store.resolveDropped(nonce, mined.tx.requestId, "stored", "fulfilment reverted");
+        await store.resolveDropped(nonce, mined.tx.requestId, "stored", "fulfilment reverted");
         if (job) logger.warn({ requestId: job.requestId, hash: mined.tx.hash }, "fulfilment reverted; re-simulating");
       }
       // A job whose transaction lost its nonce to another of ours (an orphan mined first).
       for (const other of new Map(others.map((j) => [j.requestId, j])).values()) {
-        store.resolveDropped(nonce, other.requestId, "stored", "nonce used by another of our transactions");
+        await store.resolveDropped(nonce, other.requestId, "stored", "nonce used by another of our transactions");
         logger.warn({ requestId: other.requestId, nonce }, "nonce used by another of our transactions; re-submitting");
       }
     }
@@ -457,7 +468,8 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
       chainNonce = latest;
       if (latest > nextNonce) await resyncNonce("chain nonce ahead of local");
 
-      const pending = store.pendingTxs();
+      const pending = await store.pendingTxs();
+      pendingCount = pending.length;
       metrics.txPending.set(new Set(pending.map((t) => t.nonce)).size);
       const used = pending.filter((t) => t.nonce < latest);
       if (used.length > 0 && !(await resolveUsedNonces(used, head, generation))) return;
@@ -465,13 +477,13 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
 
       // Holes (reorg-freed nonces below our highest, orphans' nonces) block everything above
       // them: fill what no new fulfilment took within TX_STUCK_AFTER_MS with a self-transfer.
-      const holes = nonceHoles(latest);
+      const holes = await nonceHoles(latest);
       for (const n of holeSince.keys()) if (!holes.includes(n)) holeSince.delete(n);
       for (const n of holes) if (!holeSince.has(n)) holeSince.set(n, Date.now());
       const dueHoles = holes.filter((n) => Date.now() - holeSince.get(n)! >= settings.TX_STUCK_AFTER_MS);
       if (dueHoles.length > 0) await fillHoles(dueHoles);
 
-      const live = store.pendingTxs().filter((t) => t.nonce >= latest && isLive(t));
+      const live = await liveOf((await store.pendingTxs()).filter((t) => t.nonce >= latest));
       const newest = new Map<number, TxRecord>();
       for (const tx of live) {
         const seen = newest.get(tx.nonce);
@@ -479,19 +491,19 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
       }
       const due = [...newest.values()].filter((t) => Date.now() - t.sentAt >= settings.TX_STUCK_AFTER_MS);
       if (due.length > 0) await bump(due, latest);
-      store.pruneTxs(latest - TX_HISTORY_NONCES, latest - TX_HISTORY_NONCES);
+      await store.pruneTxs(latest - TX_HISTORY_NONCES, latest - TX_HISTORY_NONCES);
     });
   }
 
   async function fillHoles(holes: readonly number[]): Promise<void> {
     const market = await currentFees();
-    const fillers = holes.map((nonce) => {
-      const fees = feesAt(nonce, market);
+    const fillers = await Promise.all(holes.map(async (nonce) => {
+      const fees = await feesAt(nonce, market);
       const { raw, hash } = signFiller(nonce, fees.maxFeePerGas, fees.maxPriorityFeePerGas);
       return { hash, raw, nonce, requestId: FILLER_REQUEST_ID, sentAt: Date.now(), maxFeePerGas: fees.maxFeePerGas.toString(), maxPriorityFeePerGas: fees.maxPriorityFeePerGas.toString() };
-    });
+    }));
     for (const f of fillers) {
-      store.recordReplacement(f);
+      await store.recordReplacement(f);
       holeSince.delete(f.nonce);
     }
     logger.warn({ nonces: holes }, "filling nonce gaps left by a reorg with self-transfers (no fulfilment took them)");
@@ -508,7 +520,7 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
     const replacements: (Omit<TxRecord, "status">)[] = [];
     const unchanged: TxRecord[] = [];
     for (const tx of txs) {
-      const job = waitingJob(tx);
+      const job = await waitingJob(tx);
       if (tx.nonce !== latest && BigInt(tx.maxFeePerGas) >= market.maxFeePerGas) {
         unchanged.push(tx);
         continue;
@@ -529,8 +541,8 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
       const { raw, hash } = job ? sign(tx.nonce, fulfilCalldata(job), maxFee, priority) : signFiller(tx.nonce, maxFee, priority);
       replacements.push({ hash, raw, nonce: tx.nonce, requestId: tx.requestId, sentAt: Date.now(), maxFeePerGas: maxFee.toString(), maxPriorityFeePerGas: priority.toString() });
     }
-    for (const r of replacements) store.recordReplacement(r);
-    for (const tx of unchanged) store.touchTx(tx.hash);
+    for (const r of replacements) await store.recordReplacement(r);
+    for (const tx of unchanged) await store.touchTx(tx.hash);
     // In nonce order, so a node accepts each one after the one before.
     const resend = [...unchanged].sort((a, b) => a.nonce - b.nonce);
     if (replacements.length > 0) {
@@ -557,6 +569,6 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
     get nextNonce() {
       return nextNonce;
     },
-    status: () => ({ nextNonce, lowBalance, balanceWei: lastBalance?.toString(), pending: store.pendingTxs().length }),
+    status: () => ({ nextNonce, lowBalance, balanceWei: lastBalance?.toString(), pending: pendingCount }),
   };
 }

@@ -56,9 +56,9 @@ export function createProcessor({ common, store, reader, blobs, pool, txManager,
     return model;
   }
 
-  function moved(job: Job, from: JobState, to: JobState, patch: Parameters<JobStore["transition"]>[3] = {}): boolean {
+  async function moved(job: Job, from: JobState, to: JobState, patch: Parameters<JobStore["transition"]>[3] = {}): Promise<boolean> {
     // A step that went through ends a run of gateway refusals: the window starts again at the next.
-    const ok = store.transition(job.requestId, from, to, { ...patch, attempts: 0, lastError: null, refusedSince: null });
+    const ok = await store.transition(job.requestId, from, to, { ...patch, attempts: 0, lastError: null, refusedSince: null });
     if (ok) {
       metrics.jobTransitions.inc({ to });
       logger.debug({ requestId: job.requestId, from, to }, "job advanced");
@@ -77,7 +77,7 @@ export function createProcessor({ common, store, reader, blobs, pool, txManager,
           // The store says what the chain says (fulfilled there, perhaps by our own transaction
           // re-included after a reorg, is `fulfilled`, not `refused`).
           const state = jobStateOfClosedRequest(onChain.status);
-          const ok = store.transition(job.requestId, "confirmed", state, { lastError: `request no longer pending (router status ${onChain.status}); nothing sent` });
+          const ok = await store.transition(job.requestId, "confirmed", state, { lastError: `request no longer pending (router status ${onChain.status}); nothing sent` });
           if (ok) logger.warn({ requestId: job.requestId, status: onChain.status, state }, "request already settled or cancelled on-chain; skipping");
           return false;
         }
@@ -136,17 +136,17 @@ export function createProcessor({ common, store, reader, blobs, pool, txManager,
 
   async function advance(requestId: string): Promise<void> {
     while (!shutdown.isKilled()) {
-      const job = store.getJob(requestId);
+      const job = await store.getJob(requestId);
       if (!job || !["confirmed", "fetched", "verified", "evaluated"].includes(job.state) || job.nextAttemptAt > Date.now()) return;
       try {
         if (!(await step(job))) return;
         if (failpointsArmed) {
-          const after = store.getJob(requestId)?.state;
+          const after = (await store.getJob(requestId))?.state;
           if (after) await failpoint(`after:${after}`);
         }
       } catch (error) {
         if (error instanceof GatewayRefusalError && (await closedOnChain(job))) return;
-        handleFailure(job, error);
+        await handleFailure(job, error);
         return;
       }
     }
@@ -168,7 +168,7 @@ export function createProcessor({ common, store, reader, blobs, pool, txManager,
     }
     if (status === RequestStatus.Pending || status === RequestStatus.None) return false;
     const state = jobStateOfClosedRequest(status);
-    const ok = store.transition(job.requestId, job.state, state, { lastError: `gateway refused and the request is no longer pending (router status ${status}); nothing sent` });
+    const ok = await store.transition(job.requestId, job.state, state, { lastError: `gateway refused and the request is no longer pending (router status ${status}); nothing sent` });
     if (ok) logger.warn({ requestId: job.requestId, status, state }, "request already settled or cancelled on-chain; skipping");
     return ok;
   }
@@ -180,31 +180,31 @@ export function createProcessor({ common, store, reader, blobs, pool, txManager,
    * refused in that step, past the window, is the answer for a request still pending with the
    * same input: reported on-chain. An upload refusal never is.
    */
-  function handleRefusal(job: Job, error: GatewayRefusalError): void {
+  async function handleRefusal(job: Job, error: GatewayRefusalError): Promise<void> {
     const since = job.refusedSince ?? Date.now();
     const expired = Date.now() - since >= settings.GATEWAY_REFUSAL_WINDOW_MS;
     if (expired && job.state === "confirmed" && error.reason !== FailureReason.StorageFailed) {
-      handleFailure(job, new BadRequestInputError(error.reason, error.shortMessage, { cause: error }));
+      await handleFailure(job, new BadRequestInputError(error.reason, error.shortMessage, { cause: error }));
       return;
     }
     if (expired && job.state !== "confirmed") {
-      store.transition(job.requestId, job.state, "confirmed", { lastError: `${error.shortMessage}; re-checking the request on-chain`, refusedSince: since, attempts: 0, nextAttemptAt: 0, resultHash: null, resultUri: null });
+      await store.transition(job.requestId, job.state, "confirmed", { lastError: `${error.shortMessage}; re-checking the request on-chain`, refusedSince: since, attempts: 0, nextAttemptAt: 0, resultHash: null, resultUri: null });
       logger.warn({ requestId: job.requestId, status: error.status }, "gateway still refuses; re-checking the request against the chain");
       return;
     }
     const attempts = job.attempts + 1;
     const delayMs = backoffDelayMs(attempts);
-    store.patch(job.requestId, job.state, { attempts, refusedSince: since, lastError: error.shortMessage, nextAttemptAt: Date.now() + delayMs });
+    await store.patch(job.requestId, job.state, { attempts, refusedSince: since, lastError: error.shortMessage, nextAttemptAt: Date.now() + delayMs });
     logger.warn({ requestId: job.requestId, state: job.state, status: error.status, err: error.shortMessage, attempts, delayMs }, "gateway refused; will retry");
   }
 
-  function handleFailure(job: Job, error: unknown): void {
+  async function handleFailure(job: Job, error: unknown): Promise<void> {
     if (error instanceof GatewayRefusalError) {
-      handleRefusal(job, error);
+      await handleRefusal(job, error);
       return;
     }
     if (error instanceof BadRequestInputError) {
-      const ok = store.transition(job.requestId, job.state, "stored", { reasonCode: error.reason, lastError: error.shortMessage, resultHash: null, resultUri: null });
+      const ok = await store.transition(job.requestId, job.state, "stored", { reasonCode: error.reason, lastError: error.shortMessage, resultHash: null, resultUri: null });
       if (ok) {
         metrics.jobTransitions.inc({ to: "stored" });
         logger.warn({ requestId: job.requestId, reason: failureReasonName(error.reason), err: error.shortMessage }, "request cannot be served; reporting the failure on-chain");
@@ -215,12 +215,12 @@ export function createProcessor({ common, store, reader, blobs, pool, txManager,
     const retryable = isRetryable(error);
     if (!retryable && attempts >= settings.MAX_JOB_ATTEMPTS) {
       // An unexpected, persistent failure: end the request on-chain rather than strand it.
-      store.transition(job.requestId, job.state, "stored", { reasonCode: FailureReason.OracleInternal, lastError: errorMessage(error) });
+      await store.transition(job.requestId, job.state, "stored", { reasonCode: FailureReason.OracleInternal, lastError: errorMessage(error) });
       logger.error({ requestId: job.requestId, err: errorMessage(error), attempts }, "job failed repeatedly; reporting ORACLE_INTERNAL on-chain");
       return;
     }
     const delayMs = backoffDelayMs(attempts);
-    store.patch(job.requestId, job.state, { attempts, lastError: errorMessage(error), nextAttemptAt: Date.now() + delayMs });
+    await store.patch(job.requestId, job.state, { attempts, lastError: errorMessage(error), nextAttemptAt: Date.now() + delayMs });
     logger[retryable ? "warn" : "error"]({ requestId: job.requestId, state: job.state, err: errorMessage(error), attempts, delayMs }, "job step failed; will retry");
   }
 
@@ -235,7 +235,7 @@ export function createProcessor({ common, store, reader, blobs, pool, txManager,
     let stop = false;
     let failure: { error: unknown } | undefined;
     while (!stop && !failure) {
-      const ready = store.jobsInState("stored", settings.MAX_TX_BATCH + claimed.size)
+      const ready = (await store.jobsInState("stored", settings.MAX_TX_BATCH + claimed.size))
         .filter((job) => !claimed.has(job.requestId))
         .slice(0, settings.MAX_TX_BATCH);
       if (ready.length === 0) break;
@@ -262,14 +262,11 @@ export function createProcessor({ common, store, reader, blobs, pool, txManager,
     if (failure) throw failure.error;
   }
 
-  function pass(): void {
+  async function pass(): Promise<void> {
     const slots = settings.MAX_JOBS_IN_FLIGHT - inFlight.size;
     if (slots > 0) {
-      const admitted = store.dueJobIds(settings.MAX_JOBS_IN_FLIGHT + slots)
-        .filter((id) => !inFlight.has(id))
-        .slice(0, slots)
-        .map((id) => store.getJob(id))
-        .filter((job): job is Job => job !== undefined);
+      const ids = (await store.dueJobIds(settings.MAX_JOBS_IN_FLIGHT + slots)).filter((id) => !inFlight.has(id)).slice(0, slots);
+      const admitted = (await Promise.all(ids.map((id) => store.getJob(id)))).filter((job): job is Job => job !== undefined);
       // The on-chain checks of newly confirmed jobs, all in one round trip.
       const fresh = admitted.filter((job) => job.state === "confirmed");
       const prefetched = fresh.length > 1
@@ -305,8 +302,22 @@ export function createProcessor({ common, store, reader, blobs, pool, txManager,
   async function run(): Promise<void> {
     while (!shutdown.isKilled()) {
       passScheduled = false;
-      pass();
+      // The pass reads the store (asynchronously): a wake-up meanwhile asks for another pass at once.
+      let wokenDuringPass = false;
+      wakeUp = () => {
+        wokenDuringPass = true;
+      };
+      try {
+        await pass();
+      } catch (error) {
+        // A store that is briefly unreachable (a Postgres failover) costs one pass, not the loop.
+        logger.warn({ err: errorMessage(error) }, "processor pass failed; will retry");
+      }
       await new Promise<void>((resolve) => {
+        if (wokenDuringPass) {
+          setImmediate(resolve);
+          return;
+        }
         const timer = setTimeout(resolve, IDLE_PASS_MS);
         wakeUp = () => {
           if (passScheduled) return;

@@ -19,7 +19,7 @@ export type OpsServer = { server: Server; url: string; close: () => Promise<void
 
 export async function startOpsServer({ common, jobCounts, readiness, adapter }: {
   common: Common;
-  jobCounts: () => Record<string, number>;
+  jobCounts: () => Promise<Record<string, number>>;
   readiness: Readiness;
   adapter?: ExternalAdapter;
 }): Promise<OpsServer> {
@@ -50,7 +50,7 @@ export async function startOpsServer({ common, jobCounts, readiness, adapter }: 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? "/").split("?")[0];
     if (req.method === "GET" && path === "/metrics") {
-      resetJobGauge(metrics, jobCounts());
+      resetJobGauge(metrics, await jobCounts());
       return send(res, 200, await metrics.registry.metrics(), metrics.registry.contentType);
     }
     if (req.method === "GET" && path === "/healthz") {

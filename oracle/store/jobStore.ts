@@ -4,103 +4,10 @@ import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 
 import { errorMessage, NonRetryableError } from "../errors.js";
 import { isTerminal, JOB_STATES, type JobState } from "./states.js";
+import { FILLER_REQUEST_ID, JobStoreError, type Cursor, type Job, type JobPatch, type JobStore, type OracleRequest, type RecordOutcome, type RequestLog, type TxRecord } from "./types.js";
 
-/**
- * The router's PredictionRequested fields: what to evaluate. An anonymous request
- * (AnonymousPredictionRequested) names no patient and no requester (both the zero address) but
- * its one-time `accessKey`, which owns its blobs at the gateway; its `keysHash` is that of the
- * request's own fresh key set.
- */
-export type PredictionDetails = {
-  patient: string;
-  modelId: number;
-  requester: string;
-  inputHash: string;
-  inputUri: string;
-  keysHash: string;
-  /** Anonymous requests only. */
-  accessKey?: string;
-};
-
-/** Who owns the request's blobs at the gateway (and so its result): the accessKey of an anonymous request, else the patient. */
-export function blobOwnerOf(prediction: PredictionDetails): string {
-  return prediction.accessKey ?? prediction.patient;
-}
-
-/**
- * One request: the Operator's OracleRequest fields (everything `fulfillOracleRequest2` needs
- * back) joined on requestId with the router's PredictionRequested fields.
- */
-export type OracleRequest = {
-  requestId: string;
-  specId: string;
-  requester: string;
-  payment: string;
-  callbackAddr: string;
-  callbackFunctionId: string;
-  cancelExpiration: string;
-  dataVersion: string;
-  data: string;
-  prediction: PredictionDetails;
-};
-
-export type RequestLog = {
-  request: OracleRequest;
-  blockNumber: number;
-  blockHash: string;
-  logIndex: number;
-  transactionHash: string;
-};
-
-export type Job = {
-  requestId: string;
-  state: JobState;
-  request: OracleRequest;
-  blockNumber: number;
-  blockHash: string;
-  logIndex: number;
-  transactionHash: string;
-  seenAt: number;
-  updatedAt: number;
-  attempts: number;
-  nextAttemptAt: number;
-  lastError: string | null;
-  resultHash: string | null;
-  resultUri: string | null;
-  /** Set when the request cannot be served: the failure reported on-chain instead of a result. */
-  reasonCode: number | null;
-  nonce: number | null;
-  fulfilTxHash: string | null;
-  /** Block of the mined fulfilment (set with a final state reached through our transaction). */
-  fulfilBlock: number | null;
-  /** When the gateway first refused this job's reads or upload (an authorisation answer), ms. */
-  refusedSince: number | null;
-};
-
-export type JobPatch = Partial<Pick<Job, "attempts" | "nextAttemptAt" | "lastError" | "resultHash" | "resultUri" | "reasonCode" | "nonce" | "fulfilTxHash" | "fulfilBlock" | "refusedSince">>;
-
-export type Cursor = { blockNumber: number; blockHash: string };
-
-export type TxRecord = {
-  hash: string;
-  nonce: number;
-  requestId: string;
-  raw: string;
-  maxFeePerGas: string;
-  maxPriorityFeePerGas: string;
-  sentAt: number;
-  status: "pending" | "mined" | "dropped";
-};
-
-/** A transaction that only consumes a nonce (a self-transfer filling a gap); it serves no job. */
-export const FILLER_REQUEST_ID = "";
-
-export type RecordOutcome = "new" | "duplicate" | "moved";
-
-/** The job store cannot be opened or written (read-only directory, full disk …). */
-export class JobStoreError extends NonRetryableError {
-  override name = "JobStoreError";
-}
+// The types moved to ./types.js (shared with the Postgres store); existing imports keep working.
+export * from "./types.js";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS jobs (
@@ -160,8 +67,6 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRI
 /** Columns added after the first release: added to an existing store on open. */
 const ADDED_JOB_COLUMNS: Record<string, string> = { fulfil_block: "INTEGER", refused_since: "INTEGER" };
 
-export type JobStore = ReturnType<typeof createJobStore>;
-
 /**
  * The embedded job store (node:sqlite, WAL). Every method that changes more than one row runs in
  * one transaction, so a crash leaves either all of a step or none of it.
@@ -197,7 +102,7 @@ function openDatabase(path: string): DatabaseSync {
   }
 }
 
-export function createJobStore({ path, now = Date.now }: { path: string; now?: () => number }) {
+export function createJobStore({ path, now = Date.now }: { path: string; now?: () => number }): JobStore {
   const db = openDatabase(path);
   /** Bumped by every rollback: a reader that awaited across one knows its chain view is stale. */
   let generation = 0;
@@ -327,7 +232,7 @@ export function createJobStore({ path, now = Date.now }: { path: string; now?: (
      * A log already consumed (same block hash and log index) is a no-op; a request already known
      * from another block (a reorg moved it) keeps its progress and gets its new location.
      */
-    commitRange(logs: readonly RequestLog[], cursor: Cursor, ringSize: number): RecordOutcome[] {
+    async commitRange(logs: readonly RequestLog[], cursor: Cursor, ringSize: number): Promise<RecordOutcome[]> {
       return transaction(() => {
         const outcomes = logs.map((log): RecordOutcome => {
           const consumed = stmt.insertConsumed.run(log.blockHash, log.logIndex, log.blockNumber, log.request.requestId);
@@ -359,13 +264,13 @@ export function createJobStore({ path, now = Date.now }: { path: string; now?: (
       });
     },
 
-    getCursor(): Cursor | undefined {
+    async getCursor(): Promise<Cursor | undefined> {
       const row = stmt.getCursor.get();
       return row === undefined ? undefined : { blockNumber: Number(row.block_number), blockHash: row.block_hash as string };
     },
 
     /** Known block hashes at or below `blockNumber`, newest first (for finding a common ancestor). */
-    ringAtOrBelow(blockNumber: number): Cursor[] {
+    async ringAtOrBelow(blockNumber: number): Promise<Cursor[]> {
       return stmt.ringDesc.all(blockNumber).map((r) => ({ blockNumber: Number(r.block_number), blockHash: r.block_hash as string }));
     },
 
@@ -377,7 +282,7 @@ export function createJobStore({ path, now = Date.now }: { path: string; now?: (
      * goes back to `submitted` with that transaction pending again: it is re-sent, not lost.
      * Returns the forgotten request ids.
      */
-    rollbackTo(ancestor: Cursor): { dropped: string[]; reopened: string[] } {
+    async rollbackTo(ancestor: Cursor): Promise<{ dropped: string[]; reopened: string[] }> {
       const result = transaction(() => {
         const dropped = db.prepare("SELECT request_id FROM jobs WHERE block_number > ?").all(ancestor.blockNumber).map((r) => r.request_id as string);
         db.prepare("DELETE FROM jobs WHERE block_number > ?").run(ancestor.blockNumber);
@@ -399,37 +304,37 @@ export function createJobStore({ path, now = Date.now }: { path: string; now?: (
     generation: () => generation,
 
     /** Moves `seen` jobs whose block has enough confirmations to `confirmed`. */
-    confirmUpTo(blockNumber: number): number {
+    async confirmUpTo(blockNumber: number): Promise<number> {
       return Number(stmt.confirm.run(now(), blockNumber).changes);
     },
 
-    getJob(requestId: string): Job | undefined {
+    async getJob(requestId: string): Promise<Job | undefined> {
       const row = stmt.getJob.get(requestId);
       return row === undefined ? undefined : rowToJob(row);
     },
 
     /** Compare-and-set: moves the job to `to` only if it is still in one of `from`. */
-    transition(requestId: string, from: JobState | readonly JobState[], to: JobState, patch: JobPatch = {}): boolean {
+    async transition(requestId: string, from: JobState | readonly JobState[], to: JobState, patch: JobPatch = {}): Promise<boolean> {
       if (!JOB_STATES.includes(to)) throw new NonRetryableError(`Unknown job state ${to}`, { code: "ORACLE_BAD_STATE" });
       return applyTransition(requestId, typeof from === "string" ? [from] : from, to, patch);
     },
 
     /** Updates fields of a job that is still in one of `states`, without changing its state. */
-    patch(requestId: string, states: JobState | readonly JobState[], patch: JobPatch): boolean {
+    async patch(requestId: string, states: JobState | readonly JobState[], patch: JobPatch): Promise<boolean> {
       return applyTransition(requestId, typeof states === "string" ? [states] : states, undefined, patch);
     },
 
     /** Ids of jobs the pipeline should advance now (confirmed … evaluated), oldest first. */
-    dueJobIds(limit: number): string[] {
+    async dueJobIds(limit: number): Promise<string[]> {
       return stmt.due.all(now(), limit).map((r) => r.request_id as string);
     },
 
     /** Jobs in `state` whose retry time has come, oldest first. */
-    jobsInState(state: JobState, limit = Number.MAX_SAFE_INTEGER): Job[] {
+    async jobsInState(state: JobState, limit = Number.MAX_SAFE_INTEGER): Promise<Job[]> {
       return stmt.byState.all(state, now(), limit).map(rowToJob);
     },
 
-    countsByState(): Record<JobState, number> {
+    async countsByState(): Promise<Record<JobState, number>> {
       const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
       for (const row of stmt.counts.all()) counts[row.state as JobState] = Number(row.n);
       return counts;
@@ -439,7 +344,7 @@ export function createJobStore({ path, now = Date.now }: { path: string; now?: (
      * Records signed transactions and marks their jobs submitted, in one transaction, before they
      * are broadcast: after a crash the transaction manager re-sends exactly these.
      */
-    recordSubmissions(txs: readonly Omit<TxRecord, "status">[], nextNonce: number): void {
+    async recordSubmissions(txs: readonly Omit<TxRecord, "status">[], nextNonce: number): Promise<void> {
       transaction(() => {
         for (const tx of txs) {
           stmt.insertTx.run(tx.hash, tx.nonce, tx.requestId, tx.raw, tx.maxFeePerGas, tx.maxPriorityFeePerGas, tx.sentAt);
@@ -453,7 +358,7 @@ export function createJobStore({ path, now = Date.now }: { path: string; now?: (
     },
 
     /** A fee-bumped replacement of a pending transaction (same nonce), or a gap filler (no job). */
-    recordReplacement(tx: Omit<TxRecord, "status">): void {
+    async recordReplacement(tx: Omit<TxRecord, "status">): Promise<void> {
       transaction(() => {
         stmt.insertTx.run(tx.hash, tx.nonce, tx.requestId, tx.raw, tx.maxFeePerGas, tx.maxPriorityFeePerGas, tx.sentAt);
         if (tx.requestId !== FILLER_REQUEST_ID) applyTransition(tx.requestId, ["submitted"], undefined, { fulfilTxHash: tx.hash });
@@ -461,7 +366,7 @@ export function createJobStore({ path, now = Date.now }: { path: string; now?: (
     },
 
     /** A transaction re-broadcast unchanged: its stuck timer starts again. */
-    touchTx(hash: string): void {
+    async touchTx(hash: string): Promise<void> {
       stmt.touchTx.run(now(), hash);
     },
 
@@ -470,15 +375,15 @@ export function createJobStore({ path, now = Date.now }: { path: string; now?: (
      * once; mined ones too once `belowNonce` is past the reorg horizon the caller keeps), so the
      * table stays bounded.
      */
-    pruneTxs(belowNonce: number, droppedBelowNonce: number): number {
+    async pruneTxs(belowNonce: number, droppedBelowNonce: number): Promise<number> {
       return Number(stmt.pruneTxs.run(belowNonce).changes) + Number(stmt.pruneDroppedTxs.run(droppedBelowNonce).changes);
     },
 
-    txCount(): number {
+    async txCount(): Promise<number> {
       return Number(db.prepare("SELECT COUNT(*) AS n FROM txs").get()!.n);
     },
 
-    pendingTxs(): TxRecord[] {
+    async pendingTxs(): Promise<TxRecord[]> {
       return stmt.pendingTxs.all().map((r) => ({
         hash: r.hash as string, nonce: Number(r.nonce), requestId: r.request_id as string, raw: r.raw as string,
         maxFeePerGas: r.max_fee_per_gas as string, maxPriorityFeePerGas: r.max_priority_fee_per_gas as string,
@@ -486,7 +391,7 @@ export function createJobStore({ path, now = Date.now }: { path: string; now?: (
       }));
     },
 
-    txsOfNonce(nonce: number): TxRecord[] {
+    async txsOfNonce(nonce: number): Promise<TxRecord[]> {
       return stmt.txsOfNonce.all(nonce).map((r) => ({
         hash: r.hash as string, nonce: Number(r.nonce), requestId: r.request_id as string, raw: r.raw as string,
         maxFeePerGas: r.max_fee_per_gas as string, maxPriorityFeePerGas: r.max_priority_fee_per_gas as string,
@@ -499,7 +404,7 @@ export function createJobStore({ path, now = Date.now }: { path: string; now?: (
      * dropped, and its job (if it is still waiting on this nonce) reaches its final state, with the
      * fulfilment's block kept so a reorg dropping that block re-opens the job.
      */
-    resolveMined(nonce: number, minedHash: string, requestId: string, finalState: JobState, blockNumber: number, note?: string): void {
+    async resolveMined(nonce: number, minedHash: string, requestId: string, finalState: JobState, blockNumber: number, note?: string): Promise<void> {
       transaction(() => {
         stmt.setTxMined.run(minedHash);
         stmt.setTxStatus.run("dropped", nonce);
@@ -514,7 +419,7 @@ export function createJobStore({ path, now = Date.now }: { path: string; now?: (
      * The nonce was used by another transaction (the key is shared, or the request was already
      * settled): the job goes back to the submit step or to `to` if given.
      */
-    resolveDropped(nonce: number, requestId: string, to: JobState, lastError: string): void {
+    async resolveDropped(nonce: number, requestId: string, to: JobState, lastError: string): Promise<void> {
       transaction(() => {
         stmt.setTxStatus.run("dropped", nonce);
         // Only a job still waiting on this nonce: an orphan's job has moved on.
@@ -525,25 +430,25 @@ export function createJobStore({ path, now = Date.now }: { path: string; now?: (
       });
     },
 
-    getNextNonce(): number | undefined {
+    async getNextNonce(): Promise<number | undefined> {
       const row = stmt.getMeta.get("next_nonce");
       return row === undefined ? undefined : Number(row.value);
     },
 
-    setNextNonce(nonce: number): void {
+    async setNextNonce(nonce: number): Promise<void> {
       stmt.setMeta.run("next_nonce", String(nonce));
     },
 
-    getMeta(key: string): string | undefined {
+    async getMeta(key: string): Promise<string | undefined> {
       const row = stmt.getMeta.get(key);
       return row === undefined ? undefined : (row.value as string);
     },
 
-    setMeta(key: string, value: string): void {
+    async setMeta(key: string, value: string): Promise<void> {
       stmt.setMeta.run(key, value);
     },
 
-    close(): void {
+    async close(): Promise<void> {
       if (db.isOpen) db.close();
     },
   };

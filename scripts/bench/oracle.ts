@@ -8,28 +8,27 @@
  * process (`node --import tsx oracle/main.ts start`, so its peak RSS is its own), so is the gateway
  * (`medcipher gateway serve`, chain access policy over JSON-RPC); the 20 patients' clients run here.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, mkdirSync, rmdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 
 import { encodeBytes32String, hexlify, randomBytes, Wallet } from "ethers";
 import { network } from "hardhat";
 
 import { sha256Hex } from "../../core/hash.js";
-import { deployMedCipher, OutputKind, sponsorPatients } from "../../deploy/local.js";
+import { deployMedCipher, sponsorPatients } from "../../deploy/local.js";
+import { modelRegistration } from "../../deploy/models.js";
 import { FheClient } from "../../fhe/client.js";
 import { loadModel } from "../../fhe/modelFile.js";
-import { operatorInterface, routerInterface } from "../../oracle/chain/abi.js";
+import { routerInterface } from "../../oracle/chain/abi.js";
+import type { Settings } from "../../oracle/config/settings.js";
 import { Category } from "../../protocol/codes.js";
 import { createGatewayClient } from "../../sdk/gateway/client.js";
 import { createNodeHttpTransport } from "../../sdk/node/transport.js";
 import { startGatewayProcess } from "./gatewayProcess.js";
+import { percentile, ROOT, rpc, rpcBatch, startHardhatNode, startOracleProcess, waitUntil, watchRequests } from "./harness.js";
 import { cpuSecondsOf, peakRssMiB } from "./proc.js";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const PATIENTS = 20;
 const BURST = 200;
 const STEADY_RATE_PER_SECOND = 10;
@@ -49,70 +48,12 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 20);
 
 const log = (message: string) => console.log(`[bench:oracle] ${message}`);
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function rpc(url: string, method: string, params: unknown[] = []): Promise<unknown> {
-  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
-  const reply = (await response.json()) as { result?: unknown; error?: { message: string } };
-  if (reply.error) throw new Error(`${method}: ${reply.error.message}`);
-  return reply.result;
-}
-
-async function rpcBatch(url: string, calls: { method: string; params: unknown[] }[]): Promise<{ result?: unknown; error?: { message: string } }[]> {
-  const body = calls.map((c, i) => ({ jsonrpc: "2.0", id: i, ...c }));
-  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-  const replies = (await response.json()) as { id: number; result?: unknown; error?: { message: string } }[];
-  return replies.sort((a, b) => a.id - b.id);
-}
-
-async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function percentile(values: number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
-const children: ChildProcess[] = [];
-const cleanup = () => {
-  for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
-};
-process.on("exit", cleanup);
-
 async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), "bench-oracle-"));
-  const nodePort = await freePort();
-  const url = `http://127.0.0.1:${nodePort}`;
-  log(`starting hardhat node on ${url}`);
-  const journal = join(ROOT, "deploy", "deployments", `chain-${BENCH_CHAIN_ID}`);
-  const removeJournal = () => {
-    rmSync(journal, { recursive: true, force: true });
-    try {
-      rmdirSync(join(ROOT, "deploy", "deployments"));
-    } catch {
-      // not empty: other chains' journals live there
-    }
-  };
-  removeJournal();
-  process.on("exit", removeJournal);
   // BENCH_NODE_ARGS_CHAIN adds Node flags to the `hardhat node` process.
-  const node = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS_CHAIN?.split(" ").filter(Boolean) ?? []), join(ROOT, "node_modules/hardhat/dist/src/cli.js"), "node", "--port", String(nodePort), "--chain-id", String(BENCH_CHAIN_ID)], { cwd: ROOT, stdio: "ignore" });
-  children.push(node);
-  await waitUntil(async () => Boolean(await rpc(url, "eth_chainId")), "hardhat node", 60_000);
+  const chain = await startHardhatNode(BENCH_CHAIN_ID, process.env.BENCH_NODE_ARGS_CHAIN?.split(" ").filter(Boolean));
+  const url = chain.url;
+  log(`hardhat node on ${url}`);
 
   const connection = await network.connect({ network: "localhost", override: { url, chainId: BENCH_CHAIN_ID } });
   const oracleKey = Wallet.createRandom();
@@ -125,11 +66,7 @@ async function main(): Promise<void> {
     roles: { gateways: [gatewayKey.address] },
     routerLink: 10_000n * 10n ** 18n,
     pendingCaps: { perPatient: 1_000, perRequester: 1_000 },
-    models: artifacts.map((m) => ({
-      name: m.id, version: m.version, weightsHash: m.weightsHash, weightsUri: `models/${m.id}.json`,
-      paramSetId: encodeBytes32String(m.paramSetId), encodingSpecHash: m.encodingSpecHash,
-      outputKind: m.output.kind === "softmax" ? OutputKind.Softmax : OutputKind.Sigmoid, isPrivate: m.isPrivate,
-    })),
+    models: artifacts.map((artifact) => modelRegistration(artifact)),
   });
   const a = suite.addresses;
   const chainId = Number(await rpc(url, "eth_chainId"));
@@ -185,77 +122,23 @@ async function main(): Promise<void> {
 
   // The oracle, as its own process.
   const startBlock = Number(await rpc(url, "eth_blockNumber")) + 1;
-  const dataDir = join(work, "oracle");
-  const opsPort = await freePort();
-  mkdirSync(dataDir, { recursive: true });
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp",
-    ORACLE_RPC_URL: url, ORACLE_OPERATOR_ADDRESS: a.Operator, ORACLE_ROUTER_ADDRESS: a.PredictionRouter, ORACLE_CHAIN_ID: String(chainId),
-    ORACLE_PRIVATE_KEY: oracleKey.privateKey, ORACLE_GATEWAY_URL: gatewayUrl, ORACLE_GATEWAY_ADDRESS: gatewayKey.address,
-    ORACLE_PRIVATE_MODEL_MASK_KEY: hexlify(randomBytes(32)), ORACLE_DATA_DIR: dataDir, ORACLE_HTTP_PORT: String(opsPort),
-    ORACLE_START_BLOCK: String(startBlock), ORACLE_CONFIRMATIONS: "1", ORACLE_POLL_INTERVAL_MS: "100", ORACLE_LOG_LEVEL: process.env.ORACLE_LOG_LEVEL ?? "info",
-    ORACLE_WORKER_THREADS: "2",
-    // BENCH_ORACLE_<SETTING>=value overrides a daemon setting for an experiment.
-    ...Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k.startsWith("BENCH_ORACLE_") && v !== undefined).map(([k, v]) => [k.slice("BENCH_".length), v!])),
+  const settings: Partial<Settings> = {
+    RPC_URL: url, OPERATOR_ADDRESS: a.Operator, ROUTER_ADDRESS: a.PredictionRouter, CHAIN_ID: chainId,
+    PRIVATE_KEY: oracleKey.privateKey, GATEWAY_URL: gatewayUrl, GATEWAY_ADDRESS: gatewayKey.address,
+    PRIVATE_MODEL_MASK_KEY: hexlify(randomBytes(32)), START_BLOCK: startBlock, CONFIRMATIONS: 1, POLL_INTERVAL_MS: 100,
+    LOG_LEVEL: process.env.ORACLE_LOG_LEVEL ?? "info", WORKER_THREADS: 2,
+    // BENCH_ORACLE_<SETTING>=value overrides a daemon setting for an experiment (the daemon parses it).
+    ...Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k.startsWith("BENCH_ORACLE_") && v !== undefined).map(([k, v]) => [k.slice("BENCH_ORACLE_".length), v!])),
   };
-  // BENCH_CPU_PROFILE=1 writes a V8 CPU profile of the oracle process next to its log.
+  // BENCH_CPU_PROFILE=1 writes a V8 CPU profile of the oracle process into its work directory.
   // BENCH_NODE_ARGS_ORACLE adds Node flags to the oracle process (e.g. "--trace-gc").
-  const profile = [...(process.env.BENCH_CPU_PROFILE ? ["--cpu-prof", "--cpu-prof-dir", work] : []), ...(process.env.BENCH_NODE_ARGS_ORACLE?.split(" ").filter(Boolean) ?? [])];
-  const oracle = spawn(process.execPath, [...profile, "--import", "tsx", "oracle/main.ts", "start"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "inherit"] });
-  children.push(oracle);
-  let oracleOut = "";
-  const oracleLog = createWriteStream(join(work, "oracle.log"));
-  log(`oracle log: ${join(work, "oracle.log")}`);
-  oracle.stdout!.on("data", (c: Buffer) => {
-    oracleLog.write(c);
-    oracleOut = (oracleOut + c.toString("utf8")).slice(-20_000);
-    if (/oracle started/.test(c.toString("utf8"))) started = true;
-  });
-  let started = false;
-  await waitUntil(async () => started || oracle.exitCode !== null, "oracle start", 60_000);
-  if (oracle.exitCode !== null) throw new Error(`oracle exited: ${oracleOut.slice(-2000)}`);
+  const profile = [...(process.env.BENCH_CPU_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${work}`] : []), ...(process.env.BENCH_NODE_ARGS_ORACLE?.split(" ").filter(Boolean) ?? [])];
+  const oracle = await startOracleProcess(settings, join(work, "oracle"), profile);
   log("oracle started");
 
   // Watch blocks: when each block was first seen, and which requests each mined or settled.
-  const blockSeenAt = new Map<number, number>();
-  const requestMinedAt = new Map<string, number>();
-  const requestBlock = new Map<string, number>();
-  const settledAt = new Map<string, { at: number; kind: string; block: number }>();
-  const responses = new Map<string, number>();
-  let lastBlock = startBlock - 1;
-  let watching = true;
-  const watcher = (async () => {
-    while (watching) {
-      try {
-        const head = Number(await rpc(url, "eth_blockNumber"));
-        if (head > lastBlock) {
-          const now = performance.now();
-          for (let b = lastBlock + 1; b <= head; b++) blockSeenAt.set(b, now);
-          const logs = (await rpc(url, "eth_getLogs", [{ fromBlock: "0x" + (lastBlock + 1).toString(16), toBlock: "0x" + head.toString(16), address: [a.PredictionRouter, a.Operator] }])) as { topics: string[]; data: string; blockNumber: string; address: string }[];
-          for (const entry of logs) {
-            const at = blockSeenAt.get(Number(entry.blockNumber)) ?? now;
-            if (entry.address.toLowerCase() === a.Operator.toLowerCase()) {
-              const parsed = operatorInterface.parseLog(entry);
-              if (parsed?.name === "OracleResponse") responses.set(parsed.args[0] as string, (responses.get(parsed.args[0] as string) ?? 0) + 1);
-              continue;
-            }
-            const parsed = routerInterface.parseLog(entry);
-            if (!parsed) continue;
-            const requestId = parsed.args[0] as string;
-            if (parsed.name === "PredictionRequested") {
-              requestMinedAt.set(requestId, at);
-              requestBlock.set(requestId, Number(entry.blockNumber));
-            }
-            else if (!settledAt.has(requestId)) settledAt.set(requestId, { at, kind: parsed.name, block: Number(entry.blockNumber) });
-          }
-          lastBlock = head;
-        }
-      } catch {
-        // keep watching
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  })();
+  const watcher = watchRequests(url, { router: a.PredictionRouter, operator: a.Operator }, startBlock);
+  const { blockSeenAt, minedAt, settled: settledAt, responses } = watcher;
 
   const fees = { maxFeePerGas: 50n * 10n ** 9n, maxPriorityFeePerGas: 10n ** 9n };
   async function signRequest(i: number): Promise<string> {
@@ -281,19 +164,19 @@ async function main(): Promise<void> {
   if (WARMUP > 0) {
     log(`warm-up: ${WARMUP} requests`);
     await send([...Array(WARMUP).keys()].map((k) => measured + k));
-    await waitUntil(async () => requestMinedAt.size >= WARMUP && [...requestMinedAt.keys()].every((id) => settledAt.has(id)), "warm-up settled", SETTLE_TIMEOUT_MS);
+    await waitUntil(async () => minedAt.size >= WARMUP && [...minedAt.keys()].every((id) => settledAt.has(id)), "warm-up settled", SETTLE_TIMEOUT_MS);
   }
-  const beforeBurst = new Set(requestMinedAt.keys());
+  const beforeBurst = new Set(minedAt.keys());
 
   // Phase 1: burst.
   log(`burst: ${BURST} requests`);
-  const processes = { oracle: oracle.pid!, gateway: gateway.pid, chain: node.pid!, bench: process.pid };
+  const processes = { oracle: oracle.pid, gateway: gateway.pid, chain: chain.pid, bench: process.pid };
   const cpuBefore = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, cpuSecondsOf(pid) ?? NaN]));
   await send([...Array(BURST).keys()]);
-  await waitUntil(async () => requestMinedAt.size >= beforeBurst.size + BURST, "burst requests mined", SETTLE_TIMEOUT_MS);
-  const burstRequestIds = [...requestMinedAt.keys()].filter((id) => !beforeBurst.has(id));
+  await waitUntil(async () => minedAt.size >= beforeBurst.size + BURST, "burst requests mined", SETTLE_TIMEOUT_MS);
+  const burstRequestIds = [...minedAt.keys()].filter((id) => !beforeBurst.has(id));
   await waitUntil(async () => burstRequestIds.every((id) => settledAt.has(id)), "burst settled", SETTLE_TIMEOUT_MS).catch(() => undefined);
-  const firstMined = Math.min(...burstRequestIds.map((id) => requestMinedAt.get(id)!));
+  const firstMined = Math.min(...burstRequestIds.map((id) => minedAt.get(id)!.at));
   const lastSettled = Math.max(...burstRequestIds.filter((id) => settledAt.has(id)).map((id) => settledAt.get(id)!.at));
   const burstSettled = burstRequestIds.filter((id) => settledAt.has(id)).length;
   const perBlock = new Map<number, number>();
@@ -305,8 +188,8 @@ async function main(): Promise<void> {
   const burstCpuSeconds = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, Math.round(((cpuSecondsOf(pid) ?? NaN) - cpuBefore[name]!) * 100) / 100]));
   const burstFulfilmentBlocks = [...perBlock.entries()].sort((x, y) => x[0] - y[0]).map(([, n]) => n);
   // Blocks after the burst's first request block in which fulfilments landed (1 = the next block).
-  const firstRequestBlock = Math.min(...burstRequestIds.map((id) => requestBlock.get(id)!));
-  const burstRequestBlocks = new Set(burstRequestIds.map((id) => requestBlock.get(id)!)).size;
+  const firstRequestBlock = Math.min(...burstRequestIds.map((id) => minedAt.get(id)!.block));
+  const burstRequestBlocks = new Set(burstRequestIds.map((id) => minedAt.get(id)!.block)).size;
   const burstFulfilmentOffsets = [...perBlock.keys()].sort((x, y) => x - y).map((b) => b - firstRequestBlock);
   // When the bench saw the request block and the next five, relative to the request block (ms).
   const burstBlocksSeenAtMs = [0, 1, 2, 3, 4, 5].map((k) => Math.round((blockSeenAt.get(firstRequestBlock + k) ?? NaN) - blockSeenAt.get(firstRequestBlock)!));
@@ -315,7 +198,7 @@ async function main(): Promise<void> {
 
   // Phase 2: steady 10 requests per second.
   log(`steady: ${STEADY_RATE_PER_SECOND} requests/s for ${STEADY_SECONDS} s`);
-  const before = new Set(requestMinedAt.keys());
+  const before = new Set(minedAt.keys());
   const steadyStart = performance.now();
   for (let k = 0; k < STEADY_RATE_PER_SECOND * STEADY_SECONDS; k++) {
     const due = steadyStart + (k * 1000) / STEADY_RATE_PER_SECOND;
@@ -323,17 +206,16 @@ async function main(): Promise<void> {
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     await send([BURST + k]);
   }
-  await waitUntil(async () => requestMinedAt.size >= total, "steady requests mined", SETTLE_TIMEOUT_MS).catch(() => undefined);
-  const steadyIds = [...requestMinedAt.keys()].filter((id) => !before.has(id));
+  await waitUntil(async () => minedAt.size >= total, "steady requests mined", SETTLE_TIMEOUT_MS).catch(() => undefined);
+  const steadyIds = [...minedAt.keys()].filter((id) => !before.has(id));
   await waitUntil(async () => steadyIds.every((id) => settledAt.has(id)), "steady settled", SETTLE_TIMEOUT_MS).catch(() => undefined);
-  const latencies = steadyIds.filter((id) => settledAt.has(id)).map((id) => settledAt.get(id)!.at - requestMinedAt.get(id)!);
+  const latencies = steadyIds.filter((id) => settledAt.has(id)).map((id) => settledAt.get(id)!.at - minedAt.get(id)!.at);
   await new Promise((r) => setTimeout(r, 3 * BLOCK_MS));
-  watching = false;
-  await watcher;
+  await watcher.stop();
 
-  const peak = peakRssMiB(oracle.pid!);
+  const peak = peakRssMiB(oracle.pid);
   // Where the oracle's time went: mean gateway and RPC round trips, from its own metrics.
-  const metricsText = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
+  const metricsText = await (await fetch(`${oracle.opsUrl}/metrics`)).text();
   const mean = (name: string, label: string) => {
     const sum = Number(new RegExp(`${name}_sum\\{${label}\\} ([0-9.e+-]+)`).exec(metricsText)?.[1] ?? NaN);
     const count = Number(new RegExp(`${name}_count\\{${label}\\} ([0-9.e+-]+)`).exec(metricsText)?.[1] ?? NaN);
@@ -352,7 +234,7 @@ async function main(): Promise<void> {
     evaluationMeanMs: Math.round((Number(/oracle_evaluation_seconds_sum ([0-9.e+-]+)/.exec(metricsText)?.[1]) / Number(/oracle_evaluation_seconds_count ([0-9.e+-]+)/.exec(metricsText)?.[1])) * 10_000) / 10,
   };
   log(`oracle-side means: ${JSON.stringify(breakdown)}`);
-  const all = [...requestMinedAt.keys()];
+  const all = [...minedAt.keys()];
   const results = {
     requests: total,
     fulfilled: all.filter((id) => settledAt.get(id)?.kind === "PredictionFulfilled").length,
@@ -367,12 +249,11 @@ async function main(): Promise<void> {
     setup: { patients: PATIENTS, warmupRequests: WARMUP, burst: BURST, steadyRatePerSecond: STEADY_RATE_PER_SECOND, steadySeconds: STEADY_SECONDS, blockMs: BLOCK_MS, confirmations: 1, workerThreads: 2, node: process.version },
   };
 
-  oracle.kill("SIGTERM");
-  await new Promise((r) => oracle.once("exit", r));
+  await oracle.stop();
   const gatewayExit = await gateway.stop();
   if (gatewayExit !== 0) log(`the gateway exited with ${gatewayExit} on SIGTERM`);
   for (const p of patients) p.fhe.dispose();
-  node.kill("SIGTERM");
+  chain.stop();
 
   console.table(Object.fromEntries(Object.entries(results).filter(([k]) => k !== "setup" && k !== "breakdown")));
   mkdirSync(join(ROOT, "bench", "results"), { recursive: true });
@@ -383,6 +264,5 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   console.error(error);
-  cleanup();
   process.exit(1);
 });

@@ -329,7 +329,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
       auditEvents: trail.events.length,
       auditHeadVerified: trail.anchoredHead?.verified === true,
       fhir: { sharedBundle: shared.bundle, consents, auditEvents: trail.events },
-      oracleJobs: oracle.jobCounts(),
+      oracleJobs: await oracle.jobCounts(),
       privacy,
     };
     print(`\nDone: ${predictions.length} encrypted predictions, ${predictions.filter((p) => p.encrypted.label === p.plaintext.label).length} agree with the plaintext model; files in ${dataDir}`);

@@ -6,10 +6,9 @@
  * both restartable on their own data. Patients, each with their own CKKS key set, live here: they
  * encrypt, upload, sign their request transactions, and in the end fetch, check and decrypt.
  */
-import { copyFileSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 
 import { encodeBytes32String, hexlify, Interface, JsonRpcProvider, keccak256, randomBytes, Wallet, type Signer } from "ethers";
 import { network } from "hardhat";
@@ -26,9 +25,9 @@ import { createGatewayClient, type GatewayClient } from "../../sdk/gateway/clien
 import { createNodeHttpTransport } from "../../sdk/node/transport.js";
 import { spawnOracle, type OracleChild } from "../../test/oracle/helpers/child.js";
 import { startGatewayProcess, type GatewayProcess } from "../bench/gatewayProcess.js";
+import { removeIgnitionJournal } from "../bench/harness.js";
 import type { Random } from "./random.js";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const FUNDS = "0x" + (10n ** 21n).toString(16);
 /** Patients' request transactions: far above anvil's base fee, so a re-sent one is never underpriced. */
 const REQUEST_FEES = { maxFeePerGas: 50n * 10n ** 9n, maxPriorityFeePerGas: 10n ** 9n };
@@ -75,16 +74,7 @@ export async function createSoakWorld(options: {
   patients: number;
 }) {
   const work = mkdtempSync(join(tmpdir(), `soak-${options.soak.replace(/\W/g, "-")}-`));
-  const journal = join(ROOT, "deploy", "deployments", `chain-${options.chainId}`);
-  const removeJournal = () => {
-    rmSync(journal, { recursive: true, force: true });
-    try {
-      rmdirSync(join(ROOT, "deploy", "deployments"));
-    } catch {
-      // not empty: other chains' journals live there
-    }
-  };
-  removeJournal();
+  removeIgnitionJournal(options.chainId);
 
   // Automine while deploying and registering (Ignition waits for each transaction); interval
   // mining once the soak starts.
@@ -101,7 +91,7 @@ export async function createSoakWorld(options: {
     routerLink: 10_000n * 10n ** 18n,
     models: artifacts.map((artifact) => modelRegistration(artifact)),
   });
-  removeJournal();
+  removeIgnitionJournal(options.chainId);
   const addresses: MedCipherAddresses = suite.addresses;
   const modelIds = artifacts.map((_, i) => Number(suite.modelIds[i]));
 
@@ -289,7 +279,7 @@ export async function createSoakWorld(options: {
       for (const patient of patients) patient.fhe.dispose();
       await connection.close().catch(() => undefined);
       await anvil.stop();
-      removeJournal();
+      removeIgnitionJournal(options.chainId);
     },
   };
   return world;

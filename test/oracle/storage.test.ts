@@ -39,7 +39,7 @@ describe("oracle job store on a read-only or full disk", function () {
     expect(result.message).to.include(path);
   });
 
-  it("reports SQLite's disk-full on a full disk, and loses nothing committed before it", function () {
+  it("reports SQLite's disk-full on a full disk, and loses nothing committed before it", async function () {
     const dir = mkdtempSync(join(tmpdir(), "oracle-full-"));
     const copyDir = mkdtempSync(join(tmpdir(), "oracle-full-copy-"));
     // Filled inside the namespace, then copied out (the tmpfs goes with it) to be read back here.
@@ -50,7 +50,7 @@ describe("oracle job store on a read-only or full disk", function () {
     expect(result.message).not.to.match(/cannot rollback/);
     expect(result.code).to.equal("ORACLE_STORE_WRITE_FAILED");
     const store = createJobStore({ path: join(copyDir, "oracle.db") });
-    expect(Object.values(store.countsByState()).reduce((x, y) => x + y, 0)).to.equal(result.committed);
-    store.close();
+    expect(Object.values(await store.countsByState()).reduce((x, y) => x + y, 0)).to.equal(result.committed);
+    await store.close();
   });
 });

@@ -14,7 +14,8 @@ export type OracleChild = {
   text(): string;
 };
 
-export function spawnOracle(settings: Settings, extraEnv: Record<string, string> = {}): OracleChild {
+/** `settings` may be partial: the daemon fills the rest from its defaults (benchmarks set only what they change). */
+export function spawnOracle(settings: Partial<Settings>, extraEnv: Record<string, string> = {}): OracleChild {
   const env: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...extraEnv };
   for (const [name, value] of Object.entries(settings)) env[`ORACLE_${name}`] = String(value);
   const child = spawn(process.execPath, ["--import", "tsx", "oracle/main.ts", "start"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });

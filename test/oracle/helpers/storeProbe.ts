@@ -25,7 +25,7 @@ try {
   const store = createJobStore({ path });
   if (mode === "fill") {
     for (let id = 1; id < 100_000; id++) {
-      store.commitRange([requestLog(id)], { blockNumber: id, blockHash: hash(1_000_000 + id) }, 64);
+      await store.commitRange([requestLog(id)], { blockNumber: id, blockHash: hash(1_000_000 + id) }, 64);
       committed = id;
     }
   }

@@ -1,0 +1,106 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { expect } from "chai";
+import pg from "pg";
+
+import { createJobStore } from "../../oracle/store/jobStore.js";
+import { assertFence, createNonceLease, NONCE_LEASE_KEY } from "../../oracle/store/nonceLease.js";
+import { createPgJobStore } from "../../oracle/store/pgJobStore.js";
+import { startPostgres, type PostgresCluster } from "../services/postgres.js";
+import { hash, requestLog, shouldBehaveLikeAJobStore } from "./helpers/storeBehaviour.js";
+
+describe("job store conformance", function () {
+  describe("SQLite (embedded default)", function () {
+    shouldBehaveLikeAJobStore(async () => createJobStore({ path: join(mkdtempSync(join(tmpdir(), "oracle-store-")), "oracle.db") }));
+  });
+
+  describe("Postgres", function () {
+    this.timeout(60_000);
+    let cluster: PostgresCluster;
+    let n = 0;
+    before(async function () {
+      cluster = await startPostgres();
+    });
+    after(async function () {
+      await cluster?.stop();
+    });
+    const fresh = async () => createPgJobStore({ url: await cluster.createDatabase(`store_${n++}`), poolSize: 4 });
+
+    shouldBehaveLikeAJobStore(fresh);
+
+    it("creates its schema idempotently: two replicas opening the same database at once both work", async function () {
+      const url = await cluster.createDatabase(`store_${n++}`);
+      const [a, b] = await Promise.all([createPgJobStore({ url }), createPgJobStore({ url })]);
+      await a.commitRange([requestLog(1, 10)], { blockNumber: 10, blockHash: hash(1010) }, 64);
+      expect((await b.getJob(hash(1)))?.state).to.equal("seen");
+      await Promise.all([a.close(), b.close()]);
+    });
+
+    it("splits due jobs between replicas with claims (SKIP LOCKED), and a claim that expires is taken over", async function () {
+      const url = await cluster.createDatabase(`store_${n++}`);
+      const [a, b] = await Promise.all([createPgJobStore({ url }), createPgJobStore({ url })]);
+      await a.commitRange(Array.from({ length: 20 }, (_, i) => requestLog(i + 1, 10, hash(1010), i)), { blockNumber: 10, blockHash: hash(1010) }, 64);
+      await a.confirmUpTo(10);
+      // Both claim at the same moment: no job is handed to both.
+      const [mine, theirs] = await Promise.all([a.claimDueJobs("a", 12, 60_000), b.claimDueJobs("b", 12, 60_000)]);
+      expect(mine.filter((id) => theirs.includes(id))).to.deep.equal([]);
+      expect(mine.length + theirs.length).to.equal(20);
+      // A replica's own claims are handed back to it (its next pass), never to the other.
+      expect(await b.claimDueJobs("b", 20, 60_000)).to.have.members(theirs);
+      expect(await b.renewClaim(mine[0]!, "b", 60_000)).to.equal(false);
+      expect(await a.renewClaim(mine[0]!, "a", 1)).to.equal(true);
+      await a.releaseClaim(mine[1]!, "a");
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      // mine[0] expired and mine[1] was released: b takes both; a's others stay a's.
+      expect(await b.claimDueJobs("b", 20, 60_000)).to.include.members([mine[0]!, mine[1]!, ...theirs]).and.not.include(mine[2]);
+      await Promise.all([a.close(), b.close()]);
+    });
+  });
+});
+
+describe("nonce lease on Postgres", function () {
+  this.timeout(60_000);
+  let cluster: PostgresCluster;
+  before(async function () {
+    cluster = await startPostgres();
+  });
+  after(async function () {
+    await cluster?.stop();
+  });
+
+  it("has one owner at a time; when the owner's session dies another takes over, and the stale owner's writes fail with ORACLE_NONCE_LEASE_LOST", async function () {
+    const url = await cluster.createDatabase("lease");
+    const a = await createNonceLease({ url, replicaId: "a", pollMs: 50 });
+    const b = await createNonceLease({ url, replicaId: "b", pollMs: 50 });
+    try {
+      expect([a.isOwner(), b.isOwner()]).to.deep.equal([true, false]);
+      expect(await a.owner()).to.equal("a");
+      const staleEpoch = a.epoch();
+      const db = new pg.Client({ connectionString: url });
+      await db.connect();
+      await assertFence(db, staleEpoch, "a");
+      // The owner stops polling and its session ends (as a SIGKILLed process's does); the lock frees.
+      const holders = await db.query("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted", [NONCE_LEASE_KEY]);
+      expect(holders.rowCount).to.equal(1);
+      await a.close();
+      const deadline = Date.now() + 5_000;
+      while (!b.isOwner() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(b.isOwner()).to.equal(true);
+      expect(b.epoch()).to.equal(staleEpoch! + 1);
+      expect(await b.owner()).to.equal("b");
+      let code: string | undefined;
+      try {
+        await assertFence(db, staleEpoch, "a");
+      } catch (error) {
+        code = (error as { code?: string }).code;
+      }
+      expect(code).to.equal("ORACLE_NONCE_LEASE_LOST");
+      await assertFence(db, b.epoch(), "b");
+      await db.end();
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
