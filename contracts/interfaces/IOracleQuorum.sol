@@ -54,7 +54,8 @@ interface IOracleQuorum {
     /// it would not reach k: the request can only expire and be cancelled (unless k is lowered).
     event QuorumUnreachable(bytes32 indexed requestId, uint256 leading, uint256 remaining, uint256 k);
 
-    /// @notice Governance (or an operator removal below k) changed the threshold.
+    /// @notice The effective threshold changed: governance set k, or the operator set shrank below
+    /// governance's k (the threshold follows n down) or grew back (it returns to governance's k).
     event QuorumChanged(uint256 k, uint256 n);
 
     // ─── Errors ──────────────────────────────────────────────────────────────────────────────────
@@ -151,7 +152,7 @@ interface IOracleQuorum {
         external;
 
     /// @notice Replaces the operator set (owner only). Members keep their slots; removal is never
-    /// blocked, and lowers k to the new n if needed.
+    /// blocked: the effective threshold is min(governance's k, n), so it follows n down and back.
     function setAuthorizedSenders(address[] calldata senders) external;
 
     /// @notice The operator set.
@@ -174,7 +175,7 @@ interface IOracleQuorum {
     /// @notice Sets k (governance only); 1 ≤ k ≤ n.
     function setQuorum(uint256 k) external;
 
-    /// @notice The threshold k and the operator count n.
+    /// @notice The effective threshold k = min(governance's k, n) and the operator count n.
     function quorum() external view returns (uint256 k, uint256 n);
 
     /// @notice A request's vote state.

@@ -38,7 +38,7 @@ contract OracleQuorum is IOracleQuorum, Ownable2Step, IdentityGoverned {
     struct Config {
         uint128 active; // bitmap of the slots of authorised operators
         uint8 n;
-        uint8 k;
+        uint8 k; // governance's threshold; the effective one is min(k, n) (see _threshold)
         uint8 slotsUsed; // lifetime slots handed out
     }
 
@@ -227,15 +227,17 @@ contract OracleQuorum is IOracleQuorum, Ownable2Step, IdentityGoverned {
             if (active & bit != 0) revert DuplicateOperator(sender);
             active |= bit;
         }
+        uint256 before = _threshold(cfg);
         cfg.active = active;
         cfg.n = uint8(n);
-        // Removing operators is never blocked: when fewer than k remain, k follows n down.
-        bool lowered = cfg.k > n;
-        if (lowered) cfg.k = uint8(n);
         _config = cfg;
         _senders = senders;
         emit AuthorizedSendersChanged(senders, msg.sender);
-        if (lowered) emit QuorumChanged(n, n);
+        // Removing operators is never blocked: when fewer than k remain, the threshold follows n
+        // down, and back up to governance's k as operators return (a rotation through a smaller
+        // set does not silently weaken the quorum for good).
+        uint256 threshold = _threshold(cfg);
+        if (threshold != before) emit QuorumChanged(threshold, n);
     }
 
     /// @inheritdoc IOracleQuorum
@@ -278,7 +280,8 @@ contract OracleQuorum is IOracleQuorum, Ownable2Step, IdentityGoverned {
 
     /// @inheritdoc IOracleQuorum
     function quorum() external view returns (uint256 k, uint256 n) {
-        return (_config.k, _config.n);
+        Config memory cfg = _config;
+        return (_threshold(cfg), cfg.n);
     }
 
     /// @inheritdoc IOracleQuorum
@@ -359,7 +362,7 @@ contract OracleQuorum is IOracleQuorum, Ownable2Step, IdentityGoverned {
         emit VoteCast(requestId, msg.sender, resultHash, tally.count);
 
         Config memory cfg = _config;
-        if (tally.count < cfg.k) {
+        if (tally.count < _threshold(cfg)) {
             _checkReachable(requestId, round, cfg);
             _rounds[requestId] = round;
             return false;
@@ -390,9 +393,10 @@ contract OracleQuorum is IOracleQuorum, Ownable2Step, IdentityGoverned {
     function _checkReachable(bytes32 requestId, Round memory round, Config memory cfg) private {
         if (round.unreachable) return;
         uint256 remaining = _popcount(cfg.active & ~round.voted);
-        if (round.leading + remaining >= cfg.k) return;
+        uint256 threshold = _threshold(cfg);
+        if (round.leading + remaining >= threshold) return;
         round.unreachable = true;
-        emit QuorumUnreachable(requestId, round.leading, remaining, cfg.k);
+        emit QuorumUnreachable(requestId, round.leading, remaining, threshold);
     }
 
     /// @dev Each voter in `dissenters` voted for some other hash than `finalHash`.
@@ -427,6 +431,12 @@ contract OracleQuorum is IOracleQuorum, Ownable2Step, IdentityGoverned {
         uint8 slot = _slotOf[sender];
         if (slot != 0) bit = uint128(1) << (slot - 1);
         if (bit == 0 || active & bit == 0) revert NotAuthorizedSender(sender);
+    }
+
+    /// @dev The effective threshold: governance's k, capped by the operators authorised now
+    /// (before the first operator set, k itself).
+    function _threshold(Config memory cfg) private pure returns (uint256) {
+        return cfg.n != 0 && cfg.n < cfg.k ? cfg.n : cfg.k;
     }
 
     function _withdrawable() private view returns (uint256) {
