@@ -90,7 +90,11 @@ export type DeployMedCipherOptions = {
 export const DEFAULT_SPONSOR_BUDGET = 10n * 10n ** 18n;
 
 /** The SDK's addresses plus the Chainlink contracts the deployment brings (deployments/<chainId>.json names). */
-export type MedCipherAddresses = SdkAddresses & { LinkToken: string; Operator: string };
+/**
+ * `Operator` is the oracle contract the router requests through: the Chainlink Operator, or in a
+ * quorum deployment the OracleQuorum (a drop-in), which `OracleQuorum` then names as well.
+ */
+export type MedCipherAddresses = SdkAddresses & { LinkToken: string; Operator: string; OracleQuorum?: string };
 
 export type MedCipherDeployment = {
   identity: IdentityRegistry;
@@ -192,9 +196,12 @@ export async function sponsorPatients(
 
 type Addressable = { getAddress(): Promise<string> };
 /** What the MedCipher Ignition modules return: one contract per deployable. */
-export type DeployedSuite = Record<"identity" | "consent" | "records" | "models" | "router" | "audit" | "groups" | "semaphore" | "link" | "operator", Addressable>;
+export type DeployedSuite = Record<"identity" | "consent" | "records" | "models" | "router" | "audit" | "groups" | "semaphore" | "link" | "operator", Addressable> & {
+  /** Only the quorum modules (`MedCipherQuorum`, `MedCipherLocalQuorum`): the same contract as `operator`. */
+  quorum?: Addressable;
+};
 
-/** The addresses of a suite deployed by either Ignition module (`MedCipher`, `MedCipherLocal`). */
+/** The addresses of a suite deployed by any of the MedCipher Ignition modules (with the Operator or a quorum). */
 export async function addressesOf(deployed: DeployedSuite): Promise<MedCipherAddresses> {
   return {
     IdentityRegistry: await deployed.identity.getAddress(),
@@ -207,5 +214,6 @@ export async function addressesOf(deployed: DeployedSuite): Promise<MedCipherAdd
     Semaphore: await deployed.semaphore.getAddress(),
     LinkToken: await deployed.link.getAddress(),
     Operator: await deployed.operator.getAddress(),
+    ...(deployed.quorum ? { OracleQuorum: await deployed.quorum.getAddress() } : {}),
   };
 }
