@@ -56,6 +56,7 @@ contract OracleQuorum is IOracleQuorum, Ownable2Step, IdentityGoverned {
     uint256 private constant MAXIMUM_DATA_VERSION = 255;
     uint256 private constant MINIMUM_CONSUMER_GAS_LIMIT = 400_000;
     uint256 private constant MINIMUM_REQUEST_LENGTH = 4 + 32 * 2;
+    uint256 private constant ESCROW_FLOOR = 1;
 
     LinkTokenInterface private immutable _link;
 
@@ -71,7 +72,9 @@ contract OracleQuorum is IOracleQuorum, Ownable2Step, IdentityGoverned {
     mapping(bytes32 requestId => Round) private _rounds;
     mapping(bytes32 requestId => mapping(bytes32 resultHash => Tally)) private _tallies;
     mapping(address operator => OperatorStats) private _stats;
-    uint256 private _tokensInEscrow;
+    /// @dev Payments of open requests, plus one: as in the Chainlink Operator, the slot never
+    /// returns to zero, so a request after a quiet spell pays a warm 5k store instead of 20k.
+    uint256 private _tokensInEscrow = ESCROW_FLOOR;
 
     /// @param link The LINK token.
     /// @param owner_ First owner (the deployer, who hands it to the router).
@@ -440,7 +443,7 @@ contract OracleQuorum is IOracleQuorum, Ownable2Step, IdentityGoverned {
     }
 
     function _withdrawable() private view returns (uint256) {
-        return _link.balanceOf(address(this)) - _tokensInEscrow;
+        return _link.balanceOf(address(this)) - (_tokensInEscrow - ESCROW_FLOOR);
     }
 
     function _paramsHash(uint256 payment, address callbackAddress, bytes4 callbackFunctionId, uint256 expiration)
