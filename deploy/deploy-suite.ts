@@ -6,8 +6,11 @@
  * printed and checks the chain first, so a re-run is a no-op that succeeds.
  *
  * Development chains (chain id 31337) get their own LinkToken and Operator (MedCipherLocal);
- * other networks use the existing LINK token and deploy our Operator (MedCipher). Used by
- * scripts/deploy.ts (`npm run deploy -- --network <name>`).
+ * other networks use the existing LINK token and deploy our Operator (MedCipher). A parameters
+ * file with a `LocalOracleQuorum` (development) or `OracleQuorum` (public) section deploys a k-of-n
+ * OracleQuorum in the Operator's place instead (MedCipherLocalQuorum / MedCipherQuorum); the
+ * router and suite sections of the file apply to it unchanged. Used by scripts/deploy.ts
+ * (`npm run deploy -- --network <name>`).
  *
  * Ignition journals a deployment under `deploy/deployments/<deploymentId>/`. The id names the
  * chain by id AND genesis block hash (`chain-31337-4e9de78b`): a restarted `hardhat node` has the
@@ -30,7 +33,7 @@ import { loadModel } from "../fhe/modelFile.js";
 import { writeDeploymentFile, type AbiReader } from "./deployment-file.js";
 import { addressesOf, DEFAULT_SPONSOR_BUDGET, type MedCipherAddresses } from "./local.js";
 import { modelRegistration } from "./models.js";
-import MedCipherModule, { MedCipherLocalModule } from "./modules/MedCipher.js";
+import MedCipherModule, { MedCipherLocalModule, MedCipherLocalQuorumModule, MedCipherQuorumModule } from "./modules/MedCipher.js";
 import { DEV_ORACLE_SENDER } from "./modules/LocalChainlink.js";
 
 /** The key of a parameters file that is not an Ignition module: what the deploy does after Ignition. */
@@ -74,7 +77,7 @@ export type DeploySuiteOptions = {
 
 export type DeploySuiteResult = {
   chainId: bigint;
-  module: "MedCipher" | "MedCipherLocal";
+  module: "MedCipher" | "MedCipherLocal" | "MedCipherQuorum" | "MedCipherLocalQuorum";
   parametersFile?: string;
   addresses: MedCipherAddresses;
   deploymentFile: string;
@@ -131,11 +134,16 @@ export async function deploySuiteAndWrite(connection: NetworkConnection, options
   log(firstRun ? "deploying the contracts (Ignition; ~25 transactions)…" : "checking the journalled deployment (Ignition)…");
   const started = Date.now();
   const headBefore = await ethers.provider.getBlockNumber();
+  const quorum = (local ? "LocalOracleQuorum" : "OracleQuorum") in ignitionParameters;
+  const module = quorum ? (local ? "MedCipherLocalQuorum" : "MedCipherQuorum") : local ? "MedCipherLocal" : "MedCipher";
+  if (quorum) log(`oracle: a k-of-n OracleQuorum in the Operator's place (${module})`);
+  const deployOptions = { parameters: quorum ? quorumParameters(ignitionParameters, local) : ignitionParameters, deploymentId, displayUi: options.displayUi ?? false };
   let deployed;
   try {
-    deployed = local
-      ? await ignition.deploy(MedCipherLocalModule, { parameters: ignitionParameters, deploymentId, displayUi: options.displayUi ?? false })
-      : await ignition.deploy(MedCipherModule, { parameters: ignitionParameters, deploymentId, displayUi: options.displayUi ?? false });
+    if (module === "MedCipherLocalQuorum") deployed = await ignition.deploy(MedCipherLocalQuorumModule, deployOptions);
+    else if (module === "MedCipherQuorum") deployed = await ignition.deploy(MedCipherQuorumModule, deployOptions);
+    else if (module === "MedCipherLocal") deployed = await ignition.deploy(MedCipherLocalModule, deployOptions);
+    else deployed = await ignition.deploy(MedCipherModule, deployOptions);
   } catch (error) {
     if (!firstRun && isReconciliationFailure(error)) throw new DeploymentConflictError(deploymentId, journal, error);
     throw error;
@@ -144,7 +152,8 @@ export async function deploySuiteAndWrite(connection: NetworkConnection, options
   log(`contracts ${firstRun ? "deployed" : "in place"} (${((Date.now() - started) / 1000).toFixed(1)} s); router ${addresses.PredictionRouter}`);
 
   const setup = mergeSetup(fileSetup, options.setup ?? {});
-  if (local && setup.oracles.length === 0) setup.oracles.push(...((ignitionParameters.LocalChainlink?.oracleSenders as string[] | undefined) ?? [DEV_ORACLE_SENDER]));
+  const localSenders = quorum ? ignitionParameters.LocalOracleQuorum?.operators : ignitionParameters.LocalChainlink?.oracleSenders;
+  if (local && setup.oracles.length === 0) setup.oracles.push(...((localSenders as string[] | undefined) ?? [DEV_ORACLE_SENDER]));
   const setupTransactions = await applySetup(connection, addresses, setup, local, log);
   const { ids: models, sent: modelTransactions } = await registerRepositoryModels(connection, addresses.ModelRegistry, log);
 
@@ -153,7 +162,7 @@ export async function deploySuiteAndWrite(connection: NetworkConnection, options
   const deploymentBlock = existsSync(path.join(journal, "journal.jsonl")) ? await firstJournalledBlock(journal) : headBefore + 1;
   const deploymentFile = await writeDeploymentFile(options.directory, chainId, addresses, options.readArtifact, { deploymentBlock, deploymentId, genesisHash: genesis.hash });
   log(`wrote ${deploymentFile} (deployment block ${deploymentBlock})`);
-  return { chainId, module: local ? "MedCipherLocal" : "MedCipher", parametersFile, addresses, deploymentFile, deploymentId, deploymentBlock, models, setupTransactions: setupTransactions.count + modelTransactions };
+  return { chainId, module, parametersFile, addresses, deploymentFile, deploymentId, deploymentBlock, models, setupTransactions: setupTransactions.count + modelTransactions };
 }
 
 function defaultParameters(directory: string | undefined, networkName: string): string | undefined {
@@ -163,6 +172,26 @@ function defaultParameters(directory: string | undefined, networkName: string): 
 }
 
 type Parameters = DeploymentParameters;
+
+/**
+ * The quorum suite's modules have ids of their own; the file's router and suite sections
+ * (`LocalPredictionRouter`, `MedCipherLocal`, or the public ones) apply to them as written.
+ */
+function quorumParameters(parameters: Parameters, local: boolean): Parameters {
+  const renamed: [string, string][] = local
+    ? [["LocalPredictionRouter", "LocalQuorumPredictionRouter"], ["MedCipherLocal", "MedCipherLocalQuorum"]]
+    : [["PredictionRouter", "QuorumPredictionRouter"], ["MedCipher", "MedCipherQuorum"]];
+  const result: Parameters = { ...parameters };
+  for (const [from, to] of renamed) {
+    const section = parameters[from];
+    if (section && !(to in result)) result[to] = section;
+  }
+  // The public quorum uses the LINK token the Chainlink section names, unless it names its own.
+  const publicQuorum = result.OracleQuorum;
+  const linkToken = parameters.Chainlink?.linkToken;
+  if (!local && publicQuorum && !("linkToken" in publicQuorum) && linkToken !== undefined) result.OracleQuorum = { ...publicQuorum, linkToken };
+  return result;
+}
 
 /** Ignition's parameter file convention: a string "123n" is a bigint. */
 function revive(value: unknown): unknown {

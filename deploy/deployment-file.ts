@@ -7,6 +7,8 @@ import path from "node:path";
 
 import type { MedCipherAddresses } from "./local.js";
 
+export type DeployedContract = { address: string; abi: readonly unknown[] };
+
 export type DeploymentFile = {
   chainId: number;
   /** The block of the deployment's first transaction: where the oracle starts (ORACLE_START_BLOCK). */
@@ -15,7 +17,8 @@ export type DeploymentFile = {
   deploymentId?: string;
   /** The chain's block 0 hash: tells a restarted development chain from the one deployed to. */
   genesisHash?: string;
-  contracts: Record<keyof MedCipherAddresses, { address: string; abi: readonly unknown[] }>;
+  /** `OracleQuorum` only in a quorum deployment, where `Operator` is the same contract (and ABI). */
+  contracts: Record<Exclude<keyof MedCipherAddresses, "OracleQuorum">, DeployedContract> & { OracleQuorum?: DeployedContract };
 };
 
 /** Reads an artifact's ABI by contract name (e.g. `hre.artifacts.readArtifact`). */
@@ -33,8 +36,11 @@ export async function writeDeploymentFile(
   about: Pick<DeploymentFile, "deploymentBlock" | "deploymentId" | "genesisHash"> = {},
 ): Promise<string> {
   const contracts = {} as DeploymentFile["contracts"];
-  for (const [name, address] of Object.entries(addresses) as [keyof MedCipherAddresses, string][]) {
-    contracts[name] = { address, abi: (await readArtifact(name)).abi };
+  for (const [name, address] of Object.entries(addresses) as [keyof MedCipherAddresses, string | undefined][]) {
+    if (address === undefined) continue;
+    // Behind a quorum the router's "Operator" is the OracleQuorum: describe it by its own ABI.
+    const artifact = name === "Operator" && address === addresses.OracleQuorum ? "OracleQuorum" : name;
+    contracts[name] = { address, abi: (await readArtifact(artifact)).abi };
   }
   const file: DeploymentFile = { chainId: Number(chainId), ...about, contracts };
   const target = deploymentPath(directory, chainId);

@@ -23,11 +23,12 @@ import type {
   ModelRegistry,
   Operator,
   PredictionRouter,
+  OracleQuorum,
   PrivacyGroups,
   RecordRegistry,
   Semaphore,
 } from "../types/ethers-contracts/index.js";
-import { MedCipherLocalModule } from "./modules/MedCipher.js";
+import { MedCipherLocalModule, MedCipherLocalQuorumModule } from "./modules/MedCipher.js";
 import { DEFAULT_FEE, DEFAULT_JOB_ID } from "./modules/PredictionRouter.js";
 
 export { DEFAULT_FEE, DEFAULT_JOB_ID };
@@ -84,13 +85,22 @@ export type DeployMedCipherOptions = {
   sponsorBudget?: bigint;
   /** Caps on pending requests (default: the router's, 32 per patient and 128 per requester). */
   pendingCaps?: { perPatient: number; perRequester: number };
+  /**
+   * Deploy a k-of-n OracleQuorum in the Operator's place, the `oracleSenders` being its n
+   * operators (default: the single Chainlink Operator).
+   */
+  quorum?: { k: number };
 };
 
 /** 10 LINK: 100 requests at the default fee. */
 export const DEFAULT_SPONSOR_BUDGET = 10n * 10n ** 18n;
 
 /** The SDK's addresses plus the Chainlink contracts the deployment brings (deployments/<chainId>.json names). */
-export type MedCipherAddresses = SdkAddresses & { LinkToken: string; Operator: string };
+/**
+ * `Operator` is the oracle contract the router requests through: the Chainlink Operator, or in a
+ * quorum deployment the OracleQuorum (a drop-in), which `OracleQuorum` then names as well.
+ */
+export type MedCipherAddresses = SdkAddresses & { LinkToken: string; Operator: string; OracleQuorum?: string };
 
 export type MedCipherDeployment = {
   identity: IdentityRegistry;
@@ -102,7 +112,10 @@ export type MedCipherDeployment = {
   groups: PrivacyGroups;
   semaphore: Semaphore;
   link: LinkToken;
+  /** The router's oracle contract; in a quorum deployment the OracleQuorum, through its Operator surface. */
   operator: Operator;
+  /** Only in a quorum deployment (`options.quorum`): the same contract as `operator`. */
+  quorum?: OracleQuorum;
   addresses: MedCipherAddresses;
   /** Ids of `options.models`, in order. */
   modelIds: bigint[];
@@ -121,19 +134,32 @@ export async function deployMedCipher(
   const oracleSenders = options.oracleSenders ?? [await signers[1]!.getAddress()];
   if (oracleSenders.length === 0) throw new RangeError("the Operator needs at least one oracle sender");
 
-  const deployed = await ignition.deploy(MedCipherLocalModule, {
-    defaultSender: governanceAddress,
-    parameters: {
-      IdentityRegistry: { governance: governanceAddress, adminDelaySeconds: options.adminDelaySeconds ?? 0 },
-      LocalChainlink: { oracleSenders },
-      LocalPredictionRouter: {
-        jobId: options.jobId ?? DEFAULT_JOB_ID,
-        fee: options.fee ?? DEFAULT_FEE,
-        onChainResults: options.onChainResults ?? false,
+  const router = {
+    jobId: options.jobId ?? DEFAULT_JOB_ID,
+    fee: options.fee ?? DEFAULT_FEE,
+    onChainResults: options.onChainResults ?? false,
+  };
+  const identityParameters = { governance: governanceAddress, adminDelaySeconds: options.adminDelaySeconds ?? 0 };
+  const routerLink = options.routerLink ?? 100n * 10n ** 18n;
+  const deployed = options.quorum
+    ? await ignition.deploy(MedCipherLocalQuorumModule, {
+      defaultSender: governanceAddress,
+      parameters: {
+        IdentityRegistry: identityParameters,
+        LocalOracleQuorum: { operators: oracleSenders, k: options.quorum.k },
+        LocalQuorumPredictionRouter: router,
+        MedCipherLocalQuorum: { routerLink },
       },
-      MedCipherLocal: { routerLink: options.routerLink ?? 100n * 10n ** 18n },
-    },
-  });
+    })
+    : await ignition.deploy(MedCipherLocalModule, {
+      defaultSender: governanceAddress,
+      parameters: {
+        IdentityRegistry: identityParameters,
+        LocalChainlink: { oracleSenders },
+        LocalPredictionRouter: router,
+        MedCipherLocal: { routerLink },
+      },
+    });
 
   const addresses = await addressesOf(deployed);
   const suite = {
@@ -147,6 +173,7 @@ export async function deployMedCipher(
     semaphore: await ethers.getContractAt("Semaphore", addresses.Semaphore, governance),
     link: await ethers.getContractAt("LinkToken", addresses.LinkToken, governance),
     operator: await ethers.getContractAt("Operator", addresses.Operator, governance),
+    ...(addresses.OracleQuorum ? { quorum: await ethers.getContractAt("OracleQuorum", addresses.OracleQuorum, governance) } : {}),
   };
 
   const roles = options.roles ?? {};
@@ -192,9 +219,12 @@ export async function sponsorPatients(
 
 type Addressable = { getAddress(): Promise<string> };
 /** What the MedCipher Ignition modules return: one contract per deployable. */
-export type DeployedSuite = Record<"identity" | "consent" | "records" | "models" | "router" | "audit" | "groups" | "semaphore" | "link" | "operator", Addressable>;
+export type DeployedSuite = Record<"identity" | "consent" | "records" | "models" | "router" | "audit" | "groups" | "semaphore" | "link" | "operator", Addressable> & {
+  /** Only the quorum modules (`MedCipherQuorum`, `MedCipherLocalQuorum`): the same contract as `operator`. */
+  quorum?: Addressable;
+};
 
-/** The addresses of a suite deployed by either Ignition module (`MedCipher`, `MedCipherLocal`). */
+/** The addresses of a suite deployed by any of the MedCipher Ignition modules (with the Operator or a quorum). */
 export async function addressesOf(deployed: DeployedSuite): Promise<MedCipherAddresses> {
   return {
     IdentityRegistry: await deployed.identity.getAddress(),
@@ -207,5 +237,6 @@ export async function addressesOf(deployed: DeployedSuite): Promise<MedCipherAdd
     Semaphore: await deployed.semaphore.getAddress(),
     LinkToken: await deployed.link.getAddress(),
     Operator: await deployed.operator.getAddress(),
+    ...(deployed.quorum ? { OracleQuorum: await deployed.quorum.getAddress() } : {}),
   };
 }

@@ -30,6 +30,7 @@ export const GENERATED_CONTRACTS: readonly { exportName: string; sourceName: str
   { exportName: "privacyGroupsAbi", sourceName: "contracts/privacy/PrivacyGroups.sol", contractName: "PrivacyGroups" },
   { exportName: "semaphoreAbi", sourceName: "@semaphore-protocol/contracts/Semaphore.sol", contractName: "Semaphore" },
   { exportName: "operatorAbi", sourceName: "@chainlink/contracts/src/v0.8/operatorforwarder/Operator.sol", contractName: "Operator" },
+  { exportName: "oracleQuorumAbi", sourceName: "contracts/prediction/OracleQuorum.sol", contractName: "OracleQuorum" },
   { exportName: "linkTokenAbi", sourceName: "@chainlink/contracts/src/v0.8/shared/token/ERC677/LinkToken.sol", contractName: "LinkToken" },
 ];
 

@@ -10,6 +10,7 @@ import ConsentManagerModule from "./ConsentManager.js";
 import IdentityRegistryModule from "./IdentityRegistry.js";
 import LocalChainlinkModule from "./LocalChainlink.js";
 import ModelRegistryModule from "./ModelRegistry.js";
+import OracleQuorumModule, { LocalOracleQuorumModule } from "./OracleQuorum.js";
 import PrivacyGroupsModule from "./PrivacyGroups.js";
 
 /** keccak256("medcipher-predict-v1"): the default Chainlink job id the oracle daemon serves. */
@@ -17,10 +18,13 @@ export const DEFAULT_JOB_ID = "0xd66b076c2aef3fc316ead184a01d5883c5f7fff63bfb702
 /** 0.1 LINK per request. */
 export const DEFAULT_FEE = 10n ** 17n;
 
-function buildRouter(
+/** Whichever oracle contract the router requests through: the Chainlink Operator or an OracleQuorum. */
+type OracleContract = NamedArtifactContractDeploymentFuture<"Operator"> | NamedArtifactContractDeploymentFuture<"OracleQuorum">;
+
+function buildRouter<Oracle extends OracleContract>(
   m: IgnitionModuleBuilder,
   link: NamedArtifactContractAtFuture<"LinkToken"> | NamedArtifactContractDeploymentFuture<"LinkToken">,
-  operator: NamedArtifactContractDeploymentFuture<"Operator">,
+  operator: Oracle,
 ) {
   const { identity } = m.useModule(IdentityRegistryModule);
   const { consent } = m.useModule(ConsentManagerModule);
@@ -55,4 +59,16 @@ export default buildModule("PredictionRouter", (m) => {
 export const LocalPredictionRouterModule = buildModule("LocalPredictionRouter", (m) => {
   const { link, operator } = m.useModule(LocalChainlinkModule);
   return buildRouter(m, link, operator);
+});
+
+/** The router against an existing LINK token and a k-of-n OracleQuorum (public networks). */
+export const QuorumPredictionRouterModule = buildModule("QuorumPredictionRouter", (m) => {
+  const { link, quorum } = m.useModule(OracleQuorumModule);
+  return buildRouter(m, link, quorum);
+});
+
+/** The router against a fresh LinkToken and a k-of-n OracleQuorum (development chains). */
+export const LocalQuorumPredictionRouterModule = buildModule("LocalQuorumPredictionRouter", (m) => {
+  const { link, quorum } = m.useModule(LocalOracleQuorumModule);
+  return buildRouter(m, link, quorum);
 });

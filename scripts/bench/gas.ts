@@ -24,6 +24,7 @@ import {
 import { Category, Purpose, RequestStatus, categoryBit } from "../../protocol/codes.js";
 import { releaseProver } from "../../protocol/zk/prove.js";
 import { buildMerkleBatch } from "../../sdk/crypto/commitment.js";
+import { measureQuorumGas, QUORUM_GAS_RATIO_TARGET } from "./quorumGas.js";
 
 const TARGETS: Record<string, number | undefined> = {
   anchorRecord: 55_000,
@@ -216,6 +217,11 @@ results.grantConsentPrivate = await gasOf(suite.consent.connect(relayer).grantCo
 results.revokeConsentPrivate = await gasOf(suite.consent.connect(relayer).revokeConsentPrivate(consentHash, revocationSecret));
 await releaseProver();
 
+// A 3-of-2 OracleQuorum in the Operator's place (its own suite on this chain, with a single
+// Operator baseline from the same run): scripts/bench/quorumGas.ts.
+const quorumGas = await measureQuorumGas(connection);
+Object.assign(results, quorumGas);
+
 // Report.
 const rows = Object.entries(results).map(([operation, gas]) => {
   const target = TARGETS[operation];
@@ -225,6 +231,8 @@ const roundTrip = results.requestPrediction! + results.fulfilPrediction!;
 rows.push({ operation: "requestPrediction + fulfilPrediction", gas: roundTrip, target: PREDICTION_ROUND_TRIP_TARGET, ok: roundTrip <= PREDICTION_ROUND_TRIP_TARGET ? "yes" : "NO" });
 const anonymousRoundTrip = results.requestPredictionAnonymous! + results.fulfilPredictionAnonymous!;
 rows.push({ operation: "requestPredictionAnonymous + fulfilPrediction", gas: anonymousRoundTrip, target: ANONYMOUS_ROUND_TRIP_TARGET, ok: anonymousRoundTrip <= ANONYMOUS_ROUND_TRIP_TARGET ? "yes" : "NO" });
+const quorumTarget = Math.floor(quorumGas.singleOperatorPerRequest * QUORUM_GAS_RATIO_TARGET);
+rows.push({ operation: "3-of-2 quorum per request (request + 3 votes)", gas: quorumGas.quorumPerRequest, target: quorumTarget, ok: quorumGas.quorumPerRequest <= quorumTarget ? "yes" : "NO" });
 console.log("| operation | gas used | target | within |\n|---|---:|---:|---|");
 for (const r of rows) console.log(`| ${r.operation} | ${r.gas.toLocaleString("en-US")} | ${r.target === "" ? "" : r.target.toLocaleString("en-US")} | ${r.ok} |`);
 

@@ -6,6 +6,8 @@ import type { NetworkConnection } from "hardhat/types/network";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import { hexlify, randomBytes, Signature } from "ethers";
 
+import { DEFAULT_FEE, DEFAULT_JOB_ID } from "../../deploy/modules/PredictionRouter.js";
+import type { OracleQuorum, PredictionRouter } from "../../types/ethers-contracts/index.js";
 import { deployMedCipher, OutputKind, sponsorPatients, type MedCipherDeployment } from "../../deploy/local.js";
 import { Category, Purpose, categoryBit } from "../../protocol/codes.js";
 import {
@@ -230,4 +232,40 @@ export function signatureVariants(signature: string) {
     /** r = s = 0: ecrecover returns address(0). */
     zero: "0x" + "00".repeat(64) + "1b",
   };
+}
+
+export type QuorumSuite = Suite & { quorum: OracleQuorum; quorumRouter: PredictionRouter; operators: HardhatEthersSigner[] };
+
+/**
+ * The suite plus an OracleQuorum (k of n operators: signers 12 .. 12+n-1, each with ORACLE_ROLE)
+ * and a second PredictionRouter that sends its requests there; the patient is registered and
+ * sponsored on that router.
+ */
+export async function deployQuorumSuite(connection: NetworkConnection, n: number, k: number): Promise<QuorumSuite> {
+  const suite = await deploySuite(connection, true);
+  const { ethers } = connection;
+  const signers = await ethers.getSigners();
+  const operators = signers.slice(12, 12 + n);
+  if (operators.length !== n) throw new Error(`need ${12 + n} accounts`);
+  const gov = suite.actors.governance;
+  const quorum = await ethers.deployContract("OracleQuorum", [suite.addresses.LinkToken, gov.address, suite.addresses.IdentityRegistry, k], gov);
+  const quorumAddress = await quorum.getAddress();
+  const router = await ethers.deployContract("PredictionRouter", [
+    suite.addresses.IdentityRegistry, suite.addresses.ConsentManager, suite.addresses.ModelRegistry, suite.addresses.PrivacyGroups,
+    suite.addresses.LinkToken, quorumAddress, DEFAULT_JOB_ID, DEFAULT_FEE, true,
+  ], gov);
+  await (await quorum.transferOwnership(await router.getAddress())).wait();
+  await (await router.acceptOperatorOwnership()).wait();
+  const oracleRole = await suite.identity.ORACLE_ROLE();
+  for (const op of operators) {
+    await (await suite.identity.grantRole(oracleRole, op.address)).wait();
+    await (await router.authoriseOracle(op.address)).wait();
+  }
+  // authoriseOracle keeps the suite's own oracle only if it is already a sender: it never was here.
+  if (k > 1) await (await quorum.setQuorum(k)).wait();
+  await (await suite.link.mint(await router.getAddress(), 10n * 10n ** 18n)).wait();
+  const keysHash = randomHash();
+  await (await suite.identity.connect(suite.actors.patient).registerPatient(keysHash, PARAM_SET, blobUri(keysHash), randomHash())).wait();
+  await sponsorPatients({ router }, [suite.actors.patient.address]);
+  return { ...suite, quorum, quorumRouter: router, operators };
 }
