@@ -6,11 +6,14 @@ import { Writable } from "node:stream";
 
 import { encodeBytes32String, hexlify, randomBytes, Wallet, type Signer } from "ethers";
 import { network } from "hardhat";
+import type { NetworkConnection } from "hardhat/types/network";
 import { pino } from "pino";
 
 import { sha256Hex } from "../../../core/hash.js";
 import { startAnvil, type AnvilHandle } from "../../../deploy/anvil.js";
-import { deployMedCipher, OutputKind, type MedCipherDeployment } from "../../../deploy/local.js";
+import { deployMedCipher, OutputKind, sponsorPatients, type MedCipherDeployment } from "../../../deploy/local.js";
+import { DEFAULT_FEE, DEFAULT_JOB_ID } from "../../../deploy/modules/PredictionRouter.js";
+import type { OracleQuorum } from "../../../types/ethers-contracts/index.js";
 import { FheClient } from "../../../fhe/client.js";
 import { type ModelArtifact } from "../../../fhe/model.js";
 import { loadModel } from "../../../fhe/modelFile.js";
@@ -57,7 +60,11 @@ export type PolicyInterceptor = { beforeRead?: (access: Parameters<AccessPolicy[
  * `firewall`: the gateway runs the ingestion firewall (gateway/firewall.ts) in that mode; with
  * `required`, `world.request` sends inputs through it and requests the stored blob's hash.
  */
-export async function createWorld(options: { patients?: number; chain?: "edr" | "anvil"; firewall?: FirewallMode } = {}) {
+/**
+ * `quorum`: the router talks to an OracleQuorum (k of n) instead of the Chainlink Operator, with
+ * n oracle keys of their own (`world.oracleKeys`), each authorised through the router.
+ */
+export async function createWorld(options: { patients?: number; chain?: "edr" | "anvil"; firewall?: FirewallMode; quorum?: { n: number; k: number } } = {}) {
   // Ignition keeps a journal per chain id on disk for a chain process (deploy/deployments/chain-<id>):
   // a chain id of its own per world, and the journal removed once deployed, so runs never collide.
   const anvilChainId = 1_000_000 + Math.floor(Math.random() * 1_000_000);
@@ -67,15 +74,14 @@ export async function createWorld(options: { patients?: number; chain?: "edr" | 
   const signers = await ethers.getSigners();
   const oracleKey = Wallet.createRandom();
   const gatewayKey = Wallet.createRandom();
-  if (anvil) {
-    for (const address of [oracleKey.address, gatewayKey.address]) await anvil.rpc("anvil_setBalance", [address, "0x56bc75e2d63100000"]);
-  } else {
-    await networkHelpers.setBalance(oracleKey.address, 10n ** 20n);
-    await networkHelpers.setBalance(gatewayKey.address, 10n ** 20n);
+  const oracleKeys = Array.from({ length: options.quorum?.n ?? 0 }, () => Wallet.createRandom());
+  for (const address of [oracleKey.address, gatewayKey.address, ...oracleKeys.map((k) => k.address)]) {
+    if (anvil) await anvil.rpc("anvil_setBalance", [address, "0x56bc75e2d63100000"]);
+    else await networkHelpers.setBalance(address, 10n ** 20n);
   }
 
   const artifacts: ModelArtifact[] = [loadModel("maternal-risk-v1"), loadModel("heart-disease-lr-v1")];
-  const suite: MedCipherDeployment = await deployMedCipher(connection, {
+  const base: MedCipherDeployment = await deployMedCipher(connection, {
     oracleSenders: [oracleKey.address],
     roles: { gateways: [gatewayKey.address] },
     // Every request needs a sponsor: governance budgets for all the chain's accounts (the patients).
@@ -86,6 +92,9 @@ export async function createWorld(options: { patients?: number; chain?: "edr" | 
       outputKind: m.output.kind === "softmax" ? OutputKind.Softmax : OutputKind.Sigmoid, isPrivate: m.isPrivate,
     })),
   });
+  const { suite, quorum } = options.quorum
+    ? await withQuorum(connection, base, options.quorum.k, oracleKeys.map((k) => k.address), await Promise.all(signers.map((s) => s.getAddress())))
+    : { suite: base, quorum: undefined };
   if (anvil) rmSync(fileURLToPath(new URL(`../../../deploy/deployments/chain-${anvilChainId}`, import.meta.url)), { recursive: true, force: true });
   const modelIds = Object.fromEntries(artifacts.map((m, i) => [m.id, Number(suite.modelIds[i])])) as Record<string, number>;
 
@@ -128,6 +137,8 @@ export async function createWorld(options: { patients?: number; chain?: "edr" | 
   const maskKey = hexlify(randomBytes(32));
   const world = {
     connection, ethers, provider, networkHelpers, suite, rpc, gatewayUrl, gatewayKey, oracleKey, patients, artifacts, modelIds, dir, chainId, maskKey,
+    /** With `quorum`: the OracleQuorum (suite.addresses.Operator) and its operators' keys. */
+    quorum, oracleKeys,
     /** The anvil process when `chain: "anvil"` (for `reorg`, `rpc`). */
     anvil,
     /** Hooks run by the gateway's access policy before the chain is asked. */
@@ -184,7 +195,9 @@ export async function createWorld(options: { patients?: number; chain?: "edr" | 
 
     /** Every OracleResponse (fulfilment) the Operator emitted for `requestId`. */
     async fulfilmentCount(requestId: string): Promise<number> {
-      const logs = await suite.operator.queryFilter(suite.operator.filters.OracleResponse(requestId), 0, "latest");
+      const logs = quorum
+        ? await quorum.queryFilter(quorum.filters.OracleResponse(requestId), 0, "latest")
+        : await suite.operator.queryFilter(suite.operator.filters.OracleResponse(requestId), 0, "latest");
       return logs.length;
     },
 
@@ -198,6 +211,34 @@ export async function createWorld(options: { patients?: number; chain?: "edr" | 
     },
   };
   return world;
+}
+
+/**
+ * Replaces the suite's router with one whose operator is a fresh OracleQuorum (k of `operators`):
+ * the router's operator is fixed at construction. The quorum is owned by the router (which sets
+ * its operators, as it does the Operator's); governance sets k. The new router gets LINK and the
+ * patients' sponsor budgets. `suite.addresses.Operator` becomes the quorum's address.
+ */
+async function withQuorum(connection: NetworkConnection, base: MedCipherDeployment, k: number, operators: string[], sponsored: string[]): Promise<{ suite: MedCipherDeployment; quorum: OracleQuorum }> {
+  const { ethers } = connection;
+  const gov = base.governance;
+  const a = base.addresses;
+  const quorum = (await ethers.deployContract("OracleQuorum", [a.LinkToken, await gov.getAddress(), a.IdentityRegistry, 1], gov)) as unknown as OracleQuorum;
+  const quorumAddress = await quorum.getAddress();
+  const deployed = await ethers.deployContract("PredictionRouter", [a.IdentityRegistry, a.ConsentManager, a.ModelRegistry, a.PrivacyGroups, a.LinkToken, quorumAddress, DEFAULT_JOB_ID, DEFAULT_FEE, false], gov);
+  const routerAddress = await deployed.getAddress();
+  const router = await ethers.getContractAt("PredictionRouter", routerAddress, gov);
+  await (await quorum.transferOwnership(routerAddress)).wait();
+  await (await router.acceptOperatorOwnership()).wait();
+  const oracleRole = await base.identity.ORACLE_ROLE();
+  for (const op of operators) {
+    await (await base.identity.grantRole(oracleRole, op)).wait();
+    await (await router.authoriseOracle(op)).wait();
+  }
+  if (k > 1) await (await quorum.setQuorum(k)).wait();
+  await (await base.link.mint(routerAddress, 100n * 10n ** 18n)).wait();
+  await sponsorPatients({ router }, sponsored);
+  return { suite: { ...base, router, addresses: { ...a, Operator: quorumAddress, PredictionRouter: routerAddress } }, quorum };
 }
 
 function interceptedPolicy(policy: AccessPolicy, interceptor: PolicyInterceptor): AccessPolicy {
