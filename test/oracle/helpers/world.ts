@@ -6,14 +6,12 @@ import { Writable } from "node:stream";
 
 import { encodeBytes32String, hexlify, randomBytes, Wallet, type Signer } from "ethers";
 import { network } from "hardhat";
-import type { NetworkConnection } from "hardhat/types/network";
 import { pino } from "pino";
 
 import { sha256Hex } from "../../../core/hash.js";
 import { startAnvil, type AnvilHandle } from "../../../deploy/anvil.js";
-import { deployMedCipher, OutputKind, sponsorPatients, type MedCipherDeployment } from "../../../deploy/local.js";
-import { DEFAULT_FEE, DEFAULT_JOB_ID } from "../../../deploy/modules/PredictionRouter.js";
-import type { OracleQuorum } from "../../../types/ethers-contracts/index.js";
+import { deployMedCipher, OutputKind, type MedCipherDeployment } from "../../../deploy/local.js";
+import { attachOracleQuorum } from "../../../deploy/quorum.js";
 import { FheClient } from "../../../fhe/client.js";
 import { type ModelArtifact } from "../../../fhe/model.js";
 import { loadModel } from "../../../fhe/modelFile.js";
@@ -93,7 +91,7 @@ export async function createWorld(options: { patients?: number; chain?: "edr" | 
     })),
   });
   const { suite, quorum } = options.quorum
-    ? await withQuorum(connection, base, options.quorum.k, oracleKeys.map((k) => k.address), await Promise.all(signers.map((s) => s.getAddress())))
+    ? await attachOracleQuorum(connection, base, { k: options.quorum.k, operators: oracleKeys.map((k) => k.address), sponsoredPatients: await Promise.all(signers.map((s) => s.getAddress())) })
     : { suite: base, quorum: undefined };
   if (anvil) rmSync(fileURLToPath(new URL(`../../../deploy/deployments/chain-${anvilChainId}`, import.meta.url)), { recursive: true, force: true });
   const modelIds = Object.fromEntries(artifacts.map((m, i) => [m.id, Number(suite.modelIds[i])])) as Record<string, number>;
@@ -211,34 +209,6 @@ export async function createWorld(options: { patients?: number; chain?: "edr" | 
     },
   };
   return world;
-}
-
-/**
- * Replaces the suite's router with one whose operator is a fresh OracleQuorum (k of `operators`):
- * the router's operator is fixed at construction. The quorum is owned by the router (which sets
- * its operators, as it does the Operator's); governance sets k. The new router gets LINK and the
- * patients' sponsor budgets. `suite.addresses.Operator` becomes the quorum's address.
- */
-async function withQuorum(connection: NetworkConnection, base: MedCipherDeployment, k: number, operators: string[], sponsored: string[]): Promise<{ suite: MedCipherDeployment; quorum: OracleQuorum }> {
-  const { ethers } = connection;
-  const gov = base.governance;
-  const a = base.addresses;
-  const quorum = (await ethers.deployContract("OracleQuorum", [a.LinkToken, await gov.getAddress(), a.IdentityRegistry, 1], gov)) as unknown as OracleQuorum;
-  const quorumAddress = await quorum.getAddress();
-  const deployed = await ethers.deployContract("PredictionRouter", [a.IdentityRegistry, a.ConsentManager, a.ModelRegistry, a.PrivacyGroups, a.LinkToken, quorumAddress, DEFAULT_JOB_ID, DEFAULT_FEE, false], gov);
-  const routerAddress = await deployed.getAddress();
-  const router = await ethers.getContractAt("PredictionRouter", routerAddress, gov);
-  await (await quorum.transferOwnership(routerAddress)).wait();
-  await (await router.acceptOperatorOwnership()).wait();
-  const oracleRole = await base.identity.ORACLE_ROLE();
-  for (const op of operators) {
-    await (await base.identity.grantRole(oracleRole, op)).wait();
-    await (await router.authoriseOracle(op)).wait();
-  }
-  if (k > 1) await (await quorum.setQuorum(k)).wait();
-  await (await base.link.mint(routerAddress, 100n * 10n ** 18n)).wait();
-  await sponsorPatients({ router }, sponsored);
-  return { suite: { ...base, router, addresses: { ...a, Operator: quorumAddress, PredictionRouter: routerAddress } }, quorum };
 }
 
 function interceptedPolicy(policy: AccessPolicy, interceptor: PolicyInterceptor): AccessPolicy {
