@@ -417,7 +417,12 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
     for (const log of receipt.logs) {
       const parsed = parseLogWith(quorumInterface, log);
       if (!parsed || parsed.args[0] !== job.requestId) continue;
-      if (parsed.name === "QuorumReached") vote = "finalised";
+      if (parsed.name === "QuorumUnreachable") {
+        // The operators' results differ so much that k can no longer agree: for a deterministic
+        // evaluation that means a misconfiguration (most often PRIVATE_MODEL_MASK_KEY not shared
+        // by every operator of a private model) or a faulty operator. The request will expire.
+        logger.error({ requestId: job.requestId, leading: String(parsed.args[1]), remaining: String(parsed.args[2]), k: String(parsed.args[3]) }, "quorum unreachable: the operators' result hashes disagree; check that every operator runs the same model and the same PRIVATE_MODEL_MASK_KEY");
+      } else if (parsed.name === "QuorumReached") vote = "finalised";
       else if (parsed.name === "LateVote") vote = "late";
       else if (parsed.name === "VoteCast") vote ??= "counted";
     }

@@ -192,6 +192,23 @@ describe("oracle quorum: 3 daemon processes, k = 2", function () {
       expect(jobRow(dataDir(1), id)!.lastError).to.include("no longer pending");
     }
     expect(await world.quorum!.queryFilter(world.quorum!.filters.LateVote(undefined, keys[1]!.address), 0, "latest")).to.have.length(0);
+  });
+
+  it("votes split so that k is out of reach: QuorumUnreachable, logged by the daemon whose vote made it so, and nothing finalises", async function () {
+    // n = 2, k = 2 now; operator 1 turns Byzantine: the two votes can never agree.
+    await stop(1, "SIGTERM");
+    const byzantine = await start(1, { ORACLE_BYZANTINE: "flip-result" });
+    const { requestId } = await world.request(world.patients[0]!);
+    const [unreachable] = await waitFor(async () => {
+      const logs = await world.quorum!.queryFilter(world.quorum!.filters.QuorumUnreachable(requestId), 0, "latest");
+      return logs.length > 0 ? logs : undefined;
+    }, "QuorumUnreachable", 60_000);
+    expect([unreachable!.args.leading, unreachable!.args.remaining, unreachable!.args.k]).to.deep.equal([1n, 0n, 2n]);
+    const [second] = await world.quorum!.queryFilter(world.quorum!.filters.VoteCast(requestId), unreachable!.blockNumber, unreachable!.blockNumber);
+    const loud = second!.args.operator === keys[1]!.address ? byzantine : running.get("op0")!;
+    await waitFor(() => loud.output.some((l) => l.includes("quorum unreachable") && l.includes(requestId)), "the daemon logs it");
+    expect(await status(requestId)).to.equal(RequestStatus.Pending);
+    for (const i of [0, 1]) await waitFor(() => jobRow(dataDir(i), requestId)?.state === "voted", "both votes mined");
     await stop(0, "SIGTERM");
     await stop(1, "SIGTERM");
   });
