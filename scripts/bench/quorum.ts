@@ -12,7 +12,7 @@
  * BENCH_QUORUM_N, BENCH_QUORUM_K, BENCH_QUORUM_REQUESTS, BENCH_QUORUM_SINGLE, BENCH_WARMUP change the shape.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { encodeBytes32String, hexlify, randomBytes, Wallet, type HDNodeWallet } from "ethers";
@@ -169,6 +169,8 @@ async function main(): Promise<void> {
     return result;
   }
 
+  // The machine's load around the measured phases (other work on a shared host skews throughput).
+  const loadBefore = loadavg()[0]!;
   const single = await phase("single", base.addresses, [singleKey], SINGLE);
   const quorum = await phase("quorum", quorumSuite.addresses, operatorKeys, REQUESTS);
   for (const p of patients) p.fhe.dispose();
@@ -181,7 +183,7 @@ async function main(): Promise<void> {
     gasPerRequest: quorum.gasPerRequest, singleOracleGasPerRequest: single.gasPerRequest,
     gasRatio: Math.round((quorum.gasPerRequest / single.gasPerRequest) * 100) / 100,
     quorum, single,
-    setup: { patients: PATIENTS, warmupRequestsPerPhase: WARMUP, blockMs: BLOCK_MS, confirmations: 1, workerThreadsPerQuorumDaemon: 1, workerThreadsSingle: 2, burst: true, node: process.version },
+    setup: { loadAverage1m: { before: Math.round(loadBefore * 100) / 100, after: Math.round(loadavg()[0]! * 100) / 100, cores: cpus().length }, patients: PATIENTS, warmupRequestsPerPhase: WARMUP, blockMs: BLOCK_MS, confirmations: 1, workerThreadsPerQuorumDaemon: 1, workerThreadsSingle: 2, burst: true, node: process.version },
   };
   console.table({ quorum, single });
   mkdirSync(join(ROOT, "bench", "results"), { recursive: true });

@@ -213,3 +213,34 @@ describe("oracle quorum: 3 daemon processes, k = 2", function () {
     await stop(1, "SIGTERM");
   });
 });
+
+describe("oracle quorum: k = 1 with one operator is today's single oracle", function () {
+  this.timeout(180_000);
+  let world: World;
+  before(async function () {
+    world = await createWorld({ patients: 1, quorum: { n: 1, k: 1 } });
+  });
+  after(async function () {
+    await world?.close();
+  });
+
+  it("the daemon fulfils through the quorum unchanged: one vote, fulfilled, counted as finalised", async function () {
+    const settings = world.settings({ PRIVATE_KEY: world.oracleKeys[0]!.privateKey, START_BLOCK: (await world.ethers.provider.getBlockNumber()) + 1 });
+    const child = spawnOracle(settings);
+    try {
+      await waitFor(() => child.output.some((l) => l.includes("oracle started")) || (child.process.exitCode !== null && "exited"), "start", 60_000);
+      expect(child.text()).to.include("the operator is an OracleQuorum");
+      const { requestId } = await world.request(world.patients[0]!);
+      await waitFor(async () => Number((await world.status(requestId)).status) !== RequestStatus.Pending, "fulfilment", 60_000);
+      expect(Number((await world.status(requestId)).status)).to.equal(RequestStatus.Fulfilled);
+      expect(await world.fulfilmentCount(requestId)).to.equal(1);
+      await waitFor(() => jobRow(settings.DATA_DIR, requestId)?.state === "fulfilled", "job fulfilled");
+      const opsUrl = (JSON.parse(child.output.find((l) => l.includes("ops server listening"))!) as { url: string }).url;
+      const metrics = await (await fetch(`${opsUrl}/metrics`)).text();
+      expect(metrics).to.match(/oracle_quorum_votes_total\{outcome="finalised"\} 1\b/);
+    } finally {
+      child.process.kill("SIGTERM");
+      expect((await child.exited).code, child.text().slice(-2000)).to.equal(0);
+    }
+  });
+});
