@@ -4,11 +4,11 @@ import { join } from "node:path";
 import { getAddress, Wallet } from "ethers";
 import type { DestinationStream } from "pino";
 
-import { ANONYMOUS_PREDICTION_REQUESTED_TOPIC, operatorInterface, ORACLE_REQUEST_TOPIC, PREDICTION_REQUESTED_TOPIC } from "./chain/abi.js";
+import { ANONYMOUS_PREDICTION_REQUESTED_TOPIC, operatorInterface, ORACLE_REQUEST_TOPIC, PREDICTION_REQUESTED_TOPIC, quorumInterface } from "./chain/abi.js";
 import { createChainFollower, type ChainUpdate } from "./chain/follower.js";
 import { createChainReader } from "./chain/reader.js";
 import { createRequestDecoder } from "./chain/requests.js";
-import { createRpcClient } from "./chain/rpc.js";
+import { createRpcClient, type RpcClient } from "./chain/rpc.js";
 import { createTxManager, type OracleAccount } from "./chain/txManager.js";
 import type { Common } from "./common.js";
 import { printableSettings, type Settings } from "./config/settings.js";
@@ -67,7 +67,8 @@ function resolveAddresses(settings: Settings): { operator: string; router: strin
       throw new ConfigError(`Cannot read DEPLOYMENT_FILE ${settings.DEPLOYMENT_FILE}`, { cause: String(cause) });
     }
   }
-  const operator = settings.OPERATOR_ADDRESS || fromFile.contracts?.Operator?.address;
+  // A deployment with a quorum points its router at the quorum: that is where fulfilments go.
+  const operator = settings.OPERATOR_ADDRESS || fromFile.contracts?.OracleQuorum?.address || fromFile.contracts?.Operator?.address;
   const router = settings.ROUTER_ADDRESS || fromFile.contracts?.PredictionRouter?.address;
   if (!operator || !router) throw new ConfigError("Operator and PredictionRouter addresses are needed (OPERATOR_ADDRESS/ROUTER_ADDRESS or DEPLOYMENT_FILE)");
   return { operator: getAddress(operator), router: getAddress(router) };
@@ -148,6 +149,8 @@ async function assemble(common: Common, options: StartOracleOptions): Promise<Or
   const authorised = operatorInterface.decodeFunctionResult("isAuthorizedSender",
     await rpc.request<string>("eth_call", [{ to: operator, data: operatorInterface.encodeFunctionData("isAuthorizedSender", [account.address]) }, "latest"]))[0] as boolean;
   if (!authorised) logger.error({ address: account.address, operator }, "the oracle account is not an authorised sender of the Operator: fulfilments will be refused");
+  const quorum = await quorumOf(rpc, operator);
+  if (quorum) logger.info({ operator, k: quorum.k, n: quorum.n }, "the operator is an OracleQuorum: each fulfilment is this daemon's vote");
 
   const reader = createChainReader({ rpc, router });
 
@@ -302,6 +305,17 @@ async function assemble(common: Common, options: StartOracleOptions): Promise<Or
       logger.info({ jobs: "parked in the job store" }, "oracle stopped");
     },
   };
+}
+
+/** k and n when `operator` is an OracleQuorum; undefined for a Chainlink Operator (no `quorum()`). */
+async function quorumOf(rpc: RpcClient, operator: string): Promise<{ k: number; n: number } | undefined> {
+  try {
+    const data = await rpc.request<string>("eth_call", [{ to: operator, data: quorumInterface.encodeFunctionData("quorum") }, "latest"]);
+    const [k, n] = quorumInterface.decodeFunctionResult("quorum", data) as unknown as [bigint, bigint];
+    return { k: Number(k), n: Number(n) };
+  } catch {
+    return undefined;
+  }
 }
 
 async function defaultValidator(evaluatorModule: string | undefined): Promise<((task: EvalTask) => void) | undefined> {

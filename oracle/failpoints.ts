@@ -22,3 +22,14 @@ export function failpoint(point: string): Promise<void> | void {
   const pause = /^pause:(\d+)$/.exec(action);
   if (pause) return new Promise((resolve) => setTimeout(resolve, Number(pause[1])));
 }
+
+/**
+ * The quorum tests' Byzantine operator: with ORACLE_BYZANTINE=flip-result the daemon votes for a
+ * result hash with every bit of its last byte flipped (a wrong answer the honest operators must
+ * outvote). Off unless set; operators never set it. Read per call so a test process can arm it.
+ */
+export function byzantineResultHash(resultHash: string): string {
+  if (process.env.ORACLE_BYZANTINE !== "flip-result") return resultHash;
+  const last = Number.parseInt(resultHash.slice(-2), 16) ^ 0xff;
+  return resultHash.slice(0, -2) + last.toString(16).padStart(2, "0");
+}

@@ -45,6 +45,11 @@ export function createMetrics() {
     nonceOwner: new Gauge({ name: "oracle_nonce_owner", help: "1 when this replica holds the nonce lease (follows the chain, sends transactions); always 1 with SQLite", registers }),
     balanceEth: new Gauge({ name: "oracle_balance_eth", help: "Balance of the oracle account, in ether", registers }),
     balanceLow: new Gauge({ name: "oracle_balance_low", help: "1 when the balance is below MIN_BALANCE_WEI", registers }),
+    quorumVotes: new Counter({
+      name: "oracle_quorum_votes_total",
+      help: "Our votes on an OracleQuorum by outcome: finalised (ours completed k), counted (k not reached yet), late (already final), already (the quorum had our vote)",
+      labelNames: ["outcome"] as const, registers,
+    }),
     adapterRequests: new Counter({ name: "oracle_adapter_requests_total", help: "External-adapter requests", labelNames: ["status"] as const, registers }),
   };
 }

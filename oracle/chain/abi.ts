@@ -1,6 +1,6 @@
 import { Interface } from "ethers";
 
-import { identityRegistryAbi, modelRegistryAbi, operatorAbi, predictionRouterAbi } from "../../protocol/abi/generated.js";
+import { identityRegistryAbi, modelRegistryAbi, operatorAbi, oracleQuorumAbi, predictionRouterAbi } from "../../protocol/abi/generated.js";
 import { RequestStatus } from "../../protocol/codes.js";
 import type { JobState } from "../store/states.js";
 
@@ -11,6 +11,11 @@ import type { JobState } from "../store/states.js";
  */
 export const operatorInterface = new Interface(operatorAbi);
 export const routerInterface = new Interface(predictionRouterAbi);
+/**
+ * The k-of-n OracleQuorum, a drop-in for the Operator (same request event, same fulfilment call):
+ * only its vote events and views are read through this.
+ */
+export const quorumInterface = new Interface(oracleQuorumAbi);
 /** The IdentityRegistry (the oracle's /readyz asks whether it holds ORACLE_ROLE). */
 export const identityInterface = new Interface(identityRegistryAbi);
 export const modelRegistryInterface = new Interface(modelRegistryAbi);

@@ -1,13 +1,13 @@
-import type { SigningKey } from "ethers";
+import type { Interface, SigningKey } from "ethers";
 
 import type { Common } from "../common.js";
 import { decodeRevert, describeRevert } from "../../protocol/revert.js";
-import { failpoint } from "../failpoints.js";
+import { byzantineResultHash, failpoint } from "../failpoints.js";
 import { ConfigError, errorMessage, isRetryable } from "../errors.js";
 import type { SignedTx, UnsignedTx } from "../eval/types.js";
 import { FILLER_REQUEST_ID, type Job, type JobStore, type TxRecord } from "../store/jobStore.js";
 import type { JobState } from "../store/states.js";
-import { jobStateOfClosedRequest, operatorInterface, RequestStatus, routerInterface } from "./abi.js";
+import { jobStateOfClosedRequest, operatorInterface, quorumInterface, RequestStatus, routerInterface } from "./abi.js";
 import { RpcResponseError, toQuantity, type RpcBlock, type RpcClient, type RpcReceipt } from "./rpc.js";
 import { encodeFulfilCalldata, type FulfilCall } from "./abiCodec.js";
 import { signEip1559 } from "./eip1559.js";
@@ -56,8 +56,16 @@ export const NONCE_TAKEN_AFTER_MS = 10_000;
 export const TX_HISTORY_NONCES = 64;
 /** Gas of a self-transfer that only consumes a nonce. */
 const FILLER_GAS_LIMIT = 21_000n;
-/** Operator revert reasons meaning the request is no longer open there (settled or cancelled). */
-const REQUEST_CLOSED_REASONS = ["Must have a valid requestId", "Params do not match request ID"];
+/**
+ * Operator revert reasons meaning the request is no longer open there (settled or cancelled); the
+ * OracleQuorum's UnknownRequest means cancelled (a final request still takes votes, as late ones).
+ */
+const REQUEST_CLOSED_REASONS = ["Must have a valid requestId", "Params do not match request ID", "UnknownRequest("];
+/** The OracleQuorum already counted this operator's vote: our part is done, whoever sent it. */
+const ALREADY_VOTED_REASON = "AlreadyVoted(";
+
+/** What one of our mined fulfilments did on an OracleQuorum (none on a Chainlink Operator). */
+type VoteOutcome = "finalised" | "counted" | "late";
 
 /** The callback payload IPredictionRouter.fulfilPrediction expects: a result, or a failure code and nothing else. */
 export function fulfilmentOf(job: Pick<Job, "requestId" | "reasonCode" | "resultHash" | "resultUri">): FulfilCall["fulfilment"] {
@@ -72,6 +80,15 @@ export function fulfilmentOf(job: Pick<Job, "requestId" | "reasonCode" | "result
 }
 
 const ZERO_WORD = `0x${"00".repeat(32)}`;
+
+/** `log` parsed against `iface`; undefined when it is none of its events. */
+function parseLogWith(iface: Interface, log: { topics: readonly string[]; data: string }) {
+  try {
+    return iface.parseLog({ topics: [...log.topics], data: log.data }) ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** The simulation's revert, decoded against every contract's errors (Operator require strings included). */
 function revertReason(error: unknown): string | undefined {
@@ -110,9 +127,12 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
 
   function fulfilCalldata(job: Job): string {
     const r = job.request;
+    const fulfilment = fulfilmentOf(job);
     return encodeFulfilCalldata({
       requestId: r.requestId, payment: BigInt(r.payment), callbackAddress: r.callbackAddr, callbackFunctionId: r.callbackFunctionId,
-      expiration: BigInt(r.cancelExpiration), fulfilment: fulfilmentOf(job),
+      expiration: BigInt(r.cancelExpiration),
+      // The quorum tests' Byzantine operator (off unless ORACLE_BYZANTINE is set).
+      fulfilment: fulfilment.failureCode === 0 ? { ...fulfilment, resultHash: byzantineResultHash(fulfilment.resultHash) } : fulfilment,
     });
   }
 
@@ -295,6 +315,20 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
   }
 
   /**
+   * An OracleQuorum refused our vote as a duplicate (an earlier transaction of ours was mined and
+   * the job went back to the submit step, a reorg, a restored store, or the same key elsewhere):
+   * the vote counts once, so the job is done here; it is never re-sent.
+   */
+  async function markVoted(job: Job, note: string): Promise<void> {
+    const voted = await store.transition(job.requestId, ["confirmed", "fetched", "verified", "evaluated", "stored"], "voted", { lastError: note });
+    if (voted) {
+      metrics.quorumVotes.inc({ outcome: "already" });
+      logger.info({ requestId: job.requestId }, "the quorum already has our vote; job done");
+      onSettled?.(job, "voted");
+    }
+  }
+
+  /**
    * Simulates, signs, records and broadcasts fulfilments for jobs ready to submit. Jobs whose
    * request is already closed on-chain take the chain's verdict; jobs whose simulation fails for
    * a transient reason are left for a later round. Returns the request ids sent.
@@ -340,6 +374,10 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
         continue;
       }
       const reason = revertReason(simulation.reason);
+      if (reason?.includes(ALREADY_VOTED_REASON)) {
+        await markVoted(job, "the quorum already counts this operator's vote; nothing sent");
+        continue;
+      }
       const status = reason !== undefined && REQUEST_CLOSED_REASONS.some((r) => reason.includes(r)) ? await requestStatus(job) : undefined;
       if (status !== undefined && status !== RequestStatus.Pending) {
         await closeJob(job, status, ["confirmed", "fetched", "verified", "evaluated", "stored"]);
@@ -390,20 +428,37 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
     return signed.map((s) => s.requestId);
   }
 
-  function finalStateFromReceipt(receipt: RpcReceipt, job: Job): { state: JobState; note?: string } {
+  /**
+   * The job's final state from its mined fulfilment. A router event means the request was settled
+   * by this transaction (through the Operator, or our vote completed an OracleQuorum's k). With no
+   * router event, the quorum's events say what our vote did: counted short of k, or late (the
+   * others had finalised) — both `voted`, our part done.
+   */
+  function finalStateFromReceipt(receipt: RpcReceipt, job: Job): { state: JobState; note?: string; vote?: VoteOutcome } {
+    let vote: VoteOutcome | undefined;
     for (const log of receipt.logs) {
-      let parsed;
-      try {
-        parsed = routerInterface.parseLog({ topics: log.topics, data: log.data });
-      } catch {
-        continue;
-      }
+      const parsed = parseLogWith(quorumInterface, log);
       if (!parsed || parsed.args[0] !== job.requestId) continue;
-      if (parsed.name === "PredictionFulfilled") return { state: "fulfilled" };
-      if (parsed.name === "PredictionFailed") return { state: "failed", note: `failureCode ${parsed.args[2]}` };
-      if (parsed.name === "PredictionRefused") return { state: "failed", note: `refused by the router, code ${parsed.args[3]}` };
+      if (parsed.name === "QuorumUnreachable") {
+        // The operators' results differ so much that k can no longer agree: for a deterministic
+        // evaluation that means a misconfiguration (most often PRIVATE_MODEL_MASK_KEY not shared
+        // by every operator of a private model) or a faulty operator. The request will expire.
+        logger.error({ requestId: job.requestId, leading: String(parsed.args[1]), remaining: String(parsed.args[2]), k: String(parsed.args[3]) }, "quorum unreachable: the operators' result hashes disagree; check that every operator runs the same model and the same PRIVATE_MODEL_MASK_KEY");
+      } else if (parsed.name === "QuorumReached") vote = "finalised";
+      else if (parsed.name === "LateVote") vote = "late";
+      else if (parsed.name === "VoteCast") vote ??= "counted";
     }
-    return { state: job.reasonCode === null ? "fulfilled" : "failed", note: "no router event in the receipt" };
+    for (const log of receipt.logs) {
+      const parsed = parseLogWith(routerInterface, log);
+      if (!parsed || parsed.args[0] !== job.requestId) continue;
+      const finalised = vote && { vote: "finalised" as const };
+      if (parsed.name === "PredictionFulfilled") return { state: "fulfilled", ...finalised };
+      if (parsed.name === "PredictionFailed") return { state: "failed", note: `failureCode ${parsed.args[2]}`, ...finalised };
+      if (parsed.name === "PredictionRefused") return { state: "failed", note: `refused by the router, code ${parsed.args[3]}`, ...finalised };
+    }
+    if (vote === "counted") return { state: "voted", note: "vote counted; the quorum needs more votes", vote };
+    if (vote === "late") return { state: "voted", note: "late vote: the quorum had finalised the request", vote };
+    return { state: job.reasonCode === null ? "fulfilled" : "failed", note: "no router event in the receipt", ...(vote ? { vote } : {}) };
   }
 
   /** The job waiting on `tx` (submitted at its nonce), if any. */
@@ -455,7 +510,8 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
         await store.resolveMined(nonce, mined.tx.hash, mined.tx.requestId, outcome?.state ?? "fulfilled", block, outcome?.note);
         if (job && outcome) {
           metrics.requestToFulfilSeconds.observe((Date.now() - job.seenAt) / 1000);
-          logger.info({ requestId: job.requestId, hash: mined.tx.hash, state: outcome.state, block }, "fulfilment mined");
+          if (outcome.vote) metrics.quorumVotes.inc({ outcome: outcome.vote });
+          logger.info({ requestId: job.requestId, hash: mined.tx.hash, state: outcome.state, block, ...(outcome.vote ? { vote: outcome.vote } : {}) }, "fulfilment mined");
           await failpoint(`after:${outcome.state}`);
           onSettled?.(job, outcome.state);
         }

@@ -63,8 +63,8 @@ export const SETTINGS = {
   RPC_URL: define({ description: "JSON-RPC endpoint of the chain to follow", type: "string", default: "http://127.0.0.1:8545", validate: isUrl }),
   RPC_TIMEOUT_MS: define({ description: "Timeout of one JSON-RPC call", type: "number", default: 10_000, validate: atLeast(100) }),
   CHAIN_ID: define({ description: "Expected chain id; start-up fails if the RPC reports another (0: accept any)", type: "number", default: 0, validate: atLeast(0) }),
-  DEPLOYMENT_FILE: define({ description: "Deployment JSON written by deploy/ (addresses of Operator and PredictionRouter); the address settings below override it", type: "string", default: "" }),
-  OPERATOR_ADDRESS: define({ description: "Chainlink Operator contract the daemon fulfils through", type: "string", default: "", validate: (v) => (v === "" ? undefined : isAddress(v)) }),
+  DEPLOYMENT_FILE: define({ description: "Deployment JSON written by deploy/ (addresses of OracleQuorum or Operator, and PredictionRouter); the address settings below override it", type: "string", default: "" }),
+  OPERATOR_ADDRESS: define({ description: "Contract the daemon fulfils through: the Chainlink Operator, or an OracleQuorum (k-of-n; each daemon's fulfilment is its vote). Default: the deployment file's OracleQuorum if it has one, else its Operator", type: "string", default: "", validate: (v) => (v === "" ? undefined : isAddress(v)) }),
   ROUTER_ADDRESS: define({ description: "MedCipher PredictionRouter contract (the requester)", type: "string", default: "", validate: (v) => (v === "" ? undefined : isAddress(v)) }),
   START_BLOCK: define({ description: "Block to start from when the job store has no cursor yet", type: "number", default: 0, validate: atLeast(0) }),
   CONFIRMATIONS: define({ description: "Blocks a request must have (its own included) before it is processed", type: "number", default: 1, validate: atLeast(1) }),
@@ -162,10 +162,11 @@ export function loadSettings(options: LoadSettingsOptions = {}): Settings {
 }
 
 /**
- * `ORACLE_*` variables that are not settings: the crash tests' failpoint (oracle/failpoints.ts)
- * and the deploy script's oracle address (scripts/deploy.ts), which may share an operator's shell.
+ * `ORACLE_*` variables that are not settings: the crash and quorum tests' failpoints
+ * (oracle/failpoints.ts: FAILPOINT, BYZANTINE) and the deploy script's oracle address
+ * (scripts/deploy.ts), which may share an operator's shell.
  */
-const OTHER_ORACLE_VARIABLES = new Set(["FAILPOINT", "SENDER"]);
+const OTHER_ORACLE_VARIABLES = new Set(["FAILPOINT", "BYZANTINE", "SENDER"]);
 
 /**
  * A misspelt variable (`ORACLE_CONFIRMATION`) would otherwise be ignored in silence and the

@@ -286,7 +286,7 @@ export function createJobStore({ path, now = Date.now }: { path: string; now?: (
       const result = transaction(() => {
         const dropped = db.prepare("SELECT request_id FROM jobs WHERE block_number > ?").all(ancestor.blockNumber).map((r) => r.request_id as string);
         db.prepare("DELETE FROM jobs WHERE block_number > ?").run(ancestor.blockNumber);
-        const reopened = db.prepare(`SELECT request_id, fulfil_tx_hash FROM jobs WHERE fulfil_block > ? AND state IN ('fulfilled','failed')`).all(ancestor.blockNumber);
+        const reopened = db.prepare(`SELECT request_id, fulfil_tx_hash FROM jobs WHERE fulfil_block > ? AND state IN ('fulfilled','failed','voted')`).all(ancestor.blockNumber);
         for (const row of reopened) {
           db.prepare("UPDATE jobs SET state = 'submitted', fulfil_block = NULL, last_error = 'fulfilment dropped by a reorg', updated_at = ? WHERE request_id = ?").run(now(), row.request_id as string);
           stmt.setTxPending.run(row.fulfil_tx_hash as string);

@@ -279,7 +279,7 @@ export async function createPgJobStore({ url, now = Date.now, poolSize = 10, fen
       const result = await fenced(async (db) => {
         const dropped = (await db.query("DELETE FROM jobs WHERE block_number > $1 RETURNING request_id", [ancestor.blockNumber])).rows.map((r: Row) => r.request_id as string);
         const reopened = (await db.query(`UPDATE jobs SET state = 'submitted', fulfil_block = NULL, last_error = 'fulfilment dropped by a reorg', updated_at = $1
-          WHERE fulfil_block > $2 AND state IN ('fulfilled','failed') RETURNING request_id, fulfil_tx_hash`, [now(), ancestor.blockNumber])).rows as Row[];
+          WHERE fulfil_block > $2 AND state IN ('fulfilled','failed','voted') RETURNING request_id, fulfil_tx_hash`, [now(), ancestor.blockNumber])).rows as Row[];
         for (const row of reopened) await db.query("UPDATE txs SET status = 'pending' WHERE hash = $1", [row.fulfil_tx_hash]);
         await db.query("DELETE FROM consumed_logs WHERE block_number > $1", [ancestor.blockNumber]);
         await db.query("DELETE FROM block_ring WHERE block_number > $1", [ancestor.blockNumber]);

@@ -67,6 +67,22 @@ export function shouldBehaveLikeAJobStore(open: () => Promise<JobStore>): void {
     await store.close();
   });
 
+  it("re-opens a quorum vote (`voted`) mined in a dropped block, as it does a fulfilment", async function () {
+    const store = await open();
+    await store.commitRange([requestLog(1, 10)], { blockNumber: 12, blockHash: hash(1012) }, 64);
+    await store.confirmUpTo(12);
+    await store.transition(hash(1), "confirmed", "stored", { resultHash: hash(77), resultUri: "u" });
+    await store.recordSubmissions([{ hash: hash(9), nonce: 0, requestId: hash(1), raw: "0xaa", maxFeePerGas: "1", maxPriorityFeePerGas: "1", sentAt: 0 }], 1);
+    await store.resolveMined(0, hash(9), hash(1), "voted", 11, "vote counted");
+    expect((await store.getJob(hash(1)))?.state).to.equal("voted");
+    expect((await store.countsByState()).voted).to.equal(1);
+    const { reopened } = await store.rollbackTo({ blockNumber: 10, blockHash: hash(1010) });
+    expect(reopened).to.deep.equal([hash(1)]);
+    expect((await store.getJob(hash(1)))?.state).to.equal("submitted");
+    expect((await store.pendingTxs()).map((t) => t.hash)).to.deep.equal([hash(9)]);
+    await store.close();
+  });
+
   it("records submissions atomically: a job that left the submit step fails the whole batch", async function () {
     const store = await open();
     await store.commitRange([requestLog(1, 10), requestLog(2, 10, hash(1010), 1)], { blockNumber: 10, blockHash: hash(1010) }, 64);

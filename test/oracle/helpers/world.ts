@@ -11,6 +11,7 @@ import { pino } from "pino";
 import { sha256Hex } from "../../../core/hash.js";
 import { startAnvil, type AnvilHandle } from "../../../deploy/anvil.js";
 import { deployMedCipher, OutputKind, type MedCipherDeployment } from "../../../deploy/local.js";
+import { attachOracleQuorum } from "../../../deploy/quorum.js";
 import { FheClient } from "../../../fhe/client.js";
 import { type ModelArtifact } from "../../../fhe/model.js";
 import { loadModel } from "../../../fhe/modelFile.js";
@@ -57,7 +58,11 @@ export type PolicyInterceptor = { beforeRead?: (access: Parameters<AccessPolicy[
  * `firewall`: the gateway runs the ingestion firewall (gateway/firewall.ts) in that mode; with
  * `required`, `world.request` sends inputs through it and requests the stored blob's hash.
  */
-export async function createWorld(options: { patients?: number; chain?: "edr" | "anvil"; firewall?: FirewallMode } = {}) {
+/**
+ * `quorum`: the router talks to an OracleQuorum (k of n) instead of the Chainlink Operator, with
+ * n oracle keys of their own (`world.oracleKeys`), each authorised through the router.
+ */
+export async function createWorld(options: { patients?: number; chain?: "edr" | "anvil"; firewall?: FirewallMode; quorum?: { n: number; k: number } } = {}) {
   // Ignition keeps a journal per chain id on disk for a chain process (deploy/deployments/chain-<id>):
   // a chain id of its own per world, and the journal removed once deployed, so runs never collide.
   const anvilChainId = 1_000_000 + Math.floor(Math.random() * 1_000_000);
@@ -67,15 +72,14 @@ export async function createWorld(options: { patients?: number; chain?: "edr" | 
   const signers = await ethers.getSigners();
   const oracleKey = Wallet.createRandom();
   const gatewayKey = Wallet.createRandom();
-  if (anvil) {
-    for (const address of [oracleKey.address, gatewayKey.address]) await anvil.rpc("anvil_setBalance", [address, "0x56bc75e2d63100000"]);
-  } else {
-    await networkHelpers.setBalance(oracleKey.address, 10n ** 20n);
-    await networkHelpers.setBalance(gatewayKey.address, 10n ** 20n);
+  const oracleKeys = Array.from({ length: options.quorum?.n ?? 0 }, () => Wallet.createRandom());
+  for (const address of [oracleKey.address, gatewayKey.address, ...oracleKeys.map((k) => k.address)]) {
+    if (anvil) await anvil.rpc("anvil_setBalance", [address, "0x56bc75e2d63100000"]);
+    else await networkHelpers.setBalance(address, 10n ** 20n);
   }
 
   const artifacts: ModelArtifact[] = [loadModel("maternal-risk-v1"), loadModel("heart-disease-lr-v1")];
-  const suite: MedCipherDeployment = await deployMedCipher(connection, {
+  const base: MedCipherDeployment = await deployMedCipher(connection, {
     oracleSenders: [oracleKey.address],
     roles: { gateways: [gatewayKey.address] },
     // Every request needs a sponsor: governance budgets for all the chain's accounts (the patients).
@@ -86,6 +90,9 @@ export async function createWorld(options: { patients?: number; chain?: "edr" | 
       outputKind: m.output.kind === "softmax" ? OutputKind.Softmax : OutputKind.Sigmoid, isPrivate: m.isPrivate,
     })),
   });
+  const { suite, quorum } = options.quorum
+    ? await attachOracleQuorum(connection, base, { k: options.quorum.k, operators: oracleKeys.map((k) => k.address), sponsoredPatients: await Promise.all(signers.map((s) => s.getAddress())) })
+    : { suite: base, quorum: undefined };
   if (anvil) rmSync(fileURLToPath(new URL(`../../../deploy/deployments/chain-${anvilChainId}`, import.meta.url)), { recursive: true, force: true });
   const modelIds = Object.fromEntries(artifacts.map((m, i) => [m.id, Number(suite.modelIds[i])])) as Record<string, number>;
 
@@ -128,6 +135,8 @@ export async function createWorld(options: { patients?: number; chain?: "edr" | 
   const maskKey = hexlify(randomBytes(32));
   const world = {
     connection, ethers, provider, networkHelpers, suite, rpc, gatewayUrl, gatewayKey, oracleKey, patients, artifacts, modelIds, dir, chainId, maskKey,
+    /** With `quorum`: the OracleQuorum (suite.addresses.Operator) and its operators' keys. */
+    quorum, oracleKeys,
     /** The anvil process when `chain: "anvil"` (for `reorg`, `rpc`). */
     anvil,
     /** Hooks run by the gateway's access policy before the chain is asked. */
@@ -184,7 +193,9 @@ export async function createWorld(options: { patients?: number; chain?: "edr" | 
 
     /** Every OracleResponse (fulfilment) the Operator emitted for `requestId`. */
     async fulfilmentCount(requestId: string): Promise<number> {
-      const logs = await suite.operator.queryFilter(suite.operator.filters.OracleResponse(requestId), 0, "latest");
+      const logs = quorum
+        ? await quorum.queryFilter(quorum.filters.OracleResponse(requestId), 0, "latest")
+        : await suite.operator.queryFilter(suite.operator.filters.OracleResponse(requestId), 0, "latest");
       return logs.length;
     },
 
