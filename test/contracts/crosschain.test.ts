@@ -236,6 +236,32 @@ describe("Consent across chains (ConsentBridge → CCIP → ConsentMirror)", fun
       expect(await cc.mirror.hasAccess(provider.address, patient.address, Category.PREDICTION, Purpose.TREATDS)).to.equal(false);
     });
 
+    it("ends holding the newest snapshot whatever the delivery order and duplicates", async function () {
+      const cc = await networkHelpers.loadFixture(crossChainFixture);
+      const { patient, provider } = cc.home.actors;
+      const now = await latest(connection);
+      const bridge = await cc.bridge.getAddress();
+      // Six snapshots of one key: grants of different categories and ends, and revocations.
+      const history = [PREDICTION, 0, LABS, PREDICTION | LABS, 0, PREDICTION].map((categories, i) => ({
+        sequence: i + 1,
+        categories,
+        validUntil: categories === 0 ? 0n : now + BigInt(i + 1) * DAY,
+      }));
+      const messages = history.map((h) =>
+        any2Evm(encodeMessage(Kind.Consent, h.sequence, consentBody({ patient: patient.address, grantee: provider.address, purpose: Purpose.TREATDS, categories: h.categories, validFrom: 0n, validUntil: h.validUntil, epoch: 0, keysHash: cc.keysHash })), { sender: bridge }),
+      );
+      const newest = history.at(-1)!;
+      for (const order of [[5, 4, 3, 2, 1, 0], [2, 5, 0, 5, 1, 3, 4, 2], [0, 1, 2, 3, 4, 5, 0, 3]]) {
+        const id = await networkHelpers.takeSnapshot();
+        for (const i of order) expect((await deliver(cc, messages[i]!)).success).to.equal(true);
+        const held = await cc.mirror.consentOf(patient.address, provider.address, Purpose.TREATDS);
+        expect([held.sequence, held.categories, held.validUntil], `order ${order.join(",")}`).to.deep.equal([6n, BigInt(newest.categories), newest.validUntil]);
+        expect(await cc.mirror.hasAccess(provider.address, patient.address, Category.PREDICTION, Purpose.TREATDS)).to.equal(true);
+        expect(await cc.mirror.hasAccess(provider.address, patient.address, Category.LABORATORY, Purpose.TREATDS)).to.equal(false);
+        await id.restore();
+      }
+    });
+
     it("records a grant that arrives after its end as expired, not as a grant", async function () {
       const cc = await networkHelpers.loadFixture(crossChainFixture);
       const { patient, provider } = cc.home.actors;
@@ -424,6 +450,13 @@ describe("Consent across chains (ConsentBridge → CCIP → ConsentMirror)", fun
       const sent = (await (await tx).wait())!.logs.map((l) => cc.bridge.interface.parseLog(l)).find((p) => p?.name === "SnapshotSent")!;
       expect([sent.args.fee, sent.args.paidInLink, sent.args.sequence]).to.deep.equal([fee, true, 2n]);
       expect(await cc.mirror.hasAccess(provider.address, patient.address, Category.PREDICTION, Purpose.TREATDS)).to.equal(true);
+      // A caller that cannot take the excess back (a contract without a receive function, here
+      // the home ConsentManager impersonated) gets a revert, not a silent loss.
+      const refuser = await ethers.getImpersonatedSigner(cc.home.addresses.ConsentManager);
+      await networkHelpers.setBalance(refuser.address, 10n ** 18n);
+      await expect(cc.bridge.connect(refuser).syncConsent(...args, false, { value: fee + 1n }))
+        .to.be.revertedWithCustomError(cc.bridge, "RefundFailed").withArgs(refuser.address, 1n);
+      await expect(cc.bridge.connect(refuser).syncConsent(...args, false, { value: fee })).to.emit(cc.bridge, "SnapshotSent");
       expect(await cc.bridge.linkToken()).to.equal(await cc.ccipLink.getAddress());
       expect(await cc.bridge.ccipRouter()).to.equal(routerAddress);
     });
