@@ -22,9 +22,9 @@ import { createProcessor } from "./pipeline/processor.js";
 import { backoffDelayMs, sleep, withRetry } from "./retry.js";
 import { createExternalAdapter } from "./server/adapter.js";
 import { startOpsServer } from "./server/http.js";
-import { createOracleReadiness } from "./server/readiness.js";
+import { createOracleReadiness, type ReadinessCheck } from "./server/readiness.js";
 import { createShutdown } from "./shutdown.js";
-import { createJobStore } from "./store/jobStore.js";
+import { openJobStore } from "./store/open.js";
 
 /** The engine the workers load unless told otherwise: the fhe/ CKKS evaluator. */
 export const DEFAULT_EVALUATOR_MODULE = new URL("./eval/fheEvaluator.ts", import.meta.url).href;
@@ -116,8 +116,22 @@ async function assemble(common: Common, options: StartOracleOptions): Promise<Or
   const wallet = await loadAccount(settings);
   const account: OracleAccount = { address: wallet.address, signingKey: wallet.signingKey };
 
-  const store = createJobStore({ path: join(settings.DATA_DIR, "oracle.db") });
+  let monitorWake: (() => void) | undefined;
+  // With Postgres, replicas share the store; the nonce lease picks the one that follows the chain
+  // and sends transactions (the others work on claimed pipeline jobs until they take it over).
+  const { store, replication } = await openJobStore(settings, (owner, epoch) => {
+    metrics.nonceOwner.set(owner ? 1 : 0);
+    logger.warn({ replicaId: settings.REPLICA_ID, epoch }, owner ? "took the nonce lease: this replica follows the chain and sends transactions" : "lost the nonce lease: no longer sending transactions");
+    monitorWake?.();
+  });
   shutdown.add(() => store.close());
+  if (replication) shutdown.add(() => replication.lease.close());
+  metrics.nonceOwner.set(!replication || replication.lease.isOwner() ? 1 : 0);
+  /** Only the nonce owner follows the chain and sends; with SQLite that is this daemon, always. */
+  const isNonceOwner = () => !replication || replication.lease.isOwner();
+  /** The lease epoch the transaction manager was (re)initialised for: sending waits for it after a takeover. */
+  let txEpoch: number | undefined;
+  const txReady = () => !replication || (replication.lease.isOwner() && replication.lease.epoch() === txEpoch);
   const rpc = createRpcClient({
     url: settings.RPC_URL, timeoutMs: settings.RPC_TIMEOUT_MS, signal: shutdown.signal,
     onError: (method) => metrics.rpcErrors.inc({ method }),
@@ -165,12 +179,15 @@ async function assemble(common: Common, options: StartOracleOptions): Promise<Or
       if (job.resultHash) blobs.forget(job.resultHash);
     },
   });
-  await withRetry(() => txManager.init(), { signal: shutdown.signal, maxAttempts: 20 });
+  if (!replication) await withRetry(() => txManager.init(), { signal: shutdown.signal, maxAttempts: 20 });
 
-  const processor = createProcessor({ common, store, reader, blobs, pool, txManager, ...(validate ? { validate } : {}) });
-  let monitorWake: (() => void) | undefined;
+  const processor = createProcessor({
+    common, store, reader, blobs, pool, txManager, canSubmit: txReady,
+    ...(replication ? { claims: { ...replication.claims, replicaId: replication.replicaId, claimMs: replication.claimMs } } : {}),
+    ...(validate ? { validate } : {}),
+  });
   const follower = createChainFollower({
-    common, rpc, store,
+    common, rpc, store, isActive: isNonceOwner,
     addresses: [operator, router],
     topics: [ORACLE_REQUEST_TOPIC, PREDICTION_REQUESTED_TOPIC, ANONYMOUS_PREDICTION_REQUESTED_TOPIC],
     decodeLogs: createRequestDecoder({ operator, router }),
@@ -181,11 +198,28 @@ async function assemble(common: Common, options: StartOracleOptions): Promise<Or
     },
   });
 
+  /**
+   * After taking the nonce lease the transaction manager starts from the shared store and the
+   * chain: nonce from both, the previous owner's recorded transactions re-sent unchanged (same
+   * bytes: the same fulfilment), their receipts adopted or their jobs re-simulated by monitor().
+   */
+  async function takeOverIfNeeded(): Promise<boolean> {
+    if (!replication) return true;
+    const epoch = replication.lease.epoch();
+    if (epoch === undefined) return false;
+    if (epoch !== txEpoch) {
+      await txManager.init({ takeover: true });
+      txEpoch = epoch;
+      logger.info({ replicaId: replication.replicaId, epoch, nextNonce: txManager.nextNonce }, "nonce state taken over from the store and the chain");
+    }
+    return true;
+  }
+
   async function monitorLoop(): Promise<void> {
     let failures = 0;
     while (!shutdown.isKilled()) {
       try {
-        await txManager.monitor();
+        if (await takeOverIfNeeded()) await txManager.monitor();
         failures = 0;
       } catch (error) {
         failures++;
@@ -201,7 +235,7 @@ async function assemble(common: Common, options: StartOracleOptions): Promise<Or
           monitorWake = undefined;
           resolve();
         };
-        const timer = setTimeout(done, settings.POLL_INTERVAL_MS);
+        const timer = setTimeout(done, isNonceOwner() ? settings.POLL_INTERVAL_MS : settings.NONCE_LEASE_POLL_MS);
         monitorWake = done;
         shutdown.signal.addEventListener("abort", done, { once: true });
       });
@@ -220,6 +254,15 @@ async function assemble(common: Common, options: StartOracleOptions): Promise<Or
       gatewayUrl: settings.GATEWAY_URL, gatewayAddress: settings.GATEWAY_ADDRESS,
       gatewayTimeoutMs: Math.min(settings.GATEWAY_TIMEOUT_MS, 5_000),
       local: () => {
+        const replica: Record<string, ReadinessCheck> = replication ? { replica: { ok: true, replicaId: replication.replicaId, nonceOwner: isNonceOwner(), epoch: replication.lease.epoch() } } : {};
+        // A standby replica does not follow the chain (the owner does): its lag is not its own.
+        if (!isNonceOwner()) {
+          return {
+            notStopping: shutdown.isKilled() ? { ok: false, error: "the daemon is stopping" } : { ok: true },
+            ...replica,
+            workers: pool.size() > 0 ? { ok: true, workers: pool.size() } : { ok: false, workers: 0, error: "no evaluation worker is running" },
+          };
+        }
         const status = follower.status();
         const fresh = settings.ADAPTER_ONLY || Date.now() - status.lastTickAt < Math.max(30_000, settings.POLL_INTERVAL_MS * 20);
         const lag = status.head < 0 ? undefined : status.head - status.cursor;
@@ -233,6 +276,7 @@ async function assemble(common: Common, options: StartOracleOptions): Promise<Or
             ? { ok: true, lagBlocks: lag }
             : { ok: false, lagBlocks: lag, error: `the follower is ${lag ?? "an unknown number of"} blocks behind the head (bound READY_MAX_LAG_BLOCKS ${settings.READY_MAX_LAG_BLOCKS})` },
           workers: pool.size() > 0 ? { ok: true, workers: pool.size() } : { ok: false, workers: 0, error: "no evaluation worker is running" },
+          ...replica,
         };
       },
     }),

@@ -42,6 +42,7 @@ export function createMetrics() {
     gatewayErrors: new Counter({ name: "oracle_gateway_errors_total", help: "Failed gateway calls", registers }),
     txSent: new Counter({ name: "oracle_tx_sent_total", help: "Transactions broadcast (replacements included)", labelNames: ["kind"] as const, registers }),
     txPending: new Gauge({ name: "oracle_tx_pending", help: "Our transactions not yet mined", registers }),
+    nonceOwner: new Gauge({ name: "oracle_nonce_owner", help: "1 when this replica holds the nonce lease (follows the chain, sends transactions); always 1 with SQLite", registers }),
     balanceEth: new Gauge({ name: "oracle_balance_eth", help: "Balance of the oracle account, in ether", registers }),
     balanceLow: new Gauge({ name: "oracle_balance_low", help: "1 when the balance is below MIN_BALANCE_WEI", registers }),
     adapterRequests: new Counter({ name: "oracle_adapter_requests_total", help: "External-adapter requests", labelNames: ["status"] as const, registers }),

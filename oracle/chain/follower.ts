@@ -27,6 +27,8 @@ export type CreateChainFollowerParameters = {
   /** Turns the raw logs of a range (sorted) into request logs, dropping what is not for us. */
   decodeLogs: (logs: RpcLog[]) => RequestLog[];
   onUpdate?: (update: ChainUpdate) => void;
+  /** False while another replica holds the nonce lease: it follows the chain into the shared store, this one waits. */
+  isActive?: () => boolean;
 };
 
 /** Ranges fetched per tick at most, so a long backfill still yields to shutdown and the pipeline. */
@@ -34,7 +36,7 @@ const MAX_RANGES_PER_TICK = 8;
 /** Ring entries compared with the chain per round trip while looking for a common ancestor. */
 const ANCESTOR_BATCH = 16;
 
-export function createChainFollower({ common, rpc, store, addresses, topics, decodeLogs, onUpdate }: CreateChainFollowerParameters) {
+export function createChainFollower({ common, rpc, store, addresses, topics, decodeLogs, onUpdate, isActive = () => true }: CreateChainFollowerParameters) {
   const { settings, logger, metrics } = common;
   let head = -1;
   let rangeLimit = settings.MAX_BLOCK_RANGE;
@@ -170,6 +172,10 @@ export function createChainFollower({ common, rpc, store, addresses, topics, dec
     const { signal } = common.shutdown;
     let failures = 0;
     while (!signal.aborted) {
+      if (!isActive()) {
+        await sleep(settings.POLL_INTERVAL_MS, signal).catch(() => undefined);
+        continue;
+      }
       try {
         await tick();
         failures = 0;

@@ -232,7 +232,13 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
     await store.setNextNonce(nextNonce);
   }
 
-  async function init(): Promise<void> {
+  /**
+   * `takeover`: another replica recorded these transactions (it held the nonce lease and died).
+   * Before its recorded fulfilments are re-sent, each request is checked on-chain: one closed since
+   * (cancelled) is not re-sent; its job goes back through the submit step, whose simulation takes
+   * the chain's verdict, and its nonce is a hole the next transaction fills.
+   */
+  async function init({ takeover = false }: { takeover?: boolean } = {}): Promise<void> {
     await exclusive(async () => {
       // The store's nonce and pending transactions belong to one account. After a key rotation
       // they must have settled first (see docs/oracle.md, "Rotate keys").
@@ -254,12 +260,28 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
       const pending = await liveOf(recorded.filter((t) => t.nonce >= latest));
       const newestPerNonce = new Map<number, TxRecord>();
       for (const tx of pending) newestPerNonce.set(tx.nonce, tx);
+      if (takeover) for (const nonce of await closedOnChain([...newestPerNonce.values()])) newestPerNonce.delete(nonce);
       if (newestPerNonce.size > 0) {
         logger.info({ count: newestPerNonce.size }, "re-sending transactions recorded before the last stop");
         await broadcast([...newestPerNonce.values()], "rebroadcast");
       }
       await store.setNextNonce(nextNonce);
     });
+  }
+
+  /** The nonces among `txs` whose request is no longer pending on-chain; their jobs are sent back to `stored` (re-simulated). */
+  async function closedOnChain(txs: readonly TxRecord[]): Promise<number[]> {
+    const closed: number[] = [];
+    for (const tx of txs) {
+      const job = await waitingJob(tx);
+      if (!job) continue;
+      const status = await requestStatus(job);
+      if (status === undefined || status === RequestStatus.Pending) continue;
+      await store.resolveDropped(tx.nonce, job.requestId, "stored", `request closed on-chain (router status ${status}) before the recorded fulfilment was sent; not re-sent`);
+      logger.warn({ requestId: job.requestId, nonce: tx.nonce, status }, "request closed on-chain since the previous nonce owner recorded its fulfilment; not re-sending it");
+      closed.push(tx.nonce);
+    }
+    return closed;
   }
 
   /** Records a request closed on-chain before we sent, in the state the chain gives it. */

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
 
 import { nearestName } from "../../core/didYouMean.js";
 import { ConfigError } from "../errors.js";
@@ -20,6 +21,8 @@ export type SettingDefinition<T extends SettingType = SettingType> = {
   /** Returns an explanation when the value is unacceptable. */
   validate?: (value: ValueOf<T>) => string | undefined;
   sensitive?: boolean;
+  /** How a sensitive value is shown by printableSettings (default: entirely redacted). */
+  printable?: (value: ValueOf<T>) => string;
 };
 
 const isAddress = (v: string) => (/^0x[0-9a-fA-F]{40}$/.test(v) ? undefined : "must be a 0x-prefixed 20-byte address");
@@ -33,6 +36,23 @@ const isUrl = (v: string) => {
 };
 const atLeast = (min: number) => (v: number) => (Number.isInteger(v) && v >= min ? undefined : `must be an integer ≥ ${min}`);
 const isPrivateKey = (v: string) => (/^0x[0-9a-fA-F]{64}$/.test(v) ? undefined : "must be a 0x-prefixed 32-byte hex key");
+const isPostgresUrl = (v: string) => {
+  try {
+    return ["postgres:", "postgresql:"].includes(new URL(v).protocol) ? undefined : "must be a postgres:// or postgresql:// URL";
+  } catch {
+    return "must be a URL";
+  }
+};
+/** The URL with its password (if any) replaced: which database, never the secret. */
+export function withoutPassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== "") parsed.password = "redacted";
+    return parsed.toString();
+  } catch {
+    return REDACTED;
+  }
+}
 const isWei = (v: string) => (/^[0-9]+$/.test(v) ? undefined : "must be a decimal integer amount of wei");
 
 function define<T extends SettingType>(definition: SettingDefinition<T>): SettingDefinition<T> {
@@ -57,6 +77,11 @@ export const SETTINGS = {
   GATEWAY_URL: define({ description: "Base URL of the MedCipher gateway holding ciphertexts, keys and results", type: "string", default: "http://127.0.0.1:8787", validate: isUrl }),
   GATEWAY_ADDRESS: define({ description: "The gateway's response-signing address (registered on-chain); every gateway response must be signed by it", type: "string", default: "", validate: (v) => (v === "" ? undefined : isAddress(v)) }),
   GATEWAY_TIMEOUT_MS: define({ description: "Timeout of one gateway request", type: "number", default: 15_000, validate: atLeast(100) }),
+  JOB_STORE: define({ description: "Job store: `sqlite` (embedded, in DATA_DIR; one daemon) or `postgres` (DATABASE_URL; replicas of one operator share the work, one of them sends transactions)", type: "string", default: "sqlite", validate: (v) => (["sqlite", "postgres"].includes(v) ? undefined : "must be sqlite or postgres") }),
+  DATABASE_URL: define({ description: "Postgres connection URL of the job store (required with JOB_STORE=postgres; printed without its password)", type: "string", default: "", sensitive: true, printable: withoutPassword, validate: (v) => (v === "" ? undefined : isPostgresUrl(v)) }),
+  REPLICA_ID: define({ description: "Name of this replica in the shared job store (claims, nonce lease owner); empty: `<hostname>-<pid>`", type: "string", default: "" }),
+  NONCE_LEASE_POLL_MS: define({ description: "How often a replica that does not hold the nonce lease tries to take it (the takeover delay after the owner dies)", type: "number", default: 1_000, validate: atLeast(50) }),
+  JOB_CLAIM_MS: define({ description: "How long a replica's claim on a job lasts unless renewed (a dead replica's jobs are taken over after this)", type: "number", default: 30_000, validate: atLeast(500) }),
   DATA_DIR: define({ description: "Directory of the job store (SQLite) and the cache of patients' evaluation keys", type: "string", default: ".oracle" }),
   PRIVATE_MODEL_MASK_KEY: define({ description: "32-byte hex secret shared by the oracles serving private models (masks their partial products; see docs/fhe.md); empty: private models are reported MODEL_UNAVAILABLE", type: "string", default: "", sensitive: true, validate: (v) => (v === "" ? undefined : isPrivateKey(v)) }),
   WORKER_THREADS: define({ description: "Evaluation worker threads", type: "number", default: 2, validate: atLeast(1) }),
@@ -127,6 +152,8 @@ export function loadSettings(options: LoadSettingsOptions = {}): Settings {
     problems.push("PRIVATE_KEY or KEYSTORE_FILE is required (the daemon signs fulfilments and gateway requests)");
   }
   if (settings.GATEWAY_ADDRESS === "") problems.push("GATEWAY_ADDRESS is required (gateway responses are verified against it)");
+  if (settings.JOB_STORE === "postgres" && settings.DATABASE_URL === "") problems.push("DATABASE_URL is required with JOB_STORE=postgres");
+  if (settings.REPLICA_ID === "") values.REPLICA_ID = `${hostname()}-${process.pid}`;
   if (settings.KEYSTORE_FILE !== "" && settings.KEYSTORE_PASSWORD === "") {
     problems.push("KEYSTORE_PASSWORD is required with KEYSTORE_FILE");
   }
@@ -174,7 +201,8 @@ export function printableSettings(settings: Settings): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, definition] of Object.entries(SETTINGS) as [SettingName, SettingDefinition][]) {
     const value = settings[name];
-    out[name] = definition.sensitive && value !== "" ? REDACTED : value;
+    const shown = definition.printable as ((v: unknown) => string) | undefined;
+    out[name] = definition.sensitive && value !== "" ? (shown ? shown(value) : REDACTED) : value;
   }
   return out;
 }

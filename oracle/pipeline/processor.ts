@@ -28,6 +28,18 @@ export type CreateProcessorParameters = {
   txManager: TxManager;
   /** Cheap checks of an input against the model's parameter set before a worker sees it (throws BadRequestInputError). */
   validate?: (task: EvalTask) => void;
+  /** Replicas on a shared store: work only on jobs this replica claimed (renewed while in hand, released after). */
+  claims?: JobClaims;
+  /** False while this replica may not send transactions (another holds the nonce lease): stored jobs wait. */
+  canSubmit?: () => boolean;
+};
+
+export type JobClaims = {
+  replicaId: string;
+  claimMs: number;
+  claimDueJobs(replicaId: string, limit: number, claimMs: number): Promise<string[]>;
+  renewClaim(requestId: string, replicaId: string, claimMs: number): Promise<boolean>;
+  releaseClaim(requestId: string, replicaId: string): Promise<void>;
 };
 
 /** Wait between passes when nothing woke the processor. */
@@ -37,7 +49,7 @@ const SUBMIT_BATCH_WINDOW_MS = 15;
 /** Fulfilment batches in flight at once: one simulated while another is signed and broadcast. */
 const SUBMIT_PIPELINE_DEPTH = 2;
 
-export function createProcessor({ common, store, reader, blobs, pool, txManager, validate }: CreateProcessorParameters) {
+export function createProcessor({ common, store, reader, blobs, pool, txManager, validate, claims, canSubmit = () => true }: CreateProcessorParameters) {
   const { settings, logger, metrics, shutdown } = common;
   const inFlight = new Map<string, Promise<void>>();
   let submitting: Promise<void> | undefined;
@@ -45,6 +57,7 @@ export function createProcessor({ common, store, reader, blobs, pool, txManager,
   let submitNotBefore = 0;
   let wakeUp: (() => void) | undefined;
   let passScheduled = false;
+  let lastRenewal = 0;
 
   function wake(): void {
     wakeUp?.();
@@ -262,10 +275,31 @@ export function createProcessor({ common, store, reader, blobs, pool, txManager,
     if (failure) throw failure.error;
   }
 
+  /**
+   * The due jobs to take now. On a shared store they are claimed first (SKIP LOCKED: replicas
+   * split them); jobs already in hand come back in the claim (renewed), the ones beyond the free
+   * slots are given back at once.
+   */
+  async function dueIds(slots: number): Promise<string[]> {
+    if (!claims) return (await store.dueJobIds(settings.MAX_JOBS_IN_FLIGHT + slots)).filter((id) => !inFlight.has(id)).slice(0, slots);
+    const claimed = (await claims.claimDueJobs(claims.replicaId, inFlight.size + slots, claims.claimMs)).filter((id) => !inFlight.has(id));
+    for (const id of claimed.slice(slots)) await claims.releaseClaim(id, claims.replicaId);
+    return claimed.slice(0, slots);
+  }
+
+  /** Keeps the claims on jobs in hand (a long evaluation) from expiring: renewed every third of JOB_CLAIM_MS. */
+  async function renewClaims(): Promise<void> {
+    if (!claims || Date.now() - lastRenewal < claims.claimMs / 3) return;
+    lastRenewal = Date.now();
+    for (const id of inFlight.keys()) {
+      if (!(await claims.renewClaim(id, claims.replicaId, claims.claimMs))) logger.warn({ requestId: id, replicaId: claims.replicaId }, "claim on a job in hand expired and was taken; the other replica's step or ours is refused by the store");
+    }
+  }
+
   async function pass(): Promise<void> {
     const slots = settings.MAX_JOBS_IN_FLIGHT - inFlight.size;
     if (slots > 0) {
-      const ids = (await store.dueJobIds(settings.MAX_JOBS_IN_FLIGHT + slots)).filter((id) => !inFlight.has(id)).slice(0, slots);
+      const ids = await dueIds(slots);
       const admitted = (await Promise.all(ids.map((id) => store.getJob(id)))).filter((job): job is Job => job !== undefined);
       // The on-chain checks of newly confirmed jobs, all in one round trip.
       const fresh = admitted.filter((job) => job.state === "confirmed");
@@ -275,14 +309,16 @@ export function createProcessor({ common, store, reader, blobs, pool, txManager,
         })
         : Promise.resolve();
       for (const job of admitted) {
-        const work = prefetched.then(() => advance(job.requestId)).finally(() => {
+        const work = prefetched.then(() => advance(job.requestId)).finally(async () => {
+          if (claims) await claims.releaseClaim(job.requestId, claims.replicaId).catch(() => undefined);
           inFlight.delete(job.requestId);
           wake();
         });
         inFlight.set(job.requestId, work);
       }
     }
-    if (!submitting && !shutdown.isKilled() && Date.now() >= submitNotBefore) {
+    if (claims) await renewClaims();
+    if (!submitting && !shutdown.isKilled() && Date.now() >= submitNotBefore && canSubmit()) {
       submitting = submitReady()
         .then(() => {
           submitFailures = 0;

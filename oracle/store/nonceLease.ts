@@ -8,6 +8,10 @@ import { NonRetryableError } from "../errors.js";
  * poll every `pollMs` and one takes it. Each take bumps a fencing epoch in `nonce_lease`, so a
  * stale owner (paused, partitioned) that still writes is refused by `assertFence` inside the
  * store transaction that records its nonces.
+ *
+ * An owner that hangs without dying (SIGSTOP, a frozen VM) keeps its TCP session, so the lease
+ * session runs with `idle_session_timeout` (Postgres ≥ 14) and the owner pings it every poll: a
+ * hung owner's session is ended by the server after `idleTimeoutMs` and the lock frees.
  */
 export type NonceLease = {
   isOwner(): boolean;
@@ -38,8 +42,13 @@ export async function assertFence(db: Pick<pg.PoolClient, "query">, epoch: numbe
   }
 }
 
-export async function createNonceLease({ url, replicaId, pollMs, onChange, now = Date.now }: {
-  url: string; replicaId: string; pollMs: number; onChange?: (owner: boolean, epoch: number | undefined) => void; now?: () => number;
+/** How long a silent lease session lives: five polls, at least 2 s (a busy event loop must not lose the lease). */
+export function leaseIdleTimeoutMs(pollMs: number): number {
+  return Math.max(5 * pollMs, 2_000);
+}
+
+export async function createNonceLease({ url, replicaId, pollMs, onChange, now = Date.now, idleTimeoutMs = leaseIdleTimeoutMs(pollMs) }: {
+  url: string; replicaId: string; pollMs: number; onChange?: (owner: boolean, epoch: number | undefined) => void; now?: () => number; idleTimeoutMs?: number;
 }): Promise<NonceLease> {
   const shared = new pg.Client({ connectionString: url });
   await shared.connect();
@@ -69,11 +78,24 @@ export async function createNonceLease({ url, replicaId, pollMs, onChange, now =
       lost();
     });
     await c.connect();
+    // Older servers do not know the setting: a hung owner is then only detected by TCP keepalive.
+    await c.query(`SET idle_session_timeout = ${Math.round(idleTimeoutMs)}`).catch(() => undefined);
     return c;
   }
 
   async function poll(): Promise<void> {
-    if (closed || epoch !== undefined) return;
+    if (closed) return;
+    if (epoch !== undefined) {
+      // The owner's heartbeat: keeps its session from the idle timeout, and notices a dead one.
+      const c = client;
+      if (!c) return lost();
+      await c.query("SELECT 1").catch(() => {
+        if (client === c) client = undefined;
+        lost();
+        void c.end().catch(() => undefined);
+      });
+      return;
+    }
     client ??= await connect();
     const taken = (await client.query("SELECT pg_try_advisory_lock($1) AS ok", [NONCE_LEASE_KEY])).rows[0] as { ok: boolean };
     if (!taken.ok) return;

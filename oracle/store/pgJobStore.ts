@@ -1,6 +1,7 @@
 import pg from "pg";
 
 import { errorMessage, NonRetryableError } from "../errors.js";
+import { assertFence } from "./nonceLease.js";
 import { isTerminal, JOB_STATES, type JobState } from "./states.js";
 import { FILLER_REQUEST_ID, JobStoreError, type Cursor, type Job, type JobPatch, type JobStore, type OracleRequest, type RecordOutcome, type RequestLog, type TxRecord } from "./types.js";
 
@@ -130,8 +131,17 @@ const SET_META = "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key
 const SET_CURSOR = "INSERT INTO cursor (id, block_number, block_hash) VALUES (1, $1, $2) ON CONFLICT (id) DO UPDATE SET block_number = excluded.block_number, block_hash = excluded.block_hash";
 const PUT_RING = "INSERT INTO block_ring (block_number, block_hash) VALUES ($1, $2) ON CONFLICT (block_number) DO UPDATE SET block_hash = excluded.block_hash";
 
-/** Opens a pool on `url` and creates the schema if it is missing (idempotent, safe for replicas starting together). */
-export async function createPgJobStore({ url, now = Date.now, poolSize = 10 }: { url: string; now?: () => number; poolSize?: number }): Promise<PgJobStore> {
+/**
+ * The nonce lease's epoch this replica holds: every write of nonces and transaction outcomes
+ * checks it inside its transaction, so a stale owner's write fails ORACLE_NONCE_LEASE_LOST.
+ */
+export type StoreFence = { replicaId: string; epoch: () => number | undefined };
+
+/**
+ * Opens a pool on `url` and creates the schema if it is missing (idempotent, safe for replicas
+ * starting together). Without `fence` (one daemon, the conformance tests) nonce writes are not fenced.
+ */
+export async function createPgJobStore({ url, now = Date.now, poolSize = 10, fence }: { url: string; now?: () => number; poolSize?: number; fence?: StoreFence }): Promise<PgJobStore> {
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
   // An idle client's connection dropping (a Postgres restart) must not crash the daemon.
   pool.on("error", () => undefined);
@@ -202,6 +212,14 @@ export async function createPgJobStore({ url, now = Date.now, poolSize = 10 }: {
     return ((await db.query(sql, values)).rowCount ?? 0) > 0;
   }
 
+  /** A transaction that writes nonces or transaction outcomes: fenced by the nonce lease. */
+  function fenced<T>(fn: (db: Queryable) => Promise<T>): Promise<T> {
+    return transaction(async (db) => {
+      if (fence) await assertFence(db, fence.epoch(), fence.replicaId);
+      return fn(db);
+    });
+  }
+
   const states = (s: JobState | readonly JobState[]) => (typeof s === "string" ? [s] : s);
 
   return {
@@ -257,7 +275,7 @@ export async function createPgJobStore({ url, now = Date.now, poolSize = 10 }: {
     },
 
     async rollbackTo(ancestor: Cursor): Promise<{ dropped: string[]; reopened: string[] }> {
-      const result = await transaction(async (db) => {
+      const result = await fenced(async (db) => {
         const dropped = (await db.query("DELETE FROM jobs WHERE block_number > $1 RETURNING request_id", [ancestor.blockNumber])).rows.map((r: Row) => r.request_id as string);
         const reopened = (await db.query(`UPDATE jobs SET state = 'submitted', fulfil_block = NULL, last_error = 'fulfilment dropped by a reorg', updated_at = $1
           WHERE fulfil_block > $2 AND state IN ('fulfilled','failed') RETURNING request_id, fulfil_tx_hash`, [now(), ancestor.blockNumber])).rows as Row[];
@@ -346,7 +364,7 @@ export async function createPgJobStore({ url, now = Date.now, poolSize = 10 }: {
     },
 
     async recordSubmissions(txs: readonly Omit<TxRecord, "status">[], nextNonce: number): Promise<void> {
-      await transaction(async (db) => {
+      await fenced(async (db) => {
         for (const tx of txs) {
           await db.query(INSERT_TX, [tx.hash, tx.nonce, tx.requestId, tx.raw, tx.maxFeePerGas, tx.maxPriorityFeePerGas, tx.sentAt]);
           const moved = await applyTransition(db, tx.requestId, ["confirmed", "fetched", "verified", "evaluated", "stored"], "submitted", { nonce: tx.nonce, fulfilTxHash: tx.hash });
@@ -357,7 +375,7 @@ export async function createPgJobStore({ url, now = Date.now, poolSize = 10 }: {
     },
 
     async recordReplacement(tx: Omit<TxRecord, "status">): Promise<void> {
-      await transaction(async (db) => {
+      await fenced(async (db) => {
         await db.query(INSERT_TX, [tx.hash, tx.nonce, tx.requestId, tx.raw, tx.maxFeePerGas, tx.maxPriorityFeePerGas, tx.sentAt]);
         if (tx.requestId !== FILLER_REQUEST_ID) await applyTransition(db, tx.requestId, ["submitted"], undefined, { fulfilTxHash: tx.hash });
       });
@@ -388,7 +406,7 @@ export async function createPgJobStore({ url, now = Date.now, poolSize = 10 }: {
     },
 
     async resolveMined(nonce: number, minedHash: string, requestId: string, finalState: JobState, blockNumber: number, note?: string): Promise<void> {
-      await transaction(async (db) => {
+      await fenced(async (db) => {
         await db.query("UPDATE txs SET status = 'mined' WHERE hash = $1", [minedHash]);
         await db.query("UPDATE txs SET status = 'dropped' WHERE nonce = $1 AND status = 'pending'", [nonce]);
         if (requestId !== FILLER_REQUEST_ID && isTerminal(finalState)) {
@@ -399,7 +417,7 @@ export async function createPgJobStore({ url, now = Date.now, poolSize = 10 }: {
     },
 
     async resolveDropped(nonce: number, requestId: string, to: JobState, lastError: string): Promise<void> {
-      await transaction(async (db) => {
+      await fenced(async (db) => {
         await db.query("UPDATE txs SET status = 'dropped' WHERE nonce = $1 AND status = 'pending'", [nonce]);
         if (requestId !== FILLER_REQUEST_ID) {
           await db.query("UPDATE jobs SET state = $1, nonce = NULL, fulfil_tx_hash = NULL, last_error = $2, updated_at = $3 WHERE request_id = $4 AND state = 'submitted' AND nonce = $5",
@@ -414,7 +432,7 @@ export async function createPgJobStore({ url, now = Date.now, poolSize = 10 }: {
     },
 
     async setNextNonce(nonce: number): Promise<void> {
-      await query(SET_META, ["next_nonce", String(nonce)]);
+      await fenced((db) => db.query(SET_META, ["next_nonce", String(nonce)]));
     },
 
     async getMeta(key: string): Promise<string | undefined> {

@@ -103,4 +103,41 @@ describe("nonce lease on Postgres", function () {
       await Promise.all([a.close(), b.close()]);
     }
   });
+
+  it("fences the store's nonce writes: after a takeover the old owner's submissions and nonce are refused and nothing of them is recorded", async function () {
+    const url = await cluster.createDatabase("fenced");
+    let leaseA: Awaited<ReturnType<typeof createNonceLease>> | undefined;
+    let leaseB: Awaited<ReturnType<typeof createNonceLease>> | undefined;
+    const storeA = await createPgJobStore({ url, poolSize: 2, fence: { replicaId: "a", epoch: () => leaseA?.epoch() } });
+    const storeB = await createPgJobStore({ url, poolSize: 2, fence: { replicaId: "b", epoch: () => leaseB?.epoch() } });
+    try {
+      leaseA = await createNonceLease({ url, replicaId: "a", pollMs: 50 });
+      leaseB = await createNonceLease({ url, replicaId: "b", pollMs: 50 });
+      await storeA.commitRange([requestLog(1, 10), requestLog(2, 10, hash(1010), 1)], { blockNumber: 10, blockHash: hash(1010) }, 64);
+      await storeA.confirmUpTo(10);
+      const tx = (id: number, nonce: number) => ({ hash: hash(900 + id), nonce, requestId: hash(id), raw: "0xaa", maxFeePerGas: "1", maxPriorityFeePerGas: "1", sentAt: 0 });
+      await storeA.recordSubmissions([tx(1, 0)], 1);
+      // The standby cannot write nonces while A owns the lease.
+      const refusal = async (write: Promise<unknown>) => write.then(() => undefined, (error: unknown) => (error as { code?: string }).code);
+      expect(await refusal(storeB.setNextNonce(7))).to.equal("ORACLE_NONCE_LEASE_LOST");
+      // A is paused (its lease connection gone, as when its process dies) but its pool still writes.
+      const staleEpoch = leaseA.epoch();
+      await leaseA.close();
+      leaseA = { ...leaseA, epoch: () => staleEpoch };
+      const deadline = Date.now() + 5_000;
+      while (!leaseB.isOwner() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(leaseB.isOwner()).to.equal(true);
+      expect(await refusal(storeA.recordSubmissions([tx(2, 1)], 2))).to.equal("ORACLE_NONCE_LEASE_LOST");
+      expect(await refusal(storeA.setNextNonce(9))).to.equal("ORACLE_NONCE_LEASE_LOST");
+      expect(await refusal(storeA.resolveMined(0, hash(901), hash(1), "fulfilled", 11))).to.equal("ORACLE_NONCE_LEASE_LOST");
+      expect((await storeB.getJob(hash(2)))?.state).to.equal("confirmed");
+      expect(await storeB.getNextNonce()).to.equal(1);
+      expect((await storeB.pendingTxs()).map((t) => t.nonce)).to.deep.equal([0]);
+      // The new owner writes.
+      await storeB.resolveMined(0, hash(901), hash(1), "fulfilled", 11);
+      expect((await storeB.getJob(hash(1)))?.state).to.equal("fulfilled");
+    } finally {
+      await Promise.all([leaseA?.close(), leaseB?.close(), storeA.close(), storeB.close()]);
+    }
+  });
 });

@@ -1,5 +1,5 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 
@@ -57,6 +57,33 @@ describe("oracle settings", function () {
     expect(logged).to.include("raw settings by mistake");
     expect(logged).not.to.include(KEY.slice(2, 20));
     expect(logged).not.to.include("bridge-token-123");
+  });
+
+  it("keeps SQLite the default and requires DATABASE_URL for Postgres, printed without its password", function () {
+    const base = { ORACLE_PRIVATE_KEY: KEY, ORACLE_GATEWAY_ADDRESS: GATEWAY };
+    const embedded = loadSettings({ env: base });
+    expect(embedded.JOB_STORE).to.equal("sqlite");
+    expect(embedded.REPLICA_ID).to.equal(`${hostname()}-${process.pid}`);
+    expect(embedded.NONCE_LEASE_POLL_MS).to.equal(1_000);
+    expect(embedded.JOB_CLAIM_MS).to.equal(30_000);
+
+    expect(() => loadSettings({ env: { ...base, ORACLE_JOB_STORE: "postgres" } })).to.throw(ConfigError).with.property("details").that.satisfies(
+      (d: { problems: string[] }) => d.problems.some((p) => p.includes("DATABASE_URL is required")));
+    expect(() => loadSettings({ env: { ...base, ORACLE_JOB_STORE: "mysql" } })).to.throw(ConfigError);
+    expect(() => loadSettings({ env: { ...base, ORACLE_JOB_STORE: "postgres", ORACLE_DATABASE_URL: "http://db:5432/x" } })).to.throw(ConfigError);
+    expect(() => loadSettings({ env: { ...base, ORACLE_NONCE_LEASE_POLL_MS: "10" } })).to.throw(ConfigError);
+
+    const url = "postgres://oracle:s3cret-pw@db.internal:5432/oracle";
+    const replicated = loadSettings({ env: { ...base, ORACLE_JOB_STORE: "postgres", ORACLE_DATABASE_URL: url, ORACLE_REPLICA_ID: "oracle-a", ORACLE_JOB_CLAIM_MS: "5000" } });
+    expect(replicated.DATABASE_URL).to.equal(url);
+    expect(replicated.REPLICA_ID).to.equal("oracle-a");
+    expect(replicated.JOB_CLAIM_MS).to.equal(5_000);
+    const printable = JSON.stringify(printableSettings(replicated));
+    expect(printable).to.include("db.internal:5432/oracle").and.not.include("s3cret-pw");
+    let logged = "";
+    const sink = new Writable({ write(chunk, _enc, cb) { logged += String(chunk); cb(); } });
+    createLogger({ level: "info", destination: sink }).info({ settings: replicated }, "raw settings by mistake");
+    expect(logged).to.include("raw settings by mistake").and.not.include("s3cret-pw");
   });
 
   it("documents every setting in one table", function () {
