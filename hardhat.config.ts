@@ -41,6 +41,11 @@ export default defineConfig({
       "@semaphore-protocol/contracts/Semaphore.sol",
       "@semaphore-protocol/contracts/base/SemaphoreVerifier.sol",
       "poseidon-solidity/PoseidonT3.sol",
+      // CCIP on development chains (consent across chains): the local simulator and its router,
+      // which delivers inside the sending transaction and whose routeMessage lets tests craft
+      // deliveries (other source chains and senders, replays, out-of-order pairs).
+      "@chainlink/local/src/ccip/CCIPLocalSimulator.sol",
+      "@chainlink/local/src/vendor/chainlink-ccip/test/mocks/MockRouter.sol",
     ],
   },
   networks: {

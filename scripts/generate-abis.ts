@@ -32,6 +32,8 @@ export const GENERATED_CONTRACTS: readonly { exportName: string; sourceName: str
   { exportName: "operatorAbi", sourceName: "@chainlink/contracts/src/v0.8/operatorforwarder/Operator.sol", contractName: "Operator" },
   { exportName: "oracleQuorumAbi", sourceName: "contracts/prediction/OracleQuorum.sol", contractName: "OracleQuorum" },
   { exportName: "linkTokenAbi", sourceName: "@chainlink/contracts/src/v0.8/shared/token/ERC677/LinkToken.sol", contractName: "LinkToken" },
+  { exportName: "consentBridgeAbi", sourceName: "contracts/crosschain/ConsentBridge.sol", contractName: "ConsentBridge" },
+  { exportName: "consentMirrorAbi", sourceName: "contracts/crosschain/ConsentMirror.sol", contractName: "ConsentMirror" },
 ];
 
 export const GENERATED_MODULE = "protocol/abi/generated.ts";

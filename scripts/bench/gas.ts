@@ -222,6 +222,36 @@ await releaseProver();
 const quorumGas = await measureQuorumGas(connection);
 Object.assign(results, quorumGas);
 
+// Consent across chains, through Chainlink's CCIP local simulator: its router delivers inside the
+// sending transaction, on this same chain, for no fee, so these are not real CCIP costs. Receive
+// is the gas the mirror's ccipReceive used as the router measured it (MsgExecuted.gasUsed: no
+// base transaction cost, no OffRamp overhead); send is the rest of the sending transaction
+// (bridge, simulator router; a real router's OnRamp and fee quoter cost more, and the fee is
+// charged on top). A warm-up message first, so the destination's sequence slot is not new.
+const DEST_SELECTOR = 3478487238524512106n;
+const simulator = await ethers.deployContract("CCIPLocalSimulator");
+const ccip = await simulator.configuration();
+const ccipRouter = await ethers.getContractAt("MockCCIPRouter", ccip.sourceRouter_);
+const bridge = await ethers.deployContract("ConsentBridge", [suite.addresses.IdentityRegistry, suite.addresses.ConsentManager, suite.addresses.RecordRegistry, ccip.sourceRouter_, ccip.linkToken_]);
+const mirror = await ethers.deployContract("ConsentMirror", [suite.addresses.IdentityRegistry, ccip.destinationRouter_, 16015286601757825753n, await bridge.getAddress()]);
+await (await bridge.setDestination(DEST_SELECTOR, await mirror.getAddress(), 200_000)).wait();
+async function ccipSync(grantee: string, purpose: number): Promise<{ send: number; receive: number }> {
+  const receipt = (await (await bridge.connect(relayer).syncConsent(DEST_SELECTOR, patient.address, grantee, purpose, false)).wait())!;
+  const executed = receipt.logs.map((l) => ccipRouter.interface.parseLog(l)).find((p) => p?.name === "MsgExecuted");
+  if (!executed?.args.success) throw new Error("the mirror did not take the message");
+  const receive = Number(executed.args.gasUsed);
+  return { send: Number(receipt.gasUsed) - receive, receive };
+}
+await ccipSync(researcher.address, Purpose.HRESCH);
+await (await suite.consent.connect(patient).grantConsent(researcher.address, Purpose.TREATDS, categoryBit(Category.PREDICTION), 0, later)).wait();
+const ccipGrant = await ccipSync(researcher.address, Purpose.TREATDS);
+results.ccipSendGrant = ccipGrant.send;
+results.ccipReceiveGrant = ccipGrant.receive;
+await (await suite.consent.connect(patient).revokeConsent(researcher.address, Purpose.TREATDS)).wait();
+const ccipRevoke = await ccipSync(researcher.address, Purpose.TREATDS);
+results.ccipSendRevoke = ccipRevoke.send;
+results.ccipReceiveRevoke = ccipRevoke.receive;
+
 // Report.
 const rows = Object.entries(results).map(([operation, gas]) => {
   const target = TARGETS[operation];
