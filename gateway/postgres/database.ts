@@ -49,7 +49,9 @@ CREATE TABLE IF NOT EXISTS gateway_audit_anchor (
 `;
 
 export async function openGatewayDatabase(url: string, options: { max?: number } = {}): Promise<GatewayDatabase> {
-  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10, connectionTimeoutMillis: 5_000 });
+  // A replica frozen inside a transaction (SIGSTOP, a partition) would otherwise hold the audit
+  // append lock, and so every replica's writes, until TCP notices; the server aborts it instead.
+  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10, connectionTimeoutMillis: 5_000, idle_in_transaction_session_timeout: 5_000 });
   // An idle client's error (server restart) must not crash the process: the next query reconnects.
   pool.on("error", () => undefined);
   try {

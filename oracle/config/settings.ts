@@ -48,6 +48,8 @@ export function withoutPassword(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password !== "") parsed.password = "redacted";
+    // libpq also takes the password (and a client key's) as query parameters.
+    for (const name of ["password", "sslpassword"]) if (parsed.searchParams.has(name)) parsed.searchParams.set(name, "redacted");
     return parsed.toString();
   } catch {
     return REDACTED;

@@ -136,6 +136,9 @@ const PUT_RING = "INSERT INTO block_ring (block_number, block_hash) VALUES ($1, 
  * of the chain follower (only the owner follows), checks it inside its transaction, so a stale
  * owner's write fails ORACLE_NONCE_LEASE_LOST.
  */
+/** How long the server lets a transaction sit idle before aborting it (see createPgJobStore). */
+export const IDLE_IN_TRANSACTION_MS = 5_000;
+
 export type StoreFence = { replicaId: string; epoch: () => number | undefined };
 
 /**
@@ -143,7 +146,11 @@ export type StoreFence = { replicaId: string; epoch: () => number | undefined };
  * starting together). Without `fence` (one daemon, the conformance tests) nonce writes are not fenced.
  */
 export async function createPgJobStore({ url, now = Date.now, poolSize = 10, fence }: { url: string; now?: () => number; poolSize?: number; fence?: StoreFence }): Promise<PgJobStore> {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // A replica frozen inside a transaction (SIGSTOP, a partition) would hold the lease row's share
+  // lock taken by the fence, and with it the standby's takeover, for as long as TCP takes to notice
+  // (hours). The server aborts such a transaction instead: its fenced writes roll back and the
+  // row is free. Every transaction here is a few queries with no waiting in between.
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS });
   // An idle client's connection dropping (a Postgres restart) must not crash the daemon.
   pool.on("error", () => undefined);
   try {

@@ -84,6 +84,10 @@ describe("oracle settings", function () {
     const sink = new Writable({ write(chunk, _enc, cb) { logged += String(chunk); cb(); } });
     createLogger({ level: "info", destination: sink }).info({ settings: replicated }, "raw settings by mistake");
     expect(logged).to.include("raw settings by mistake").and.not.include("s3cret-pw");
+    // libpq's query-parameter form of the same secrets.
+    const inQuery = loadSettings({ env: { ...base, ORACLE_JOB_STORE: "postgres", ORACLE_DATABASE_URL: "postgres://oracle@db.internal/oracle?password=q-pw&sslpassword=key-pw&sslmode=require" } });
+    const printedQuery = JSON.stringify(printableSettings(inQuery));
+    expect(printedQuery).to.include("sslmode=require").and.not.include("q-pw").and.not.include("key-pw");
   });
 
   it("documents every setting in one table", function () {
