@@ -51,6 +51,10 @@ export const STEP_PROTECTION: Readonly<Record<number, readonly Protection[]>> = 
   ],
   13: [{ what: "private consent", primitive: "Keccak-256 commitment + Groth16 membership proof", postQuantum: false }],
   14: [{ what: "what an observer links", primitive: "(nothing new: the observer reads public data)", postQuantum: true }],
+  15: [
+    { what: "cross-chain consent", primitive: "Chainlink CCIP (its DON's secp256k1 signatures; the local simulator here) and ECDSA transactions", postQuantum: false },
+    { what: "the mirrored grant's key set", primitive: "the home key-set hash (SHA-256), checked on the destination", postQuantum: true },
+  ],
 };
 
 /** One line per primitive, for under a demo step: "protects … with … (post-quantum | not post-quantum)". */

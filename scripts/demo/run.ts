@@ -53,6 +53,7 @@ import { parseSealedRecord } from "../../sdk/crypto/envelope.js";
 import type { Reading } from "../../sdk/fhir/observations.js";
 import { parseReadingsCsv } from "../../sdk/readings/csv.js";
 import { modelInputsFromReadings } from "../../sdk/readings/modelInputs.js";
+import { runCrossChainStep, type CrossChainDemoSummary } from "./crosschain.js";
 import { runPrivacySteps, type PrivacyDemoSummary } from "./privacy.js";
 import { stepPrinter } from "./primitives.js";
 
@@ -92,6 +93,8 @@ export type DemoSummary = {
   oracleJobs: Record<string, number>;
   /** Steps 11–14: the anonymous prediction, the group consent and the researcher's read, what a chain observer links. */
   privacy: PrivacyDemoSummary;
+  /** Step 15: the consent mirrored to a destination chain, used there, revoked, refused. */
+  crossChain: CrossChainDemoSummary;
 };
 
 const HOUR_SECONDS = 3_600;
@@ -318,6 +321,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
       recordBlobId: ingest.records[0]!.blobId, plaintextScores: scoreReading(maternalModel, features), closers,
     }, 11);
 
+    // ── 15. Across chains ─────────────────────────────────────────────────────────────────
+    const crossChain = await runCrossChainStep({
+      print, connection, suite, gatewayUrl: gateway.url, oracleAddress: oracle.address,
+      models: artifacts.map((artifact) => modelRegistration(artifact)), modelIndex: 0,
+      patient, patientWallet, fhe, keysHash: registered.keysHash, keysUri: registered.keysUri, clinicianWallet, readings: features,
+    }, 15);
+
     const summary: DemoSummary = {
       dataDir,
       predictions,
@@ -331,6 +341,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
       fhir: { sharedBundle: shared.bundle, consents, auditEvents: trail.events },
       oracleJobs: await oracle.jobCounts(),
       privacy,
+      crossChain,
     };
     print(`\nDone: ${predictions.length} encrypted predictions, ${predictions.filter((p) => p.encrypted.label === p.plaintext.label).length} agree with the plaintext model; files in ${dataDir}`);
     return summary;

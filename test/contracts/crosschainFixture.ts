@@ -8,47 +8,23 @@
 import type { NetworkConnection } from "hardhat/types/network";
 import { AbiCoder, type BigNumberish } from "ethers";
 
-import type {
-  CCIPLocalSimulator,
-  ConsentBridge,
-  ConsentMirror,
-  LinkToken,
-  MockCCIPRouter,
-  Operator,
-  PredictionRouter,
-} from "../../types/ethers-contracts/index.js";
 import { deployMedCipher, type MedCipherDeployment } from "../../deploy/local.js";
-import ConsentBridgeModule, { ConsentBridgeDestinationModule } from "../../deploy/modules/ConsentBridge.js";
-import { MirroredPredictionRouterModule } from "../../deploy/modules/ConsentMirror.js";
-import { CCIP_NETWORKS, DEFAULT_RECEIVE_GAS_LIMIT } from "../../deploy/modules/ccipNetworks.js";
+import { HOME_SELECTOR, deployCrossChainPair, type CrossChainDeployment } from "../../deploy/crossChain.js";
 import { DEMO_MODEL, PARAM_SET, blobUri, deploySuite, randomHash, registerPatient, type Suite } from "./fixtures.js";
 
-/** The simulator's router stamps every message with Sepolia's selector: the home chain here. */
-export const HOME_SELECTOR = CCIP_NETWORKS.sepolia.chainSelector;
-/** The destination's selector (the simulator accepts any). */
-export const DEST_SELECTOR = CCIP_NETWORKS.arbitrumSepolia.chainSelector;
+export { DEST_SELECTOR, HOME_SELECTOR } from "../../deploy/crossChain.js";
 
 /** ConsentMessages kinds. */
 export const Kind = { Consent: 1, Epoch: 2, Record: 3, PrivateConsent: 4 } as const;
 
-export type CrossChain = {
+export type CrossChain = CrossChainDeployment & {
   home: Suite;
   dest: MedCipherDeployment;
-  simulator: CCIPLocalSimulator;
-  ccipRouter: MockCCIPRouter;
-  /** The simulator's LINK (CCIP fees in LINK). */
-  ccipLink: LinkToken;
-  bridge: ConsentBridge;
-  mirror: ConsentMirror;
-  /** The destination's PredictionRouter, whose consent is the mirror. */
-  destRouter: PredictionRouter;
-  destOperator: Operator;
   /** The patient's home key-set hash (registered with the same on the destination). */
   keysHash: string;
 };
 
 export async function deployCrossChain(connection: NetworkConnection): Promise<CrossChain> {
-  const { ethers, ignition } = connection;
   const home = await deploySuite(connection);
   const { governance, oracle, provider, researcher } = home.actors;
   // A second suite: the destination chain's identity, models and privacy groups.
@@ -59,55 +35,13 @@ export async function deployCrossChain(connection: NetworkConnection): Promise<C
     models: [DEMO_MODEL],
   });
 
-  const simulator = await ethers.deployContract("CCIPLocalSimulator");
-  const config = await simulator.configuration();
-  const ccipRouter = await ethers.getContractAt("MockCCIPRouter", config.sourceRouter_);
-  const ccipLink = await ethers.getContractAt("LinkToken", config.linkToken_);
-
-  const { bridge } = await ignition.deploy(ConsentBridgeModule, {
-    defaultSender: governance.address,
-    parameters: {
-      ConsentBridge: {
-        identity: home.addresses.IdentityRegistry,
-        consent: home.addresses.ConsentManager,
-        records: home.addresses.RecordRegistry,
-        ccipRouter: config.sourceRouter_,
-        linkToken: config.linkToken_,
-      },
-    },
+  const pair = await deployCrossChainPair(connection, {
+    home: home.addresses,
+    dest,
+    governance,
+    oracleSenders: [oracle.address],
   });
-  const bridgeAddress = await bridge.getAddress();
-  const destination = await ignition.deploy(MirroredPredictionRouterModule, {
-    defaultSender: governance.address,
-    parameters: {
-      ConsentMirror: {
-        identity: dest.addresses.IdentityRegistry,
-        ccipRouter: config.destinationRouter_,
-        homeChainSelector: HOME_SELECTOR,
-        homeBridge: bridgeAddress,
-      },
-      MirroredPredictionRouter: {
-        linkToken: dest.addresses.LinkToken,
-        oracleSenders: [oracle.address],
-        identity: dest.addresses.IdentityRegistry,
-        models: dest.addresses.ModelRegistry,
-        groups: dest.addresses.PrivacyGroups,
-        onChainResults: true,
-      },
-    },
-  });
-  const mirrorAddress = await destination.mirror.getAddress();
-  await ignition.deploy(ConsentBridgeDestinationModule, {
-    defaultSender: governance.address,
-    parameters: {
-      ConsentBridgeDestination: { bridge: bridgeAddress, destSelector: DEST_SELECTOR, receiver: mirrorAddress, gasLimit: DEFAULT_RECEIVE_GAS_LIMIT },
-    },
-  });
-
-  const destRouter = await ethers.getContractAt("PredictionRouter", await destination.router.getAddress(), governance);
-  const destOperator = await ethers.getContractAt("Operator", await destination.operator.getAddress(), governance);
-  await (await destRouter.authoriseOracle(oracle.address)).wait();
-  await (await dest.link.mint(await destRouter.getAddress(), 100n * 10n ** 18n)).wait();
+  const { destRouter } = pair;
 
   // The patient registers on both chains with the same key set, and is sponsored on both.
   const { patient } = home.actors;
@@ -118,13 +52,7 @@ export async function deployCrossChain(connection: NetworkConnection): Promise<C
   return {
     home,
     dest,
-    simulator,
-    ccipRouter,
-    ccipLink,
-    bridge: await ethers.getContractAt("ConsentBridge", bridgeAddress),
-    mirror: await ethers.getContractAt("ConsentMirror", mirrorAddress),
-    destRouter,
-    destOperator,
+    ...pair,
     keysHash,
   };
 }

@@ -52,11 +52,26 @@ describe("end-to-end demo (npm start)", function () {
     expect(lines.join("\n")).to.match(/\[10\] Audit trail/);
   });
 
+  it("mirrors consent to a destination chain through CCIP: the clinician's request there is accepted, then refused after the revocation", function () {
+    const { crossChain } = summary;
+    expect(crossChain.mirroredGrant).to.equal(true);
+    expect(crossChain.accepted.requestId).to.match(/^0x[0-9a-f]{64}$/);
+    // No oracle serves the destination in the demo (the step says why): the request waits.
+    expect(crossChain.accepted.status).to.equal("Pending");
+    expect(crossChain.mirroredAfterRevoke).to.equal(false);
+    expect(crossChain.refused?.reason).to.equal("NotAuthorisedToRequest");
+    expect(Object.values(crossChain.refused?.args ?? {})).to.have.length(2);
+    // One grant and one revocation snapshot, in order.
+    expect(crossChain.messages).to.equal(2);
+    expect(crossChain.gas.syncGrant).to.be.greaterThan(0);
+    expect(lines.join("\n")).to.match(/\[15\] Across chains.*\n(.*\n)*.*simulator: its router delivers on this same chain, inside the sending transaction/);
+  });
+
   it("protects records post-quantum and says, under every step, which primitive protects it and whether it is post-quantum", function () {
     expect(summary.recordProtection).to.deep.equal({ wrap: "X25519MLKEM768-HKDF-SHA256-A256GCM", signature: "ML-DSA-65" });
     const text = lines.join("\n");
     const steps = [...text.matchAll(/^\[(\d+)\] /gm)].map((m) => Number(m[1]));
-    expect(steps).to.deep.equal(Array.from({ length: 14 }, (_, i) => i + 1));
+    expect(steps).to.deep.equal(Array.from({ length: 15 }, (_, i) => i + 1));
     for (const step of steps) {
       const block = text.split(`\n[${step}] `)[1]!.split(/\n\[\d+\] /)[0]!;
       expect(block, `step ${step}`).to.match(/⟐ .+: .+ — (post-quantum|NOT post-quantum)/);
