@@ -3,8 +3,9 @@ import { dirname } from "node:path";
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 
 import { errorMessage, NonRetryableError } from "../errors.js";
+import { PATCH_COLUMNS, rowToJob, rowToTx } from "./rows.js";
 import { isTerminal, JOB_STATES, type JobState } from "./states.js";
-import { FILLER_REQUEST_ID, JobStoreError, type Cursor, type Job, type JobPatch, type JobStore, type OracleRequest, type RecordOutcome, type RequestLog, type TxRecord } from "./types.js";
+import { FILLER_REQUEST_ID, JobStoreError, type Cursor, type Job, type JobPatch, type JobStore, type RecordOutcome, type RequestLog, type TxRecord } from "./types.js";
 
 // The types moved to ./types.js (shared with the Postgres store); existing imports keep working.
 export * from "./types.js";
@@ -166,36 +167,6 @@ export function createJobStore({ path, now = Date.now }: { path: string; now?: (
     if (e.code !== "ERR_SQLITE_ERROR") return error;
     return new JobStoreError(`Job store ${path}: ${errorMessage(error)}`, { code: "ORACLE_STORE_WRITE_FAILED", cause: error, details: { path, sqlite: e.errstr, errcode: e.errcode } });
   }
-
-  function rowToJob(row: Record<string, SQLInputValue>): Job {
-    return {
-      requestId: row.request_id as string,
-      state: row.state as JobState,
-      request: JSON.parse(row.request as string) as OracleRequest,
-      blockNumber: Number(row.block_number),
-      blockHash: row.block_hash as string,
-      logIndex: Number(row.log_index),
-      transactionHash: row.transaction_hash as string,
-      seenAt: Number(row.seen_at),
-      updatedAt: Number(row.updated_at),
-      attempts: Number(row.attempts),
-      nextAttemptAt: Number(row.next_attempt_at),
-      lastError: (row.last_error as string | null) ?? null,
-      resultHash: (row.result_hash as string | null) ?? null,
-      resultUri: (row.result_uri as string | null) ?? null,
-      reasonCode: row.reason_code === null || row.reason_code === undefined ? null : Number(row.reason_code),
-      nonce: row.nonce === null || row.nonce === undefined ? null : Number(row.nonce),
-      fulfilTxHash: (row.fulfil_tx_hash as string | null) ?? null,
-      fulfilBlock: row.fulfil_block === null || row.fulfil_block === undefined ? null : Number(row.fulfil_block),
-      refusedSince: row.refused_since === null || row.refused_since === undefined ? null : Number(row.refused_since),
-    };
-  }
-
-  const PATCH_COLUMNS: Record<keyof JobPatch, string> = {
-    attempts: "attempts", nextAttemptAt: "next_attempt_at", lastError: "last_error", resultHash: "result_hash",
-    resultUri: "result_uri", reasonCode: "reason_code", nonce: "nonce", fulfilTxHash: "fulfil_tx_hash",
-    fulfilBlock: "fulfil_block", refusedSince: "refused_since",
-  };
 
   const transitionStatements = new Map<string, ReturnType<DatabaseSync["prepare"]>>();
 
@@ -384,19 +355,11 @@ export function createJobStore({ path, now = Date.now }: { path: string; now?: (
     },
 
     async pendingTxs(): Promise<TxRecord[]> {
-      return stmt.pendingTxs.all().map((r) => ({
-        hash: r.hash as string, nonce: Number(r.nonce), requestId: r.request_id as string, raw: r.raw as string,
-        maxFeePerGas: r.max_fee_per_gas as string, maxPriorityFeePerGas: r.max_priority_fee_per_gas as string,
-        sentAt: Number(r.sent_at), status: r.status as TxRecord["status"],
-      }));
+      return stmt.pendingTxs.all().map(rowToTx);
     },
 
     async txsOfNonce(nonce: number): Promise<TxRecord[]> {
-      return stmt.txsOfNonce.all(nonce).map((r) => ({
-        hash: r.hash as string, nonce: Number(r.nonce), requestId: r.request_id as string, raw: r.raw as string,
-        maxFeePerGas: r.max_fee_per_gas as string, maxPriorityFeePerGas: r.max_priority_fee_per_gas as string,
-        sentAt: Number(r.sent_at), status: r.status as TxRecord["status"],
-      }));
+      return stmt.txsOfNonce.all(nonce).map(rowToTx);
     },
 
     /**
