@@ -1,6 +1,7 @@
 import type pg from "pg";
 
 import type { Sha256Hex } from "../../core/hash.js";
+import { inTransaction } from "../../core/node/postgres.js";
 import { createMerkleTree } from "../../protocol/audit/merkle.js";
 import { AuditLogCorruptError, GENESIS_HASH, hashAuditEntry, verifyAuditChain, type AuditEntry, type AuditEntryInput } from "../../protocol/audit/entries.js";
 import type { AuditLog } from "../audit/auditLog.js";
@@ -55,14 +56,12 @@ export async function openPostgresAuditLog(pool: pg.Pool, options: { now?: () =>
   let writing: Promise<void> | undefined;
 
   async function writeBatch(batch: typeof pending): Promise<AuditEntry[]> {
-    const client = await pool.connect();
-    const entries: AuditEntry[] = [];
-    try {
-      await client.query("BEGIN");
+    return inTransaction(pool, async (client) => {
       await client.query("SELECT pg_advisory_xact_lock($1)", [AUDIT_APPEND_LOCK]);
       const head = await client.query<{ seq: string; hash: Sha256Hex }>("SELECT seq, hash FROM gateway_audit ORDER BY seq DESC LIMIT 1");
       let seq = head.rows[0] ? Number(head.rows[0].seq) : 0;
       let prev: Sha256Hex = head.rows[0]?.hash ?? GENESIS_HASH;
+      const entries: AuditEntry[] = [];
       for (const p of batch) {
         const body = { ...p.input, seq: ++seq, time: p.time, prev };
         const entry: AuditEntry = { ...body, hash: hashAuditEntry(body) };
@@ -73,14 +72,8 @@ export async function openPostgresAuditLog(pool: pg.Pool, options: { now?: () =>
         "INSERT INTO gateway_audit (seq, hash, entry) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[])",
         [entries.map((e) => e.seq), entries.map((e) => e.hash), entries.map((e) => JSON.stringify(e))],
       );
-      await client.query("COMMIT");
-    } catch (error) {
-      await client.query("ROLLBACK").catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
-    return entries;
+      return entries;
+    });
   }
 
   function flush(): Promise<void> {

@@ -1,4 +1,6 @@
-import pg from "pg";
+import type pg from "pg";
+
+import { createSchema, openPool } from "../../core/node/postgres.js";
 
 /**
  * The Postgres that gateway replicas share (DATABASE_URL): one pool per gateway process, and an
@@ -49,24 +51,11 @@ CREATE TABLE IF NOT EXISTS gateway_audit_anchor (
 `;
 
 export async function openGatewayDatabase(url: string, options: { max?: number } = {}): Promise<GatewayDatabase> {
-  // A replica frozen inside a transaction (SIGSTOP, a partition) would otherwise hold the audit
-  // append lock, and so every replica's writes, until TCP notices; the server aborts it instead.
-  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10, connectionTimeoutMillis: 5_000, idle_in_transaction_session_timeout: 5_000 });
-  // An idle client's error (server restart) must not crash the process: the next query reconnects.
-  pool.on("error", () => undefined);
+  // The pool's idle-in-transaction limit matters here: a frozen replica inside an audit append
+  // holds the append lock, and with it every replica's writes.
+  const pool = openPool(url, { max: options.max ?? 10, connectionTimeoutMillis: 5_000 });
   try {
-    const client = await pool.connect();
-    try {
-      await client.query("BEGIN");
-      await client.query("SELECT pg_advisory_xact_lock($1)", [SCHEMA_LOCK]);
-      await client.query(SCHEMA);
-      await client.query("COMMIT");
-    } catch (error) {
-      await client.query("ROLLBACK").catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    await createSchema(pool, SCHEMA_LOCK, SCHEMA);
   } catch (error) {
     await pool.end();
     throw error;

@@ -1,9 +1,11 @@
 import pg from "pg";
 
 import { errorMessage, NonRetryableError } from "../errors.js";
+import { createSchema, inTransaction, openPool } from "../../core/node/postgres.js";
 import { assertFence } from "./nonceLease.js";
+import { PATCH_COLUMNS, rowToJob, rowToTx } from "./rows.js";
 import { isTerminal, JOB_STATES, type JobState } from "./states.js";
-import { FILLER_REQUEST_ID, JobStoreError, type Cursor, type Job, type JobPatch, type JobStore, type OracleRequest, type RecordOutcome, type RequestLog, type TxRecord } from "./types.js";
+import { FILLER_REQUEST_ID, JobStoreError, type Cursor, type Job, type JobPatch, type JobStore, type RecordOutcome, type RequestLog, type TxRecord } from "./types.js";
 
 /**
  * The job store on Postgres, shared by the replicas of one operator. Same tables and the same
@@ -85,46 +87,6 @@ const SCHEMA_LOCK_KEY = 0x4d43_5343; // "MCSC"
 type Row = Record<string, unknown>;
 type Queryable = Pick<pg.PoolClient, "query">;
 
-const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
-
-function rowToJob(row: Row): Job {
-  return {
-    requestId: row.request_id as string,
-    state: row.state as JobState,
-    request: JSON.parse(row.request as string) as OracleRequest,
-    blockNumber: Number(row.block_number),
-    blockHash: row.block_hash as string,
-    logIndex: Number(row.log_index),
-    transactionHash: row.transaction_hash as string,
-    seenAt: Number(row.seen_at),
-    updatedAt: Number(row.updated_at),
-    attempts: Number(row.attempts),
-    nextAttemptAt: Number(row.next_attempt_at),
-    lastError: (row.last_error as string | null) ?? null,
-    resultHash: (row.result_hash as string | null) ?? null,
-    resultUri: (row.result_uri as string | null) ?? null,
-    reasonCode: num(row.reason_code),
-    nonce: num(row.nonce),
-    fulfilTxHash: (row.fulfil_tx_hash as string | null) ?? null,
-    fulfilBlock: num(row.fulfil_block),
-    refusedSince: num(row.refused_since),
-  };
-}
-
-function rowToTx(r: Row): TxRecord {
-  return {
-    hash: r.hash as string, nonce: Number(r.nonce), requestId: r.request_id as string, raw: r.raw as string,
-    maxFeePerGas: r.max_fee_per_gas as string, maxPriorityFeePerGas: r.max_priority_fee_per_gas as string,
-    sentAt: Number(r.sent_at), status: r.status as TxRecord["status"],
-  };
-}
-
-const PATCH_COLUMNS: Record<keyof JobPatch, string> = {
-  attempts: "attempts", nextAttemptAt: "next_attempt_at", lastError: "last_error", resultHash: "result_hash",
-  resultUri: "result_uri", reasonCode: "reason_code", nonce: "nonce", fulfilTxHash: "fulfil_tx_hash",
-  fulfilBlock: "fulfil_block", refusedSince: "refused_since",
-};
-
 const INSERT_TX = `INSERT INTO txs (hash, nonce, request_id, raw, max_fee_per_gas, max_priority_fee_per_gas, sent_at, status)
   VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending') ON CONFLICT (hash) DO UPDATE SET status = 'pending', sent_at = excluded.sent_at, request_id = excluded.request_id`;
 const SET_META = "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
@@ -136,9 +98,6 @@ const PUT_RING = "INSERT INTO block_ring (block_number, block_hash) VALUES ($1, 
  * of the chain follower (only the owner follows), checks it inside its transaction, so a stale
  * owner's write fails ORACLE_NONCE_LEASE_LOST.
  */
-/** How long the server lets a transaction sit idle before aborting it (see createPgJobStore). */
-export const IDLE_IN_TRANSACTION_MS = 5_000;
-
 export type StoreFence = { replicaId: string; epoch: () => number | undefined };
 
 /**
@@ -146,22 +105,11 @@ export type StoreFence = { replicaId: string; epoch: () => number | undefined };
  * starting together). Without `fence` (one daemon, the conformance tests) nonce writes are not fenced.
  */
 export async function createPgJobStore({ url, now = Date.now, poolSize = 10, fence }: { url: string; now?: () => number; poolSize?: number; fence?: StoreFence }): Promise<PgJobStore> {
-  // A replica frozen inside a transaction (SIGSTOP, a partition) would hold the lease row's share
-  // lock taken by the fence, and with it the standby's takeover, for as long as TCP takes to notice
-  // (hours). The server aborts such a transaction instead: its fenced writes roll back and the
-  // row is free. Every transaction here is a few queries with no waiting in between.
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS });
-  // An idle client's connection dropping (a Postgres restart) must not crash the daemon.
-  pool.on("error", () => undefined);
+  // The pool's idle-in-transaction limit matters here: a frozen replica inside a fenced
+  // transaction holds the lease row's share lock, and with it the standby's takeover.
+  const pool = openPool(url, { max: poolSize });
   try {
-    const client = await pool.connect();
-    try {
-      await client.query("SELECT pg_advisory_lock($1)", [SCHEMA_LOCK_KEY]);
-      await client.query(SCHEMA);
-      await client.query("SELECT pg_advisory_unlock($1)", [SCHEMA_LOCK_KEY]);
-    } finally {
-      client.release();
-    }
+    await createSchema(pool, SCHEMA_LOCK_KEY, SCHEMA);
   } catch (cause) {
     await pool.end().catch(() => undefined);
     const reason = errorMessage(cause);
@@ -183,22 +131,10 @@ export async function createPgJobStore({ url, now = Date.now, poolSize = 10, fen
   }
 
   async function transaction<T>(fn: (db: Queryable) => Promise<T>): Promise<T> {
-    let client: pg.PoolClient;
     try {
-      client = await pool.connect();
+      return await inTransaction(pool, fn);
     } catch (error) {
       throw storeError(error);
-    }
-    try {
-      await client.query("BEGIN");
-      const result = await fn(client);
-      await client.query("COMMIT");
-      return result;
-    } catch (error) {
-      await client.query("ROLLBACK").catch(() => undefined);
-      throw storeError(error);
-    } finally {
-      client.release();
     }
   }
 
