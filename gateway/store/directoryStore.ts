@@ -1,12 +1,13 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { mkdir, readFile, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 
 import { isSha256Hex, sha256Hex, type Sha256Hex } from "../../core/hash.js";
-import { BadRequestError, BlobIntegrityError, BlobTooLargeError } from "../errors.js";
+import { BadRequestError, BlobIntegrityError } from "../errors.js";
 import { pathExists, syncDirectory, tempPathIn, writeFileAtomic } from "../../core/node/atomicFile.js";
 import type { BlobStore } from "./blobStore.js";
+import { spoolVerified } from "./spool.js";
 
 /**
  * The embedded backend: one file per blob under `<root>/<first byte>/<hash>`, written atomically.
@@ -33,23 +34,9 @@ export function createDirectoryBlobStore(root: string): BlobStore {
       const directory = dirname(path);
       await mkdir(directory, { recursive: true });
       const temp = tempPathIn(directory);
-      const hash = createHash("sha256");
-      let size = 0;
+      let size: number;
       try {
-        const file = await open(temp, "wx", 0o600);
-        try {
-          for await (const chunk of chunks) {
-            size += chunk.length;
-            if (size > limit.maxBytes) throw new BlobTooLargeError({ kind: limit.kind, maxBytes: limit.maxBytes, bytes: size });
-            hash.update(chunk);
-            await file.writeFile(chunk);
-          }
-          const actual: Sha256Hex = `0x${hash.digest("hex")}`;
-          if (actual !== id) throw new BlobIntegrityError({ blobId: id, actual, where: "upload" });
-          await file.sync();
-        } finally {
-          await file.close();
-        }
+        size = await spoolVerified(temp, id, chunks, limit, { sync: true });
         if (await intact(path, id)) return size;
         await rename(temp, path);
       } finally {

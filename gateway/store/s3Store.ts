@@ -1,13 +1,13 @@
-import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, open, readdir, rm } from "node:fs/promises";
+import { mkdir, readdir, rm } from "node:fs/promises";
 
 import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 
 import { isSha256Hex, sha256Hex, type Sha256Hex } from "../../core/hash.js";
 import { tempPathIn } from "../../core/node/atomicFile.js";
-import { BadRequestError, BlobIntegrityError, BlobStoreUnavailableError, BlobTooLargeError } from "../errors.js";
+import { BadRequestError, BlobIntegrityError, BlobStoreUnavailableError } from "../errors.js";
 import type { BlobStore } from "./blobStore.js";
+import { spoolVerified } from "./spool.js";
 
 /** Where and how to reach an S3-compatible bucket (AWS, MinIO, R2, …). */
 export type S3BlobStoreOptions = {
@@ -88,23 +88,10 @@ export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<S3
     async putStream(id, chunks, limit) {
       const key = keyOf(id);
       const spool = tempPathIn(options.spoolDir);
-      const hash = createHash("sha256");
-      let size = 0;
       try {
-        const file = await open(spool, "wx", 0o600);
-        try {
-          for await (const chunk of chunks) {
-            size += chunk.length;
-            if (size > limit.maxBytes) throw new BlobTooLargeError({ kind: limit.kind, maxBytes: limit.maxBytes, bytes: size });
-            hash.update(chunk);
-            await file.writeFile(chunk);
-          }
-        } finally {
-          await file.close();
-        }
-        const actual: Sha256Hex = `0x${hash.digest("hex")}`;
-        if (actual !== id) throw new BlobIntegrityError({ blobId: id, actual, where: "upload" });
-        // A retry re-reads the spool file, so the body is opened inside the attempt.
+        const size = await spoolVerified(spool, id, chunks, limit, { sync: false });
+        // A stream body is sent once (the SDK does not retry it): a failure is a 503 and the
+        // client retries the upload.
         await send("put", id, () => client.send(new PutObjectCommand({ Bucket: options.bucket, Key: key, Body: createReadStream(spool), ContentLength: size })));
         return size;
       } finally {
