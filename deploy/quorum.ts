@@ -14,6 +14,8 @@ export type AttachQuorumOptions = {
   /** LINK minted to the new router's pool (default 100 LINK). */
   routerLink?: bigint;
   pendingCaps?: { perPatient: number; perRequester: number };
+  /** Whether fulfilments may post the result ciphertext in calldata (the router's constructor flag; default false). */
+  onChainResults?: boolean;
 };
 
 /**
@@ -33,7 +35,7 @@ export async function attachOracleQuorum(connection: NetworkConnection, base: Me
   const quorum = (await ethers.deployContract("OracleQuorum", [a.LinkToken, await gov.getAddress(), a.IdentityRegistry, 1], gov)) as unknown as OracleQuorum;
   await quorum.waitForDeployment();
   const quorumAddress = await quorum.getAddress();
-  const deployed = await ethers.deployContract("PredictionRouter", [a.IdentityRegistry, a.ConsentManager, a.ModelRegistry, a.PrivacyGroups, a.LinkToken, quorumAddress, DEFAULT_JOB_ID, DEFAULT_FEE, false], gov);
+  const deployed = await ethers.deployContract("PredictionRouter", [a.IdentityRegistry, a.ConsentManager, a.ModelRegistry, a.PrivacyGroups, a.LinkToken, quorumAddress, DEFAULT_JOB_ID, DEFAULT_FEE, options.onChainResults ?? false], gov);
   await deployed.waitForDeployment();
   const routerAddress = await deployed.getAddress();
   const router = await ethers.getContractAt("PredictionRouter", routerAddress, gov);

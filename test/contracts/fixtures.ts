@@ -6,9 +6,9 @@ import type { NetworkConnection } from "hardhat/types/network";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import { hexlify, randomBytes, Signature } from "ethers";
 
-import { DEFAULT_FEE, DEFAULT_JOB_ID } from "../../deploy/modules/PredictionRouter.js";
 import type { OracleQuorum, PredictionRouter } from "../../types/ethers-contracts/index.js";
 import { deployMedCipher, OutputKind, sponsorPatients, type MedCipherDeployment } from "../../deploy/local.js";
+import { attachOracleQuorum } from "../../deploy/quorum.js";
 import { Category, Purpose, categoryBit } from "../../protocol/codes.js";
 import {
   ANCHOR_RECORD_TYPES,
@@ -247,23 +247,10 @@ export async function deployQuorumSuite(connection: NetworkConnection, n: number
   const signers = await ethers.getSigners();
   const operators = signers.slice(12, 12 + n);
   if (operators.length !== n) throw new Error(`need ${12 + n} accounts`);
-  const gov = suite.actors.governance;
-  const quorum = await ethers.deployContract("OracleQuorum", [suite.addresses.LinkToken, gov.address, suite.addresses.IdentityRegistry, k], gov);
-  const quorumAddress = await quorum.getAddress();
-  const router = await ethers.deployContract("PredictionRouter", [
-    suite.addresses.IdentityRegistry, suite.addresses.ConsentManager, suite.addresses.ModelRegistry, suite.addresses.PrivacyGroups,
-    suite.addresses.LinkToken, quorumAddress, DEFAULT_JOB_ID, DEFAULT_FEE, true,
-  ], gov);
-  await (await quorum.transferOwnership(await router.getAddress())).wait();
-  await (await router.acceptOperatorOwnership()).wait();
-  const oracleRole = await suite.identity.ORACLE_ROLE();
-  for (const op of operators) {
-    await (await suite.identity.grantRole(oracleRole, op.address)).wait();
-    await (await router.authoriseOracle(op.address)).wait();
-  }
-  // authoriseOracle keeps the suite's own oracle only if it is already a sender: it never was here.
-  if (k > 1) await (await quorum.setQuorum(k)).wait();
-  await (await suite.link.mint(await router.getAddress(), 10n * 10n ** 18n)).wait();
+  const { suite: attached, quorum } = await attachOracleQuorum(connection, suite, {
+    k, operators: operators.map((op) => op.address), routerLink: 10n * 10n ** 18n, onChainResults: true,
+  });
+  const router = attached.router;
   const keysHash = randomHash();
   await (await suite.identity.connect(suite.actors.patient).registerPatient(keysHash, PARAM_SET, blobUri(keysHash), randomHash())).wait();
   await sponsorPatients({ router }, [suite.actors.patient.address]);
