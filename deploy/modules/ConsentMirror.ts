@@ -1,6 +1,6 @@
 import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
 
-import { DEFAULT_FEE, DEFAULT_JOB_ID } from "./PredictionRouter.js";
+import { buildRouter } from "./PredictionRouter.js";
 
 /**
  * A destination chain's ConsentMirror: governed by the destination's IdentityRegistry
@@ -29,19 +29,12 @@ export const MirroredPredictionRouterModule = buildModule("MirroredPredictionRou
   const link = m.contractAt("LinkToken", m.getParameter<string>("linkToken"));
   const operator = m.contract("Operator", [link, m.getAccount(0)]);
   m.call(operator, "setAuthorizedSenders", [m.getParameter<string[]>("oracleSenders")]);
-  const router = m.contract("PredictionRouter", [
-    m.getParameter<string>("identity"),
-    mirror,
-    m.getParameter<string>("models"),
-    m.getParameter<string>("groups"),
-    link,
-    operator,
-    m.getParameter("jobId", DEFAULT_JOB_ID),
-    m.getParameter("fee", DEFAULT_FEE),
-    m.getParameter("onChainResults", false),
-  ]);
   // As on the home chain: governance holds the Operator through the router, nobody else.
-  const transfer = m.call(operator, "transferOwnership", [router], { id: "OperatorToRouter" });
-  m.call(router, "acceptOperatorOwnership", [], { id: "RouterOwnsOperator", after: [transfer] });
+  const { router } = buildRouter(m, link, operator, {
+    identity: m.getParameter<string>("identity"),
+    consent: mirror,
+    models: m.getParameter<string>("models"),
+    groups: m.getParameter<string>("groups"),
+  });
   return { mirror, router, operator, link };
 });

@@ -1,5 +1,6 @@
 import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
 import type {
+  ArgumentType,
   IgnitionModuleBuilder,
   NamedArtifactContractAtFuture,
   NamedArtifactContractDeploymentFuture,
@@ -21,15 +22,27 @@ export const DEFAULT_FEE = 10n ** 17n;
 /** Whichever oracle contract the router requests through: the Chainlink Operator or an OracleQuorum. */
 type OracleContract = NamedArtifactContractDeploymentFuture<"Operator"> | NamedArtifactContractDeploymentFuture<"OracleQuorum">;
 
-function buildRouter<Oracle extends OracleContract>(
-  m: IgnitionModuleBuilder,
-  link: NamedArtifactContractAtFuture<"LinkToken"> | NamedArtifactContractDeploymentFuture<"LinkToken">,
-  operator: Oracle,
-) {
+/** The contracts a router is built on: this suite's modules, or (another chain's router) addresses and other futures. */
+export type RouterDependencies = { identity: ArgumentType; consent: ArgumentType; models: ArgumentType; groups: ArgumentType };
+
+function suiteDependencies(m: IgnitionModuleBuilder): RouterDependencies {
   const { identity } = m.useModule(IdentityRegistryModule);
   const { consent } = m.useModule(ConsentManagerModule);
   const { models } = m.useModule(ModelRegistryModule);
   const { groups } = m.useModule(PrivacyGroupsModule);
+  return { identity, consent, models, groups };
+}
+
+/**
+ * A PredictionRouter requesting through `operator`, which it then owns (router parameters
+ * `jobId`, `fee`, `onChainResults`). `operator`'s deployer must still own it.
+ */
+export function buildRouter<Oracle extends OracleContract>(
+  m: IgnitionModuleBuilder,
+  link: NamedArtifactContractAtFuture<"LinkToken"> | NamedArtifactContractDeploymentFuture<"LinkToken">,
+  operator: Oracle,
+  { identity, consent, models, groups }: RouterDependencies = suiteDependencies(m),
+) {
   const router = m.contract("PredictionRouter", [
     identity,
     consent,
