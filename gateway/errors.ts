@@ -261,6 +261,19 @@ export class InsufficientStorageError extends GatewayError {
   }
 }
 
+/**
+ * The Postgres replicas share (DATABASE_URL) did not answer or dropped the connection. Nonces,
+ * metadata and audit entries are written in single statements or transactions, so none is
+ * half-written; a blob the store already took is unreferenced until the retry records it.
+ */
+export class DatabaseUnavailableError extends GatewayError {
+  override name = "DatabaseUnavailableError";
+  readonly httpStatus = 503;
+  constructor(details: { reason: string }, cause?: unknown) {
+    super(`The gateway's database is unavailable (${details.reason}); the request was not completed. Retry shortly.`, { code: "GATEWAY_DATABASE_UNAVAILABLE", details, cause });
+  }
+}
+
 /** True for the errors a full disk raises in node:fs and node:sqlite. */
 export function isDiskFullError(error: unknown): boolean {
   const e = error as { code?: unknown; errcode?: unknown; errors?: unknown[] } | undefined;

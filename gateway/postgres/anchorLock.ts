@@ -1,6 +1,5 @@
-import type pg from "pg";
-
 import type { AnchorCoordinator } from "../audit/anchor.js";
+import type { GatewayDatabase } from "./database.js";
 
 /** Arbitrary, fixed: the advisory-lock key held by the replica that is anchoring. */
 export const AUDIT_ANCHOR_LOCK = 0x6d656462;
@@ -11,10 +10,10 @@ export const AUDIT_ANCHOR_LOCK = 0x6d656462;
  * queueing up to send the same head), and the last anchored size is kept in the database, so a
  * replica does not anchor again a head another one already anchored.
  */
-export function createPostgresAnchorCoordinator(pool: pg.Pool): AnchorCoordinator {
+export function createPostgresAnchorCoordinator(db: GatewayDatabase): AnchorCoordinator {
   return {
     async exclusive(anchor) {
-      const client = await pool.connect();
+      const client = await db.connect();
       try {
         const { rows } = await client.query<{ got: boolean }>("SELECT pg_try_advisory_lock($1) AS got", [AUDIT_ANCHOR_LOCK]);
         if (!rows[0]?.got) return { ran: false };

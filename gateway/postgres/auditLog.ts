@@ -1,10 +1,8 @@
-import type pg from "pg";
-
 import type { Sha256Hex } from "../../core/hash.js";
-import { inTransaction } from "../../core/node/postgres.js";
 import { createMerkleTree } from "../../protocol/audit/merkle.js";
 import { AuditLogCorruptError, GENESIS_HASH, hashAuditEntry, verifyAuditChain, type AuditEntry, type AuditEntryInput } from "../../protocol/audit/entries.js";
 import type { AuditLog } from "../audit/auditLog.js";
+import type { GatewayDatabase } from "./database.js";
 
 /** Arbitrary, fixed: the advisory-lock key every replica's audit append takes. */
 export const AUDIT_APPEND_LOCK = 0x6d656461;
@@ -22,14 +20,14 @@ export const AUDIT_APPEND_LOCK = 0x6d656461;
  * AuditLogCorruptError, never silently served). Appends arriving while one is in flight are
  * written together in the next transaction (group commit), as the file log does.
  */
-export async function openPostgresAuditLog(pool: pg.Pool, options: { now?: () => Date } = {}): Promise<AuditLog> {
+export async function openPostgresAuditLog(db: GatewayDatabase, options: { now?: () => Date } = {}): Promise<AuditLog> {
   const now = options.now ?? (() => new Date());
   const mirror: AuditEntry[] = [];
   const tree = createMerkleTree();
   let catchingUp: Promise<void> | undefined;
 
   async function catchUpOnce(): Promise<void> {
-    const { rows } = await pool.query<{ entry: string }>("SELECT entry FROM gateway_audit WHERE seq > $1 ORDER BY seq", [mirror.length]);
+    const { rows } = await db.query<{ entry: string }>("SELECT entry FROM gateway_audit WHERE seq > $1 ORDER BY seq", [mirror.length]);
     const fresh = rows.map((row) => JSON.parse(row.entry) as AuditEntry);
     let prev: Sha256Hex = mirror.at(-1)?.hash ?? GENESIS_HASH;
     for (const entry of fresh) {
@@ -56,7 +54,7 @@ export async function openPostgresAuditLog(pool: pg.Pool, options: { now?: () =>
   let writing: Promise<void> | undefined;
 
   async function writeBatch(batch: typeof pending): Promise<AuditEntry[]> {
-    return inTransaction(pool, async (client) => {
+    return db.transaction(async (client) => {
       await client.query("SELECT pg_advisory_xact_lock($1)", [AUDIT_APPEND_LOCK]);
       const head = await client.query<{ seq: string; hash: Sha256Hex }>("SELECT seq, hash FROM gateway_audit ORDER BY seq DESC LIMIT 1");
       let seq = head.rows[0] ? Number(head.rows[0].seq) : 0;

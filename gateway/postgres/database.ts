@@ -1,6 +1,7 @@
-import type pg from "pg";
+import pg from "pg";
 
-import { createSchema, openPool } from "../../core/node/postgres.js";
+import { createSchema, inTransaction, openPool } from "../../core/node/postgres.js";
+import { DatabaseUnavailableError, GatewayError } from "../errors.js";
 
 /**
  * The Postgres that gateway replicas share (DATABASE_URL): one pool per gateway process, and an
@@ -8,7 +9,16 @@ import { createSchema, openPool } from "../../core/node/postgres.js";
  * on CREATE TABLE (concurrent `IF NOT EXISTS` can still collide in the catalogue).
  */
 export type GatewayDatabase = {
-  pool: pg.Pool;
+  /**
+   * One statement. A connection that cannot be made or is lost (server down, restarting, out of
+   * connections) is a DatabaseUnavailableError (HTTP 503) whatever the caller; an SQL error is
+   * thrown as it is (a defect, HTTP 500).
+   */
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+  /** A pooled connection of its own (session locks); release it. Failures as for `query`. */
+  connect(): Promise<pg.PoolClient>;
+  /** `fn` in one transaction (core/node/postgres.ts inTransaction). Failures as for `query`. */
+  transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T>;
   /** Throws unless the database answers a query. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -61,10 +71,13 @@ export async function openGatewayDatabase(url: string, options: { max?: number }
     throw error;
   }
   let closed = false;
+  const mapped = <T>(run: () => Promise<T>): Promise<T> => run().catch((error: unknown) => { throw asUnavailable(error); });
   return {
-    pool,
+    query: <R extends pg.QueryResultRow>(sql: string, values?: unknown[]) => mapped(() => pool.query<R>(sql, values)),
+    connect: () => mapped(() => pool.connect()),
+    transaction: (fn) => mapped(() => inTransaction(pool, fn)),
     async ping() {
-      await pool.query("SELECT 1");
+      await mapped(() => pool.query("SELECT 1"));
     },
     async close() {
       if (closed) return;
@@ -73,3 +86,26 @@ export async function openGatewayDatabase(url: string, options: { max?: number }
     },
   };
 }
+
+/**
+ * SQLSTATE classes of a server that cannot serve the statement now (connection exception,
+ * insufficient resources, operator intervention), as opposed to an error in the statement.
+ */
+const UNAVAILABLE_SQLSTATE = /^(08|53|57)/;
+
+/** A failure to reach or keep the database as DatabaseUnavailableError; anything else unchanged. */
+function asUnavailable(error: unknown): unknown {
+  if (error instanceof GatewayError) return error;
+  if (error instanceof pg.DatabaseError) {
+    return UNAVAILABLE_SQLSTATE.test(error.code ?? "") ? new DatabaseUnavailableError({ reason: `${error.code}: ${error.message}` }, error) : error;
+  }
+  // Not from the server: the socket, or the pool and client giving up on the connection.
+  const e = error as { code?: unknown; message?: unknown };
+  if (typeof e.code === "string" && SOCKET_ERRORS.has(e.code)) return new DatabaseUnavailableError({ reason: e.code }, error);
+  if (typeof e.message === "string" && CONNECTION_LOST.test(e.message)) return new DatabaseUnavailableError({ reason: e.message }, error);
+  return error;
+}
+
+const SOCKET_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
+/** pg's own words for a connection it lost or could not get (pg 8: Client and Pool). */
+const CONNECTION_LOST = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;

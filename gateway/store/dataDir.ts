@@ -106,7 +106,7 @@ export async function openGatewayData(dataDir: string, options: { windowSeconds:
           return { ok: true, kind: "postgres" };
         },
       },
-      ...(database ? { anchorCoordinator: createPostgresAnchorCoordinator(database.pool) } : {}),
+      ...(database ? { anchorCoordinator: createPostgresAnchorCoordinator(database) } : {}),
       // Logs first (they drain into the pool), then the pool and the S3 client.
       close: () => closeAll(opened),
     };
@@ -118,10 +118,10 @@ export async function openGatewayData(dataDir: string, options: { windowSeconds:
 
 async function openSharedState(database: GatewayDatabase, windowSeconds: number) {
   return {
-    audit: await openPostgresAuditLog(database.pool),
-    nonces: createPostgresNonceCache(database.pool, { windowSeconds }),
-    metadata: createPostgresMetadataStore(database.pool),
-    nullifiers: createPostgresNullifierStore(database.pool),
+    audit: await openPostgresAuditLog(database),
+    nonces: createPostgresNonceCache(database, { windowSeconds }),
+    metadata: createPostgresMetadataStore(database),
+    nullifiers: createPostgresNullifierStore(database),
   };
 }
 

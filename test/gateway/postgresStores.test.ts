@@ -1,4 +1,7 @@
+import { randomBytes } from "node:crypto";
+
 import { expect } from "chai";
+import { Wallet } from "ethers";
 
 import { sha256Hex, type Sha256Hex } from "../../core/hash.js";
 import type { AuditLog } from "../../gateway/audit/auditLog.js";
@@ -13,6 +16,7 @@ import type { BlobMeta } from "../../gateway/store/metadata.js";
 import { verifyAuditChain, type AuditEntryInput } from "../../protocol/audit/entries.js";
 import { verifyConsistency, verifyInclusion } from "../../protocol/audit/merkle.js";
 import { startPostgres, type PostgresCluster } from "../services/postgres.js";
+import { signedPut, startTestGateway, type TestGateway } from "./helpers.js";
 
 const SIGNER = "0x00000000000000000000000000000000000000aA";
 
@@ -30,8 +34,8 @@ describe("gateway: state shared by replicas in Postgres", function () {
     const url = await cluster.createDatabase("gateway_stores");
     // Both create the schema at once: the advisory lock keeps them from colliding.
     [one, two] = await Promise.all([openGatewayDatabase(url), openGatewayDatabase(url)]);
-    a = createPostgresNonceCache(one.pool, { windowSeconds: 120 });
-    b = createPostgresNonceCache(two.pool, { windowSeconds: 120 });
+    a = createPostgresNonceCache(one, { windowSeconds: 120 });
+    b = createPostgresNonceCache(two, { windowSeconds: 120 });
   });
 
   after(async function () {
@@ -85,8 +89,8 @@ describe("gateway: state shared by replicas in Postgres", function () {
     const REF = `0x${"ab".repeat(32)}`;
 
     it("knows on one replica what the other stored; of concurrent creates of one blob exactly one wins and all learn it", async function () {
-      const ma = createPostgresMetadataStore(one.pool);
-      const mb = createPostgresMetadataStore(two.pool);
+      const ma = createPostgresMetadataStore(one);
+      const mb = createPostgresMetadataStore(two);
       const id = sha256Hex(new TextEncoder().encode("meta-1"));
       expect(await mb.get(id)).to.equal(undefined);
       const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? ma : mb).create({ ...meta(id, REF), size: i })));
@@ -98,8 +102,8 @@ describe("gateway: state shared by replicas in Postgres", function () {
     });
 
     it("lists by (owner, ref) in ascending order, case-insensitively, never under the zero ref", async function () {
-      const ma = createPostgresMetadataStore(one.pool);
-      const mb = createPostgresMetadataStore(two.pool);
+      const ma = createPostgresMetadataStore(one);
+      const mb = createPostgresMetadataStore(two);
       const ref = `0x${"cd".repeat(32)}`;
       const ids = ["x", "y", "z"].map((t) => sha256Hex(new TextEncoder().encode(`list-${t}`)));
       await ma.create(meta(ids[0]!, ref));
@@ -113,8 +117,8 @@ describe("gateway: state shared by replicas in Postgres", function () {
 
   describe("nullifiers", function () {
     it("accepts a nullifier once across replicas, also under concurrent claims", async function () {
-      const na = createPostgresNullifierStore(one.pool);
-      const nb = createPostgresNullifierStore(two.pool);
+      const na = createPostgresNullifierStore(one);
+      const nb = createPostgresNullifierStore(two);
       const nullifier = `0x${"12".repeat(32)}`;
       const claims = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? na : nb).claim(nullifier, { groupId: "7", timestamp: 1 })));
       expect(claims.filter(Boolean)).to.have.length(1);
@@ -131,8 +135,8 @@ describe("gateway: state shared by replicas in Postgres", function () {
 
   describe("anchoring", function () {
     it("lets one replica anchor at a time (the other skips the tick) and hands the next one the size last anchored", async function () {
-      const ca = createPostgresAnchorCoordinator(one.pool);
-      const cb = createPostgresAnchorCoordinator(two.pool);
+      const ca = createPostgresAnchorCoordinator(one);
+      const cb = createPostgresAnchorCoordinator(two);
       let release!: () => void;
       const held = new Promise<void>((resolve) => {
         release = resolve;
@@ -170,7 +174,7 @@ describe("gateway: state shared by replicas in Postgres", function () {
     const input = (actor: string, i: number): AuditEntryInput => ({ actor, action: "write", blobId: `0x${i.toString(16).padStart(64, "0")}`, owner: actor, purpose: 0, outcome: "granted", reason: "owner" });
 
     before(async function () {
-      [la, lb] = await Promise.all([openPostgresAuditLog(one.pool), openPostgresAuditLog(two.pool)]);
+      [la, lb] = await Promise.all([openPostgresAuditLog(one), openPostgresAuditLog(two)]);
     });
 
     it("interleaved concurrent appends on two replicas make one chain: consecutive seqs, each entry chained to the one before", async function () {
@@ -199,16 +203,48 @@ describe("gateway: state shared by replicas in Postgres", function () {
     });
 
     it("a log opened later loads and verifies the whole chain; a row rewritten in the database is refused", async function () {
-      const late = await openPostgresAuditLog(one.pool);
+      const late = await openPostgresAuditLog(one);
       expect(late.head()).to.deep.equal(la.head());
       await late.close();
-      await one.pool.query("UPDATE gateway_audit SET entry = replace(entry, '\"reason\":\"owner\"', '\"reason\":\"device\"') WHERE seq = 3");
+      await one.query("UPDATE gateway_audit SET entry = replace(entry, '\"reason\":\"owner\"', '\"reason\":\"device\"') WHERE seq = 3");
       try {
-        await openPostgresAuditLog(two.pool);
+        await openPostgresAuditLog(two);
         expect.fail("a tampered chain must not open");
       } catch (error) {
         expect((error as { code?: string }).code).to.equal("AUDIT_LOG_CORRUPT");
       }
     });
+  });
+});
+
+describe("gateway: its Postgres gone", function () {
+  this.timeout(120_000);
+  let cluster: PostgresCluster;
+  let gw: TestGateway;
+  const patient = Wallet.createRandom();
+
+  before(async function () {
+    cluster = await startPostgres();
+    gw = await startTestGateway({ backends: { databaseUrl: await cluster.createDatabase("gateway_gone") } });
+  });
+
+  after(async function () {
+    await gw?.close().catch(() => undefined);
+    await cluster?.stop();
+  });
+
+  it("answers 503 GATEWAY_DATABASE_UNAVAILABLE (a retry, not a 500), and /readyz names the database", async function () {
+    const put = (bytes: Uint8Array) => signedPut(gw.url, gw.key.address, patient, bytes, { owner: patient.address, kind: "record", category: 0 })();
+    expect((await put(randomBytes(32))).status).to.equal(201);
+    await cluster.stop();
+    const refused = await put(randomBytes(32));
+    const body = await refused.json() as { error: { code: string; message: string } };
+    expect(refused.status).to.equal(503);
+    expect(body.error.code).to.equal("GATEWAY_DATABASE_UNAVAILABLE");
+    expect(body.error.message).to.match(/database is unavailable .*Retry/);
+    const ready = await fetch(`${gw.url}/readyz`);
+    const report = await ready.json() as { ready: boolean; failing: string[] };
+    expect(ready.status).to.equal(503);
+    expect(report.failing).to.include("database");
   });
 });

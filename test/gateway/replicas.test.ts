@@ -113,7 +113,7 @@ describe("gateway: two replicas on one Postgres and one S3 bucket", function () 
     expect(retried.status).to.equal(201);
     expect(await retried.text(), "the retry gets the reply the first replica recorded").to.equal(firstBody);
     const id = sha256Hex(bytes);
-    const writes = (await openPostgresAuditLog(database.pool).then((log) => log.entries())).filter((e) => e.blobId === id && e.action === "write");
+    const writes = (await openPostgresAuditLog(database).then((log) => log.entries())).filter((e) => e.blobId === id && e.action === "write");
     expect(writes).to.have.length(1);
     expect(hexlify(await client(b).get(id, { purpose: 0 }))).to.equal(hexlify(bytes));
   });
@@ -149,7 +149,7 @@ describe("gateway: two replicas on one Postgres and one S3 bucket", function () 
   it("(c) interleaved concurrent writes through both replicas make one audit chain that verifies", async function () {
     const [a, b] = urls();
     await Promise.all(Array.from({ length: 24 }, (_, i) => client(i % 2 ? a : b).put(randomBytes(100 + i), { owner: patient.address, kind: "record", category: Category.VITAL_SIGNS })));
-    const log = await openPostgresAuditLog(database.pool);
+    const log = await openPostgresAuditLog(database);
     const entries = await log.entries();
     expect(verifyAuditChain(entries).seq).to.equal(entries.length);
     expect(entries.map((e) => e.seq)).to.deep.equal(entries.map((_, i) => i + 1));
