@@ -174,7 +174,7 @@ async function assemble(common: Common, options: StartOracleOptions): Promise<Or
   const validate = options.validate ?? (await defaultValidator(options.evaluatorModule));
 
   const txManager = createTxManager({
-    common, rpc, store, account, chainId, operatorAddress: operator,
+    common, rpc, store, account, chainId, operatorAddress: operator, canSend: txReady,
     ...(options.gateway ? {} : { signBatch: (txs) => pool.signTransactions(txs) }),
     onSettled: (job) => {
       blobs.forget(job.request.prediction.inputHash);

@@ -34,6 +34,13 @@ export type CreateTxManagerParameters = {
   onSettled?: (job: Job, state: JobState) => void;
   /** Signs many transactions off the main thread (the worker pool); default: here, one by one. */
   signBatch?: (txs: UnsignedTx[]) => Promise<SignedTx[]>;
+  /**
+   * Whether the nonce state in memory is still this daemon's to use (replicas: it holds the nonce
+   * lease at the epoch `init` ran for). Checked when a queued send or monitor round gets its turn,
+   * since the lease may have moved while it waited: such a round does nothing (the jobs stay
+   * stored) instead of signing at nonces another replica now owns. Default: always.
+   */
+  canSend?: () => boolean;
 };
 
 const GWEI = 1_000_000_000n;
@@ -97,7 +104,7 @@ function revertReason(error: unknown): string | undefined {
   return revert ? describeRevert(revert) : error.shortMessage;
 }
 
-export function createTxManager({ common, rpc, store, account, chainId, operatorAddress, onSettled, signBatch }: CreateTxManagerParameters) {
+export function createTxManager({ common, rpc, store, account, chainId, operatorAddress, onSettled, signBatch, canSend = () => true }: CreateTxManagerParameters) {
   const { settings, logger, metrics } = common;
   const maxFeeCap = BigInt(settings.MAX_FEE_PER_GAS_GWEI) * GWEI;
   const tip = BigInt(Math.round(settings.PRIORITY_FEE_GWEI * 1e9));
@@ -273,9 +280,11 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
       await store.setMeta("account", account.address);
       const latest = await chainNonceOf("latest");
       chainNonce = latest;
-      nextNonce = Math.max((await store.getNextNonce()) ?? 0, latest);
       // Only live transactions are re-sent: an orphan's bytes may answer a changed request.
       const recorded = await store.pendingTxs();
+      // A nonce a recorded transaction holds is in use even if the stored next nonce says
+      // otherwise (as in resyncNonce): the next batch starts above all three.
+      nextNonce = Math.max((await store.getNextNonce()) ?? 0, latest, ...recorded.filter((t) => t.nonce >= latest).map((t) => t.nonce + 1));
       pendingCount = recorded.length;
       const pending = await liveOf(recorded.filter((t) => t.nonce >= latest));
       const newestPerNonce = new Map<number, TxRecord>();
@@ -392,6 +401,10 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
 
   async function signAndSend(ready: Job[], calldata: Map<string, string>, market: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }, accountNonce: number, started: number, simulatedAt: number): Promise<string[]> {
     const lockedAt = performance.now();
+    if (!canSend()) {
+      logger.warn({ count: ready.length }, "nonce lease moved while this batch waited: not sending it (its jobs stay stored)");
+      return [];
+    }
     // Read in the same round trip as the simulation: after a reorg it can be lower than what the
     // monitor saw last, and the holes below our next nonce must follow it.
     chainNonce = accountNonce;
@@ -533,6 +546,7 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
   /** One round of watching our transactions: receipts, dropped nonces, holes, stuck ones, balance. */
   function monitor(): Promise<void> {
     return exclusive(async () => {
+      if (!canSend()) return;
       const generation = store.generation();
       const [count, balance, blockNumber] = await rpc.batch([
         { method: "eth_getTransactionCount", params: [account.address, "latest"] },

@@ -178,4 +178,32 @@ describe("oracle transaction manager start-up", function () {
     expect(thrown).to.be.instanceOf(ConfigError);
     await store.close();
   });
+
+  it("does nothing in a round that gets its turn after the nonce state stopped being this replica's (canSend)", async function () {
+    const { Wallet } = await import("ethers");
+    const { createTxManager } = await import("../../oracle/chain/txManager.js");
+    const { createRpcClient } = await import("../../oracle/chain/rpc.js");
+    const { createLogger } = await import("../../oracle/logger.js");
+    const { createMetrics } = await import("../../oracle/metrics.js");
+    const { createShutdown } = await import("../../oracle/shutdown.js");
+    const { loadSettings } = await import("../../oracle/config/settings.js");
+    const account = Wallet.createRandom();
+    const store = createJobStore({ path: join(mkdtempSync(join(tmpdir(), "oracle-store-")), "oracle.db") });
+    const settings = loadSettings({ env: {}, overrides: { PRIVATE_KEY: account.privateKey, GATEWAY_ADDRESS: account.address, LOG_LEVEL: "silent" } });
+    const common = { settings, logger: createLogger({ level: "silent" }), metrics: createMetrics(), shutdown: createShutdown() };
+    // Nothing listens here: a round that reaches the RPC fails.
+    const rpc = createRpcClient({ url: "http://127.0.0.1:9", timeoutMs: 200 });
+    let ours = false;
+    const manager = createTxManager({ common, rpc, store, account: { address: account.address, signingKey: account.signingKey }, chainId: 31337n, operatorAddress: account.address, canSend: () => ours });
+    await manager.monitor();
+    ours = true;
+    let thrown: unknown;
+    try {
+      await manager.monitor();
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown, "with the lease, the round reaches the (unreachable) RPC").to.not.equal(undefined);
+    await store.close();
+  });
 });
