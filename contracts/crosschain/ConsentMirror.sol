@@ -122,7 +122,7 @@ contract ConsentMirror is IConsentMirror, IdentityGoverned, CCIPReceiver {
     // ─── Views ─────────────────────────────────────────────────────────────────────────────────
 
     /// @inheritdoc IConsentMirror
-    function hasAccess(address grantee, address patient, uint8 category, uint8 purpose) external view returns (bool) {
+    function hasAccess(address grantee, address patient, uint8 category, uint8 purpose) public view returns (bool) {
         if (!Purpose.isValid(purpose) || category > Category.MAX || patient == address(0)) return false;
         if (grantee == patient) return true;
         MirroredConsent memory c = _consents[patient][grantee][purpose];
@@ -132,6 +132,35 @@ contract ConsentMirror is IConsentMirror, IdentityGoverned, CCIPReceiver {
         // under the same address but not the same key set get nothing from it.
         (bytes32 keysHash,) = _identity.keySetOf(patient);
         return keysHash == c.keysHash;
+    }
+
+    /// @inheritdoc IConsentMirror
+    /// @dev Only the category-grant half of ConsentManager.hasRecordAccess: record-scoped grants
+    /// are not mirrored (the bridge has no message for them), so no recordId adds anything here.
+    function hasRecordAccess(address grantee, address patient, bytes32, uint8 category, uint8 purpose)
+        external
+        view
+        returns (bool)
+    {
+        return hasAccess(grantee, patient, category, purpose);
+    }
+
+    /// @inheritdoc IConsentMirror
+    /// @dev Always false, whatever the mirrored commitment state says. The commitment's state is
+    /// not enough to honour an opening here: (1) the patient signs the opening under the home
+    /// ConsentManager's EIP-712 domain, and a contract-wallet patient's ERC-1271 signature can be
+    /// checked only on the home chain (this address here may be another contract, or none);
+    /// (2) a private consent snapshot carries no key-set hash (no patient address travels), so the
+    /// key-set rule that guards mirrored category grants could not be applied. Destination
+    /// contracts that need the state read privateConsentState.
+    function privateConsentAllows(
+        IConsentManager.PrivateConsent calldata,
+        bytes32,
+        bytes calldata,
+        uint8,
+        uint8
+    ) external pure returns (bool) {
+        return false;
     }
 
     /// @inheritdoc IConsentMirror

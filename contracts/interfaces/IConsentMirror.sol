@@ -105,6 +105,25 @@ interface IConsentMirror is IGoverned {
         view
         returns (bool allowed);
 
+    /// @notice ConsentManager.hasRecordAccess's signature, so a destination gateway can take the
+    /// mirror as its consent contract: `hasAccess` for the record's category. Record-scoped grants
+    /// are not mirrored, so `recordId` never adds access.
+    function hasRecordAccess(address grantee, address patient, bytes32 recordId, uint8 category, uint8 purpose)
+        external
+        view
+        returns (bool allowed);
+
+    /// @notice ConsentManager.privateConsentAllows's signature: always false. Private consents
+    /// are not honoured on a destination (see ConsentMirror for why); their state is mirrored
+    /// for reading only (privateConsentState).
+    function privateConsentAllows(
+        IConsentManager.PrivateConsent calldata opening,
+        bytes32 revocationHash,
+        bytes calldata patientSignature,
+        uint8 category,
+        uint8 purpose
+    ) external view returns (bool allowed);
+
     /// @notice The mirrored category grant (may be stale: use hasAccess).
     function consentOf(address patient, address grantee, uint8 purpose) external view returns (MirroredConsent memory);
 

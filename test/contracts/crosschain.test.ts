@@ -1,11 +1,12 @@
 import { expect } from "chai";
 import { network } from "hardhat";
-import { AbiCoder, keccak256, type ContractTransactionReceipt } from "ethers";
+import { AbiCoder, keccak256, randomBytes, type ContractTransactionReceipt } from "ethers";
 
 import { encodeFulfilment, jobsFromReceipt } from "../../deploy/prediction.js";
 import ConsentBridgeModule from "../../deploy/modules/ConsentBridge.js";
 import { DEFAULT_RECEIVE_GAS_LIMIT, CCIP_NETWORKS } from "../../deploy/modules/ccipNetworks.js";
 import { RequestStatus } from "../../protocol/codes.js";
+import { signPrivateConsent } from "../../protocol/privateConsent.js";
 import { buildMerkleBatch } from "../../sdk/crypto/commitment.js";
 import {
   DEST_SELECTOR,
@@ -388,6 +389,43 @@ describe("Consent across chains (ConsentBridge → CCIP → ConsentMirror)", fun
       const other = randomHash();
       const both = any2Evm(encodeMessage(Kind.PrivateConsent, 3, privateConsentBody(other, 5, 6)), { sender: await cc.bridge.getAddress() });
       await expect((await deliver(cc, both)).receipt).to.emit(cc.mirror, "PrivateConsentMirrored").withArgs(other, 5n, 6n, 3n);
+    });
+  });
+
+  describe("the reads a destination gateway makes (ConsentManager's signatures)", function () {
+    it("answers hasRecordAccess from the mirrored category grant only: a home record-scoped grant gives nothing here", async function () {
+      const cc = await networkHelpers.loadFixture(crossChainFixture);
+      const { patient, provider, researcher } = cc.home.actors;
+      const recordId = randomHash();
+      const until = (await latest(connection)) + DAY;
+      await (await cc.home.consent.connect(patient).grantRecordConsent(researcher.address, Purpose.HRESCH, [recordId], 0, until)).wait();
+      await (await sync(cc, researcher.address, Purpose.HRESCH)).wait();
+      expect(await cc.home.consent.hasRecordAccess(researcher.address, patient.address, recordId, Category.LABORATORY, Purpose.HRESCH)).to.equal(true);
+      expect(await cc.mirror.hasRecordAccess(researcher.address, patient.address, recordId, Category.LABORATORY, Purpose.HRESCH)).to.equal(false);
+
+      await grant(cc, provider.address, Purpose.TREAT, LABS);
+      await (await sync(cc, provider.address, Purpose.TREAT)).wait();
+      for (const category of [Category.LABORATORY, Category.PREDICTION]) {
+        for (const [grantee, purpose] of [[provider.address, Purpose.TREAT], [provider.address, Purpose.HRESCH], [patient.address, Purpose.TREAT]] as const) {
+          const home = await cc.home.consent.hasRecordAccess(grantee, patient.address, recordId, category, purpose);
+          expect(await cc.mirror.hasRecordAccess(grantee, patient.address, recordId, category, purpose), `${grantee} c${category} p${purpose}`).to.equal(home);
+        }
+      }
+    });
+
+    it("never honours a private consent, even one live at home whose commitment state is mirrored", async function () {
+      const cc = await networkHelpers.loadFixture(crossChainFixture);
+      const { patient, provider, relayer } = cc.home.actors;
+      const { grant: opened } = await signPrivateConsent({
+        signer: patient, patientSecret: randomBytes(32), chainId: Number(cc.home.chainId), consentManager: cc.home.addresses.ConsentManager,
+        consent: { grantee: provider.address, groupId: 0n, purpose: Purpose.TREAT, categories: LABS, validFrom: 0, validUntil: Number((await latest(connection)) + DAY), epoch: 0 },
+      });
+      await (await cc.home.consent.connect(relayer).grantConsentPrivate(opened.commitment)).wait();
+      await (await cc.bridge.syncPrivateConsent(DEST_SELECTOR, opened.commitment, false)).wait();
+      const args = [opened.opening, opened.revocationHash, opened.signature, Category.LABORATORY, Purpose.TREAT] as const;
+      expect(await cc.home.consent.privateConsentAllows(...args)).to.equal(true);
+      expect((await cc.mirror.privateConsentState(opened.commitment)).grantedAt).to.be.greaterThan(0n);
+      expect(await cc.mirror.privateConsentAllows(...args)).to.equal(false);
     });
   });
 
