@@ -121,3 +121,22 @@ export async function deployCrossChainPair(connection: NetworkConnection, option
     destOperator,
   };
 }
+
+/**
+ * The addresses a destination's gateway, oracle daemon and SDK clients take: the destination
+ * suite's, with the mirror as the consent contract, and the mirrored router and its Operator in
+ * place of the suite's own. The gateway decides reads and clinicians' input uploads with the
+ * mirror's hasAccess / hasRecordAccess / privateConsentAllows (ConsentManager's signatures), and
+ * releases a request's input and keys to an oracle only for a pending request of this router.
+ */
+export async function destinationAddresses(
+  dest: Pick<MedCipherDeployment, "addresses">,
+  pair: Pick<CrossChainDeployment, "mirror" | "destRouter" | "destOperator">,
+): Promise<MedCipherAddresses> {
+  return {
+    ...dest.addresses,
+    ConsentManager: await pair.mirror.getAddress(),
+    PredictionRouter: await pair.destRouter.getAddress(),
+    Operator: await pair.destOperator.getAddress(),
+  };
+}
