@@ -54,6 +54,7 @@ export const STEP_PROTECTION: Readonly<Record<number, readonly Protection[]>> = 
   15: [
     { what: "cross-chain consent", primitive: "Chainlink CCIP (its DON's secp256k1 signatures; the local simulator here) and ECDSA transactions", postQuantum: false },
     { what: "the mirrored grant's key set", primitive: "the home key-set hash (SHA-256), checked on the destination", postQuantum: true },
+    { what: "the destination's prediction", primitive: "CKKS under the patient's home key set, served by the destination's own gateway and oracle", postQuantum: true },
   ],
 };
 

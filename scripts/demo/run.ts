@@ -93,7 +93,7 @@ export type DemoSummary = {
   oracleJobs: Record<string, number>;
   /** Steps 11–14: the anonymous prediction, the group consent and the researcher's read, what a chain observer links. */
   privacy: PrivacyDemoSummary;
-  /** Step 15: the consent mirrored to a destination chain, used there, revoked, refused. */
+  /** Step 15: the consent mirrored to a destination chain, used there (the destination's gateway and oracle serve the request, the patient decrypts), revoked, refused. */
   crossChain: CrossChainDemoSummary;
 };
 
@@ -323,9 +323,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
 
     // ── 15. Across chains ─────────────────────────────────────────────────────────────────
     const crossChain = await runCrossChainStep({
-      print, connection, suite, gatewayUrl: gateway.url, oracleAddress: oracle.address,
-      models: artifacts.map((artifact) => modelRegistration(artifact)), modelIndex: 0,
-      patient, patientWallet, fhe, keysHash: registered.keysHash, keysUri: registered.keysUri, clinicianWallet, readings: features,
+      print, connection, rpcUrl: rpc.url, suite, fresh, dataDir, closers,
+      models: artifacts.map((artifact) => modelRegistration(artifact)), modelIndex: 0, artifact: maternalModel,
+      patient, patientWallet, fhe, keysHash: registered.keysHash, clinicianWallet, readings: features,
     }, 15);
 
     const summary: DemoSummary = {

@@ -52,19 +52,30 @@ describe("end-to-end demo (npm start)", function () {
     expect(lines.join("\n")).to.match(/\[10\] Audit trail/);
   });
 
-  it("mirrors consent to a destination chain through CCIP: the clinician's request there is accepted, then refused after the revocation", function () {
+  it("mirrors consent to a destination chain through CCIP: the destination's gateway and oracle serve the clinician's request there, the patient decrypts it, and after the revocation both refuse", function () {
     const { crossChain } = summary;
     expect(crossChain.mirroredGrant).to.equal(true);
     expect(crossChain.accepted.requestId).to.match(/^0x[0-9a-f]{64}$/);
-    // No oracle serves the destination in the demo (the step says why): the request waits.
-    expect(crossChain.accepted.status).to.equal("Pending");
+    expect(crossChain.accepted.status).to.equal("Fulfilled");
+    // The same model on the same reading as step 7's first request: the plaintext model's answer, and the home result's.
+    const { served } = crossChain;
+    expect(served.label).to.equal(served.plaintext.label);
+    expect(served.maxProbabilityDifference).to.be.at.most(2e-3);
+    const home = summary.predictions[0]!;
+    expect(home.model).to.equal("maternal-risk-v1");
+    expect(served.label).to.equal(home.encrypted.label);
+    served.probabilities.forEach((p, i) => expect(Math.abs(p - home.encrypted.probabilities[i]!)).to.be.at.most(4e-3));
     expect(crossChain.mirroredAfterRevoke).to.equal(false);
+    expect(crossChain.gatewayRefused).to.deep.include({ status: 403, code: "GATEWAY_FORBIDDEN" });
+    expect(crossChain.gatewayRefused?.reason).to.match(/no live consent for PREDICTION records for purpose TREATDS/);
     expect(crossChain.refused?.reason).to.equal("NotAuthorisedToRequest");
     expect(Object.values(crossChain.refused?.args ?? {})).to.have.length(2);
     // One grant and one revocation snapshot, in order.
     expect(crossChain.messages).to.equal(2);
     expect(crossChain.gas.syncGrant).to.be.greaterThan(0);
-    expect(lines.join("\n")).to.match(/\[15\] Across chains.*\n(.*\n)*.*simulator: its router delivers on this same chain, inside the sending transaction/);
+    const text = lines.join("\n");
+    expect(text).to.match(/\[15\] Across chains.*\n(.*\n)*.*simulator: its router delivers on this same chain, inside the sending transaction/);
+    expect(text).to.match(/\[15\] (.*\n)*.*destination: its oracle served it \(status Fulfilled\)/);
   });
 
   it("protects records post-quantum and says, under every step, which primitive protects it and whether it is post-quantum", function () {
