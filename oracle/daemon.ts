@@ -19,6 +19,7 @@ import { createLogger } from "./logger.js";
 import { createMetrics } from "./metrics.js";
 import { createOracleBlobs, type GatewayBackend } from "./pipeline/blobs.js";
 import { createProcessor } from "./pipeline/processor.js";
+import { createQuorumSchedule } from "./pipeline/standby.js";
 import { backoffDelayMs, sleep, withRetry } from "./retry.js";
 import { createExternalAdapter } from "./server/adapter.js";
 import { startOpsServer } from "./server/http.js";
@@ -150,7 +151,7 @@ async function assemble(common: Common, options: StartOracleOptions): Promise<Or
     await rpc.request<string>("eth_call", [{ to: operator, data: operatorInterface.encodeFunctionData("isAuthorizedSender", [account.address]) }, "latest"]))[0] as boolean;
   if (!authorised) logger.error({ address: account.address, operator }, "the oracle account is not an authorised sender of the Operator: fulfilments will be refused");
   const quorum = await quorumOf(rpc, operator);
-  if (quorum) logger.info({ operator, k: quorum.k, n: quorum.n }, "the operator is an OracleQuorum: each fulfilment is this daemon's vote");
+  if (quorum) logger.info({ operator, k: quorum.k, n: quorum.n, standbyMs: settings.QUORUM_STANDBY_MS }, "the operator is an OracleQuorum: each fulfilment is this daemon's vote");
 
   const reader = createChainReader({ rpc, router });
 
@@ -186,6 +187,7 @@ async function assemble(common: Common, options: StartOracleOptions): Promise<Or
 
   const processor = createProcessor({
     common, store, reader, blobs, pool, txManager, canSubmit: txReady,
+    ...(quorum ? { schedule: createQuorumSchedule({ rpc, quorum: operator, self: account.address, standbyMs: settings.QUORUM_STANDBY_MS }) } : {}),
     ...(replication ? { claims: { ...replication.claims, replicaId: replication.replicaId, claimMs: replication.claimMs } } : {}),
     ...(validate ? { validate } : {}),
   });

@@ -50,6 +50,11 @@ export function createMetrics() {
       help: "Our votes on an OracleQuorum by outcome: finalised (ours completed k), counted (k not reached yet), late (already final), already (the quorum had our vote)",
       labelNames: ["outcome"] as const, registers,
     }),
+    quorumStandby: new Counter({
+      name: "oracle_quorum_standby_total",
+      help: "Requests this operator was a standby for (QUORUM_STANDBY_MS): not_needed (the primaries finalised it first), stepped_in (still pending at its turn: evaluated and voted)",
+      labelNames: ["outcome"] as const, registers,
+    }),
     adapterRequests: new Counter({ name: "oracle_adapter_requests_total", help: "External-adapter requests", labelNames: ["status"] as const, registers }),
   };
 }

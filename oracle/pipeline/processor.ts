@@ -11,6 +11,7 @@ import { backoffDelayMs, sleep } from "../retry.js";
 import { blobOwnerOf, type Job, type JobStore } from "../store/jobStore.js";
 import type { JobState } from "../store/states.js";
 import { keysCaching, type OracleBlobs } from "./blobs.js";
+import type { QuorumSchedule } from "./standby.js";
 
 /**
  * Drives each confirmed job through fetch → verify → evaluate → store, one committed step at a
@@ -32,6 +33,8 @@ export type CreateProcessorParameters = {
   claims?: JobClaims;
   /** False while this replica may not send transactions (another holds the nonce lease): stored jobs wait. */
   canSubmit?: () => boolean;
+  /** Behind an OracleQuorum: when this operator starts on a request (primaries at once, standbys later; standby.ts). */
+  schedule?: QuorumSchedule;
 };
 
 export type JobClaims = {
@@ -49,7 +52,7 @@ const SUBMIT_BATCH_WINDOW_MS = 15;
 /** Fulfilment batches in flight at once: one simulated while another is signed and broadcast. */
 const SUBMIT_PIPELINE_DEPTH = 2;
 
-export function createProcessor({ common, store, reader, blobs, pool, txManager, validate, claims, canSubmit = () => true }: CreateProcessorParameters) {
+export function createProcessor({ common, store, reader, blobs, pool, txManager, validate, claims, canSubmit = () => true, schedule }: CreateProcessorParameters) {
   const { settings, logger, metrics, shutdown } = common;
   const inFlight = new Map<string, Promise<void>>();
   let submitting: Promise<void> | undefined;
@@ -79,13 +82,37 @@ export function createProcessor({ common, store, reader, blobs, pool, txManager,
     return ok;
   }
 
+  /**
+   * A standby's job waits for its turn (nextAttemptAt): false while it does. Its rank, when it is
+   * a standby, so the confirmed step can say whether the primaries needed it.
+   */
+  async function scheduled(job: Job): Promise<{ waiting: boolean; standbyRank?: number }> {
+    if (!schedule) return { waiting: false };
+    const { at, standbyRank } = await schedule.startAt(job.requestId, job.seenAt);
+    if (at <= Date.now()) return { waiting: false, ...(standbyRank !== undefined ? { standbyRank } : {}) };
+    await store.patch(job.requestId, "confirmed", { nextAttemptAt: at });
+    logger.debug({ requestId: job.requestId, standbyRank, until: at }, "standby for this request: waiting for its primaries");
+    return { waiting: true };
+  }
+
   /** One step from the job's current state; returns false when the job left our hands. */
   async function step(job: Job): Promise<boolean> {
     const { prediction } = job.request;
     switch (job.state) {
       case "confirmed": {
+        const turn = await scheduled(job);
+        if (turn.waiting) return false;
         const onChain = await reader.getRequest(job.requestId);
         if (onChain.status === RequestStatus.None) throw new RetryableError("router does not know the request yet", { code: "ORACLE_REQUEST_NOT_VISIBLE" });
+        if (turn.standbyRank !== undefined && onChain.status === RequestStatus.Fulfilled) {
+          // The expected end of a standby's wait: the primaries' votes finalised the request.
+          const state = jobStateOfClosedRequest(onChain.status);
+          if (await store.transition(job.requestId, "confirmed", state, { lastError: "standby: the quorum's primaries finalised the request; nothing evaluated or sent" })) {
+            metrics.quorumStandby.inc({ outcome: "not_needed" });
+            logger.debug({ requestId: job.requestId, standbyRank: turn.standbyRank }, "standby not needed: the primaries finalised the request");
+          }
+          return false;
+        }
         if (onChain.status !== RequestStatus.Pending) {
           // The store says what the chain says (fulfilled there, perhaps by our own transaction
           // re-included after a reorg, is `fulfilled`, not `refused`).
@@ -93,6 +120,10 @@ export function createProcessor({ common, store, reader, blobs, pool, txManager,
           const ok = await store.transition(job.requestId, "confirmed", state, { lastError: `request no longer pending (router status ${onChain.status}); nothing sent` });
           if (ok) logger.warn({ requestId: job.requestId, status: onChain.status, state }, "request already settled or cancelled on-chain; skipping");
           return false;
+        }
+        if (turn.standbyRank !== undefined && job.attempts === 0) {
+          metrics.quorumStandby.inc({ outcome: "stepped_in" });
+          logger.info({ requestId: job.requestId, standbyRank: turn.standbyRank }, "standby steps in: the request is still pending after its primaries' time");
         }
         const model = await loadModel(job);
         if (!(await reader.modelActive(model.modelId))) throw new BadRequestInputError(FailureReason.ModelUnavailable, "model retired");

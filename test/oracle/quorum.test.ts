@@ -31,7 +31,43 @@ function jobRow(dataDir: string, requestId: string): Row | undefined {
   }
 }
 
-describe("oracle quorum: 3 daemon processes, k = 2", function () {
+/**
+ * Operator `i`'s daemon as a process with the world's settings and `extra` (its store kept across
+ * restarts unless `fresh`), and its stop by signal: what every quorum case starts and kills.
+ */
+function operatorProcesses(world: () => World, keys: () => HDNodeWallet[], startBlock: () => number, extra: Partial<Settings>) {
+  const settingsOf = new Map<string, Settings>();
+  const running = new Map<string, OracleChild>();
+  return {
+    running,
+    async start(i: number, env: Record<string, string> = {}, fresh = false): Promise<OracleChild> {
+      const name = `op${i}`;
+      if (fresh || !settingsOf.has(name)) settingsOf.set(name, world().settings({ PRIVATE_KEY: keys()[i]!.privateKey, START_BLOCK: startBlock(), LOG_LEVEL: "info", ...extra }));
+      const child = spawnOracle(settingsOf.get(name)!, env);
+      running.set(name, child);
+      const outcome = await waitFor(() => child.output.some((l) => l.includes("oracle started")) || (child.process.exitCode !== null && "exited"), `${name} start`, 60_000);
+      expect(outcome, child.text().slice(-3000)).to.equal(true);
+      return child;
+    },
+    async stop(i: number, signal: NodeJS.Signals): Promise<void> {
+      const child = running.get(`op${i}`)!;
+      running.delete(`op${i}`);
+      child.process.kill(signal);
+      const exit = await child.exited;
+      if (signal === "SIGTERM") expect(exit.code, child.text().slice(-2000)).to.equal(0);
+      else expect(exit.signal).to.equal("SIGKILL");
+    },
+    dataDir: (i: number) => settingsOf.get(`op${i}`)!.DATA_DIR,
+    async killAll(): Promise<void> {
+      for (const child of running.values()) {
+        child.process.kill("SIGKILL");
+        await child.exited;
+      }
+    },
+  };
+}
+
+describe("oracle quorum: 3 daemon processes, k = 2, every operator evaluating every request", function () {
   this.timeout(300_000);
   let world: World;
   let keys: HDNodeWallet[];
@@ -39,30 +75,9 @@ describe("oracle quorum: 3 daemon processes, k = 2", function () {
   /** Request ids by case: the SIGKILL case's (finalised without operator 1) and the cancelled one. */
   let finalisedWithoutOp1: string[] = [];
   let cancelled = "";
-  const settingsOf = new Map<string, Settings>();
-  const running = new Map<string, OracleChild>();
-
-  /** Starts operator `i` (its store kept across restarts unless `fresh`). */
-  async function start(i: number, env: Record<string, string> = {}, fresh = false): Promise<OracleChild> {
-    const name = `op${i}`;
-    if (fresh || !settingsOf.has(name)) settingsOf.set(name, world.settings({ PRIVATE_KEY: keys[i]!.privateKey, START_BLOCK: startBlock, LOG_LEVEL: "info" }));
-    const child = spawnOracle(settingsOf.get(name)!, env);
-    running.set(name, child);
-    const outcome = await waitFor(() => child.output.some((l) => l.includes("oracle started")) || (child.process.exitCode !== null && "exited"), `${name} start`, 60_000);
-    expect(outcome, child.text().slice(-3000)).to.equal(true);
-    return child;
-  }
-
-  async function stop(i: number, signal: NodeJS.Signals): Promise<void> {
-    const child = running.get(`op${i}`)!;
-    running.delete(`op${i}`);
-    child.process.kill(signal);
-    const exit = await child.exited;
-    if (signal === "SIGTERM") expect(exit.code, child.text().slice(-2000)).to.equal(0);
-    else expect(exit.signal).to.equal("SIGKILL");
-  }
-
-  const dataDir = (i: number) => settingsOf.get(`op${i}`)!.DATA_DIR;
+  // The schedule off (QUORUM_STANDBY_MS 0): every operator votes on every request, as these cases count.
+  const operators = operatorProcesses(() => world, () => keys, () => startBlock, { QUORUM_STANDBY_MS: 0 });
+  const { start, stop, dataDir } = operators;
   const status = async (requestId: string) => Number((await world.status(requestId)).status);
   const finalised = (requestId: string, what: string) => waitFor(async () => (await status(requestId)) !== RequestStatus.Pending, what, 60_000);
 
@@ -75,10 +90,7 @@ describe("oracle quorum: 3 daemon processes, k = 2", function () {
   });
 
   after(async function () {
-    for (const child of running.values()) {
-      child.process.kill("SIGKILL");
-      await child.exited;
-    }
+    await operators.killAll();
     await world?.close();
   });
 
@@ -205,12 +217,124 @@ describe("oracle quorum: 3 daemon processes, k = 2", function () {
     }, "QuorumUnreachable", 60_000);
     expect([unreachable!.args.leading, unreachable!.args.remaining, unreachable!.args.k]).to.deep.equal([1n, 0n, 2n]);
     const [second] = await world.quorum!.queryFilter(world.quorum!.filters.VoteCast(requestId), unreachable!.blockNumber, unreachable!.blockNumber);
-    const loud = second!.args.operator === keys[1]!.address ? byzantine : running.get("op0")!;
+    const loud = second!.args.operator === keys[1]!.address ? byzantine : operators.running.get("op0")!;
     await waitFor(() => loud.output.some((l) => l.includes("quorum unreachable") && l.includes(requestId)), "the daemon logs it");
     expect(await status(requestId)).to.equal(RequestStatus.Pending);
     for (const i of [0, 1]) await waitFor(() => jobRow(dataDir(i), requestId)?.state === "voted", "both votes mined");
     await stop(0, "SIGTERM");
     await stop(1, "SIGTERM");
+  });
+});
+
+describe("oracle quorum: the evaluation schedule, k primaries per request and a standby that steps in", function () {
+  this.timeout(300_000);
+  /** Short, for the test's sake: operators set it above their primaries' latency at peak load. */
+  const STANDBY_MS = 3_000;
+  let world: World;
+  let keys: HDNodeWallet[];
+  let startBlock: number;
+  const operators = operatorProcesses(() => world, () => keys, () => startBlock, { QUORUM_STANDBY_MS: STANDBY_MS });
+  const { start, stop, dataDir } = operators;
+  const status = async (requestId: string) => Number((await world.status(requestId)).status);
+  const finalised = (requestId: string, what: string) => waitFor(async () => (await status(requestId)) !== RequestStatus.Pending, what, 60_000);
+
+  before(async function () {
+    world = await createWorld({ patients: 1, quorum: { n: 3, k: 2 } });
+    keys = world.oracleKeys;
+    startBlock = (await world.ethers.provider.getBlockNumber()) + 1;
+    await Promise.all([start(0), start(1), start(2)]);
+  });
+
+  after(async function () {
+    await operators.killAll();
+    await world?.close();
+  });
+
+  /**
+   * The operator indexes the schedule makes primaries of `requestId`, computed here from its
+   * rule (positions requestId mod n, +1 of the on-chain sender list), not from the daemon's code.
+   */
+  async function primariesOf(requestId: string): Promise<number[]> {
+    const senders = await world.quorum!.getAuthorizedSenders();
+    const first = Number(BigInt(requestId) % BigInt(senders.length));
+    return [0, 1].map((j) => keys.findIndex((key) => key.address === senders[(first + j) % senders.length]));
+  }
+  const votersOf = async (requestId: string) => (await world.quorum!.queryFilter(world.quorum!.filters.VoteCast(requestId), 0, "latest")).map((e) => keys.findIndex((key) => key.address === e.args.operator)).sort();
+  const lateVotes = async (requestId: string) => (await world.quorum!.queryFilter(world.quorum!.filters.LateVote(requestId), 0, "latest")).length;
+
+  it("healthy: each request is finalised by its two primaries; the standby evaluates nothing and sends nothing", async function () {
+    const sentBefore = await Promise.all(keys.map((key) => world.ethers.provider.getTransactionCount(key.address)));
+    const requests: string[] = [];
+    for (let i = 0; i < 4; i++) requests.push((await world.request(world.patients[0]!)).requestId);
+    const standbyOf = new Map<string, number>();
+    for (const requestId of requests) {
+      await finalised(requestId, "the primaries' quorum");
+      expect(await status(requestId)).to.equal(RequestStatus.Fulfilled);
+      const primaries = await primariesOf(requestId);
+      expect(await votersOf(requestId)).to.deep.equal([...primaries].sort());
+      const standby = [0, 1, 2].find((i) => !primaries.includes(i))!;
+      standbyOf.set(requestId, standby);
+      // Its turn comes STANDBY_MS after it saw the request: the request is final, so it stands down.
+      await waitFor(() => jobRow(dataDir(standby), requestId)?.state === "fulfilled", "the standby stands down", 30_000);
+      expect(jobRow(dataDir(standby), requestId)!.resultHash).to.equal(null);
+      expect(jobRow(dataDir(standby), requestId)!.lastError).to.include("standby");
+      expect(await lateVotes(requestId)).to.equal(0);
+      expect(await world.fulfilmentCount(requestId)).to.equal(1);
+    }
+    // Votes sent: two per request, each by a primary of it; nothing by a standby.
+    const sentAfter = await Promise.all(keys.map((key) => world.ethers.provider.getTransactionCount(key.address)));
+    const expected = [0, 1, 2].map((i) => requests.filter((id) => standbyOf.get(id) !== i).length);
+    expect(sentAfter.map((n, i) => n - sentBefore[i]!)).to.deep.equal(expected);
+  });
+
+  it("a primary SIGKILLed: its requests are finalised by the standby once its wait is over; the others by their primaries", async function () {
+    await stop(1, "SIGKILL");
+    // Requests until operator 1 was a primary of one (two thirds of them are its).
+    const served: { requestId: string; primaries: number[]; blockNumber: number }[] = [];
+    while (!served.some((r) => r.primaries.includes(1)) || served.length < 2) {
+      expect(served.length, "ten requests without operator 1 as a primary").to.be.lessThan(10);
+      const { requestId, blockNumber } = await world.request(world.patients[0]!);
+      served.push({ requestId, primaries: await primariesOf(requestId), blockNumber });
+    }
+    const timestamp = async (block: number) => (await world.ethers.provider.getBlock(block))!.timestamp;
+    for (const { requestId, primaries, blockNumber } of served) {
+      await finalised(requestId, "finalised without operator 1");
+      expect(await status(requestId)).to.equal(RequestStatus.Fulfilled);
+      expect(await world.fulfilmentCount(requestId)).to.equal(1);
+      if (!primaries.includes(1)) {
+        expect(await votersOf(requestId)).to.deep.equal([...primaries].sort());
+        continue;
+      }
+      const standby = [0, 1, 2].find((i) => !primaries.includes(i))!;
+      expect(await votersOf(requestId)).to.deep.equal([primaries.find((i) => i !== 1)!, standby].sort());
+      // The standby's vote came after its wait (block timestamps are whole seconds).
+      const [standbyVote] = await world.quorum!.queryFilter(world.quorum!.filters.VoteCast(requestId, keys[standby]!.address), 0, "latest");
+      expect((await timestamp(standbyVote!.blockNumber)) - (await timestamp(blockNumber))).to.be.at.least(STANDBY_MS / 1000 - 1);
+      expect(operators.running.get(`op${standby}`)!.output.some((l) => l.includes("standby steps in") && l.includes(requestId))).to.equal(true);
+    }
+    await start(1);
+  });
+
+  it("a Byzantine primary: its vote leaves the honest primary short of k, the standby's completes it, and the disagreement is recorded", async function () {
+    await stop(2, "SIGTERM");
+    await start(2, { ORACLE_BYZANTINE: "flip-result" });
+    let case_: { requestId: string; primaries: number[] } | undefined;
+    for (let i = 0; !case_; i++) {
+      expect(i, "ten requests without operator 2 as a primary").to.be.lessThan(10);
+      const { requestId } = await world.request(world.patients[0]!);
+      const primaries = await primariesOf(requestId);
+      if (primaries.includes(2)) case_ = { requestId, primaries };
+      await finalised(requestId, "finalised with the honest votes");
+    }
+    const { requestId } = case_;
+    expect(await status(requestId)).to.equal(RequestStatus.Fulfilled);
+    expect(await votersOf(requestId)).to.deep.equal([0, 1, 2]);
+    const [reached] = await world.quorum!.queryFilter(world.quorum!.filters.QuorumReached(requestId), 0, "latest");
+    expect(reached!.args.agreeing).to.equal(2n);
+    const dissent = await world.quorum!.queryFilter(world.quorum!.filters.OperatorDisagreed(requestId), 0, "latest");
+    expect(dissent.map((e) => e.args.operator)).to.deep.equal([keys[2]!.address]);
+    expect(await world.fulfilmentCount(requestId)).to.equal(1);
+    await stop(2, "SIGTERM");
   });
 });
 
