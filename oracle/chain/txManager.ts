@@ -1,4 +1,4 @@
-import type { Interface, SigningKey } from "ethers";
+import type { EventFragment, Interface, Result, SigningKey } from "ethers";
 
 import type { Common } from "../common.js";
 import { decodeRevert, describeRevert } from "../../protocol/revert.js";
@@ -88,10 +88,29 @@ export function fulfilmentOf(job: Pick<Job, "requestId" | "reasonCode" | "result
 
 const ZERO_WORD = `0x${"00".repeat(32)}`;
 
+/**
+ * Each interface's events by topic, computed once. ethers' parseLog finds the event by hashing
+ * every event signature of the ABI again for each log (EventFragment.topicHash is not cached):
+ * with the quorum's receipts that was the daemon's largest single cost under load.
+ */
+const eventsByTopic = new WeakMap<Interface, Map<string, EventFragment>>();
+
+function eventOf(iface: Interface, topic: string | undefined): EventFragment | undefined {
+  let events = eventsByTopic.get(iface);
+  if (!events) {
+    events = new Map();
+    iface.forEachEvent((event) => events!.set(event.topicHash, event));
+    eventsByTopic.set(iface, events);
+  }
+  return topic === undefined ? undefined : events.get(topic.toLowerCase());
+}
+
 /** `log` parsed against `iface`; undefined when it is none of its events. */
-function parseLogWith(iface: Interface, log: { topics: readonly string[]; data: string }) {
+function parseLogWith(iface: Interface, log: { topics: readonly string[]; data: string }): { name: string; args: Result } | undefined {
+  const event = eventOf(iface, log.topics[0]);
+  if (!event) return undefined;
   try {
-    return iface.parseLog({ topics: [...log.topics], data: log.data }) ?? undefined;
+    return { name: event.name, args: iface.decodeEventLog(event, log.data, log.topics) };
   } catch {
     return undefined;
   }
