@@ -9,7 +9,8 @@
  * every transaction an oracle account sent to the Operator/quorum for it (votes, late votes,
  * reverted ones), from the receipts. Writes bench/results/quorum.json.
  *
- * BENCH_QUORUM_N, BENCH_QUORUM_K, BENCH_QUORUM_REQUESTS, BENCH_QUORUM_SINGLE, BENCH_WARMUP change the shape.
+ * BENCH_QUORUM_N, BENCH_QUORUM_K, BENCH_QUORUM_REQUESTS, BENCH_QUORUM_SINGLE, BENCH_QUORUM_PATIENTS, BENCH_WARMUP change
+ * the shape; BENCH_PROFILE_DIR writes a CPU profile of each phase's first daemon there.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -30,17 +31,21 @@ import { Category } from "../../protocol/codes.js";
 import { createGatewayClient } from "../../sdk/gateway/client.js";
 import { createNodeHttpTransport } from "../../sdk/node/transport.js";
 import { startGatewayProcess } from "./gatewayProcess.js";
+import { cpuSecondsOf } from "./proc.js";
 import { percentile, ROOT, rpc, rpcBatch, startHardhatNode, startOracleProcess, waitUntil, watchRequests } from "./harness.js";
 
 const N = Number(process.env.BENCH_QUORUM_N ?? 3);
 const K = Number(process.env.BENCH_QUORUM_K ?? 2);
-const REQUESTS = Number(process.env.BENCH_QUORUM_REQUESTS ?? 120);
-const SINGLE = Number(process.env.BENCH_QUORUM_SINGLE ?? 40);
-const WARMUP = Number(process.env.BENCH_WARMUP ?? 10);
-const PATIENTS = 6;
+// The burst and patients of bench:oracle (scripts/bench/oracle.ts), so the two compare.
+const REQUESTS = Number(process.env.BENCH_QUORUM_REQUESTS ?? 200);
+const SINGLE = Number(process.env.BENCH_QUORUM_SINGLE ?? 200);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 20);
+const PATIENTS = Number(process.env.BENCH_QUORUM_PATIENTS ?? 20);
 const BLOCK_MS = 1_000;
 /** A chain id of its own (Ignition journals per chain id; removed after the run). */
 const BENCH_CHAIN_ID = 31_998;
+/** Node options of every daemon (NODE_OPTIONS), the same in both phases. */
+const ORACLE_NODE_OPTIONS = (process.env.BENCH_ORACLE_NODE_OPTIONS ?? "").split(" ").filter(Boolean);
 const SETTLE_TIMEOUT_MS = Number(process.env.BENCH_SETTLE_TIMEOUT_MS ?? 180_000);
 
 const log = (message: string) => console.log(`[bench:quorum] ${message}`);
@@ -49,6 +54,12 @@ type Patient = { wallet: HDNodeWallet; fhe: FheClient; keys: Uint8Array; nonce: 
 type PhaseResult = {
   requests: number; finalised: number; duplicates: number; lost: number; throughputPerSecond: number; p50Ms: number; p95Ms: number;
   gasPerRequest: number; oracleTxsPerRequest: number; revertedOracleTxs: number;
+  /** CPU milliseconds per burst request, by process (user + system over the burst, /proc). */
+  cpuMsPerRequest: { chain: number; gateway: number; oracles: number; benchmark: number };
+  /** Requests settled n blocks after the block their request was mined in (index n). */
+  settledBlocksAfterRequest: number[];
+  /** CPU share (1 = one core) in the 5 s after the burst settled: polling, late votes. */
+  cpuAfterBurst: { chain: number; gateway: number; oracles: number; benchmark: number };
 };
 
 async function main(): Promise<void> {
@@ -121,7 +132,7 @@ async function main(): Promise<void> {
       RPC_URL: url, OPERATOR_ADDRESS: a.Operator, ROUTER_ADDRESS: a.PredictionRouter, CHAIN_ID: chainId, PRIVATE_KEY: key.privateKey,
       GATEWAY_URL: gateway.url, GATEWAY_ADDRESS: gatewayKey.address, PRIVATE_MODEL_MASK_KEY: maskKey,
       START_BLOCK: startBlock, CONFIRMATIONS: 1, POLL_INTERVAL_MS: 100, LOG_LEVEL: "info", WORKER_THREADS: oracleKeys.length > 1 ? 1 : 2,
-    } satisfies Partial<Settings>, join(work, `${name}-oracle-${i}`))));
+    } satisfies Partial<Settings>, join(work, `${name}-oracle-${i}`), [...ORACLE_NODE_OPTIONS, ...(process.env.BENCH_PROFILE_DIR && i === 0 ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}/${name}`] : [])])));
     log(`${name}: ${oracles.length} oracle process(es) started`);
     const watcher = watchRequests(url, { router: a.PredictionRouter, operator: a.Operator }, startBlock);
     const send = async (raws: string[]) => {
@@ -138,16 +149,24 @@ async function main(): Promise<void> {
       });
     }
     const warm = new Set(watcher.minedAt.keys());
+    const cpu = () => ({
+      chain: cpuSecondsOf(chain.pid) ?? NaN, gateway: gateway.cpuSeconds() ?? NaN,
+      oracles: oracles.reduce((sum, o) => sum + (cpuSecondsOf(o.pid) ?? NaN), 0), benchmark: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
+    });
+    const cpuBefore = cpu();
     await send(signed.slice(WARMUP));
     await waitUntil(() => watcher.minedAt.size >= total, `${name} burst mined`, SETTLE_TIMEOUT_MS);
     const ids = [...watcher.minedAt.keys()].filter((id) => !warm.has(id));
     await waitUntil(() => ids.every((id) => watcher.settled.has(id)), `${name} burst settled`, SETTLE_TIMEOUT_MS).catch(() => undefined);
+    const cpuAfter = cpu();
     // Late votes land after the settlement: let the daemons finish their work before counting gas.
     await new Promise((r) => setTimeout(r, 5 * BLOCK_MS));
+    const cpuIdle = cpu();
     await watcher.stop();
     for (const oracle of oracles) await oracle.stop();
     await gateway.stop();
 
+    const share = (seconds: number) => Math.round((seconds / 5) * 100) / 100;
     const settledIds = ids.filter((id) => watcher.settled.has(id));
     const firstMined = Math.min(...ids.map((id) => watcher.minedAt.get(id)!.at));
     const lastSettled = Math.max(...settledIds.map((id) => watcher.settled.get(id)!.at));
@@ -164,6 +183,20 @@ async function main(): Promise<void> {
       gasPerRequest: Math.round(gas.total / count),
       oracleTxsPerRequest: Math.round((gas.oracleTxs / count) * 100) / 100,
       revertedOracleTxs: gas.reverted,
+      cpuMsPerRequest: {
+        chain: Math.round(((cpuAfter.chain - cpuBefore.chain) * 1000) / count), gateway: Math.round(((cpuAfter.gateway - cpuBefore.gateway) * 1000) / count),
+        oracles: Math.round(((cpuAfter.oracles - cpuBefore.oracles) * 1000) / count), benchmark: Math.round(((cpuAfter.benchmark - cpuBefore.benchmark) * 1000) / count),
+      },
+      settledBlocksAfterRequest: settledIds.reduce((counts, id) => {
+        const after = watcher.settled.get(id)!.block - watcher.minedAt.get(id)!.block;
+        while (counts.length <= after) counts.push(0);
+        counts[after]!++;
+        return counts;
+      }, [] as number[]),
+      cpuAfterBurst: {
+        chain: share(cpuIdle.chain - cpuAfter.chain), gateway: share(cpuIdle.gateway - cpuAfter.gateway),
+        oracles: share(cpuIdle.oracles - cpuAfter.oracles), benchmark: share(cpuIdle.benchmark - cpuAfter.benchmark),
+      },
     };
     log(`${name}: ${JSON.stringify(result)}`);
     return result;
@@ -183,7 +216,7 @@ async function main(): Promise<void> {
     gasPerRequest: quorum.gasPerRequest, singleOracleGasPerRequest: single.gasPerRequest,
     gasRatio: Math.round((quorum.gasPerRequest / single.gasPerRequest) * 100) / 100,
     quorum, single,
-    setup: { loadAverage1m: { before: Math.round(loadBefore * 100) / 100, after: Math.round(loadavg()[0]! * 100) / 100, cores: cpus().length }, patients: PATIENTS, warmupRequestsPerPhase: WARMUP, blockMs: BLOCK_MS, confirmations: 1, workerThreadsPerQuorumDaemon: 1, workerThreadsSingle: 2, burst: true, node: process.version },
+    setup: { loadAverage1m: { before: Math.round(loadBefore * 100) / 100, after: Math.round(loadavg()[0]! * 100) / 100, cores: cpus().length }, patients: PATIENTS, warmupRequestsPerPhase: WARMUP, blockMs: BLOCK_MS, confirmations: 1, workerThreadsPerQuorumDaemon: 1, workerThreadsSingle: 2, quorumStandbyMs: "default (30000): the standbys' turn never came in the burst", oracleNodeOptions: ORACLE_NODE_OPTIONS.join(" "), burst: true, node: process.version },
   };
   console.table({ quorum, single });
   mkdirSync(join(ROOT, "bench", "results"), { recursive: true });
