@@ -19,7 +19,8 @@ await writeFile(out, `${JSON.stringify({ ...current, ...gas }, null, 2)}\n`);
 const ratio = gas.quorumPerRequest / gas.singleOperatorPerRequest;
 console.log("| operation | gas used |\n|---|---:|");
 for (const [operation, used] of Object.entries(gas)) console.log(`| ${operation} | ${used.toLocaleString("en-US")} |`);
-console.log(`\n3-of-2 quorum / single Operator per request: ${ratio.toFixed(3)} (target ≤ ${QUORUM_GAS_RATIO_TARGET})\nmerged into ${out}`);
+const scheduled = gas.quorumPerRequestPrimariesOnly / gas.singleOperatorPerRequest;
+console.log(`\n3-of-2 quorum / single Operator per request: ${ratio.toFixed(3)} with every operator voting, ${scheduled.toFixed(3)} with the primaries only (target ≤ ${QUORUM_GAS_RATIO_TARGET})\nmerged into ${out}`);
 if (ratio > QUORUM_GAS_RATIO_TARGET) {
   console.error("the quorum gas target was missed");
   process.exitCode = 1;

@@ -1,8 +1,9 @@
 /**
  * Gas of a prediction round trip through a 3-of-2 OracleQuorum next to the single Chainlink
  * Operator, measured in one run on one chain: the request, the first vote, the finalising vote
- * (which calls the router back), a late vote, and the total per request (request + all n
- * submissions). Used by scripts/bench/gas.ts (every row) and scripts/bench/gas-quorum.ts (only these).
+ * (which calls the router back), a late vote, and the total per request: request + all n
+ * submissions (every daemon evaluates: QUORUM_STANDBY_MS = 0, or a standby stepped in), and
+ * request + the k primaries' votes (the daemons' evaluation schedule when no standby is needed). Used by scripts/bench/gas.ts (every row) and scripts/bench/gas-quorum.ts (only these).
  */
 import type { NetworkConnection } from "hardhat/types/network";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
@@ -22,6 +23,8 @@ export type QuorumGas = {
   quorumLateVote: number;
   /** Request + the three votes (the late one included: every operator submits). */
   quorumPerRequest: number;
+  /** Request + the k = 2 primaries' votes: the evaluation schedule's common case (oracle/pipeline/standby.ts). */
+  quorumPerRequestPrimariesOnly: number;
   /** requestPrediction + fulfilPrediction through the single Operator, same run. */
   singleOperatorPerRequest: number;
 };
@@ -103,6 +106,7 @@ export async function measureQuorumGas(connection: NetworkConnection): Promise<Q
     quorumFinalisingVote: finalising,
     quorumLateVote: late,
     quorumPerRequest: round.gas + first + finalising + late,
+    quorumPerRequestPrimariesOnly: round.gas + first + finalising,
     singleOperatorPerRequest: measured.gas + singleFulfil,
   };
 }
