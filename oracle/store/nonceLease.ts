@@ -12,6 +12,12 @@ import { NonRetryableError } from "../errors.js";
  * An owner that hangs without dying (SIGSTOP, a frozen VM) keeps its TCP session, so the lease
  * session runs with `idle_session_timeout` (Postgres ≥ 14) and the owner pings it every poll: a
  * hung owner's session is ended by the server after `idleTimeoutMs` and the lock frees.
+ *
+ * The other side of that: an owner cut off from the database (a partition, a frozen proxy) would
+ * go on believing it owns the lease while the server frees it, since a query on a silent TCP
+ * connection never answers. Every query of the lease session therefore has a time limit of half
+ * the idle timeout (`leaseQueryTimeoutMs`): the cut-off owner steps down (onChange(false)) within a
+ * poll plus that limit, before the server can free the lock for another replica.
  */
 export type NonceLease = {
   isOwner(): boolean;
@@ -47,6 +53,11 @@ export function leaseIdleTimeoutMs(pollMs: number): number {
   return Math.max(5 * pollMs, 2_000);
 }
 
+/** How long one query of the lease session may take before the owner steps down: half the idle timeout, at least one poll. */
+export function leaseQueryTimeoutMs(pollMs: number, idleTimeoutMs: number): number {
+  return Math.max(pollMs, Math.floor(idleTimeoutMs / 2));
+}
+
 export async function createNonceLease({ url, replicaId, pollMs, onChange, now = Date.now, idleTimeoutMs = leaseIdleTimeoutMs(pollMs) }: {
   url: string; replicaId: string; pollMs: number; onChange?: (owner: boolean, epoch: number | undefined) => void; now?: () => number; idleTimeoutMs?: number;
 }): Promise<NonceLease> {
@@ -66,8 +77,16 @@ export async function createNonceLease({ url, replicaId, pollMs, onChange, now =
     onChange?.(false, undefined);
   }
 
+  const queryTimeoutMs = leaseQueryTimeoutMs(pollMs, idleTimeoutMs);
+
+  /** Ends a lease session we no longer use: the server drops its advisory lock with it. */
+  function drop(c: pg.Client): void {
+    if (client === c) client = undefined;
+    void c.end().catch(() => undefined);
+  }
+
   async function connect(): Promise<pg.Client> {
-    const c = new pg.Client({ connectionString: url });
+    const c = new pg.Client({ connectionString: url, query_timeout: queryTimeoutMs, connectionTimeoutMillis: queryTimeoutMs });
     // The session ending (Postgres restart, network) frees the lock: we are no longer the owner.
     c.on("error", () => {
       if (client === c) client = undefined;
@@ -89,20 +108,30 @@ export async function createNonceLease({ url, replicaId, pollMs, onChange, now =
       // The owner's heartbeat: keeps its session from the idle timeout, and notices a dead one.
       const c = client;
       if (!c) return lost();
+      // A failure or no answer within queryTimeoutMs: step down now, not when TCP gives up.
       await c.query("SELECT 1").catch(() => {
-        if (client === c) client = undefined;
         lost();
-        void c.end().catch(() => undefined);
+        drop(c);
       });
       return;
     }
-    client ??= await connect();
-    const taken = (await client.query("SELECT pg_try_advisory_lock($1) AS ok", [NONCE_LEASE_KEY])).rows[0] as { ok: boolean };
-    if (!taken.ok) return;
-    const row = (await client.query(`INSERT INTO nonce_lease (id, epoch, owner, taken_at) VALUES (1, 1, $1, $2)
-      ON CONFLICT (id) DO UPDATE SET epoch = nonce_lease.epoch + 1, owner = excluded.owner, taken_at = excluded.taken_at RETURNING epoch`, [replicaId, now()])).rows[0] as { epoch: string };
-    epoch = Number(row.epoch);
-    onChange?.(true, epoch);
+    const c = client ?? await connect();
+    // close() ran while we connected: a session opened now would hold the lock for good.
+    if (closed) return drop(c);
+    client = c;
+    try {
+      const taken = (await c.query("SELECT pg_try_advisory_lock($1) AS ok", [NONCE_LEASE_KEY])).rows[0] as { ok: boolean };
+      if (!taken.ok) return;
+      const row = (await c.query(`INSERT INTO nonce_lease (id, epoch, owner, taken_at) VALUES (1, 1, $1, $2)
+        ON CONFLICT (id) DO UPDATE SET epoch = nonce_lease.epoch + 1, owner = excluded.owner, taken_at = excluded.taken_at RETURNING epoch`, [replicaId, now()])).rows[0] as { epoch: string };
+      if (closed) return drop(c);
+      epoch = Number(row.epoch);
+      onChange?.(true, epoch);
+    } catch (error) {
+      // Half-taken (the lock without the epoch, or a session that stopped answering): let it go whole.
+      drop(c);
+      throw error;
+    }
   }
 
   function schedule(): void {

@@ -10,6 +10,7 @@ import { assertFence, createNonceLease, NONCE_LEASE_KEY } from "../../oracle/sto
 import { createPgJobStore } from "../../oracle/store/pgJobStore.js";
 import { startPostgres, type PostgresCluster } from "../services/postgres.js";
 import { hash, requestLog, shouldBehaveLikeAJobStore } from "./helpers/storeBehaviour.js";
+import { startTcpProxy } from "./helpers/tcpProxy.js";
 
 describe("job store conformance", function () {
   describe("SQLite (embedded default)", function () {
@@ -101,6 +102,35 @@ describe("nonce lease on Postgres", function () {
       await db.end();
     } finally {
       await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it("an owner cut off from the database steps down before another replica can take the lease (a heartbeat that never answers times out)", async function () {
+    const url = await cluster.createDatabase("lease_partition");
+    const direct = new URL(url);
+    const proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port) });
+    const viaProxy = new URL(url);
+    viaProxy.host = proxy.address;
+    const events: { replica: string; owner: boolean; at: number }[] = [];
+    const onChange = (replica: string) => (owner: boolean) => events.push({ replica, owner, at: Date.now() });
+    const a = await createNonceLease({ url: viaProxy.toString(), replicaId: "a", pollMs: 50, onChange: onChange("a") });
+    const b = await createNonceLease({ url, replicaId: "b", pollMs: 50, onChange: onChange("b") });
+    try {
+      expect([a.isOwner(), b.isOwner()]).to.deep.equal([true, false]);
+      // The partition: a's heartbeats go nowhere and no close reaches it; the server sees a
+      // silent session and ends it after the idle timeout (2 s at this poll), freeing the lock.
+      proxy.freeze();
+      const deadline = Date.now() + 10_000;
+      while (!b.isOwner() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(b.isOwner(), "b takes the lease once the server ends a's session").to.equal(true);
+      expect(a.isOwner(), "a no longer believes it owns the lease").to.equal(false);
+      const aLost = events.find((e) => e.replica === "a" && !e.owner);
+      const bTook = events.find((e) => e.replica === "b" && e.owner);
+      expect(aLost, "a stepped down").to.not.equal(undefined);
+      expect(aLost!.at).to.be.at.most(bTook!.at);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+      await proxy.close();
     }
   });
 
