@@ -302,6 +302,18 @@ export class DataDirectoryError extends BaseError {
 }
 
 /**
+ * Raised at start-up with a shared database: this replica's clock differs from the database's by
+ * more than the shared nonce cache tolerates, so a request this replica still accepts could have
+ * had its nonce forgotten already (a replay) or be refused as expired while others take it.
+ */
+export class ClockSkewError extends BaseError {
+  override name = "ClockSkewError";
+  constructor(details: { skewSeconds: number; toleratedSeconds: number }) {
+    super(`This gateway's clock is ${details.skewSeconds.toFixed(1)} s off the shared database's (at most ${details.toleratedSeconds} s is tolerated): synchronise it (NTP) before starting a replica.`, { code: "GATEWAY_CLOCK_SKEW", details });
+  }
+}
+
+/**
  * The blob store (an S3-compatible endpoint) did not answer or refused the request. The request
  * changed nothing: an upload is either wholly in the store or not at all. Retry shortly.
  */

@@ -1,5 +1,9 @@
 import type { NonceCache } from "../auth/nonceCache.js";
+import { ClockSkewError } from "../errors.js";
 import type { GatewayDatabase } from "./database.js";
+
+/** The database server's clock in seconds, as SQL: the one clock every replica forgets nonces by. */
+const DB_NOW_S = "extract(epoch from clock_timestamp())";
 
 const keyOf = (signer: string, nonce: string) => `${signer.toLowerCase()}:${nonce.toLowerCase()}`;
 
@@ -9,23 +13,30 @@ const keyOf = (signer: string, nonce: string) => `${signer.toLowerCase()}:${nonc
  * two concurrent claims (ON CONFLICT), and also takes over a row whose expiry has passed (such a
  * nonce is free again: its old request fails the timestamp check on its own). No `maxEntries`:
  * expired rows are swept at most once a second per replica, and storage is the database's.
+ *
+ * Replicas' clocks differ. Each accepts a request while its own clock is within the window of
+ * the request's timestamp, so a replica whose clock lags accepts it for longer than the others.
+ * Expiry is therefore judged by the database's clock alone, and a row lives `toleratedSkewSeconds`
+ * past its window: a replica lagging the database by up to that still finds the nonce of every
+ * request it would accept. `checkClockSkew` refuses to start a replica further off.
  */
-export function createPostgresNonceCache(db: GatewayDatabase, options: { windowSeconds: number }): NonceCache {
+export function createPostgresNonceCache(db: GatewayDatabase, options: { windowSeconds: number; toleratedSkewSeconds?: number }): NonceCache {
   let lastSweep = 0;
+  const grace = options.toleratedSkewSeconds ?? toleratedSkewSeconds(options.windowSeconds);
 
   return {
     async use(signer, nonce, digest, timestamp, now) {
       if (now !== lastSweep) {
         lastSweep = now;
-        await db.query("DELETE FROM gateway_nonces WHERE expires < $1", [now]);
+        await db.query(`DELETE FROM gateway_nonces WHERE expires < ${DB_NOW_S} - $1`, [grace]);
       }
       const key = keyOf(signer, nonce);
       const claimed = await db.query(
         `INSERT INTO gateway_nonces (key, expires, digest) VALUES ($1, $2, $3)
          ON CONFLICT (key) DO UPDATE SET expires = EXCLUDED.expires, digest = EXCLUDED.digest, status = NULL, content_type = NULL, body = NULL
-         WHERE gateway_nonces.expires < $4
+         WHERE gateway_nonces.expires < ${DB_NOW_S} - $4
          RETURNING key`,
-        [key, timestamp + options.windowSeconds, digest, now],
+        [key, timestamp + options.windowSeconds, digest, grace],
       );
       if (claimed.rowCount === 1) return "fresh";
       const seen = await db.query<{ digest: string }>("SELECT digest FROM gateway_nonces WHERE key = $1", [key]);
@@ -52,4 +63,19 @@ export function createPostgresNonceCache(db: GatewayDatabase, options: { windowS
     // The pool belongs to the GatewayDatabase, closed with it.
     async close() {},
   };
+}
+
+/** The clock difference between a replica and the database the nonce cache tolerates: the timestamp window. */
+export function toleratedSkewSeconds(windowSeconds: number): number {
+  return windowSeconds;
+}
+
+/** Refuses (ClockSkewError) when this process's clock is more than `toleratedSeconds` off the database's; returns the skew in seconds (positive: ours is ahead). */
+export async function checkClockSkew(db: GatewayDatabase, toleratedSeconds: number, now: () => number = Date.now): Promise<number> {
+  const before = now();
+  const { rows } = await db.query<{ ms: string }>(`SELECT (${DB_NOW_S} * 1000)::bigint AS ms`);
+  // Our clock at the midpoint of the round trip against the server's reading.
+  const skewSeconds = ((before + now()) / 2 - Number(rows[0]!.ms)) / 1000;
+  if (Math.abs(skewSeconds) > toleratedSeconds) throw new ClockSkewError({ skewSeconds, toleratedSeconds });
+  return skewSeconds;
 }

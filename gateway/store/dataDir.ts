@@ -10,7 +10,7 @@ import { createPostgresAnchorCoordinator } from "../postgres/anchorLock.js";
 import { openPostgresAuditLog } from "../postgres/auditLog.js";
 import { openGatewayDatabase, type GatewayDatabase } from "../postgres/database.js";
 import { createPostgresMetadataStore } from "../postgres/metadata.js";
-import { createPostgresNonceCache } from "../postgres/nonces.js";
+import { checkClockSkew, createPostgresNonceCache, toleratedSkewSeconds } from "../postgres/nonces.js";
 import { createPostgresNullifierStore } from "../postgres/nullifiers.js";
 import type { ReadinessCheck } from "../readiness.js";
 import { pathExists, TEMP_PREFIX, tempPathIn } from "../../core/node/atomicFile.js";
@@ -117,6 +117,7 @@ export async function openGatewayData(dataDir: string, options: { windowSeconds:
 }
 
 async function openSharedState(database: GatewayDatabase, windowSeconds: number) {
+  await checkClockSkew(database, toleratedSkewSeconds(windowSeconds));
   return {
     audit: await openPostgresAuditLog(database),
     nonces: createPostgresNonceCache(database, { windowSeconds }),

@@ -5,12 +5,13 @@ import { Wallet } from "ethers";
 
 import { sha256Hex, type Sha256Hex } from "../../core/hash.js";
 import type { AuditLog } from "../../gateway/audit/auditLog.js";
+import { ClockSkewError } from "../../gateway/errors.js";
 import type { NonceCache } from "../../gateway/auth/nonceCache.js";
 import { createPostgresAnchorCoordinator } from "../../gateway/postgres/anchorLock.js";
 import { openPostgresAuditLog } from "../../gateway/postgres/auditLog.js";
 import { openGatewayDatabase, type GatewayDatabase } from "../../gateway/postgres/database.js";
 import { createPostgresMetadataStore } from "../../gateway/postgres/metadata.js";
-import { createPostgresNonceCache } from "../../gateway/postgres/nonces.js";
+import { checkClockSkew, createPostgresNonceCache } from "../../gateway/postgres/nonces.js";
 import { createPostgresNullifierStore } from "../../gateway/postgres/nullifiers.js";
 import type { BlobMeta } from "../../gateway/store/metadata.js";
 import { verifyAuditChain, type AuditEntryInput } from "../../protocol/audit/entries.js";
@@ -45,7 +46,8 @@ describe("gateway: state shared by replicas in Postgres", function () {
   });
 
   describe("nonces", function () {
-    const now = 1_000_000;
+    // Expiry is judged by the database's clock: the requests here are timed by the real one.
+    const now = Math.floor(Date.now() / 1000);
 
     it("refuses on one replica a nonce used on the other, and tells the same request's retry apart", async function () {
       expect(await a.use(SIGNER, "0x01", "0xd1", now, now)).to.equal("fresh");
@@ -69,16 +71,39 @@ describe("gateway: state shared by replicas in Postgres", function () {
       expect(claims.filter((c) => c === "replay")).to.have.length(19);
     });
 
-    it("forgets a nonce once its window has passed (the timestamp check refuses such a request anyway)", async function () {
-      expect(await a.use(SIGNER, "0x05", "0xd5", now, now)).to.equal("fresh");
-      expect(await b.use(SIGNER, "0x05", "0xd6", now, now + 120)).to.equal("replay");
-      const later = now + 121;
-      expect(await b.use(SIGNER, "0x05", "0xd6", later, later)).to.equal("fresh");
-      expect(await a.recordedReply(SIGNER, "0x05")).to.equal(undefined);
-      const size = await a.size();
-      expect(size).to.be.greaterThan(0);
-      // The sweep at `later` removed every nonce of `now` (expiry now + 120 < later) except the re-claimed one.
-      expect(size).to.equal(1);
+    it("forgets a nonce only once its window and the tolerated clock skew have passed, by the database's clock", async function () {
+      const keys = async () => (await one.query<{ key: string }>("SELECT key FROM gateway_nonces")).rows.map((r) => r.key.split(":")[1]);
+      // Past its window by 60 s, within the skew tolerated (120 s): a replica whose clock lags the
+      // database's by a minute still accepts this request, so the nonce is still remembered.
+      const recent = now - 120 - 60;
+      expect(await a.use(SIGNER, "0x05", "0xd5", recent, now)).to.equal("fresh");
+      expect(await b.use(SIGNER, "0x05", "0xd6", recent, now)).to.equal("replay");
+      // Past both: no replica within the tolerance accepts it any more; the nonce is free again.
+      const stale = now - 120 - 120 - 5;
+      expect(await a.use(SIGNER, "0x06", "0xd7", stale, now)).to.equal("fresh");
+      expect(await b.use(SIGNER, "0x06", "0xd8", stale, now)).to.equal("fresh");
+      expect(await a.recordedReply(SIGNER, "0x06")).to.equal(undefined);
+      // A sweep (at most once a replica-second) removes what the database's clock says has expired.
+      await a.use(SIGNER, "0x07", "0xd9", now, now + 1);
+      expect(await keys()).to.include.members(["0x05", "0x07"]).and.not.include("0x06");
+    });
+
+    it("does not forget a nonce early on a replica whose clock runs ahead", async function () {
+      expect(await a.use(SIGNER, "0x08", "0xda", now, now)).to.equal("fresh");
+      // b's clock says the window of `now` ended long ago: the database's clock decides, not b's.
+      expect(await b.use(SIGNER, "0x08", "0xdb", now, now + 100_000)).to.equal("replay");
+    });
+
+    it("refuses to start a replica whose clock is further off the database's than the tolerance", async function () {
+      expect(Math.abs(await checkClockSkew(one, 120))).to.be.below(5);
+      let error: unknown;
+      try {
+        await checkClockSkew(one, 120, () => Date.now() + 300_000);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).to.be.instanceOf(ClockSkewError).with.property("code", "GATEWAY_CLOCK_SKEW");
+      expect((error as ClockSkewError).message).to.include("300.0 s off");
     });
   });
 

@@ -58,6 +58,23 @@ describe("job store conformance", function () {
       expect(await b.claimDueJobs("b", 20, 60_000)).to.include.members([mine[0]!, mine[1]!, ...theirs]).and.not.include(mine[2]);
       await Promise.all([a.close(), b.close()]);
     });
+
+    it("times claims by the database's clock: a replica whose clock runs a minute ahead does not take another's live claim", async function () {
+      const url = await cluster.createDatabase(`store_${n++}`);
+      const ahead = await createPgJobStore({ url, now: () => Date.now() + 60_000 });
+      const behind = await createPgJobStore({ url, now: () => Date.now() - 60_000 });
+      await behind.commitRange([requestLog(1, 10, hash(1010), 0)], { blockNumber: 10, blockHash: hash(1010) }, 64);
+      await behind.confirmUpTo(10);
+      const [id] = await behind.claimDueJobs("behind", 1, 30_000);
+      expect(id).to.be.a("string");
+      expect(await ahead.claimDueJobs("ahead", 10, 30_000)).to.deep.equal([]);
+      expect(await behind.renewClaim(id!, "behind", 30_000)).to.equal(true);
+      expect(await ahead.claimDueJobs("ahead", 10, 30_000)).to.deep.equal([]);
+      // Expired by the database's clock, it is taken whatever the replicas' clocks say.
+      expect(await behind.renewClaim(id!, "behind", -1)).to.equal(true);
+      expect(await ahead.claimDueJobs("ahead", 10, 30_000)).to.deep.equal([id]);
+      await Promise.all([ahead.close(), behind.close()]);
+    });
   });
 });
 
