@@ -164,6 +164,8 @@ async function main(): Promise<void> {
     const cpuIdle = cpu();
     await watcher.stop();
     for (const oracle of oracles) await oracle.stop();
+    // Each daemon's log beside its store, for a look after the run (the work directory is kept).
+    for (const [i, oracle] of oracles.entries()) writeFileSync(join(work, `${name}-oracle-${i}`, "daemon.log"), oracle.text());
     await gateway.stop();
 
     const share = (seconds: number) => Math.round((seconds / 5) * 100) / 100;
