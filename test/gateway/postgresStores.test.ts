@@ -46,8 +46,12 @@ describe("gateway: state shared by replicas in Postgres", function () {
   });
 
   describe("nonces", function () {
-    // Expiry is judged by the database's clock: the requests here are timed by the real one.
-    const now = Math.floor(Date.now() / 1000);
+    // Expiry is judged by the database's clock: the requests here are timed by the real one, at
+    // each test's start (the file is loaded minutes before it runs in a full suite).
+    let now: number;
+    beforeEach(function () {
+      now = Math.floor(Date.now() / 1000);
+    });
 
     it("refuses on one replica a nonce used on the other, and tells the same request's retry apart", async function () {
       expect(await a.use(SIGNER, "0x01", "0xd1", now, now)).to.equal("fresh");

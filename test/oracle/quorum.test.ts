@@ -38,6 +38,7 @@ function jobRow(dataDir: string, requestId: string): Row | undefined {
 function operatorProcesses(world: () => World, keys: () => HDNodeWallet[], startBlock: () => number, extra: Partial<Settings>) {
   const settingsOf = new Map<string, Settings>();
   const running = new Map<string, OracleChild>();
+  const status = async (requestId: string) => Number((await world().status(requestId)).status);
   return {
     running,
     async start(i: number, env: Record<string, string> = {}, fresh = false): Promise<OracleChild> {
@@ -58,6 +59,9 @@ function operatorProcesses(world: () => World, keys: () => HDNodeWallet[], start
       else expect(exit.signal).to.equal("SIGKILL");
     },
     dataDir: (i: number) => settingsOf.get(`op${i}`)!.DATA_DIR,
+    status,
+    /** Waits until the request is no longer pending (finalised, failed or cancelled). */
+    finalised: (requestId: string, what: string) => waitFor(async () => (await status(requestId)) !== RequestStatus.Pending, what, 60_000),
     async killAll(): Promise<void> {
       for (const child of running.values()) {
         child.process.kill("SIGKILL");
@@ -77,9 +81,7 @@ describe("oracle quorum: 3 daemon processes, k = 2, every operator evaluating ev
   let cancelled = "";
   // The schedule off (QUORUM_STANDBY_MS 0): every operator votes on every request, as these cases count.
   const operators = operatorProcesses(() => world, () => keys, () => startBlock, { QUORUM_STANDBY_MS: 0 });
-  const { start, stop, dataDir } = operators;
-  const status = async (requestId: string) => Number((await world.status(requestId)).status);
-  const finalised = (requestId: string, what: string) => waitFor(async () => (await status(requestId)) !== RequestStatus.Pending, what, 60_000);
+  const { start, stop, dataDir, status, finalised } = operators;
 
   before(async function () {
     world = await createWorld({ patients: 1, quorum: { n: 3, k: 2 } });
@@ -234,9 +236,7 @@ describe("oracle quorum: the evaluation schedule, k primaries per request and a 
   let keys: HDNodeWallet[];
   let startBlock: number;
   const operators = operatorProcesses(() => world, () => keys, () => startBlock, { QUORUM_STANDBY_MS: STANDBY_MS });
-  const { start, stop, dataDir } = operators;
-  const status = async (requestId: string) => Number((await world.status(requestId)).status);
-  const finalised = (requestId: string, what: string) => waitFor(async () => (await status(requestId)) !== RequestStatus.Pending, what, 60_000);
+  const { start, stop, dataDir, status, finalised } = operators;
 
   before(async function () {
     world = await createWorld({ patients: 1, quorum: { n: 3, k: 2 } });
