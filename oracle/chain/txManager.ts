@@ -425,8 +425,12 @@ export function createTxManager({ common, rpc, store, account, chainId, operator
       return [];
     }
     // Read in the same round trip as the simulation: after a reorg it can be lower than what the
-    // monitor saw last, and the holes below our next nonce must follow it.
-    chainNonce = accountNonce;
+    // monitor saw last, and the holes below our next nonce must follow it. But it can also be
+    // stale: while this batch waited for the lock, an earlier batch may have been sent, mined and
+    // resolved by the monitor, whose records then no longer pend. Below what the monitor has seen,
+    // those nonces would look free (holes, or "the nonce went back") and be signed again: "nonce
+    // too low", and the jobs stuck until NONCE_TAKEN_AFTER_MS. So below it, read it again here.
+    chainNonce = accountNonce >= chainNonce ? accountNonce : await chainNonceOf("latest");
     const holes = await nonceHoles(chainNonce);
     const nonces = ready.map((_, i) => (i < holes.length ? holes[i]! : nextNonce + (i - holes.length)));
     const after = Math.max(nextNonce, ...nonces.map((n) => n + 1));

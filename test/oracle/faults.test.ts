@@ -281,6 +281,46 @@ describe("oracle daemon under faults (real chain, real gateway, loopback RPC pro
     }
   });
 
+  it("does not sign again a nonce an earlier batch used when a batch's simulation answers late (its account nonce is stale)", async function () {
+    // Two fulfilment batches in flight (one job each). Both read the account nonce n with their
+    // simulations; the second's simulation is held at the RPC for 1.2 s (once; the world's RPC
+    // timeout is 2 s), in which the first batch is sent at n, mined, and marked mined by the
+    // monitor. The second must then take n + 1.
+    const { settings, logs } = await start({ MAX_TX_BATCH: 1 });
+    this.test!.ctx!.dumpLogs = () => logs.text();
+    // Both results reach the gateway before either is let through: both jobs are stored at once
+    // and go into one submit round, as under load.
+    let arrived = 0;
+    let release!: () => void;
+    const bothArrived = new Promise<void>((resolve) => (release = resolve));
+    world.interceptor.beforeWrite = async (access) => {
+      if (access.kind !== "he-result") return;
+      if (++arrived === 2) release();
+      await bothArrived;
+    };
+    const simulated = new Set<string>();
+    let held: string | undefined;
+    world.rpc.delay = (method, params) => {
+      if (method !== "eth_call" || held !== undefined) return undefined;
+      const data = String((params[0] as { data?: string }).data ?? "");
+      if (!data.startsWith(world.suite.operator.interface.getFunction("fulfillOracleRequest2")!.selector)) return undefined;
+      simulated.add(data);
+      if (simulated.size < 2) return undefined;
+      held = data;
+      return 1_200;
+    };
+    try {
+      const requests = await Promise.all([world.request(world.patients[0]!), world.request(world.patients[1]!)]);
+      for (const r of requests) expect((await settled(r.requestId)).status).to.equal(Status.Fulfilled);
+      expect(held, "the second batch's simulation was held").to.not.equal(undefined);
+      for (const r of requests) expect(await world.fulfilmentCount(r.requestId)).to.equal(1);
+      await waitFor(() => requests.every((r) => jobState(settings.DATA_DIR, r.requestId) === "fulfilled"), "jobs fulfilled in the store");
+      expect(logs.text()).to.not.include("nonce too low").and.not.include("nonce went back").and.not.include("used by another transaction");
+    } finally {
+      world.rpc.delay = undefined;
+    }
+  });
+
   it("replaces a fulfilment stuck behind a gas-price spike at the same nonce", async function () {
     const { settings } = await start({ MAX_FEE_PER_GAS_GWEI: 5_000, TX_STUCK_AFTER_MS: 500 });
     await world.provider.request({ method: "evm_setAutomine", params: [false] });

@@ -52,7 +52,8 @@ export const READINGS = {
  * Lets a test make the real gateway refuse (throw its own ForbiddenError …) before the chain
  * policy is asked, as it would when judging against a branch a reorg dropped.
  */
-export type PolicyInterceptor = { beforeRead?: (access: Parameters<AccessPolicy["authorizeRead"]>[0]) => void; beforeWrite?: (access: Parameters<AccessPolicy["authorizeWrite"]>[0]) => void };
+/** Hooks the gateway's policy runs (and awaits) before it asks the chain: throw to refuse, wait to hold the request. */
+export type PolicyInterceptor = { beforeRead?: (access: Parameters<AccessPolicy["authorizeRead"]>[0]) => void | Promise<void>; beforeWrite?: (access: Parameters<AccessPolicy["authorizeWrite"]>[0]) => void | Promise<void> };
 
 /**
  * `firewall`: the gateway runs the ingestion firewall (gateway/firewall.ts) in that mode; with
@@ -214,11 +215,11 @@ export async function createWorld(options: { patients?: number; chain?: "edr" | 
 function interceptedPolicy(policy: AccessPolicy, interceptor: PolicyInterceptor): AccessPolicy {
   return {
     authorizeRead: async (access) => {
-      interceptor.beforeRead?.(access);
+      await interceptor.beforeRead?.(access);
       return policy.authorizeRead(access);
     },
     authorizeWrite: async (access) => {
-      interceptor.beforeWrite?.(access);
+      await interceptor.beforeWrite?.(access);
       return policy.authorizeWrite(access);
     },
     authorizeAuditRead: (signer, owner) => policy.authorizeAuditRead(signer, owner),
