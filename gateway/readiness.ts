@@ -40,7 +40,8 @@ export type GatewayReadinessOptions = {
  *   refuse a gateway without it and its anchors revert, so it must not report ready;
  * - `storage`: a probe file in the data directory can be written, fsynced and removed;
  * - `blobStore`, `database` (with `backends`): the S3 bucket answers (HeadBucket) and Postgres
- *   answers a query, each within `chainTimeoutMs`; directory and embedded storage report ok.
+ *   answers a query for its clock, each within `chainTimeoutMs`, with this replica's clock close
+ *   enough to it for the shared nonces; directory and embedded storage report ok.
  */
 export function createGatewayReadiness(options: GatewayReadinessOptions): () => Promise<ReadinessReport> {
   const { provider, identity, address } = options;

@@ -15,6 +15,14 @@ import pg from "pg";
  */
 export const IDLE_IN_TRANSACTION_MS = 5_000;
 
+/**
+ * The database server's clock, as SQL (seconds, fractional). Replicas' clocks differ; whatever
+ * they share that expires (job claims, used nonces) is timed by this one clock instead.
+ */
+export const DB_NOW_SECONDS_SQL = "extract(epoch from clock_timestamp())";
+/** The same clock in whole milliseconds. */
+export const DB_NOW_MS_SQL = `(${DB_NOW_SECONDS_SQL} * 1000)::bigint`;
+
 export function openPool(url: string, options: { max?: number; connectionTimeoutMillis?: number } = {}): pg.Pool {
   const pool = new pg.Pool({
     connectionString: url,

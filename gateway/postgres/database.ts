@@ -19,8 +19,6 @@ export type GatewayDatabase = {
   connect(): Promise<pg.PoolClient>;
   /** `fn` in one transaction (core/node/postgres.ts inTransaction). Failures as for `query`. */
   transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T>;
-  /** Throws unless the database answers a query. */
-  ping(): Promise<void>;
   close(): Promise<void>;
 };
 
@@ -76,9 +74,6 @@ export async function openGatewayDatabase(url: string, options: { max?: number }
     query: <R extends pg.QueryResultRow>(sql: string, values?: unknown[]) => mapped(() => pool.query<R>(sql, values)),
     connect: () => mapped(() => pool.connect()),
     transaction: (fn) => mapped(() => inTransaction(pool, fn)),
-    async ping() {
-      await mapped(() => pool.query("SELECT 1"));
-    },
     async close() {
       if (closed) return;
       closed = true;

@@ -1,9 +1,7 @@
+import { DB_NOW_MS_SQL, DB_NOW_SECONDS_SQL } from "../../core/node/postgres.js";
 import type { NonceCache } from "../auth/nonceCache.js";
 import { ClockSkewError } from "../errors.js";
 import type { GatewayDatabase } from "./database.js";
-
-/** The database server's clock in seconds, as SQL: the one clock every replica forgets nonces by. */
-const DB_NOW_S = "extract(epoch from clock_timestamp())";
 
 const keyOf = (signer: string, nonce: string) => `${signer.toLowerCase()}:${nonce.toLowerCase()}`;
 
@@ -16,25 +14,25 @@ const keyOf = (signer: string, nonce: string) => `${signer.toLowerCase()}:${nonc
  *
  * Replicas' clocks differ. Each accepts a request while its own clock is within the window of
  * the request's timestamp, so a replica whose clock lags accepts it for longer than the others.
- * Expiry is therefore judged by the database's clock alone, and a row lives `toleratedSkewSeconds`
- * past its window: a replica lagging the database by up to that still finds the nonce of every
- * request it would accept. `checkClockSkew` refuses to start a replica further off.
+ * Expiry is therefore judged by the database's clock alone, and a row lives one more window past
+ * its own: a replica lagging the database by up to the window still finds the nonce of every
+ * request it would accept. `checkClockSkew` holds replicas to that.
  */
-export function createPostgresNonceCache(db: GatewayDatabase, options: { windowSeconds: number; toleratedSkewSeconds?: number }): NonceCache {
+export function createPostgresNonceCache(db: GatewayDatabase, options: { windowSeconds: number }): NonceCache {
   let lastSweep = 0;
-  const grace = options.toleratedSkewSeconds ?? toleratedSkewSeconds(options.windowSeconds);
+  const grace = options.windowSeconds;
 
   return {
     async use(signer, nonce, digest, timestamp, now) {
       if (now !== lastSweep) {
         lastSweep = now;
-        await db.query(`DELETE FROM gateway_nonces WHERE expires < ${DB_NOW_S} - $1`, [grace]);
+        await db.query(`DELETE FROM gateway_nonces WHERE expires < ${DB_NOW_SECONDS_SQL} - $1`, [grace]);
       }
       const key = keyOf(signer, nonce);
       const claimed = await db.query(
         `INSERT INTO gateway_nonces (key, expires, digest) VALUES ($1, $2, $3)
          ON CONFLICT (key) DO UPDATE SET expires = EXCLUDED.expires, digest = EXCLUDED.digest, status = NULL, content_type = NULL, body = NULL
-         WHERE gateway_nonces.expires < ${DB_NOW_S} - $4
+         WHERE gateway_nonces.expires < ${DB_NOW_SECONDS_SQL} - $4
          RETURNING key`,
         [key, timestamp + options.windowSeconds, digest, grace],
       );
@@ -65,17 +63,17 @@ export function createPostgresNonceCache(db: GatewayDatabase, options: { windowS
   };
 }
 
-/** The clock difference between a replica and the database the nonce cache tolerates: the timestamp window. */
-export function toleratedSkewSeconds(windowSeconds: number): number {
-  return windowSeconds;
-}
-
-/** Refuses (ClockSkewError) when this process's clock is more than `toleratedSeconds` off the database's; returns the skew in seconds (positive: ours is ahead). */
-export async function checkClockSkew(db: GatewayDatabase, toleratedSeconds: number, now: () => number = Date.now): Promise<number> {
+/**
+ * The clock difference from the database a replica may have for the shared nonces to hold: at
+ * most the timestamp window, either way. Run at start-up (a replica further off refuses to start)
+ * and by /readyz (one that drifts off later stops being ready). Throws ClockSkewError beyond it;
+ * returns the skew in seconds (positive: this process's clock is ahead).
+ */
+export async function checkClockSkew(db: GatewayDatabase, windowSeconds: number, now: () => number = Date.now): Promise<number> {
   const before = now();
-  const { rows } = await db.query<{ ms: string }>(`SELECT (${DB_NOW_S} * 1000)::bigint AS ms`);
+  const { rows } = await db.query<{ ms: string }>(`SELECT ${DB_NOW_MS_SQL} AS ms`);
   // Our clock at the midpoint of the round trip against the server's reading.
   const skewSeconds = ((before + now()) / 2 - Number(rows[0]!.ms)) / 1000;
-  if (Math.abs(skewSeconds) > toleratedSeconds) throw new ClockSkewError({ skewSeconds, toleratedSeconds });
+  if (Math.abs(skewSeconds) > windowSeconds) throw new ClockSkewError({ skewSeconds, toleratedSeconds: windowSeconds });
   return skewSeconds;
 }

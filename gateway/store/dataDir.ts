@@ -10,7 +10,7 @@ import { createPostgresAnchorCoordinator } from "../postgres/anchorLock.js";
 import { openPostgresAuditLog } from "../postgres/auditLog.js";
 import { openGatewayDatabase, type GatewayDatabase } from "../postgres/database.js";
 import { createPostgresMetadataStore } from "../postgres/metadata.js";
-import { checkClockSkew, createPostgresNonceCache, toleratedSkewSeconds } from "../postgres/nonces.js";
+import { checkClockSkew, createPostgresNonceCache } from "../postgres/nonces.js";
 import { createPostgresNullifierStore } from "../postgres/nullifiers.js";
 import type { ReadinessCheck } from "../readiness.js";
 import { pathExists, TEMP_PREFIX, tempPathIn } from "../../core/node/atomicFile.js";
@@ -102,8 +102,10 @@ export async function openGatewayData(dataDir: string, options: { windowSeconds:
         },
         database: async () => {
           if (!database) return { ok: true, kind: "embedded" };
-          await database.ping();
-          return { ok: true, kind: "postgres" };
+          // One query that both shows Postgres answering and that this replica's clock is still
+          // close enough to the database's for the shared nonces.
+          const clockSkewSeconds = await checkClockSkew(database, options.windowSeconds);
+          return { ok: true, kind: "postgres", clockSkewSeconds: Math.round(clockSkewSeconds * 1000) / 1000 };
         },
       },
       ...(database ? { anchorCoordinator: createPostgresAnchorCoordinator(database) } : {}),
@@ -117,7 +119,7 @@ export async function openGatewayData(dataDir: string, options: { windowSeconds:
 }
 
 async function openSharedState(database: GatewayDatabase, windowSeconds: number) {
-  await checkClockSkew(database, toleratedSkewSeconds(windowSeconds));
+  await checkClockSkew(database, windowSeconds);
   return {
     audit: await openPostgresAuditLog(database),
     nonces: createPostgresNonceCache(database, { windowSeconds }),

@@ -1,7 +1,7 @@
 import pg from "pg";
 
 import { errorMessage, NonRetryableError } from "../errors.js";
-import { createSchema, inTransaction, openPool } from "../../core/node/postgres.js";
+import { createSchema, DB_NOW_MS_SQL, inTransaction, openPool } from "../../core/node/postgres.js";
 import { assertFence } from "./nonceLease.js";
 import { PATCH_COLUMNS, rowToJob, rowToTx } from "./rows.js";
 import { isTerminal, JOB_STATES, type JobState } from "./states.js";
@@ -104,9 +104,6 @@ export type StoreFence = { replicaId: string; epoch: () => number | undefined };
  * Opens a pool on `url` and creates the schema if it is missing (idempotent, safe for replicas
  * starting together). Without `fence` (one daemon, the conformance tests) nonce writes are not fenced.
  */
-/** The database server's clock in milliseconds, as SQL: one clock for every replica's claims. */
-const DB_NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
-
 export async function createPgJobStore({ url, now = Date.now, poolSize = 10, fence }: { url: string; now?: () => number; poolSize?: number; fence?: StoreFence }): Promise<PgJobStore> {
   // The pool's idle-in-transaction limit matters here: a frozen replica inside a fenced
   // transaction holds the lease row's share lock, and with it the standby's takeover.
@@ -271,21 +268,21 @@ export async function createPgJobStore({ url, now = Date.now, poolSize = 10, fen
     },
 
     async claimDueJobs(replicaId: string, limit: number, claimMs: number): Promise<string[]> {
-      // Claims are timed by the database's clock (DB_NOW_MS), not the replica's: a replica whose
+      // Claims are timed by the database's clock (DB_NOW_MS_SQL), not the replica's: a replica whose
       // clock runs ahead would see the others' claims expire early and take jobs they hold.
       // SKIP LOCKED: a row another replica is claiming right now is passed over, not waited on.
       const rows = await query(`WITH due AS (
           SELECT request_id FROM jobs WHERE state IN ('confirmed','fetched','verified','evaluated') AND next_attempt_at <= $1
-            AND (claimed_by IS NULL OR claimed_by = $2 OR claim_until <= ${DB_NOW_MS})
+            AND (claimed_by IS NULL OR claimed_by = $2 OR claim_until <= ${DB_NOW_MS_SQL})
           ORDER BY block_number, log_index LIMIT $3 FOR UPDATE SKIP LOCKED)
-        UPDATE jobs SET claimed_by = $2, claim_until = ${DB_NOW_MS} + $4 FROM due WHERE jobs.request_id = due.request_id
+        UPDATE jobs SET claimed_by = $2, claim_until = ${DB_NOW_MS_SQL} + $4 FROM due WHERE jobs.request_id = due.request_id
         RETURNING jobs.request_id, jobs.block_number, jobs.log_index`, [now(), replicaId, limit, claimMs]);
       return rows.sort((a, b) => Number(a.block_number) - Number(b.block_number) || Number(a.log_index) - Number(b.log_index)).map((r) => r.request_id as string);
     },
 
     async renewClaim(requestId: string, replicaId: string, claimMs: number): Promise<boolean> {
       try {
-        const r = await pool.query(`UPDATE jobs SET claim_until = ${DB_NOW_MS} + $1 WHERE request_id = $2 AND claimed_by = $3`, [claimMs, requestId, replicaId]);
+        const r = await pool.query(`UPDATE jobs SET claim_until = ${DB_NOW_MS_SQL} + $1 WHERE request_id = $2 AND claimed_by = $3`, [claimMs, requestId, replicaId]);
         return (r.rowCount ?? 0) > 0;
       } catch (error) {
         throw storeError(error);

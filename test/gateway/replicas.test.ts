@@ -70,10 +70,12 @@ describe("gateway: two replicas on one Postgres and one S3 bucket", function () 
   it("both report S3 and Postgres ready on /readyz", async function () {
     for (const url of urls()) {
       const response = await fetch(`${url}/readyz`);
-      const body = await response.json() as { ready: boolean; checks: Record<string, { ok: boolean; kind: string }> };
+      const body = await response.json() as { ready: boolean; checks: Record<string, { ok: boolean; kind: string; clockSkewSeconds?: number }> };
       expect(response.status).to.equal(200);
       expect(body.checks.blobStore).to.include({ ok: true, kind: "s3" });
       expect(body.checks.database).to.include({ ok: true, kind: "postgres" });
+      // The replica's clock against the database's, measured by the same query (same machine here).
+      expect(Math.abs(body.checks.database!.clockSkewSeconds!)).to.be.below(5);
     }
   });
 
