@@ -54,7 +54,7 @@ export function leaseIdleTimeoutMs(pollMs: number): number {
 }
 
 /** How long one query of the lease session may take before the owner steps down: half the idle timeout, at least one poll. */
-export function leaseQueryTimeoutMs(pollMs: number, idleTimeoutMs: number): number {
+function leaseQueryTimeoutMs(pollMs: number, idleTimeoutMs: number): number {
   return Math.max(pollMs, Math.floor(idleTimeoutMs / 2));
 }
 

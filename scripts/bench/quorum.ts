@@ -26,7 +26,7 @@ import { attachOracleQuorum } from "../../deploy/quorum.js";
 import { FheClient } from "../../fhe/client.js";
 import { loadModel } from "../../fhe/modelFile.js";
 import { operatorInterface, routerInterface } from "../../oracle/chain/abi.js";
-import type { Settings } from "../../oracle/config/settings.js";
+import { SETTINGS, type Settings } from "../../oracle/config/settings.js";
 import { Category } from "../../protocol/codes.js";
 import { createGatewayClient } from "../../sdk/gateway/client.js";
 import { createNodeHttpTransport } from "../../sdk/node/transport.js";
@@ -42,6 +42,8 @@ const SINGLE = Number(process.env.BENCH_QUORUM_SINGLE ?? 200);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 20);
 const PATIENTS = Number(process.env.BENCH_QUORUM_PATIENTS ?? 20);
 const BLOCK_MS = 1_000;
+/** How long the daemons run on after the burst settled (late votes land; CPU then is polling). */
+const AFTER_BURST_MS = 5 * BLOCK_MS;
 /** A chain id of its own (Ignition journals per chain id; removed after the run). */
 const BENCH_CHAIN_ID = 31_998;
 /** Node options of every daemon (NODE_OPTIONS), the same in both phases. */
@@ -58,9 +60,18 @@ type PhaseResult = {
   cpuMsPerRequest: { chain: number; gateway: number; oracles: number; benchmark: number };
   /** Requests settled n blocks after the block their request was mined in (index n). */
   settledBlocksAfterRequest: number[];
-  /** CPU share (1 = one core) in the 5 s after the burst settled: polling, late votes. */
+  /** CPU share (1 = one core) in the AFTER_BURST_MS after the burst settled: polling, late votes. */
   cpuAfterBurst: { chain: number; gateway: number; oracles: number; benchmark: number };
+  /** Standbys that found a request still pending at their turn and evaluated it (the daemons' oracle_quorum_standby_total): 0 in a healthy burst. */
+  standbyStepIns: number;
 };
+
+type CpuSeconds = PhaseResult["cpuMsPerRequest"];
+const CPU_PROCESSES = ["chain", "gateway", "oracles", "benchmark"] as const;
+/** `f` of each process's CPU seconds from `before` to `after`. */
+function cpuDelta(before: CpuSeconds, after: CpuSeconds, f: (seconds: number) => number): CpuSeconds {
+  return Object.fromEntries(CPU_PROCESSES.map((p) => [p, f(after[p] - before[p])])) as CpuSeconds;
+}
 
 async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), "bench-quorum-"));
@@ -149,10 +160,13 @@ async function main(): Promise<void> {
       });
     }
     const warm = new Set(watcher.minedAt.keys());
-    const cpu = () => ({
-      chain: cpuSecondsOf(chain.pid) ?? NaN, gateway: gateway.cpuSeconds() ?? NaN,
-      oracles: oracles.reduce((sum, o) => sum + (cpuSecondsOf(o.pid) ?? NaN), 0), benchmark: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
-    });
+    const cpu = (): CpuSeconds => {
+      const own = process.cpuUsage();
+      return {
+        chain: cpuSecondsOf(chain.pid) ?? NaN, gateway: gateway.cpuSeconds() ?? NaN,
+        oracles: oracles.reduce((sum, o) => sum + (cpuSecondsOf(o.pid) ?? NaN), 0), benchmark: (own.user + own.system) / 1e6,
+      };
+    };
     const cpuBefore = cpu();
     await send(signed.slice(WARMUP));
     await waitUntil(() => watcher.minedAt.size >= total, `${name} burst mined`, SETTLE_TIMEOUT_MS);
@@ -160,15 +174,18 @@ async function main(): Promise<void> {
     await waitUntil(() => ids.every((id) => watcher.settled.has(id)), `${name} burst settled`, SETTLE_TIMEOUT_MS).catch(() => undefined);
     const cpuAfter = cpu();
     // Late votes land after the settlement: let the daemons finish their work before counting gas.
-    await new Promise((r) => setTimeout(r, 5 * BLOCK_MS));
+    await new Promise((r) => setTimeout(r, AFTER_BURST_MS));
     const cpuIdle = cpu();
+    const standbyStepIns = (await Promise.all(oracles.map(async (o) => {
+      const metrics = await (await fetch(`${o.opsUrl}/metrics`)).text();
+      return Number(/oracle_quorum_standby_total\{outcome="stepped_in"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+    }))).reduce((a, b) => a + b, 0);
     await watcher.stop();
     for (const oracle of oracles) await oracle.stop();
     // Each daemon's log beside its store, for a look after the run (the work directory is kept).
     for (const [i, oracle] of oracles.entries()) writeFileSync(join(work, `${name}-oracle-${i}`, "daemon.log"), oracle.text());
     await gateway.stop();
 
-    const share = (seconds: number) => Math.round((seconds / 5) * 100) / 100;
     const settledIds = ids.filter((id) => watcher.settled.has(id));
     const firstMined = Math.min(...ids.map((id) => watcher.minedAt.get(id)!.at));
     const lastSettled = Math.max(...settledIds.map((id) => watcher.settled.get(id)!.at));
@@ -185,20 +202,15 @@ async function main(): Promise<void> {
       gasPerRequest: Math.round(gas.total / count),
       oracleTxsPerRequest: Math.round((gas.oracleTxs / count) * 100) / 100,
       revertedOracleTxs: gas.reverted,
-      cpuMsPerRequest: {
-        chain: Math.round(((cpuAfter.chain - cpuBefore.chain) * 1000) / count), gateway: Math.round(((cpuAfter.gateway - cpuBefore.gateway) * 1000) / count),
-        oracles: Math.round(((cpuAfter.oracles - cpuBefore.oracles) * 1000) / count), benchmark: Math.round(((cpuAfter.benchmark - cpuBefore.benchmark) * 1000) / count),
-      },
+      cpuMsPerRequest: cpuDelta(cpuBefore, cpuAfter, (seconds) => Math.round((seconds * 1000) / count)),
       settledBlocksAfterRequest: settledIds.reduce((counts, id) => {
         const after = watcher.settled.get(id)!.block - watcher.minedAt.get(id)!.block;
         while (counts.length <= after) counts.push(0);
         counts[after]!++;
         return counts;
       }, [] as number[]),
-      cpuAfterBurst: {
-        chain: share(cpuIdle.chain - cpuAfter.chain), gateway: share(cpuIdle.gateway - cpuAfter.gateway),
-        oracles: share(cpuIdle.oracles - cpuAfter.oracles), benchmark: share(cpuIdle.benchmark - cpuAfter.benchmark),
-      },
+      cpuAfterBurst: cpuDelta(cpuAfter, cpuIdle, (seconds) => Math.round(((seconds * 1000) / AFTER_BURST_MS) * 100) / 100),
+      standbyStepIns,
     };
     log(`${name}: ${JSON.stringify(result)}`);
     return result;
@@ -218,7 +230,7 @@ async function main(): Promise<void> {
     gasPerRequest: quorum.gasPerRequest, singleOracleGasPerRequest: single.gasPerRequest,
     gasRatio: Math.round((quorum.gasPerRequest / single.gasPerRequest) * 100) / 100,
     quorum, single,
-    setup: { loadAverage1m: { before: Math.round(loadBefore * 100) / 100, after: Math.round(loadavg()[0]! * 100) / 100, cores: cpus().length }, patients: PATIENTS, warmupRequestsPerPhase: WARMUP, blockMs: BLOCK_MS, confirmations: 1, workerThreadsPerQuorumDaemon: 1, workerThreadsSingle: 2, quorumStandbyMs: "default (30000): the standbys' turn never came in the burst", oracleNodeOptions: ORACLE_NODE_OPTIONS.join(" "), burst: true, node: process.version },
+    setup: { loadAverage1m: { before: Math.round(loadBefore * 100) / 100, after: Math.round(loadavg()[0]! * 100) / 100, cores: cpus().length }, patients: PATIENTS, warmupRequestsPerPhase: WARMUP, blockMs: BLOCK_MS, confirmations: 1, workerThreadsPerQuorumDaemon: 1, workerThreadsSingle: 2, quorumStandbyMs: SETTINGS.QUORUM_STANDBY_MS.default, oracleNodeOptions: ORACLE_NODE_OPTIONS.join(" "), burst: true, node: process.version },
   };
   console.table({ quorum, single });
   mkdirSync(join(ROOT, "bench", "results"), { recursive: true });

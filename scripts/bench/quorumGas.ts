@@ -1,9 +1,10 @@
 /**
  * Gas of a prediction round trip through a 3-of-2 OracleQuorum next to the single Chainlink
  * Operator, measured in one run on one chain: the request, the first vote, the finalising vote
- * (which calls the router back), a late vote, and the total per request: request + all n
+ * (which calls the router back), a late vote, and two totals per request: request + all n
  * submissions (every daemon evaluates: QUORUM_STANDBY_MS = 0, or a standby stepped in), and
- * request + the k primaries' votes (the daemons' evaluation schedule when no standby is needed). Used by scripts/bench/gas.ts (every row) and scripts/bench/gas-quorum.ts (only these).
+ * request + the k primaries' votes (the daemons' evaluation schedule when no standby is needed).
+ * Used by scripts/bench/gas.ts (every row) and scripts/bench/gas-quorum.ts (only these).
  */
 import type { NetworkConnection } from "hardhat/types/network";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";

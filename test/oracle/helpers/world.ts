@@ -50,9 +50,9 @@ export const READINGS = {
 
 /**
  * Lets a test make the real gateway refuse (throw its own ForbiddenError …) before the chain
- * policy is asked, as it would when judging against a branch a reorg dropped.
+ * policy is asked, as it would when judging against a branch a reorg dropped, or hold a request
+ * (the hooks are awaited).
  */
-/** Hooks the gateway's policy runs (and awaits) before it asks the chain: throw to refuse, wait to hold the request. */
 export type PolicyInterceptor = { beforeRead?: (access: Parameters<AccessPolicy["authorizeRead"]>[0]) => void | Promise<void>; beforeWrite?: (access: Parameters<AccessPolicy["authorizeWrite"]>[0]) => void | Promise<void> };
 
 /**
